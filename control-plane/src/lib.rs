@@ -1,0 +1,1 @@
+//! The sealscan control plane.

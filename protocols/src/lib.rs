@@ -1,0 +1,4 @@
+//! Wire formats spoken by sealscan, kept free of network I/O so that each can be read,
+//! tested and fuzzed on its own.
+
+pub mod identity;

@@ -1,0 +1,1 @@
+//! Real authentication peers for tests.

@@ -1,0 +1,1 @@
+//! Vault connectors: fetch target credentials live from a customer vault.

@@ -56,7 +56,10 @@ mod tests {
         let fp = fingerprint(&[7u8; 32]);
         assert_eq!(fp.len(), 39);
         assert_eq!(fp.split('-').count(), 8);
-        assert!(fp.split('-').all(|g| g.len() == 4 && g.chars().all(|c| c.is_ascii_hexdigit())));
+        assert!(
+            fp.split('-')
+                .all(|g| g.len() == 4 && g.chars().all(|c| c.is_ascii_hexdigit()))
+        );
     }
 
     #[test]

@@ -1,4 +1,8 @@
 //! Wire formats spoken by sealscan, kept free of network I/O so that each can be read,
 //! tested and fuzzed on its own.
 
+pub mod envelope;
 pub mod identity;
+pub mod ntlm;
+pub mod results;
+pub mod smb2;

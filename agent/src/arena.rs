@@ -1,0 +1,1 @@
+//! The locked memory arena that holds the appliance identity key.

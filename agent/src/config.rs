@@ -1,0 +1,1 @@
+//! The agent configuration file (TOML).

@@ -1,0 +1,1 @@
+//! The appliance identity key: generation, storage, loading into the arena.

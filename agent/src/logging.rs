@@ -1,0 +1,1 @@
+//! Logging to the journal with structured fields, or to stderr.

@@ -1,0 +1,1 @@
+//! Unix logins over SSH (ssh2).

@@ -1,0 +1,1 @@
+//! Windows logins over SMB2/3 with NTLMv2.

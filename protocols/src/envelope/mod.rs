@@ -1,0 +1,1 @@
+//! The NCSM envelope: see docs/ncsm-envelope.md.

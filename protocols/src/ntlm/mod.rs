@@ -1,0 +1,1 @@
+//! NTLMv2 (NTLMSSP) messages and computations, sans I/O.

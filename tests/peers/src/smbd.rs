@@ -1,0 +1,1 @@
+//! Samba smbd on loopback.

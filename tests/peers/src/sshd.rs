@@ -1,0 +1,1 @@
+//! OpenSSH sshd on loopback.

@@ -1,1 +1,145 @@
 //! Windows logins over SMB2/3 with NTLMv2.
+//!
+//! One TCP connection per attempt: NEGOTIATE (dialects from the record's minimum up to
+//! 3.1.1), SESSION_SETUP with NTLMSSP NEGOTIATE/CHALLENGE/AUTHENTICATE, then a TREE_CONNECT
+//! to IPC$ as the proof of session, signed when the record or the server requires it. The
+//! messages come from the sans-I/O codec in `sealscan_protocols::{smb2, ntlm}`; this module
+//! only moves bytes and turns what the server said into a `LoginOutcome`.
+
+mod exchange;
+mod transport;
+
+use super::Target;
+use crate::secret::SecretBytes;
+use exchange::{Failure, Session};
+use sealscan_protocols::results::{LoginKind, LoginOutcome, Status, Step};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+pub use sealscan_protocols::smb2::Dialect as SmbDialect;
+
+/// A resolved Windows credential. The password is UTF-8 inside a zeroizing buffer.
+#[derive(Debug)]
+pub struct WindowsCredential {
+    pub user: String,
+    /// NetBIOS domain for a domain account; `None` for a local account of the target.
+    pub domain: Option<String>,
+    pub password: SecretBytes,
+    /// The record demands SMB signing even when the server does not.
+    pub require_signing: bool,
+    /// The lowest dialect the record allows.
+    pub min_dialect: SmbDialect,
+}
+
+impl WindowsCredential {
+    /// `DOMAIN\user`, or `user` for a local account.
+    pub fn login_id(&self) -> String {
+        match &self.domain {
+            Some(d) if !d.is_empty() => format!("{d}\\{}", self.user),
+            _ => self.user.clone(),
+        }
+    }
+}
+
+/// What the server says about itself before anyone authenticates: the chosen dialect and
+/// the names and OS version from its NTLM CHALLENGE.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerInfo {
+    pub dialect: Option<SmbDialect>,
+    pub signing_required: bool,
+    pub netbios_name: Option<String>,
+    pub netbios_domain: Option<String>,
+    pub dns_name: Option<String>,
+    pub dns_domain: Option<String>,
+    pub dns_tree: Option<String>,
+    /// e.g. `6.1 build 0`, from the CHALLENGE version field.
+    pub os_version: Option<String>,
+}
+
+impl ServerInfo {
+    /// The facts reported with a result.
+    pub fn facts(&self) -> BTreeMap<String, String> {
+        let mut f = BTreeMap::new();
+        let mut put = |k: &str, v: &Option<String>| {
+            if let Some(v) = v.as_ref().filter(|v| !v.is_empty()) {
+                f.insert(k.to_string(), v.clone());
+            }
+        };
+        put("server_netbios_name", &self.netbios_name);
+        put("server_netbios_domain", &self.netbios_domain);
+        put("server_dns_name", &self.dns_name);
+        put("server_dns_domain", &self.dns_domain);
+        put("server_dns_tree", &self.dns_tree);
+        put("os_version", &self.os_version);
+        put("smb_dialect", &self.dialect.map(|d| d.to_string()));
+        f
+    }
+}
+
+/// Negotiates and stops after the server's CHALLENGE, without authenticating: learns the
+/// server's NetBIOS domain so the agent can pick a domain record for a target no record
+/// names by IP.
+pub async fn probe_domain(target: &Target) -> Result<ServerInfo, Failure> {
+    let progress = Mutex::new(Step::Connect);
+    bounded(target, &progress, async {
+        let mut s = Session::connect(target, &progress).await?;
+        s.negotiate(SmbDialect::Smb202, false).await?;
+        s.challenge().await?;
+        Ok(s.info.clone())
+    })
+    .await
+}
+
+/// Logs in to `target` with `cred` and reports the outcome with its QID: 70053 when the
+/// session is proven, 105015 otherwise, with the step and the server's NT STATUS.
+pub async fn login(target: &Target, cred: &WindowsCredential) -> LoginOutcome {
+    let login_id = cred.login_id();
+    let progress = Mutex::new(Step::Connect);
+    let result = bounded(target, &progress, async {
+        let mut s = Session::connect(target, &progress).await?;
+        s.negotiate(cred.min_dialect, cred.require_signing).await?;
+        s.challenge().await?;
+        s.authenticate(cred).await?;
+        s.tree_connect(&target.host).await?;
+        Ok(s)
+    })
+    .await;
+    match result {
+        Ok(s) => {
+            let mut out = LoginOutcome::passed(LoginKind::Windows, login_id, s.method());
+            out.facts = s.info.facts();
+            out.facts
+                .insert("smb_signing".into(), s.signing_fact().into());
+            out
+        }
+        Err(f) => {
+            let mut out =
+                LoginOutcome::not_passed(LoginKind::Windows, f.status, f.step, f.detail, login_id);
+            out.facts = f.info.map(|i| i.facts()).unwrap_or_default();
+            out
+        }
+    }
+}
+
+/// Runs `attempt` within the target's timeout; on expiry, reports the step it was at.
+async fn bounded<T>(
+    target: &Target,
+    progress: &Mutex<Step>,
+    attempt: impl Future<Output = Result<T, Failure>>,
+) -> Result<T, Failure> {
+    match tokio::time::timeout(target.timeout, attempt).await {
+        Ok(r) => r,
+        Err(_) => {
+            let step = *progress.lock().unwrap_or_else(|e| e.into_inner());
+            Err(Failure {
+                status: Status::TimedOut,
+                step,
+                detail: format!(
+                    "timeout: no answer from {}:{} within {:?} during {step}",
+                    target.host, target.port, target.timeout
+                ),
+                info: None,
+            })
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! The message exchange of one Windows login, step by step, over one connection.
+
+use super::transport::{receive, send};
+use super::{ServerInfo, WindowsCredential};
+use crate::login::Target;
+use rand_core::{OsRng, RngCore};
+use sealscan_protocols::ntlm::{self, Challenge};
+use sealscan_protocols::results::{Status, Step};
+use sealscan_protocols::smb2::{
+    self, Dialect, NegotiateRequest, NtStatus, PreauthHash, SigningKey, session_flags,
+};
+use std::fmt;
+use std::io::ErrorKind;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::net::TcpStream;
+
+/// Names this client in the NTLM AUTHENTICATE message.
+const WORKSTATION: &str = "SEALSCAN";
+
+/// Why an attempt stopped: the status, step and detail of the result's cause, and what was
+/// learned about the server by then.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    pub status: Status,
+    pub step: Step,
+    pub detail: String,
+    pub info: Option<ServerInfo>,
+}
+
+impl Failure {
+    pub(super) fn failed(step: Step, detail: impl Into<String>) -> Self {
+        Self {
+            status: Status::Failed,
+            step,
+            detail: detail.into(),
+            info: None,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.step, self.detail)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+pub(super) struct Session<'p> {
+    stream: TcpStream,
+    progress: &'p Mutex<Step>,
+    pub info: ServerInfo,
+    dialect: Dialect,
+    sign: bool,
+    signing_by_record: bool,
+    preauth: PreauthHash,
+    session_id: u64,
+    negotiate_token: Vec<u8>,
+    challenge_bytes: Vec<u8>,
+    challenge: Option<Challenge>,
+    key: Option<SigningKey>,
+}
+
+fn offered_list(d: &[Dialect]) -> String {
+    d.iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn filetime_now() -> u64 {
+    let unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    (unix + 11_644_473_600) * 10_000_000
+}
+
+impl<'p> Session<'p> {
+    /// Connects; a refused or unreachable port means the login was not attempted.
+    pub(super) async fn connect(
+        target: &Target,
+        progress: &'p Mutex<Step>,
+    ) -> Result<Self, Failure> {
+        let stream = TcpStream::connect((target.host.as_str(), target.port))
+            .await
+            .map_err(|e| {
+                let why = match e.kind() {
+                    ErrorKind::ConnectionRefused => "connection refused".to_string(),
+                    _ => e.to_string(),
+                };
+                Failure {
+                    status: Status::NotAttempted,
+                    step: Step::Connect,
+                    detail: format!("cannot connect to {}:{}: {why}", target.host, target.port),
+                    info: None,
+                }
+            })?;
+        Ok(Self {
+            stream,
+            progress,
+            info: ServerInfo::default(),
+            dialect: Dialect::Smb202,
+            sign: false,
+            signing_by_record: false,
+            preauth: PreauthHash::default(),
+            session_id: 0,
+            negotiate_token: Vec::new(),
+            challenge_bytes: Vec::new(),
+            challenge: None,
+            key: None,
+        })
+    }
+
+    fn at(&self, step: Step) {
+        *self.progress.lock().unwrap_or_else(|e| e.into_inner()) = step;
+    }
+
+    fn fail(&self, step: Step, detail: impl Into<String>) -> Failure {
+        Failure {
+            status: Status::Failed,
+            step,
+            detail: detail.into(),
+            info: Some(self.info.clone()),
+        }
+    }
+
+    async fn round_trip(&mut self, msg: &[u8], step: Step) -> Result<Vec<u8>, Failure> {
+        send(&mut self.stream, msg, step).await?;
+        receive(&mut self.stream, step).await
+    }
+
+    pub(super) async fn negotiate(
+        &mut self,
+        min: Dialect,
+        require_signing: bool,
+    ) -> Result<(), Failure> {
+        self.at(Step::Negotiate);
+        let offered = Dialect::from_min(min);
+        let mut client_guid = [0u8; 16];
+        let mut salt = [0u8; 32];
+        OsRng.fill_bytes(&mut client_guid);
+        OsRng.fill_bytes(&mut salt);
+        let req = smb2::negotiate_request(&NegotiateRequest {
+            dialects: offered.clone(),
+            signing_required: require_signing,
+            client_guid,
+            salt,
+        });
+        let resp = self
+            .round_trip(&req, Step::Negotiate)
+            .await
+            .map_err(|mut f| {
+                if f.detail == "the server closed the connection" {
+                    f.detail = format!(
+                        "the server closed the connection in answer to NEGOTIATE offering SMB {} \
+                     (the record's minimum is {min}): it speaks none of them",
+                        offered_list(&offered)
+                    );
+                }
+                f
+            })?;
+        let parsed = smb2::parse_negotiate(&resp, &offered)
+            .map_err(|e| Failure::failed(Step::Negotiate, format!("not an SMB2 server: {e}")))?;
+        let Some(dialect) = parsed.dialect else {
+            return Err(Failure::failed(
+                Step::Negotiate,
+                format!(
+                    "{} in answer to NEGOTIATE offering SMB {} (the record's minimum is {min})",
+                    parsed.header.status,
+                    offered_list(&offered)
+                ),
+            ));
+        };
+        if dialect == Dialect::Smb311 {
+            self.preauth.update(&req);
+            self.preauth.update(&resp);
+        }
+        self.dialect = dialect;
+        self.signing_by_record = require_signing;
+        self.sign = require_signing || parsed.signing_required();
+        self.info.dialect = Some(dialect);
+        self.info.signing_required = parsed.signing_required();
+        Ok(())
+    }
+
+    /// SESSION_SETUP with NTLM NEGOTIATE; reads the server's CHALLENGE.
+    pub(super) async fn challenge(&mut self) -> Result<(), Failure> {
+        self.at(Step::Authentication);
+        self.negotiate_token = ntlm::negotiate_message();
+        let req = smb2::session_setup_request(1, 0, self.sign, &self.negotiate_token)
+            .map_err(|e| self.fail(Step::Authentication, e.to_string()))?;
+        let resp = self.round_trip(&req, Step::Authentication).await?;
+        let parsed = smb2::parse_session_setup(&resp).map_err(|e| {
+            self.fail(
+                Step::Authentication,
+                format!("bad SESSION_SETUP reply: {e}"),
+            )
+        })?;
+        if parsed.header.status != NtStatus::MORE_PROCESSING_REQUIRED {
+            return Err(self.fail(
+                Step::Authentication,
+                format!("{} in answer to NTLM NEGOTIATE", parsed.header.status),
+            ));
+        }
+        if self.dialect == Dialect::Smb311 {
+            self.preauth.update(&req);
+            self.preauth.update(&resp);
+        }
+        self.session_id = parsed.header.session_id;
+        let ch = ntlm::parse_challenge(&parsed.token)
+            .map_err(|e| self.fail(Step::Authentication, format!("bad NTLM CHALLENGE: {e}")))?;
+        let ti = &ch.target_info;
+        self.info.netbios_name = ti.nb_computer_name();
+        self.info.netbios_domain = ti.nb_domain_name();
+        self.info.dns_name = ti.dns_computer_name();
+        self.info.dns_domain = ti.dns_domain_name();
+        self.info.dns_tree = ti.dns_tree_name();
+        self.info.os_version = ch.version.map(|v| v.to_string());
+        self.challenge_bytes = parsed.token;
+        self.challenge = Some(ch);
+        Ok(())
+    }
+
+    /// SESSION_SETUP with NTLM AUTHENTICATE; derives the signing key and checks the server's
+    /// signature on the final reply when it sent one (3.1.1 servers always do).
+    pub(super) async fn authenticate(&mut self, cred: &WindowsCredential) -> Result<(), Failure> {
+        self.at(Step::Authentication);
+        let Some(challenge) = self.challenge.as_ref() else {
+            return Err(self.fail(Step::Authentication, "no NTLM CHALLENGE received"));
+        };
+        let mut client_challenge = [0u8; 8];
+        OsRng.fill_bytes(&mut client_challenge);
+        let auth = ntlm::authenticate(&ntlm::AuthenticateInput {
+            user: &cred.user,
+            domain: cred.domain.as_deref().unwrap_or(""),
+            password: cred.password.expose(),
+            workstation: WORKSTATION,
+            negotiate: &self.negotiate_token,
+            challenge_bytes: &self.challenge_bytes,
+            challenge,
+            client_challenge,
+            now: filetime_now(),
+        })
+        .map_err(|e| self.fail(Step::Authentication, e.to_string()))?;
+        let req = smb2::session_setup_request(2, self.session_id, self.sign, &auth.message)
+            .map_err(|e| self.fail(Step::Authentication, e.to_string()))?;
+        if self.dialect == Dialect::Smb311 {
+            self.preauth.update(&req);
+        }
+        let resp = self.round_trip(&req, Step::Authentication).await?;
+        let parsed = smb2::parse_session_setup(&resp).map_err(|e| {
+            self.fail(
+                Step::Authentication,
+                format!("bad SESSION_SETUP reply: {e}"),
+            )
+        })?;
+        if parsed.header.status != NtStatus::SUCCESS {
+            return Err(self.fail(Step::Authentication, parsed.header.status.to_string()));
+        }
+        if parsed.session_flags & (session_flags::IS_GUEST | session_flags::IS_NULL) != 0 {
+            return Err(self.fail(
+                Step::Authentication,
+                "the server accepted the session only as guest or anonymous, not as the user",
+            ));
+        }
+        let key = smb2::signing_key(self.dialect, &auth.session_key, Some(&self.preauth));
+        if parsed.header.is_signed() {
+            if !smb2::verify(&resp, &key) {
+                return Err(self.fail(
+                    Step::Authentication,
+                    "the server's signature on the SESSION_SETUP reply does not verify",
+                ));
+            }
+        } else if self.dialect == Dialect::Smb311 {
+            return Err(self.fail(
+                Step::Authentication,
+                "the server did not sign the final SESSION_SETUP reply, as SMB 3.1.1 requires",
+            ));
+        }
+        self.key = Some(key);
+        Ok(())
+    }
+
+    /// TREE_CONNECT to IPC$: the session's harmless proof, signed when signing is on, and
+    /// always on 3.1.1, where servers refuse an unsigned one (MS-SMB2 3.3.5.7) to protect
+    /// the negotiation.
+    pub(super) async fn tree_connect(&mut self, host: &str) -> Result<(), Failure> {
+        self.at(Step::Session);
+        let sign = self.sign || self.dialect == Dialect::Smb311;
+        let path = format!("\\\\{host}\\IPC$");
+        let mut req = smb2::tree_connect_request(3, self.session_id, &path)
+            .map_err(|e| self.fail(Step::Session, e.to_string()))?;
+        if sign && let Some(key) = &self.key {
+            smb2::sign(&mut req, key);
+        }
+        let resp = self.round_trip(&req, Step::Session).await?;
+        let parsed = smb2::parse_tree_connect(&resp)
+            .map_err(|e| self.fail(Step::Session, format!("bad TREE_CONNECT reply: {e}")))?;
+        if parsed.header.status != NtStatus::SUCCESS {
+            return Err(self.fail(
+                Step::Session,
+                format!("{} in answer to TREE_CONNECT {path}", parsed.header.status),
+            ));
+        }
+        if sign {
+            let ok = parsed.header.is_signed()
+                && self.key.as_ref().is_some_and(|k| smb2::verify(&resp, k));
+            if !ok {
+                return Err(self.fail(
+                    Step::Session,
+                    "the server's TREE_CONNECT reply is not validly signed",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn method(&self) -> String {
+        let signed = if self.sign { "signed" } else { "unsigned" };
+        format!("NTLMv2 (SMB {}, {signed})", self.dialect)
+    }
+
+    pub(super) fn signing_fact(&self) -> &'static str {
+        match (self.signing_by_record, self.info.signing_required) {
+            (true, true) => "on (required by the record and the server)",
+            (true, false) => "on (required by the record)",
+            (false, true) => "on (required by the server)",
+            (false, false) => "off (required by neither)",
+        }
+    }
+}

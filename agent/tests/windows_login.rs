@@ -1,0 +1,235 @@
+//! Windows logins against a real Samba smbd on loopback, and against listeners that are not
+//! SMB servers at all. Each case checks the QID and the precise cause.
+
+use sealscan_agent::login::Target;
+use sealscan_agent::login::windows::{SmbDialect, WindowsCredential, login, probe_domain};
+use sealscan_agent::secret::SecretBytes;
+use sealscan_protocols::results::{LoginOutcome, Status, Step};
+use sealscan_test_peers::smbd::{Smbd, SmbdOptions};
+use std::io::Write;
+use std::net::TcpListener;
+use std::time::Duration;
+
+const PASSWORD: &str = "Sm-Test-Pw-4711";
+
+fn target(port: u16) -> Target {
+    Target {
+        host: "127.0.0.1".into(),
+        port,
+        timeout: Duration::from_secs(10),
+    }
+}
+
+fn cred(user: &str, domain: Option<&str>, password: &str) -> WindowsCredential {
+    WindowsCredential {
+        user: user.into(),
+        domain: domain.map(Into::into),
+        password: SecretBytes::copy_from(password.as_bytes()),
+        require_signing: false,
+        min_dialect: SmbDialect::Smb202,
+    }
+}
+
+fn server(options: SmbdOptions, user: &str) -> Smbd {
+    let smbd = Smbd::start(options);
+    smbd.add_user(user, PASSWORD);
+    smbd
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn run(target: &Target, cred: &WindowsCredential) -> LoginOutcome {
+    rt().block_on(login(target, cred))
+}
+
+fn cause(o: &LoginOutcome) -> String {
+    o.cause.as_ref().map(|c| c.to_string()).unwrap_or_default()
+}
+
+fn assert_passed(o: &LoginOutcome) {
+    assert_eq!(o.status, Status::Passed, "cause: {}", cause(o));
+    assert_eq!(o.qid, 70053);
+    assert!(o.cause.is_none());
+}
+
+fn assert_failed(o: &LoginOutcome, step: Step, words: &str) {
+    assert_eq!(o.status, Status::Failed, "{o:?}");
+    assert_eq!(o.qid, 105015);
+    let c = o.cause.as_ref().expect("a cause");
+    assert_eq!(c.step, step, "{c}");
+    assert!(
+        c.detail.contains(words),
+        "cause {c:?} should mention {words:?}"
+    );
+}
+
+#[test]
+fn local_account_passes_with_facts() {
+    let smbd = server(SmbdOptions::default(), "smu_local");
+    let o = run(&target(smbd.port()), &cred("smu_local", None, PASSWORD));
+    assert_passed(&o);
+    assert_eq!(o.login_id, "smu_local");
+    assert_eq!(o.method, "NTLMv2 (SMB 3.1.1, unsigned)");
+    assert_eq!(o.facts["server_netbios_name"], "TARGET1");
+    // A standalone server (like a Windows workgroup machine) names its own account database
+    // as the NetBIOS domain: the machine name, not the workgroup.
+    assert_eq!(o.facts["server_netbios_domain"], "TARGET1");
+    assert_eq!(o.facts["smb_dialect"], "3.1.1");
+    assert!(o.facts.contains_key("os_version"), "{:?}", o.facts);
+    assert!(
+        smbd.log().contains("smu_local"),
+        "smbd's auth audit log names the user"
+    );
+}
+
+#[test]
+fn domain_account_passes() {
+    let smbd = server(SmbdOptions::default(), "smu_dom");
+    let o = run(
+        &target(smbd.port()),
+        &cred("smu_dom", Some("TESTDOM"), PASSWORD),
+    );
+    assert_passed(&o);
+    assert_eq!(o.login_id, "TESTDOM\\smu_dom");
+}
+
+#[test]
+fn wrong_password_and_unknown_user_fail_with_logon_failure() {
+    let smbd = server(SmbdOptions::default(), "smu_wrongpw");
+    let t = target(smbd.port());
+    let o = run(&t, &cred("smu_wrongpw", None, "not-the-password"));
+    assert_failed(&o, Step::Authentication, "STATUS_LOGON_FAILURE");
+    assert_eq!(o.facts["server_netbios_domain"], "TARGET1");
+    let o = run(&t, &cred("smu_nobody_here", None, PASSWORD));
+    assert_failed(&o, Step::Authentication, "STATUS_LOGON_FAILURE");
+}
+
+#[test]
+fn disabled_account_fails_with_account_disabled() {
+    let smbd = server(SmbdOptions::default(), "smu_disabled");
+    smbd.disable_user("smu_disabled");
+    let o = run(&target(smbd.port()), &cred("smu_disabled", None, PASSWORD));
+    assert_failed(&o, Step::Authentication, "STATUS_ACCOUNT_DISABLED");
+}
+
+#[test]
+fn signing_mandatory_on_the_server_is_honoured_on_every_dialect() {
+    let smbd = server(
+        SmbdOptions {
+            signing: "mandatory".into(),
+            ..SmbdOptions::default()
+        },
+        "smu_srvsign",
+    );
+    let t = target(smbd.port());
+    let o = run(&t, &cred("smu_srvsign", None, PASSWORD));
+    assert_passed(&o);
+    assert_eq!(o.method, "NTLMv2 (SMB 3.1.1, signed)");
+    assert_eq!(o.facts["smb_signing"], "on (required by the server)");
+    drop(smbd);
+    // The older dialects sign differently (HMAC-SHA256, AES-CMAC without preauth hash).
+    for (max, shown) in [
+        ("SMB2_02", "2.0.2"),
+        ("SMB2_10", "2.1"),
+        ("SMB3_00", "3.0"),
+        ("SMB3_02", "3.0.2"),
+    ] {
+        let smbd = server(
+            SmbdOptions {
+                signing: "mandatory".into(),
+                max_protocol: Some(max.into()),
+                ..SmbdOptions::default()
+            },
+            "smu_srvsign",
+        );
+        let o = run(&target(smbd.port()), &cred("smu_srvsign", None, PASSWORD));
+        assert_passed(&o);
+        assert_eq!(o.method, format!("NTLMv2 (SMB {shown}, signed)"));
+    }
+}
+
+#[test]
+fn signing_required_by_the_record_signs() {
+    let smbd = server(SmbdOptions::default(), "smu_recsign");
+    let mut c = cred("smu_recsign", None, PASSWORD);
+    c.require_signing = true;
+    let o = run(&target(smbd.port()), &c);
+    assert_passed(&o);
+    assert_eq!(o.method, "NTLMv2 (SMB 3.1.1, signed)");
+    assert_eq!(o.facts["smb_signing"], "on (required by the record)");
+}
+
+#[test]
+fn minimum_dialect_above_the_servers_maximum_fails_at_negotiate() {
+    let smbd = server(
+        SmbdOptions {
+            max_protocol: Some("SMB2_10".into()),
+            ..SmbdOptions::default()
+        },
+        "smu_dialect",
+    );
+    let mut c = cred("smu_dialect", None, PASSWORD);
+    c.min_dialect = SmbDialect::Smb300;
+    let o = run(&target(smbd.port()), &c);
+    assert_failed(&o, Step::Negotiate, "3.0, 3.0.2, 3.1.1");
+    assert!(cause(&o).contains("minimum is 3.0"), "{}", cause(&o));
+    assert!(
+        !smbd.log().contains("smu_dialect"),
+        "no authentication reached smbd"
+    );
+}
+
+#[test]
+fn probe_reports_the_servers_domain_without_logging_in() {
+    let smbd = Smbd::start(SmbdOptions::default());
+    let info = rt().block_on(probe_domain(&target(smbd.port()))).unwrap();
+    assert_eq!(info.netbios_domain.as_deref(), Some("TARGET1"));
+    assert_eq!(info.netbios_name.as_deref(), Some("TARGET1"));
+    assert_eq!(info.dialect, Some(SmbDialect::Smb311));
+}
+
+#[test]
+fn closed_port_is_not_attempted() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let o = run(&target(port), &cred("smu_closed", None, PASSWORD));
+    assert_eq!(o.status, Status::NotAttempted);
+    assert_eq!(o.qid, 105015);
+    let c = o.cause.unwrap();
+    assert_eq!(c.step, Step::Connect);
+    assert!(c.detail.contains("connection refused"), "{c}");
+}
+
+#[test]
+fn silent_listener_times_out() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut t = target(listener.local_addr().unwrap().port());
+    t.timeout = Duration::from_millis(300);
+    let o = run(&t, &cred("smu_silent", None, PASSWORD));
+    assert_eq!(o.status, Status::TimedOut);
+    assert_eq!(o.qid, 105015);
+    let c = o.cause.unwrap();
+    assert_eq!(c.step, Step::Negotiate);
+    assert!(c.detail.contains("timeout"), "{c}");
+    drop(listener);
+}
+
+#[test]
+fn garbage_answer_fails_at_negotiate() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let _ = s.write_all(b"HTTP/1.0 400 Bad Request\r\n\r\n");
+    });
+    let o = run(&target(port), &cred("smu_garbage", None, PASSWORD));
+    server.join().unwrap();
+    assert_failed(&o, Step::Negotiate, "not SMB");
+}

@@ -1,1 +1,280 @@
 //! The agent configuration file (TOML).
+//!
+//! Every key is known: an unknown one is refused rather than ignored, so a misspelt key never
+//! silently falls back to a default. Each error names the key and what it expects.
+
+use serde::Deserialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Where the agent looks for its configuration unless `--config` says otherwise.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/sealscan/agent.toml";
+/// Where the identity key and the result spool live unless `state_dir` says otherwise.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/sealscan-agent";
+
+pub const DEFAULT_CONCURRENCY: u16 = 8;
+pub const MAX_CONCURRENCY: u16 = 256;
+
+/// Bounds of each timeout, in seconds: (default, max). The minimum is always 1.
+pub const UNIX_TIMEOUT: (u32, u32) = (30, 600);
+pub const WINDOWS_TIMEOUT: (u32, u32) = (30, 600);
+pub const VAULT_TIMEOUT: (u32, u32) = (30, 300);
+
+/// Where log records go.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogTarget {
+    /// The journal when the agent runs under systemd (stderr is the journal stream),
+    /// otherwise stderr.
+    #[default]
+    Auto,
+    Journal,
+    Stderr,
+}
+
+impl fmt::Display for LogTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LogTarget::Auto => "auto",
+            LogTarget::Journal => "journal",
+            LogTarget::Stderr => "stderr",
+        })
+    }
+}
+
+/// The validated configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The control plane's base URL; always https.
+    pub control_plane_url: url::Url,
+    /// PEM file with the CA certificate(s) that sign the control plane's certificate.
+    pub ca_file: PathBuf,
+    pub state_dir: PathBuf,
+    /// Targets worked on at once.
+    pub concurrency: u16,
+    pub timeouts: Timeouts,
+    pub log: LogTarget,
+}
+
+/// Bounds on each kind of attempt, in seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    pub unix_secs: u32,
+    pub windows_secs: u32,
+    pub vault_secs: u32,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            unix_secs: UNIX_TIMEOUT.0,
+            windows_secs: WINDOWS_TIMEOUT.0,
+            vault_secs: VAULT_TIMEOUT.0,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "cannot read the configuration {}: {source}. Create it (see packaging/agent.toml) or \
+         pass --config PATH",
+        path.display()
+    )]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {message}", path.display())]
+    Syntax { path: PathBuf, message: String },
+    #[error("{}: `{key}` {problem}", path.display())]
+    Value {
+        path: PathBuf,
+        key: &'static str,
+        problem: String,
+    },
+}
+
+/// The file as written, before validation.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    control_plane_url: Option<String>,
+    ca_file: Option<PathBuf>,
+    state_dir: Option<PathBuf>,
+    concurrency: Option<i64>,
+    #[serde(default)]
+    timeouts: RawTimeouts,
+    #[serde(default)]
+    log: LogTarget,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTimeouts {
+    unix_secs: Option<i64>,
+    windows_secs: Option<i64>,
+    vault_secs: Option<i64>,
+}
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Validates `text`; `path` is only used in error messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        let bad = |key: &'static str, problem: String| ConfigError::Value {
+            path: path.to_path_buf(),
+            key,
+            problem,
+        };
+
+        let url_text = raw
+            .control_plane_url
+            .ok_or_else(|| bad("control_plane_url", missing("an https:// URL")))?;
+        let control_plane_url =
+            parse_https_url(&url_text).map_err(|p| bad("control_plane_url", p))?;
+
+        let ca_file = raw.ca_file.ok_or_else(|| {
+            bad(
+                "ca_file",
+                missing("the path of the PEM file with the control plane's CA certificate"),
+            )
+        })?;
+        check_ca_file(&ca_file).map_err(|p| bad("ca_file", p))?;
+
+        let state_dir = raw
+            .state_dir
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR));
+        if !state_dir.is_absolute() {
+            return Err(bad(
+                "state_dir",
+                format!(
+                    "= {:?} is not an absolute path: expected e.g. {DEFAULT_STATE_DIR:?}",
+                    state_dir.display().to_string()
+                ),
+            ));
+        }
+
+        let concurrency = in_range(
+            raw.concurrency,
+            i64::from(DEFAULT_CONCURRENCY),
+            i64::from(MAX_CONCURRENCY),
+            "targets at once",
+        )
+        .map_err(|p| bad("concurrency", p))?;
+        let timeouts = Timeouts {
+            unix_secs: timeout(raw.timeouts.unix_secs, UNIX_TIMEOUT)
+                .map_err(|p| bad("timeouts.unix_secs", p))?,
+            windows_secs: timeout(raw.timeouts.windows_secs, WINDOWS_TIMEOUT)
+                .map_err(|p| bad("timeouts.windows_secs", p))?,
+            vault_secs: timeout(raw.timeouts.vault_secs, VAULT_TIMEOUT)
+                .map_err(|p| bad("timeouts.vault_secs", p))?,
+        };
+
+        Ok(Self {
+            control_plane_url,
+            ca_file,
+            state_dir,
+            concurrency: u16::try_from(concurrency).unwrap_or(DEFAULT_CONCURRENCY),
+            timeouts,
+            log: raw.log,
+        })
+    }
+
+    /// One line for `check-config` and the start-up log.
+    pub fn summary(&self) -> String {
+        format!(
+            "control plane {}, CA {}, state {}, concurrency {}, timeouts unix {}s / windows {}s \
+             / vault {}s, log {}",
+            self.control_plane_url,
+            self.ca_file.display(),
+            self.state_dir.display(),
+            self.concurrency,
+            self.timeouts.unix_secs,
+            self.timeouts.windows_secs,
+            self.timeouts.vault_secs,
+            self.log
+        )
+    }
+}
+
+fn missing(expected: &str) -> String {
+    format!("is missing: expected {expected}")
+}
+
+fn in_range(value: Option<i64>, default: i64, max: i64, unit: &str) -> Result<i64, String> {
+    match value {
+        None => Ok(default),
+        Some(v) if (1..=max).contains(&v) => Ok(v),
+        Some(v) => Err(format!(
+            "= {v} is out of range: expected an integer from 1 to {max} ({unit}; default {default})"
+        )),
+    }
+}
+
+fn timeout(value: Option<i64>, (default, max): (u32, u32)) -> Result<u32, String> {
+    let secs = in_range(value, i64::from(default), i64::from(max), "seconds")?;
+    Ok(u32::try_from(secs).unwrap_or(default))
+}
+
+fn parse_https_url(text: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(text).map_err(|e| {
+        format!(
+            "= {text:?} is not a URL ({e}): expected e.g. \"https://sealscan.example.net:8443\""
+        )
+    })?;
+    if url.scheme() != "https" {
+        return Err(format!(
+            "= {text:?} uses {}://: only https:// is allowed, so the control plane is always \
+             authenticated by its certificate",
+            url.scheme()
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("= {text:?} has no host name"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!(
+            "= {:?} carries a user name or password: the agent authenticates with its \
+             enrollment credential, so remove them",
+            url.host_str().unwrap_or_default()
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "= {text:?} has a query or fragment: expected only scheme, host, port and path"
+        ));
+    }
+    Ok(url)
+}
+
+fn check_ca_file(path: &Path) -> Result<(), String> {
+    let shown = path.display();
+    if !path.is_absolute() {
+        return Err(format!(
+            "= \"{shown}\" is not an absolute path: expected e.g. \"/etc/sealscan/ca.pem\""
+        ));
+    }
+    let text = std::fs::read(path).map_err(|e| format!("= \"{shown}\" cannot be read: {e}"))?;
+    let has_cert = text
+        .split(|b| *b == b'\n')
+        .any(|line| line.trim_ascii() == b"-----BEGIN CERTIFICATE-----");
+    if !has_cert {
+        return Err(format!(
+            "= \"{shown}\" holds no PEM certificate: expected a file with at least one \
+             -----BEGIN CERTIFICATE----- block"
+        ));
+    }
+    Ok(())
+}

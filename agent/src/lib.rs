@@ -1,6 +1,7 @@
 //! The sealscan appliance daemon.
 
 pub mod arena;
+pub mod cli;
 pub mod config;
 pub mod hardening;
 pub mod identity;

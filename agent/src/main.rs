@@ -1,10 +1,5 @@
-use clap::Parser;
+use std::process::ExitCode;
 
-/// sealscan-agent: the scanner-appliance daemon.
-#[derive(Parser)]
-#[command(name = "sealscan-agent", version, about)]
-struct Cli {}
-
-fn main() {
-    let _cli = Cli::parse();
+fn main() -> ExitCode {
+    sealscan_agent::cli::main()
 }

@@ -1,0 +1,137 @@
+//! The `sealscan-agent` command line: what an operator runs by hand.
+//!
+//! Exit codes: 0 success, 1 the command failed (the message says why and what to do),
+//! 2 the command line itself was wrong (clap's usage errors).
+
+use crate::arena::{Arena, ArenaError};
+use crate::config::{Config, ConfigError, DEFAULT_CONFIG_PATH};
+use crate::hardening::{self, HardeningError};
+use crate::identity::{self, IdentityError, IdentityKey, Keygen};
+use base64::Engine as _;
+use clap::{Args, Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// sealscan-agent: the scanner-appliance daemon.
+#[derive(Debug, Parser)]
+#[command(name = "sealscan-agent", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file.
+    #[arg(long, global = true, value_name = "PATH", default_value = DEFAULT_CONFIG_PATH)]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the appliance identity key if there is none, and print its fingerprint.
+    /// An existing key is kept, never replaced.
+    Keygen(StateDirArg),
+    /// Print the identity key's fingerprint and public key.
+    Fingerprint(StateDirArg),
+    /// Validate the configuration file without starting the agent.
+    CheckConfig,
+}
+
+#[derive(Debug, Args)]
+pub struct StateDirArg {
+    /// Directory that holds identity.key; when given, the configuration file is not read.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{0}; or pass --state-dir DIR to name the key directory without a configuration")]
+    NoStateDir(ConfigError),
+    #[error(transparent)]
+    Hardening(#[from] HardeningError),
+    #[error(transparent)]
+    Arena(#[from] ArenaError),
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+}
+
+/// Parses the command line, runs the command and reports its result.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sealscan-agent: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub fn run(cli: &Cli) -> Result<(), CliError> {
+    match &cli.command {
+        Command::Keygen(arg) => keygen(&state_dir(&cli.config, arg)?),
+        Command::Fingerprint(arg) => fingerprint(&state_dir(&cli.config, arg)?),
+        Command::CheckConfig => {
+            let config = Config::load(&cli.config)?;
+            println!("OK: {}: {}", cli.config.display(), config.summary());
+            Ok(())
+        }
+    }
+}
+
+fn state_dir(config: &Path, arg: &StateDirArg) -> Result<PathBuf, CliError> {
+    match &arg.state_dir {
+        Some(dir) => Ok(dir.clone()),
+        None => Config::load(config)
+            .map(|c| c.state_dir)
+            .map_err(CliError::NoStateDir),
+    }
+}
+
+/// Hardening and the locked arena come before the key is touched: a process that cannot
+/// protect the key does not read it.
+fn secure_arena() -> Result<Arena, CliError> {
+    hardening::harden_process()?;
+    Ok(Arena::new()?)
+}
+
+fn keygen(state_dir: &Path) -> Result<(), CliError> {
+    let arena = secure_arena()?;
+    let path = identity::key_path(state_dir);
+    match identity::load_or_generate(&arena, state_dir)? {
+        Keygen::Created(key) => {
+            println!("created a new identity key in {}", path.display());
+            print_key(&key);
+            println!(
+                "Compare this fingerprint with the one the control plane shows before you \
+                 approve the appliance."
+            );
+        }
+        Keygen::Existing(key) => {
+            println!(
+                "an identity key already exists in {}; keeping it (replacing it would make \
+                 every credential sealed to this appliance unreadable)",
+                path.display()
+            );
+            print_key(&key);
+        }
+    }
+    Ok(())
+}
+
+fn fingerprint(state_dir: &Path) -> Result<(), CliError> {
+    let arena = secure_arena()?;
+    let path = identity::key_path(state_dir);
+    let key = IdentityKey::load(&arena, &path)?;
+    print_key(&key);
+    println!("key file:    {}", path.display());
+    Ok(())
+}
+
+fn print_key(key: &IdentityKey) {
+    println!("fingerprint: {}", key.fingerprint());
+    println!(
+        "public key:  {}",
+        base64::engine::general_purpose::STANDARD.encode(key.public_key())
+    );
+}

@@ -61,6 +61,7 @@ fn assert_failed(o: &LoginOutcome, step: Step, words: &str) {
     assert_eq!(o.status, Status::Failed, "{o:?}");
     assert_eq!(o.qid, 105015);
     let c = o.cause.as_ref().expect("a cause");
+    eprintln!("cause: {c}");
     assert_eq!(c.step, step, "{c}");
     assert!(
         c.detail.contains(words),
@@ -107,6 +108,39 @@ fn wrong_password_and_unknown_user_fail_with_logon_failure() {
     assert_eq!(o.facts["server_netbios_domain"], "TARGET1");
     let o = run(&t, &cred("smu_nobody_here", None, PASSWORD));
     assert_failed(&o, Step::Authentication, "STATUS_LOGON_FAILURE");
+    // Samba answers both alike; only its audit log tells them apart, and shows both
+    // attempts reached it.
+    let log = smbd.log();
+    assert!(log.contains("[smu_wrongpw] at"), "{log}");
+    assert!(log.contains("NT_STATUS_WRONG_PASSWORD"), "{log}");
+    assert!(log.contains("NT_STATUS_NO_SUCH_USER"), "{log}");
+}
+
+#[test]
+fn wrong_domain_is_flagged_when_a_standalone_server_maps_it_to_its_own_accounts() {
+    // A standalone server (Samba here, a Windows workgroup machine alike) authenticates any
+    // domain name against its own account database, so the login passes; the outcome says
+    // the record's domain is not one the server named, so the mismatch is visible.
+    let smbd = server(SmbdOptions::default(), "smu_wrongdom");
+    let o = run(
+        &target(smbd.port()),
+        &cred("smu_wrongdom", Some("WRONGDOM"), PASSWORD),
+    );
+    assert_passed(&o);
+    assert_eq!(o.login_id, "WRONGDOM\\smu_wrongdom");
+    let note = &o.facts["domain_mismatch"];
+    assert!(
+        note.contains("WRONGDOM") && note.contains("TARGET1"),
+        "{note}"
+    );
+    assert!(smbd.log().contains("became [TARGET1]\\[smu_wrongdom]"));
+    // The server's own name as the domain is no mismatch.
+    let o = run(
+        &target(smbd.port()),
+        &cred("smu_wrongdom", Some("target1"), PASSWORD),
+    );
+    assert_passed(&o);
+    assert!(!o.facts.contains_key("domain_mismatch"));
 }
 
 #[test]
@@ -177,7 +211,8 @@ fn minimum_dialect_above_the_servers_maximum_fails_at_negotiate() {
     c.min_dialect = SmbDialect::Smb300;
     let o = run(&target(smbd.port()), &c);
     assert_failed(&o, Step::Negotiate, "3.0, 3.0.2, 3.1.1");
-    assert!(cause(&o).contains("minimum is 3.0"), "{}", cause(&o));
+    assert!(cause(&o).contains("STATUS_NOT_SUPPORTED"), "{}", cause(&o));
+    assert!(cause(&o).contains("no dialect in common"), "{}", cause(&o));
     assert!(
         !smbd.log().contains("smu_dialect"),
         "no authentication reached smbd"

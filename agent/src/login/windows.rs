@@ -110,6 +110,9 @@ pub async fn login(target: &Target, cred: &WindowsCredential) -> LoginOutcome {
             out.facts = s.info.facts();
             out.facts
                 .insert("smb_signing".into(), s.signing_fact().into());
+            if let Some(note) = domain_mismatch(cred, &s.info) {
+                out.facts.insert("domain_mismatch".into(), note);
+            }
             out
         }
         Err(f) => {
@@ -119,6 +122,35 @@ pub async fn login(target: &Target, cred: &WindowsCredential) -> LoginOutcome {
             out
         }
     }
+}
+
+/// A note when the record names a domain the server did not name as its own (NetBIOS or
+/// DNS domain, or its computer name, i.e. its local accounts). Standalone servers accept any
+/// domain name for their local accounts, and trusted domains are legitimately different, so
+/// this is reported, not refused.
+fn domain_mismatch(cred: &WindowsCredential, info: &ServerInfo) -> Option<String> {
+    let wanted = cred
+        .domain
+        .as_deref()
+        .filter(|d| !d.is_empty() && *d != ".")?;
+    let known = [
+        &info.netbios_domain,
+        &info.netbios_name,
+        &info.dns_domain,
+        &info.dns_tree,
+    ];
+    if known
+        .iter()
+        .filter_map(|k| k.as_deref())
+        .any(|k| k.eq_ignore_ascii_case(wanted))
+    {
+        return None;
+    }
+    Some(format!(
+        "the record's domain {wanted} is not the server's ({}); the server may have \
+         authenticated a local or trusted-domain account of that name",
+        info.netbios_domain.as_deref().unwrap_or("unknown")
+    ))
 }
 
 /// Runs `attempt` within the target's timeout; on expiry, reports the step it was at.

@@ -164,10 +164,16 @@ impl<'p> Session<'p> {
         let parsed = smb2::parse_negotiate(&resp, &offered)
             .map_err(|e| Failure::failed(Step::Negotiate, format!("not an SMB2 server: {e}")))?;
         let Some(dialect) = parsed.dialect else {
+            let hint = if parsed.header.status == NtStatus::NOT_SUPPORTED {
+                ": no dialect in common, the server's maximum is below the record's minimum"
+            } else {
+                ""
+            };
             return Err(Failure::failed(
                 Step::Negotiate,
                 format!(
-                    "{} in answer to NEGOTIATE offering SMB {} (the record's minimum is {min})",
+                    "{} in answer to NEGOTIATE offering SMB {} (the record's minimum is \
+                     {min}){hint}",
                     parsed.header.status,
                     offered_list(&offered)
                 ),

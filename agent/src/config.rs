@@ -267,10 +267,12 @@ fn check_ca_file(path: &Path) -> Result<(), String> {
         ));
     }
     let text = std::fs::read(path).map_err(|e| format!("= \"{shown}\" cannot be read: {e}"))?;
-    let has_cert = text
-        .split(|b| *b == b'\n')
-        .any(|line| line.trim_ascii() == b"-----BEGIN CERTIFICATE-----");
-    if !has_cert {
+    let mut certificates = 0;
+    for item in rustls_pemfile::certs(&mut text.as_slice()) {
+        item.map_err(|e| format!("= \"{shown}\" is not valid PEM: {e}"))?;
+        certificates += 1;
+    }
+    if certificates == 0 {
         return Err(format!(
             "= \"{shown}\" holds no PEM certificate: expected a file with at least one \
              -----BEGIN CERTIFICATE----- block"

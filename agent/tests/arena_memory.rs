@@ -20,19 +20,16 @@ fn vm_flags(range: &std::ops::Range<usize>) -> Vec<String> {
     let mut inside = false;
     for line in smaps.lines() {
         let first = line.split_whitespace().next().unwrap_or_default();
-        if let Some((start, end)) = first.split_once('-') {
-            if let (Ok(start), Ok(end)) = (
-                usize::from_str_radix(start, 16),
-                usize::from_str_radix(end, 16),
-            ) {
-                inside = start <= range.start && range.end <= end;
-                continue;
-            }
-        }
-        if inside {
-            if let Some(flags) = line.strip_prefix("VmFlags:") {
-                return flags.split_whitespace().map(str::to_owned).collect();
-            }
+        let bounds = first.split_once('-').and_then(|(start, end)| {
+            Some((
+                usize::from_str_radix(start, 16).ok()?,
+                usize::from_str_radix(end, 16).ok()?,
+            ))
+        });
+        if let Some((start, end)) = bounds {
+            inside = start <= range.start && range.end <= end;
+        } else if inside && let Some(flags) = line.strip_prefix("VmFlags:") {
+            return flags.split_whitespace().map(str::to_owned).collect();
         }
     }
     panic!("no mapping for {range:x?} in /proc/self/smaps");

@@ -408,12 +408,12 @@ mod tests {
         fields
     }
 
-    /// journald's socket path is fixed in systemd-journal-logger, so the test gives one thread
-    /// its own mount namespace with a private /run, binds a datagram socket where journald's
-    /// would be, and reads what the real journal client sends. Needs root (CAP_SYS_ADMIN).
-    #[test]
-    fn outcome_fields_reach_the_journal_native_socket() {
-        let fields = std::thread::spawn(|| {
+    /// Runs `f` on a thread with its own mount namespace and a private, empty tmpfs on /run.
+    /// journald's socket path is fixed in systemd-journal-logger, so this is how a test puts
+    /// its own socket there, or none, without touching the machine's journal. Needs root
+    /// (CAP_SYS_ADMIN).
+    fn with_private_run<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::spawn(move || {
             // SAFETY: plain syscalls on this thread's own namespace; the mounts are private to it.
             unsafe {
                 assert_eq!(
@@ -448,6 +448,26 @@ mod tests {
                     std::io::Error::last_os_error()
                 );
             }
+            f()
+        })
+        .join()
+        .expect("private /run thread")
+    }
+
+    #[test]
+    fn journal_target_without_a_journal_is_refused() {
+        let err = with_private_run(|| {
+            init(LogTarget::Journal, LevelFilter::Info)
+                .expect_err("no journal socket in the private /run")
+                .to_string()
+        });
+        assert!(err.contains("log = \"journal\""), "{err}");
+        assert!(err.contains("set log = \"auto\" or \"stderr\""), "{err}");
+    }
+
+    #[test]
+    fn outcome_fields_reach_the_journal_native_socket() {
+        let fields = with_private_run(|| {
             std::fs::create_dir_all("/run/systemd/journal").expect("journal dir");
             let server = std::os::unix::net::UnixDatagram::bind("/run/systemd/journal/socket")
                 .expect("bind the journal socket");
@@ -461,9 +481,7 @@ mod tests {
                     return parse_native(&buf[..n]);
                 }
             }
-        })
-        .join()
-        .expect("journal thread");
+        });
 
         let get = |name: &str| -> Vec<&str> {
             fields

@@ -1,1 +1,15 @@
-//! The sealscan control plane.
+//! The sealscan control plane: the HTTPS server, its store, the identity layer with every
+//! subscription security option, and the client used by the `sealscan` CLI.
+pub mod api;
+pub mod authz;
+pub mod client;
+pub mod clock;
+pub mod dates;
+pub mod init;
+pub mod lifecycle;
+pub mod model;
+pub mod password_policy;
+pub mod secrets;
+pub mod server;
+pub mod store;
+pub mod tls;

@@ -1,1 +1,313 @@
-fn main() {}
+//! The control-plane server and its operator commands.
+use clap::{Parser, Subcommand};
+use sealscan_control::clock::{Clock, SystemClock};
+use sealscan_control::init::{InitOptions, init};
+use sealscan_control::model::{Edition, OperatorFeatures};
+use sealscan_control::secrets::{HashCost, Password};
+use sealscan_control::server::{ServerOptions, open_store, start};
+use std::io::BufRead;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+const DEFAULT_DATA_DIR: &str = "/var/lib/sealscan-control";
+
+#[derive(Parser)]
+#[command(
+    name = "sealscan-control",
+    version,
+    about = "The sealscan control plane"
+)]
+struct Cli {
+    /// Where the database and the TLS files live.
+    #[arg(long, global = true, env = "SEALSCAN_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the subscription and its Manager Primary Contact (password from a prompt or stdin).
+    Init {
+        #[arg(long, default_value = "sealscan")]
+        subscription: String,
+        /// standard or express-lite.
+        #[arg(long, default_value = "standard")]
+        edition: Edition,
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        first_name: String,
+        #[arg(long)]
+        last_name: String,
+        #[arg(long)]
+        email: String,
+        /// Read the password from the first line of stdin instead of a prompt.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Serve the HTTPS API.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: SocketAddr,
+        /// PEM certificate chain; without it a self-signed certificate is made in the data dir.
+        #[arg(long, requires = "key")]
+        cert: Option<PathBuf>,
+        /// PEM private key for --cert.
+        #[arg(long, requires = "cert")]
+        key: Option<PathBuf>,
+    },
+    /// Print the queued emails (pre-expiry notices, reset tokens) for delivery.
+    Outbox {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Operator-only subscription features.
+    Feature {
+        #[command(subcommand)]
+        feature: Feature,
+    },
+}
+
+#[derive(Subcommand)]
+enum Feature {
+    /// Allow never-expiring passwords for API-only users (then the Primary Contact must accept the risk agreement).
+    ApiNeverExpire {
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
+}
+
+struct StderrLogger;
+
+impl log::Log for StderrLogger {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.level() <= log::Level::Info
+    }
+    fn log(&self, r: &log::Record<'_>) {
+        if self.enabled(r.metadata()) {
+            eprintln!("{} {}", r.level(), r.args());
+        }
+    }
+    fn flush(&self) {}
+}
+
+fn read_password() -> Result<Password, String> {
+    let first = rpassword::prompt_password("Password for the Manager Primary Contact: ")
+        .map_err(|e| format!("cannot read the password: {e}"))?;
+    let first = Password::new(first);
+    let again = Password::new(
+        rpassword::prompt_password("Repeat the password: ")
+            .map_err(|e| format!("cannot read the password: {e}"))?,
+    );
+    if first.expose() != again.expose() {
+        return Err("the two passwords differ".into());
+    }
+    Ok(first)
+}
+
+fn read_password_stdin() -> Result<Password, String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+    let pw = Password::new(line);
+    let trimmed = pw.expose().trim_end_matches(['\r', '\n']);
+    if trimmed.is_empty() {
+        return Err("stdin held no password".into());
+    }
+    Ok(Password::new(trimmed.to_string()))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let _ = log::set_logger(&StderrLogger).map(|()| log::set_max_level(log::LevelFilter::Info));
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let data_dir = cli.data_dir;
+    match cli.command {
+        Command::Init {
+            subscription,
+            edition,
+            username,
+            first_name,
+            last_name,
+            email,
+            password_stdin,
+        } => {
+            let password = if password_stdin {
+                read_password_stdin()?
+            } else {
+                read_password()?
+            };
+            init(
+                &data_dir,
+                InitOptions {
+                    subscription: subscription.clone(),
+                    edition,
+                    username: username.clone(),
+                    first_name,
+                    last_name,
+                    email,
+                    password,
+                    hash_cost: HashCost::default(),
+                    now: SystemClock.now(),
+                },
+            )
+            .map_err(|e| e.to_string())?;
+            println!(
+                "created subscription {subscription:?} ({}) in {}; Manager Primary Contact: {username}",
+                edition.as_str(),
+                data_dir.display()
+            );
+            println!(
+                "next: sealscan-control serve --data-dir {}",
+                data_dir.display()
+            );
+            Ok(())
+        }
+        Command::Serve { listen, cert, key } => serve(data_dir, listen, cert, key).await,
+        Command::Outbox { json } => {
+            let store = open_store(&data_dir).map_err(|e| e.to_string())?;
+            let mails = store
+                .read(|tx| tx.list_outbox())
+                .map_err(|e| e.to_string())?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&mails).map_err(|e| e.to_string())?
+                );
+            } else if mails.is_empty() {
+                println!("the outbox is empty");
+            } else {
+                for m in mails {
+                    println!(
+                        "#{} {} to {} [{}]\nSubject: {}\n\n{}\n",
+                        m.id,
+                        sealscan_control::dates::rfc3339(m.at),
+                        m.to,
+                        m.kind,
+                        m.subject,
+                        m.body
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Feature {
+            feature: Feature::ApiNeverExpire { state },
+        } => {
+            let on = state == "on";
+            let store = open_store(&data_dir).map_err(|e| e.to_string())?;
+            let now = SystemClock.now();
+            let cleared = store
+                .write(|tx| {
+                    let sub = tx.require_subscription()?;
+                    let mut cleared = 0;
+                    if !on {
+                        // Turning the feature off withdraws every never-expiring password.
+                        cleared = tx.clear_never_expire_all()?;
+                    }
+                    let mut features: OperatorFeatures = sub.features;
+                    features.api_never_expire = on;
+                    tx.save_features(&features)?;
+                    tx.audit(
+                        now,
+                        "operator",
+                        "feature.api-never-expire",
+                        "subscription",
+                        &serde_json::json!({"enabled": on, "cleared_users": cleared}),
+                        None,
+                    )?;
+                    Ok::<_, sealscan_control::store::StoreError>(cleared)
+                })
+                .map_err(|e| e.to_string())?;
+            println!("never-expiring passwords for API-only users: {state}");
+            if on {
+                println!(
+                    "the Manager Primary Contact must now accept the risk agreement (sealscan security never-expire-agreement accept)"
+                );
+            } else if cleared > 0 {
+                println!("cleared the never-expire flag on {cleared} user(s)");
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn serve(
+    data_dir: PathBuf,
+    listen: SocketAddr,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+) -> Result<(), String> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let server = start(ServerOptions {
+        data_dir,
+        listen,
+        cert,
+        key,
+        hash_cost: HashCost::default(),
+        clock: clock.clone(),
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    if server.tls.generated {
+        println!(
+            "created a self-signed certificate: {}",
+            server.tls.cert_path.display()
+        );
+    }
+    println!(
+        "TLS certificate {} SHA-256 fingerprint {}",
+        server.tls.cert_path.display(),
+        server.tls.fingerprint
+    );
+    println!("listening on https://{}/api/v1", server.addr);
+    let state = server.state.clone();
+    tokio::spawn(async move {
+        loop {
+            let now = state.now();
+            match state
+                .store
+                .write(|tx| sealscan_control::lifecycle::sweep_expiry_notices(tx, now))
+            {
+                Ok(n) if n > 0 => log::info!("queued {n} password-expiry notice(s)"),
+                Ok(_) => {}
+                Err(e) => log::warn!("expiry-notice sweep failed: {e}"),
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+        }
+    });
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {
+            println!("stopping");
+            server.stop().await;
+        }
+        _ = terminate() => {
+            server.stop().await;
+        }
+    }
+    Ok(())
+}
+
+async fn terminate() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(_) => std::future::pending::<()>().await,
+    }
+}

@@ -1,0 +1,216 @@
+//! Who is calling: the TCP peer's address (for the allowlist) and the bearer token's
+//! principal. Users hold `ssn_` session tokens; appliances will hold their own credential kind
+//! and become a second `Principal` variant.
+use super::Shared;
+use super::error::ApiError;
+use crate::authz::Actor;
+use crate::model::{Subscription, User};
+use crate::secrets::{ct_eq, token_hash};
+use crate::store::{SessionRow, SessionScope};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use ipnet::IpNet;
+use std::net::{IpAddr, SocketAddr};
+
+pub const USER_TOKEN_PREFIX: &str = "ssn_";
+
+/// The TCP peer address. Forwarding headers are not trusted.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientIp(pub IpAddr);
+
+impl ClientIp {
+    fn from_parts(parts: &Parts) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ci| ClientIp(canonical(ci.0.ip())))
+            .ok_or_else(|| {
+                ApiError::new(
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "the peer address is unknown",
+                )
+            })
+    }
+}
+
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        ClientIp::from_parts(parts)
+    }
+}
+
+/// Parses one allowlist entry: an address or a CIDR range.
+pub fn parse_allow_entry(entry: &str) -> Result<IpNet, String> {
+    let e = entry.trim();
+    if let Ok(net) = e.parse::<IpNet>() {
+        return Ok(net.trunc());
+    }
+    e.parse::<IpAddr>()
+        .map(IpNet::from)
+        .map_err(|_| format!("{entry:?} is neither an IP address nor a CIDR range"))
+}
+
+pub fn allowlist_permits(entries: &[String], ip: IpAddr) -> bool {
+    entries
+        .iter()
+        .filter_map(|e| parse_allow_entry(e).ok())
+        .any(|net| net.contains(&ip))
+}
+
+/// The IP allowlist applies to every request, the login and the API document included.
+pub async fn allowlist_guard(State(state): State<Shared>, req: Request, next: Next) -> Response {
+    let (parts, body) = req.into_parts();
+    let ip = match ClientIp::from_parts(&parts) {
+        Ok(ip) => ip.0,
+        Err(e) => return e.into_response(),
+    };
+    let security = match state.store.read(|tx| tx.require_subscription()) {
+        Ok(sub) => sub.security,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    if security.allowlist_enabled && !allowlist_permits(&security.allowlist, ip) {
+        return ApiError::forbidden(
+            "allowlist.denied",
+            format!("connections from {ip} are not allowed by this subscription's IP allowlist"),
+        )
+        .into_response();
+    }
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// A signed-in user, as resolved from a live session.
+#[derive(Clone, Debug)]
+pub struct UserPrincipal {
+    pub user: User,
+    pub session: SessionRow,
+    pub subscription: Subscription,
+    pub ip: IpAddr,
+}
+
+impl UserPrincipal {
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user_id: self.user.id,
+            username: self.user.username.clone(),
+            role: self.user.role,
+            primary_contact: self.subscription.primary_contact_id == Some(self.user.id),
+            can_edit_external_ids: self.user.can_edit_external_ids,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum Principal {
+    User(UserPrincipal),
+}
+
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let missing = || {
+        ApiError::unauthorized(
+            "auth.required",
+            "sign in first: send Authorization: Bearer <session token>",
+        )
+    };
+    let value = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or_else(missing)?
+        .to_str()
+        .map_err(|_| missing())?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .ok_or_else(missing)?;
+    Ok(token.trim())
+}
+
+async fn resolve(parts: &Parts, state: &Shared) -> Result<Principal, ApiError> {
+    let ip = ClientIp::from_parts(parts)?.0;
+    let token = bearer(parts)?;
+    if !token.starts_with(USER_TOKEN_PREFIX) {
+        return Err(ApiError::unauthorized(
+            "auth.invalid-token",
+            "the bearer token is not a session token",
+        ));
+    }
+    let hash = token_hash(token);
+    let now = state.now();
+    state.store.write(|tx| {
+        let invalid = || {
+            ApiError::unauthorized(
+                "auth.invalid-token",
+                "the session token is unknown or signed out; sign in again",
+            )
+        };
+        let session = tx.session(&hash)?.ok_or_else(invalid)?;
+        if !ct_eq(session.token_hash.as_bytes(), hash.as_bytes()) {
+            return Err(invalid());
+        }
+        let idle_limit = i64::from(session.idle_timeout_minutes) * 60;
+        if now - session.last_seen_at > idle_limit {
+            tx.delete_session(&hash)?;
+            return Ok(Err(ApiError::unauthorized(
+                "session.inactivity-timeout",
+                format!(
+                    "the session ended after {} minutes without activity; sign in again",
+                    session.idle_timeout_minutes
+                ),
+            )));
+        }
+        let user = tx.user_by_id(session.user_id)?.ok_or_else(invalid)?;
+        if user.locked {
+            tx.delete_user_sessions(user.id)?;
+            return Ok(Err(ApiError::forbidden(
+                "account.locked",
+                "this account is locked; a Manager or Unit Manager must reactivate it",
+            )));
+        }
+        tx.touch_session(&hash, now)?;
+        let subscription = tx.require_subscription()?;
+        Ok(Ok(Principal::User(UserPrincipal {
+            user,
+            session,
+            subscription,
+            ip,
+        })))
+    })?
+}
+
+/// A user with a full session (2FA enrolment done when required).
+pub struct CurrentUser(pub UserPrincipal);
+
+impl FromRequestParts<Shared> for CurrentUser {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
+        let Principal::User(p) = resolve(parts, state).await?;
+        if p.session.scope != SessionScope::Full {
+            return Err(ApiError::forbidden(
+                "2fa.enrollment-required",
+                "two-factor login is required: enrol with POST /api/v1/2fa/enroll and /2fa/confirm, then sign in again",
+            ));
+        }
+        Ok(CurrentUser(p))
+    }
+}
+
+/// Any user session, including one limited to finishing 2FA enrolment.
+pub struct AnyUserSession(pub UserPrincipal);
+
+impl FromRequestParts<Shared> for AnyUserSession {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
+        let Principal::User(p) = resolve(parts, state).await?;
+        Ok(AnyUserSession(p))
+    }
+}

@@ -1,0 +1,100 @@
+//! The JSON API under /api/v1, one module per resource.
+pub mod admin;
+pub mod auth;
+pub mod error;
+pub mod openapi;
+pub mod password;
+pub mod security;
+pub mod session;
+pub mod twofa;
+pub mod users;
+pub mod views;
+
+use crate::clock::Clock;
+use crate::secrets::HashCost;
+use crate::store::Store;
+use axum::Router;
+use axum::routing::{get, post, put};
+use std::sync::Arc;
+
+pub struct AppState {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub hash_cost: HashCost,
+    /// Verified against when a login names no existing user, so both paths cost the same.
+    pub dummy_hash: String,
+}
+
+pub type Shared = Arc<AppState>;
+
+impl AppState {
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        hash_cost: HashCost,
+    ) -> Result<Self, crate::secrets::HashError> {
+        let dummy = crate::secrets::generate_password(24, &Default::default());
+        let dummy_hash = crate::secrets::hash_password(hash_cost, dummy.expose())?;
+        Ok(AppState {
+            store,
+            clock,
+            hash_cost,
+            dummy_hash,
+        })
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+}
+
+pub fn router(state: Shared) -> Router {
+    let v1 = Router::new()
+        .route("/openapi.json", get(openapi::document))
+        .route(
+            "/session",
+            post(session::login)
+                .get(session::whoami)
+                .delete(session::logout),
+        )
+        .route("/password/check", post(password::check))
+        .route("/password/change", post(password::change))
+        .route("/password/forgot", post(password::forgot))
+        .route("/password/reset", post(password::reset))
+        .route("/2fa/enroll", post(twofa::enroll))
+        .route("/2fa/confirm", post(twofa::confirm))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{id}", get(users::show).patch(users::update))
+        .route("/users/{id}/lock", post(users::lock))
+        .route("/users/{id}/unlock", post(users::unlock))
+        .route("/users/{id}/reset-password", post(users::reset_password))
+        .route("/users/{id}/role", put(users::set_role))
+        .route(
+            "/users/{id}/external-id-permission",
+            put(users::set_external_id_permission),
+        )
+        .route("/security", get(security::show).put(security::update))
+        .route(
+            "/security/allowlist",
+            get(security::show_allowlist).put(security::set_allowlist),
+        )
+        .route("/security/external-ids", put(security::set_external_ids))
+        .route(
+            "/security/never-expire-agreement",
+            post(security::never_expire_agreement),
+        )
+        .route(
+            "/security/new-data-security-model",
+            put(security::new_data_security_model),
+        )
+        .route("/outbox", get(admin::outbox))
+        .route("/audit", get(admin::audit));
+    Router::new()
+        .nest("/api/v1", v1)
+        .fallback(error::not_found_fallback)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::allowlist_guard,
+        ))
+        .with_state(state)
+}

@@ -1,0 +1,228 @@
+//! The OpenAPI document, built from one table of every endpoint (the role-matrix test walks
+//! the same table, so a route cannot be missing from either).
+use axum::Json;
+use serde_json::{Map, Value, json};
+
+pub struct Endpoint {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub summary: &'static str,
+    /// "public", "session" (any signed-in user), or the roles allowed.
+    pub access: &'static str,
+}
+
+macro_rules! ep {
+    ($m:literal, $p:literal, $s:literal, $a:literal) => {
+        Endpoint {
+            method: $m,
+            path: $p,
+            summary: $s,
+            access: $a,
+        }
+    };
+}
+
+pub const ENDPOINTS: &[Endpoint] = &[
+    ep!("get", "/api/v1/openapi.json", "This document", "public"),
+    ep!(
+        "post",
+        "/api/v1/session",
+        "Sign in (password, TOTP code, new password when due)",
+        "public"
+    ),
+    ep!("get", "/api/v1/session", "Who am I", "session"),
+    ep!("delete", "/api/v1/session", "Sign out", "session"),
+    ep!(
+        "post",
+        "/api/v1/password/check",
+        "Check a password against the complexity rules",
+        "session"
+    ),
+    ep!(
+        "post",
+        "/api/v1/password/change",
+        "Change your own password",
+        "session"
+    ),
+    ep!(
+        "post",
+        "/api/v1/password/forgot",
+        "Ask for a password-reset token by email",
+        "public"
+    ),
+    ep!(
+        "post",
+        "/api/v1/password/reset",
+        "Set a new password with a reset token",
+        "public"
+    ),
+    ep!(
+        "post",
+        "/api/v1/2fa/enroll",
+        "Start TOTP enrolment: returns the provisioning URI",
+        "session"
+    ),
+    ep!(
+        "post",
+        "/api/v1/2fa/confirm",
+        "Finish TOTP enrolment with a current code",
+        "session"
+    ),
+    ep!(
+        "get",
+        "/api/v1/users",
+        "List users",
+        "manager, unit_manager, user_administrator"
+    ),
+    ep!(
+        "post",
+        "/api/v1/users",
+        "Create a user",
+        "manager, unit_manager, user_administrator"
+    ),
+    ep!(
+        "get",
+        "/api/v1/users/{id}",
+        "Show a user (id or user name); anyone may show themself",
+        "manager, unit_manager, user_administrator"
+    ),
+    ep!(
+        "patch",
+        "/api/v1/users/{id}",
+        "Edit a user's profile, API-only flag, session timeout, external ID, never-expire",
+        "manager, unit_manager, user_administrator"
+    ),
+    ep!(
+        "post",
+        "/api/v1/users/{id}/lock",
+        "Lock an account",
+        "manager, unit_manager"
+    ),
+    ep!(
+        "post",
+        "/api/v1/users/{id}/unlock",
+        "Re-activate a locked account",
+        "manager, unit_manager"
+    ),
+    ep!(
+        "post",
+        "/api/v1/users/{id}/reset-password",
+        "Reset another user's password",
+        "manager, unit_manager, user_administrator"
+    ),
+    ep!(
+        "put",
+        "/api/v1/users/{id}/role",
+        "Change a user's role",
+        "manager, unit_manager, user_administrator"
+    ),
+    ep!(
+        "put",
+        "/api/v1/users/{id}/external-id-permission",
+        "Grant or withdraw the external-ID edit permission",
+        "primary contact"
+    ),
+    ep!(
+        "get",
+        "/api/v1/security",
+        "Show every security option",
+        "manager"
+    ),
+    ep!(
+        "put",
+        "/api/v1/security",
+        "Change security options (absent fields unchanged)",
+        "manager"
+    ),
+    ep!(
+        "get",
+        "/api/v1/security/allowlist",
+        "Show the IP allowlist and your IP",
+        "manager"
+    ),
+    ep!(
+        "put",
+        "/api/v1/security/allowlist",
+        "Replace the IP allowlist",
+        "manager"
+    ),
+    ep!(
+        "put",
+        "/api/v1/security/external-ids",
+        "Let granted users edit external IDs",
+        "primary contact"
+    ),
+    ep!(
+        "post",
+        "/api/v1/security/never-expire-agreement",
+        "Accept or decline the never-expiring password risk agreement",
+        "primary contact"
+    ),
+    ep!(
+        "put",
+        "/api/v1/security/new-data-security-model",
+        "Accept the New Data Security Model (one way)",
+        "manager"
+    ),
+    ep!("get", "/api/v1/outbox", "Queued emails", "manager"),
+    ep!(
+        "get",
+        "/api/v1/audit",
+        "The audit log, newest first",
+        "manager"
+    ),
+];
+
+pub fn build() -> Value {
+    let mut paths = Map::new();
+    for e in ENDPOINTS {
+        let entry = paths.entry(e.path.to_string()).or_insert_with(|| json!({}));
+        let mut op = json!({
+            "summary": e.summary,
+            "description": format!("Access: {}.", e.access),
+            "responses": {
+                "200": {"description": "Success"},
+                "4XX": {"description": "Refused", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+            }
+        });
+        if e.access != "public"
+            && let Some(obj) = op.as_object_mut()
+        {
+            obj.insert("security".into(), json!([{"bearer": []}]));
+        }
+        if e.path.contains("{id}")
+            && let Some(obj) = op.as_object_mut()
+        {
+            obj.insert(
+                "parameters".into(),
+                json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}, "description": "user id or user name"}]),
+            );
+        }
+        if let Some(obj) = entry.as_object_mut() {
+            obj.insert(e.method.to_string(), op);
+        }
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "sealscan control plane", "version": env!("CARGO_PKG_VERSION")},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {"error": {"type": "object", "required": ["rule", "message"], "properties": {
+                        "rule": {"type": "string", "description": "the rule that refused the request"},
+                        "message": {"type": "string"},
+                        "details": {}
+                    }}}
+                }
+            }
+        }
+    })
+}
+
+pub async fn document() -> Json<Value> {
+    Json(build())
+}

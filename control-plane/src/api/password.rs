@@ -1,0 +1,231 @@
+//! Password endpoints: the policy checker, self-service change, and "forgot password".
+use super::Shared;
+use super::auth::{ClientIp, CurrentUser};
+use super::error::{ApiError, ApiResult, Body};
+use crate::lifecycle::{self, NewPassword};
+use crate::password_policy::{self, Names};
+use crate::secrets::{Password, hash_password, new_token, token_hash, verify_password};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+const RESET_TOKEN_PREFIX: &str = "rst_";
+const RESET_TOKEN_LIFETIME: i64 = 3600;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckRequest {
+    pub password: Password,
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct CheckResponse {
+    pub acceptable: bool,
+    pub min_length: u32,
+    pub violations: Vec<serde_json::Value>,
+}
+
+/// The same checker as user passwords, for any password a client wants to vet.
+pub async fn check(
+    CurrentUser(p): CurrentUser,
+    Body(req): Body<CheckRequest>,
+) -> Json<CheckResponse> {
+    let min = p.subscription.security.min_password_length;
+    let names = Names {
+        first: req.first_name.as_deref().unwrap_or(""),
+        last: req.last_name.as_deref().unwrap_or(""),
+    };
+    let violations = password_policy::check(req.password.expose(), min, &names);
+    Json(CheckResponse {
+        acceptable: violations.is_empty(),
+        min_length: min,
+        violations: violations
+            .iter()
+            .map(|v| json!({"rule": v.rule(), "message": v.describe(min)}))
+            .collect(),
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeRequest {
+    pub current_password: Password,
+    #[serde(default)]
+    pub new_password: Option<Password>,
+}
+
+#[derive(Serialize)]
+pub struct ChangeResponse {
+    pub changed: bool,
+    pub generated_password: Option<Password>,
+}
+
+pub async fn change(
+    State(state): State<Shared>,
+    CurrentUser(p): CurrentUser,
+    Body(req): Body<ChangeRequest>,
+) -> ApiResult<Json<ChangeResponse>> {
+    let now = state.now();
+    if !verify_password(&p.user.password_hash, req.current_password.expose()) {
+        return Err(ApiError::forbidden(
+            "password.current-wrong",
+            "the current password is wrong",
+        ));
+    }
+    let chosen = lifecycle::choose_password(
+        &p.subscription.security,
+        &p.user.first_name,
+        &p.user.last_name,
+        req.new_password,
+        "password.new-required",
+    )?;
+    if verify_password(&p.user.password_hash, chosen.expose()) {
+        return Err(ApiError::unprocessable(
+            "password.reuse",
+            "the new password must differ from the current one",
+        ));
+    }
+    let hash = hash_password(state.hash_cost, chosen.expose())?;
+    state.store.write(|tx| {
+        let Some(mut u) = tx.user_by_id(p.user.id)? else {
+            return Err(ApiError::not_found("user.not-found", "no such user"));
+        };
+        u.password_hash = hash;
+        u.password_changed_at = now;
+        u.must_change_password = false;
+        u.last_expiry_notice_at = None;
+        tx.save_user(&u)?;
+        tx.audit(
+            now,
+            &u.username,
+            "password.changed",
+            &u.username,
+            &json!({}),
+            Some(&p.ip.to_string()),
+        )?;
+        Ok(())
+    })?;
+    Ok(Json(ChangeResponse {
+        changed: true,
+        generated_password: chosen.into_generated(),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForgotRequest {
+    pub username: String,
+}
+
+/// Always the same answer, whether or not the user exists.
+pub async fn forgot(
+    State(state): State<Shared>,
+    ClientIp(ip): ClientIp,
+    Body(req): Body<ForgotRequest>,
+) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+    let now = state.now();
+    let token = new_token(RESET_TOKEN_PREFIX);
+    state.store.write(|tx| {
+        let Some(u) = tx.user_by_username(req.username.trim())? else {
+            return Ok::<_, ApiError>(());
+        };
+        tx.insert_password_reset(&token_hash(&token), u.id, now, now + RESET_TOKEN_LIFETIME)?;
+        tx.queue_email(
+            now,
+            &u.email,
+            "Reset your sealscan password",
+            &format!(
+                "Hello {} {},\n\nsomeone asked to reset the password of sealscan user {}.\nIf it was you, run:\n\n  sealscan password reset --token {}\n\nThe token works once, for one hour. If it was not you, ignore this email.\n",
+                u.first_name,
+                u.last_name,
+                u.username,
+                token.as_str()
+            ),
+            "password_reset",
+            Some(u.id),
+        )?;
+        tx.audit(now, &u.username, "password.reset-requested", &u.username, &json!({}), Some(&ip.to_string()))?;
+        Ok(())
+    })?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "message": "if the account exists, a reset token was sent to its email address"
+        })),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    pub token: Password,
+    #[serde(default)]
+    pub new_password: Option<Password>,
+}
+
+pub async fn reset(
+    State(state): State<Shared>,
+    ClientIp(ip): ClientIp,
+    Body(req): Body<ResetRequest>,
+) -> ApiResult<Json<ChangeResponse>> {
+    let now = state.now();
+    let hash = token_hash(req.token.expose());
+    let invalid = || {
+        ApiError::bad_request(
+            "password-reset.token-invalid",
+            "the reset token is unknown, used or expired; ask for a new one",
+        )
+    };
+    let user = state.store.read(|tx| {
+        let Some(id) = tx.peek_password_reset(&hash, now)? else {
+            return Err(invalid());
+        };
+        tx.user_by_id(id)?.ok_or_else(invalid)
+    })?;
+    let sub = state.store.read(|tx| tx.require_subscription())?;
+    // Checked before the token is spent, so a refused password leaves the token usable.
+    let chosen = lifecycle::choose_password(
+        &sub.security,
+        &user.first_name,
+        &user.last_name,
+        req.new_password,
+        "password.new-required",
+    )?;
+    let new_hash = hash_password(state.hash_cost, chosen.expose())?;
+    state.store.write(|tx| {
+        let Some(id) = tx.take_password_reset(&hash, now)? else {
+            return Err(invalid());
+        };
+        let Some(mut u) = tx.user_by_id(id)? else {
+            return Err(invalid());
+        };
+        u.password_hash = new_hash;
+        u.password_changed_at = now;
+        u.must_change_password = false;
+        u.last_expiry_notice_at = None;
+        tx.save_user(&u)?;
+        tx.delete_user_sessions(u.id)?;
+        tx.audit(
+            now,
+            &u.username,
+            "password.reset",
+            &u.username,
+            &json!({"self_service": true}),
+            Some(&ip.to_string()),
+        )?;
+        Ok(())
+    })?;
+    Ok(Json(ChangeResponse {
+        changed: true,
+        generated_password: match chosen {
+            NewPassword::Generated(p) => Some(p),
+            NewPassword::Chosen(_) => None,
+        },
+    }))
+}

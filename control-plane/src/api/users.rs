@@ -1,0 +1,548 @@
+//! Users: list, create, show, edit, lock/unlock, password reset, role, external-ID grant.
+use super::Shared;
+use super::auth::CurrentUser;
+use super::error::{ApiError, ApiResult, Body};
+use super::views::{UserView, user_view};
+use crate::authz::{self, Action};
+use crate::lifecycle::{self, NewPassword};
+use crate::model::{NewUser, Role, SESSION_TIMEOUT_MAX, SESSION_TIMEOUT_MIN, Subscription, User};
+use crate::secrets::{Password, hash_password};
+use crate::store::Tx;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::json;
+
+pub fn validate_username(name: &str) -> Result<(), ApiError> {
+    let ok = (2..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+        && name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "user.username-invalid",
+            "a user name is 2 to 64 characters: lowercase letters, digits, '.', '_' or '-', starting with a letter or digit",
+        ))
+    }
+}
+
+pub fn validate_text(field: &'static str, value: &str, max: usize) -> Result<(), ApiError> {
+    if value.trim().is_empty() || value.chars().count() > max || value.chars().any(char::is_control)
+    {
+        return Err(ApiError::bad_request(
+            "user.field-invalid",
+            format!("{field} must be 1 to {max} printable characters"),
+        ));
+    }
+    Ok(())
+}
+
+pub fn validate_email(email: &str) -> Result<(), ApiError> {
+    let parts: Vec<&str> = email.split('@').collect();
+    let ok = email.len() <= 254
+        && parts.len() == 2
+        && parts.iter().all(|p| !p.is_empty())
+        && parts.get(1).is_some_and(|d| d.contains('.'))
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "user.email-invalid",
+            format!("{email:?} is not an email address"),
+        ))
+    }
+}
+
+fn validate_timeout(minutes: u32) -> Result<(), ApiError> {
+    if (SESSION_TIMEOUT_MIN..=SESSION_TIMEOUT_MAX).contains(&minutes) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "session-timeout.range",
+            format!(
+                "a session timeout is {SESSION_TIMEOUT_MIN} to {SESSION_TIMEOUT_MAX} minutes; {minutes} is outside"
+            ),
+        ))
+    }
+}
+
+/// Loads the target user by id or user name.
+fn target(tx: &Tx<'_>, key: &str) -> Result<User, ApiError> {
+    let found = match key.parse::<i64>() {
+        Ok(id) => tx.user_by_id(id)?,
+        Err(_) => tx.user_by_username(key)?,
+    };
+    found.ok_or_else(|| ApiError::not_found("user.not-found", format!("no user {key:?}")))
+}
+
+fn is_primary(sub: &Subscription, u: &User) -> bool {
+    sub.primary_contact_id == Some(u.id)
+}
+
+pub async fn list(
+    CurrentUser(p): CurrentUser,
+    State(state): State<Shared>,
+) -> ApiResult<Json<Vec<UserView>>> {
+    authz::require(&p.actor(), Action::ViewUsers)?;
+    let users = state.store.read(|tx| tx.list_users())?;
+    Ok(Json(
+        users
+            .iter()
+            .map(|u| user_view(&p.subscription, u))
+            .collect(),
+    ))
+}
+
+pub async fn show(
+    CurrentUser(p): CurrentUser,
+    State(state): State<Shared>,
+    Path(key): Path<String>,
+) -> ApiResult<Json<UserView>> {
+    let actor = p.actor();
+    let u = state.store.read(|tx| target(tx, &key))?;
+    if u.id != actor.user_id {
+        authz::require(&actor, Action::ViewUsers)?;
+    }
+    Ok(Json(user_view(&p.subscription, &u)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRequest {
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub role: Role,
+    #[serde(default)]
+    pub api_only: bool,
+    #[serde(default)]
+    pub external_id: Option<String>,
+    #[serde(default)]
+    pub password: Option<Password>,
+}
+
+#[derive(Serialize)]
+pub struct CreateResponse {
+    pub user: UserView,
+    pub generated_password: Option<Password>,
+}
+
+pub async fn create(
+    CurrentUser(p): CurrentUser,
+    State(state): State<Shared>,
+    Body(req): Body<CreateRequest>,
+) -> ApiResult<(StatusCode, Json<CreateResponse>)> {
+    let actor = p.actor();
+    authz::require(&actor, Action::CreateUser)?;
+    authz::may_assign_role(&actor, req.role)?;
+    validate_username(&req.username)?;
+    validate_text("first_name", &req.first_name, 100)?;
+    validate_text("last_name", &req.last_name, 100)?;
+    validate_email(&req.email)?;
+    if let Some(ext) = &req.external_id {
+        validate_text("external_id", ext, 256)?;
+        authz::may_edit_external_id(&actor, &p.subscription.security)?;
+    }
+    let security = &p.subscription.security;
+    let chosen = lifecycle::choose_password(
+        security,
+        &req.first_name,
+        &req.last_name,
+        req.password,
+        "password.required",
+    )?;
+    let hash = hash_password(state.hash_cost, chosen.expose())?;
+    let now = state.now();
+    let new = NewUser {
+        username: req.username,
+        first_name: req.first_name.trim().to_string(),
+        last_name: req.last_name.trim().to_string(),
+        email: req.email,
+        role: req.role,
+        api_only: req.api_only,
+        external_id: req.external_id,
+        password_hash: hash,
+        must_change_password: security.force_change_first_login,
+    };
+    let user = state.store.write(|tx| {
+        let id = tx.insert_user(&new, now)?;
+        tx.audit(
+            now,
+            &actor.username,
+            "user.created",
+            &new.username,
+            &json!({"role": new.role, "api_only": new.api_only}),
+            Some(&p.ip.to_string()),
+        )?;
+        tx.user_by_id(id)?
+            .ok_or_else(|| ApiError::not_found("user.not-found", "the new user vanished"))
+    })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreateResponse {
+            user: user_view(&p.subscription, &user),
+            generated_password: chosen.into_generated(),
+        }),
+    ))
+}
+
+/// Distinguishes "absent" from "null" (which clears the value).
+fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRequest {
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub api_only: Option<bool>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub external_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub session_timeout_minutes: Option<Option<u32>>,
+    #[serde(default)]
+    pub never_expire: Option<bool>,
+}
+
+pub async fn update(
+    CurrentUser(p): CurrentUser,
+    State(state): State<Shared>,
+    Path(key): Path<String>,
+    Body(req): Body<UpdateRequest>,
+) -> ApiResult<Json<UserView>> {
+    let actor = p.actor();
+    let now = state.now();
+    let sub = &p.subscription;
+    let touches_profile = req.first_name.is_some()
+        || req.last_name.is_some()
+        || req.email.is_some()
+        || req.api_only.is_some()
+        || req.session_timeout_minutes.is_some();
+    if touches_profile {
+        authz::require(&actor, Action::EditUser)?;
+    }
+    if req.external_id.is_some() {
+        authz::may_edit_external_id(&actor, &sub.security)?;
+    }
+    if req.never_expire.is_some() {
+        authz::require(&actor, Action::SetNeverExpire)?;
+    }
+    if let Some(v) = &req.first_name {
+        validate_text("first_name", v, 100)?;
+    }
+    if let Some(v) = &req.last_name {
+        validate_text("last_name", v, 100)?;
+    }
+    if let Some(v) = &req.email {
+        validate_email(v)?;
+    }
+    if let Some(Some(v)) = &req.external_id {
+        validate_text("external_id", v, 256)?;
+    }
+    if let Some(Some(m)) = req.session_timeout_minutes {
+        validate_timeout(m)?;
+    }
+    let user = state.store.write(|tx| {
+        let mut u = target(tx, &key)?;
+        if touches_profile || req.never_expire.is_some() {
+            authz::may_manage(&actor, &u, is_primary(sub, &u))?;
+        }
+        if let Some(v) = req.first_name {
+            u.first_name = v.trim().to_string();
+        }
+        if let Some(v) = req.last_name {
+            u.last_name = v.trim().to_string();
+        }
+        if let Some(v) = req.email {
+            u.email = v;
+        }
+        if let Some(v) = req.api_only {
+            u.api_only = v;
+            if !v {
+                u.never_expire = false;
+            }
+        }
+        if let Some(v) = req.external_id {
+            u.external_id = v;
+        }
+        if let Some(v) = req.session_timeout_minutes {
+            u.session_timeout_minutes = v;
+        }
+        if let Some(v) = req.never_expire {
+            if v {
+                if !sub.features.api_never_expire {
+                    return Err(ApiError::conflict(
+                        "never-expire.feature-off",
+                        "never-expiring passwords are not enabled for this subscription (the control plane's operator enables them)",
+                    ));
+                }
+                if sub.security.never_expire_risk.status != crate::model::RiskStatus::Accepted {
+                    return Err(ApiError::conflict(
+                        "never-expire.agreement-required",
+                        "the Manager Primary Contact must first accept the risk agreement (POST /api/v1/security/never-expire-agreement)",
+                    ));
+                }
+                if !u.api_only {
+                    return Err(ApiError::conflict(
+                        "never-expire.api-only",
+                        "only API-only users may have a never-expiring password",
+                    ));
+                }
+            }
+            u.never_expire = v;
+        }
+        tx.save_user(&u)?;
+        tx.audit(
+            now,
+            &actor.username,
+            "user.updated",
+            &u.username,
+            &json!({}),
+            Some(&p.ip.to_string()),
+        )?;
+        Ok(u)
+    })?;
+    Ok(Json(user_view(sub, &user)))
+}
+
+async fn set_locked(
+    p: &super::auth::UserPrincipal,
+    state: &Shared,
+    key: &str,
+    locked: bool,
+) -> ApiResult<Json<UserView>> {
+    let actor = p.actor();
+    authz::require(
+        &actor,
+        if locked {
+            Action::LockUser
+        } else {
+            Action::UnlockUser
+        },
+    )?;
+    let now = state.now();
+    let user = state.store.write(|tx| {
+        let mut u = target(tx, key)?;
+        authz::may_manage(&actor, &u, is_primary(&p.subscription, &u))?;
+        if u.id == actor.user_id {
+            return Err(ApiError::conflict(
+                "user.self-lock",
+                "you cannot lock or unlock your own account",
+            ));
+        }
+        u.locked = locked;
+        u.failed_logins = 0;
+        if locked {
+            tx.delete_user_sessions(u.id)?;
+        }
+        tx.save_user(&u)?;
+        tx.audit(
+            now,
+            &actor.username,
+            if locked {
+                "user.locked"
+            } else {
+                "user.unlocked"
+            },
+            &u.username,
+            &json!({"by": actor.role}),
+            Some(&p.ip.to_string()),
+        )?;
+        Ok(u)
+    })?;
+    Ok(Json(user_view(&p.subscription, &user)))
+}
+
+pub async fn lock(
+    CurrentUser(p): CurrentUser,
+    State(state): State<Shared>,
+    Path(key): Path<String>,
+) -> ApiResult<Json<UserView>> {
+    set_locked(&p, &state, &key, true).await
+}
+
+pub async fn unlock(
+    CurrentUser(p): CurrentUser,
+    State(state): State<Shared>,
+    Path(key): Path<String>,
+) -> ApiResult<Json<UserView>> {
+    set_locked(&p, &state, &key, false).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    #[serde(default)]
+    pub password: Option<Password>,
+}
+
+#[derive(Serialize)]
+pub struct ResetResponse {
+    pub user: UserView,
+    pub generated_password: Option<Password>,
+    pub must_change_password: bool,
+}
+
+/// An authorised user sets a new password for someone else; it must be changed at the
+/// next login.
+pub async fn reset_password(
+    CurrentUser(p): CurrentUser,
+    State(state): State<Shared>,
+    Path(key): Path<String>,
+    Body(req): Body<ResetRequest>,
+) -> ApiResult<Json<ResetResponse>> {
+    let actor = p.actor();
+    authz::require(&actor, Action::ResetPassword)?;
+    let now = state.now();
+    let target_user = state.store.read(|tx| target(tx, &key))?;
+    authz::may_manage(
+        &actor,
+        &target_user,
+        is_primary(&p.subscription, &target_user),
+    )?;
+    let chosen = lifecycle::choose_password(
+        &p.subscription.security,
+        &target_user.first_name,
+        &target_user.last_name,
+        req.password,
+        "password.required",
+    )?;
+    let hash = hash_password(state.hash_cost, chosen.expose())?;
+    let user = state.store.write(|tx| {
+        let mut u = target(tx, &key)?;
+        u.password_hash = hash;
+        u.password_changed_at = now;
+        u.must_change_password = true;
+        u.last_expiry_notice_at = None;
+        tx.save_user(&u)?;
+        tx.delete_user_sessions(u.id)?;
+        tx.audit(
+            now,
+            &actor.username,
+            "password.reset",
+            &u.username,
+            &json!({"self_service": false}),
+            Some(&p.ip.to_string()),
+        )?;
+        Ok::<_, ApiError>(u)
+    })?;
+    Ok(Json(ResetResponse {
+        user: user_view(&p.subscription, &user),
+        must_change_password: true,
+        generated_password: match chosen {
+            NewPassword::Generated(pw) => Some(pw),
+            NewPassword::Chosen(_) => None,
+        },
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleRequest {
+    pub role: Role,
+}
+
+pub async fn set_role(
+    CurrentUser(p): CurrentUser,
+    State(state): State<Shared>,
+    Path(key): Path<String>,
+    Body(req): Body<RoleRequest>,
+) -> ApiResult<Json<UserView>> {
+    let actor = p.actor();
+    authz::require(&actor, Action::SetRole)?;
+    authz::may_assign_role(&actor, req.role)?;
+    let now = state.now();
+    let user = state.store.write(|tx| {
+        let mut u = target(tx, &key)?;
+        authz::may_manage(&actor, &u, is_primary(&p.subscription, &u))?;
+        if is_primary(&p.subscription, &u) && req.role != Role::Manager {
+            return Err(ApiError::conflict(
+                "user.primary-contact-role",
+                "the Manager Primary Contact stays a Manager",
+            ));
+        }
+        let old = u.role;
+        u.role = req.role;
+        tx.save_user(&u)?;
+        tx.audit(
+            now,
+            &actor.username,
+            "user.role-changed",
+            &u.username,
+            &json!({"from": old, "to": req.role}),
+            Some(&p.ip.to_string()),
+        )?;
+        Ok(u)
+    })?;
+    Ok(Json(user_view(&p.subscription, &user)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PermissionRequest {
+    pub granted: bool,
+}
+
+/// The Primary Contact grants or withdraws one user's permission to edit external IDs.
+pub async fn set_external_id_permission(
+    CurrentUser(p): CurrentUser,
+    State(state): State<Shared>,
+    Path(key): Path<String>,
+    Body(req): Body<PermissionRequest>,
+) -> ApiResult<Json<UserView>> {
+    let actor = p.actor();
+    authz::require(&actor, Action::PrimaryContactOption)?;
+    if !p.subscription.security.external_ids_editable {
+        return Err(ApiError::conflict(
+            "external-ids.option-off",
+            "turn on the external-ID option (PUT /api/v1/security/external-ids) before granting the permission",
+        ));
+    }
+    let now = state.now();
+    let user = state.store.write(|tx| {
+        let mut u = target(tx, &key)?;
+        if req.granted
+            && !matches!(
+                u.role,
+                Role::Manager | Role::UnitManager | Role::UserAdministrator
+            )
+        {
+            return Err(ApiError::conflict(
+                "external-ids.role",
+                format!(
+                    "only Managers, Unit Managers and User Administrators can be granted this; {} is a {}",
+                    u.username, u.role
+                ),
+            ));
+        }
+        u.can_edit_external_ids = req.granted;
+        tx.save_user(&u)?;
+        tx.audit(
+            now,
+            &actor.username,
+            "external-ids.permission",
+            &u.username,
+            &json!({"granted": req.granted}),
+            Some(&p.ip.to_string()),
+        )?;
+        Ok(u)
+    })?;
+    Ok(Json(user_view(&p.subscription, &user)))
+}

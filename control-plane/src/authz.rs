@@ -1,0 +1,154 @@
+//! Authorization by role, in one place. Handlers name the action; this module decides.
+use crate::api::error::ApiError;
+use crate::model::{Role, SecuritySettings, User};
+
+#[derive(Clone, Debug)]
+pub struct Actor {
+    pub user_id: i64,
+    pub username: String,
+    pub role: Role,
+    pub primary_contact: bool,
+    /// The per-user grant as stored; it only counts while the subscription option is on.
+    pub can_edit_external_ids: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    ViewUsers,
+    CreateUser,
+    EditUser,
+    LockUser,
+    UnlockUser,
+    ResetPassword,
+    SetRole,
+    ManageSecurity,
+    ReadOutbox,
+    ReadAudit,
+    SetNeverExpire,
+    /// Options reserved to the Manager Primary Contact.
+    PrimaryContactOption,
+}
+
+impl Action {
+    fn describe(self) -> &'static str {
+        match self {
+            Action::ViewUsers => "viewing users",
+            Action::CreateUser => "creating users",
+            Action::EditUser => "editing users",
+            Action::LockUser => "locking users",
+            Action::UnlockUser => "re-activating locked users",
+            Action::ResetPassword => "resetting passwords",
+            Action::SetRole => "changing roles",
+            Action::ManageSecurity => "security options",
+            Action::ReadOutbox => "reading the outbox",
+            Action::ReadAudit => "reading the audit log",
+            Action::SetNeverExpire => "setting never-expiring passwords",
+            Action::PrimaryContactOption => "this option",
+        }
+    }
+
+    fn roles(self) -> &'static [Role] {
+        use Role::*;
+        match self {
+            Action::ViewUsers
+            | Action::CreateUser
+            | Action::EditUser
+            | Action::ResetPassword
+            | Action::SetRole => &[Manager, UnitManager, UserAdministrator],
+            // The seed: a locked account is re-activated by a Manager or Unit Manager only.
+            Action::LockUser | Action::UnlockUser => &[Manager, UnitManager],
+            Action::ManageSecurity
+            | Action::ReadOutbox
+            | Action::ReadAudit
+            | Action::SetNeverExpire => &[Manager],
+            Action::PrimaryContactOption => &[Manager],
+        }
+    }
+}
+
+pub fn role_allows(role: Role, primary_contact: bool, action: Action) -> bool {
+    action.roles().contains(&role) && (action != Action::PrimaryContactOption || primary_contact)
+}
+
+pub fn require(actor: &Actor, action: Action) -> Result<(), ApiError> {
+    if role_allows(actor.role, actor.primary_contact, action) {
+        return Ok(());
+    }
+    if action == Action::PrimaryContactOption && actor.role == Role::Manager {
+        return Err(ApiError::forbidden(
+            "role.primary-contact-only",
+            "only the Manager Primary Contact may change this option",
+        ));
+    }
+    let allowed: Vec<&str> = action.roles().iter().map(|r| r.as_str()).collect();
+    Err(ApiError::forbidden(
+        "role.forbidden",
+        format!(
+            "{} needs the role {}; you are {}",
+            action.describe(),
+            allowed.join(" or "),
+            actor.role
+        ),
+    ))
+}
+
+/// Managers manage everyone but the Primary Contact (who manages themself); Unit Managers and
+/// User Administrators manage only Scanners, Readers and User Administrators.
+pub fn may_manage(actor: &Actor, target: &User, target_is_primary: bool) -> Result<(), ApiError> {
+    if target_is_primary && !actor.primary_contact {
+        return Err(ApiError::forbidden(
+            "user.primary-contact-protected",
+            "the Manager Primary Contact can only be changed by themself",
+        ));
+    }
+    if actor.role == Role::Manager {
+        return Ok(());
+    }
+    if matches!(target.role, Role::Manager | Role::UnitManager) {
+        return Err(ApiError::forbidden(
+            "role.target-forbidden",
+            format!("a {} cannot manage a {}", actor.role, target.role),
+        ));
+    }
+    Ok(())
+}
+
+pub fn may_assign_role(actor: &Actor, role: Role) -> Result<(), ApiError> {
+    if actor.role != Role::Manager && matches!(role, Role::Manager | Role::UnitManager) {
+        return Err(ApiError::forbidden(
+            "role.target-forbidden",
+            format!("only a Manager may give the role {role}"),
+        ));
+    }
+    Ok(())
+}
+
+/// External IDs: the Primary Contact always; Managers, Unit Managers and User Administrators
+/// only while the subscription option is on and they hold the grant.
+pub fn may_edit_external_id(actor: &Actor, security: &SecuritySettings) -> Result<(), ApiError> {
+    if actor.primary_contact {
+        return Ok(());
+    }
+    if !matches!(
+        actor.role,
+        Role::Manager | Role::UnitManager | Role::UserAdministrator
+    ) {
+        return Err(ApiError::forbidden(
+            "external-ids.forbidden",
+            format!("a {} cannot edit external IDs", actor.role),
+        ));
+    }
+    if !security.external_ids_editable {
+        return Err(ApiError::forbidden(
+            "external-ids.option-off",
+            "editing external IDs is reserved to the Manager Primary Contact (the option is off)",
+        ));
+    }
+    if !actor.can_edit_external_ids {
+        return Err(ApiError::forbidden(
+            "external-ids.not-granted",
+            "the Manager Primary Contact has not granted you permission to edit external IDs",
+        ));
+    }
+    Ok(())
+}

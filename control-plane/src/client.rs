@@ -1,0 +1,1 @@
+//! The HTTPS client the `sealscan` CLI uses.

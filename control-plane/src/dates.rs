@@ -1,0 +1,76 @@
+//! Calendar arithmetic for "expires N months after the last change" without a date crate.
+
+const DAY: i64 = 86_400;
+
+/// Days since 1970-01-01 to (year, month 1..=12, day 1..=31), proleptic Gregorian.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// The same time of day, `months` calendar months later; the day is clamped to the month's
+/// length (Jan 31 + 1 month = Feb 28/29).
+pub fn add_months(ts: i64, months: u32) -> i64 {
+    let days = ts.div_euclid(DAY);
+    let secs = ts.rem_euclid(DAY);
+    let (y, m, d) = civil_from_days(days);
+    let total = y * 12 + i64::from(m - 1) + i64::from(months);
+    let ny = total.div_euclid(12);
+    let nm = (total.rem_euclid(12) + 1) as u32;
+    let nd = d.min(days_in_month(ny, nm));
+    days_from_civil(ny, nm, nd) * DAY + secs
+}
+
+/// RFC 3339 UTC text for API responses.
+pub fn rfc3339(ts: i64) -> String {
+    let (y, m, d) = civil_from_days(ts.div_euclid(DAY));
+    let s = ts.rem_euclid(DAY);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        s / 3600,
+        (s / 60) % 60,
+        s % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_clamp_and_roll_over_years() {
+        // 2024-01-31T10:00:00Z
+        let jan31 = days_from_civil(2024, 1, 31) * DAY + 36_000;
+        assert_eq!(rfc3339(add_months(jan31, 1)), "2024-02-29T10:00:00Z");
+        assert_eq!(rfc3339(add_months(jan31, 13)), "2025-02-28T10:00:00Z");
+        assert_eq!(rfc3339(add_months(jan31, 0)), "2024-01-31T10:00:00Z");
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+    }
+}

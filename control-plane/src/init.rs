@@ -1,0 +1,101 @@
+//! `sealscan-control init`: the subscription and its Manager Primary Contact.
+use crate::api::error::ApiError;
+use crate::lifecycle;
+use crate::model::{Edition, NewUser, Role, SecuritySettings};
+use crate::password_policy::Names;
+use crate::secrets::{HashCost, Password, hash_password};
+use crate::store::Store;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::Path;
+
+pub struct InitOptions {
+    pub subscription: String,
+    pub edition: Edition,
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub password: Password,
+    pub hash_cost: HashCost,
+    pub now: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("cannot create {path}: {source}")]
+    Dir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("{rule}: {message}")]
+    Refused { rule: &'static str, message: String },
+}
+
+impl From<ApiError> for InitError {
+    fn from(e: ApiError) -> Self {
+        InitError::Refused {
+            rule: e.rule,
+            message: e.message,
+        }
+    }
+}
+
+pub fn init(data_dir: &Path, o: InitOptions) -> Result<i64, InitError> {
+    crate::api::users::validate_username(&o.username)?;
+    crate::api::users::validate_text("first name", &o.first_name, 100)?;
+    crate::api::users::validate_text("last name", &o.last_name, 100)?;
+    crate::api::users::validate_email(&o.email)?;
+    let security = SecuritySettings::for_edition(o.edition, o.now);
+    // The Primary Contact's own password always meets every complexity rule.
+    lifecycle::check_policy(
+        &security,
+        &Names {
+            first: &o.first_name,
+            last: &o.last_name,
+        },
+        &o.password,
+    )?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(data_dir)
+        .map_err(|source| InitError::Dir {
+            path: data_dir.display().to_string(),
+            source,
+        })?;
+    let store = Store::open(&data_dir.join(crate::server::DB_FILE))?;
+    let hash = hash_password(o.hash_cost, o.password.expose()).map_err(|_| InitError::Refused {
+        rule: "internal",
+        message: "password hashing failed".into(),
+    })?;
+    let id = store.write(|tx| {
+        tx.insert_subscription(&o.subscription, o.edition, o.now, &security)?;
+        let id = tx.insert_user(
+            &NewUser {
+                username: o.username.clone(),
+                first_name: o.first_name.trim().to_string(),
+                last_name: o.last_name.trim().to_string(),
+                email: o.email.clone(),
+                role: Role::Manager,
+                api_only: false,
+                external_id: None,
+                password_hash: hash,
+                must_change_password: false,
+            },
+            o.now,
+        )?;
+        tx.set_primary_contact(id)?;
+        tx.audit(
+            o.now,
+            "operator",
+            "subscription.created",
+            &o.subscription,
+            &serde_json::json!({"edition": o.edition, "primary_contact": o.username}),
+            None,
+        )?;
+        Ok::<_, InitError>(id)
+    })?;
+    Ok(id)
+}

@@ -1,0 +1,171 @@
+//! The complexity rules for user-defined passwords, as the seed states them. The same checker
+//! serves user passwords and any other password a client wants to vet (report passwords...).
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Violation {
+    TooShort,
+    TooLong,
+    NoLowercase,
+    NoUppercase,
+    NoDigit,
+    NoSpecial,
+    ThreeIdentical,
+    ThreeSequential,
+    ContainsFirstName,
+    ContainsLastName,
+}
+
+impl Violation {
+    pub fn rule(self) -> &'static str {
+        match self {
+            Violation::TooShort => "password.min-length",
+            Violation::TooLong => "password.max-length",
+            Violation::NoLowercase => "password.lowercase",
+            Violation::NoUppercase => "password.uppercase",
+            Violation::NoDigit => "password.digit",
+            Violation::NoSpecial => "password.special",
+            Violation::ThreeIdentical => "password.three-identical",
+            Violation::ThreeSequential => "password.three-sequential",
+            Violation::ContainsFirstName => "password.first-name",
+            Violation::ContainsLastName => "password.last-name",
+        }
+    }
+
+    pub fn describe(self, min_len: u32) -> String {
+        match self {
+            Violation::TooShort => format!("must be at least {min_len} characters long"),
+            Violation::TooLong => format!(
+                "must be at most {} characters long",
+                crate::model::PASSWORD_MAX_LENGTH
+            ),
+            Violation::NoLowercase => "must contain a lowercase letter".into(),
+            Violation::NoUppercase => "must contain an uppercase letter".into(),
+            Violation::NoDigit => "must contain a digit".into(),
+            Violation::NoSpecial => "must contain a special character".into(),
+            Violation::ThreeIdentical => {
+                "must not contain 3 identical characters in a row (e.g. aaa, 222)".into()
+            }
+            Violation::ThreeSequential => {
+                "must not contain 3 sequential letters or digits (e.g. abc, cba, 123, 321)".into()
+            }
+            Violation::ContainsFirstName => "must not contain the user's first name".into(),
+            Violation::ContainsLastName => "must not contain the user's last name".into(),
+        }
+    }
+}
+
+/// The name parts a password may not contain.
+#[derive(Default)]
+pub struct Names<'a> {
+    pub first: &'a str,
+    pub last: &'a str,
+}
+
+/// Every rule the password breaks, in a stable order; empty means acceptable.
+pub fn check(password: &str, min_len: u32, names: &Names<'_>) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let chars: Vec<char> = password.chars().collect();
+    if chars.len() < min_len as usize {
+        out.push(Violation::TooShort);
+    }
+    if chars.len() > crate::model::PASSWORD_MAX_LENGTH as usize {
+        out.push(Violation::TooLong);
+    }
+    if !chars.iter().any(|c| c.is_lowercase()) {
+        out.push(Violation::NoLowercase);
+    }
+    if !chars.iter().any(|c| c.is_uppercase()) {
+        out.push(Violation::NoUppercase);
+    }
+    if !chars.iter().any(|c| c.is_ascii_digit()) {
+        out.push(Violation::NoDigit);
+    }
+    if !chars.iter().any(|c| !c.is_alphanumeric()) {
+        out.push(Violation::NoSpecial);
+    }
+    if chars.windows(3).any(|w| w[0] == w[1] && w[1] == w[2]) {
+        out.push(Violation::ThreeIdentical);
+    }
+    if chars.windows(3).any(is_sequential) {
+        out.push(Violation::ThreeSequential);
+    }
+    let lower = password.to_lowercase();
+    if contains_name(&lower, names.first) {
+        out.push(Violation::ContainsFirstName);
+    }
+    if contains_name(&lower, names.last) {
+        out.push(Violation::ContainsLastName);
+    }
+    out
+}
+
+/// abc, cba, 123, 321 (letters case-insensitively); mixed letter/digit runs don't count.
+fn is_sequential(w: &[char]) -> bool {
+    let norm: Vec<char> = w.iter().map(|c| c.to_ascii_lowercase()).collect();
+    let same_class =
+        norm.iter().all(|c| c.is_ascii_lowercase()) || norm.iter().all(|c| c.is_ascii_digit());
+    if !same_class {
+        return false;
+    }
+    let (a, b, c) = (norm[0] as i32, norm[1] as i32, norm[2] as i32);
+    (b - a == 1 && c - b == 1) || (a - b == 1 && b - c == 1)
+}
+
+fn contains_name(lower_password: &str, name: &str) -> bool {
+    let name = name.trim().to_lowercase();
+    // A one-letter "name" would forbid most passwords; the rule is about recognisable names.
+    name.chars().count() >= 2 && lower_password.contains(&name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const JOHN: Names<'static> = Names {
+        first: "John",
+        last: "Doe",
+    };
+
+    #[test]
+    fn seed_examples_for_john_doe_are_refused() {
+        assert!(check("88johnab3!e", 8, &JOHN).contains(&Violation::ContainsFirstName));
+        assert!(check("doe!6209ad#", 8, &JOHN).contains(&Violation::ContainsLastName));
+    }
+
+    #[test]
+    fn seed_runs_are_refused() {
+        for run in ["aaa", "222"] {
+            let pw = format!("Xy7!q{run}Kp");
+            assert!(
+                check(&pw, 8, &JOHN).contains(&Violation::ThreeIdentical),
+                "{run}"
+            );
+        }
+        for run in [
+            "abc", "cba", "xyz", "zyx", "012", "123", "321", "210", "ABC", "XyZ",
+        ] {
+            let pw = format!("Q7!k{run}Wp");
+            assert!(
+                check(&pw, 8, &JOHN).contains(&Violation::ThreeSequential),
+                "{run}"
+            );
+        }
+    }
+
+    #[test]
+    fn good_password_passes_and_length_follows_minimum() {
+        assert!(check("Tr7!kq9Lm", 8, &JOHN).is_empty());
+        assert_eq!(check("Tr7!kq9", 8, &JOHN), vec![Violation::TooShort]);
+        assert_eq!(check("Tr7!kq9Lm", 12, &JOHN), vec![Violation::TooShort]);
+    }
+
+    #[test]
+    fn each_class_is_required() {
+        assert!(check("tr7!kq9lm", 8, &JOHN).contains(&Violation::NoUppercase));
+        assert!(check("TR7!KQ9LM", 8, &JOHN).contains(&Violation::NoLowercase));
+        assert!(check("Trx!kqwLm", 8, &JOHN).contains(&Violation::NoDigit));
+        assert!(check("Tr7pkq9Lm", 8, &JOHN).contains(&Violation::NoSpecial));
+    }
+}

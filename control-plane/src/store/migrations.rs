@@ -1,0 +1,109 @@
+//! Numbered schema migrations, applied in order at open; each runs once in its own
+//! transaction and is recorded in `schema_migrations`.
+use super::{Result, StoreError};
+use rusqlite::Connection;
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, V1)];
+
+const V1: &str = r#"
+CREATE TABLE subscription (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    name TEXT NOT NULL,
+    edition TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    primary_contact_id INTEGER,
+    security TEXT NOT NULL,
+    features TEXT NOT NULL
+);
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    first_name TEXT NOT NULL,
+    last_name TEXT NOT NULL,
+    email TEXT NOT NULL,
+    role TEXT NOT NULL,
+    api_only INTEGER NOT NULL DEFAULT 0,
+    external_id TEXT,
+    can_edit_external_ids INTEGER NOT NULL DEFAULT 0,
+    password_hash TEXT NOT NULL,
+    password_changed_at INTEGER NOT NULL,
+    must_change_password INTEGER NOT NULL DEFAULT 0,
+    never_expire INTEGER NOT NULL DEFAULT 0,
+    failed_logins INTEGER NOT NULL DEFAULT 0,
+    locked INTEGER NOT NULL DEFAULT 0,
+    session_timeout_minutes INTEGER,
+    totp_secret BLOB,
+    totp_enabled INTEGER NOT NULL DEFAULT 0,
+    totp_last_step INTEGER,
+    last_expiry_notice_at INTEGER,
+    created_at INTEGER NOT NULL,
+    last_login_at INTEGER
+);
+CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    idle_timeout_minutes INTEGER NOT NULL,
+    scope TEXT NOT NULL
+);
+CREATE INDEX sessions_user ON sessions(user_id);
+CREATE TABLE password_resets (
+    token_hash TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER
+);
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    ip TEXT
+);
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    to_addr TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    body TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    user_id INTEGER,
+    sent_at INTEGER
+);
+"#;
+
+pub fn current_version(conn: &Connection) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+pub fn apply(conn: &mut Connection) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    )?;
+    let current = current_version(conn)?;
+    let known = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
+    if current > known {
+        return Err(StoreError::TooNew {
+            found: current,
+            known,
+        });
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, strftime('%s','now'))",
+            [version],
+        )?;
+        tx.commit()?;
+    }
+    Ok(())
+}

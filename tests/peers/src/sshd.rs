@@ -1,1 +1,411 @@
-//! OpenSSH sshd on loopback.
+//! OpenSSH sshd on loopback: a foreground server on a free high port, started as root from a
+//! temporary sshd_config and host key, so tests never touch the machine's own sshd setup.
+//!
+//! sshd runs with `-D -e`: everything it logs (LogLevel VERBOSE, per-connection children
+//! included) arrives on its stderr, which a reader thread copies into `sshd.log` in the
+//! temporary directory. That log is what tests read to prove whether an attempt reached the
+//! peer at all.
+
+use crate::system::{ensure_packages, free_loopback_port};
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread;
+
+const SSHD: &str = "/usr/sbin/sshd";
+const READY: &str = "Server listening on";
+
+/// How the server is configured. Public-key authentication is always on.
+#[derive(Clone, Debug)]
+pub struct SshdOptions {
+    /// `PasswordAuthentication`.
+    pub password: bool,
+    /// `KbdInteractiveAuthentication` through PAM (`UsePAM yes`). With PAM on, a locked
+    /// account is no longer refused by sshd itself, so leave this off for lock-out tests.
+    pub keyboard_interactive: bool,
+}
+
+impl Default for SshdOptions {
+    fn default() -> Self {
+        Self {
+            password: true,
+            keyboard_interactive: false,
+        }
+    }
+}
+
+impl SshdOptions {
+    /// A server that accepts passwords only through keyboard-interactive (PAM), as many
+    /// hardened servers do.
+    pub fn keyboard_interactive_only() -> Self {
+        Self {
+            password: false,
+            keyboard_interactive: true,
+        }
+    }
+}
+
+/// A running sshd; killed when dropped.
+pub struct Sshd {
+    child: Child,
+    dir: tempfile::TempDir,
+    port: u16,
+    log: Arc<Log>,
+}
+
+/// sshd's stderr as it arrives, for tests that wait for a line instead of sleeping.
+#[derive(Default)]
+struct Log {
+    state: Mutex<LogState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct LogState {
+    lines: Vec<String>,
+    ready: bool,
+    closed: bool,
+}
+
+impl Sshd {
+    /// Installs openssh-server if needed, writes the configuration and starts sshd; returns
+    /// once it prints "Server listening on". Panics with sshd's own words when it does not
+    /// come up.
+    pub fn start(options: &SshdOptions) -> Sshd {
+        ensure_packages(&["openssh-server"]);
+        assert!(
+            unsafe { libc::geteuid() } == 0,
+            "the sshd peer must run as root: an unprivileged sshd can only log in as its own user"
+        );
+        // sshd refuses to start without its privilege-separation directory.
+        fs::create_dir_all("/run/sshd").expect("create /run/sshd");
+        let dir = tempfile::Builder::new()
+            .prefix("sealscan-sshd-")
+            .tempdir()
+            .expect("temp dir for sshd");
+        // Public-key checks read the authorized_keys file as the target user, who must be
+        // able to reach it.
+        set_mode(dir.path(), 0o755);
+        let keys_dir = dir.path().join("authorized_keys");
+        fs::create_dir(&keys_dir).expect("create authorized_keys dir");
+        set_mode(&keys_dir, 0o755);
+        let host_key = dir.path().join("hostkey");
+        let status = Command::new("ssh-keygen")
+            .args([
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                "sealscan-test-host",
+                "-f",
+            ])
+            .arg(&host_key)
+            .status()
+            .expect("run ssh-keygen for the host key");
+        assert!(status.success(), "ssh-keygen for the host key failed");
+
+        // The port is free a moment before sshd binds it; another process may take it in
+        // between, so a bind failure gets a fresh port.
+        let mut last_words = String::new();
+        for _ in 0..5 {
+            let port = free_loopback_port();
+            let config = dir.path().join("sshd_config");
+            fs::write(&config, config_text(options, dir.path(), port)).expect("write sshd_config");
+            match spawn(&config, &dir.path().join("sshd.log")) {
+                Ok((child, log)) => {
+                    return Sshd {
+                        child,
+                        dir,
+                        port,
+                        log,
+                    };
+                }
+                Err(words) => last_words = words,
+            }
+        }
+        panic!("sshd did not start; it said:\n{last_words}");
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The temporary directory holding the configuration, host key and log.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The server's host public key line (`ssh-ed25519 AAAA... comment`).
+    pub fn host_public_key(&self) -> String {
+        fs::read_to_string(self.dir.path().join("hostkey.pub")).expect("read host public key")
+    }
+
+    /// The SHA-256 fingerprint of the host key as OpenSSH prints it (`SHA256:...`).
+    pub fn host_key_fingerprint(&self) -> String {
+        let out = Command::new("ssh-keygen")
+            .args(["-E", "sha256", "-l", "-f"])
+            .arg(self.dir.path().join("hostkey.pub"))
+            .output()
+            .expect("run ssh-keygen -l");
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.split_whitespace()
+            .nth(1)
+            .unwrap_or_else(|| panic!("unexpected ssh-keygen -l output: {text}"))
+            .to_string()
+    }
+
+    /// Lets `public_key_line` (an `authorized_keys` line) log in as `user`.
+    pub fn authorize_key(&self, user: &str, public_key_line: &str) {
+        let path = self.dir.path().join("authorized_keys").join(user);
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .expect("open authorized_keys file");
+        writeln!(file, "{}", public_key_line.trim()).expect("write authorized_keys");
+        set_mode(&path, 0o644);
+    }
+
+    /// Everything sshd has logged so far (LogLevel VERBOSE).
+    pub fn auth_log(&self) -> String {
+        let state = self.log.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut text = state.lines.join("\n");
+        text.push('\n');
+        text
+    }
+
+    /// Blocks until sshd logs a line for which `wanted` holds, and returns it. sshd's children
+    /// log on their own schedule, so a test reads a decision this way rather than racing it.
+    /// Panics with the whole log if sshd exits first.
+    pub fn wait_for_line(&self, wanted: impl Fn(&str) -> bool) -> String {
+        self.wait_for_lines(wanted, 1).swap_remove(0)
+    }
+
+    /// Blocks until sshd has logged at least `count` lines for which `wanted` holds, and
+    /// returns them all.
+    pub fn wait_for_lines(&self, wanted: impl Fn(&str) -> bool, count: usize) -> Vec<String> {
+        let mut state = self.log.state.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let found: Vec<String> = state.lines.iter().filter(|l| wanted(l)).cloned().collect();
+            if found.len() >= count.max(1) {
+                return found;
+            }
+            if state.closed {
+                panic!(
+                    "sshd exited before logging {count} expected line(s); its log:\n{}",
+                    state.lines.join("\n")
+                );
+            }
+            state = self
+                .log
+                .changed
+                .wait(state)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Blocks until sshd has logged an authentication decision about `user` containing
+    /// `word` (e.g. "Accepted", "Failed", "Invalid user", "not allowed"), and returns it.
+    pub fn wait_for_attempt(&self, user: &str, word: &str) -> String {
+        self.wait_for_line(|line| is_attempt_for(line, user) && line.contains(word))
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("sshd.log")
+    }
+
+    /// The log lines that record an authentication decision about `user`: accepted or failed
+    /// methods, unknown users, refused accounts. Connection-level lines are left out.
+    pub fn attempts_for(&self, user: &str) -> Vec<String> {
+        self.auth_log()
+            .lines()
+            .filter(|line| is_attempt_for(line, user))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Lines with `Accepted ... for user`: successful logins.
+    pub fn accepted_for(&self, user: &str) -> Vec<String> {
+        self.attempts_for(user)
+            .into_iter()
+            .filter(|l| l.contains("Accepted"))
+            .collect()
+    }
+
+    /// Whether anything at all reached sshd as a connection (any "Connection from" line).
+    pub fn connections(&self) -> usize {
+        self.auth_log()
+            .lines()
+            .filter(|l| l.contains("Connection from"))
+            .count()
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn is_attempt_for(line: &str, user: &str) -> bool {
+    let about_user = [
+        format!("for {user} from"),
+        format!("for invalid user {user} from"),
+        format!("Invalid user {user} from"),
+        format!("User {user} not allowed"),
+    ]
+    .iter()
+    .any(|m| line.contains(m.as_str()));
+    about_user
+        && [
+            "Accepted",
+            "Failed",
+            "Invalid user",
+            "not allowed",
+            "Postponed",
+        ]
+        .iter()
+        .any(|w| line.contains(w))
+}
+
+fn config_text(options: &SshdOptions, dir: &Path, port: u16) -> String {
+    let yes_no = |b: bool| if b { "yes" } else { "no" };
+    let dir = dir.display();
+    format!(
+        "Port {port}\n\
+         ListenAddress 127.0.0.1\n\
+         HostKey {dir}/hostkey\n\
+         PidFile {dir}/sshd.pid\n\
+         LogLevel VERBOSE\n\
+         PasswordAuthentication {password}\n\
+         KbdInteractiveAuthentication {kbd}\n\
+         UsePAM {kbd}\n\
+         PubkeyAuthentication yes\n\
+         AuthorizedKeysFile {dir}/authorized_keys/%u\n\
+         StrictModes no\n\
+         PermitRootLogin no\n\
+         MaxStartups 1000:30:1000\n\
+         MaxSessions 100\n\
+         MaxAuthTries 10\n\
+         LoginGraceTime 60\n\
+         UseDNS no\n\
+         X11Forwarding no\n\
+         AllowTcpForwarding no\n\
+         PrintMotd no\n\
+         Subsystem sftp internal-sftp\n",
+        password = yes_no(options.password),
+        kbd = yes_no(options.keyboard_interactive),
+    )
+}
+
+/// Starts sshd and waits for its "Server listening on" line; on early exit returns what it
+/// said. No clock is involved: either the line arrives or stderr closes.
+fn spawn(config: &Path, log_path: &Path) -> Result<(Child, Arc<Log>), String> {
+    let mut child = Command::new(SSHD)
+        .args(["-D", "-e", "-f"])
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {SSHD}: {e}"))?;
+    let stderr = child.stderr.take().ok_or("sshd stderr missing")?;
+    let mut file = File::create(log_path).map_err(|e| format!("create sshd.log: {e}"))?;
+    let log = Arc::new(Log::default());
+    let writer = Arc::clone(&log);
+    thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            let _ = writeln!(file, "{line}");
+            let mut state = writer.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.ready |= line.contains(READY);
+            state.lines.push(line);
+            writer.changed.notify_all();
+        }
+        let mut state = writer.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.closed = true;
+        writer.changed.notify_all();
+    });
+    let mut state = log.state.lock().unwrap_or_else(|e| e.into_inner());
+    while !state.ready && !state.closed {
+        state = log.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+    }
+    let (ready, words) = (state.ready, state.lines.join("\n"));
+    drop(state);
+    if ready {
+        Ok((child, log))
+    } else {
+        let _ = child.kill();
+        let _ = child.wait();
+        Err(words)
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .unwrap_or_else(|e| panic!("chmod {}: {e}", path.display()));
+}
+
+/// Private-key file formats `ssh-keygen -m` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyFormat {
+    /// `-----BEGIN OPENSSH PRIVATE KEY-----` (the default).
+    OpenSsh,
+    /// PKCS#8: `BEGIN PRIVATE KEY`, or `BEGIN ENCRYPTED PRIVATE KEY` with a passphrase.
+    Pkcs8,
+    /// Traditional PEM: `BEGIN RSA PRIVATE KEY` / `BEGIN EC PRIVATE KEY`.
+    Pem,
+}
+
+/// A client key made by ssh-keygen for a test.
+pub struct TestKey {
+    /// The private key file's bytes, as a vault or an envelope would hand them over.
+    pub private: Vec<u8>,
+    /// The `authorized_keys` line.
+    pub public: String,
+}
+
+/// Generates a client key with ssh-keygen in `dir`: `key_type` is `ed25519`, `ecdsa` or
+/// `rsa`; an empty `passphrase` leaves it unencrypted.
+pub fn generate_key(dir: &Path, key_type: &str, format: KeyFormat, passphrase: &str) -> TestKey {
+    let format_name = match format {
+        KeyFormat::OpenSsh => "RFC4716",
+        KeyFormat::Pkcs8 => "PKCS8",
+        KeyFormat::Pem => "PEM",
+    };
+    let name = format!("{key_type}-{format_name}-{}", passphrase.len());
+    let path = dir.join(name);
+    let mut command = Command::new("ssh-keygen");
+    command.args([
+        "-q",
+        "-t",
+        key_type,
+        "-N",
+        passphrase,
+        "-C",
+        "sealscan-test",
+    ]);
+    if format != KeyFormat::OpenSsh {
+        command.args(["-m", format_name]);
+    }
+    if key_type == "rsa" {
+        command.args(["-b", "2048"]);
+    }
+    let status = command
+        .arg("-f")
+        .arg(&path)
+        .stdin(Stdio::null())
+        .status()
+        .expect("run ssh-keygen");
+    assert!(status.success(), "ssh-keygen -t {key_type} failed");
+    TestKey {
+        private: fs::read(&path).expect("read private key"),
+        public: fs::read_to_string(format!("{}.pub", path.display())).expect("read public key"),
+    }
+}

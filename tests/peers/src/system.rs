@@ -108,3 +108,16 @@ pub fn ensure_user(name: &str, password: &str) {
         );
     })
 }
+
+/// Locks the local account `name` (`usermod -L`: its password can no longer be used, and an
+/// sshd without PAM refuses the account for every method). `ensure_user` unlocks it again by
+/// setting a fresh password. Needs root.
+pub fn lock_user(name: &str) {
+    with_machine_lock(|| {
+        let status = Command::new("usermod")
+            .args(["-L", name])
+            .status()
+            .unwrap_or_else(|e| panic!("usermod -L {name}: {e} (tests need root)"));
+        assert!(status.success(), "usermod -L {name} failed");
+    })
+}

@@ -1,0 +1,142 @@
+//! Proof of session: what the server showed before login (banner, host key) and one harmless
+//! read after it (`uname -a`, `/etc/os-release`).
+
+use super::keyfile::{known_key_type, ssh_string};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use ssh2::{HashType, Session};
+use std::collections::BTreeMap;
+use std::io::Read;
+
+/// Commands' output is bounded so a hostile server cannot make us buffer without end.
+const MAX_OUTPUT: u64 = 64 * 1024;
+
+/// `host_key` as `ssh-ed25519 SHA256:...` (OpenSSH's fingerprint form) and `banner`.
+pub(super) fn server_facts(session: &Session, facts: &mut BTreeMap<String, String>) {
+    if let Some(banner) = session.banner() {
+        facts.insert("banner".into(), printable(banner));
+    }
+    if let Some(fingerprint) = host_key_fingerprint(session) {
+        facts.insert("host_key".into(), fingerprint);
+    }
+}
+
+pub(super) fn host_key_fingerprint(session: &Session) -> Option<String> {
+    let (blob, _) = session.host_key()?;
+    let algorithm = ssh_string(blob)
+        .and_then(|(name, _)| known_key_type(name))
+        .unwrap_or("unknown");
+    let hash = session.host_key_hash(HashType::Sha256)?;
+    Some(format!(
+        "{algorithm} SHA256:{}",
+        STANDARD_NO_PAD.encode(hash)
+    ))
+}
+
+/// Why the proof-of-session read failed.
+pub(super) struct ProofError {
+    pub timed_out: bool,
+    pub detail: String,
+}
+
+/// Runs `uname -a` (required) and reads `/etc/os-release` (optional: not every Unix has it).
+pub(super) fn session_facts(
+    session: &Session,
+    facts: &mut BTreeMap<String, String>,
+) -> Result<(), ProofError> {
+    let (status, uname) = run(session, "uname -a")?;
+    let uname = uname.trim();
+    if status != 0 || uname.is_empty() {
+        return Err(ProofError {
+            timed_out: false,
+            detail: format!("`uname -a` exited with status {status} and printed nothing usable"),
+        });
+    }
+    facts.insert("uname".into(), printable(uname));
+    if let Ok((0, text)) = run(session, "cat /etc/os-release") {
+        let release = parse_os_release(&text);
+        for (key, fact) in [
+            ("ID", "os_id"),
+            ("VERSION_ID", "os_version_id"),
+            ("PRETTY_NAME", "os_pretty_name"),
+        ] {
+            if let Some(value) = release.get(key) {
+                facts.insert(fact.into(), printable(value));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn run(session: &Session, command: &str) -> Result<(i32, String), ProofError> {
+    let fail = |what: &str, e: ssh2::Error| ProofError {
+        timed_out: super::is_timeout(&e),
+        detail: format!("`{command}`: {what}: {}", e.message()),
+    };
+    let mut channel = session
+        .channel_session()
+        .map_err(|e| fail("cannot open a session channel", e))?;
+    channel
+        .exec(command)
+        .map_err(|e| fail("the server refused to run it", e))?;
+    let mut bytes = Vec::new();
+    channel
+        .by_ref()
+        .take(MAX_OUTPUT)
+        .read_to_end(&mut bytes)
+        .map_err(|e| ProofError {
+            timed_out: e.kind() == std::io::ErrorKind::TimedOut,
+            detail: format!("`{command}`: reading its output failed: {e}"),
+        })?;
+    let _ = channel.send_eof();
+    channel
+        .wait_close()
+        .map_err(|e| fail("closing the channel failed", e))?;
+    let status = channel
+        .exit_status()
+        .map_err(|e| fail("no exit status", e))?;
+    Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+/// `KEY=value` lines, values optionally quoted (os-release(5)).
+fn parse_os_release(text: &str) -> BTreeMap<&str, String> {
+    text.lines()
+        .filter_map(|line| line.trim().split_once('='))
+        .filter(|(key, _)| !key.starts_with('#'))
+        .map(|(key, value)| {
+            let value = value.trim();
+            let unquoted = value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+                .unwrap_or(value);
+            (key.trim(), unquoted.replace("\\\"", "\""))
+        })
+        .collect()
+}
+
+/// Peer text for a fact: control characters dropped, length bounded.
+fn printable(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).take(512).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn os_release_values_are_unquoted() {
+        let text = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\n\
+                    VERSION_ID='12'\n# comment=x\nbroken line\n";
+        let parsed = parse_os_release(text);
+        assert_eq!(parsed["PRETTY_NAME"], "Debian GNU/Linux 12 (bookworm)");
+        assert_eq!(parsed["ID"], "debian");
+        assert_eq!(parsed["VERSION_ID"], "12");
+        assert!(!parsed.contains_key("# comment"));
+    }
+
+    #[test]
+    fn printable_drops_control_characters() {
+        assert_eq!(printable("a\u{1b}[31mb\r\n"), "a[31mb");
+    }
+}

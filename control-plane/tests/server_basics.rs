@@ -1,0 +1,159 @@
+mod common;
+
+use common::*;
+use sealscan_control::api::openapi::ENDPOINTS;
+use serde_json::json;
+
+#[tokio::test]
+async fn https_with_generated_certificate_and_openapi_lists_every_endpoint() {
+    let h = Harness::start().await;
+    // The fingerprint printed at start is the SHA-256 of the certificate the client trusts.
+    let pem = String::from_utf8(h.ca_pem.clone()).expect("utf8");
+    let der = rustls_pemfile::certs(&mut pem.as_bytes())
+        .next()
+        .expect("one cert")
+        .expect("valid pem");
+    assert_eq!(
+        sealscan_control::tls::fingerprint(der.as_ref()),
+        h.server.tls.fingerprint
+    );
+    let doc = h
+        .call("get", "/api/v1/openapi.json", None, None)
+        .await
+        .expect_ok();
+    for e in ENDPOINTS {
+        assert!(
+            doc["paths"][e.path][e.method].is_object(),
+            "{} {} missing from the OpenAPI document",
+            e.method,
+            e.path
+        );
+    }
+    // Plain HTTP gets no answer from a TLS-only port.
+    let plain = reqwest::Client::new()
+        .get(format!(
+            "http://127.0.0.1:{}/api/v1/openapi.json",
+            h.server.addr.port()
+        ))
+        .send()
+        .await;
+    assert!(plain.is_err() || !plain.expect("resp").status().is_success());
+}
+
+#[tokio::test]
+async fn login_whoami_logout() {
+    let h = Harness::start().await;
+    let token = h.pc().await;
+    let me = h
+        .call("get", "/api/v1/session", Some(&token), None)
+        .await
+        .expect_ok();
+    assert_eq!(me["user"]["username"], "alice");
+    assert_eq!(me["user"]["primary_contact"], true);
+    assert_eq!(me["client_ip"], "127.0.0.1");
+    let out = h
+        .call("delete", "/api/v1/session", Some(&token), None)
+        .await;
+    assert_eq!(out.status.as_u16(), 204);
+    h.call("get", "/api/v1/session", Some(&token), None)
+        .await
+        .expect_refused(401, "auth.invalid-token");
+    h.call("get", "/api/v1/session", None, None)
+        .await
+        .expect_refused(401, "auth.required");
+    h.call("get", "/api/v1/session", Some("ssn_forged"), None)
+        .await
+        .expect_refused(401, "auth.invalid-token");
+}
+
+#[tokio::test]
+async fn failed_logins_do_not_reveal_whether_the_user_exists() {
+    let h = Harness::start().await;
+    let unknown = h.login_reply("nobody", "Whatever1!x").await;
+    let wrong = h.login_reply(PC_USER, "Whatever1!x").await;
+    unknown.expect_refused(401, "login.failed");
+    wrong.expect_refused(401, "login.failed");
+    assert_eq!(unknown.body, wrong.body);
+}
+
+#[tokio::test]
+async fn bad_requests_get_rule_named_errors_and_change_nothing() {
+    let h = Harness::start().await;
+    let token = h.pc().await;
+    let r = h
+        .call(
+            "post",
+            "/api/v1/users",
+            Some(&token),
+            Some(json!({"username": "x"})),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 422);
+    assert_eq!(r.rule(), "request.malformed");
+    let r = h
+        .call(
+            "put",
+            "/api/v1/security",
+            Some(&token),
+            Some(json!({"session_timeout_minutes": 5})),
+        )
+        .await;
+    r.expect_refused(400, "session-timeout.range");
+    let r = h
+        .call(
+            "put",
+            "/api/v1/security",
+            Some(&token),
+            Some(json!({"min_password_length": 12, "lockout_failed_logins": 1000})),
+        )
+        .await;
+    r.expect_refused(400, "lockout.range");
+    // Neither the valid field in the refused request nor anything else changed.
+    let sec = h
+        .call("get", "/api/v1/security", Some(&token), None)
+        .await
+        .expect_ok();
+    assert_eq!(sec["security"]["session_timeout_minutes"], 60);
+    assert_eq!(sec["security"]["min_password_length"], 8);
+    assert_eq!(sec["security"]["lockout_failed_logins"], 0);
+    h.call("get", "/api/v1/nothing-here", Some(&token), None)
+        .await
+        .expect_refused(404, "request.unknown-endpoint");
+    let r = h
+        .call(
+            "post",
+            "/api/v1/users",
+            Some(&token),
+            Some(json!({
+                "username": "Bad Name", "first_name": "B", "last_name": "N",
+                "email": "b@example.com", "role": "reader"
+            })),
+        )
+        .await;
+    r.expect_refused(400, "user.username-invalid");
+    let users = h
+        .call("get", "/api/v1/users", Some(&token), None)
+        .await
+        .expect_ok();
+    assert_eq!(users.as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn data_survives_a_restart_with_migrations_applied_once() {
+    let h = Harness::start().await;
+    let token = h.pc().await;
+    h.user(&token, "bob", "scanner").await;
+    let dir = h.dir;
+    h.server.stop().await;
+    let store = sealscan_control::server::open_store(dir.path()).expect("reopen");
+    assert_eq!(store.schema_version().expect("version"), 1);
+    let users = store.read(|tx| tx.list_users()).expect("users");
+    assert_eq!(users.len(), 2);
+    assert_eq!(journal_mode(dir.path()), "wal");
+}
+
+fn journal_mode(dir: &std::path::Path) -> String {
+    let conn = rusqlite::Connection::open(dir.join("control.db")).expect("open");
+    conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .expect("mode")
+}

@@ -1,0 +1,66 @@
+//! A Thycotic / Delinea Secret Server simulator: the REST API (token endpoint, secrets,
+//! search, fields, check-out, state, health) and the legacy SOAP web service, served over
+//! real HTTP or HTTPS on a loopback socket, from a JSON seed. See docs/secret-server-sim.md.
+//!
+//! The simulator runs on its own thread and Tokio runtime, so it keeps answering while the
+//! calling test blocks (a blocking client, a child process) on any kind of runtime.
+
+mod access;
+mod faults;
+mod log;
+mod model;
+// Handlers return early with the error Response, as axum handlers do; boxing it buys nothing.
+#[allow(clippy::result_large_err)]
+mod rest;
+mod seed;
+mod server;
+mod soap;
+mod state;
+mod templates;
+mod time_fmt;
+mod tls;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+pub use faults::Faults;
+pub use log::LoggedRequest;
+pub use seed::{Seed, SeedError};
+pub use server::{Sim, start};
+
+/// How to run a simulator. Build it with [`SimConfig::new`] and change the fields you need.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub seed: Seed,
+    /// Where to listen, e.g. `127.0.0.1:0` for any free port.
+    pub listen: SocketAddr,
+    /// HTTPS with a CA and server certificate (SAN 127.0.0.1, localhost) generated at start.
+    pub tls: bool,
+    /// The IIS application path, e.g. `/SecretServer`; `""` serves at the site root.
+    pub app_root: String,
+    /// `expires_in` of issued tokens; a token is refused (403) once this has passed. Zero
+    /// makes every token expired at once.
+    pub token_ttl_secs: u64,
+    /// Issue refresh tokens and accept `grant_type=refresh_token` (each usable once).
+    pub refresh_tokens: bool,
+    /// Also write `"Healthy": true` in the health body: python-tss-sdk 2.x looks for that
+    /// exact key, while the documented model is camelCase `healthy`.
+    pub health_pascal_key: bool,
+    /// Also append every request as one JSON line to this file.
+    pub request_log_file: Option<PathBuf>,
+}
+
+impl SimConfig {
+    pub fn new(seed: Seed) -> Self {
+        SimConfig {
+            seed,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: false,
+            app_root: "/SecretServer".to_string(),
+            token_ttl_secs: 1200,
+            refresh_tokens: false,
+            health_pascal_key: false,
+            request_log_file: None,
+        }
+    }
+}

@@ -20,6 +20,12 @@ fn hmac_md5(key: &[u8], parts: &[&[u8]]) -> [u8; 16] {
 
 /// NT hash: MD4 of the UTF-16LE password.
 pub fn nt_hash(password: &[u8]) -> Result<Zeroizing<[u8; 16]>, NtlmError> {
+    let mut hasher = Md4::new();
+    let out = nt_hash_with(&mut hasher, password)?;
+    Ok(out)
+}
+
+fn nt_hash_with(hasher: &mut Md4, password: &[u8]) -> Result<Zeroizing<[u8; 16]>, NtlmError> {
     let text = std::str::from_utf8(password).map_err(|_| NtlmError::PasswordNotUtf8)?;
     let units = text.encode_utf16().count();
     let mut wide = Zeroizing::new(vec![0u8; units * 2].into_boxed_slice());
@@ -27,7 +33,15 @@ pub fn nt_hash(password: &[u8]) -> Result<Zeroizing<[u8; 16]>, NtlmError> {
         dst.copy_from_slice(&unit.to_le_bytes());
     }
     let mut out = Zeroizing::new([0u8; 16]);
-    out.copy_from_slice(&Md4::digest(&wide[..]));
+    hasher.update(&wide[..]);
+    hasher.finalize_into_reset(md4::digest::generic_array::GenericArray::from_mut_slice(
+        &mut out[..],
+    ));
+    // The digest 0.10 hashers cannot zeroize themselves, and their block buffer still holds
+    // the last block of the UTF-16 password. Every finalized block ends with the 8-byte
+    // length, so 63 zero bytes overwrite whatever of the password is left in it.
+    hasher.update([0u8; 63]);
+    std::hint::black_box(&*hasher);
     Ok(out)
 }
 
@@ -87,4 +101,29 @@ pub(crate) fn mic(
     auth: &[u8],
 ) -> [u8; 16] {
     hmac_md5(session_key, &[negotiate, challenge, auth])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hasher_keeps_no_trace_of_the_password() {
+        for password in [
+            "Pw-canary-1",
+            "a-much-longer-canary-password-of-over-28-chars",
+        ] {
+            let mut hasher = Md4::new();
+            nt_hash_with(&mut hasher, password.as_bytes()).unwrap();
+            // SAFETY: reads the hasher's own bytes (plain integers and arrays) for the check.
+            let raw = unsafe {
+                std::slice::from_raw_parts(
+                    (&hasher as *const Md4).cast::<u8>(),
+                    std::mem::size_of::<Md4>(),
+                )
+            };
+            let wide = crate::smb2::wire::utf16le(&password[..4]);
+            assert!(!raw.windows(wide.len()).any(|w| w == wide.as_slice()));
+        }
+    }
 }

@@ -257,3 +257,133 @@ fn version_is_printed() {
         format!("sealscan-agent {}", env!("CARGO_PKG_VERSION"))
     );
 }
+
+/// The real agent process, caught while it holds the key: its stdout is a pipe the test has
+/// filled beforehand, so the agent blocks in its first write, after hardening and loading.
+#[test]
+fn running_agent_is_non_dumpable_and_holds_the_key_in_a_locked_arena() {
+    use std::io::{ErrorKind, Read, Write};
+    use std::os::fd::AsRawFd;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (uid, gid) = nobody();
+    std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).expect("chown");
+    let mut keygen = agent();
+    keygen.arg("keygen").arg("--state-dir").arg(dir.path());
+    assert!(as_nobody(&mut keygen, None).status.success());
+
+    let (read_end, write_end) = nix::unistd::pipe().expect("pipe");
+    let mut filler = std::fs::File::from(write_end.try_clone().expect("dup"));
+    let set_nonblocking = |on: bool| {
+        let fd = write_end.as_raw_fd();
+        // SAFETY: fcntl on a descriptor we own.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFL);
+            let flags = if on {
+                flags | libc::O_NONBLOCK
+            } else {
+                flags & !libc::O_NONBLOCK
+            };
+            assert_eq!(libc::fcntl(fd, libc::F_SETFL, flags), 0);
+        }
+    };
+    set_nonblocking(true);
+    let mut filled = 0usize;
+    loop {
+        match filler.write(&[b'.'; 4096]) {
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) => panic!("filling the pipe: {e}"),
+        }
+    }
+    drop(filler);
+    set_nonblocking(false);
+
+    let mut command = agent();
+    command
+        .arg("fingerprint")
+        .arg("--state-dir")
+        .arg(dir.path())
+        .stdout(std::process::Stdio::from(write_end))
+        .stderr(std::process::Stdio::null());
+    let (uid_nobody, gid_nobody) = (uid, gid);
+    // SAFETY: only async-signal-safe syscalls between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::setgroups(0, std::ptr::null()) != 0
+                || libc::setgid(gid_nobody) != 0
+                || libc::setuid(uid_nobody) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().expect("spawn the agent");
+    drop(command);
+    let pid = child.id();
+
+    // Wait until the agent sits in write(1, ...): syscall 1 on x86-64, with fd 1.
+    let blocked_in_write = format!("{} 0x1 ", libc::SYS_write);
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            panic!("the agent exited before blocking on stdout: {status}");
+        }
+        let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+        if syscall.starts_with(&blocked_in_write) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("Uid:") && l.contains(&uid.to_string())),
+        "the agent runs as nobody:\n{status}"
+    );
+    // The kernel gives a non-dumpable process's /proc entries to root.
+    let owner = std::fs::metadata(format!("/proc/{pid}/status"))
+        .expect("stat")
+        .uid();
+    assert_eq!(
+        owner, 0,
+        "/proc/{pid} is owned by uid {owner}: PR_SET_DUMPABLE is not 0"
+    );
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).expect("limits");
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .expect("core line");
+    assert_eq!(
+        core.split_whitespace().skip(4).take(2).collect::<Vec<_>>(),
+        ["0", "0"],
+        "{core}"
+    );
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).expect("smaps");
+    let arena_flags = smaps.split("\nVmFlags:").skip(1).any(|rest| {
+        let flags: Vec<&str> = rest
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect();
+        ["lo", "dd", "wf"].iter().all(|f| flags.contains(f))
+    });
+    assert!(arena_flags, "no lo+dd+wf mapping in the agent:\n{smaps}");
+    let vm_lck = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmLck:"))
+        .expect("VmLck")
+        .trim()
+        .to_owned();
+    assert_eq!(vm_lck, "256 kB", "only the arena is locked");
+
+    let mut reader = std::fs::File::from(read_end);
+    let mut output = Vec::new();
+    reader.read_to_end(&mut output).expect("drain stdout");
+    assert!(child.wait().expect("wait").success());
+    let printed = text(&output[filled..]);
+    assert!(printed.contains("fingerprint: "), "{printed}");
+}

@@ -102,7 +102,7 @@ struct RawConfig {
     control_plane_url: Option<String>,
     ca_file: Option<PathBuf>,
     state_dir: Option<PathBuf>,
-    concurrency: Option<i64>,
+    concurrency: Option<toml::Value>,
     #[serde(default)]
     timeouts: RawTimeouts,
     #[serde(default)]
@@ -112,9 +112,9 @@ struct RawConfig {
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTimeouts {
-    unix_secs: Option<i64>,
-    windows_secs: Option<i64>,
-    vault_secs: Option<i64>,
+    unix_secs: Option<toml::Value>,
+    windows_secs: Option<toml::Value>,
+    vault_secs: Option<toml::Value>,
 }
 
 impl Config {
@@ -213,17 +213,22 @@ fn missing(expected: &str) -> String {
     format!("is missing: expected {expected}")
 }
 
-fn in_range(value: Option<i64>, default: i64, max: i64, unit: &str) -> Result<i64, String> {
+/// Integers are taken as TOML values so a wrong type is reported in the same words as a
+/// wrong number, rather than as a deserializer's "expected i64".
+fn in_range(value: Option<toml::Value>, default: i64, max: i64, unit: &str) -> Result<i64, String> {
+    let expected = format!("expected an integer from 1 to {max} ({unit}; default {default})");
     match value {
         None => Ok(default),
-        Some(v) if (1..=max).contains(&v) => Ok(v),
-        Some(v) => Err(format!(
-            "= {v} is out of range: expected an integer from 1 to {max} ({unit}; default {default})"
+        Some(toml::Value::Integer(v)) if (1..=max).contains(&v) => Ok(v),
+        Some(toml::Value::Integer(v)) => Err(format!("= {v} is out of range: {expected}")),
+        Some(other) => Err(format!(
+            "= {other} is a {}, not a whole number: {expected}",
+            other.type_str()
         )),
     }
 }
 
-fn timeout(value: Option<i64>, (default, max): (u32, u32)) -> Result<u32, String> {
+fn timeout(value: Option<toml::Value>, (default, max): (u32, u32)) -> Result<u32, String> {
     let secs = in_range(value, i64::from(default), i64::from(max), "seconds")?;
     Ok(u32::try_from(secs).unwrap_or(default))
 }

@@ -142,7 +142,16 @@ fn bad_values_are_refused_naming_the_key_and_what_is_expected() {
             "concurrency",
             "expected an integer from 1 to 256",
         ),
-        (with("concurrency = \"8\"\n"), "concurrency", "invalid type"),
+        (
+            with("concurrency = \"8\"\n"),
+            "concurrency",
+            "= \"8\" is a string, not a whole number: expected an integer from 1 to 256",
+        ),
+        (
+            with("[timeouts]\nunix_secs = 2.5\n"),
+            "timeouts.unix_secs",
+            "is a float, not a whole number",
+        ),
         (
             with("[timeouts]\nunix_secs = 0\n"),
             "timeouts.unix_secs",

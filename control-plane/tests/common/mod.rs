@@ -234,3 +234,10 @@ pub fn make_client(ca_pem: &[u8], local: Option<IpAddr>) -> reqwest::Client {
         .build()
         .expect("client")
 }
+
+impl Harness {
+    pub fn clock_now(&self) -> i64 {
+        use sealscan_control::clock::Clock;
+        self.clock.now()
+    }
+}

@@ -82,6 +82,10 @@ fn local_account_passes_with_facts() {
     assert_eq!(o.facts["server_netbios_domain"], "TARGET1");
     assert_eq!(o.facts["smb_dialect"], "3.1.1");
     assert!(o.facts.contains_key("os_version"), "{:?}", o.facts);
+    assert_eq!(
+        o.facts["security_token"],
+        "SPNEGO (server mechListMIC verified)"
+    );
     assert!(
         smbd.log().contains("smu_local"),
         "smbd's auth audit log names the user"

@@ -24,5 +24,6 @@ fuzz_target!(|data: &[u8]| {
         challenge: &challenge,
         client_challenge: [0xaa; 8],
         now: 0,
+        target_spn: None,
     });
 });

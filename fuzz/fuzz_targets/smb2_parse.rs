@@ -3,6 +3,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use sealscan_protocols::smb2::{self, Dialect};
+use sealscan_protocols::spnego;
 
 fuzz_target!(|data: &[u8]| {
     let offered = Dialect::from_min(Dialect::Smb202);
@@ -18,6 +19,16 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Some(head) = data.first_chunk::<4>() {
         let _ = smb2::frame_len(*head);
+    }
+
+    // The security tokens SMB2 carries: SPNEGO hint and NegTokenResp.
+    let _ = spnego::hinted_mechs(data);
+    if let Ok(resp) = spnego::parse_neg_token_resp(data)
+        && let Some(token) = resp.response_token
+    {
+        let again = spnego::neg_token_resp(&token, resp.mech_list_mic.as_deref());
+        let back = spnego::parse_neg_token_resp(&again).ok();
+        assert_eq!(back.and_then(|r| r.response_token), Some(token));
     }
 
     // Verifying a signature over arbitrary bytes must not panic either.

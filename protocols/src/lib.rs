@@ -6,3 +6,4 @@ pub mod identity;
 pub mod ntlm;
 pub mod results;
 pub mod smb2;
+pub mod spnego;

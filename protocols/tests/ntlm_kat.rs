@@ -88,6 +88,7 @@ fn authenticate_carries_the_example_ntlmv2_response() {
         challenge: &ch,
         client_challenge: CLIENT_CHALLENGE,
         now: 0,
+        target_spn: None,
     })
     .unwrap();
     let m = &auth.message;
@@ -134,6 +135,7 @@ fn authenticate_adds_a_mic_when_the_server_sends_a_timestamp() {
         challenge: &ch,
         client_challenge: CLIENT_CHALLENGE,
         now: 1,
+        target_spn: None,
     };
     let auth = authenticate(&input).unwrap();
     let m = &auth.message;
@@ -145,6 +147,30 @@ fn authenticate_adds_a_mic_when_the_server_sends_a_timestamp() {
     assert_eq!(&m[nt_off + 24..nt_off + 32], &h("0011223344556677")[..]);
     let flag_pair = h("06000400 02000000");
     assert!(m.windows(8).any(|w| w == flag_pair.as_slice()));
+}
+
+#[test]
+fn the_target_spn_is_bound_into_the_ntlmv2_response() {
+    let bytes = h(CHALLENGE);
+    let ch = parse_challenge(&bytes).unwrap();
+    let neg = negotiate_message();
+    let auth = authenticate(&AuthenticateInput {
+        user: "User",
+        domain: "Domain",
+        password: b"Password",
+        workstation: "",
+        negotiate: &neg,
+        challenge_bytes: &bytes,
+        challenge: &ch,
+        client_challenge: CLIENT_CHALLENGE,
+        now: 0,
+        target_spn: Some("cifs/srv"),
+    })
+    .unwrap();
+    // MsvAvTargetName (9), 16 bytes of UTF-16LE "cifs/srv".
+    let pair = h("09001000 63006900660073002f0073007200760000");
+    let pair = &pair[..20];
+    assert!(auth.message.windows(20).any(|w| w == pair));
 }
 
 #[test]

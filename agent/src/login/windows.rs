@@ -110,6 +110,8 @@ pub async fn login(target: &Target, cred: &WindowsCredential) -> LoginOutcome {
             out.facts = s.info.facts();
             out.facts
                 .insert("smb_signing".into(), s.signing_fact().into());
+            out.facts
+                .insert("security_token".into(), s.token_fact().into());
             if let Some(note) = domain_mismatch(cred, &s.info) {
                 out.facts.insert("domain_mismatch".into(), note);
             }

@@ -27,6 +27,9 @@ pub struct AuthenticateInput<'a> {
     pub client_challenge: [u8; 8],
     /// FILETIME used when the server sent no MsvAvTimestamp.
     pub now: u64,
+    /// The service principal name the client means to reach (e.g. `cifs/host`), sent as
+    /// MsvAvTargetName for servers that check it (SPN target name validation).
+    pub target_spn: Option<&'a str>,
 }
 
 /// The AUTHENTICATE message and the exported session key it establishes.
@@ -69,6 +72,10 @@ pub fn authenticate(input: &AuthenticateInput<'_>) -> Result<Authenticate, NtlmE
     if with_mic {
         let f = ch.target_info.flags().unwrap_or(0) | AV_FLAG_MIC;
         info.0.push((av::FLAGS, f.to_le_bytes().to_vec()));
+    }
+    if let Some(spn) = input.target_spn {
+        info.0.retain(|(id, _)| *id != av::TARGET_NAME);
+        info.0.push((av::TARGET_NAME, utf16le(spn)));
     }
     let info = info.encode()?;
 

@@ -14,6 +14,7 @@ pub mod av {
     pub const DNS_TREE_NAME: u16 = 5;
     pub const FLAGS: u16 = 6;
     pub const TIMESTAMP: u16 = 7;
+    pub const TARGET_NAME: u16 = 9;
 }
 
 /// The target-info list, kept in the server's order (the NTLMv2 response echoes it).

@@ -7,11 +7,13 @@
 mod authenticate;
 mod challenge;
 mod keys;
+mod mac;
 mod negotiate;
 
 pub use authenticate::{Authenticate, AuthenticateInput, authenticate};
 pub use challenge::{AvPairs, Challenge, OsVersion, parse_challenge};
 pub use keys::{lmv2_response, nt_hash, ntlmv2_blob, ntlmv2_proof, ntowf_v2, session_base_key};
+pub use mac::{Direction, message_signature};
 pub use negotiate::negotiate_message;
 
 use crate::smb2::wire::OutOfBounds;

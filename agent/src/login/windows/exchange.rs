@@ -4,11 +4,12 @@ use super::transport::{receive, send};
 use super::{ServerInfo, WindowsCredential};
 use crate::login::Target;
 use rand_core::{OsRng, RngCore};
-use sealscan_protocols::ntlm::{self, Challenge};
+use sealscan_protocols::ntlm::{self, Challenge, Direction};
 use sealscan_protocols::results::{Status, Step};
 use sealscan_protocols::smb2::{
     self, Dialect, NegotiateRequest, NtStatus, PreauthHash, SigningKey, session_flags,
 };
+use sealscan_protocols::spnego;
 use std::fmt;
 use std::io::ErrorKind;
 use std::sync::Mutex;
@@ -60,6 +61,13 @@ pub(super) struct Session<'p> {
     challenge_bytes: Vec<u8>,
     challenge: Option<Challenge>,
     key: Option<SigningKey>,
+    /// Wrap NTLM in SPNEGO: done when the server's NEGOTIATE hint offers NTLMSSP, as every
+    /// Windows client does; raw NTLMSSP otherwise.
+    spnego: bool,
+    /// The server's mechListMIC was present and verified.
+    mic_verified: bool,
+    /// `cifs/HOST`, the service the client means to reach, bound into the NTLMv2 response.
+    spn: String,
 }
 
 fn offered_list(d: &[Dialect]) -> String {
@@ -110,6 +118,9 @@ impl<'p> Session<'p> {
             challenge_bytes: Vec::new(),
             challenge: None,
             key: None,
+            spnego: false,
+            mic_verified: false,
+            spn: format!("cifs/{}", target.host),
         })
     }
 
@@ -183,6 +194,8 @@ impl<'p> Session<'p> {
             self.preauth.update(&req);
             self.preauth.update(&resp);
         }
+        self.spnego = spnego::hinted_mechs(&parsed.security_buffer)
+            .is_ok_and(|mechs| mechs.iter().any(|m| m == spnego::NTLMSSP_OID));
         self.dialect = dialect;
         self.signing_by_record = require_signing;
         self.sign = require_signing || parsed.signing_required();
@@ -195,7 +208,12 @@ impl<'p> Session<'p> {
     pub(super) async fn challenge(&mut self) -> Result<(), Failure> {
         self.at(Step::Authentication);
         self.negotiate_token = ntlm::negotiate_message();
-        let req = smb2::session_setup_request(1, 0, self.sign, &self.negotiate_token)
+        let token = if self.spnego {
+            spnego::neg_token_init(&self.negotiate_token)
+        } else {
+            self.negotiate_token.clone()
+        };
+        let req = smb2::session_setup_request(1, 0, self.sign, &token)
             .map_err(|e| self.fail(Step::Authentication, e.to_string()))?;
         let resp = self.round_trip(&req, Step::Authentication).await?;
         let parsed = smb2::parse_session_setup(&resp).map_err(|e| {
@@ -215,7 +233,15 @@ impl<'p> Session<'p> {
             self.preauth.update(&resp);
         }
         self.session_id = parsed.header.session_id;
-        let ch = ntlm::parse_challenge(&parsed.token)
+        let token = if self.spnego {
+            spnego::parse_neg_token_resp(&parsed.token)
+                .map_err(|e| self.fail(Step::Authentication, e.to_string()))?
+                .response_token
+                .unwrap_or_default()
+        } else {
+            parsed.token
+        };
+        let ch = ntlm::parse_challenge(&token)
             .map_err(|e| self.fail(Step::Authentication, format!("bad NTLM CHALLENGE: {e}")))?;
         let ti = &ch.target_info;
         self.info.netbios_name = ti.nb_computer_name();
@@ -224,7 +250,7 @@ impl<'p> Session<'p> {
         self.info.dns_domain = ti.dns_domain_name();
         self.info.dns_tree = ti.dns_tree_name();
         self.info.os_version = ch.version.map(|v| v.to_string());
-        self.challenge_bytes = parsed.token;
+        self.challenge_bytes = token;
         self.challenge = Some(ch);
         Ok(())
     }
@@ -248,9 +274,22 @@ impl<'p> Session<'p> {
             challenge,
             client_challenge,
             now: filetime_now(),
+            target_spn: Some(&self.spn),
         })
         .map_err(|e| self.fail(Step::Authentication, e.to_string()))?;
-        let req = smb2::session_setup_request(2, self.session_id, self.sign, &auth.message)
+        let mech_list = spnego::mech_type_list();
+        let token = if self.spnego {
+            let mic = ntlm::message_signature(
+                &auth.session_key,
+                Direction::ClientToServer,
+                0,
+                &mech_list,
+            );
+            spnego::neg_token_resp(&auth.message, Some(&mic))
+        } else {
+            auth.message.clone()
+        };
+        let req = smb2::session_setup_request(2, self.session_id, self.sign, &token)
             .map_err(|e| self.fail(Step::Authentication, e.to_string()))?;
         if self.dialect == Dialect::Smb311 {
             self.preauth.update(&req);
@@ -270,6 +309,27 @@ impl<'p> Session<'p> {
                 Step::Authentication,
                 "the server accepted the session only as guest or anonymous, not as the user",
             ));
+        }
+        if self.spnego {
+            // The server's mechListMIC proves it derived the same NTLM session key and saw
+            // the same mechanism list.
+            let resp_token = spnego::parse_neg_token_resp(&parsed.token)
+                .map_err(|e| self.fail(Step::Authentication, e.to_string()))?;
+            if let Some(theirs) = resp_token.mech_list_mic {
+                let ours = ntlm::message_signature(
+                    &auth.session_key,
+                    Direction::ServerToClient,
+                    0,
+                    &mech_list,
+                );
+                if theirs != ours {
+                    return Err(self.fail(
+                        Step::Authentication,
+                        "the server's SPNEGO mechListMIC does not verify",
+                    ));
+                }
+                self.mic_verified = true;
+            }
         }
         let key = smb2::signing_key(self.dialect, &auth.session_key, Some(&self.preauth));
         if parsed.header.is_signed() {
@@ -326,6 +386,14 @@ impl<'p> Session<'p> {
     pub(super) fn method(&self) -> String {
         let signed = if self.sign { "signed" } else { "unsigned" };
         format!("NTLMv2 (SMB {}, {signed})", self.dialect)
+    }
+
+    pub(super) fn token_fact(&self) -> &'static str {
+        match (self.spnego, self.mic_verified) {
+            (true, true) => "SPNEGO (server mechListMIC verified)",
+            (true, false) => "SPNEGO",
+            (false, _) => "raw NTLMSSP",
+        }
     }
 
     pub(super) fn signing_fact(&self) -> &'static str {

@@ -46,7 +46,7 @@ pub enum FailureKind {
     CheckedOut { secret: String, message: String },
     #[error("secret {secret} has no {field} field")]
     FieldMissing { secret: String, field: String },
-    #[error("vault error {error_code} (HTTP {status}): {message}")]
+    #[error("vault error{} (HTTP {status}): {message}", code_note(.error_code))]
     Vault {
         status: u16,
         error_code: String,
@@ -60,6 +60,14 @@ pub enum FailureKind {
         url: String,
         reason: String,
     },
+}
+
+fn code_note(code: &str) -> String {
+    if code.is_empty() {
+        String::new()
+    } else {
+        format!(" {code}")
+    }
 }
 
 fn domain_note(domain: &Option<String>) -> String {

@@ -211,41 +211,47 @@ enum Failure {
     Final(VaultError),
 }
 
-fn tls_reason(e: &reqwest::Error) -> Option<String> {
-    let mut source = e.source();
-    while let Some(s) = source {
-        if let Some(t) = s.downcast_ref::<rustls::Error>() {
-            return Some(sanitize(&t.to_string()));
+/// The error and its causes. `io::Error::source` skips the error it wraps, so wrapped errors
+/// are visited through `get_ref` instead.
+fn chain(e: &reqwest::Error) -> Vec<&(dyn std::error::Error + 'static)> {
+    let mut out = Vec::new();
+    let mut next = e.source();
+    while let Some(s) = next {
+        if out.len() > 32 {
+            break;
         }
-        if let Some(io) = s.downcast_ref::<std::io::Error>()
-            && let Some(inner) = io.get_ref()
-            && let Some(t) = inner.downcast_ref::<rustls::Error>()
+        out.push(s);
+        next = match s
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
         {
-            return Some(sanitize(&t.to_string()));
-        }
-        source = s.source();
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => s.source(),
+        };
     }
-    None
+    out
+}
+
+fn tls_reason(e: &reqwest::Error) -> Option<String> {
+    chain(e)
+        .into_iter()
+        .find_map(|s| s.downcast_ref::<rustls::Error>())
+        .map(|t| sanitize(&t.to_string()))
 }
 
 fn io_kind(e: &reqwest::Error) -> Option<std::io::ErrorKind> {
-    let mut source = e.source();
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            return Some(io.kind());
-        }
-        source = s.source();
-    }
-    None
+    chain(e)
+        .into_iter()
+        .filter_map(|s| s.downcast_ref::<std::io::Error>())
+        .map(std::io::Error::kind)
+        .find(|k| *k != std::io::ErrorKind::Other)
 }
 
 fn chain_text(e: &reqwest::Error) -> String {
     let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
+    for s in chain(e) {
         text.push_str(": ");
         text.push_str(&s.to_string());
-        source = s.source();
     }
     text
 }

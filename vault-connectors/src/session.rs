@@ -96,7 +96,11 @@ impl SecretServerSession {
             }
             Backend::Soap(c) => {
                 let found = c.lookup(secret).await?;
-                Ok(Arc::new(c.fetch(&found, &shown).await?))
+                let (credential, owe_check_in) = c.fetch(&found, &shown).await?;
+                if owe_check_in {
+                    self.checked_out.lock().await.push(found.id);
+                }
+                Ok(Arc::new(credential))
             }
         }
     }
@@ -137,7 +141,12 @@ impl VaultSession for SecretServerSession {
                 }
                 c.revoke().await;
             }
-            Some(Ok(Backend::Soap(c))) => c.forget_token().await,
+            Some(Ok(Backend::Soap(c))) => {
+                for id in ids {
+                    c.check_in(id).await;
+                }
+                c.forget_token().await;
+            }
             _ => {}
         }
     }

@@ -203,7 +203,22 @@ impl RestClient {
                     build(c).header(AUTHORIZATION, token.header.as_ref().clone())
                 })
                 .await?;
-            if !renewed && token_refused(&answer) {
+            if token_refused(&answer) {
+                if renewed {
+                    // A fresh token refused at once: report the server's words, do not loop.
+                    let body = parse::error_body(answer.body.expose());
+                    return Err(VaultError::new(
+                        step,
+                        FailureKind::Vault {
+                            status: answer.status,
+                            error_code: sanitize(body.error_code.as_deref().unwrap_or("")),
+                            message: format!(
+                                "a new token was refused too: {}",
+                                sanitize(body.text().unwrap_or("no message"))
+                            ),
+                        },
+                    ));
+                }
                 log::info!(target: "sealscan_vault", "vault token refused (HTTP {}), logging in again", answer.status);
                 self.drop_token(token.generation).await;
                 renewed = true;
@@ -616,7 +631,7 @@ fn unexpected(step: Step, answer: &Answer) -> VaultError {
             step,
             FailureKind::Vault {
                 status: answer.status,
-                error_code: sanitize(body.error_code.as_deref().unwrap_or("none given")),
+                error_code: sanitize(body.error_code.as_deref().unwrap_or("")),
                 message: sanitize(body.text().unwrap_or("no message")),
             },
         );

@@ -161,7 +161,7 @@ impl SoapClient {
                 step,
                 FailureKind::Vault {
                     status: answer.status,
-                    error_code: "SOAP fault".into(),
+                    error_code: String::new(),
                     message: fault,
                 },
             ));
@@ -360,7 +360,12 @@ impl SoapClient {
         }
     }
 
-    pub async fn fetch(&self, found: &Found, shown: &str) -> Result<Credential, VaultError> {
+    /// Fetches the secret; also says whether `GetSecret` checked it out (a check-in is owed).
+    pub async fn fetch(
+        &self,
+        found: &Found,
+        shown: &str,
+    ) -> Result<(Credential, bool), VaultError> {
         let step = Step::SecretFetch;
         let id = found.id.to_string();
         let mut code_response: Option<String> = None;
@@ -378,9 +383,8 @@ impl SoapClient {
                     |b| parse::get_secret(b).map(|mut a| (std::mem::take(&mut a.errors), a)),
                 )
                 .await?;
-            if !errors.is_empty() {
-                return Err(refusal(step, shown, &errors));
-            }
+            // A comment-required secret answers with both an error and a SecretError that
+            // accepts a response; answer it once with the job's comment.
             if let Some(e) = &answer.secret_error {
                 let words = format!("{} {}", e.code, e.message).to_ascii_lowercase();
                 if words.contains("comment") && e.allows_response && code_response.is_none() {
@@ -391,7 +395,14 @@ impl SoapClient {
                     ));
                     continue;
                 }
-                return Err(refusal(step, shown, &[format!("{} {}", e.code, e.message)]));
+                return Err(refusal(
+                    step,
+                    shown,
+                    &[format!("{} ({})", e.message, e.code)],
+                ));
+            }
+            if !errors.is_empty() {
+                return Err(refusal(step, shown, &errors));
             }
             if !answer.found {
                 return Err(VaultError::new(
@@ -424,7 +435,16 @@ impl SoapClient {
                     fields.set(&item_slug, item.value);
                 }
             }
-            return fields.into_credential(answer.id.unwrap_or(found.id), shown);
+            let owed = answer.check_out_enabled;
+            return match fields.into_credential(answer.id.unwrap_or(found.id), shown) {
+                Ok(c) => Ok((c, owed)),
+                Err(e) => {
+                    if owed {
+                        self.check_in(found.id).await;
+                    }
+                    Err(e)
+                }
+            };
         }
     }
 
@@ -457,6 +477,37 @@ impl SoapClient {
             return Err(refusal(step, shown, &errors));
         }
         Ok(file.filter(|f| !f.is_empty()))
+    }
+
+    /// Checks a secret back in. A failure is logged, not reported: the credential was used.
+    pub async fn check_in(&self, id: i64) {
+        let s = id.to_string();
+        let result = self
+            .call(
+                Step::SecretFetch,
+                "CheckIn",
+                &[Param::Text("secretId", s.as_bytes())],
+                |b| {
+                    let doc = parse::document(b)?;
+                    let errors = doc
+                        .find("Errors")
+                        .map(|e| {
+                            e.children_named("string")
+                                .map(|s| sanitize(&s.plain()))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    Ok((errors, ()))
+                },
+            )
+            .await;
+        match result {
+            Ok((errors, ())) if errors.is_empty() => {}
+            Ok((errors, ())) => {
+                log::warn!(target: "sealscan_vault", "check-in of secret {id} refused: {}", joined(&errors, ""))
+            }
+            Err(e) => log::warn!(target: "sealscan_vault", "check-in of secret {id} failed: {e}"),
+        }
     }
 
     /// SOAP tokens expire on the server's session timeout; there is nothing to revoke.
@@ -504,7 +555,7 @@ fn refusal(step: Step, shown: &str, errors: &[String]) -> VaultError {
     } else {
         FailureKind::Vault {
             status: 200,
-            error_code: "SOAP error".into(),
+            error_code: String::new(),
             message,
         }
     };

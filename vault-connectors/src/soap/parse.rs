@@ -320,6 +320,8 @@ pub struct SecretAnswer {
     pub id: Option<i64>,
     pub items: Vec<Item>,
     pub found: bool,
+    /// The web service checks such a secret out on `GetSecret`; the caller owes a check-in.
+    pub check_out_enabled: bool,
 }
 
 /// `GetSecretResult`.
@@ -356,6 +358,7 @@ pub fn get_secret(body: &[u8]) -> Result<SecretAnswer, ParseError> {
         secret_error,
         id: secret.and_then(|s| s.child_i64("Id")),
         found: secret.is_some_and(|s| !s.children.is_empty()),
+        check_out_enabled: secret.is_some_and(|s| s.child_bool("CheckOutEnabled")),
         items,
     })
 }
@@ -365,6 +368,7 @@ pub fn download(body: &[u8]) -> Result<(Vec<String>, Option<Secret>), ParseError
     let doc = document(body)?;
     let r = doc
         .find("DownloadFileAttachmentByItemIdResult")
+        .or_else(|| doc.find("FileDownloadResult"))
         .ok_or_else(|| {
             ParseError("SOAP answer has no DownloadFileAttachmentByItemIdResult".into())
         })?;

@@ -176,6 +176,7 @@ fn password_to_a_publickey_only_server_names_the_methods_offered() {
     let sshd = Sshd::start(&SshdOptions {
         password: false,
         keyboard_interactive: false,
+        force_command: None,
     });
     let outcome = login(
         &target(sshd.port()),
@@ -406,5 +407,76 @@ fn a_listener_that_answers_garbage_fails_at_negotiation() {
         &outcome,
         Step::Negotiate,
         &["does not answer as an SSH server"],
+    );
+}
+
+#[test]
+fn a_peer_that_drips_bytes_is_cut_off_at_the_deadline() {
+    // Every byte arrives well within the timeout, so the connection never goes quiet; the
+    // attempt must still end, as a timeout.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let server = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        while stream.write_all(b"x").is_ok() {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+    let mut dripping = target(port);
+    dripping.timeout = Duration::from_secs(2);
+    let outcome = login(&dripping, &with_password(PASSWORD_USER, PASSWORD));
+    assert_eq!(outcome.status, Status::TimedOut, "{outcome:#?}");
+    assert_eq!(outcome.qid, 115263);
+    let cause = outcome.cause.expect("cause");
+    assert_eq!(cause.step, Step::Negotiate, "{cause:?}");
+    assert!(cause.detail.contains("2.0 s timeout"), "{cause:?}");
+    server.join().expect("drip server");
+}
+
+#[test]
+fn a_shell_that_refuses_commands_fails_the_session_step() {
+    ensure_user(PASSWORD_USER, PASSWORD);
+    let sshd = Sshd::start(&SshdOptions {
+        force_command: Some("exit 3".into()),
+        ..SshdOptions::default()
+    });
+    let outcome = login(
+        &target(sshd.port()),
+        &with_password(PASSWORD_USER, PASSWORD),
+    );
+    assert_failed(
+        &outcome,
+        Step::Session,
+        &[
+            "logged in as ssu_pw with password",
+            "`uname -a` exited with status 3",
+        ],
+    );
+    assert_eq!(outcome.method, "password");
+    sshd.wait_for_attempt(PASSWORD_USER, "Accepted password");
+}
+
+#[test]
+fn a_session_that_drips_output_is_cut_off_at_the_deadline() {
+    // Output keeps coming, so no single read waits long; only the bound on the whole attempt
+    // can end it.
+    ensure_user(PASSWORD_USER, PASSWORD);
+    let sshd = Sshd::start(&SshdOptions {
+        force_command: Some("while :; do echo x; sleep 0.2; done".into()),
+        ..SshdOptions::default()
+    });
+    let mut dripping = target(sshd.port());
+    dripping.timeout = Duration::from_secs(3);
+    let outcome = login(&dripping, &with_password(PASSWORD_USER, PASSWORD));
+    assert_eq!(outcome.status, Status::TimedOut, "{outcome:#?}");
+    assert_eq!(outcome.qid, 115263);
+    assert_eq!(outcome.method, "password");
+    let cause = outcome.cause.expect("cause");
+    assert_eq!(cause.step, Step::Session, "{cause:?}");
+    assert!(
+        cause
+            .detail
+            .contains("3.0 s timeout ran out during the session step"),
+        "{cause:?}"
     );
 }

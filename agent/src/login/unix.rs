@@ -15,6 +15,7 @@
 mod auth;
 mod keyfile;
 mod proof;
+mod watchdog;
 
 use super::Target;
 use crate::secret::SecretBytes;
@@ -26,6 +27,8 @@ use std::collections::BTreeMap;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
+
+const WATCHDOG_GRACE: Duration = Duration::from_millis(500);
 
 /// A resolved Unix credential: the login id and its secret.
 #[derive(Debug)]
@@ -93,6 +96,20 @@ impl Stop {
         Self::new(Status::Failed, step, detail)
     }
 
+    /// The deadline cut the connection while this step waited: a timeout, whatever libssh2
+    /// made of the closed socket (its words would only describe the cut).
+    fn ran_out(self, deadline: &Deadline) -> Self {
+        Self {
+            status: Status::TimedOut,
+            detail: format!(
+                "{} ran out during the {} step; the connection was cut",
+                deadline.describe(),
+                self.step
+            ),
+            ..self
+        }
+    }
+
     fn with_method(mut self, method: &str) -> Self {
         self.method = Some(method.to_string());
         self
@@ -119,6 +136,30 @@ fn attempt(
     // Credential problems are found before connecting, so they never reach the peer.
     let plan = plan(credential)?;
     let stream = connect(target, &deadline)?;
+    let Some(left) = deadline.remaining() else {
+        return Err(deadline.expired(Step::Negotiate));
+    };
+    // libssh2's own timeout normally ends a stuck call first, with its precise words; the
+    // watchdog is the backstop for many calls in a row, so it waits a little longer.
+    let watchdog = watchdog::Watchdog::arm(&stream, left + WATCHDOG_GRACE);
+    let result = converse(target, user, &plan, stream, &deadline, facts);
+    match result {
+        Err(stop) if watchdog.fired() && stop.status != Status::TimedOut => {
+            Err(stop.ran_out(&deadline))
+        }
+        other => other,
+    }
+}
+
+/// Everything after the TCP connection: handshake, authentication, proof of session.
+fn converse(
+    target: &Target,
+    user: &str,
+    plan: &Plan<'_>,
+    stream: TcpStream,
+    deadline: &Deadline,
+    facts: &mut BTreeMap<String, String>,
+) -> Result<String, Stop> {
     let mut session = Session::new().map_err(|e| {
         Stop::failed(
             Step::Negotiate,
@@ -129,7 +170,7 @@ fn attempt(
     deadline.apply(&session, Step::Negotiate)?;
     session
         .handshake()
-        .map_err(|e| handshake_failure(target, &deadline, &e))?;
+        .map_err(|e| handshake_failure(target, deadline, &e))?;
     proof::server_facts(&session, facts);
     if proof::host_key_fingerprint(&session).is_none() {
         return Err(Stop::failed(
@@ -147,7 +188,7 @@ fn attempt(
             return Err(ssh_failure(
                 &e,
                 Step::Authentication,
-                &deadline,
+                deadline,
                 format!("the server did not list its methods for {user}"),
             ));
         }
@@ -155,7 +196,7 @@ fn attempt(
     let method = if offered == "none" {
         "none".to_string()
     } else {
-        authenticate(&session, user, &plan, &offered, &deadline)?
+        authenticate(&session, user, plan, &offered, deadline)?
     };
 
     deadline

@@ -26,6 +26,9 @@ pub struct SshdOptions {
     /// `KbdInteractiveAuthentication` through PAM (`UsePAM yes`). With PAM on, a locked
     /// account is no longer refused by sshd itself, so leave this off for lock-out tests.
     pub keyboard_interactive: bool,
+    /// `ForceCommand`: what every session runs instead of the client's command, to play a
+    /// restricted or misbehaving shell.
+    pub force_command: Option<String>,
 }
 
 impl Default for SshdOptions {
@@ -33,6 +36,7 @@ impl Default for SshdOptions {
         Self {
             password: true,
             keyboard_interactive: false,
+            force_command: None,
         }
     }
 }
@@ -44,6 +48,7 @@ impl SshdOptions {
         Self {
             password: false,
             keyboard_interactive: true,
+            force_command: None,
         }
     }
 }
@@ -277,7 +282,12 @@ fn is_attempt_for(line: &str, user: &str) -> bool {
 fn config_text(options: &SshdOptions, dir: &Path, port: u16) -> String {
     let yes_no = |b: bool| if b { "yes" } else { "no" };
     let dir = dir.display();
-    format!(
+    let force = options
+        .force_command
+        .as_ref()
+        .map(|c| format!("ForceCommand {c}\n"))
+        .unwrap_or_default();
+    let text = format!(
         "Port {port}\n\
          ListenAddress 127.0.0.1\n\
          HostKey {dir}/hostkey\n\
@@ -301,7 +311,8 @@ fn config_text(options: &SshdOptions, dir: &Path, port: u16) -> String {
          Subsystem sftp internal-sftp\n",
         password = yes_no(options.password),
         kbd = yes_no(options.keyboard_interactive),
-    )
+    );
+    text + &force
 }
 
 /// Starts sshd and waits for its "Server listening on" line; on early exit returns what it

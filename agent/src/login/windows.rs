@@ -11,7 +11,8 @@ mod transport;
 
 use super::Target;
 use crate::secret::SecretBytes;
-use exchange::{Failure, Session};
+pub use exchange::Failure;
+use exchange::Session;
 use sealscan_protocols::results::{LoginKind, LoginOutcome, Status, Step};
 use std::collections::BTreeMap;
 use std::sync::Mutex;

@@ -350,8 +350,8 @@ impl<'p> Session<'p> {
     }
 
     /// TREE_CONNECT to IPC$: the session's harmless proof, signed when signing is on, and
-    /// always on 3.1.1, where servers refuse an unsigned one (MS-SMB2 3.3.5.7) to protect
-    /// the negotiation.
+    /// always on 3.1.1, where Samba refuses an unsigned one with STATUS_ACCESS_DENIED
+    /// whatever its signing setting.
     pub(super) async fn tree_connect(&mut self, host: &str) -> Result<(), Failure> {
         self.at(Step::Session);
         let sign = self.sign || self.dialect == Dialect::Smb311;

@@ -291,3 +291,21 @@ async fn auto_uses_rest_when_present() {
     assert_eq!(soap_calls(&sim.requests()), 0);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_folder_name_needs_the_folder_lookup() {
+    // The simulator, like servers before the folder lookup existed, answers 404 there.
+    let sim = sim(false).await;
+    let s = session(record(&sim, Api::Rest));
+    let e = s
+        .credential(&SecretRef::in_folder("dup", "Lab"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.step, Step::SecretLookup);
+    assert!(
+        matches!(&e.kind, FailureKind::BadResponse { status: 404, what } if what.contains("by its id")),
+        "{e}"
+    );
+    println!("cause: {}", e.cause());
+    sim.shutdown().await;
+}

@@ -212,5 +212,19 @@ async fn a_wrong_url_answering_html_is_no_api_at_all() {
         matches!(e.kind, FailureKind::ApiAbsent { api: "REST", .. }),
         "{e}"
     );
+
+    // Without the fault, IIS answers 404 pages: the same conclusion.
+    sim.faults().set_html_on_unknown_paths(false);
+    let mut r = record(&sim, Api::Auto);
+    r.url = format!("{}/wrong", sim.base_url());
+    let e = session(r)
+        .credential(&SecretRef::named("x"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e.kind, FailureKind::ApiAbsent { api: "SOAP", .. }),
+        "{e}"
+    );
+    println!("cause: {}", e.cause());
     sim.shutdown().await;
 }

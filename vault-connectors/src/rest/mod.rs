@@ -308,6 +308,17 @@ impl RestClient {
                     .header("Accept", "application/json")
             })
             .await?;
+        if answer.status == 404 {
+            return Err(VaultError::new(
+                step,
+                FailureKind::BadResponse {
+                    status: 404,
+                    what: format!(
+                        "this server has no folder lookup (/api/v1/folders/lookup) to resolve folder {name:?}; name the folder by its id"
+                    ),
+                },
+            ));
+        }
         if !answer.is_success() {
             return Err(refusal(step, shown, &answer));
         }

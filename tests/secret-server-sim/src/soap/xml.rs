@@ -84,7 +84,7 @@ pub(crate) fn parse(text: &str) -> Result<Element, String> {
 }
 
 pub(crate) fn escape(text: &str) -> String {
-    quick_xml::escape::escape(text).into_owned()
+    quick_xml::escape::partial_escape(text).into_owned()
 }
 
 /// Appends `<name>text</name>`, escaped.

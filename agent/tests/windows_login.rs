@@ -2,7 +2,9 @@
 //! SMB servers at all. Each case checks the QID and the precise cause.
 
 use sealscan_agent::login::Target;
-use sealscan_agent::login::windows::{SmbDialect, WindowsCredential, login, probe_domain};
+use sealscan_agent::login::windows::{
+    NtlmWrapping, SmbDialect, WindowsCredential, login, login_with, probe_domain,
+};
 use sealscan_agent::secret::SecretBytes;
 use sealscan_protocols::results::{LoginOutcome, Status, Step};
 use sealscan_test_peers::smbd::{Smbd, SmbdOptions};
@@ -271,4 +273,24 @@ fn garbage_answer_fails_at_negotiate() {
     let o = run(&target(port), &cred("smu_garbage", None, PASSWORD));
     server.join().unwrap();
     assert_failed(&o, Step::Negotiate, "not SMB");
+}
+
+#[test]
+fn raw_ntlmssp_without_spnego_also_logs_in_and_signs() {
+    let smbd = server(
+        SmbdOptions {
+            signing: "mandatory".into(),
+            ..SmbdOptions::default()
+        },
+        "smu_raw",
+    );
+    let t = target(smbd.port());
+    let c = cred("smu_raw", None, PASSWORD);
+    let o = rt().block_on(login_with(&t, &c, NtlmWrapping::Raw));
+    assert_passed(&o);
+    assert_eq!(o.facts["security_token"], "raw NTLMSSP");
+    assert_eq!(o.method, "NTLMv2 (SMB 3.1.1, signed)");
+    let bad = cred("smu_raw", None, "wrong");
+    let o = rt().block_on(login_with(&t, &bad, NtlmWrapping::Raw));
+    assert_failed(&o, Step::Authentication, "STATUS_LOGON_FAILURE");
 }

@@ -84,21 +84,43 @@ pub async fn probe_domain(target: &Target) -> Result<ServerInfo, Failure> {
     let progress = Mutex::new(Step::Connect);
     bounded(target, &progress, async {
         let mut s = Session::connect(target, &progress).await?;
-        s.negotiate(SmbDialect::Smb202, false).await?;
+        s.negotiate(SmbDialect::Smb202, false, NtlmWrapping::Auto)
+            .await?;
         s.challenge().await?;
         Ok(s.info.clone())
     })
     .await
 }
 
+/// How the NTLM messages travel in SESSION_SETUP.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NtlmWrapping {
+    /// SPNEGO when the server's NEGOTIATE hint offers NTLMSSP (as Windows clients do),
+    /// raw NTLMSSP otherwise.
+    #[default]
+    Auto,
+    /// Raw NTLMSSP always, for servers whose SPNEGO handling gets in the way.
+    Raw,
+}
+
 /// Logs in to `target` with `cred` and reports the outcome with its QID: 70053 when the
 /// session is proven, 105015 otherwise, with the step and the server's NT STATUS.
 pub async fn login(target: &Target, cred: &WindowsCredential) -> LoginOutcome {
+    login_with(target, cred, NtlmWrapping::Auto).await
+}
+
+/// [`login`] with the NTLM wrapping chosen by the caller.
+pub async fn login_with(
+    target: &Target,
+    cred: &WindowsCredential,
+    wrapping: NtlmWrapping,
+) -> LoginOutcome {
     let login_id = cred.login_id();
     let progress = Mutex::new(Step::Connect);
     let result = bounded(target, &progress, async {
         let mut s = Session::connect(target, &progress).await?;
-        s.negotiate(cred.min_dialect, cred.require_signing).await?;
+        s.negotiate(cred.min_dialect, cred.require_signing, wrapping)
+            .await?;
         s.challenge().await?;
         s.authenticate(cred).await?;
         s.tree_connect(&target.host).await?;

@@ -1,7 +1,7 @@
 //! The message exchange of one Windows login, step by step, over one connection.
 
 use super::transport::{receive, send};
-use super::{ServerInfo, WindowsCredential};
+use super::{NtlmWrapping, ServerInfo, WindowsCredential};
 use crate::login::Target;
 use rand_core::{OsRng, RngCore};
 use sealscan_protocols::ntlm::{self, Challenge, Direction};
@@ -146,6 +146,7 @@ impl<'p> Session<'p> {
         &mut self,
         min: Dialect,
         require_signing: bool,
+        wrapping: NtlmWrapping,
     ) -> Result<(), Failure> {
         self.at(Step::Negotiate);
         let offered = Dialect::from_min(min);
@@ -194,8 +195,9 @@ impl<'p> Session<'p> {
             self.preauth.update(&req);
             self.preauth.update(&resp);
         }
-        self.spnego = spnego::hinted_mechs(&parsed.security_buffer)
-            .is_ok_and(|mechs| mechs.iter().any(|m| m == spnego::NTLMSSP_OID));
+        self.spnego = wrapping == NtlmWrapping::Auto
+            && spnego::hinted_mechs(&parsed.security_buffer)
+                .is_ok_and(|mechs| mechs.iter().any(|m| m == spnego::NTLMSSP_OID));
         self.dialect = dialect;
         self.signing_by_record = require_signing;
         self.sign = require_signing || parsed.signing_required();

@@ -1,6 +1,7 @@
 //! Wire formats spoken by sealscan, kept free of network I/O so that each can be read,
 //! tested and fuzzed on its own.
 
+pub mod appliance;
 pub mod envelope;
 pub mod identity;
 pub mod ntlm;

@@ -1,0 +1,389 @@
+//! The control-plane ↔ appliance API: JSON bodies under `/api/v1/appliance`, shared by the
+//! control plane (which serves them) and the agent (which calls them).
+//!
+//! Secret material crosses this API in two shapes only: NCSM envelopes in their text form,
+//! which the control plane cannot open, and — before NCSM is activated — legacy secrets, which
+//! travel inside the job over TLS as base64 and are decoded straight into a zeroizing buffer.
+
+use crate::results::{LoginKind, LoginOutcome};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use zeroize::Zeroizing;
+
+/// Where these endpoints live.
+pub const API_PREFIX: &str = "/api/v1/appliance";
+/// The longest a claim may wait for work; the server clamps larger requests to this.
+pub const MAX_CLAIM_WAIT_SECS: u32 = 60;
+
+// ---------------------------------------------------------------------------------------------
+// Enrollment
+
+/// `POST /api/v1/appliance/enroll`: a one-time token from a Manager and the appliance's key.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollRequest {
+    pub token: String,
+    pub name: String,
+    /// The X25519 public key, 32 bytes, standard base64.
+    pub public_key: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    pub appliance_id: String,
+    /// `protocols::identity::fingerprint` of the key, for comparison with the control plane.
+    pub fingerprint: String,
+    /// Lets this appliance, and only it, collect its credential once approved.
+    pub poll_secret: String,
+}
+
+/// `POST /api/v1/appliance/enroll/poll`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollPollRequest {
+    pub appliance_id: String,
+    pub poll_secret: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum EnrollState {
+    Pending,
+    Rejected {
+        reason: String,
+    },
+    /// The appliance's API credential, handed out once; later polls answer `AlreadyCollected`.
+    Approved {
+        credential: String,
+    },
+    AlreadyCollected,
+    Revoked,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Jobs
+
+/// `POST /api/v1/appliance/jobs/claim`: returns a `Job` at once when work exists, else waits up
+/// to `wait_secs` and answers 204 No Content.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimRequest {
+    pub wait_secs: u32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Job {
+    pub job_id: String,
+    pub scan_id: String,
+    /// The lease runs this long from the claim or the last heartbeat; an expired lease puts the
+    /// job's unfinished targets back in the queue.
+    pub lease_secs: u32,
+    pub targets: Vec<JobTarget>,
+    pub records: Vec<JobRecord>,
+    pub vaults: Vec<JobVault>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct JobTarget {
+    /// Unique within the job; part of every result's idempotency key.
+    pub target_id: String,
+    /// IP address or host name.
+    pub host: String,
+    pub kind: LoginKind,
+    /// Port override (tests and non-standard services); 22 / 445 when absent.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// The record matched by IP. For Windows targets without one, the agent learns the
+    /// server's NetBIOS domain in the session setup and picks the job's service-selected
+    /// NetBIOS-domain record for that domain.
+    #[serde(default)]
+    pub record_id: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    Unix,
+    Windows,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowsDomainType {
+    /// No domain: a local account on the target.
+    None,
+    Netbios,
+    ActiveDirectory,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WindowsOptions {
+    pub domain_type: WindowsDomainType,
+    /// NetBIOS records with service-selected IPs apply to every target reporting the domain.
+    pub service_selected: bool,
+    pub ntlmv2: bool,
+    pub require_signing: bool,
+    /// "2.0.2", "2.1", "3.0", "3.0.2" or "3.1.1".
+    pub min_smb_version: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct JobRecord {
+    pub record_id: String,
+    pub title: String,
+    pub kind: RecordKind,
+    pub user: String,
+    #[serde(default)]
+    pub domain: Option<String>,
+    #[serde(default)]
+    pub windows: Option<WindowsOptions>,
+    pub login: RecordLogin,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RecordLogin {
+    Basic {
+        secrets: Vec<SecretField>,
+    },
+    Vault {
+        vault_id: String,
+        secret_name: String,
+        #[serde(default)]
+        folder: Option<String>,
+    },
+}
+
+/// Which secret of a record a value is; also the envelope binding's field name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretFieldName {
+    Password,
+    PrivateKey,
+    Passphrase,
+    VaultPassword,
+}
+
+impl SecretFieldName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretFieldName::Password => "password",
+            SecretFieldName::PrivateKey => "private_key",
+            SecretFieldName::Passphrase => "passphrase",
+            SecretFieldName::VaultPassword => "vault_password",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SecretField {
+    pub field: SecretFieldName,
+    pub value: SecretValue,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "model", rename_all = "snake_case")]
+pub enum SecretValue {
+    /// NCSM: the envelope's text form, opened only by the appliance.
+    Sealed { envelope: String },
+    /// Legacy model: the plaintext, inside the job over TLS.
+    Legacy { value: WireSecret },
+}
+
+/// A Secret Server vault as the appliance needs it to log in there.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct JobVault {
+    pub vault_id: String,
+    pub title: String,
+    pub url: String,
+    pub user: String,
+    #[serde(default)]
+    pub domain: Option<String>,
+    #[serde(default)]
+    pub organization: Option<String>,
+    pub verify_tls: bool,
+    #[serde(default)]
+    pub ca_pem: Option<String>,
+    /// "rest", "soap" or "auto".
+    pub api: String,
+    pub password: SecretValue,
+}
+
+/// `POST /api/v1/appliance/jobs/{job_id}/heartbeat` answers this.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HeartbeatResponse {
+    pub lease_secs: u32,
+    /// The job was cancelled or re-assigned: stop working on it.
+    pub cancel: bool,
+}
+
+/// `POST /api/v1/appliance/jobs/{job_id}/results`: one per target and login kind. Posting the
+/// same `idempotency_key` again is acknowledged without recording a second result.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ResultPost {
+    pub idempotency_key: String,
+    pub target_id: String,
+    pub host: String,
+    #[serde(default)]
+    pub record_id: Option<String>,
+    pub outcome: LoginOutcome,
+}
+
+impl ResultPost {
+    /// The idempotency key for a target's result within a job.
+    pub fn key_for(job_id: &str, target_id: &str, kind: LoginKind) -> String {
+        let kind = match kind {
+            LoginKind::Unix => "unix",
+            LoginKind::Windows => "windows",
+        };
+        format!("{job_id}/{target_id}/{kind}")
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ResultAck {
+    /// True when this post was a repeat of one already recorded.
+    pub duplicate: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rewrap: an approved appliance adds a recipient entry for a newly approved one.
+
+/// What an envelope is bound to, as the control plane knows it; the appliance rebuilds the
+/// expected binding from these fields and refuses any envelope bound otherwise.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BindingFields {
+    /// "unix", "windows" or "vault".
+    pub record_kind: String,
+    pub record_id: String,
+    pub field: SecretFieldName,
+    pub user: String,
+    #[serde(default)]
+    pub domain: Option<String>,
+    #[serde(default)]
+    pub vault_url: Option<String>,
+    #[serde(default)]
+    pub secret_name: Option<String>,
+}
+
+/// `GET /api/v1/appliance/rewrap` answers this (an empty `items` when there is nothing to do).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RewrapWork {
+    pub new_appliance_id: String,
+    /// The new appliance's X25519 public key, standard base64.
+    pub new_public_key: String,
+    pub items: Vec<RewrapItem>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RewrapItem {
+    pub item_id: String,
+    pub binding: BindingFields,
+    pub envelope: String,
+}
+
+/// `POST /api/v1/appliance/rewrap`: the same envelopes with one more recipient each. The control
+/// plane checks that each still parses and carries the original payload unchanged.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RewrapSubmit {
+    pub new_appliance_id: String,
+    pub items: Vec<RewrappedItem>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RewrappedItem {
+    pub item_id: String,
+    pub envelope: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Legacy secrets on the wire
+
+/// A legacy-model secret: base64 on the wire, a zeroizing buffer of its exact size in memory.
+#[derive(Clone)]
+pub struct WireSecret(Zeroizing<Vec<u8>>);
+
+impl WireSecret {
+    pub fn new(bytes: &[u8]) -> Self {
+        Self(Zeroizing::new(bytes.to_vec()))
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for WireSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[REDACTED]")
+    }
+}
+
+impl Serialize for WireSecret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let encoded = Zeroizing::new(STANDARD.encode(self.0.as_slice()));
+        serializer.serialize_str(&encoded)
+    }
+}
+
+impl<'de> Deserialize<'de> for WireSecret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = WireSecret;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a base64 string")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<WireSecret, E> {
+                // Decoded into a buffer sized once from the input, so it never reallocates.
+                let mut out = Zeroizing::new(vec![0u8; base64::decoded_len_estimate(text.len())]);
+                let len = STANDARD
+                    .decode_slice(text.as_bytes(), out.as_mut_slice())
+                    .map_err(|_| E::custom("legacy secret is not valid base64"))?;
+                out.truncate(len);
+                Ok(WireSecret(out))
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_secret_round_trips_and_hides_itself() {
+        let value = SecretValue::Legacy {
+            value: WireSecret::new(b"p@ss w0rd"),
+        };
+        let json = serde_json::to_string(&value).unwrap();
+        assert_eq!(json, r#"{"model":"legacy","value":"cEBzcyB3MHJk"}"#);
+        let back: SecretValue = serde_json::from_str(&json).unwrap();
+        match back {
+            SecretValue::Legacy { value } => {
+                assert_eq!(value.expose(), b"p@ss w0rd");
+                assert_eq!(format!("{value:?}"), "[REDACTED]");
+            }
+            SecretValue::Sealed { .. } => panic!("wrong variant"),
+        }
+    }
+
+    #[test]
+    fn bad_base64_is_refused_by_name() {
+        let err = serde_json::from_str::<SecretValue>(r#"{"model":"legacy","value":"***"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not valid base64"), "{err}");
+    }
+
+    #[test]
+    fn idempotency_key_names_job_target_and_kind() {
+        assert_eq!(
+            ResultPost::key_for("j1", "t7", LoginKind::Windows),
+            "j1/t7/windows"
+        );
+    }
+}

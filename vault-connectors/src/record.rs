@@ -94,6 +94,12 @@ impl fmt::Display for SecretRef {
     }
 }
 
+/// Secret Server compares secret and folder names without regard to case, so an exact-name
+/// match here does too (and two names differing only in case are ambiguous, as they are there).
+pub fn same_name(a: &str, b: &str) -> bool {
+    a == b || a.to_lowercase() == b.to_lowercase()
+}
+
 /// Names the job in the audit comment a comment-required secret gets.
 #[derive(Clone, Debug)]
 pub struct JobLabel {

@@ -2,6 +2,7 @@
 //! targets share the fetch in flight), everything checked in, revoked and wiped at the end.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 
 use sealscan_protocols::results::Step;
@@ -32,6 +33,7 @@ pub struct SecretServerSession {
     cache: StdMutex<HashMap<SecretRef, Arc<OnceCell<Outcome>>>>,
     /// Secrets checked out by this session, to check in at the end.
     checked_out: Mutex<Vec<i64>>,
+    finished: AtomicBool,
 }
 
 impl SecretServerSession {
@@ -44,6 +46,7 @@ impl SecretServerSession {
             backend: OnceCell::new(),
             cache: StdMutex::new(HashMap::new()),
             checked_out: Mutex::new(Vec::new()),
+            finished: AtomicBool::new(false),
         })
     }
 
@@ -117,6 +120,12 @@ impl SecretServerSession {
 
 impl VaultSession for SecretServerSession {
     async fn credential(&self, secret: &SecretRef) -> Outcome {
+        if self.finished.load(Ordering::SeqCst) {
+            return Err(VaultError::new(
+                Step::SecretLookup,
+                FailureKind::Config("the job's vault session has already finished".into()),
+            ));
+        }
         if secret.name.is_empty() {
             return Err(VaultError::new(
                 Step::SecretLookup,
@@ -131,6 +140,9 @@ impl VaultSession for SecretServerSession {
     }
 
     async fn finish(&self) {
+        if self.finished.swap(true, Ordering::SeqCst) {
+            return;
+        }
         // Credentials held by the cache are wiped as the last reference goes.
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
         let ids = std::mem::take(&mut *self.checked_out.lock().await);

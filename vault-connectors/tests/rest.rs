@@ -309,3 +309,23 @@ async fn a_folder_name_needs_the_folder_lookup() {
     println!("cause: {}", e.cause());
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn names_match_without_case_and_a_finished_session_refuses() {
+    let sim = sim(false).await;
+    let s = session(record(&sim, Api::Rest));
+    let c = s.credential(&SecretRef::named("Shared-PW")).await.unwrap();
+    assert_eq!(c.username.expose(), b"scanuser");
+    s.finish().await;
+    s.finish().await;
+    let e = s
+        .credential(&SecretRef::named("shared-pw"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e.kind, FailureKind::Config(_)), "{e}");
+    assert_eq!(
+        count(&sim.requests(), "POST", "/api/v1/oauth-expiration"),
+        1
+    );
+    sim.shutdown().await;
+}

@@ -13,6 +13,7 @@ use tokio::sync::Mutex;
 use crate::credential::{Credential, Fields, slug};
 use crate::error::{FailureKind, VaultError, sanitize};
 use crate::http::{Answer, Transport};
+use crate::record::same_name;
 use crate::record::{SecretRef, VaultRecord};
 use crate::secret::{ExactWriter, Secret, wiping_body};
 
@@ -267,7 +268,7 @@ impl RestClient {
             let count = page.records.len() as u64;
             matches.extend(page.records.into_iter().filter(|r| {
                 r.active
-                    && r.name == secret.name
+                    && same_name(&r.name, &secret.name)
                     && folder_id.is_none_or(|f| r.folder_id == Some(f))
             }));
             // Follow the server's paging, but never backwards or in place: a hostile
@@ -326,7 +327,7 @@ impl RestClient {
         let ids: Vec<i64> = page
             .records
             .iter()
-            .filter(|f| f.value == name)
+            .filter(|f| same_name(&f.value, name))
             .map(|f| f.id)
             .collect();
         match ids.as_slice() {

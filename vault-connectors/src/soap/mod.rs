@@ -9,6 +9,7 @@ use tokio::sync::Mutex;
 use crate::credential::{Credential, Fields, slug};
 use crate::error::{FailureKind, VaultError, sanitize};
 use crate::http::{Answer, Transport};
+use crate::record::same_name;
 use crate::record::{SecretRef, VaultRecord};
 use crate::secret::{ExactWriter, Secret, wiping_body};
 
@@ -287,7 +288,7 @@ impl SoapClient {
         }
         let ids: Vec<i64> = found
             .into_iter()
-            .filter(|s| s.name == secret.name)
+            .filter(|s| same_name(&s.name, &secret.name))
             .map(|s| s.id)
             .collect();
         match ids.as_slice() {
@@ -334,7 +335,7 @@ impl SoapClient {
         }
         let ids: Vec<i64> = folders
             .iter()
-            .filter(|f| f.name == name)
+            .filter(|f| same_name(&f.name, name))
             .map(|f| f.id)
             .collect();
         match ids.as_slice() {

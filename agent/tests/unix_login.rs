@@ -273,12 +273,10 @@ fn wrong_passphrase_is_named_and_never_reaches_the_server() {
         assert_failed(&outcome, Step::Authentication, &["wrong key passphrase"]);
         assert!(!detail(&outcome).contains("ssu-not-the-passphrase"));
     }
-    // The key is decrypted before any publickey request is sent; once sshd has seen every
-    // connection end, none of them carried a key.
-    sshd.wait_for_lines(
-        |l| l.contains("Connection closed by authenticating user ssu_key"),
-        3,
-    );
+    // The key is decrypted before any publickey request is sent: three connections, none
+    // of them carried a key.
+    sshd.settle_log();
+    assert_eq!(sshd.connections(), 3, "{}", sshd.auth_log());
     assert!(
         sshd.attempts_for(KEY_USER)
             .iter()
@@ -310,8 +308,9 @@ fn unusable_key_material_fails_before_connecting() {
         &["private key cannot be used"],
     );
     assert!(!detail(&outcome).contains("not a key at all"));
-    // Neither attempt opened a connection: nothing checked, so nothing to wait for.
+    sshd.settle_log();
     assert_eq!(sshd.connections(), 0, "{}", sshd.auth_log());
+    assert!(sshd.attempts_for(KEY_USER).is_empty());
 }
 
 #[test]
@@ -479,4 +478,31 @@ fn a_session_that_drips_output_is_cut_off_at_the_deadline() {
             .contains("3.0 s timeout ran out during the session step"),
         "{cause:?}"
     );
+}
+
+#[test]
+fn thirty_two_logins_at_once_all_pass() {
+    // The agent's default concurrency against one server: MaxStartups must not refuse any.
+    ensure_user(PASSWORD_USER, PASSWORD);
+    let sshd = Sshd::start(&SshdOptions::default());
+    let port = sshd.port();
+    let outcomes: Vec<LoginOutcome> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..32)
+            .map(|_| {
+                scope.spawn(move || login(&target(port), &with_password(PASSWORD_USER, PASSWORD)))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("login thread"))
+            .collect()
+    });
+    for outcome in &outcomes {
+        assert_eq!(outcome.status, Status::Passed, "{outcome:#?}");
+    }
+    let accepted = sshd.wait_for_lines(
+        |l| l.contains("Accepted password for ssu_pw"),
+        outcomes.len(),
+    );
+    assert_eq!(accepted.len(), 32);
 }

@@ -9,6 +9,7 @@
 use crate::system::{ensure_packages, free_loopback_port};
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -59,6 +60,8 @@ pub struct Sshd {
     dir: tempfile::TempDir,
     port: u16,
     log: Arc<Log>,
+    /// Source ports of `settle_log` probes, left out of `connections`.
+    probes: Mutex<Vec<u16>>,
 }
 
 /// sshd's stderr as it arrives, for tests that wait for a line instead of sleeping.
@@ -128,6 +131,7 @@ impl Sshd {
                         dir,
                         port,
                         log,
+                        probes: Mutex::new(Vec::new()),
                     };
                 }
                 Err(words) => last_words = words,
@@ -242,12 +246,35 @@ impl Sshd {
             .collect()
     }
 
-    /// Whether anything at all reached sshd as a connection (any "Connection from" line).
+    /// How many TCP connections reached sshd ("Connection from" lines), `settle_log` probes
+    /// left out.
     pub fn connections(&self) -> usize {
+        let probes = self
+            .probes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         self.auth_log()
             .lines()
             .filter(|l| l.contains("Connection from"))
+            .filter(|l| !probes.iter().any(|p| l.contains(&probe_marker(*p))))
             .count()
+    }
+
+    /// Returns once sshd's log holds everything sshd wrote before this call, so a test can
+    /// assert that something was *not* logged. sshd logs an authentication decision before
+    /// it answers the client, so once a client has its answer, a probe connection made
+    /// afterwards is logged after that decision, and the log is a FIFO pipe.
+    pub fn settle_log(&self) {
+        let probe = TcpStream::connect(("127.0.0.1", self.port)).expect("probe connection");
+        let port = probe.local_addr().expect("probe address").port();
+        self.probes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(port);
+        drop(probe);
+        let marker = probe_marker(port);
+        self.wait_for_line(|l| l.contains("Connection from") && l.contains(&marker));
     }
 }
 
@@ -256,6 +283,10 @@ impl Drop for Sshd {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn probe_marker(port: u16) -> String {
+    format!("Connection from 127.0.0.1 port {port} ")
 }
 
 fn is_attempt_for(line: &str, user: &str) -> bool {

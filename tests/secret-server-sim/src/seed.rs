@@ -50,8 +50,8 @@ pub enum SeedError {
     UnknownReader { secret: i64, reader: String },
     #[error("secret {secret}: allowedSources entry {entry:?} is not an IP address")]
     BadSource { secret: i64, entry: String },
-    #[error("{kind} id {id} must be positive")]
-    NonPositiveId { kind: &'static str, id: i64 },
+    #[error("{kind} id {id} must be between 1 and 2147483647 (Secret Server ids are Int32)")]
+    BadId { kind: &'static str, id: i64 },
 }
 
 /// A web-services user. `domain` is `None` for a local Secret Server account.
@@ -237,8 +237,8 @@ impl Seed {
         let mut ids = HashSet::new();
         let mut secrets = Vec::with_capacity(raw.secrets.len());
         for s in raw.secrets {
-            if s.id <= 0 {
-                return Err(SeedError::NonPositiveId {
+            if !valid_id(s.id) {
+                return Err(SeedError::BadId {
                     kind: "secret",
                     id: s.id,
                 });
@@ -310,6 +310,10 @@ impl Seed {
     }
 }
 
+fn valid_id(id: i64) -> bool {
+    (1..=i64::from(i32::MAX)).contains(&id)
+}
+
 fn check_users(users: &[User]) -> Result<(), SeedError> {
     let mut seen = HashSet::new();
     for u in users {
@@ -327,8 +331,8 @@ fn check_users(users: &[User]) -> Result<(), SeedError> {
 fn check_folders(folders: &[Folder]) -> Result<(), SeedError> {
     let mut ids = HashSet::new();
     for f in folders {
-        if f.id <= 0 {
-            return Err(SeedError::NonPositiveId {
+        if !valid_id(f.id) {
+            return Err(SeedError::BadId {
                 kind: "folder",
                 id: f.id,
             });
@@ -545,6 +549,16 @@ mod tests {
                 GOOD.replace("\"id\": 3,", "\"id\": 2,"),
                 "duplicate folder id 2",
             ),
+            (
+                GOOD.replace("\"id\": 10,", "\"id\": 9223372036854775807,"),
+                "between 1 and",
+            ),
+            (GOOD.replace("\"id\": 3,", "\"id\": 0,"), "folder id 0"),
+            (
+                GOOD.replace("\"content\": \"KEY\"", "\"contentBase64\": \"@@\""),
+                "invalid contentBase64",
+            ),
+            ("{\"users\": [], \"extra\": 1}".to_string(), "unknown field"),
         ];
         for (text, needle) in cases {
             let err = Seed::from_json(&text).expect_err(needle).to_string();

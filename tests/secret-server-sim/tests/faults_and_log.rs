@@ -314,5 +314,13 @@ async fn https_with_the_generated_ca() {
     assert!(plain.base_url().starts_with("http://"));
     assert!(plain.ca_pem().is_none());
     plain.shutdown().await;
+    let base = sim.base_url();
     sim.shutdown().await;
+    // A fresh client, so no pooled connection is involved.
+    let err = reqwest::Client::new()
+        .get(format!("{base}/api/v1/healthcheck"))
+        .send()
+        .await
+        .expect_err("nothing listens after shutdown");
+    assert!(err.is_connect(), "{err:?}");
 }

@@ -543,6 +543,24 @@ async fn search_filters_pages_and_counts() {
     let (status, body) = api_get(&client, &sim, &token, "/api/v1/secrets?take=lots").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body["modelState"].get("take").is_some(), "{body}");
+    let (status, body) = api_get(&client, &sim, &token, "/api/v1/secrets?take=99999999999").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "beyond Int32: {body}");
+    let (status, body) = api_get(
+        &client,
+        &sim,
+        &token,
+        "/api/v1/secrets?take=2147483647&skip=2147483647",
+    )
+    .await;
+    assert_eq!(
+        (status, body["records"].clone()),
+        (StatusCode::OK, json!([]))
+    );
+    let (status, body) = api_get(&client, &sim, &token, "/api/v1/secrets?skip=-1").await;
+    assert_eq!(
+        (status, body["modelState"]["skip"].is_array()),
+        (StatusCode::BAD_REQUEST, true)
+    );
 }
 
 #[tokio::test]

@@ -329,3 +329,43 @@ async fn the_http_get_form_returns_the_bare_result() {
     assert!(body.contains("<GetSecretResult xmlns:xsi="), "{body}");
     assert!(body.contains("<Name>win-admin</Name>"), "{body}");
 }
+
+#[tokio::test]
+async fn soap_1_2_envelopes_are_answered_in_kind() {
+    let sim = sim().await;
+    let client = client(&sim);
+    let envelope = "<?xml version=\"1.0\"?><env:Envelope xmlns:env=\"http://www.w3.org/2003/05/soap-envelope\">\
+        <env:Body><Authenticate xmlns=\"urn:thesecretserver.com\"><username>svc-scan</username>\
+        <password>S3rv!ce-pw</password><organization /><domain /></Authenticate></env:Body></env:Envelope>";
+    let r = client
+        .post(format!("{}/webservices/SSWebService.asmx", sim.base_url()))
+        .header(
+            "Content-Type",
+            "application/soap+xml; charset=utf-8; action=\"urn:thesecretserver.com/Authenticate\"",
+        )
+        .body(envelope)
+        .send()
+        .await
+        .expect("SOAP 1.2 call");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .is_ok_and(|c| c.starts_with("application/soap+xml"))
+    );
+    let body = r.text().await.expect("body");
+    assert!(
+        body.contains("xmlns:soap=\"http://www.w3.org/2003/05/soap-envelope\""),
+        "{body}"
+    );
+    assert!(element(&body, "Token").is_some(), "{body}");
+
+    let r = client
+        .post(format!("{}/webservices/SSWebService.asmx", sim.base_url()))
+        .header("Content-Type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}

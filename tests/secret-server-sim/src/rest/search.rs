@@ -45,12 +45,17 @@ fn bool_param(params: &Params, name: &str) -> Result<Option<bool>, Response> {
 fn int_param(params: &Params, name: &str) -> Result<Option<i64>, Response> {
     match lookup(params, name) {
         None | Some("") => Ok(None),
-        Some(v) => v.trim().parse::<i64>().map(Some).map_err(|_| {
-            invalid_request(
-                name,
-                &format!("The value of {name} is not valid for Int32."),
-            )
-        }),
+        // Secret Server binds these as Int32; that bound also keeps the paging arithmetic small.
+        Some(v) => v
+            .trim()
+            .parse::<i32>()
+            .map(|n| Some(i64::from(n)))
+            .map_err(|_| {
+                invalid_request(
+                    name,
+                    &format!("The value of {name} is not valid for Int32."),
+                )
+            }),
     }
 }
 

@@ -1,1 +1,1070 @@
-fn main() {}
+//! `sealscan`: the operator CLI for the control plane's API.
+use clap::{Args, Parser, Subcommand};
+use sealscan_control::client::{
+    Client, ClientError, Profile, config_dir, delete_token, load_profile, load_token, save_profile,
+    save_token,
+};
+use sealscan_control::secrets::Password;
+use serde_json::{Map, Value, json};
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "sealscan", version, about = "Operate a sealscan control plane")]
+struct Cli {
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Read passwords (and other secrets) from stdin, one per line, instead of prompting.
+    #[arg(long, global = true)]
+    password_stdin: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Sign in and save the profile (URL, CA file) and the session token.
+    Login {
+        /// e.g. https://127.0.0.1:8443 (defaults to the saved profile)
+        #[arg(long)]
+        url: Option<String>,
+        /// The control plane's certificate (or its CA), e.g. /var/lib/sealscan-control/tls/cert.pem
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
+        #[arg(long)]
+        user: Option<String>,
+        /// A TOTP code when two-factor login is on (prompted for when needed otherwise).
+        #[arg(long)]
+        totp: Option<String>,
+    },
+    /// Sign out and forget the session token.
+    Logout,
+    /// Show who you are signed in as.
+    Whoami,
+    /// Manage users.
+    Users {
+        #[command(subcommand)]
+        cmd: UsersCmd,
+    },
+    /// Show or change the security options (Managers).
+    Security {
+        #[command(subcommand)]
+        cmd: SecurityCmd,
+    },
+    /// Two-factor login.
+    #[command(name = "2fa")]
+    TwoFa {
+        #[command(subcommand)]
+        cmd: TwoFaCmd,
+    },
+    /// Passwords: check, change, forgot, reset.
+    Password {
+        #[command(subcommand)]
+        cmd: PasswordCmd,
+    },
+    /// Queued emails (Managers; reset tokens are withheld).
+    Outbox,
+    /// The audit log (Managers).
+    Audit,
+}
+
+#[derive(Subcommand)]
+enum UsersCmd {
+    List,
+    Show {
+        user: String,
+    },
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        first_name: String,
+        #[arg(long)]
+        last_name: String,
+        #[arg(long)]
+        email: String,
+        /// manager, unit-manager, scanner, reader or user-administrator
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        api_only: bool,
+        #[arg(long)]
+        external_id: Option<String>,
+        /// Set the password (prompted, or from stdin); without it the control plane
+        /// generates one when user-defined passwords are off.
+        #[arg(long)]
+        set_password: bool,
+    },
+    /// Edit a user's profile and options.
+    Update {
+        user: String,
+        #[command(flatten)]
+        fields: UserFields,
+    },
+    Lock {
+        user: String,
+    },
+    Unlock {
+        user: String,
+    },
+    ResetPassword {
+        user: String,
+        /// Set the password (prompted, or from stdin) instead of having one generated.
+        #[arg(long)]
+        set_password: bool,
+    },
+    SetRole {
+        user: String,
+        role: String,
+    },
+    /// Primary Contact: grant or withdraw a user's permission to edit external IDs.
+    ExternalIdPermission {
+        user: String,
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
+}
+
+#[derive(Args)]
+struct UserFields {
+    #[arg(long)]
+    first_name: Option<String>,
+    #[arg(long)]
+    last_name: Option<String>,
+    #[arg(long)]
+    email: Option<String>,
+    #[arg(long)]
+    api_only: Option<bool>,
+    /// An ID, or "none" to clear it.
+    #[arg(long)]
+    external_id: Option<String>,
+    /// Minutes (10-240), or "none" to use the role's or the global value.
+    #[arg(long)]
+    session_timeout: Option<String>,
+    #[arg(long)]
+    never_expire: Option<bool>,
+}
+
+#[derive(Subcommand)]
+enum SecurityCmd {
+    Show,
+    /// Change options; only the flags given change.
+    Set(SecuritySet),
+    /// The IP allowlist.
+    Allowlist {
+        #[command(subcommand)]
+        cmd: AllowlistCmd,
+    },
+    /// Primary Contact: let granted users edit external IDs.
+    ExternalIds {
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
+    /// Primary Contact: the risk agreement for never-expiring API-only passwords.
+    NeverExpireAgreement {
+        #[arg(value_parser = ["accept", "decline"])]
+        answer: String,
+    },
+    /// Accept the New Data Security Model (cannot be undone).
+    Ndsm {
+        #[arg(value_parser = ["accept"])]
+        answer: String,
+    },
+}
+
+#[derive(Args)]
+struct SecuritySet {
+    #[arg(long)]
+    password_expiry_months: Option<u32>,
+    #[arg(long)]
+    expiry_notice_days: Option<u32>,
+    #[arg(long)]
+    expiry_notice_repeat_days: Option<u32>,
+    #[arg(long)]
+    change_expired_at_login: Option<bool>,
+    #[arg(long)]
+    user_defined_passwords: Option<bool>,
+    #[arg(long)]
+    min_password_length: Option<u32>,
+    #[arg(long)]
+    force_change_first_login: Option<bool>,
+    #[arg(long)]
+    lockout_failed_logins: Option<u32>,
+    #[arg(long)]
+    two_factor_required: Option<bool>,
+    #[arg(long)]
+    session_timeout: Option<u32>,
+    /// ROLE=MINUTES or ROLE=none; repeatable.
+    #[arg(long = "role-session-timeout")]
+    role_session_timeout: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum AllowlistCmd {
+    Show,
+    /// Replace the list: `set --enable 10.0.0.0/8 192.0.2.7` or `set --disable`.
+    Set {
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        #[arg(long)]
+        disable: bool,
+        entries: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TwoFaCmd {
+    /// Enrol: shows the provisioning URI to scan, then asks for a code.
+    Enroll,
+}
+
+#[derive(Subcommand)]
+enum PasswordCmd {
+    /// Check a password against the complexity rules.
+    Check {
+        #[arg(long)]
+        first_name: Option<String>,
+        #[arg(long)]
+        last_name: Option<String>,
+    },
+    /// Change your own password.
+    Change,
+    /// Ask for a reset token by email.
+    Forgot {
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
+        #[arg(long)]
+        user: String,
+    },
+    /// Set a new password with the emailed token (token and password prompted or from stdin).
+    Reset {
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
+    },
+}
+
+struct Ctx {
+    json: bool,
+    stdin_secrets: bool,
+    dir: PathBuf,
+}
+
+#[derive(Debug)]
+struct Failure(String);
+
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::Api {
+                rule,
+                message,
+                details,
+                ..
+            } => {
+                let mut out = format!("{message} [rule {rule}]");
+                if let Some(v) = details["violations"].as_array() {
+                    for x in v {
+                        out.push_str(&format!("\n  - {}", x["message"].as_str().unwrap_or("")));
+                    }
+                }
+                Failure(out)
+            }
+            other => Failure(other.to_string()),
+        }
+    }
+}
+
+impl From<String> for Failure {
+    fn from(s: String) -> Self {
+        Failure(s)
+    }
+}
+
+type R<T> = Result<T, Failure>;
+
+impl Ctx {
+    fn secret(&self, prompt: &str) -> R<Password> {
+        if self.stdin_secrets || !std::io::stdin().is_terminal() {
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .map_err(|e| format!("cannot read stdin: {e}"))?;
+            let line = Password::new(line);
+            let t = line.expose().trim_end_matches(['\r', '\n']);
+            if t.is_empty() {
+                return Err(Failure(format!(
+                    "stdin ended before: {}",
+                    prompt.trim_end_matches(": ")
+                )));
+            }
+            return Ok(Password::new(t.to_string()));
+        }
+        rpassword::prompt_password(prompt)
+            .map(Password::new)
+            .map_err(|e| Failure(format!("cannot read the password: {e}")))
+    }
+
+    fn new_secret(&self, prompt: &str) -> R<Password> {
+        let first = self.secret(prompt)?;
+        if !self.stdin_secrets && std::io::stdin().is_terminal() {
+            let again = self.secret("Repeat it: ")?;
+            if first.expose() != again.expose() {
+                return Err(Failure("the two entries differ".into()));
+            }
+        }
+        Ok(first)
+    }
+
+    fn profile(&self) -> R<Profile> {
+        load_profile(&self.dir)?.ok_or_else(|| {
+            Failure("not signed in: run `sealscan login --url https://HOST:8443 --ca-file CERT.pem --user NAME` first".into())
+        })
+    }
+
+    fn session(&self) -> R<(Client, String)> {
+        let profile = self.profile()?;
+        let token = load_token(&self.dir)?
+            .ok_or_else(|| Failure("not signed in: run `sealscan login` first".into()))?;
+        Ok((Client::new(&profile)?, token.to_string()))
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> R<Value> {
+        let (client, token) = self.session()?;
+        match client.send(method, path, Some(&token), body.as_ref()).await {
+            Err(ClientError::Api {
+                status: 401,
+                rule,
+                message,
+                ..
+            }) => Err(Failure(format!(
+                "{message} [rule {rule}]; run `sealscan login` again"
+            ))),
+            other => Ok(other?),
+        }
+    }
+
+    fn out(&self, v: &Value, table: impl FnOnce(&Value)) {
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+        } else {
+            table(v);
+        }
+    }
+}
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn print_table(headers: &[&str], rows: Vec<Vec<String>>) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for r in &rows {
+        for (i, c) in r.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let parts: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", parts.join("  ").trim_end());
+    };
+    line(headers.iter().map(|h| h.to_uppercase()).collect());
+    for r in rows {
+        line(r);
+    }
+}
+
+fn print_kv(v: &Value) {
+    if let Some(obj) = v.as_object() {
+        let w = obj.keys().map(|k| k.len()).max().unwrap_or(0);
+        for (k, val) in obj {
+            println!("{k:<w$}  {}", s(val));
+        }
+    }
+}
+
+fn print_users(v: &Value) {
+    let rows = v
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|u| {
+                    let mut flags = Vec::new();
+                    if u["primary_contact"] == true {
+                        flags.push("primary-contact");
+                    }
+                    if u["locked"] == true {
+                        flags.push("LOCKED");
+                    }
+                    if u["api_only"] == true {
+                        flags.push("api-only");
+                    }
+                    if u["two_factor_enabled"] == true {
+                        flags.push("2fa");
+                    }
+                    if u["must_change_password"] == true {
+                        flags.push("must-change-password");
+                    }
+                    vec![
+                        s(&u["id"]),
+                        s(&u["username"]),
+                        format!("{} {}", s(&u["first_name"]), s(&u["last_name"])),
+                        s(&u["email"]),
+                        s(&u["role"]),
+                        flags.join(","),
+                    ]
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    print_table(&["id", "user", "name", "email", "role", "flags"], rows);
+}
+
+fn print_generated(v: &Value) {
+    if let Some(p) = v["generated_password"].as_str() {
+        println!(
+            "generated password (shown once; it must be changed at first login if required): {p}"
+        );
+    }
+}
+
+fn role_arg(role: &str) -> R<String> {
+    role.parse::<sealscan_control::model::Role>()
+        .map(|r| r.as_str().to_string())
+        .map_err(Failure)
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    // Piping into `head` must end the CLI quietly, as it does other Unix tools.
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    let cli = Cli::parse();
+    let dir = match config_dir() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let ctx = Ctx {
+        json: cli.json,
+        stdin_secrets: cli.password_stdin,
+        dir,
+    };
+    match run(&ctx, cli.command).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn profile_for(
+    ctx: &Ctx,
+    url: Option<String>,
+    ca_file: Option<PathBuf>,
+    user: Option<String>,
+) -> R<Profile> {
+    let saved = load_profile(&ctx.dir)?;
+    let url = url
+        .or_else(|| saved.as_ref().map(|p| p.url.clone()))
+        .ok_or_else(|| Failure("give --url https://HOST:PORT (no saved profile yet)".into()))?;
+    let ca_file = match ca_file {
+        Some(p) => {
+            Some(std::path::absolute(&p).map_err(|e| Failure(format!("{}: {e}", p.display())))?)
+        }
+        None => saved.as_ref().and_then(|p| p.ca_file.clone()),
+    };
+    let username = user.or_else(|| saved.and_then(|p| p.username));
+    Ok(Profile {
+        url,
+        ca_file,
+        username,
+    })
+}
+
+async fn run(ctx: &Ctx, cmd: Command) -> R<()> {
+    match cmd {
+        Command::Login {
+            url,
+            ca_file,
+            user,
+            totp,
+        } => login(ctx, url, ca_file, user, totp).await,
+        Command::Logout => {
+            if let Ok((client, token)) = ctx.session() {
+                // Forget the token even if the server already ended the session.
+                let _ = client.send("DELETE", "/session", Some(&token), None).await;
+            }
+            delete_token(&ctx.dir)?;
+            println!("signed out");
+            Ok(())
+        }
+        Command::Whoami => {
+            let v = ctx.call("GET", "/session", None).await?;
+            ctx.out(&v, |v| {
+                let u = &v["user"];
+                print_kv(&json!({
+                    "user": u["username"], "name": format!("{} {}", s(&u["first_name"]), s(&u["last_name"])),
+                    "role": u["role"], "primary_contact": u["primary_contact"],
+                    "subscription": v["subscription"], "edition": v["edition"],
+                    "your_ip": v["client_ip"], "session_scope": v["scope"],
+                    "idle_timeout_minutes": v["idle_timeout_minutes"],
+                    "password_expires_at": u["password_expires_at"],
+                }));
+                if let Some(m) = v["password_expiry_notice"]["message"].as_str() {
+                    println!("notice: {m}");
+                }
+            });
+            Ok(())
+        }
+        Command::Users { cmd } => users(ctx, cmd).await,
+        Command::Security { cmd } => security(ctx, cmd).await,
+        Command::TwoFa {
+            cmd: TwoFaCmd::Enroll,
+        } => {
+            let v = ctx.call("POST", "/2fa/enroll", None).await?;
+            println!("Scan this URI with your authenticator app (or type the secret):");
+            println!("  {}", s(&v["provisioning_uri"]));
+            println!("  secret: {}", s(&v["secret_base32"]));
+            let code = ctx.secret("Code shown by the app: ")?;
+            let r = ctx
+                .call("POST", "/2fa/confirm", Some(json!({"code": code.expose()})))
+                .await?;
+            ctx.out(&r, |r| println!("{}", s(&r["message"])));
+            Ok(())
+        }
+        Command::Password { cmd } => password(ctx, cmd).await,
+        Command::Outbox => {
+            let v = ctx.call("GET", "/outbox", None).await?;
+            ctx.out(&v, |v| {
+                let rows = v
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|m| {
+                                vec![
+                                    s(&m["id"]),
+                                    sealscan_control::dates::rfc3339(m["at"].as_i64().unwrap_or(0)),
+                                    s(&m["to"]),
+                                    s(&m["kind"]),
+                                    s(&m["subject"]),
+                                ]
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                print_table(&["id", "queued", "to", "kind", "subject"], rows);
+            });
+            Ok(())
+        }
+        Command::Audit => {
+            let v = ctx.call("GET", "/audit", None).await?;
+            ctx.out(&v, |v| {
+                let rows = v
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|e| {
+                                vec![
+                                    sealscan_control::dates::rfc3339(e["at"].as_i64().unwrap_or(0)),
+                                    s(&e["actor"]),
+                                    s(&e["action"]),
+                                    s(&e["target"]),
+                                    s(&e["ip"]),
+                                    e["detail"].to_string(),
+                                ]
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                print_table(&["at", "actor", "action", "target", "ip", "detail"], rows);
+            });
+            Ok(())
+        }
+    }
+}
+
+async fn login(
+    ctx: &Ctx,
+    url: Option<String>,
+    ca_file: Option<PathBuf>,
+    user: Option<String>,
+    totp: Option<String>,
+) -> R<()> {
+    let profile = profile_for(ctx, url, ca_file, user)?;
+    let username = profile
+        .username
+        .clone()
+        .ok_or_else(|| Failure("give --user NAME".into()))?;
+    let client = Client::new(&profile)?;
+    let password = ctx.secret(&format!("Password for {username}: "))?;
+    let mut body = json!({"username": username, "password": password.expose()});
+    if let Some(t) = &totp {
+        body["totp_code"] = json!(t);
+    }
+    let mut reply = client.send("POST", "/session", None, Some(&body)).await;
+    // Answer what the server asks for: a TOTP code, or a new password (first login, expiry).
+    for _ in 0..2 {
+        match &reply {
+            Err(ClientError::Api { rule, .. }) if rule == "2fa.code-required" => {
+                let code = ctx.secret("Two-factor code: ")?;
+                body["totp_code"] = json!(code.expose());
+            }
+            Err(ClientError::Api { rule, message, .. })
+                if rule == "password.change-required" || rule == "password.expired" =>
+            {
+                if message.contains("changing it at login is off") {
+                    break;
+                }
+                eprintln!("{message}");
+                let np = ctx.new_secret("New password: ")?;
+                body["new_password"] = json!(np.expose());
+            }
+            _ => break,
+        }
+        reply = client.send("POST", "/session", None, Some(&body)).await;
+    }
+    let v = reply?;
+    let token = v["token"]
+        .as_str()
+        .ok_or_else(|| Failure("the server sent no token".into()))?;
+    save_profile(&ctx.dir, &profile)?;
+    save_token(&ctx.dir, token)?;
+    ctx.out(&json!({"user": v["user"], "scope": v["scope"], "idle_timeout_minutes": v["idle_timeout_minutes"],
+                     "password_expiry_notice": v["password_expiry_notice"]}), |_| {
+        println!("signed in to {} as {} ({})", profile.url, s(&v["user"]["username"]), s(&v["user"]["role"]));
+        if v["scope"] == "enroll_2fa" {
+            println!("two-factor login is required: run `sealscan 2fa enroll`, then sign in again");
+        }
+        if let Some(m) = v["password_expiry_notice"]["message"].as_str() {
+            println!("notice: {m}");
+        }
+    });
+    print_generated(&v);
+    Ok(())
+}
+
+async fn users(ctx: &Ctx, cmd: UsersCmd) -> R<()> {
+    match cmd {
+        UsersCmd::List => {
+            let v = ctx.call("GET", "/users", None).await?;
+            ctx.out(&v, print_users);
+        }
+        UsersCmd::Show { user } => {
+            let v = ctx
+                .call("GET", &format!("/users/{}", enc(&user)), None)
+                .await?;
+            ctx.out(&v, print_kv);
+        }
+        UsersCmd::Create {
+            username,
+            first_name,
+            last_name,
+            email,
+            role,
+            api_only,
+            external_id,
+            set_password,
+        } => {
+            let mut body = json!({"username": username, "first_name": first_name, "last_name": last_name,
+                                  "email": email, "role": role_arg(&role)?, "api_only": api_only});
+            if let Some(x) = external_id {
+                body["external_id"] = json!(x);
+            }
+            let pw;
+            if set_password {
+                pw = ctx.new_secret(&format!("Password for {username}: "))?;
+                body["password"] = json!(pw.expose());
+            }
+            let v = ctx.call("POST", "/users", Some(body)).await?;
+            ctx.out(&v, |v| {
+                println!(
+                    "created user {} ({})",
+                    s(&v["user"]["username"]),
+                    s(&v["user"]["role"])
+                );
+                print_generated(v);
+            });
+        }
+        UsersCmd::Update { user, fields } => {
+            let mut body = Map::new();
+            let mut put = |k: &str, v: Value| {
+                body.insert(k.to_string(), v);
+            };
+            if let Some(v) = fields.first_name {
+                put("first_name", json!(v));
+            }
+            if let Some(v) = fields.last_name {
+                put("last_name", json!(v));
+            }
+            if let Some(v) = fields.email {
+                put("email", json!(v));
+            }
+            if let Some(v) = fields.api_only {
+                put("api_only", json!(v));
+            }
+            if let Some(v) = fields.never_expire {
+                put("never_expire", json!(v));
+            }
+            if let Some(v) = fields.external_id {
+                put(
+                    "external_id",
+                    if v == "none" { Value::Null } else { json!(v) },
+                );
+            }
+            if let Some(v) = fields.session_timeout {
+                let val = if v == "none" {
+                    Value::Null
+                } else {
+                    json!(v.parse::<u32>().map_err(|_| Failure(format!(
+                        "--session-timeout {v:?} is not a number of minutes or none"
+                    )))?)
+                };
+                put("session_timeout_minutes", val);
+            }
+            if body.is_empty() {
+                return Err(Failure(
+                    "nothing to change: give at least one option (see --help)".into(),
+                ));
+            }
+            let v = ctx
+                .call(
+                    "PATCH",
+                    &format!("/users/{}", enc(&user)),
+                    Some(Value::Object(body)),
+                )
+                .await?;
+            ctx.out(&v, print_kv);
+        }
+        UsersCmd::Lock { user } => {
+            let v = ctx
+                .call("POST", &format!("/users/{}/lock", enc(&user)), None)
+                .await?;
+            ctx.out(&v, |v| println!("{} is locked", s(&v["username"])));
+        }
+        UsersCmd::Unlock { user } => {
+            let v = ctx
+                .call("POST", &format!("/users/{}/unlock", enc(&user)), None)
+                .await?;
+            ctx.out(&v, |v| println!("{} is active again", s(&v["username"])));
+        }
+        UsersCmd::ResetPassword { user, set_password } => {
+            let mut body = json!({});
+            let pw;
+            if set_password {
+                pw = ctx.new_secret(&format!("New password for {user}: "))?;
+                body["password"] = json!(pw.expose());
+            }
+            let v = ctx
+                .call(
+                    "POST",
+                    &format!("/users/{}/reset-password", enc(&user)),
+                    Some(body),
+                )
+                .await?;
+            ctx.out(&v, |v| {
+                println!(
+                    "password of {} reset; it must be changed at the next login",
+                    s(&v["user"]["username"])
+                );
+                print_generated(v);
+            });
+        }
+        UsersCmd::SetRole { user, role } => {
+            let v = ctx
+                .call(
+                    "PUT",
+                    &format!("/users/{}/role", enc(&user)),
+                    Some(json!({"role": role_arg(&role)?})),
+                )
+                .await?;
+            ctx.out(&v, |v| {
+                println!("{} is now {}", s(&v["username"]), s(&v["role"]))
+            });
+        }
+        UsersCmd::ExternalIdPermission { user, state } => {
+            let v = ctx
+                .call(
+                    "PUT",
+                    &format!("/users/{}/external-id-permission", enc(&user)),
+                    Some(json!({"granted": state == "on"})),
+                )
+                .await?;
+            ctx.out(&v, |v| {
+                println!("{}: external-ID permission {}", s(&v["username"]), state)
+            });
+        }
+    }
+    Ok(())
+}
+
+/// User names are [a-z0-9._-]; anything else is refused by the server anyway, so only '/'
+/// and '%' need care to keep the path intact.
+fn enc(s: &str) -> String {
+    s.replace('%', "%25").replace('/', "%2F")
+}
+
+async fn security(ctx: &Ctx, cmd: SecurityCmd) -> R<()> {
+    match cmd {
+        SecurityCmd::Show => {
+            let v = ctx.call("GET", "/security", None).await?;
+            ctx.out(&v, |v| {
+                let mut flat = v["security"].as_object().cloned().unwrap_or_default();
+                flat.insert("edition".into(), v["edition"].clone());
+                flat.insert(
+                    "operator: api_never_expire".into(),
+                    v["operator_features"]["api_never_expire"].clone(),
+                );
+                flat.insert("your_ip".into(), v["your_ip"].clone());
+                print_kv(&Value::Object(flat));
+            });
+        }
+        SecurityCmd::Set(a) => {
+            let mut body = Map::new();
+            let mut put = |k: &str, v: Option<Value>| {
+                if let Some(v) = v {
+                    body.insert(k.to_string(), v);
+                }
+            };
+            put(
+                "password_expiry_months",
+                a.password_expiry_months.map(|v| json!(v)),
+            );
+            put("expiry_notice_days", a.expiry_notice_days.map(|v| json!(v)));
+            put(
+                "expiry_notice_repeat_days",
+                a.expiry_notice_repeat_days.map(|v| json!(v)),
+            );
+            put(
+                "change_expired_at_login",
+                a.change_expired_at_login.map(|v| json!(v)),
+            );
+            put(
+                "user_defined_passwords",
+                a.user_defined_passwords.map(|v| json!(v)),
+            );
+            put(
+                "min_password_length",
+                a.min_password_length.map(|v| json!(v)),
+            );
+            put(
+                "force_change_first_login",
+                a.force_change_first_login.map(|v| json!(v)),
+            );
+            put(
+                "lockout_failed_logins",
+                a.lockout_failed_logins.map(|v| json!(v)),
+            );
+            put(
+                "two_factor_required",
+                a.two_factor_required.map(|v| json!(v)),
+            );
+            put(
+                "session_timeout_minutes",
+                a.session_timeout.map(|v| json!(v)),
+            );
+            if !a.role_session_timeout.is_empty() {
+                let mut map = Map::new();
+                for item in &a.role_session_timeout {
+                    let (role, mins) = item.split_once('=').ok_or_else(|| {
+                        Failure(format!(
+                            "--role-session-timeout {item:?}: expected ROLE=MINUTES or ROLE=none"
+                        ))
+                    })?;
+                    let val = if mins == "none" {
+                        Value::Null
+                    } else {
+                        json!(mins.parse::<u32>().map_err(|_| Failure(format!(
+                            "--role-session-timeout {item:?}: {mins:?} is not a number"
+                        )))?)
+                    };
+                    map.insert(role_arg(role)?, val);
+                }
+                put("session_timeout_by_role", Some(Value::Object(map)));
+            }
+            if body.is_empty() {
+                return Err(Failure("nothing to change: give at least one option (see sealscan security set --help)".into()));
+            }
+            let v = ctx
+                .call("PUT", "/security", Some(Value::Object(body)))
+                .await?;
+            ctx.out(&v, |v| print_kv(&v["security"]));
+        }
+        SecurityCmd::Allowlist {
+            cmd: AllowlistCmd::Show,
+        } => {
+            let v = ctx.call("GET", "/security/allowlist", None).await?;
+            ctx.out(&v, print_kv);
+        }
+        SecurityCmd::Allowlist {
+            cmd:
+                AllowlistCmd::Set {
+                    enable,
+                    disable,
+                    entries,
+                },
+        } => {
+            if !enable && !disable {
+                return Err(Failure("say --enable or --disable".into()));
+            }
+            let v = ctx
+                .call(
+                    "PUT",
+                    "/security/allowlist",
+                    Some(json!({"enabled": enable, "entries": entries})),
+                )
+                .await?;
+            ctx.out(&v, print_kv);
+        }
+        SecurityCmd::ExternalIds { state } => {
+            let v = ctx
+                .call(
+                    "PUT",
+                    "/security/external-ids",
+                    Some(json!({"enabled": state == "on"})),
+                )
+                .await?;
+            ctx.out(&v, print_kv);
+        }
+        SecurityCmd::NeverExpireAgreement { answer } => {
+            let v = ctx
+                .call(
+                    "POST",
+                    "/security/never-expire-agreement",
+                    Some(json!({"accept": answer == "accept"})),
+                )
+                .await?;
+            ctx.out(&v, |v| {
+                println!(
+                    "risk agreement: {} by {}",
+                    s(&v["agreement"]["status"]),
+                    s(&v["agreement"]["by"])
+                );
+                if v["cleared_users"].as_u64().unwrap_or(0) > 0 {
+                    println!("cleared never-expire on {} user(s)", s(&v["cleared_users"]));
+                }
+            });
+        }
+        SecurityCmd::Ndsm { answer: _ } => {
+            let v = ctx
+                .call(
+                    "PUT",
+                    "/security/new-data-security-model",
+                    Some(json!({"accepted": true})),
+                )
+                .await?;
+            ctx.out(&v, |v| {
+                println!(
+                    "New Data Security Model accepted by {}",
+                    s(&v["new_data_security_model"]["by"])
+                )
+            });
+        }
+    }
+    Ok(())
+}
+
+async fn password(ctx: &Ctx, cmd: PasswordCmd) -> R<()> {
+    match cmd {
+        PasswordCmd::Check {
+            first_name,
+            last_name,
+        } => {
+            let pw = ctx.secret("Password to check: ")?;
+            let v = ctx.call("POST", "/password/check",
+                Some(json!({"password": pw.expose(), "first_name": first_name, "last_name": last_name}))).await?;
+            ctx.out(&v, |v| {
+                if v["acceptable"] == true {
+                    println!("acceptable");
+                } else {
+                    println!("not acceptable:");
+                    for x in v["violations"].as_array().into_iter().flatten() {
+                        println!("  - {} [{}]", s(&x["message"]), s(&x["rule"]));
+                    }
+                }
+            });
+            if v["acceptable"] != true {
+                return Err(Failure("the password breaks the rules above".into()));
+            }
+        }
+        PasswordCmd::Change => {
+            let current = ctx.secret("Current password: ")?;
+            // Without a new password the server generates one when user-defined passwords
+            // are off, and asks for one (password.new-required) when they are on.
+            let v = match ctx
+                .call(
+                    "POST",
+                    "/password/change",
+                    Some(json!({"current_password": current.expose()})),
+                )
+                .await
+            {
+                Err(Failure(m)) if m.contains("[rule password.new-required]") => {
+                    let new = ctx.new_secret("New password: ")?;
+                    ctx.call(
+                        "POST",
+                        "/password/change",
+                        Some(json!({"current_password": current.expose(), "new_password": new.expose()})),
+                    )
+                    .await?
+                }
+                other => other?,
+            };
+            ctx.out(&v, |v| {
+                println!("password changed");
+                print_generated(v);
+            });
+        }
+        PasswordCmd::Forgot { url, ca_file, user } => {
+            let profile = profile_for(ctx, url, ca_file, Some(user.clone()))?;
+            let v = Client::new(&profile)?
+                .send(
+                    "POST",
+                    "/password/forgot",
+                    None,
+                    Some(&json!({"username": user})),
+                )
+                .await?;
+            ctx.out(&v, |v| println!("{}", s(&v["message"])));
+        }
+        PasswordCmd::Reset { url, ca_file } => {
+            let profile = profile_for(ctx, url, ca_file, None)?;
+            let token = ctx.secret("Reset token from the email: ")?;
+            let new = ctx.new_secret("New password: ")?;
+            let v = Client::new(&profile)?
+                .send(
+                    "POST",
+                    "/password/reset",
+                    None,
+                    Some(&json!({"token": token.expose(), "new_password": new.expose()})),
+                )
+                .await?;
+            ctx.out(&v, |v| {
+                println!("password changed; sign in with `sealscan login`");
+                print_generated(v);
+            });
+        }
+    }
+    Ok(())
+}

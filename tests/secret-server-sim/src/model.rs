@@ -156,14 +156,21 @@ pub(crate) fn state(shared: &Shared, caller: &Caller, secret: &Secret) -> Value 
         .and_then(|f| shared.seed.folder(f))
         .map(|f| f.name.clone())
         .unwrap_or_default();
+    let holder_user = holder.and_then(|h| shared.user(h).map(|u| (h, u)));
     json!({
         "id": secret.id,
         "secretName": secret.name,
         "folderId": secret.folder_id.unwrap_or(-1),
         "folderName": folder_name,
+        "isActive": secret.active,
+        "role": "View",
         "secretState": state,
+        "approvalEnd": null,
+        "passwordChangePending": false,
         "isCheckedOut": secret.check_out_enabled.then_some(holder.is_some()),
         "isCheckedOutByCurrentUser": secret.check_out_enabled.then_some(mine),
+        "checkedOutUserDisplayName": holder_user.map(|(_, u)| u.display_name()),
+        "checkedOutUserId": holder_user.map(|(index, _)| index as i64 + 1),
         "checkOutIntervalMinutes": if secret.check_out_enabled { 30 } else { -1 },
         "checkOutMinutesRemaining": if holder.is_some() { json!(30) } else { Value::Null },
         "actions": actions,

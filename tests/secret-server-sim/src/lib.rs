@@ -64,3 +64,15 @@ impl SimConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    fn shareable<T: Send + Sync + 'static>() {}
+
+    #[test]
+    fn handles_can_move_between_tasks_and_threads() {
+        shareable::<crate::Sim>();
+        shareable::<crate::SimConfig>();
+        shareable::<crate::LoggedRequest>();
+    }
+}

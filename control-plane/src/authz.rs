@@ -19,6 +19,7 @@ pub enum Action {
     EditUser,
     LockUser,
     UnlockUser,
+    ResetTwoFactor,
     ResetPassword,
     SetRole,
     ManageSecurity,
@@ -37,6 +38,7 @@ impl Action {
             Action::EditUser => "editing users",
             Action::LockUser => "locking users",
             Action::UnlockUser => "re-activating locked users",
+            Action::ResetTwoFactor => "resetting two-factor login",
             Action::ResetPassword => "resetting passwords",
             Action::SetRole => "changing roles",
             Action::ManageSecurity => "security options",
@@ -56,7 +58,9 @@ impl Action {
             | Action::ResetPassword
             | Action::SetRole => &[Manager, UnitManager, UserAdministrator],
             // The seed: a locked account is re-activated by a Manager or Unit Manager only.
-            Action::LockUser | Action::UnlockUser => &[Manager, UnitManager],
+            Action::LockUser | Action::UnlockUser | Action::ResetTwoFactor => {
+                &[Manager, UnitManager]
+            }
             Action::ManageSecurity
             | Action::ReadOutbox
             | Action::ReadAudit

@@ -66,6 +66,10 @@ pub fn init(data_dir: &Path, o: InitOptions) -> Result<i64, InitError> {
             source,
         })?;
     let store = Store::open(&data_dir.join(crate::server::DB_FILE))?;
+    crate::keyfile::DataKey::load_or_create(data_dir).map_err(|e| InitError::Refused {
+        rule: "data-key",
+        message: e.to_string(),
+    })?;
     let hash = hash_password(o.hash_cost, o.password.expose()).map_err(|_| InitError::Refused {
         rule: "internal",
         message: "password hashing failed".into(),

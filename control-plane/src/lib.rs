@@ -6,6 +6,7 @@ pub mod client;
 pub mod clock;
 pub mod dates;
 pub mod init;
+pub mod keyfile;
 pub mod lifecycle;
 pub mod model;
 pub mod password_policy;

@@ -35,6 +35,8 @@ pub enum ServerError {
     Tls(#[from] TlsError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Key(#[from] crate::keyfile::KeyError),
     #[error("{0}")]
     NotInitialised(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -85,9 +87,10 @@ pub async fn start(opts: ServerOptions) -> Result<RunningServer, ServerError> {
             "no subscription yet; run `sealscan-control init` first".into(),
         ));
     }
+    let data_key = crate::keyfile::DataKey::load_or_create(&opts.data_dir)?;
     let identity = tls::load_or_create(&opts.data_dir, opts.cert.as_deref(), opts.key.as_deref())?;
     let state: Shared = Arc::new(
-        AppState::new(store, opts.clock, opts.hash_cost)
+        AppState::new(store, opts.clock, opts.hash_cost, data_key)
             .map_err(|e| ServerError::Setup(e.to_string()))?,
     );
     let listener = TcpListener::bind(opts.listen)

@@ -289,6 +289,29 @@ fn init_serve_login_and_the_cli_commands() {
         ],
         "",
     ));
+    // User-defined passwords are on now: the CLI asks for the new user's password.
+    let carol = ok(&run(
+        &cfg,
+        &[
+            "users",
+            "create",
+            "--username",
+            "carol",
+            "--first-name",
+            "Carol",
+            "--last-name",
+            "King",
+            "--email",
+            "carol@example.com",
+            "--role",
+            "reader",
+        ],
+        "Pk3@vNs7!Yq\n",
+    ));
+    assert!(
+        carol.contains("created user carol") && !carol.contains("generated"),
+        "{carol}"
+    );
     fails(
         &run(&cfg, &["security", "set", "--session-timeout", "5"], ""),
         "session-timeout.range",

@@ -115,6 +115,9 @@ async fn two_factor_login_with_totp_enrolment() {
     let h = Harness::start().await;
     let pc = h.pc().await;
     h.user(&pc, "bob", "scanner").await;
+    h.user(&pc, "ua", "user_administrator").await;
+    // Signed in before the option is on, so this session stays a full one.
+    let ua = h.login("ua", PASSWORD).await;
     h.security(&pc, json!({"two_factor_required": true})).await;
     let first = h.login_reply("bob", PASSWORD).await.expect_ok();
     assert_eq!(first["scope"], "enroll_2fa");
@@ -179,6 +182,15 @@ async fn two_factor_login_with_totp_enrolment() {
         .await
         .expect_ok();
     assert_eq!(ok["scope"], "full");
+    // The shared secret is encrypted at rest with the data key: not in the database file.
+    let raw = totp_secret_bytes(&secret);
+    for f in ["control.db", "control.db-wal"] {
+        let bytes = std::fs::read(h.dir.path().join(f)).unwrap_or_default();
+        assert!(
+            !bytes.windows(raw.len()).any(|w| w == raw.as_slice()),
+            "TOTP secret found in {f}"
+        );
+    }
     // A wrong password with a right code still fails the same way as any wrong password.
     h.clock.advance(30);
     let code = sealscan_control::api::twofa::code_for(&secret, h.clock_now()).expect("code");
@@ -190,6 +202,28 @@ async fn two_factor_login_with_totp_enrolment() {
     )
     .await
     .expect_refused(401, "login.failed");
+    // Lost device: a Manager resets the enrolment; the user must enrol again.
+    h.call("delete", "/api/v1/users/bob/2fa", Some(&ua), None)
+        .await
+        .expect_refused(403, "role.forbidden");
+    let r = h
+        .call("delete", "/api/v1/users/bob/2fa", Some(&pc), None)
+        .await
+        .expect_ok();
+    assert_eq!(r["two_factor_enabled"], false);
+    let again = h.login_reply("bob", PASSWORD).await.expect_ok();
+    assert_eq!(again["scope"], "enroll_2fa");
+    assert!(
+        h.audit_actions(&pc)
+            .await
+            .contains(&"2fa.reset".to_string())
+    );
+}
+
+fn totp_secret_bytes(base32: &str) -> Vec<u8> {
+    totp_rs::Secret::Encoded(base32.to_string())
+        .to_bytes()
+        .expect("base32")
 }
 
 #[tokio::test]

@@ -41,6 +41,37 @@ async fn https_with_generated_certificate_and_openapi_lists_every_endpoint() {
 }
 
 #[tokio::test]
+async fn operator_supplied_certificate_and_key() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let files = tempfile::tempdir().expect("tmp");
+    let ca_key = KeyPair::generate().expect("ca key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).expect("ca");
+    let leaf_key = KeyPair::generate().expect("leaf key");
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .expect("params")
+        .signed_by(&leaf_key, &ca, &ca_key)
+        .expect("leaf");
+    let cert = files.path().join("server.pem");
+    let key = files.path().join("server.key");
+    std::fs::write(&cert, leaf.pem()).expect("write");
+    std::fs::write(&key, leaf_key.serialize_pem()).expect("write");
+    let h = Harness::start_full(
+        sealscan_control::model::Edition::Standard,
+        Some((cert, key, ca.pem().into_bytes())),
+    )
+    .await;
+    assert!(!h.server.tls.generated);
+    assert!(!h.dir.path().join("tls/cert.pem").exists());
+    assert_eq!(
+        h.server.tls.fingerprint,
+        sealscan_control::tls::fingerprint(leaf.der())
+    );
+    h.pc().await;
+}
+
+#[tokio::test]
 async fn login_whoami_logout() {
     let h = Harness::start().await;
     let token = h.pc().await;
@@ -119,6 +150,9 @@ async fn bad_requests_get_rule_named_errors_and_change_nothing() {
     h.call("get", "/api/v1/nothing-here", Some(&token), None)
         .await
         .expect_refused(404, "request.unknown-endpoint");
+    h.call("delete", "/api/v1/users", Some(&token), None)
+        .await
+        .expect_refused(405, "request.method-not-allowed");
     let r = h
         .call(
             "post",

@@ -118,6 +118,14 @@ fn redact_quoted(text: &str) -> String {
     out
 }
 
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "request.method-not-allowed",
+        "this endpoint does not take that method; see GET /api/v1/openapi.json",
+    )
+}
+
 pub async fn not_found_fallback() -> ApiError {
     ApiError::not_found(
         "request.unknown-endpoint",

@@ -21,6 +21,7 @@ pub struct AppState {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub hash_cost: HashCost,
+    pub data_key: crate::keyfile::DataKey,
     /// Verified against when a login names no existing user, so both paths cost the same.
     pub dummy_hash: String,
 }
@@ -32,6 +33,7 @@ impl AppState {
         store: Store,
         clock: Arc<dyn Clock>,
         hash_cost: HashCost,
+        data_key: crate::keyfile::DataKey,
     ) -> Result<Self, crate::secrets::HashError> {
         let dummy = crate::secrets::generate_password(24, &Default::default());
         let dummy_hash = crate::secrets::hash_password(hash_cost, dummy.expose())?;
@@ -39,6 +41,7 @@ impl AppState {
             store,
             clock,
             hash_cost,
+            data_key,
             dummy_hash,
         })
     }
@@ -70,6 +73,10 @@ pub fn router(state: Shared) -> Router {
         .route("/users/{id}/reset-password", post(users::reset_password))
         .route("/users/{id}/role", put(users::set_role))
         .route(
+            "/users/{id}/2fa",
+            axum::routing::delete(users::reset_two_factor),
+        )
+        .route(
             "/users/{id}/external-id-permission",
             put(users::set_external_id_permission),
         )
@@ -92,6 +99,7 @@ pub fn router(state: Shared) -> Router {
     Router::new()
         .nest("/api/v1", v1)
         .fallback(error::not_found_fallback)
+        .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::allowlist_guard,

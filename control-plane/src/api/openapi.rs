@@ -111,6 +111,12 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "manager, unit_manager, user_administrator"
     ),
     ep!(
+        "delete",
+        "/api/v1/users/{id}/2fa",
+        "Reset a user's two-factor enrolment (lost device)",
+        "manager, unit_manager"
+    ),
+    ep!(
         "put",
         "/api/v1/users/{id}/role",
         "Change a user's role",

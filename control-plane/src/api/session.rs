@@ -95,14 +95,15 @@ pub async fn login(
     let security = &sub.security;
 
     let mut totp_step = None;
-    if security.two_factor_required && user.totp_enabled {
+    // An enrolled user always proves a code, even if the subscription option is off.
+    if user.totp_enabled {
         let Some(code) = req.totp_code.as_deref() else {
             return Err(ApiError::unauthorized(
                 "2fa.code-required",
                 "two-factor login is on: send totp_code from your authenticator app",
             ));
         };
-        match twofa::verify(&user, code, now) {
+        match twofa::verify(&state.data_key, &user, code, now) {
             Some(step) => totp_step = Some(step),
             None => {
                 state.store.write(|tx| {

@@ -2,12 +2,14 @@
 use super::Shared;
 use super::auth::AnyUserSession;
 use super::error::{ApiError, ApiResult, Body};
+use crate::keyfile::DataKey;
 use crate::model::User;
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use totp_rs::{Algorithm, Secret, TOTP};
+use zeroize::Zeroizing;
 
 const STEP: u64 = 30;
 const ISSUER: &str = "sealscan";
@@ -27,10 +29,15 @@ fn totp(secret: &[u8], account: &str) -> Option<TOTP> {
     .ok()
 }
 
+fn context(user_id: i64) -> Vec<u8> {
+    format!("sealscan-control totp user:{user_id}").into_bytes()
+}
+
 /// The time step of a valid, not yet used code (one step of clock skew either way).
-pub fn verify(user: &User, code: &str, now: i64) -> Option<i64> {
-    let secret = user.totp_secret.as_deref()?;
-    let t = totp(secret, &user.username)?;
+pub fn verify(key: &DataKey, user: &User, code: &str, now: i64) -> Option<i64> {
+    let sealed = user.totp_secret.as_deref()?;
+    let secret = key.open(&context(user.id), sealed)?;
+    let t = totp(&secret, &user.username)?;
     let now = u64::try_from(now).ok()?;
     let code = code.trim();
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
@@ -75,18 +82,21 @@ pub async fn enroll(
             "two-factor login is already set up for this user",
         ));
     }
-    let secret = Secret::generate_secret()
-        .to_bytes()
-        .map_err(|_| ApiError::bad_request("internal", "cannot create a TOTP secret"))?;
+    let secret = Zeroizing::new(
+        Secret::generate_secret()
+            .to_bytes()
+            .map_err(|_| ApiError::bad_request("internal", "cannot create a TOTP secret"))?,
+    );
     let t = totp(&secret, &p.user.username)
         .ok_or_else(|| ApiError::bad_request("internal", "cannot create a TOTP secret"))?;
     let uri = t.get_url();
     let base32 = t.get_secret_base32();
+    let sealed = state.data_key.seal(&context(p.user.id), &secret);
     state.store.write(|tx| {
         let Some(mut u) = tx.user_by_id(p.user.id)? else {
             return Err(ApiError::not_found("user.not-found", "no such user"));
         };
-        u.totp_secret = Some(secret);
+        u.totp_secret = Some(sealed);
         u.totp_last_step = None;
         tx.save_user(&u)?;
         Ok(())
@@ -122,7 +132,7 @@ pub async fn confirm(
             "start with POST /api/v1/2fa/enroll",
         ));
     }
-    let step = verify(&p.user, &req.code, now).ok_or_else(|| {
+    let step = verify(&state.data_key, &p.user, &req.code, now).ok_or_else(|| {
         ApiError::unprocessable(
             "2fa.code-invalid",
             "the code does not match; check the authenticator app's clock and try the current code",

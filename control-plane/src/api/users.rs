@@ -546,3 +546,34 @@ pub async fn set_external_id_permission(
     })?;
     Ok(Json(user_view(&p.subscription, &user)))
 }
+
+/// A Manager or Unit Manager clears a user's TOTP enrolment (lost device); the user enrols
+/// again at the next login when two-factor login is required.
+pub async fn reset_two_factor(
+    CurrentUser(p): CurrentUser,
+    State(state): State<Shared>,
+    Path(key): Path<String>,
+) -> ApiResult<Json<UserView>> {
+    let actor = p.actor();
+    authz::require(&actor, Action::ResetTwoFactor)?;
+    let now = state.now();
+    let user = state.store.write(|tx| {
+        let mut u = target(tx, &key)?;
+        authz::may_manage(&actor, &u, is_primary(&p.subscription, &u))?;
+        u.totp_secret = None;
+        u.totp_enabled = false;
+        u.totp_last_step = None;
+        tx.save_user(&u)?;
+        tx.delete_user_sessions(u.id)?;
+        tx.audit(
+            now,
+            &actor.username,
+            "2fa.reset",
+            &u.username,
+            &json!({}),
+            Some(&p.ip.to_string()),
+        )?;
+        Ok::<_, ApiError>(u)
+    })?;
+    Ok(Json(user_view(&p.subscription, &user)))
+}

@@ -350,6 +350,27 @@ impl Ctx {
         }
     }
 
+    /// Sends `body`; when the server says a password is required (user-defined passwords
+    /// on) and none was given, asks for one and sends again.
+    async fn call_asking_password(
+        &self,
+        method: &str,
+        path: &str,
+        mut body: Value,
+        field: &str,
+        user: &str,
+    ) -> R<Value> {
+        match self.call(method, path, Some(body.clone())).await {
+            Err(Failure(m)) if m.contains("[rule password.required]") && body[field].is_null() => {
+                eprintln!("user-defined passwords are on: choose the password");
+                let pw = self.new_secret(&format!("Password for {user}: "))?;
+                body[field] = json!(pw.expose());
+                self.call(method, path, Some(body)).await
+            }
+            other => other,
+        }
+    }
+
     fn out(&self, v: &Value, table: impl FnOnce(&Value)) {
         if self.json {
             println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
@@ -697,7 +718,9 @@ async fn users(ctx: &Ctx, cmd: UsersCmd) -> R<()> {
                 pw = ctx.new_secret(&format!("Password for {username}: "))?;
                 body["password"] = json!(pw.expose());
             }
-            let v = ctx.call("POST", "/users", Some(body)).await?;
+            let v = ctx
+                .call_asking_password("POST", "/users", body, "password", &username)
+                .await?;
             ctx.out(&v, |v| {
                 println!(
                     "created user {} ({})",
@@ -777,10 +800,12 @@ async fn users(ctx: &Ctx, cmd: UsersCmd) -> R<()> {
                 body["password"] = json!(pw.expose());
             }
             let v = ctx
-                .call(
+                .call_asking_password(
                     "POST",
                     &format!("/users/{}/reset-password", enc(&user)),
-                    Some(body),
+                    body,
+                    "password",
+                    &user,
                 )
                 .await?;
             ctx.out(&v, |v| {

@@ -73,6 +73,14 @@ impl Harness {
     }
 
     pub async fn start_edition(edition: Edition) -> Harness {
+        Self::start_full(edition, None).await
+    }
+
+    /// `tls`: operator-supplied (cert, key, CA to trust) instead of the generated certificate.
+    pub async fn start_full(
+        edition: Edition,
+        tls: Option<(std::path::PathBuf, std::path::PathBuf, Vec<u8>)>,
+    ) -> Harness {
         let dir = tempfile::tempdir().expect("tempdir");
         let clock = ManualClock::new(T0);
         init(
@@ -93,14 +101,17 @@ impl Harness {
         let server = start(ServerOptions {
             data_dir: dir.path().to_path_buf(),
             listen: "127.0.0.1:0".parse().expect("addr"),
-            cert: None,
-            key: None,
+            cert: tls.as_ref().map(|t| t.0.clone()),
+            key: tls.as_ref().map(|t| t.1.clone()),
             hash_cost: HashCost::TEST,
             clock: Arc::new(clock.clone()),
         })
         .await
         .expect("server starts");
-        let ca_pem = std::fs::read(dir.path().join("tls/cert.pem")).expect("cert written");
+        let ca_pem = match tls {
+            Some((_, _, ca)) => ca,
+            None => std::fs::read(dir.path().join("tls/cert.pem")).expect("cert written"),
+        };
         let base = format!("https://127.0.0.1:{}", server.addr.port());
         let client = make_client(&ca_pem, None);
         Harness {

@@ -161,6 +161,18 @@ impl Smbd {
         self.read("log.smbd")
     }
 
+    /// The auth_audit lines, one per authentication that reached smbd (`Auth: [SMB2,...]
+    /// user [DOMAIN]\\[user] ... status [NT_STATUS_...]`). smbd writes them before it answers
+    /// the SESSION_SETUP, so a test that got its answer can read them at once.
+    pub fn auth_lines(&self) -> Vec<String> {
+        self.log()
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("Auth: ["))
+            .map(str::to_owned)
+            .collect()
+    }
+
     fn read(&self, name: &str) -> String {
         std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default()
     }

@@ -454,3 +454,31 @@ async fn reset_by_an_authorised_user_and_self_service_forgot_password() {
     .await
     .expect_refused(400, "password-reset.token-invalid");
 }
+
+#[tokio::test]
+async fn the_server_sweep_queues_notices_without_a_login() {
+    let h = Harness::start().await;
+    let pc = h.pc().await;
+    h.security(
+        &pc,
+        json!({"password_expiry_months": 1, "expiry_notice_days": 3,
+                           "expiry_notice_repeat_days": 0}),
+    )
+    .await;
+    h.user(&pc, "quiet", "reader").await;
+    let expires = T0 + 31 * DAY;
+    let sweep = |h: &Harness| {
+        h.server
+            .state
+            .store
+            .write(|tx| sealscan_control::lifecycle::sweep_expiry_notices(tx, h.clock_now()))
+            .expect("sweep")
+    };
+    h.clock.set(expires - 4 * DAY);
+    assert_eq!(sweep(&h), 0);
+    h.clock.set(expires - 2 * DAY);
+    // alice and quiet both changed their password at T0.
+    assert_eq!(sweep(&h), 2);
+    h.clock.advance(DAY);
+    assert_eq!(sweep(&h), 0, "repeat 0 sends the notice once");
+}

@@ -19,16 +19,13 @@ pub fn validate_username(name: &str) -> Result<(), ApiError> {
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-        && name
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphanumeric());
+        && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase());
     if ok {
         Ok(())
     } else {
         Err(ApiError::bad_request(
             "user.username-invalid",
-            "a user name is 2 to 64 characters: lowercase letters, digits, '.', '_' or '-', starting with a letter or digit",
+            "a user name is 2 to 64 characters: lowercase letters, digits, '.', '_' or '-', starting with a letter (so a name is never taken for a user id)",
         ))
     }
 }

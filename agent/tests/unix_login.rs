@@ -506,3 +506,151 @@ fn thirty_two_logins_at_once_all_pass() {
     );
     assert_eq!(accepted.len(), 32);
 }
+
+/// A password no other code in this process has seen: random letters, held only in a
+/// zeroizing buffer whose own address the memory scan skips.
+struct Canary(zeroize::Zeroizing<Box<[u8]>>);
+
+impl Canary {
+    fn new() -> Self {
+        use rand_core::RngCore;
+        let mut bytes = zeroize::Zeroizing::new(vec![0u8; 28].into_boxed_slice());
+        rand_core::OsRng.fill_bytes(&mut bytes);
+        for b in bytes.iter_mut() {
+            *b = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"[usize::from(*b) % 52];
+        }
+        Canary(bytes)
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("letters")
+    }
+
+    /// Where the canary sits in this process's writable memory, its own buffer left out.
+    /// Only its last 12 letters are sought: malloc writes its free-list pointers over the
+    /// first 16 bytes of a freed block, and a freed copy is exactly what this must find.
+    fn copies_in_memory(&self) -> Vec<String> {
+        use std::os::unix::fs::FileExt;
+        const TAIL: usize = 12;
+        let needle = &self.0[self.0.len() - TAIL..];
+        let own = needle.as_ptr() as u64;
+        let maps = std::fs::read_to_string("/proc/self/maps").expect("read /proc/self/maps");
+        let mem = std::fs::File::open("/proc/self/mem").expect("open /proc/self/mem");
+        let mut found = Vec::new();
+        for line in maps.lines() {
+            let mut fields = line.split_whitespace();
+            let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
+                continue;
+            };
+            if !perms.starts_with("rw") {
+                continue;
+            }
+            let Some((start, end)) = range.split_once('-') else {
+                continue;
+            };
+            let (Ok(start), Ok(end)) =
+                (u64::from_str_radix(start, 16), u64::from_str_radix(end, 16))
+            else {
+                continue;
+            };
+            let mut region = vec![0u8; usize::try_from(end - start).expect("region size")];
+            if mem.read_exact_at(&mut region, start).is_err() {
+                continue;
+            }
+            // The scan buffer may lie inside the region it copies, and then holds an image of
+            // memory it already read: hits there are echoes, not copies.
+            let scratch = region.as_ptr() as u64..region.as_ptr() as u64 + region.len() as u64;
+            for (offset, window) in region.windows(needle.len()).enumerate() {
+                let at = start + offset as u64;
+                if window == needle && at != own && !scratch.contains(&at) {
+                    found.push(format!("{at:#x} in {line}"));
+                }
+            }
+            // The scan buffer itself must not become the next region's false positive.
+            zeroize::Zeroize::zeroize(&mut region);
+        }
+        found
+    }
+}
+
+#[test]
+fn no_copy_of_the_password_outlives_the_login() {
+    const USER: &str = "ssu_canary";
+    let canary = Canary::new();
+    ensure_user(USER, canary.as_str());
+    for options in [
+        SshdOptions::default(),
+        SshdOptions::keyboard_interactive_only(),
+    ] {
+        let sshd = Sshd::start(&options);
+        let outcome = login(&target(sshd.port()), &with_password(USER, canary.as_str()));
+        assert_eq!(outcome.status, Status::Passed, "{outcome:#?}");
+        assert!(!format!("{outcome:?}").contains(canary.as_str()));
+    }
+    let wrong = Canary::new();
+    let sshd = Sshd::start(&SshdOptions::default());
+    let outcome = login(&target(sshd.port()), &with_password(USER, wrong.as_str()));
+    assert_eq!(outcome.status, Status::Failed, "{outcome:#?}");
+    let copies = canary.copies_in_memory();
+    assert!(
+        copies.is_empty(),
+        "the password is still in memory at {copies:#?}"
+    );
+    let copies = wrong.copies_in_memory();
+    assert!(
+        copies.is_empty(),
+        "the wrong password is still in memory at {copies:#?}"
+    );
+}
+
+#[test]
+fn no_copy_of_the_key_passphrase_outlives_the_login() {
+    ensure_user(KEY_USER, "ssu-key-user-password-1");
+    let passphrase = Canary::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sshd = Sshd::start(&SshdOptions::default());
+    // OpenSSH armour is decrypted by libssh2, PKCS#8 and PEM by OpenSSL (which leaves a copy
+    // in a stack buffer unless the login scrubs the stack after it).
+    for (key_type, format) in [
+        ("ed25519", ""),
+        ("ecdsa", ""),
+        ("rsa", ""),
+        ("ecdsa", "PKCS8"),
+        ("rsa", "PKCS8"),
+        ("rsa", "PEM"),
+        ("ecdsa", "PEM"),
+    ] {
+        // The passphrase reaches ssh-keygen through a pipe, never as an argument that this
+        // process would copy.
+        let path = dir.path().join(format!("canary-{key_type}-{format}"));
+        let mut keygen = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(r#"ssh-keygen -q -t "$1" ${2:+-m "$2"} -C canary -f "$3" -N "$(cat)""#)
+            .args(["sh", key_type, format])
+            .arg(&path)
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .expect("run ssh-keygen");
+        let mut stdin = keygen.stdin.take().expect("stdin");
+        stdin
+            .write_all(passphrase.as_str().as_bytes())
+            .expect("write passphrase");
+        drop(stdin);
+        assert!(keygen.wait().expect("ssh-keygen").success());
+        let key = TestKey {
+            private: std::fs::read(&path).expect("read key"),
+            public: std::fs::read_to_string(format!("{}.pub", path.display())).expect("pub"),
+        };
+        sshd.authorize_key(KEY_USER, &key.public);
+        let outcome = login(
+            &target(sshd.port()),
+            &with_key(KEY_USER, &key, Some(passphrase.as_str())),
+        );
+        assert_eq!(outcome.status, Status::Passed, "{key_type}: {outcome:#?}");
+    }
+    let copies = passphrase.copies_in_memory();
+    assert!(
+        copies.is_empty(),
+        "the passphrase is still in memory at {copies:#?}"
+    );
+}

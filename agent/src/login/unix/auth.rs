@@ -203,7 +203,18 @@ pub(super) fn publickey(
                 .unwrap_or(std::ptr::null()),
         )
     };
+    // OpenSSL decrypts PEM keys with the passphrase in stack buffers it does not always
+    // wipe; those frames were below this one, so overwrite that dead stack now.
+    scrub_stack();
     check(ptr, rc)
+}
+
+/// Zeroes the stack just below the caller's frame, where the library calls it made ran.
+#[inline(never)]
+fn scrub_stack() {
+    let mut area = [0u8; 64 * 1024];
+    zeroize::Zeroize::zeroize(&mut area[..]);
+    std::hint::black_box(&area);
 }
 
 fn nul_terminated(secret: &SecretBytes) -> SecretBytes {

@@ -191,3 +191,26 @@ fn journal_mode(dir: &std::path::Path) -> String {
     conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .expect("mode")
 }
+
+/// Every path routed in api/mod.rs is in the endpoint table (and so in the OpenAPI document
+/// and the role matrix).
+#[test]
+fn every_routed_path_is_in_the_endpoint_table() {
+    let src = include_str!("../src/api/mod.rs");
+    let mut routed = Vec::new();
+    let mut rest = src;
+    while let Some(i) = rest.find(".route(") {
+        rest = &rest[i + ".route(".len()..];
+        let Some(start) = rest.find('"') else { break };
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('"') else { break };
+        routed.push(format!("/api/v1{}", &after[..end]));
+    }
+    assert!(routed.len() > 20, "{routed:?}");
+    for path in routed {
+        assert!(
+            ENDPOINTS.iter().any(|e| e.path == path),
+            "{path} is routed but missing from api::openapi::ENDPOINTS"
+        );
+    }
+}

@@ -60,6 +60,25 @@ pub fn rfc3339(ts: i64) -> String {
     )
 }
 
+/// RFC 5322 date for email headers, in UTC.
+pub fn rfc2822(ts: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = ts.div_euclid(DAY);
+    let (y, m, d) = civil_from_days(days);
+    let s = ts.rem_euclid(DAY);
+    let wd = DAYS[days.rem_euclid(7) as usize];
+    let mon = MONTHS[(m as usize).saturating_sub(1) % 12];
+    format!(
+        "{wd}, {d:02} {mon} {y:04} {:02}:{:02}:{:02} +0000",
+        s / 3600,
+        (s / 60) % 60,
+        s % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,5 +91,7 @@ mod tests {
         assert_eq!(rfc3339(add_months(jan31, 13)), "2025-02-28T10:00:00Z");
         assert_eq!(rfc3339(add_months(jan31, 0)), "2024-01-31T10:00:00Z");
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc2822(0), "Thu, 01 Jan 1970 00:00:00 +0000");
+        assert_eq!(rfc2822(jan31), "Wed, 31 Jan 2024 10:00:00 +0000");
     }
 }

@@ -8,6 +8,7 @@ pub mod dates;
 pub mod init;
 pub mod keyfile;
 pub mod lifecycle;
+pub mod mail;
 pub mod model;
 pub mod password_policy;
 pub mod secrets;

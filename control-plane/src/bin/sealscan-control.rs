@@ -58,6 +58,12 @@ enum Command {
         /// PEM private key for --cert.
         #[arg(long, requires = "cert")]
         key: Option<PathBuf>,
+        /// Deliver the outbox through this SMTP relay (host:port; plain SMTP, a trusted local MTA).
+        #[arg(long, requires = "smtp_from")]
+        smtp_relay: Option<String>,
+        /// The sender address of delivered emails.
+        #[arg(long, requires = "smtp_relay")]
+        smtp_from: Option<String>,
     },
     /// Print the queued emails (pre-expiry notices, reset tokens) for delivery.
     Outbox {
@@ -178,7 +184,23 @@ async fn run(cli: Cli) -> Result<(), String> {
             );
             Ok(())
         }
-        Command::Serve { listen, cert, key } => serve(data_dir, listen, cert, key).await,
+        Command::Serve {
+            listen,
+            cert,
+            key,
+            smtp_relay,
+            smtp_from,
+        } => {
+            let smtp = match (smtp_relay, smtp_from) {
+                (Some(relay), Some(from)) => Some(sealscan_control::mail::SmtpConfig {
+                    relay,
+                    from,
+                    helo: "sealscan-control".into(),
+                }),
+                _ => None,
+            };
+            serve(data_dir, listen, cert, key, smtp).await
+        }
         Command::Outbox { json } => {
             let store = open_store(&data_dir).map_err(|e| e.to_string())?;
             let mails = store
@@ -252,6 +274,7 @@ async fn serve(
     listen: SocketAddr,
     cert: Option<PathBuf>,
     key: Option<PathBuf>,
+    smtp: Option<sealscan_control::mail::SmtpConfig>,
 ) -> Result<(), String> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let server = start(ServerOptions {
@@ -275,6 +298,10 @@ async fn serve(
         server.tls.cert_path.display(),
         server.tls.fingerprint
     );
+    match &smtp {
+        Some(cfg) => println!("delivering the outbox through SMTP relay {}", cfg.relay),
+        None => println!("no SMTP relay: read queued emails with `sealscan-control outbox`"),
+    }
     println!("listening on https://{}/api/v1", server.addr);
     let state = server.state.clone();
     tokio::spawn(async move {
@@ -288,7 +315,14 @@ async fn serve(
                 Ok(_) => {}
                 Err(e) => log::warn!("expiry-notice sweep failed: {e}"),
             }
-            tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+            if let Some(cfg) = &smtp {
+                match sealscan_control::mail::deliver_outbox(&state.store, cfg, state.now()).await {
+                    Ok((sent, _)) if sent > 0 => log::info!("delivered {sent} email(s)"),
+                    Ok(_) => {}
+                    Err(e) => log::warn!("outbox delivery failed: {e}"),
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
         }
     });
     tokio::select! {

@@ -23,7 +23,27 @@ pub struct OutboxEmail {
     pub kind: String,
     pub user_id: Option<i64>,
     pub sent_at: Option<i64>,
+    pub attempts: u32,
+    pub last_error: Option<String>,
 }
+
+fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEmail> {
+    Ok(OutboxEmail {
+        id: r.get(0)?,
+        at: r.get(1)?,
+        to: r.get(2)?,
+        subject: r.get(3)?,
+        body: r.get(4)?,
+        kind: r.get(5)?,
+        user_id: r.get(6)?,
+        sent_at: r.get(7)?,
+        attempts: r.get(8)?,
+        last_error: r.get(9)?,
+    })
+}
+
+const OUTBOX_COLUMNS: &str =
+    "id, at, to_addr, subject, body, kind, user_id, sent_at, attempts, last_error";
 
 impl Tx<'_> {
     pub fn audit(
@@ -78,21 +98,39 @@ impl Tx<'_> {
     }
 
     pub fn list_outbox(&self) -> Result<Vec<OutboxEmail>> {
-        let mut stmt = self.tx.prepare(
-            "SELECT id, at, to_addr, subject, body, kind, user_id, sent_at FROM outbox ORDER BY id",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(OutboxEmail {
-                id: r.get(0)?,
-                at: r.get(1)?,
-                to: r.get(2)?,
-                subject: r.get(3)?,
-                body: r.get(4)?,
-                kind: r.get(5)?,
-                user_id: r.get(6)?,
-                sent_at: r.get(7)?,
-            })
-        })?;
+        let mut stmt = self
+            .tx
+            .prepare(&format!("SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY id"))?;
+        let rows = stmt.query_map([], outbox_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Emails not yet delivered, oldest first.
+    pub fn unsent_outbox(&self, limit: u32) -> Result<Vec<OutboxEmail>> {
+        let mut stmt = self.tx.prepare(&format!(
+            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT ?1"
+        ))?;
+        let rows = stmt.query_map([limit], outbox_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Marks an email delivered; a delivered reset token is not kept.
+    pub fn mark_outbox_sent(&self, id: i64, now: i64) -> Result<()> {
+        self.tx.execute(
+            "UPDATE outbox SET sent_at = ?2, attempts = attempts + 1, last_error = NULL, \
+             body = CASE WHEN kind = 'password_reset' \
+                    THEN '[delivered; the one-time reset token is not kept]' ELSE body END \
+             WHERE id = ?1",
+            params![id, now],
+        )?;
+        Ok(())
+    }
+
+    pub fn mark_outbox_failed(&self, id: i64, error: &str) -> Result<()> {
+        self.tx.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
+            params![id, error],
+        )?;
+        Ok(())
     }
 }

@@ -82,13 +82,20 @@ pub async fn enroll(
             "two-factor login is already set up for this user",
         ));
     }
-    let secret = Zeroizing::new(
-        Secret::generate_secret()
-            .to_bytes()
-            .map_err(|_| ApiError::bad_request("internal", "cannot create a TOTP secret"))?,
-    );
-    let t = totp(&secret, &p.user.username)
-        .ok_or_else(|| ApiError::bad_request("internal", "cannot create a TOTP secret"))?;
+    let secret = Zeroizing::new(Secret::generate_secret().to_bytes().map_err(|_| {
+        ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "cannot create a TOTP secret",
+        )
+    })?);
+    let t = totp(&secret, &p.user.username).ok_or_else(|| {
+        ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "cannot create a TOTP secret",
+        )
+    })?;
     let uri = t.get_url();
     let base32 = t.get_secret_base32();
     let sealed = state.data_key.seal(&context(p.user.id), &secret);

@@ -227,6 +227,21 @@ pub async fn update(
     let actor = p.actor();
     let now = state.now();
     let sub = &p.subscription;
+    let changed: Vec<&str> = [
+        ("first_name", req.first_name.is_some()),
+        ("last_name", req.last_name.is_some()),
+        ("email", req.email.is_some()),
+        ("api_only", req.api_only.is_some()),
+        ("external_id", req.external_id.is_some()),
+        (
+            "session_timeout_minutes",
+            req.session_timeout_minutes.is_some(),
+        ),
+        ("never_expire", req.never_expire.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, set)| set.then_some(name))
+    .collect();
     let touches_profile = req.first_name.is_some()
         || req.last_name.is_some()
         || req.email.is_some()
@@ -311,7 +326,7 @@ pub async fn update(
             &actor.username,
             "user.updated",
             &u.username,
-            &json!({}),
+            &json!({"changed": changed}),
             Some(&p.ip.to_string()),
         )?;
         Ok(u)

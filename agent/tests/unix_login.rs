@@ -7,7 +7,7 @@ use sealscan_agent::login::unix::{UnixCredential, UnixSecret, login};
 use sealscan_agent::secret::SecretBytes;
 use sealscan_protocols::results::{LoginOutcome, Status, Step};
 use sealscan_test_peers::sshd::{KeyFormat, Sshd, SshdOptions, TestKey, generate_key};
-use sealscan_test_peers::system::{ensure_user, free_loopback_port, lock_user};
+use sealscan_test_peers::system::{closed_loopback_port, ensure_user, lock_user};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::Duration;
@@ -361,7 +361,9 @@ fn a_locked_account_is_refused_for_password_and_key() {
 
 #[test]
 fn a_closed_port_is_not_attempted() {
-    let port = free_loopback_port();
+    // Bound but not listening: the port stays ours, so no peer another test starts can take
+    // it, and a connection to it is refused.
+    let (_socket, port) = closed_loopback_port();
     let outcome = login(&target(port), &with_password(PASSWORD_USER, PASSWORD));
     assert_eq!(outcome.status, Status::NotAttempted, "{outcome:#?}");
     assert_eq!(outcome.qid, 105297);
@@ -531,6 +533,9 @@ impl Canary {
     /// first 16 bytes of a freed block, and a freed copy is exactly what this must find.
     fn copies_in_memory(&self) -> Vec<String> {
         use std::os::unix::fs::FileExt;
+        // Two scans at once would each find the other's image of its own canary.
+        static ONE_SCAN_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _scan = ONE_SCAN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         const TAIL: usize = 12;
         let needle = &self.0[self.0.len() - TAIL..];
         let own = needle.as_ptr() as u64;

@@ -121,3 +121,30 @@ pub fn lock_user(name: &str) {
         assert!(status.success(), "usermod -L {name} failed");
     })
 }
+
+/// A loopback port on which connections are refused, and stays so while the returned socket
+/// lives: it is bound but never listens, so no peer started meanwhile can take the port (as
+/// it could one from `free_loopback_port`).
+pub fn closed_loopback_port() -> (std::os::fd::OwnedFd, u16) {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    // SAFETY: plain socket calls on a descriptor this function owns from the start, with
+    // address structures of the sizes passed.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket(): {}", std::io::Error::last_os_error());
+        let socket = OwnedFd::from_raw_fd(fd);
+        let mut address: libc::sockaddr_in = std::mem::zeroed();
+        address.sin_family = libc::AF_INET as libc::sa_family_t;
+        address.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
+        let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        let bound = libc::bind(fd, (&raw const address).cast::<libc::sockaddr>(), len);
+        assert!(bound == 0, "bind(): {}", std::io::Error::last_os_error());
+        let named = libc::getsockname(fd, (&raw mut address).cast::<libc::sockaddr>(), &mut len);
+        assert!(
+            named == 0,
+            "getsockname(): {}",
+            std::io::Error::last_os_error()
+        );
+        (socket, u16::from_be(address.sin_port))
+    }
+}

@@ -3,7 +3,8 @@
 //! ssh2's safe wrappers copy a password, key or passphrase into a `CString` (and a
 //! keyboard-interactive answer into a `String`) that is dropped without being wiped. These
 //! calls instead hand libssh2 a pointer and a length into our own zeroizing buffers, so the
-//! only plaintext copies are the ones libssh2 itself makes while building the packet.
+//! only plaintext copies are the ones libssh2 makes while building the packet, and OpenSSL's
+//! while it decrypts a PEM or PKCS#8 key (see `scrub_stack`).
 
 use crate::secret::SecretBytes;
 use libssh2_sys as raw;
@@ -66,8 +67,9 @@ struct Answers<'a> {
 }
 
 /// The `keyboard-interactive` method (RFC 4256), giving the password to the first hidden
-/// prompt of the first round. Later or visible prompts get an empty answer and are reported,
-/// so the password only ever goes to the prompt that asks for it.
+/// prompt, once (a round without prompts, as some PAM stacks send first, does not count).
+/// Other prompts get an empty answer and are reported, so the password goes only to the
+/// prompt that asks for it and is never sent twice in one attempt.
 pub(super) fn keyboard_interactive(
     session: &Session,
     user: &str,
@@ -135,10 +137,9 @@ extern "C" fn respond(
             )
         };
         answers.conversation.rounds += 1;
-        let first_round = answers.conversation.rounds == 1;
         for (prompt, response) in prompts.iter().zip(responses.iter_mut()) {
             let hidden = prompt.echo == 0;
-            let answer: &[u8] = if hidden && first_round && !answers.conversation.answered {
+            let answer: &[u8] = if hidden && !answers.conversation.answered {
                 answers.conversation.answered = true;
                 answers.password
             } else {

@@ -7,7 +7,7 @@ use sealscan_agent::login::unix::{UnixCredential, UnixSecret, login};
 use sealscan_agent::secret::SecretBytes;
 use sealscan_protocols::results::{LoginOutcome, Status, Step};
 use sealscan_test_peers::sshd::{KeyFormat, Sshd, SshdOptions, TestKey, generate_key};
-use sealscan_test_peers::system::{closed_loopback_port, ensure_user, lock_user};
+use sealscan_test_peers::system::{closed_loopback_port, ensure_user, expire_password, lock_user};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::Duration;
@@ -658,4 +658,35 @@ fn no_copy_of_the_key_passphrase_outlives_the_login() {
         copies.is_empty(),
         "the passphrase is still in memory at {copies:#?}"
     );
+}
+
+#[test]
+fn an_expired_password_is_named_by_what_the_server_said() {
+    const USER: &str = "ssu_expired";
+    ensure_user(USER, PASSWORD);
+    expire_password(USER);
+    // Without PAM, sshd lets the login through and then demands a change instead of
+    // running the command.
+    let sshd = Sshd::start(&SshdOptions::default());
+    let outcome = login(&target(sshd.port()), &with_password(USER, PASSWORD));
+    assert_failed(
+        &outcome,
+        Step::Session,
+        &[
+            "logged in as ssu_expired with password",
+            "Your password has expired",
+        ],
+    );
+    // Through PAM, the change is demanded in the keyboard-interactive conversation.
+    let sshd = Sshd::start(&SshdOptions::keyboard_interactive_only());
+    let outcome = login(&target(sshd.port()), &with_password(USER, PASSWORD));
+    assert_failed(
+        &outcome,
+        Step::Authentication,
+        &[
+            "after the password, the server asked ssu_expired for more",
+            "You are required to change your password",
+        ],
+    );
+    sshd.wait_for_attempt(USER, "Failed keyboard-interactive");
 }

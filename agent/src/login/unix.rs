@@ -358,12 +358,17 @@ fn authenticate(
                         "the server never asked {user} for a hidden password (methods offered: \
                          {offered}){asked}"
                     )
+                } else if !conversation.unanswered.is_empty() {
+                    format!(
+                        "after the password, the server asked {user} for more than a password \
+                         can answer: {:?} (a password change or a second factor)",
+                        conversation.unanswered
+                    )
                 } else {
                     format!(
                         "the server refused the password given to its keyboard-interactive \
-                         prompt for {user} (methods offered: {offered}){asked}; a wrong \
-                         password, an unknown user and a locked account look alike from the \
-                         client"
+                         prompt for {user} (methods offered: {offered}); a wrong password, an \
+                         unknown user and a locked account look alike from the client"
                     )
                 };
                 refused(method, &e, what)

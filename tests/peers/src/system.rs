@@ -148,3 +148,15 @@ pub fn closed_loopback_port() -> (std::os::fd::OwnedFd, u16) {
         (socket, u16::from_be(address.sin_port))
     }
 }
+
+/// Marks the password of `name` as expired (`chage -d 0`): the next login must change it.
+/// `ensure_user` does not undo this; call `ensure_user` and then `chage` again as needed.
+pub fn expire_password(name: &str) {
+    with_machine_lock(|| {
+        let status = Command::new("chage")
+            .args(["-d", "0", name])
+            .status()
+            .unwrap_or_else(|e| panic!("chage -d 0 {name}: {e} (tests need root)"));
+        assert!(status.success(), "chage -d 0 {name} failed");
+    })
+}

@@ -170,8 +170,8 @@ fn prompt_text(prompt: &raw::LIBSSH2_USERAUTH_KBDINT_PROMPT) -> String {
     }
     // SAFETY: libssh2 gives `length` bytes at `text`.
     let bytes = unsafe { std::slice::from_raw_parts(prompt.text, prompt.length) };
-    let text = String::from_utf8_lossy(bytes);
-    text.trim().chars().take(80).collect()
+    let text = super::proof::printable(&String::from_utf8_lossy(bytes));
+    text.trim().chars().take(160).collect()
 }
 
 /// The `publickey` method with the private key in memory; libssh2 derives the public key.

@@ -10,6 +10,7 @@ use std::io::Read;
 
 /// Commands' output is bounded so a hostile server cannot make us buffer without end.
 const MAX_OUTPUT: u64 = 64 * 1024;
+const MAX_STDERR: u64 = 1024;
 
 /// `host_key` as `ssh-ed25519 SHA256:...` (OpenSSH's fingerprint form) and `banner`.
 pub(super) fn server_facts(session: &Session, facts: &mut BTreeMap<String, String>) {
@@ -44,16 +45,24 @@ pub(super) fn session_facts(
     session: &Session,
     facts: &mut BTreeMap<String, String>,
 ) -> Result<(), ProofError> {
-    let (status, uname) = run(session, "uname -a")?;
+    let (status, uname, stderr) = run(session, "uname -a")?;
     let uname = uname.trim();
     if status != 0 || uname.is_empty() {
+        let said = printable(stderr.trim());
+        let said = if said.is_empty() {
+            String::new()
+        } else {
+            format!("; it said: \"{said}\"")
+        };
         return Err(ProofError {
             timed_out: false,
-            detail: format!("`uname -a` exited with status {status} and printed nothing usable"),
+            detail: format!(
+                "`uname -a` exited with status {status} and printed nothing usable{said}"
+            ),
         });
     }
     facts.insert("uname".into(), printable(uname));
-    if let Ok((0, text)) = run(session, "cat /etc/os-release") {
+    if let Ok((0, text, _)) = run(session, "cat /etc/os-release") {
         let release = parse_os_release(&text);
         for (key, fact) in [
             ("ID", "os_id"),
@@ -68,7 +77,8 @@ pub(super) fn session_facts(
     Ok(())
 }
 
-fn run(session: &Session, command: &str) -> Result<(i32, String), ProofError> {
+/// Runs `command`; returns its exit status, stdout and stderr (each bounded).
+fn run(session: &Session, command: &str) -> Result<(i32, String, String), ProofError> {
     let fail = |what: &str, e: ssh2::Error| ProofError {
         timed_out: super::is_timeout(&e),
         detail: format!("`{command}`: {what}: {}", e.message()),
@@ -88,6 +98,9 @@ fn run(session: &Session, command: &str) -> Result<(i32, String), ProofError> {
             timed_out: e.kind() == std::io::ErrorKind::TimedOut,
             detail: format!("`{command}`: reading its output failed: {e}"),
         })?;
+    let mut errors = Vec::new();
+    // What the server's side said goes into a cause, so a short prefix is enough.
+    let _ = channel.stderr().take(MAX_STDERR).read_to_end(&mut errors);
     let _ = channel.send_eof();
     channel
         .wait_close()
@@ -95,7 +108,11 @@ fn run(session: &Session, command: &str) -> Result<(i32, String), ProofError> {
     let status = channel
         .exit_status()
         .map_err(|e| fail("no exit status", e))?;
-    Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+    Ok((
+        status,
+        String::from_utf8_lossy(&bytes).into_owned(),
+        String::from_utf8_lossy(&errors).into_owned(),
+    ))
 }
 
 /// `KEY=value` lines, values optionally quoted (os-release(5)).
@@ -115,9 +132,17 @@ fn parse_os_release(text: &str) -> BTreeMap<&str, String> {
         .collect()
 }
 
-/// Peer text for a fact: control characters dropped, length bounded.
-fn printable(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).take(512).collect()
+/// Peer text for a fact or a cause: line breaks become spaces, other control characters
+/// are dropped, length bounded.
+pub(super) fn printable(text: &str) -> String {
+    text.chars()
+        .filter_map(|c| match c {
+            '\n' | '\r' | '\t' => Some(' '),
+            c if c.is_control() => None,
+            c => Some(c),
+        })
+        .take(512)
+        .collect()
 }
 
 #[cfg(test)]
@@ -137,6 +162,6 @@ mod tests {
 
     #[test]
     fn printable_drops_control_characters() {
-        assert_eq!(printable("a\u{1b}[31mb\r\n"), "a[31mb");
+        assert_eq!(printable("a\u{1b}[31mb\r\nc"), "a[31mb  c");
     }
 }

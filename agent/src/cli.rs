@@ -5,12 +5,15 @@
 
 use crate::arena::{Arena, ArenaError};
 use crate::config::{Config, ConfigError, DEFAULT_CONFIG_PATH};
+use crate::daemon::DaemonError;
 use crate::hardening::{self, HardeningError};
 use crate::identity::{self, IdentityError, IdentityKey, Keygen};
 use base64::Engine as _;
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+mod enroll;
 
 /// sealscan-agent: the scanner-appliance daemon.
 #[derive(Debug, Parser)]
@@ -32,6 +35,39 @@ pub enum Command {
     Fingerprint(StateDirArg),
     /// Validate the configuration file without starting the agent.
     CheckConfig,
+    /// Enroll this appliance with a control plane: creates the identity key if needed, sends
+    /// its public key with a one-time token, and prints the fingerprint to compare.
+    Enroll(EnrollArgs),
+    /// Run the daemon: wait for approval if needed, then claim and run jobs until SIGTERM.
+    Run,
+}
+
+#[derive(Debug, Args)]
+pub struct EnrollArgs {
+    /// The control plane's base URL (https://HOST:PORT).
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    /// The one-time enrollment token a Manager created.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "SEALSCAN_ENROLL_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: String,
+    /// The appliance's name in the control plane; the host name when absent.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// CA certificate(s) of the control plane; the configuration's `ca_file` when absent.
+    #[arg(long, value_name = "PATH")]
+    pub ca_file: Option<PathBuf>,
+    /// State directory; the configuration's `state_dir` when absent.
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Wait for a Manager's approval and collect the appliance credential before returning
+    /// (otherwise `run` waits for it).
+    #[arg(long)]
+    pub wait: bool,
 }
 
 #[derive(Debug, Args)]
@@ -53,6 +89,10 @@ pub enum CliError {
     Arena(#[from] ArenaError),
     #[error(transparent)]
     Identity(#[from] IdentityError),
+    #[error(transparent)]
+    Daemon(#[from] DaemonError),
+    #[error("{0}")]
+    Usage(String),
 }
 
 /// Parses the command line, runs the command and reports its result.
@@ -76,6 +116,11 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
             println!("OK: {}: {}", cli.config.display(), config.summary());
             Ok(())
         }
+        Command::Enroll(args) => enroll::enroll(&cli.config, args),
+        Command::Run => {
+            let config = Config::load(&cli.config)?;
+            Ok(crate::daemon::run(&config)?)
+        }
     }
 }
 
@@ -90,7 +135,7 @@ fn state_dir(config: &Path, arg: &StateDirArg) -> Result<PathBuf, CliError> {
 
 /// Hardening and the locked arena come before the key is touched: a process that cannot
 /// protect the key does not read it.
-fn secure_arena() -> Result<Arena, CliError> {
+pub(crate) fn secure_arena() -> Result<Arena, CliError> {
     hardening::harden_process()?;
     Ok(Arena::new()?)
 }
@@ -128,7 +173,7 @@ fn fingerprint(state_dir: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
-fn print_key(key: &IdentityKey) {
+pub(crate) fn print_key(key: &IdentityKey) {
     println!("fingerprint: {}", key.fingerprint());
     println!(
         "public key:  {}",

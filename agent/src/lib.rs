@@ -2,9 +2,17 @@
 
 pub mod arena;
 pub mod cli;
+pub mod client;
 pub mod config;
+pub mod daemon;
+pub mod enrollment;
 pub mod hardening;
 pub mod identity;
 pub mod logging;
 pub mod login;
+pub mod notify;
+pub mod resolve;
+pub mod scan;
+pub mod sealed;
 pub mod secret;
+pub mod spool;

@@ -1,0 +1,234 @@
+//! What enrollment leaves in the state directory.
+//!
+//! `enrollment.json` (0600): the control plane's URL and CA file, the appliance id and the
+//! poll secret that lets this appliance collect its credential once a Manager approves it.
+//! `credential` (0600): the appliance's API credential, written once it is collected. Nothing
+//! else: the identity key has its own file, and no target secret is ever stored.
+
+use serde::{Deserialize, Serialize};
+use std::fs::{self, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+pub const ENROLLMENT_FILE: &str = "enrollment.json";
+pub const CREDENTIAL_FILE: &str = "credential";
+/// A credential is a short token; anything longer is not one.
+const MAX_CREDENTIAL_LEN: u64 = 4096;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Enrollment {
+    pub url: String,
+    pub ca_file: PathBuf,
+    pub appliance_id: String,
+    pub name: String,
+    pub fingerprint: String,
+    pub poll_secret: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EnrollmentError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "this appliance is not enrolled (no {}); run `sealscan-agent enroll --url URL --token TOKEN` first",
+        path.display()
+    )]
+    NotEnrolled { path: PathBuf },
+    #[error("{}: {message}", path.display())]
+    Malformed { path: PathBuf, message: String },
+    #[error(
+        "{} is readable by other users (mode {mode:o}); run `chmod 600 {}`",
+        path.display(), path.display()
+    )]
+    TooOpen { path: PathBuf, mode: u32 },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> EnrollmentError + '_ {
+    move |source| EnrollmentError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl Enrollment {
+    pub fn path(state_dir: &Path) -> PathBuf {
+        state_dir.join(ENROLLMENT_FILE)
+    }
+
+    pub fn load(state_dir: &Path) -> Result<Self, EnrollmentError> {
+        let path = Self::path(state_dir);
+        let bytes = read_private(&path, 64 * 1024)?;
+        serde_json::from_slice(&bytes).map_err(|e| EnrollmentError::Malformed {
+            path,
+            message: e.to_string(),
+        })
+    }
+
+    /// Replaces the enrollment (a new `enroll` starts over; the old credential goes with it).
+    pub fn save(&self, state_dir: &Path) -> Result<(), EnrollmentError> {
+        let body = serde_json::to_vec_pretty(self).map_err(|e| EnrollmentError::Malformed {
+            path: Self::path(state_dir),
+            message: e.to_string(),
+        })?;
+        remove_credential(state_dir)?;
+        write_private(&Self::path(state_dir), &body)
+    }
+}
+
+pub fn credential_path(state_dir: &Path) -> PathBuf {
+    state_dir.join(CREDENTIAL_FILE)
+}
+
+/// The stored credential, or `None` before approval.
+pub fn load_credential(state_dir: &Path) -> Result<Option<Zeroizing<String>>, EnrollmentError> {
+    let path = credential_path(state_dir);
+    let bytes = match read_private(&path, MAX_CREDENTIAL_LEN) {
+        Ok(b) => b,
+        Err(EnrollmentError::NotEnrolled { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let text = std::str::from_utf8(&bytes).map_err(|_| EnrollmentError::Malformed {
+        path: path.clone(),
+        message: "the credential is not UTF-8".into(),
+    })?;
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(EnrollmentError::Malformed {
+            path,
+            message: "the credential file is empty".into(),
+        });
+    }
+    Ok(Some(Zeroizing::new(text.to_string())))
+}
+
+pub fn save_credential(state_dir: &Path, credential: &str) -> Result<(), EnrollmentError> {
+    write_private(&credential_path(state_dir), credential.as_bytes())
+}
+
+fn remove_credential(state_dir: &Path) -> Result<(), EnrollmentError> {
+    let path = credential_path(state_dir);
+    match fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io(&path)(e)),
+    }
+}
+
+fn read_private(path: &Path, limit: u64) -> Result<Zeroizing<Vec<u8>>, EnrollmentError> {
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(EnrollmentError::NotEnrolled {
+                path: path.to_path_buf(),
+            });
+        }
+        Err(e) => return Err(io(path)(e)),
+    };
+    let meta = file.metadata().map_err(io(path))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(EnrollmentError::TooOpen {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    if meta.len() > limit {
+        return Err(EnrollmentError::Malformed {
+            path: path.to_path_buf(),
+            message: format!("larger than {limit} bytes"),
+        });
+    }
+    let mut bytes = Zeroizing::new(Vec::with_capacity(
+        usize::try_from(meta.len()).unwrap_or(0) + 1,
+    ));
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io(path))?;
+    Ok(bytes)
+}
+
+/// Writes through a 0600 temporary file renamed into place, so a reader never sees half a
+/// file and the mode is private from the first byte.
+fn write_private(path: &Path, body: &[u8]) -> Result<(), EnrollmentError> {
+    let tmp = path.with_extension("tmp");
+    let _ = fs::remove_file(&tmp);
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&tmp)
+        .map_err(io(&tmp))?;
+    file.write_all(body).map_err(io(&tmp))?;
+    file.sync_all().map_err(io(&tmp))?;
+    fs::rename(&tmp, path).map_err(io(path))?;
+    if let Some(dir) = path.parent() {
+        fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io(dir))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Enrollment {
+        Enrollment {
+            url: "https://127.0.0.1:8443".into(),
+            ca_file: "/etc/sealscan/ca.pem".into(),
+            appliance_id: "app_1".into(),
+            name: "scanner-1".into(),
+            fingerprint: "ab:cd".into(),
+            poll_secret: "ps_1".into(),
+        }
+    }
+
+    #[test]
+    fn enrollment_and_credential_round_trip_privately() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            Enrollment::load(dir.path()),
+            Err(EnrollmentError::NotEnrolled { .. })
+        ));
+        sample().save(dir.path()).unwrap();
+        assert_eq!(Enrollment::load(dir.path()).unwrap(), sample());
+        assert!(load_credential(dir.path()).unwrap().is_none());
+        save_credential(dir.path(), "apc_secret").unwrap();
+        assert_eq!(
+            load_credential(dir.path()).unwrap().unwrap().as_str(),
+            "apc_secret"
+        );
+        for f in [ENROLLMENT_FILE, CREDENTIAL_FILE] {
+            let mode = fs::metadata(dir.path().join(f))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{f}");
+        }
+        // Enrolling again drops the old credential.
+        sample().save(dir.path()).unwrap();
+        assert!(load_credential(dir.path()).unwrap().is_none());
+    }
+
+    #[test]
+    fn an_open_credential_file_is_refused_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        save_credential(dir.path(), "apc").unwrap();
+        let path = credential_path(dir.path());
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let err = load_credential(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("chmod 600"), "{err}");
+    }
+}

@@ -1,0 +1,431 @@
+//! Credentials at scan time: from a job's record to a credential a login can use.
+//!
+//! Sealed secrets are opened with the identity key, against the binding rebuilt from the
+//! job's own record fields, so a control plane that re-points an envelope gets a refusal at
+//! the envelope step and no login is attempted. Legacy secrets arrive in the job and are
+//! copied once into a final-size zeroizing buffer. Vault records go through one
+//! `sealscan-vault` session per job and vault, whose web-service password is itself a sealed
+//! or legacy secret. Every plaintext ends up in `SecretBytes`, dropped (wiped) with the
+//! credential right after the login.
+
+use crate::identity::IdentityKey;
+use crate::login::unix::{UnixCredential, UnixSecret};
+use crate::login::windows::{SmbDialect, WindowsCredential};
+use crate::sealed;
+use crate::secret::SecretBytes;
+use sealscan_protocols::appliance::{
+    BindingFields, Job, JobRecord, JobVault, RecordKind, RecordLogin, SecretField, SecretFieldName,
+    SecretValue, WindowsDomainType,
+};
+use sealscan_protocols::results::{LoginKind, LoginOutcome, Status, Step};
+use sealscan_vault::{
+    Api, JobLabel, SecretRef, SecretServer, SecretServerSession, TlsSettings, VaultConnector,
+    VaultRecord, VaultSession,
+};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// A credential ready for a login.
+#[derive(Debug)]
+pub enum Resolved {
+    Unix(UnixCredential),
+    Windows(WindowsCredential),
+}
+
+/// Why no login was attempted: becomes a result with the target's login kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: Status,
+    pub step: Step,
+    pub detail: String,
+    pub login_id: String,
+}
+
+impl Refusal {
+    fn failed(step: Step, detail: impl Into<String>, login_id: &str) -> Self {
+        Self {
+            status: Status::Failed,
+            step,
+            detail: detail.into(),
+            login_id: login_id.to_string(),
+        }
+    }
+
+    pub fn not_attempted(step: Step, detail: impl Into<String>) -> Self {
+        Self {
+            status: Status::NotAttempted,
+            step,
+            detail: detail.into(),
+            login_id: String::new(),
+        }
+    }
+
+    pub fn into_outcome(self, kind: LoginKind) -> LoginOutcome {
+        LoginOutcome::not_passed(kind, self.status, self.step, self.detail, self.login_id)
+    }
+}
+
+/// A job's credential source: its records, its vaults and the key to open what is sealed.
+pub struct JobCredentials {
+    job_id: String,
+    records: HashMap<String, JobRecord>,
+    vaults: HashMap<String, JobVault>,
+    identity: Arc<IdentityKey>,
+    connector: SecretServer,
+    /// One session per vault for the whole job; an error is kept so each target reports it
+    /// without asking the vault again.
+    sessions: Mutex<HashMap<String, Result<Arc<SecretServerSession>, Refusal>>>,
+}
+
+impl JobCredentials {
+    pub fn new(job: &Job, identity: Arc<IdentityKey>) -> Self {
+        Self {
+            job_id: job.job_id.clone(),
+            records: job
+                .records
+                .iter()
+                .map(|r| (r.record_id.clone(), r.clone()))
+                .collect(),
+            vaults: job
+                .vaults
+                .iter()
+                .map(|v| (v.vault_id.clone(), v.clone()))
+                .collect(),
+            identity,
+            connector: SecretServer::default(),
+            sessions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn record(&self, record_id: &str) -> Option<&JobRecord> {
+        self.records.get(record_id)
+    }
+
+    /// The service-selected NetBIOS-domain record for a domain a server reported, if the job
+    /// holds one (compared as Windows compares NetBIOS names: without case).
+    pub fn netbios_record_for(&self, domain: &str) -> Option<&JobRecord> {
+        let mut matches: Vec<&JobRecord> = self
+            .records
+            .values()
+            .filter(|r| r.kind == RecordKind::Windows)
+            .filter(|r| {
+                r.windows.as_ref().is_some_and(|w| {
+                    w.service_selected && w.domain_type == WindowsDomainType::Netbios
+                })
+            })
+            .filter(|r| {
+                r.domain
+                    .as_deref()
+                    .is_some_and(|d| d.eq_ignore_ascii_case(domain))
+            })
+            .collect();
+        // Deterministic when (against the control plane's rules) two records claim a domain.
+        matches.sort_by(|a, b| a.record_id.cmp(&b.record_id));
+        matches.into_iter().next()
+    }
+
+    /// Resolves `record` into a credential for a login of `kind`.
+    pub async fn resolve(&self, record: &JobRecord, kind: LoginKind) -> Result<Resolved, Refusal> {
+        let expected = match kind {
+            LoginKind::Unix => RecordKind::Unix,
+            LoginKind::Windows => RecordKind::Windows,
+        };
+        if record.kind != expected {
+            return Err(Refusal::not_attempted(
+                Step::Record,
+                format!(
+                    "record {} is a {} record, not usable for a {} login",
+                    record.record_id,
+                    kind_name(record.kind),
+                    kind_name(expected)
+                ),
+            ));
+        }
+        match &record.login {
+            RecordLogin::Basic { secrets } => self.resolve_basic(record, secrets),
+            RecordLogin::Vault {
+                vault_id,
+                secret_name,
+                folder,
+            } => {
+                self.resolve_vault(record, vault_id, secret_name, folder.as_deref())
+                    .await
+            }
+        }
+    }
+
+    fn resolve_basic(
+        &self,
+        record: &JobRecord,
+        secrets: &[SecretField],
+    ) -> Result<Resolved, Refusal> {
+        let find = |name: SecretFieldName| secrets.iter().find(|s| s.field == name);
+        let open = |field: &SecretField| {
+            let binding = record_binding(record, field.field);
+            self.open_value(&field.value, &binding, &login_id(record))
+        };
+        match record.kind {
+            RecordKind::Unix => {
+                let secret = if let Some(key) = find(SecretFieldName::PrivateKey) {
+                    let key = open(key)?;
+                    let passphrase = find(SecretFieldName::Passphrase).map(open).transpose()?;
+                    UnixSecret::PrivateKey { key, passphrase }
+                } else if let Some(password) = find(SecretFieldName::Password) {
+                    UnixSecret::Password(open(password)?)
+                } else {
+                    return Err(Refusal::failed(
+                        Step::Record,
+                        format!(
+                            "record {} holds neither a password nor a private key",
+                            record.record_id
+                        ),
+                        &record.user,
+                    ));
+                };
+                Ok(Resolved::Unix(UnixCredential {
+                    user: record.user.clone(),
+                    secret,
+                }))
+            }
+            RecordKind::Windows => {
+                let Some(password) = find(SecretFieldName::Password) else {
+                    return Err(Refusal::failed(
+                        Step::Record,
+                        format!("record {} holds no password", record.record_id),
+                        &login_id(record),
+                    ));
+                };
+                let password = open(password)?;
+                windows_credential(record, record.user.clone(), record.domain.clone(), password)
+            }
+        }
+    }
+
+    async fn resolve_vault(
+        &self,
+        record: &JobRecord,
+        vault_id: &str,
+        secret_name: &str,
+        folder: Option<&str>,
+    ) -> Result<Resolved, Refusal> {
+        let session = self.vault_session(vault_id, &login_id(record))?;
+        let reference = match folder {
+            Some(f) => SecretRef::in_folder(secret_name, f),
+            None => SecretRef::named(secret_name),
+        };
+        let credential = session.credential(&reference).await.map_err(|e| {
+            let cause = e.cause();
+            Refusal::failed(cause.step, cause.detail, &login_id(record))
+        })?;
+        let user = credential
+            .username
+            .expose_str()
+            .map(str::to_string)
+            .ok_or_else(|| {
+                Refusal::failed(
+                    Step::SecretFetch,
+                    format!("the user name of vault secret {secret_name:?} is not UTF-8"),
+                    "",
+                )
+            })?;
+        let copy = |s: &sealscan_vault::Secret| SecretBytes::copy_from(s.expose());
+        match record.kind {
+            RecordKind::Unix => {
+                let secret = if let Some(key) = &credential.private_key {
+                    UnixSecret::PrivateKey {
+                        key: copy(key),
+                        passphrase: credential.passphrase.as_ref().map(copy),
+                    }
+                } else if let Some(password) = &credential.password {
+                    UnixSecret::Password(copy(password))
+                } else {
+                    return Err(Refusal::failed(
+                        Step::SecretFetch,
+                        format!(
+                            "vault secret {secret_name:?} has neither password nor private key"
+                        ),
+                        &user,
+                    ));
+                };
+                Ok(Resolved::Unix(UnixCredential { user, secret }))
+            }
+            RecordKind::Windows => {
+                let Some(password) = &credential.password else {
+                    return Err(Refusal::failed(
+                        Step::SecretFetch,
+                        format!("vault secret {secret_name:?} has no password"),
+                        &user,
+                    ));
+                };
+                let domain = credential
+                    .domain
+                    .as_ref()
+                    .and_then(|d| d.expose_str().map(str::to_string))
+                    .or_else(|| record.domain.clone());
+                windows_credential(record, user, domain, copy(password))
+            }
+        }
+    }
+
+    fn vault_session(
+        &self,
+        vault_id: &str,
+        login_id: &str,
+    ) -> Result<Arc<SecretServerSession>, Refusal> {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(existing) = sessions.get(vault_id) {
+            return existing.clone().map_err(|mut r| {
+                r.login_id = login_id.to_string();
+                r
+            });
+        }
+        let opened = self.open_vault(vault_id).map(Arc::new);
+        sessions.insert(vault_id.to_string(), opened.clone());
+        opened.map_err(|mut r| {
+            r.login_id = login_id.to_string();
+            r
+        })
+    }
+
+    fn open_vault(&self, vault_id: &str) -> Result<SecretServerSession, Refusal> {
+        let Some(vault) = self.vaults.get(vault_id) else {
+            return Err(Refusal::failed(
+                Step::Record,
+                format!("the job names vault {vault_id} but does not carry it"),
+                "",
+            ));
+        };
+        let api: Api = vault
+            .api
+            .parse()
+            .map_err(|e: String| Refusal::failed(Step::VaultLogin, e, ""))?;
+        let binding = vault_binding(vault);
+        let password = self.open_value(&vault.password, &binding, "")?;
+        let record = VaultRecord {
+            url: vault.url.clone(),
+            username: vault.user.clone(),
+            password: sealscan_vault::Secret::copy_from(password.expose()),
+            domain: vault.domain.clone(),
+            organization: vault.organization.clone(),
+            tls: TlsSettings {
+                verify: vault.verify_tls,
+                ca_bundle_pem: vault.ca_pem.clone(),
+            },
+            api,
+        };
+        drop(password);
+        self.connector
+            .open_session(record, &JobLabel::new(self.job_id.clone()))
+            .map_err(|e| {
+                let cause = e.cause();
+                Refusal::failed(cause.step, cause.detail, "")
+            })
+    }
+
+    fn open_value(
+        &self,
+        value: &SecretValue,
+        binding: &BindingFields,
+        login_id: &str,
+    ) -> Result<SecretBytes, Refusal> {
+        match value {
+            SecretValue::Legacy { value } => Ok(SecretBytes::copy_from(value.expose())),
+            SecretValue::Sealed { envelope } => {
+                sealed::open(envelope, binding, self.identity.private_key()).map_err(|detail| {
+                    Refusal::failed(
+                        Step::Envelope,
+                        format!(
+                            "{} of {} {}: {detail}",
+                            binding.field.as_str(),
+                            binding.record_kind,
+                            binding.record_id
+                        ),
+                        login_id,
+                    )
+                })
+            }
+        }
+    }
+
+    /// Ends every vault session of the job: checks in, revokes the token, drops cached
+    /// credentials.
+    pub async fn finish(&self) {
+        let sessions: Vec<Arc<SecretServerSession>> = {
+            let mut map = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+            map.drain().filter_map(|(_, s)| s.ok()).collect()
+        };
+        for session in sessions {
+            session.finish().await;
+        }
+    }
+}
+
+fn windows_credential(
+    record: &JobRecord,
+    user: String,
+    domain: Option<String>,
+    password: SecretBytes,
+) -> Result<Resolved, Refusal> {
+    let (require_signing, min_dialect) = match &record.windows {
+        Some(w) => {
+            let dialect: SmbDialect = w.min_smb_version.parse().map_err(
+                |e: sealscan_protocols::smb2::DialectError| {
+                    Refusal::failed(Step::Record, e.to_string(), &user)
+                },
+            )?;
+            (w.require_signing, dialect)
+        }
+        None => (false, SmbDialect::Smb202),
+    };
+    let domain = match record.windows.as_ref().map(|w| w.domain_type) {
+        Some(WindowsDomainType::None) => None,
+        _ => domain.filter(|d| !d.is_empty()),
+    };
+    Ok(Resolved::Windows(WindowsCredential {
+        user,
+        domain,
+        password,
+        require_signing,
+        min_dialect,
+    }))
+}
+
+fn kind_name(kind: RecordKind) -> &'static str {
+    match kind {
+        RecordKind::Unix => "unix",
+        RecordKind::Windows => "windows",
+    }
+}
+
+fn login_id(record: &JobRecord) -> String {
+    match (&record.kind, record.domain.as_deref()) {
+        (RecordKind::Windows, Some(d)) if !d.is_empty() => format!("{d}\\{}", record.user),
+        _ => record.user.clone(),
+    }
+}
+
+/// The binding a record's secret must carry, rebuilt from the job's own fields.
+pub fn record_binding(record: &JobRecord, field: SecretFieldName) -> BindingFields {
+    BindingFields {
+        record_kind: kind_name(record.kind).to_string(),
+        record_id: record.record_id.clone(),
+        field,
+        user: record.user.clone(),
+        domain: record.domain.clone(),
+        vault_url: None,
+        secret_name: None,
+    }
+}
+
+/// The binding a vault's web-service password must carry.
+pub fn vault_binding(vault: &JobVault) -> BindingFields {
+    BindingFields {
+        record_kind: "vault".to_string(),
+        record_id: vault.vault_id.clone(),
+        field: SecretFieldName::VaultPassword,
+        user: vault.user.clone(),
+        domain: vault.domain.clone(),
+        vault_url: Some(vault.url.clone()),
+        secret_name: None,
+    }
+}

@@ -60,6 +60,9 @@ impl Transport {
                 sanitize(url)
             )));
         }
+        if parsed.scheme() == "http" {
+            log::warn!(target: "sealscan_vault", "vault {} is plain HTTP: its web-service password and secrets cross the network unencrypted", parsed);
+        }
         let mut builder = Client::builder()
             .use_rustls_tls()
             .connect_timeout(limits.connect_timeout)

@@ -80,7 +80,7 @@ impl RestClient {
             generation: slot.generation,
             renew_at: lifetime
                 .and_then(|l| l.checked_sub(EXPIRY_MARGIN))
-                .map(|l| Instant::now() + l),
+                .and_then(|l| Instant::now().checked_add(l)),
         };
         slot.current = Some(token.clone());
         Ok(token)
@@ -271,13 +271,10 @@ impl RestClient {
                     && same_name(&r.name, &secret.name)
                     && folder_id.is_none_or(|f| r.folder_id == Some(f))
             }));
-            // Follow the server's paging, but never backwards or in place: a hostile
-            // `nextSkip` must not make the lookup loop.
-            let next = page.next_skip.unwrap_or(skip + count);
-            if !page.has_next || count == 0 || next <= skip {
-                return one_match(step, &shown, matches).map(|summary| Found { summary });
+            match next_skip(page.has_next, page.next_skip, skip, count) {
+                Some(next) => skip = next,
+                None => return one_match(step, &shown, matches).map(|summary| Found { summary }),
             }
-            skip = next;
         }
         Err(VaultError::new(
             step,
@@ -572,6 +569,13 @@ impl RestClient {
     }
 }
 
+/// Where the next page starts, or `None` when the search is done. Follows the server's
+/// `nextSkip`, but never backwards or in place: a hostile answer must not make the lookup loop.
+fn next_skip(has_next: bool, next: Option<u64>, skip: u64, count: u64) -> Option<u64> {
+    let next = next.unwrap_or(skip.saturating_add(count));
+    (has_next && count > 0 && next > skip).then_some(next)
+}
+
 fn form_len(v: &[u8]) -> usize {
     form_urlencoded::byte_serialize(v).map(str::len).sum()
 }
@@ -688,4 +692,20 @@ pub(crate) fn refusal(step: Step, shown: &str, answer: &Answer) -> VaultError {
         return unexpected(step, answer);
     };
     VaultError::new(step, kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paging_only_moves_forward() {
+        assert_eq!(next_skip(true, Some(100), 0, 100), Some(100));
+        assert_eq!(next_skip(true, None, 100, 100), Some(200));
+        assert_eq!(next_skip(false, Some(100), 0, 100), None);
+        assert_eq!(next_skip(true, Some(0), 0, 100), None);
+        assert_eq!(next_skip(true, Some(5), 10, 100), None);
+        assert_eq!(next_skip(true, Some(300), 200, 0), None);
+        assert_eq!(next_skip(true, None, u64::MAX, 100), None);
+    }
 }

@@ -1,0 +1,188 @@
+//! Shared pieces of the end-to-end tests: jobs as the control plane hands them to the agent
+//! (`sealscan_protocols::appliance`), and running them through the agent's own job code.
+
+use sealscan_agent::arena::Arena;
+use sealscan_agent::config::Timeouts;
+use sealscan_agent::identity::IdentityKey;
+use sealscan_agent::resolve::JobCredentials;
+use sealscan_agent::scan;
+use sealscan_protocols::appliance::{
+    Job, JobRecord, JobTarget, JobVault, RecordKind, RecordLogin, ResultPost, SecretField,
+    SecretFieldName, SecretValue, WindowsDomainType, WindowsOptions, WireSecret,
+};
+use sealscan_protocols::results::{LoginKind, LoginOutcome, Status, Step};
+use std::sync::Arc;
+
+/// A legacy-model secret field, as the control plane puts it in a job before NCSM.
+pub fn legacy(field: SecretFieldName, value: &[u8]) -> SecretField {
+    SecretField {
+        field,
+        value: SecretValue::Legacy {
+            value: WireSecret::new(value),
+        },
+    }
+}
+
+/// A sealed field holding `envelope` (its text form).
+pub fn sealed(field: SecretFieldName, envelope: &str) -> SecretField {
+    SecretField {
+        field,
+        value: SecretValue::Sealed {
+            envelope: envelope.to_string(),
+        },
+    }
+}
+
+pub fn unix_record(id: &str, user: &str, secrets: Vec<SecretField>) -> JobRecord {
+    JobRecord {
+        record_id: id.into(),
+        title: format!("unix {id}"),
+        kind: RecordKind::Unix,
+        user: user.into(),
+        domain: None,
+        windows: None,
+        login: RecordLogin::Basic { secrets },
+    }
+}
+
+pub fn windows_options(domain_type: WindowsDomainType, service_selected: bool) -> WindowsOptions {
+    WindowsOptions {
+        domain_type,
+        service_selected,
+        ntlmv2: true,
+        require_signing: false,
+        min_smb_version: "2.0.2".into(),
+    }
+}
+
+pub fn windows_record(
+    id: &str,
+    user: &str,
+    domain: Option<&str>,
+    options: WindowsOptions,
+    login: RecordLogin,
+) -> JobRecord {
+    JobRecord {
+        record_id: id.into(),
+        title: format!("windows {id}"),
+        kind: RecordKind::Windows,
+        user: user.into(),
+        domain: domain.map(Into::into),
+        windows: Some(options),
+        login,
+    }
+}
+
+pub fn vault_login(vault_id: &str, secret_name: &str) -> RecordLogin {
+    RecordLogin::Vault {
+        vault_id: vault_id.into(),
+        secret_name: secret_name.into(),
+        folder: None,
+    }
+}
+
+/// A Secret Server vault whose web-service password travels as a legacy secret.
+pub fn vault(id: &str, url: &str, user: &str, password: &[u8]) -> JobVault {
+    JobVault {
+        vault_id: id.into(),
+        title: format!("vault {id}"),
+        url: url.into(),
+        user: user.into(),
+        domain: None,
+        organization: None,
+        verify_tls: true,
+        ca_pem: None,
+        api: "rest".into(),
+        password: SecretValue::Legacy {
+            value: WireSecret::new(password),
+        },
+    }
+}
+
+pub fn target(id: &str, kind: LoginKind, port: u16, record_id: Option<&str>) -> JobTarget {
+    JobTarget {
+        target_id: id.into(),
+        host: "127.0.0.1".into(),
+        kind,
+        port: Some(port),
+        record_id: record_id.map(Into::into),
+    }
+}
+
+pub fn job(targets: Vec<JobTarget>, records: Vec<JobRecord>, vaults: Vec<JobVault>) -> Job {
+    Job {
+        job_id: "job-e2e".into(),
+        scan_id: "scan-e2e".into(),
+        lease_secs: 60,
+        targets,
+        records,
+        vaults,
+    }
+}
+
+/// Bounds for stuck peers, not measurements: loopback logins take a fraction of them.
+pub fn timeouts() -> Timeouts {
+    Timeouts {
+        unix_secs: 30,
+        windows_secs: 30,
+        vault_secs: 30,
+    }
+}
+
+/// Runs every target of `job` as the daemon does (one credential source per job, vault
+/// sessions finished at the end) and returns the results in target order.
+pub fn run_job(job: &Job, timeouts: Timeouts) -> Vec<ResultPost> {
+    let arena = Arena::new().expect("locked arena (tests run as root)");
+    let identity = Arc::new(IdentityKey::generate(&arena).expect("identity key"));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let creds = Arc::new(JobCredentials::new(job, identity));
+        let mut tasks = Vec::new();
+        for t in &job.targets {
+            let (creds, t, job_id) = (creds.clone(), t.clone(), job.job_id.clone());
+            tasks.push(tokio::spawn(async move {
+                scan::run_target(&job_id, creds, &t, &timeouts).await
+            }));
+        }
+        let mut posts = Vec::new();
+        for task in tasks {
+            posts.push(task.await.expect("target task"));
+        }
+        creds.finish().await;
+        posts
+    })
+}
+
+/// The result for `target_id`.
+pub fn result<'a>(posts: &'a [ResultPost], target_id: &str) -> &'a LoginOutcome {
+    &posts
+        .iter()
+        .find(|p| p.target_id == target_id)
+        .unwrap_or_else(|| panic!("no result for {target_id}"))
+        .outcome
+}
+
+pub fn cause_text(o: &LoginOutcome) -> String {
+    o.cause
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default()
+}
+
+/// Asserts status, QID, step and words of the cause; prints the cause an operator reads.
+pub fn assert_outcome(o: &LoginOutcome, status: Status, qid: u32, step: Step, words: &[&str]) {
+    eprintln!("{:?} {} {}", o.status, o.qid, cause_text(o));
+    assert_eq!(o.status, status, "{o:#?}");
+    assert_eq!(o.qid, qid, "{o:#?}");
+    let cause = o
+        .cause
+        .as_ref()
+        .expect("a result that did not pass has a cause");
+    assert_eq!(cause.step, step, "{o:#?}");
+    for w in words {
+        assert!(cause.detail.contains(w), "{w:?} not in {o:#?}");
+    }
+}

@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""An independent NCSM v1 envelope implementation, written from docs/ncsm-envelope.md with
+pyhpke (RFC 9180) and the `cryptography` package. The Rust interop tests drive it:
+
+  ncsm.py seal REQUEST_JSON    -> prints the envelope text form
+  ncsm.py open REQUEST_JSON    -> prints the plaintext as hex, or exits 2 with "ERROR <kind>"
+  ncsm.py vectors VECTORS_JSON -> reproduces every vector byte for byte and opens it
+
+REQUEST_JSON is a file: {"binding": {...}, "plaintext_hex", "recipients_pk_hex": [...],
+optional "randomness": {"content_key", "payload_nonce", "ephemeral_ikm": [...]}} for seal;
+{"binding": {...}, "sk_hex", "envelope_text"} for open.
+"""
+
+import base64
+import hashlib
+import json
+import os
+import struct
+import sys
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from pyhpke import AEADId, CipherSuite, KDFId, KEMId
+
+MAGIC = b"NCSM"
+VERSION = 1
+KEM, KDF, AEAD = 0x0020, 0x0001, 0x0003
+FIELDS = ["record_kind", "record_id", "field", "user", "domain", "vault_url", "secret_name"]
+PREFIX = "ncsm1:"
+ENTRY_LEN = 16 + 32 + 48
+SUITE = CipherSuite.new(KEMId.DHKEM_X25519_HKDF_SHA256, KDFId.HKDF_SHA256, AEADId.CHACHA20_POLY1305)
+
+
+class NcsmError(Exception):
+    def __init__(self, kind):
+        super().__init__(kind)
+        self.kind = kind
+
+
+def key_id(pk):
+    return hashlib.sha256(b"sealscan ncsm v1 key id\0" + pk).digest()[:16]
+
+
+def header(binding):
+    out = MAGIC + bytes([VERSION]) + struct.pack(">HHH", KEM, KDF, AEAD)
+    for name in FIELDS:
+        value = binding.get(name, "").encode("utf-8")
+        out += struct.pack(">H", len(value)) + value
+    return out
+
+
+def wrap_info(h):
+    return b"sealscan ncsm v1 wrap\0" + hashlib.sha256(h).digest()
+
+
+def seal(plaintext, binding, pks, randomness=None):
+    ck = bytes.fromhex(randomness["content_key"]) if randomness else os.urandom(32)
+    nonce = bytes.fromhex(randomness["payload_nonce"]) if randomness else os.urandom(12)
+    h = header(binding)
+    ct = ChaCha20Poly1305(ck).encrypt(nonce, plaintext, h)
+    payload = nonce + struct.pack(">I", len(ct)) + ct
+    ph = hashlib.sha256(payload).digest()
+    entries = []
+    for i, pk in enumerate(pks):
+        kid = key_id(pk)
+        eks = None
+        if randomness:
+            eks = SUITE.kem.derive_key_pair(bytes.fromhex(randomness["ephemeral_ikm"][i]))
+        pkr = SUITE.kem.deserialize_public_key(pk)
+        enc, ctx = SUITE.create_sender_context(pkr, wrap_info(h), eks=eks)
+        entries.append(kid + enc + ctx.seal(ck, ph + kid))
+    entries.sort(key=lambda e: e[:16])
+    return h + payload + struct.pack(">H", len(entries)) + b"".join(entries)
+
+
+def parse(data):
+    pos = 0
+
+    def take(n):
+        nonlocal pos
+        if len(data) - pos < n:
+            raise NcsmError("Malformed")
+        chunk = data[pos : pos + n]
+        pos += n
+        return chunk
+
+    if take(4) != MAGIC:
+        raise NcsmError("Malformed")
+    if take(1)[0] != VERSION:
+        raise NcsmError("UnknownVersion")
+    if struct.unpack(">HHH", take(6)) != (KEM, KDF, AEAD):
+        raise NcsmError("UnsupportedSuite")
+    binding = {}
+    for name in FIELDS:
+        (n,) = struct.unpack(">H", take(2))
+        if n > (2048 if name == "vault_url" else 1024):
+            raise NcsmError("LimitExceeded")
+        binding[name] = take(n).decode("utf-8")
+    h = data[:pos]
+    nonce = take(12)
+    (ct_len,) = struct.unpack(">I", take(4))
+    if ct_len > 65552:
+        raise NcsmError("LimitExceeded")
+    if ct_len < 16:
+        raise NcsmError("Malformed")
+    ct = take(ct_len)
+    payload = data[len(h) : pos]
+    (count,) = struct.unpack(">H", take(2))
+    if count > 64:
+        raise NcsmError("LimitExceeded")
+    if count == 0 or len(data) - pos != count * ENTRY_LEN:
+        raise NcsmError("Malformed")
+    entries = [take(ENTRY_LEN) for _ in range(count)]
+    if any(a[:16] >= b[:16] for a, b in zip(entries, entries[1:])):
+        raise NcsmError("Malformed")
+    return binding, h, nonce, ct, payload, entries
+
+
+def open_envelope(data, expected, sk):
+    binding, h, nonce, ct, payload, entries = parse(data)
+    for name in FIELDS:
+        if binding[name] != expected.get(name, ""):
+            raise NcsmError("BindingMismatch")
+    skr = SUITE.kem.deserialize_private_key(sk)
+    kid = key_id(public_from_private(sk))
+    entry = next((e for e in entries if e[:16] == kid), None)
+    if entry is None:
+        raise NcsmError("NotARecipient")
+    try:
+        ctx = SUITE.create_recipient_context(entry[16:48], skr, wrap_info(h))
+        ck = ctx.open(entry[48:], hashlib.sha256(payload).digest() + kid)
+    except Exception:
+        raise NcsmError("Authentication(wrap)")
+    try:
+        return ChaCha20Poly1305(ck).decrypt(nonce, ct, h)
+    except Exception:
+        raise NcsmError("Authentication(payload)")
+
+
+def to_text(data):
+    return PREFIX + base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+
+
+def from_text(text):
+    if not text.startswith(PREFIX):
+        raise NcsmError("Malformed")
+    body = text[len(PREFIX) :]
+    if "=" in body:
+        raise NcsmError("Malformed")
+    data = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    if to_text(data) != text:
+        raise NcsmError("Malformed")
+    return data
+
+
+def public_from_private(sk):
+    return X25519PrivateKey.from_private_bytes(sk).public_key().public_bytes_raw()
+
+
+def main(argv):
+    command, path = argv[1], argv[2]
+    with open(path, encoding="utf-8") as f:
+        request = json.load(f)
+    if command == "seal":
+        pks = [bytes.fromhex(pk) for pk in request["recipients_pk_hex"]]
+        data = seal(bytes.fromhex(request["plaintext_hex"]), request["binding"], pks, request.get("randomness"))
+        print(to_text(data))
+    elif command == "open":
+        try:
+            pt = open_envelope(from_text(request["envelope_text"]), request["binding"], bytes.fromhex(request["sk_hex"]))
+        except NcsmError as e:
+            print("ERROR " + e.kind)
+            return 2
+        print(pt.hex())
+    elif command == "vectors":
+        for case in request["cases"]:
+            pks = [bytes.fromhex(r["pk"]) for r in case["recipients"]]
+            for r in case["recipients"]:
+                assert public_from_private(bytes.fromhex(r["sk"])).hex() == r["pk"], case["name"]
+                assert key_id(bytes.fromhex(r["pk"])).hex() == r["key_id"], case["name"]
+            data = seal(bytes.fromhex(case["plaintext_hex"]), case["binding"], pks, case["randomness"])
+            assert data.hex() == case["envelope_hex"], "seal differs: " + case["name"]
+            assert to_text(data) == case["envelope_text"], "text differs: " + case["name"]
+            for r in case["recipients"]:
+                pt = open_envelope(data, case["binding"], bytes.fromhex(r["sk"]))
+                assert pt.hex() == case["plaintext_hex"], "open differs: " + case["name"]
+            print("ok " + case["name"])
+    else:
+        print("unknown command " + command, file=sys.stderr)
+        return 64
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -27,6 +27,11 @@ struct Cli {
     command: Command,
 }
 
+/// The command line as clap sees it, for the man pages (packaging/ renders them).
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Create the subscription and its Manager Primary Contact (password from a prompt or stdin).

@@ -23,6 +23,11 @@ struct Cli {
     command: Command,
 }
 
+/// The command line as clap sees it, for the man pages (packaging/ renders them).
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Sign in and save the profile (URL, CA file) and the session token.

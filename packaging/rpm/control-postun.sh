@@ -1,0 +1,5 @@
+# sealscan-control %postun: the unit file is gone or replaced; a running systemd reloads. State in
+# /var/lib/sealscan-control is kept (RPM has no purge): remove it by hand to forget this installation.
+if [ -d /run/systemd/system ]; then
+    systemctl daemon-reload >/dev/null 2>&1 || :
+fi

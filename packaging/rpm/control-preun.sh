@@ -1,0 +1,8 @@
+# sealscan-control %preun: on the last removal (not an upgrade), stop and disable the daemon.
+if [ "$1" -eq 0 ]; then
+    if [ -d /run/systemd/system ]; then
+        systemctl disable --now sealscan-control.service >/dev/null 2>&1 || :
+    elif command -v systemctl >/dev/null 2>&1; then
+        systemctl --no-reload disable sealscan-control.service >/dev/null 2>&1 || :
+    fi
+fi

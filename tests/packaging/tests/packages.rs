@@ -1,0 +1,468 @@
+//! The packages operators install: built once per test run with `scripts/package`, then
+//! listed, linted, and the agent's .deb installed on this machine with `dpkg -i`.
+//!
+//! The build uses a quick profile (`pkgtest`, the dev profile without debug info, defined
+//! through cargo's environment) rather than release: the packages' layout, metadata and
+//! scripts are the same, and a release build takes too long on a small CI machine.
+
+use sealscan_packaging_tests::repo_root;
+use sealscan_test_peers::system::ensure_packages;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock};
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+struct Packages {
+    agent_deb: PathBuf,
+    control_deb: PathBuf,
+    agent_rpm: PathBuf,
+    control_rpm: PathBuf,
+}
+
+/// Builds the four packages once for all the tests in this file.
+fn packages() -> &'static Packages {
+    static PACKAGES: OnceLock<Packages> = OnceLock::new();
+    PACKAGES.get_or_init(|| {
+        ensure_packages(&["rpm", "lintian"]);
+        let out = repo_root().join("target/packages-test");
+        let _ = std::fs::remove_dir_all(&out);
+        let status = Command::new(repo_root().join("scripts/package"))
+            .args(["--profile", "pkgtest", "--out"])
+            .arg(&out)
+            .env("CARGO_PROFILE_PKGTEST_INHERITS", "dev")
+            .env("CARGO_PROFILE_PKGTEST_DEBUG", "0")
+            .status()
+            .expect("running scripts/package");
+        assert!(
+            status.success(),
+            "scripts/package failed ({status}); it needs cargo-deb and cargo-generate-rpm \
+             (scripts/install-test-deps installs them)"
+        );
+        let file = |name: String| {
+            let path = out.join(&name);
+            assert!(path.is_file(), "scripts/package did not make {name}");
+            path
+        };
+        Packages {
+            agent_deb: file(format!("sealscan-agent_{VERSION}-1_amd64.deb")),
+            control_deb: file(format!("sealscan-control_{VERSION}-1_amd64.deb")),
+            agent_rpm: file(format!("sealscan-agent-{VERSION}-1.x86_64.rpm")),
+            control_rpm: file(format!("sealscan-control-{VERSION}-1.x86_64.rpm")),
+        }
+    })
+}
+
+fn run(program: &str, args: &[&str], path: &Path) -> Output {
+    let out = Command::new(program)
+        .args(args)
+        .arg(path)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("running {program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?} {} failed: {}{}",
+        path.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `dpkg-deb -c` lines as (mode, path without the leading ".").
+fn deb_listing(deb: &Path) -> Vec<(String, String)> {
+    stdout(&run("dpkg-deb", &["-c"], deb))
+        .lines()
+        .filter_map(|line| {
+            let mode = line.split_whitespace().next()?;
+            let path = line.split_whitespace().last()?;
+            Some((mode.to_owned(), path.trim_start_matches('.').to_owned()))
+        })
+        .collect()
+}
+
+fn assert_files(listing: &[(String, String)], expected: &[(&str, &str)], package: &str) {
+    for (path, mode) in expected {
+        let found = listing.iter().find(|(_, p)| p == path);
+        match found {
+            Some((m, _)) => assert_eq!(m, mode, "{package}: mode of {path}"),
+            None => panic!("{package} lacks {path}; it holds {listing:#?}"),
+        }
+    }
+}
+
+fn has_man_page(paths: &[String], dir: &str, page: &str) -> bool {
+    paths.iter().any(|p| p == &format!("{dir}/{page}.gz"))
+}
+
+#[test]
+fn agent_deb_holds_binary_unit_snippets_config_and_man_pages() {
+    let deb = &packages().agent_deb;
+    let listing = deb_listing(deb);
+    assert_files(
+        &listing,
+        &[
+            ("/usr/bin/sealscan-agent", "-rwxr-xr-x"),
+            ("/etc/sealscan/agent.toml", "-rw-r--r--"),
+            ("/lib/systemd/system/sealscan-agent.service", "-rw-r--r--"),
+            ("/usr/lib/sysusers.d/sealscan-agent.conf", "-rw-r--r--"),
+            ("/usr/lib/tmpfiles.d/sealscan-agent.conf", "-rw-r--r--"),
+            ("/usr/share/doc/sealscan-agent/journal.md", "-rw-r--r--"),
+            ("/usr/share/doc/sealscan-agent/copyright", "-rw-r--r--"),
+        ],
+        "sealscan-agent.deb",
+    );
+    let paths: Vec<String> = listing.into_iter().map(|(_, p)| p).collect();
+    for page in ["sealscan-agent.8", "sealscan-agent-check-config.8"] {
+        assert!(
+            has_man_page(&paths, "/usr/share/man/man8", page),
+            "no {page} in {paths:#?}"
+        );
+    }
+    assert!(
+        !paths.iter().any(|p| p.contains("sealscan-control")),
+        "control-plane files in the agent package: {paths:#?}"
+    );
+
+    let conffiles = Command::new("dpkg-deb")
+        .arg("--info")
+        .arg(deb)
+        .arg("conffiles")
+        .output()
+        .expect("dpkg-deb --info");
+    assert_eq!(stdout(&conffiles).trim(), "/etc/sealscan/agent.toml");
+
+    let info = stdout(&run("dpkg-deb", &["--field"], deb));
+    assert!(info.contains("Package: sealscan-agent"), "{info}");
+    assert!(info.contains("systemd | adduser"), "{info}");
+}
+
+#[test]
+fn agent_deb_ships_the_tree_files_unchanged() {
+    let deb = &packages().agent_deb;
+    let dir = tempfile_dir("agent-deb");
+    let status = Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(deb)
+        .arg(&dir)
+        .status()
+        .expect("dpkg-deb -x");
+    assert!(status.success());
+    for (shipped, source) in [
+        (
+            "lib/systemd/system/sealscan-agent.service",
+            "systemd/sealscan-agent.service",
+        ),
+        (
+            "usr/lib/sysusers.d/sealscan-agent.conf",
+            "systemd/sealscan-agent.sysusers.conf",
+        ),
+        (
+            "usr/lib/tmpfiles.d/sealscan-agent.conf",
+            "systemd/sealscan-agent.tmpfiles.conf",
+        ),
+        ("etc/sealscan/agent.toml", "packaging/agent.toml"),
+    ] {
+        let a = std::fs::read(dir.join(shipped)).expect(shipped);
+        let b = std::fs::read(repo_root().join(source)).expect(source);
+        assert!(a == b, "{shipped} in the package differs from {source}");
+    }
+    let unit = std::fs::read_to_string(dir.join("lib/systemd/system/sealscan-agent.service"))
+        .expect("unit");
+    assert!(
+        unit.contains("ExecStart=/usr/bin/sealscan-agent "),
+        "the unit must start the packaged binary"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn tempfile_dir(name: &str) -> PathBuf {
+    let dir = repo_root()
+        .join("target/packages-test")
+        .join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+#[test]
+fn control_deb_holds_server_cli_unit_snippets_and_man_pages() {
+    let deb = &packages().control_deb;
+    let listing = deb_listing(deb);
+    assert_files(
+        &listing,
+        &[
+            ("/usr/bin/sealscan-control", "-rwxr-xr-x"),
+            ("/usr/bin/sealscan", "-rwxr-xr-x"),
+            ("/lib/systemd/system/sealscan-control.service", "-rw-r--r--"),
+            ("/usr/lib/sysusers.d/sealscan-control.conf", "-rw-r--r--"),
+            ("/usr/lib/tmpfiles.d/sealscan-control.conf", "-rw-r--r--"),
+        ],
+        "sealscan-control.deb",
+    );
+    let paths: Vec<String> = listing.into_iter().map(|(_, p)| p).collect();
+    assert!(has_man_page(
+        &paths,
+        "/usr/share/man/man8",
+        "sealscan-control.8"
+    ));
+    assert!(has_man_page(
+        &paths,
+        "/usr/share/man/man8",
+        "sealscan-control-serve.8"
+    ));
+    assert!(has_man_page(&paths, "/usr/share/man/man1", "sealscan.1"));
+    // The server reads no configuration file, so none is shipped (or marked as one).
+    assert!(!paths.iter().any(|p| p.starts_with("/etc/")), "{paths:#?}");
+}
+
+fn rpm_query(rpm: &Path, args: &[&str]) -> String {
+    let mut all = vec!["-qp"];
+    all.extend_from_slice(args);
+    stdout(&run("rpm", &all, rpm))
+}
+
+#[test]
+fn agent_rpm_holds_the_same_files_and_marks_the_config_noreplace() {
+    let rpm = &packages().agent_rpm;
+    let files = rpm_query(rpm, &["-l"]);
+    for path in [
+        "/usr/bin/sealscan-agent",
+        "/etc/sealscan/agent.toml",
+        "/usr/lib/systemd/system/sealscan-agent.service",
+        "/usr/lib/sysusers.d/sealscan-agent.conf",
+        "/usr/lib/tmpfiles.d/sealscan-agent.conf",
+        "/usr/share/man/man8/sealscan-agent.8.gz",
+        "/usr/share/doc/sealscan-agent/journal.md",
+    ] {
+        assert!(files.lines().any(|l| l == path), "{path} missing: {files}");
+    }
+    let config = rpm_query(rpm, &["-c"]);
+    assert_eq!(config.trim(), "/etc/sealscan/agent.toml");
+    // fflags: c = %config, n = noreplace.
+    let flags = rpm_query(rpm, &["--qf", "[%{FILENAMES} %{FILEFLAGS:fflags}\n]"]);
+    let line = flags
+        .lines()
+        .find(|l| l.starts_with("/etc/sealscan/agent.toml "))
+        .unwrap_or_else(|| panic!("{flags}"));
+    assert!(
+        line.ends_with(" cn"),
+        "agent.toml is not %config(noreplace): {line}"
+    );
+    let modes = rpm_query(rpm, &["--qf", "[%{FILENAMES} %{FILEMODES:perms}\n]"]);
+    assert!(
+        modes.contains("/usr/bin/sealscan-agent -rwxr-xr-x"),
+        "{modes}"
+    );
+
+    let scripts = rpm_query(rpm, &["--scripts"]);
+    for needle in [
+        "postinstall scriptlet",
+        "systemd-sysusers sealscan-agent.conf",
+        "useradd --system",
+        "preuninstall scriptlet",
+        "disable --now sealscan-agent.service",
+        "postuninstall scriptlet",
+    ] {
+        assert!(scripts.contains(needle), "{needle:?} missing: {scripts}");
+    }
+}
+
+#[test]
+fn control_rpm_holds_server_cli_and_unit() {
+    let rpm = &packages().control_rpm;
+    let files = rpm_query(rpm, &["-l"]);
+    for path in [
+        "/usr/bin/sealscan-control",
+        "/usr/bin/sealscan",
+        "/usr/lib/systemd/system/sealscan-control.service",
+        "/usr/lib/sysusers.d/sealscan-control.conf",
+        "/usr/lib/tmpfiles.d/sealscan-control.conf",
+        "/usr/share/man/man8/sealscan-control.8.gz",
+        "/usr/share/man/man1/sealscan.1.gz",
+    ] {
+        assert!(files.lines().any(|l| l == path), "{path} missing: {files}");
+    }
+    let scripts = rpm_query(rpm, &["--scripts"]);
+    assert!(
+        scripts.contains("systemd-sysusers sealscan-control.conf"),
+        "{scripts}"
+    );
+}
+
+#[test]
+fn lintian_reports_no_errors() {
+    let p = packages();
+    for deb in [&p.agent_deb, &p.control_deb] {
+        let out = Command::new("lintian")
+            .args(["--fail-on", "error", "--allow-root"])
+            .arg(deb)
+            .output()
+            .expect("lintian (Debian package lintian) must be installed");
+        let report = String::from_utf8_lossy(&out.stdout);
+        println!("{}:\n{report}", deb.display());
+        assert!(
+            out.status.success() && !report.lines().any(|l| l.starts_with("E:")),
+            "lintian errors for {}:\n{report}{}",
+            deb.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// dpkg allows one installer at a time, and the installs below share the machine's /etc.
+static DPKG: Mutex<()> = Mutex::new(());
+
+/// Purges a package when dropped, so a failed assertion leaves the machine as it was.
+struct Installed(&'static str);
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        purge(self.0);
+    }
+}
+
+fn purge(package: &str) {
+    let _ = Command::new("dpkg")
+        .args(["--purge", package])
+        .stdin(Stdio::null())
+        .output();
+}
+
+fn dpkg_install(deb: &Path) {
+    run("dpkg", &["-i"], deb);
+}
+
+fn agent(args: &[&str]) -> Output {
+    Command::new("/usr/bin/sealscan-agent")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running the installed /usr/bin/sealscan-agent")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+const CA_PATH: &str = "/etc/sealscan/ca.pem";
+const CONFIG_PATH: &str = "/etc/sealscan/agent.toml";
+
+#[test]
+fn agent_deb_installs_runs_keeps_an_edited_config_and_purges() {
+    let deb = &packages().agent_deb;
+    let _dpkg = DPKG.lock().unwrap_or_else(|e| e.into_inner());
+    purge("sealscan-agent");
+    let _ = std::fs::remove_file(CA_PATH);
+    let installed = Installed("sealscan-agent");
+    dpkg_install(deb);
+
+    // The maintainer scripts made the service user and its private state directory.
+    let user = Command::new("getent")
+        .args(["passwd", "sealscan-agent"])
+        .output()
+        .expect("getent");
+    assert!(
+        user.status.success(),
+        "no sealscan-agent user after install"
+    );
+    let passwd = String::from_utf8_lossy(&user.stdout).into_owned();
+    assert!(passwd.contains(":/var/lib/sealscan-agent:"), "{passwd}");
+    let state = std::fs::metadata("/var/lib/sealscan-agent").expect("state directory");
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    assert_eq!(state.permissions().mode() & 0o7777, 0o700);
+    let uid: u32 = passwd
+        .split(':')
+        .nth(2)
+        .and_then(|u| u.parse().ok())
+        .expect("uid in passwd line");
+    assert_eq!(state.uid(), uid, "state directory owner");
+
+    let version = agent(&["--version"]);
+    assert!(version.status.success(), "{}", text(&version));
+    assert_eq!(text(&version).trim(), format!("sealscan-agent {VERSION}"));
+
+    // The shipped config names a CA file the operator provides: until it exists,
+    // check-config says what is wrong.
+    let missing = agent(&["check-config"]);
+    assert!(!missing.status.success(), "{}", text(&missing));
+    assert!(text(&missing).contains("ca_file"), "{}", text(&missing));
+
+    std::fs::write(
+        CA_PATH,
+        "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQm9ndXNDZXJ0\n-----END CERTIFICATE-----\n",
+    )
+    .expect("write the CA file");
+    let ok = agent(&["check-config"]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(
+        text(&ok).starts_with(&format!("OK: {CONFIG_PATH}")),
+        "{}",
+        text(&ok)
+    );
+
+    // An operator's edit survives reinstalling the package (dpkg conffile).
+    let shipped = std::fs::read_to_string(CONFIG_PATH).expect("installed config");
+    let edited = shipped.replace("concurrency = 8", "concurrency = 3");
+    assert_ne!(edited, shipped, "the shipped config sets concurrency = 8");
+    std::fs::write(CONFIG_PATH, &edited).expect("edit the config");
+    dpkg_install(deb);
+    assert_eq!(
+        std::fs::read_to_string(CONFIG_PATH).expect("config after reinstall"),
+        edited,
+        "reinstalling replaced an edited /etc/sealscan/agent.toml"
+    );
+    let ok = agent(&["check-config"]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(text(&ok).contains("concurrency 3,"), "{}", text(&ok));
+
+    assert!(Path::new("/usr/share/man/man8/sealscan-agent.8.gz").is_file());
+
+    std::fs::remove_file(CA_PATH).expect("remove the test CA file");
+    drop(installed);
+    assert!(
+        !Path::new("/usr/bin/sealscan-agent").exists(),
+        "binary left after purge"
+    );
+    assert!(!Path::new(CONFIG_PATH).exists(), "config left after purge");
+    assert!(
+        !Path::new("/var/lib/sealscan-agent").exists(),
+        "state directory left after purge"
+    );
+}
+
+#[test]
+fn control_deb_installs_and_its_binaries_run() {
+    let deb = &packages().control_deb;
+    let _dpkg = DPKG.lock().unwrap_or_else(|e| e.into_inner());
+    purge("sealscan-control");
+    let installed = Installed("sealscan-control");
+    dpkg_install(deb);
+    for binary in ["/usr/bin/sealscan-control", "/usr/bin/sealscan"] {
+        let out = Command::new(binary)
+            .arg("--version")
+            .output()
+            .unwrap_or_else(|e| panic!("running {binary}: {e}"));
+        assert!(out.status.success(), "{binary}: {}", text(&out));
+        assert!(
+            text(&out).trim().ends_with(VERSION),
+            "{binary}: {}",
+            text(&out)
+        );
+    }
+    let state = std::fs::metadata("/var/lib/sealscan-control").expect("data directory");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(state.permissions().mode() & 0o7777, 0o700);
+    drop(installed);
+    assert!(!Path::new("/usr/bin/sealscan-control").exists());
+    assert!(!Path::new("/var/lib/sealscan-control").exists());
+}

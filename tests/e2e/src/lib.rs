@@ -186,3 +186,6 @@ pub fn assert_outcome(o: &LoginOutcome, status: Status, qid: u32, step: Step, wo
         assert!(cause.detail.contains(w), "{w:?} not in {o:#?}");
     }
 }
+
+pub mod agent;
+pub mod contract;

@@ -49,11 +49,14 @@ def header(binding):
     return out
 
 
-def wrap_info(h):
-    return b"sealscan ncsm v1 wrap\0" + hashlib.sha256(h).digest()
+WRAP_LABEL = b"sealscan ncsm v1 wrap\0"
 
 
-def seal(plaintext, binding, pks, randomness=None):
+def wrap_info(h, label=WRAP_LABEL):
+    return label + hashlib.sha256(h).digest()
+
+
+def seal(plaintext, binding, pks, randomness=None, label=WRAP_LABEL):
     ck = bytes.fromhex(randomness["content_key"]) if randomness else os.urandom(32)
     nonce = bytes.fromhex(randomness["payload_nonce"]) if randomness else os.urandom(12)
     h = header(binding)
@@ -67,7 +70,7 @@ def seal(plaintext, binding, pks, randomness=None):
         if randomness:
             eks = SUITE.kem.derive_key_pair(bytes.fromhex(randomness["ephemeral_ikm"][i]))
         pkr = SUITE.kem.deserialize_public_key(pk)
-        enc, ctx = SUITE.create_sender_context(pkr, wrap_info(h), eks=eks)
+        enc, ctx = SUITE.create_sender_context(pkr, wrap_info(h, label), eks=eks)
         entries.append(kid + enc + ctx.seal(ck, ph + kid))
     entries.sort(key=lambda e: e[:16])
     return h + payload + struct.pack(">H", len(entries)) + b"".join(entries)
@@ -163,7 +166,9 @@ def main(argv):
         request = json.load(f)
     if command == "seal":
         pks = [bytes.fromhex(pk) for pk in request["recipients_pk_hex"]]
-        data = seal(bytes.fromhex(request["plaintext_hex"]), request["binding"], pks, request.get("randomness"))
+        # "wrap_info_label_hex" exists only so negative tests can seal with a wrong HPKE info.
+        label = bytes.fromhex(request.get("wrap_info_label_hex", WRAP_LABEL.hex()))
+        data = seal(bytes.fromhex(request["plaintext_hex"]), request["binding"], pks, request.get("randomness"), label)
         print(to_text(data))
     elif command == "open":
         try:

@@ -1,40 +1,106 @@
-//! Opening NCSM envelopes with the identity key.
+//! Opening NCSM envelopes with the identity key (docs/ncsm-envelope.md).
 //!
-//! The envelope codec (`sealscan_protocols::envelope`, docs/ncsm-envelope.md) has not landed
-//! in this tree yet. Until it does, a sealed secret is refused at the envelope step with that
-//! reason: the agent never guesses at a format, and never logs in without checking the
-//! binding.
+//! The expected binding is always rebuilt by the agent from the job's own record fields, so a
+//! control plane that edits a record's user, domain or vault, or moves an envelope to another
+//! record or field, gets `BindingMismatch` here and the login never starts.
 
 use crate::secret::SecretBytes;
 use sealscan_protocols::appliance::BindingFields;
+use sealscan_protocols::envelope::{self, Binding, Envelope};
 
-/// Opens `envelope_text` with `private_key`, requiring the binding to equal `expected`.
-/// The error is a cause detail, free of any secret.
+/// The envelope binding for the control plane's view of where a secret belongs. Fields that
+/// do not apply are empty, as the envelope specification says.
+pub fn binding(fields: &BindingFields) -> Binding {
+    Binding {
+        record_kind: fields.record_kind.clone(),
+        record_id: fields.record_id.clone(),
+        field: fields.field.as_str().to_string(),
+        user: fields.user.clone(),
+        domain: fields.domain.clone().unwrap_or_default(),
+        vault_url: fields.vault_url.clone().unwrap_or_default(),
+        secret_name: fields.secret_name.clone().unwrap_or_default(),
+    }
+}
+
+/// Opens `envelope_text` with `private_key`, requiring the binding to equal `expected`. The
+/// plaintext stays in the final-size buffer the codec allocated. The error is a cause detail,
+/// free of any secret.
 pub fn open(
     envelope_text: &str,
     expected: &BindingFields,
     private_key: &[u8; 32],
 ) -> Result<SecretBytes, String> {
-    let _ = (envelope_text, expected, private_key);
-    Err(
-        "this agent build cannot open NCSM envelopes: the envelope codec \
-         (sealscan_protocols::envelope) is not part of it"
-            .to_string(),
-    )
+    let envelope = Envelope::from_text(envelope_text).map_err(|e| e.to_string())?;
+    let mut plaintext =
+        envelope::open(&envelope, &binding(expected), private_key).map_err(|e| e.to_string())?;
+    // Moves the box out without a copy; the emptied wrapper has nothing left to wipe.
+    Ok(SecretBytes::new(std::mem::take(&mut *plaintext)))
 }
 
 /// Adds `new_public_key` as a recipient of an envelope this appliance can open (rewrap),
-/// keeping the payload unchanged. Same limitation as [`open`].
+/// keeping header and payload unchanged. Returns the new envelope's text form.
 pub fn add_recipient(
     envelope_text: &str,
     expected: &BindingFields,
     private_key: &[u8; 32],
     new_public_key: &[u8; 32],
 ) -> Result<String, String> {
-    let _ = (envelope_text, expected, private_key, new_public_key);
-    Err(
-        "this agent build cannot rewrap NCSM envelopes: the envelope codec \
-         (sealscan_protocols::envelope) is not part of it"
-            .to_string(),
-    )
+    let envelope = Envelope::from_text(envelope_text).map_err(|e| e.to_string())?;
+    envelope::add_recipient(&envelope, &binding(expected), private_key, new_public_key)
+        .map(|e| e.to_text())
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sealscan_protocols::appliance::SecretFieldName;
+    use sealscan_protocols::envelope::{PrivateKey, seal};
+
+    fn fields() -> BindingFields {
+        BindingFields {
+            record_kind: "unix".into(),
+            record_id: "r1".into(),
+            field: SecretFieldName::Password,
+            user: "root".into(),
+            domain: None,
+            vault_url: None,
+            secret_name: None,
+        }
+    }
+
+    #[test]
+    fn opens_what_was_sealed_to_it_and_refuses_a_repointed_binding() {
+        let me = PrivateKey::generate().unwrap();
+        let sealed = seal(b"s3cret", &binding(&fields()), &[me.public_key()])
+            .unwrap()
+            .to_text();
+        let opened = open(&sealed, &fields(), me.as_bytes()).unwrap();
+        assert_eq!(opened.expose(), b"s3cret");
+
+        let mut other = fields();
+        other.user = "admin".into();
+        let err = open(&sealed, &other, me.as_bytes()).unwrap_err();
+        assert!(err.contains("user"), "{err}");
+        assert!(!err.contains("s3cret"));
+        assert!(open("ncsm1:AAAA", &fields(), me.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn rewrap_lets_the_new_appliance_open_it() {
+        let me = PrivateKey::generate().unwrap();
+        let new = PrivateKey::generate().unwrap();
+        let sealed = seal(b"pw", &binding(&fields()), &[me.public_key()])
+            .unwrap()
+            .to_text();
+        assert!(open(&sealed, &fields(), new.as_bytes()).is_err());
+        let rewrapped =
+            add_recipient(&sealed, &fields(), me.as_bytes(), &new.public_key()).unwrap();
+        assert_eq!(
+            open(&rewrapped, &fields(), new.as_bytes())
+                .unwrap()
+                .expose(),
+            b"pw"
+        );
+    }
 }

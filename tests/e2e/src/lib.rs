@@ -4,12 +4,13 @@
 use sealscan_agent::arena::Arena;
 use sealscan_agent::config::Timeouts;
 use sealscan_agent::identity::IdentityKey;
-use sealscan_agent::resolve::JobCredentials;
-use sealscan_agent::scan;
+use sealscan_agent::resolve::{self, JobCredentials};
+use sealscan_agent::{scan, sealed};
 use sealscan_protocols::appliance::{
-    Job, JobRecord, JobTarget, JobVault, RecordKind, RecordLogin, ResultPost, SecretField,
-    SecretFieldName, SecretValue, WindowsDomainType, WindowsOptions, WireSecret,
+    BindingFields, Job, JobRecord, JobTarget, JobVault, RecordKind, RecordLogin, ResultPost,
+    SecretField, SecretFieldName, SecretValue, WindowsDomainType, WindowsOptions, WireSecret,
 };
+use sealscan_protocols::envelope;
 use sealscan_protocols::results::{LoginKind, LoginOutcome, Status, Step};
 use std::sync::Arc;
 
@@ -129,11 +130,75 @@ pub fn timeouts() -> Timeouts {
     }
 }
 
+/// An appliance identity held as the agent holds it: in a locked arena.
+pub struct Appliance {
+    _arena: Arena,
+    pub identity: Arc<IdentityKey>,
+}
+
+impl Appliance {
+    pub fn new() -> Self {
+        let arena = Arena::new().expect("locked arena (tests run as root)");
+        let identity = Arc::new(IdentityKey::generate(&arena).expect("identity key"));
+        Self {
+            _arena: arena,
+            identity,
+        }
+    }
+
+    /// Seals `plaintext` to this appliance as the operator's CLI would, bound to `fields`.
+    pub fn seal(&self, fields: &BindingFields, plaintext: &[u8]) -> String {
+        seal_to(self.identity.public_key(), fields, plaintext)
+    }
+}
+
+impl Default for Appliance {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Seals `plaintext` to `public_key`, bound to `fields`; the envelope's text form.
+pub fn seal_to(public_key: &[u8; 32], fields: &BindingFields, plaintext: &[u8]) -> String {
+    envelope::seal(plaintext, &sealed::binding(fields), &[*public_key])
+        .expect("seal")
+        .to_text()
+}
+
+/// The envelope with one ciphertext byte flipped: still well-formed, no longer authentic.
+pub fn tamper(envelope_text: &str) -> String {
+    let envelope = envelope::Envelope::from_text(envelope_text).expect("envelope");
+    let mut bytes = envelope.to_bytes();
+    // The payload is a 12-byte nonce, a u32 length, then the ciphertext (docs/ncsm-envelope.md,
+    // section 4): flip the ciphertext's first byte.
+    let at = envelope.header_bytes().len() + 12 + 4;
+    if let Some(b) = bytes.get_mut(at) {
+        *b ^= 0x01;
+    }
+    envelope::Envelope::from_bytes(&bytes)
+        .expect("a flipped ciphertext byte still parses")
+        .to_text()
+}
+
+/// What a record's secret is bound to (`record_kind` "unix"/"windows", as the contract says).
+pub fn record_fields(record: &JobRecord, field: SecretFieldName) -> BindingFields {
+    resolve::record_binding(record, field)
+}
+
+/// What a vault's web-service password is bound to.
+pub fn vault_fields(vault: &JobVault) -> BindingFields {
+    resolve::vault_binding(vault)
+}
+
 /// Runs every target of `job` as the daemon does (one credential source per job, vault
-/// sessions finished at the end) and returns the results in target order.
+/// sessions finished at the end) with a fresh appliance key.
 pub fn run_job(job: &Job, timeouts: Timeouts) -> Vec<ResultPost> {
-    let arena = Arena::new().expect("locked arena (tests run as root)");
-    let identity = Arc::new(IdentityKey::generate(&arena).expect("identity key"));
+    run_job_as(&Appliance::new(), job, timeouts)
+}
+
+/// [`run_job`] as `appliance`, which envelopes in the job may be sealed to.
+pub fn run_job_as(appliance: &Appliance, job: &Job, timeouts: Timeouts) -> Vec<ResultPost> {
+    let identity = appliance.identity.clone();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -235,6 +235,21 @@ fn a_canary_secret_leaves_no_trace_in_memory_stderr_or_spool() {
     assert!(out.status.success());
     cp.shared.approve_all();
     let mut agent = home.run();
+    // The Unix secret arrives sealed to the agent's key (NCSM), the Windows one as a legacy
+    // secret inside the job: both models are covered.
+    let agent_key = cp
+        .shared
+        .with(|s| s.appliances.values().next().map(|a| a.public_key.clone()))
+        .expect("appliance");
+    let mut unix = unix_record("ru", unix_user, vec![]);
+    let envelope = seal_to(
+        &base64_decode(&agent_key),
+        &record_fields(&unix, SecretFieldName::Password),
+        canary.as_bytes(),
+    );
+    unix.login = sealscan_protocols::appliance::RecordLogin::Basic {
+        secrets: vec![sealed(SecretFieldName::Password, &envelope)],
+    };
     cp.shared.push_job(with_id(
         job(
             vec![
@@ -242,7 +257,7 @@ fn a_canary_secret_leaves_no_trace_in_memory_stderr_or_spool() {
                 target("w", LoginKind::Windows, smbd.port(), Some("rw")),
             ],
             vec![
-                unix_record("ru", unix_user, pw(&canary)),
+                unix,
                 windows_record(
                     "rw",
                     win_user,

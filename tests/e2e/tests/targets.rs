@@ -3,7 +3,7 @@
 //! credential resolution (legacy, sealed, vault), the login, and the result with its QID.
 
 use sealscan_e2e::*;
-use sealscan_protocols::appliance::{SecretFieldName, WindowsDomainType};
+use sealscan_protocols::appliance::{RecordLogin, SecretFieldName, WindowsDomainType};
 use sealscan_protocols::results::{LoginKind, Status, Step};
 use sealscan_test_peers::smbd::{Smbd, SmbdOptions};
 use sealscan_test_peers::sshd::{KeyFormat, Sshd, SshdOptions, generate_key};
@@ -242,52 +242,148 @@ fn a_windows_target_without_a_record_for_its_domain_is_not_attempted() {
 }
 
 #[test]
-fn sealed_secrets_that_do_not_open_never_reach_the_peer() {
+fn sealed_secrets_open_and_tampered_or_repointed_ones_never_reach_the_peer() {
     ensure_user(UNIX_USER, UNIX_PW);
     let sshd = Sshd::start(&SshdOptions::default());
     let smbd = Smbd::start(SmbdOptions::default());
     smbd.add_user(WIN_USER, WIN_PW);
+    let appliance = Appliance::new();
+    let local = windows_options(WindowsDomainType::None, false);
+
+    // Sealed by the operator for the records as they were created.
+    let mut u_ok = unix_record("u-ok", UNIX_USER, vec![]);
+    let u_env = appliance.seal(
+        &record_fields(&u_ok, SecretFieldName::Password),
+        UNIX_PW.as_bytes(),
+    );
+    u_ok.login = RecordLogin::Basic {
+        secrets: vec![sealed(SecretFieldName::Password, &u_env)],
+    };
+    // A correctly bound envelope with one ciphertext byte flipped.
+    let mut u_tampered = u_ok.clone();
+    u_tampered.record_id = "u-tampered".into();
+    let t_env = appliance.seal(
+        &record_fields(&u_tampered, SecretFieldName::Password),
+        UNIX_PW.as_bytes(),
+    );
+    u_tampered.login = RecordLogin::Basic {
+        secrets: vec![sealed(SecretFieldName::Password, &tamper(&t_env))],
+    };
+    // The control plane re-points the record at another user, keeping the envelope.
+    let mut u_repointed = u_ok.clone();
+    u_repointed.user = "root".into();
+    let mut w_ok = windows_record(
+        "w-ok",
+        WIN_USER,
+        None,
+        local.clone(),
+        RecordLogin::Basic { secrets: vec![] },
+    );
+    let w_env = appliance.seal(
+        &record_fields(&w_ok, SecretFieldName::Password),
+        WIN_PW.as_bytes(),
+    );
+    w_ok.login = RecordLogin::Basic {
+        secrets: vec![sealed(SecretFieldName::Password, &w_env)],
+    };
+    // An envelope moved from one record to another.
+    let mut w_moved = w_ok.clone();
+    w_moved.record_id = "w-moved".into();
+    // Sealed to another appliance only.
+    let other = Appliance::new();
+    let mut w_foreign = w_ok.clone();
+    w_foreign.record_id = "w-foreign".into();
+    w_foreign.login = RecordLogin::Basic {
+        secrets: vec![sealed(
+            SecretFieldName::Password,
+            &other.seal(
+                &record_fields(&w_foreign, SecretFieldName::Password),
+                WIN_PW.as_bytes(),
+            ),
+        )],
+    };
+
     let job = job(
         vec![
-            target("u", LoginKind::Unix, sshd.port(), Some("r-sealed")),
-            target("w", LoginKind::Windows, smbd.port(), Some("w-sealed")),
+            target("u-ok", LoginKind::Unix, sshd.port(), Some("u-ok")),
+            target("w-ok", LoginKind::Windows, smbd.port(), Some("w-ok")),
         ],
-        vec![
-            unix_record(
-                "r-sealed",
-                UNIX_USER,
-                vec![sealed(SecretFieldName::Password, "ncsm1.tampered")],
-            ),
-            windows_record(
-                "w-sealed",
-                WIN_USER,
-                None,
-                windows_options(WindowsDomainType::None, false),
-                sealscan_protocols::appliance::RecordLogin::Basic {
-                    secrets: vec![sealed(SecretFieldName::Password, "ncsm1.tampered")],
-                },
-            ),
-        ],
+        vec![u_ok, w_ok],
         vec![],
     );
-    let posts = run_job(&job, timeouts());
+    let posts = run_job_as(&appliance, &job, timeouts());
+    for id in ["u-ok", "w-ok"] {
+        let o = result(&posts, id);
+        assert_eq!(o.status, Status::Passed, "{id}: {}", cause_text(o));
+    }
+    sshd.settle_log();
+    let (ssh_before, smb_before) = (sshd.connections(), smbd.auth_lines().len());
+
+    let job = job_with_records(
+        vec![
+            target(
+                "u-tampered",
+                LoginKind::Unix,
+                sshd.port(),
+                Some("u-tampered"),
+            ),
+            target("u-repointed", LoginKind::Unix, sshd.port(), Some("u-ok")),
+            target("w-moved", LoginKind::Windows, smbd.port(), Some("w-moved")),
+            target(
+                "w-foreign",
+                LoginKind::Windows,
+                smbd.port(),
+                Some("w-foreign"),
+            ),
+        ],
+        vec![u_tampered, u_repointed, w_moved, w_foreign],
+    );
+    let posts = run_job_as(&appliance, &job, timeouts());
     assert_outcome(
-        result(&posts, "u"),
+        result(&posts, "u-tampered"),
         Status::Failed,
         105053,
         Step::Envelope,
-        &["password of unix r-sealed"],
+        &["password of unix u-tampered", "failed authentication"],
     );
     assert_outcome(
-        result(&posts, "w"),
+        result(&posts, "u-repointed"),
+        Status::Failed,
+        105053,
+        Step::Envelope,
+        &["user"],
+    );
+    assert_outcome(
+        result(&posts, "w-moved"),
         Status::Failed,
         105015,
         Step::Envelope,
-        &["password of windows w-sealed"],
+        &["record_id"],
     );
+    assert_outcome(
+        result(&posts, "w-foreign"),
+        Status::Failed,
+        105015,
+        Step::Envelope,
+        &["password of windows w-foreign"],
+    );
+    // Nothing of the refused attempts reached either server.
     sshd.settle_log();
-    assert_eq!(sshd.connections(), 0, "{}", sshd.auth_log());
-    assert!(smbd.auth_lines().is_empty(), "{:?}", smbd.auth_lines());
+    assert_eq!(sshd.connections(), ssh_before, "{}", sshd.auth_log());
+    assert!(sshd.attempts_for("root").is_empty(), "{}", sshd.auth_log());
+    assert_eq!(
+        smbd.auth_lines().len(),
+        smb_before,
+        "{:?}",
+        smbd.auth_lines()
+    );
+}
+
+fn job_with_records(
+    targets: Vec<sealscan_protocols::appliance::JobTarget>,
+    records: Vec<sealscan_protocols::appliance::JobRecord>,
+) -> sealscan_protocols::appliance::Job {
+    job(targets, records, vec![])
 }
 
 fn seed() -> Seed {
@@ -330,6 +426,12 @@ fn vault_records_resolve_live_through_the_simulator() {
     smbd.add_user(WIN_USER, WIN_PW);
     let (_rt, sim) = start_sim();
     let url = sim.base_url();
+    // The vault's own web-service password travels sealed like any other secret.
+    let appliance = Appliance::new();
+    let mut ss = vault("ss", &url, "svc-scan", b"");
+    ss.password = sealscan_protocols::appliance::SecretValue::Sealed {
+        envelope: appliance.seal(&vault_fields(&ss), SVC_PW.as_bytes()),
+    };
     let local = windows_options(WindowsDomainType::None, false);
     let job = job(
         vec![
@@ -353,12 +455,9 @@ fn vault_records_resolve_live_through_the_simulator() {
             unix_record_vault("v-missing", "ss", "no-such-secret"),
             unix_record_vault("v-badpw", "ss-bad", "unix-login"),
         ],
-        vec![
-            vault("ss", &url, "svc-scan", SVC_PW.as_bytes()),
-            vault("ss-bad", &url, "svc-scan", b"wrong-Vault-pw"),
-        ],
+        vec![ss, vault("ss-bad", &url, "svc-scan", b"wrong-Vault-pw")],
     );
-    let posts = run_job(&job, timeouts());
+    let posts = run_job_as(&appliance, &job, timeouts());
     for id in ["u1", "u2"] {
         let o = result(&posts, id);
         assert_eq!(o.status, Status::Passed, "{id}: {}", cause_text(o));

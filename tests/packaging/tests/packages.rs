@@ -466,3 +466,201 @@ fn control_deb_installs_and_its_binaries_run() {
     assert!(!Path::new("/usr/bin/sealscan-control").exists());
     assert!(!Path::new("/var/lib/sealscan-control").exists());
 }
+
+/// Every system call the packaged agent makes must pass the unit's `SystemCallFilter=`:
+/// the agent runs its commands under strace (key generation in the locked arena, config
+/// check, an enrollment attempt over TLS to a loopback listener that hangs up, the daemon
+/// start without an enrollment), and each call seen is checked against the filter's groups
+/// as this machine's systemd expands them.
+#[test]
+fn agent_system_calls_pass_the_unit_filter() {
+    let deb = &packages().agent_deb;
+    ensure_packages(&["strace", "systemd"]);
+    let dir = tempfile_dir("agent-syscalls");
+    let root = dir.join("root");
+    let status = Command::new("dpkg-deb")
+        .arg("-x")
+        .arg(deb)
+        .arg(&root)
+        .status()
+        .expect("dpkg-deb -x");
+    assert!(status.success());
+    let binary = root.join("usr/bin/sealscan-agent");
+    let unit = std::fs::read_to_string(root.join("lib/systemd/system/sealscan-agent.service"))
+        .expect("packaged unit");
+    let allowed = unit_allowed_syscalls(&unit);
+    // The expansion itself: what the arena needs is in, what the deny list names is out.
+    for call in ["mlock", "madvise", "prctl", "setrlimit", "connect"] {
+        assert!(allowed.contains(call), "{call} not allowed by the unit");
+    }
+    for call in ["mount", "reboot", "ptrace", "setuid", "init_module"] {
+        assert!(!allowed.contains(call), "{call} allowed by the unit");
+    }
+
+    let state = dir.join("state");
+    std::fs::create_dir(&state).expect("state dir");
+    let ca = dir.join("ca.pem");
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("cert");
+    std::fs::write(&ca, cert.cert.pem()).expect("write CA");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let port = listener.local_addr().expect("port").port();
+    // Hang up on whoever connects: the agent's TLS client gets as far as its handshake.
+    let hangup = std::thread::spawn(move || {
+        if let Ok((stream, _)) = listener.accept() {
+            drop(stream);
+        }
+    });
+    let config = dir.join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "control_plane_url = \"https://127.0.0.1:{port}\"\nca_file = \"{}\"\n\
+             state_dir = \"{}\"\nlog = \"stderr\"\n",
+            ca.display(),
+            state.display()
+        ),
+    )
+    .expect("write config");
+
+    let url = format!("https://127.0.0.1:{port}");
+    let config_arg = config.display().to_string();
+    let state_arg = state.display().to_string();
+    let runs: [(&str, Vec<&str>); 4] = [
+        ("keygen", vec!["keygen", "--state-dir", &state_arg]),
+        (
+            "check-config",
+            vec!["--config", &config_arg, "check-config"],
+        ),
+        (
+            "enroll",
+            vec![
+                "--config",
+                &config_arg,
+                "enroll",
+                "--url",
+                &url,
+                "--token",
+                "not-a-real-token",
+            ],
+        ),
+        ("run", vec!["--config", &config_arg, "run"]),
+    ];
+    let mut seen = std::collections::BTreeMap::<String, &str>::new();
+    for (name, args) in &runs {
+        let trace = dir.join(format!("{name}.trace"));
+        let out = Command::new("strace")
+            .args(["-f", "-qq", "-o"])
+            .arg(&trace)
+            .arg(&binary)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("strace (Debian package strace) must be installed");
+        println!("{name}: {}\n{}", out.status, text(&out));
+        if *name == "keygen" || *name == "check-config" {
+            assert!(out.status.success(), "{name}: {}", text(&out));
+        }
+        let trace = std::fs::read_to_string(&trace).expect("strace output");
+        for call in traced_calls(&trace) {
+            seen.entry(call).or_insert(name);
+        }
+    }
+    let _ = hangup.join();
+    assert!(
+        seen.contains_key("mlock"),
+        "the arena was not traced: {seen:?}"
+    );
+    assert!(
+        seen.contains_key("connect"),
+        "the enrollment did not connect: {seen:?}"
+    );
+    let refused: Vec<String> = seen
+        .iter()
+        .filter(|(call, _)| !allowed.contains(call.as_str()))
+        .map(|(call, run)| format!("{call} (in {run})"))
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "system calls the unit's SystemCallFilter refuses: {refused:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// System-call names in `strace -f` output (`PID name(args) = result`).
+fn traced_calls(trace: &str) -> Vec<String> {
+    trace
+        .lines()
+        .filter_map(|line| {
+            let rest = line.trim_start_matches(|c: char| c.is_ascii_digit() || c == ' ');
+            let name: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let is_call = !name.is_empty() && rest[name.len()..].starts_with('(');
+            is_call.then_some(name)
+        })
+        .collect()
+}
+
+/// The calls `SystemCallFilter=` lines allow: the union of the allow lists minus the union
+/// of the `~` deny lists, with groups expanded by `systemd-analyze syscall-filter`.
+fn unit_allowed_syscalls(unit: &str) -> std::collections::BTreeSet<String> {
+    let out = Command::new("systemd-analyze")
+        .args(["syscall-filter", "--no-pager"])
+        .output()
+        .expect("systemd-analyze (Debian package systemd) must be installed");
+    assert!(out.status.success(), "{}", text(&out));
+    let mut groups = std::collections::BTreeMap::<String, Vec<String>>::new();
+    let mut current: Option<String> = None;
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let item = line.trim();
+        if item.is_empty() || item.starts_with('#') {
+            continue;
+        }
+        if line.starts_with('@') {
+            current = Some(item.to_owned());
+            groups.entry(item.to_owned()).or_default();
+        } else if let Some(group) = &current {
+            groups
+                .entry(group.clone())
+                .or_default()
+                .push(item.to_owned());
+        }
+    }
+    fn expand(
+        item: &str,
+        groups: &std::collections::BTreeMap<String, Vec<String>>,
+        into: &mut std::collections::BTreeSet<String>,
+    ) {
+        match groups.get(item) {
+            Some(members) => {
+                for member in members {
+                    expand(member, groups, into);
+                }
+            }
+            None if item.starts_with('@') => panic!("unknown syscall group {item}"),
+            None => {
+                into.insert(item.to_owned());
+            }
+        }
+    }
+    let mut allow = std::collections::BTreeSet::new();
+    let mut deny = std::collections::BTreeSet::new();
+    for line in unit.lines() {
+        let Some(value) = line.strip_prefix("SystemCallFilter=") else {
+            continue;
+        };
+        let (set, items) = match value.strip_prefix('~') {
+            Some(items) => (&mut deny, items),
+            None => (&mut allow, value),
+        };
+        for item in items.split_whitespace() {
+            expand(item, &groups, set);
+        }
+    }
+    assert!(
+        !allow.is_empty(),
+        "the unit has no SystemCallFilter allow list"
+    );
+    allow.difference(&deny).cloned().collect()
+}

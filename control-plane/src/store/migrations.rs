@@ -3,7 +3,93 @@
 use super::{Result, StoreError};
 use rusqlite::Connection;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2)];
+const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (100, V100)];
+
+/// Appliances, their enrollment, the sealed-secret store rewraps work on, scans, jobs and
+/// results (the scanning side; numbered from 100 so the two halves never collide).
+const V100: &str = r#"
+CREATE TABLE enrollment_tokens (
+    token_hash TEXT PRIMARY KEY,
+    label TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER,
+    appliance_id TEXT
+);
+CREATE TABLE appliances (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    public_key BLOB NOT NULL UNIQUE,
+    key_id TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'rejected', 'revoked')),
+    poll_secret_hash TEXT NOT NULL,
+    credential_hash TEXT UNIQUE,
+    credential_collected INTEGER NOT NULL DEFAULT 0,
+    enrolled_at INTEGER NOT NULL,
+    enrolled_ip TEXT,
+    decided_at INTEGER,
+    decided_by TEXT,
+    reason TEXT,
+    last_seen_at INTEGER
+);
+-- Every NCSM envelope the control plane holds, one per record (or vault) and field: what
+-- rewrap work reads and replaces. The envelope carries its own binding.
+CREATE TABLE sealed_secrets (
+    id INTEGER PRIMARY KEY,
+    record_kind TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    field TEXT NOT NULL,
+    envelope TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (record_kind, record_id, field)
+);
+CREATE TABLE scans (
+    id INTEGER PRIMARY KEY,
+    title TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    targets TEXT NOT NULL,
+    kinds TEXT NOT NULL,
+    appliance_id TEXT REFERENCES appliances(id),
+    completed_at INTEGER
+);
+CREATE TABLE jobs (
+    id INTEGER PRIMARY KEY,
+    scan_id INTEGER NOT NULL REFERENCES scans(id) ON DELETE CASCADE,
+    appliance_id TEXT REFERENCES appliances(id),
+    state TEXT NOT NULL CHECK (state IN ('queued', 'leased', 'done', 'cancelled')),
+    claimed_by TEXT REFERENCES appliances(id),
+    claims INTEGER NOT NULL DEFAULT 0,
+    lease_expires_at INTEGER,
+    created_at INTEGER NOT NULL,
+    completed_at INTEGER
+);
+CREATE INDEX jobs_state ON jobs(state);
+CREATE TABLE job_targets (
+    job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+    target_id TEXT NOT NULL,
+    host TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    done INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (job_id, target_id)
+);
+CREATE TABLE results (
+    id INTEGER PRIMARY KEY,
+    job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+    scan_id INTEGER NOT NULL REFERENCES scans(id) ON DELETE CASCADE,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    target_id TEXT NOT NULL,
+    host TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    record_id TEXT,
+    appliance_id TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    at INTEGER NOT NULL
+);
+CREATE INDEX results_scan ON results(scan_id);
+"#;
 
 /// SMTP delivery bookkeeping for the outbox.
 const V2: &str = r#"

@@ -2,13 +2,17 @@
 //! sees `Store::read`/`Store::write` and the typed operations on `Tx`. SQLite now (WAL,
 //! numbered migrations applied at open); another backend would implement the same `Tx`
 //! operations.
+mod appliances;
 mod log;
 mod migrations;
+mod scans;
 mod sessions;
 mod subscription;
 mod users;
 
+pub use appliances::{ApplianceRow, ApplianceState, EnrollmentToken, NewAppliance, SealedSecret};
 pub use log::{AuditEntry, OutboxEmail};
+pub use scans::{JobRow, JobTargetRow, ResultRow, ScanRow, kind_str};
 pub use sessions::{SessionRow, SessionScope};
 
 use rusqlite::{Connection, Transaction};

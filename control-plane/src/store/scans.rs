@@ -1,0 +1,341 @@
+//! Scans, their jobs and targets, leases, and the results appliances post.
+use super::{Result, StoreError, Tx, flag};
+use rusqlite::{OptionalExtension, Row, params};
+use sealscan_protocols::results::{LoginKind, LoginOutcome};
+
+#[derive(Clone, Debug)]
+pub struct ScanRow {
+    pub id: i64,
+    pub title: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub targets: Vec<String>,
+    pub kinds: String,
+    pub appliance_id: Option<String>,
+    pub completed_at: Option<i64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct JobRow {
+    pub id: i64,
+    pub scan_id: i64,
+    pub appliance_id: Option<String>,
+    pub state: String,
+    pub claimed_by: Option<String>,
+    pub claims: i64,
+    pub lease_expires_at: Option<i64>,
+    pub created_at: i64,
+    pub completed_at: Option<i64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct JobTargetRow {
+    pub target_id: String,
+    pub host: String,
+    pub kind: LoginKind,
+    pub done: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct ResultRow {
+    pub job_id: i64,
+    pub idempotency_key: String,
+    pub target_id: String,
+    pub host: String,
+    pub record_id: Option<String>,
+    pub appliance_id: String,
+    pub outcome: LoginOutcome,
+    pub at: i64,
+}
+
+pub fn kind_str(kind: LoginKind) -> &'static str {
+    match kind {
+        LoginKind::Unix => "unix",
+        LoginKind::Windows => "windows",
+    }
+}
+
+fn parse_kind(s: &str) -> Option<LoginKind> {
+    match s {
+        "unix" => Some(LoginKind::Unix),
+        "windows" => Some(LoginKind::Windows),
+        _ => None,
+    }
+}
+
+fn corrupt(col: usize, what: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, what.into())
+}
+
+const SCAN_COLUMNS: &str =
+    "id, title, created_by, created_at, targets, kinds, appliance_id, completed_at";
+
+fn scan_row(r: &Row<'_>) -> rusqlite::Result<ScanRow> {
+    let targets: String = r.get(4)?;
+    Ok(ScanRow {
+        id: r.get(0)?,
+        title: r.get(1)?,
+        created_by: r.get(2)?,
+        created_at: r.get(3)?,
+        targets: serde_json::from_str(&targets)
+            .map_err(|e| corrupt(4, format!("scan targets: {e}")))?,
+        kinds: r.get(5)?,
+        appliance_id: r.get(6)?,
+        completed_at: r.get(7)?,
+    })
+}
+
+const JOB_COLUMNS: &str = "id, scan_id, appliance_id, state, claimed_by, claims, \
+    lease_expires_at, created_at, completed_at";
+
+fn job_row(r: &Row<'_>) -> rusqlite::Result<JobRow> {
+    Ok(JobRow {
+        id: r.get(0)?,
+        scan_id: r.get(1)?,
+        appliance_id: r.get(2)?,
+        state: r.get(3)?,
+        claimed_by: r.get(4)?,
+        claims: r.get(5)?,
+        lease_expires_at: r.get(6)?,
+        created_at: r.get(7)?,
+        completed_at: r.get(8)?,
+    })
+}
+
+fn result_row(r: &Row<'_>) -> rusqlite::Result<ResultRow> {
+    let outcome: String = r.get(6)?;
+    Ok(ResultRow {
+        job_id: r.get(0)?,
+        idempotency_key: r.get(1)?,
+        target_id: r.get(2)?,
+        host: r.get(3)?,
+        record_id: r.get(4)?,
+        appliance_id: r.get(5)?,
+        outcome: serde_json::from_str(&outcome)
+            .map_err(|e| corrupt(6, format!("result outcome: {e}")))?,
+        at: r.get(7)?,
+    })
+}
+
+const RESULT_COLUMNS: &str =
+    "job_id, idempotency_key, target_id, host, record_id, appliance_id, outcome, at";
+
+impl Tx<'_> {
+    pub fn insert_scan(
+        &self,
+        title: &str,
+        created_by: &str,
+        now: i64,
+        targets: &[String],
+        kinds: &str,
+        appliance_id: Option<&str>,
+    ) -> Result<i64> {
+        let targets = serde_json::to_string(targets)
+            .map_err(|e| StoreError::Corrupt(format!("scan targets: {e}")))?;
+        self.tx.execute(
+            "INSERT INTO scans (title, created_by, created_at, targets, kinds, appliance_id) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![title, created_by, now, targets, kinds, appliance_id],
+        )?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    pub fn scan(&self, id: i64) -> Result<Option<ScanRow>> {
+        Ok(self
+            .tx
+            .query_row(
+                &format!("SELECT {SCAN_COLUMNS} FROM scans WHERE id = ?1"),
+                [id],
+                scan_row,
+            )
+            .optional()?)
+    }
+
+    pub fn list_scans(&self) -> Result<Vec<ScanRow>> {
+        let mut stmt = self
+            .tx
+            .prepare(&format!("SELECT {SCAN_COLUMNS} FROM scans ORDER BY id"))?;
+        let rows = stmt.query_map([], scan_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    pub fn insert_job(&self, scan_id: i64, appliance_id: Option<&str>, now: i64) -> Result<i64> {
+        self.tx.execute(
+            "INSERT INTO jobs (scan_id, appliance_id, state, created_at) VALUES (?1, ?2, 'queued', ?3)",
+            params![scan_id, appliance_id, now],
+        )?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    pub fn insert_job_target(
+        &self,
+        job_id: i64,
+        target_id: &str,
+        host: &str,
+        kind: LoginKind,
+    ) -> Result<()> {
+        self.tx.execute(
+            "INSERT INTO job_targets (job_id, target_id, host, kind) VALUES (?1, ?2, ?3, ?4)",
+            params![job_id, target_id, host, kind_str(kind)],
+        )?;
+        Ok(())
+    }
+
+    pub fn job(&self, id: i64) -> Result<Option<JobRow>> {
+        Ok(self
+            .tx
+            .query_row(
+                &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"),
+                [id],
+                job_row,
+            )
+            .optional()?)
+    }
+
+    pub fn jobs_for_scan(&self, scan_id: i64) -> Result<Vec<JobRow>> {
+        let mut stmt = self.tx.prepare(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE scan_id = ?1 ORDER BY id"
+        ))?;
+        let rows = stmt.query_map([scan_id], job_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    pub fn job_targets(&self, job_id: i64) -> Result<Vec<JobTargetRow>> {
+        let mut stmt = self.tx.prepare(
+            "SELECT target_id, host, kind, done FROM job_targets WHERE job_id = ?1 ORDER BY rowid",
+        )?;
+        let rows = stmt.query_map([job_id], |r| {
+            let kind: String = r.get(2)?;
+            Ok(JobTargetRow {
+                target_id: r.get(0)?,
+                host: r.get(1)?,
+                kind: parse_kind(&kind).ok_or_else(|| corrupt(2, format!("kind {kind:?}")))?,
+                done: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// Leases that ran out put their jobs back in the queue; their finished targets stay done.
+    pub fn requeue_expired_leases(&self, now: i64) -> Result<Vec<i64>> {
+        let mut stmt = self.tx.prepare(
+            "UPDATE jobs SET state = 'queued', lease_expires_at = NULL \
+             WHERE state = 'leased' AND lease_expires_at <= ?1 RETURNING id",
+        )?;
+        let rows = stmt.query_map([now], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The oldest queued job this appliance may run.
+    pub fn next_claimable_job(&self, appliance_id: &str) -> Result<Option<JobRow>> {
+        Ok(self
+            .tx
+            .query_row(
+                &format!(
+                    "SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'queued' \
+                     AND (appliance_id IS NULL OR appliance_id = ?1) ORDER BY id LIMIT 1"
+                ),
+                [appliance_id],
+                job_row,
+            )
+            .optional()?)
+    }
+
+    pub fn lease_job(&self, job_id: i64, appliance_id: &str, expires_at: i64) -> Result<()> {
+        self.tx.execute(
+            "UPDATE jobs SET state = 'leased', claimed_by = ?2, claims = claims + 1, \
+             lease_expires_at = ?3 WHERE id = ?1",
+            params![job_id, appliance_id, expires_at],
+        )?;
+        Ok(())
+    }
+
+    pub fn extend_lease(&self, job_id: i64, expires_at: i64) -> Result<()> {
+        self.tx.execute(
+            "UPDATE jobs SET lease_expires_at = ?2 WHERE id = ?1 AND state = 'leased'",
+            params![job_id, expires_at],
+        )?;
+        Ok(())
+    }
+
+    /// Jobs an appliance held go back to the queue (it was revoked).
+    pub fn release_jobs_of(&self, appliance_id: &str) -> Result<usize> {
+        Ok(self.tx.execute(
+            "UPDATE jobs SET state = 'queued', lease_expires_at = NULL \
+             WHERE state = 'leased' AND claimed_by = ?1",
+            [appliance_id],
+        )?)
+    }
+
+    pub fn result_by_key(&self, key: &str) -> Result<Option<ResultRow>> {
+        Ok(self
+            .tx
+            .query_row(
+                &format!("SELECT {RESULT_COLUMNS} FROM results WHERE idempotency_key = ?1"),
+                [key],
+                result_row,
+            )
+            .optional()?)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn insert_result(
+        &self,
+        job: &JobRow,
+        key: &str,
+        target_id: &str,
+        host: &str,
+        record_id: Option<&str>,
+        appliance_id: &str,
+        outcome: &LoginOutcome,
+        now: i64,
+    ) -> Result<()> {
+        let outcome = serde_json::to_string(outcome)
+            .map_err(|e| StoreError::Corrupt(format!("result outcome: {e}")))?;
+        self.tx.execute(
+            "INSERT INTO results (job_id, scan_id, idempotency_key, target_id, host, kind, \
+             record_id, appliance_id, outcome, at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, (SELECT kind FROM job_targets WHERE job_id = ?1 AND target_id = ?4), \
+             ?6, ?7, ?8, ?9)",
+            params![job.id, job.scan_id, key, target_id, host, record_id, appliance_id, outcome, now],
+        )?;
+        self.tx.execute(
+            "UPDATE job_targets SET done = ?3 WHERE job_id = ?1 AND target_id = ?2",
+            params![job.id, target_id, flag(true)],
+        )?;
+        Ok(())
+    }
+
+    /// Marks the job done once every target has its result, and the scan once all its jobs
+    /// are; true when the job completed with this call.
+    pub fn complete_job_if_finished(&self, job_id: i64, now: i64) -> Result<bool> {
+        let open: i64 = self.tx.query_row(
+            "SELECT COUNT(*) FROM job_targets WHERE job_id = ?1 AND done = 0",
+            [job_id],
+            |r| r.get(0),
+        )?;
+        if open > 0 {
+            return Ok(false);
+        }
+        let n = self.tx.execute(
+            "UPDATE jobs SET state = 'done', completed_at = ?2, lease_expires_at = NULL \
+             WHERE id = ?1 AND state != 'done'",
+            params![job_id, now],
+        )?;
+        self.tx.execute(
+            "UPDATE scans SET completed_at = ?2 WHERE completed_at IS NULL \
+             AND id = (SELECT scan_id FROM jobs WHERE id = ?1) \
+             AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.scan_id = scans.id AND j.state != 'done')",
+            params![job_id, now],
+        )?;
+        Ok(n == 1)
+    }
+
+    pub fn results_for_scan(&self, scan_id: i64) -> Result<Vec<ResultRow>> {
+        let mut stmt = self.tx.prepare(&format!(
+            "SELECT {RESULT_COLUMNS} FROM results WHERE scan_id = ?1 ORDER BY id"
+        ))?;
+        let rows = stmt.query_map([scan_id], result_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+}

@@ -318,6 +318,29 @@ fn lintian_reports_no_errors() {
 /// dpkg allows one installer at a time, and the installs below share the machine's /etc.
 static DPKG: Mutex<()> = Mutex::new(());
 
+/// Holds the lock file `sealscan_test_peers::system::ensure_packages` takes around apt-get,
+/// so a dpkg run here never meets another test binary's apt-get install.
+struct MachineLock {
+    // Kept open for the lock's lifetime; closing the file releases the lock.
+    _file: std::fs::File,
+}
+
+impl MachineLock {
+    fn take() -> Self {
+        use std::os::fd::AsRawFd;
+        let path = "/tmp/sealscan-test-peers.lock";
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap_or_else(|e| panic!("cannot open {path}: {e}"));
+        // SAFETY: flock on a descriptor this value owns; closing it releases the lock.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        assert_eq!(rc, 0, "flock {path}: {}", std::io::Error::last_os_error());
+        Self { _file: file }
+    }
+}
+
 /// Purges a package when dropped, so a failed assertion leaves the machine as it was.
 struct Installed(&'static str);
 
@@ -361,6 +384,7 @@ const CONFIG_PATH: &str = "/etc/sealscan/agent.toml";
 fn agent_deb_installs_runs_keeps_an_edited_config_and_purges() {
     let deb = &packages().agent_deb;
     let _dpkg = DPKG.lock().unwrap_or_else(|e| e.into_inner());
+    let _machine = MachineLock::take();
     purge("sealscan-agent");
     let _ = std::fs::remove_file(CA_PATH);
     let installed = Installed("sealscan-agent");
@@ -444,6 +468,7 @@ fn agent_deb_installs_runs_keeps_an_edited_config_and_purges() {
 fn control_deb_installs_and_its_binaries_run() {
     let deb = &packages().control_deb;
     let _dpkg = DPKG.lock().unwrap_or_else(|e| e.into_inner());
+    let _machine = MachineLock::take();
     purge("sealscan-control");
     let installed = Installed("sealscan-control");
     dpkg_install(deb);

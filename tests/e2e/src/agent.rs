@@ -109,6 +109,11 @@ impl AgentHome {
 
     /// `sealscan-agent run`, its stderr appended to [`AgentHome::stderr_path`].
     pub fn run(&self) -> RunningAgent {
+        self.run_with_env(&[])
+    }
+
+    /// [`AgentHome::run`] with extra environment (e.g. systemd's `NOTIFY_SOCKET`).
+    pub fn run_with_env(&self, env: &[(&str, &str)]) -> RunningAgent {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -117,6 +122,7 @@ impl AgentHome {
         let child = self
             .command()
             .arg("run")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))

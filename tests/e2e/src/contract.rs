@@ -16,7 +16,7 @@ use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, KeyUsagePurpose}
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use sealscan_protocols::appliance::{
     API_PREFIX, ClaimRequest, EnrollPollRequest, EnrollRequest, EnrollResponse, EnrollState,
-    HeartbeatResponse, Job, MAX_CLAIM_WAIT_SECS, ResultAck, ResultPost,
+    HeartbeatResponse, Job, MAX_CLAIM_WAIT_SECS, ResultAck, ResultPost, RewrapSubmit, RewrapWork,
 };
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -51,6 +51,9 @@ pub struct Inner {
     pub duplicates: usize,
     /// Record a posted result but answer 503, as when the acknowledgement is lost.
     pub lose_acks: bool,
+    /// Rewrap work offered to appliances until one submits it.
+    pub rewrap: Option<RewrapWork>,
+    pub rewrapped: Vec<RewrapSubmit>,
 }
 
 #[derive(Clone, Default)]
@@ -83,7 +86,9 @@ pub struct ContractServer {
     pub addr: SocketAddr,
     pub ca_pem: String,
     pub shared: Shared,
-    task: tokio::task::JoinHandle<()>,
+    config: Arc<rustls::ServerConfig>,
+    /// The accept loop and every connection it serves, so `stop` cuts them all.
+    tasks: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
 impl ContractServer {
@@ -91,8 +96,33 @@ impl ContractServer {
         format!("https://{}", self.addr)
     }
 
-    pub fn stop(self) {
-        self.task.abort();
+    /// Goes away as a crashed control plane does: listener and open connections closed.
+    pub fn stop(&self) {
+        for t in self
+            .tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
+            t.abort();
+        }
+    }
+
+    /// Comes back on the same address with the same certificate and state.
+    pub async fn resume(&self) {
+        let listener = TcpListener::bind(self.addr).await.expect("re-bind");
+        serve(
+            listener,
+            self.config.clone(),
+            self.shared.clone(),
+            self.tasks.clone(),
+        );
+    }
+}
+
+impl Drop for ContractServer {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -103,6 +133,20 @@ pub async fn start(token: &str) -> ContractServer {
     let addr = listener.local_addr().expect("address");
     let shared = Shared::default();
     shared.with(|s| s.tokens.push(token.to_string()));
+    let tasks = Arc::new(Mutex::new(Vec::new()));
+    serve(listener, config.clone(), shared.clone(), tasks.clone());
+    ContractServer {
+        addr,
+        ca_pem,
+        shared,
+        config,
+        tasks,
+    }
+}
+
+type Tasks = Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>;
+
+fn serve(listener: TcpListener, config: Arc<rustls::ServerConfig>, shared: Shared, tasks: Tasks) {
     let p = API_PREFIX;
     let app = Router::new()
         .route(&format!("{p}/enroll"), post(enroll))
@@ -110,16 +154,17 @@ pub async fn start(token: &str) -> ContractServer {
         .route(&format!("{p}/jobs/claim"), post(claim))
         .route(&format!("{p}/jobs/{{job_id}}/heartbeat"), post(heartbeat))
         .route(&format!("{p}/jobs/{{job_id}}/results"), post(results))
-        .route(&format!("{p}/rewrap"), get(rewrap))
-        .with_state(shared.clone());
+        .route(&format!("{p}/rewrap"), get(rewrap_work).post(rewrap_submit))
+        .with_state(shared);
     let acceptor = TlsAcceptor::from(config);
-    let task = tokio::spawn(async move {
+    let conns = tasks.clone();
+    let accept = tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
             let (acceptor, app) = (acceptor.clone(), app.clone());
-            tokio::spawn(async move {
+            let conn = tokio::spawn(async move {
                 let Ok(tls) = acceptor.accept(stream).await else {
                     return;
                 };
@@ -128,14 +173,10 @@ pub async fn start(token: &str) -> ContractServer {
                     .serve_connection(TokioIo::new(tls), svc)
                     .await;
             });
+            conns.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
         }
     });
-    ContractServer {
-        addr,
-        ca_pem,
-        shared,
-        task,
-    }
+    tasks.lock().unwrap_or_else(|e| e.into_inner()).push(accept);
 }
 
 fn tls() -> (String, Arc<rustls::ServerConfig>) {
@@ -323,8 +364,29 @@ async fn results(
     })
 }
 
-async fn rewrap() -> Response {
-    StatusCode::NO_CONTENT.into_response()
+async fn rewrap_work(State(s): State<Shared>, headers: HeaderMap) -> Response {
+    if !authorized(&s, &headers) {
+        return refuse(StatusCode::UNAUTHORIZED, "appliance credential required");
+    }
+    match s.with(|inner| inner.rewrap.clone()) {
+        Some(work) => Json(work).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    }
+}
+
+async fn rewrap_submit(
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    Json(submit): Json<RewrapSubmit>,
+) -> Response {
+    if !authorized(&s, &headers) {
+        return refuse(StatusCode::UNAUTHORIZED, "appliance credential required");
+    }
+    s.with(|inner| {
+        inner.rewrap = None;
+        inner.rewrapped.push(submit);
+    });
+    Json(serde_json::json!({})).into_response()
 }
 
 /// Results recorded so far, by target id.
@@ -336,4 +398,28 @@ pub fn results_by_target(s: &Shared) -> HashMap<String, ResultPost> {
             .map(|p| (p.target_id.clone(), p.clone()))
             .collect()
     })
+}
+
+/// Enrolls the appliance at `home` with `token` and approves it, as a Manager would.
+pub fn enroll_and_approve(home: &crate::agent::AgentHome, server: &ContractServer, token: &str) {
+    let out = home.enroll(&server.url(), token, &[]);
+    assert!(
+        out.status.success(),
+        "enroll failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    server.shared.approve_all();
+}
+
+/// The enrolled appliance's public key.
+pub fn appliance_key(server: &ContractServer) -> [u8; 32] {
+    use base64::Engine as _;
+    let text = server
+        .shared
+        .with(|s| s.appliances.values().next().map(|a| a.public_key.clone()))
+        .expect("an enrolled appliance");
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .expect("base64 key");
+    <[u8; 32]>::try_from(bytes.as_slice()).expect("32-byte key")
 }

@@ -3,7 +3,7 @@
 use super::{Result, StoreError};
 use rusqlite::Connection;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (100, V100)];
+const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (100, V100), (200, super::records::V200)];
 
 /// Appliances, their enrollment, the sealed-secret store rewraps work on, scans, jobs and
 /// results (the scanning side; numbered from 100 so the two halves never collide).

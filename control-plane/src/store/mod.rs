@@ -5,6 +5,7 @@
 mod appliances;
 mod log;
 mod migrations;
+mod records;
 mod scans;
 mod sessions;
 mod subscription;
@@ -12,6 +13,9 @@ mod users;
 
 pub use appliances::{ApplianceRow, ApplianceState, EnrollmentToken, NewAppliance, SealedSecret};
 pub use log::{AuditEntry, OutboxEmail};
+pub use records::{
+    NcsmRow, NcsmState, RecordRow, SecretOwner, VAULT_KIND, VaultRow, WindowsSettings,
+};
 pub use scans::{JobRow, JobTargetRow, ResultRow, ScanRow, kind_str};
 pub use sessions::{SessionRow, SessionScope};
 

@@ -1,0 +1,179 @@
+//! The credential material of a job: each target matched to its record, with the records'
+//! envelopes (or legacy secrets) and the vaults they log in through.
+use crate::credentials::{field_from_str, open_legacy, record_domain};
+use crate::iprange::IpRange;
+use crate::keyfile::DataKey;
+use crate::store::{RecordRow, StoreError, Tx, VAULT_KIND, VaultRow};
+use sealscan_protocols::appliance::{
+    JobRecord, JobTarget, JobVault, RecordKind, RecordLogin, SecretField, SecretValue,
+    WindowsDomainType, WindowsOptions,
+};
+use sealscan_protocols::results::LoginKind;
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+pub type Material = (Vec<JobTarget>, Vec<JobRecord>, Vec<JobVault>);
+
+/// Matches each `(target_id, host, kind)` to its record: the record whose IP list holds the
+/// host for that kind. Windows targets without such a record get `record_id: None` and the job
+/// carries every service-selected NetBIOS record, for the appliance to pick by the domain the
+/// server reports. Host names match no IP list.
+pub fn build_job_material(
+    tx: &Tx<'_>,
+    key: &DataKey,
+    targets: &[(String, String, LoginKind)],
+) -> Result<Material, StoreError> {
+    let records = tx.records()?;
+    let mut ranges: Vec<(&RecordRow, Vec<IpRange>)> = Vec::new();
+    for r in &records {
+        let parsed = r
+            .ips
+            .iter()
+            .map(|e| IpRange::parse(e))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::Corrupt(format!("record {}: {e}", r.id)))?;
+        ranges.push((r, parsed));
+    }
+    let mut used: BTreeSet<&str> = BTreeSet::new();
+    let mut need_service_selected = false;
+    let mut job_targets = Vec::with_capacity(targets.len());
+    for (target_id, host, kind) in targets {
+        let kind_name = match kind {
+            LoginKind::Unix => "unix",
+            LoginKind::Windows => "windows",
+        };
+        let ip: Option<IpAddr> = host.parse().ok();
+        let matched = ip.and_then(|ip| {
+            ranges
+                .iter()
+                .find(|(r, rs)| r.kind == kind_name && rs.iter().any(|x| x.contains(ip)))
+                .map(|(r, _)| r.id.as_str())
+        });
+        match matched {
+            Some(id) => {
+                used.insert(id);
+            }
+            None if *kind == LoginKind::Windows => need_service_selected = true,
+            None => {}
+        }
+        job_targets.push(JobTarget {
+            target_id: target_id.clone(),
+            host: host.clone(),
+            kind: *kind,
+            port: None,
+            record_id: matched.map(str::to_string),
+        });
+    }
+    if need_service_selected {
+        for r in &records {
+            if r.windows.as_ref().is_some_and(|w| w.service_selected) {
+                used.insert(r.id.as_str());
+            }
+        }
+    }
+    let mut job_records = Vec::with_capacity(used.len());
+    let mut vault_ids: BTreeSet<&str> = BTreeSet::new();
+    for r in records.iter().filter(|r| used.contains(r.id.as_str())) {
+        if let Some(v) = r.vault_id.as_deref() {
+            vault_ids.insert(v);
+        }
+        job_records.push(job_record(tx, key, r)?);
+    }
+    let mut job_vaults = Vec::with_capacity(vault_ids.len());
+    for id in vault_ids {
+        let vault = tx
+            .vault(id)?
+            .ok_or_else(|| StoreError::Corrupt(format!("vault {id} of a record is missing")))?;
+        job_vaults.push(job_vault(tx, key, &vault)?);
+    }
+    Ok((job_targets, job_records, job_vaults))
+}
+
+fn job_record(tx: &Tx<'_>, key: &DataKey, r: &RecordRow) -> Result<JobRecord, StoreError> {
+    let kind = if r.kind == "windows" {
+        RecordKind::Windows
+    } else {
+        RecordKind::Unix
+    };
+    let login = match (r.login_type.as_str(), &r.vault_id, &r.secret_name) {
+        ("vault", Some(vault_id), Some(secret_name)) => RecordLogin::Vault {
+            vault_id: vault_id.clone(),
+            secret_name: secret_name.clone(),
+            folder: r.folder.clone(),
+        },
+        _ => RecordLogin::Basic {
+            secrets: secrets_of(tx, key, &r.kind, &r.id)?
+                .into_iter()
+                .filter_map(|(name, value)| {
+                    field_from_str(&name).map(|field| SecretField { field, value })
+                })
+                .collect(),
+        },
+    };
+    let windows = r.windows.as_ref().map(|w| WindowsOptions {
+        domain_type: match w.domain_type.as_str() {
+            "netbios" => WindowsDomainType::Netbios,
+            "active_directory" => WindowsDomainType::ActiveDirectory,
+            _ => WindowsDomainType::None,
+        },
+        service_selected: w.service_selected,
+        ntlmv2: w.ntlmv2,
+        require_signing: w.require_signing,
+        min_smb_version: w.min_smb_version.clone(),
+    });
+    Ok(JobRecord {
+        record_id: r.id.clone(),
+        title: r.title.clone(),
+        kind,
+        user: r.username.clone(),
+        domain: record_domain(r),
+        windows,
+        login,
+    })
+}
+
+fn job_vault(tx: &Tx<'_>, key: &DataKey, v: &VaultRow) -> Result<JobVault, StoreError> {
+    let password = secrets_of(tx, key, VAULT_KIND, &v.id)?
+        .into_iter()
+        .find(|(name, _)| name == "vault_password")
+        .map(|(_, value)| value)
+        .ok_or_else(|| StoreError::Corrupt(format!("vault {} holds no password", v.id)))?;
+    Ok(JobVault {
+        vault_id: v.id.clone(),
+        title: v.title.clone(),
+        url: v.url.clone(),
+        user: v.username.clone(),
+        domain: v.domain.clone(),
+        organization: v.organization.clone(),
+        verify_tls: v.verify_tls,
+        ca_pem: v.ca_pem.clone(),
+        api: v.api.clone(),
+        password,
+    })
+}
+
+/// Each field's envelope when sealed, else its legacy secret opened with the data key.
+fn secrets_of(
+    tx: &Tx<'_>,
+    key: &DataKey,
+    kind: &str,
+    id: &str,
+) -> Result<Vec<(String, SecretValue)>, StoreError> {
+    let mut out: Vec<(String, SecretValue)> = tx
+        .envelopes_of(kind, id)?
+        .into_iter()
+        .map(|(field, envelope)| (field, SecretValue::Sealed { envelope }))
+        .collect();
+    for (field, blob) in tx.legacy_secrets_of(kind, id)? {
+        if out.iter().any(|(f, _)| *f == field) {
+            continue;
+        }
+        let value = open_legacy(key, kind, id, &field, &blob).ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "the legacy {field} of {kind} {id} does not open with the data key"
+            ))
+        })?;
+        out.push((field, SecretValue::Legacy { value }));
+    }
+    Ok(out)
+}

@@ -88,15 +88,17 @@ pub fn seal_with_randomness(
         recipients: Vec::with_capacity(recipients.len()),
     };
     let header = envelope.header_bytes();
-    let mut ciphertext = Vec::with_capacity(plaintext.len() + TAG_LEN);
-    ciphertext.extend_from_slice(plaintext);
+    // Encrypted in place in a buffer sized for ciphertext and tag, so it never reallocates and
+    // is wiped if encryption fails while it still holds the plaintext.
+    let mut buffer = Zeroizing::new(Vec::with_capacity(plaintext.len() + TAG_LEN));
+    buffer.extend_from_slice(plaintext);
     let tag = ChaCha20Poly1305::new(Key::from_slice(randomness.content_key.as_slice()))
-        .encrypt_in_place_detached(Nonce::from_slice(&envelope.nonce), &header, &mut ciphertext)
+        .encrypt_in_place_detached(Nonce::from_slice(&envelope.nonce), &header, &mut buffer)
         .map_err(|_| EnvelopeError::LimitExceeded {
             what: "plaintext too long for the payload AEAD",
         })?;
-    ciphertext.extend_from_slice(&tag);
-    envelope.ciphertext = ciphertext;
+    buffer.extend_from_slice(&tag);
+    envelope.ciphertext = std::mem::take(&mut *buffer);
 
     let context = WrapContext::of(&envelope);
     for (index, (pk, seed)) in recipients.iter().zip(&randomness.ephemeral_ikm).enumerate() {

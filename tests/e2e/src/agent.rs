@@ -6,11 +6,15 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// Builds the agent binary once per test process (cargo does not build another package's
-/// binaries for this crate's tests) and returns its path.
+/// The agent binary: `SEALSCAN_AGENT_BIN` when set (scripts/demo builds it first), else
+/// built once per process with cargo (cargo does not build another package's binaries for
+/// this crate's tests) and found next to the running executable.
 pub fn binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
+        if let Some(path) = std::env::var_os("SEALSCAN_AGENT_BIN") {
+            return PathBuf::from(path);
+        }
         let cargo = option_env!("CARGO").unwrap_or("cargo");
         let status = Command::new(cargo)
             .args(["build", "-p", "sealscan-agent", "--bin", "sealscan-agent"])
@@ -18,13 +22,13 @@ pub fn binary() -> &'static Path {
             .status()
             .unwrap_or_else(|e| panic!("cannot run `{cargo} build -p sealscan-agent`: {e}"));
         assert!(status.success(), "building sealscan-agent failed");
-        let exe = std::env::current_exe().expect("test executable path");
-        // target/<profile>/deps/<test> -> target/<profile>/sealscan-agent
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target/<profile> directory");
-        let bin = profile_dir.join("sealscan-agent");
+        let exe = std::env::current_exe().expect("executable path");
+        // Tests run from target/<profile>/deps/, binaries from target/<profile>/.
+        let mut dir = exe.parent().expect("executable directory");
+        if dir.ends_with("deps") {
+            dir = dir.parent().expect("target/<profile> directory");
+        }
+        let bin = dir.join("sealscan-agent");
         assert!(bin.exists(), "no agent binary at {}", bin.display());
         bin
     })

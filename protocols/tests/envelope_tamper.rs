@@ -475,3 +475,59 @@ fn secrets_never_show_in_debug_or_errors() {
     let err = open(&env, &wrong, k.as_bytes()).unwrap_err().to_string();
     assert!(!err.contains("s3cret"), "{err}");
 }
+
+#[test]
+fn limits_match_the_spec_and_are_enforced_when_parsing() {
+    use sealscan_protocols::envelope::{MAX_ENVELOPE_LEN, MAX_TEXT_LEN};
+    assert_eq!(MAX_ENVELOPE_LEN, 79_931, "docs/ncsm-envelope.md section 7");
+    assert_eq!(MAX_TEXT_LEN, 6 + 106_575, "docs/ncsm-envelope.md section 7");
+
+    // The largest envelope the spec allows parses, in bytes and in text.
+    let ks = keys(MAX_RECIPIENTS);
+    let long = |n: usize| "x".repeat(n);
+    let b = Binding {
+        record_kind: long(1024),
+        record_id: long(1024),
+        field: long(1024),
+        user: long(1024),
+        domain: long(1024),
+        vault_url: long(2048),
+        secret_name: long(1024),
+    };
+    let env = seal(&vec![1u8; MAX_PLAINTEXT_LEN], &b, &pks(&ks)).expect("largest seals");
+    assert_eq!(env.to_bytes().len(), MAX_ENVELOPE_LEN);
+    assert_eq!(env.to_text().len(), MAX_TEXT_LEN);
+    assert_eq!(
+        Envelope::from_text(&env.to_text()).expect("largest parses"),
+        env
+    );
+
+    let small = seal(SECRET, &binding(), &pks(&keys(1))).expect("seal");
+    let bytes = small.to_bytes();
+    let header_len = small.header_bytes().len();
+    let limit = |bad: Vec<u8>| {
+        matches!(
+            Envelope::from_bytes(&bad),
+            Err(EnvelopeError::LimitExceeded { .. })
+        )
+    };
+    // A binding field length over its limit, before the parser reads further.
+    let mut field = bytes.clone();
+    field[11..13].copy_from_slice(&1025u16.to_be_bytes());
+    assert!(limit(field));
+    // A payload length over the limit.
+    let mut ct = bytes.clone();
+    ct[header_len + 12..header_len + 16].copy_from_slice(&u32::MAX.to_be_bytes());
+    assert!(limit(ct));
+    // More recipients than allowed.
+    let mut count = bytes.clone();
+    let at = header_len + small.payload_bytes().len();
+    count[at..at + 2].copy_from_slice(&65u16.to_be_bytes());
+    assert!(limit(count));
+    // Longer than the largest envelope.
+    assert!(limit(vec![0u8; MAX_ENVELOPE_LEN + 1]));
+    assert!(matches!(
+        Envelope::from_text(&"A".repeat(MAX_TEXT_LEN + 1)),
+        Err(EnvelopeError::LimitExceeded { .. })
+    ));
+}

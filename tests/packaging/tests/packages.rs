@@ -547,7 +547,8 @@ fn agent_system_calls_pass_the_unit_filter() {
     )
     .expect("write config");
 
-    let url = format!("https://127.0.0.1:{port}");
+    // A host name, so the enrollment resolves it as it would a real control plane's.
+    let url = format!("https://localhost:{port}");
     let config_arg = config.display().to_string();
     let state_arg = state.display().to_string();
     let runs: [(&str, Vec<&str>); 4] = [
@@ -571,6 +572,7 @@ fn agent_system_calls_pass_the_unit_filter() {
         ("run", vec!["--config", &config_arg, "run"]),
     ];
     let mut seen = std::collections::BTreeMap::<String, &str>::new();
+    let mut families = std::collections::BTreeMap::<String, &str>::new();
     for (name, args) in &runs {
         let trace = dir.join(format!("{name}.trace"));
         let out = Command::new("strace")
@@ -589,8 +591,25 @@ fn agent_system_calls_pass_the_unit_filter() {
         for call in traced_calls(&trace) {
             seen.entry(call).or_insert(name);
         }
+        for family in socket_families(&trace) {
+            families.entry(family).or_insert(name);
+        }
     }
     let _ = hangup.join();
+    let permitted = unit_address_families(&unit);
+    assert!(
+        families.contains_key("AF_INET"),
+        "no TCP socket traced: {families:?}"
+    );
+    let refused: Vec<String> = families
+        .iter()
+        .filter(|(family, _)| !permitted.iter().any(|p| p == *family))
+        .map(|(family, run)| format!("{family} (in {run})"))
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "socket families the unit's RestrictAddressFamilies refuses: {refused:?}"
+    );
     assert!(
         seen.contains_key("mlock"),
         "the arena was not traced: {seen:?}"
@@ -625,6 +644,32 @@ fn traced_calls(trace: &str) -> Vec<String> {
             is_call.then_some(name)
         })
         .collect()
+}
+
+/// Address families of the `socket(AF_..., ...)` calls in strace output.
+fn socket_families(trace: &str) -> Vec<String> {
+    trace
+        .lines()
+        .filter_map(|line| {
+            let (_, rest) = line.split_once(" socket(")?;
+            let family = rest.split([',', ')']).next()?;
+            Some(family.trim().to_owned())
+        })
+        .collect()
+}
+
+/// The families `RestrictAddressFamilies=` allows (an allow list, as the units use).
+fn unit_address_families(unit: &str) -> Vec<String> {
+    let families: Vec<String> = unit
+        .lines()
+        .filter_map(|line| line.strip_prefix("RestrictAddressFamilies="))
+        .flat_map(|value| value.split_whitespace().map(str::to_owned))
+        .collect();
+    assert!(
+        !families.is_empty() && !families.iter().any(|f| f.starts_with('~')),
+        "the unit should allow-list its address families: {families:?}"
+    );
+    families
 }
 
 /// The calls `SystemCallFilter=` lines allow: the union of the allow lists minus the union

@@ -1,0 +1,175 @@
+//! P4: rewrapping sealed records for a newly approved appliance: `add_recipient` on every
+//! envelope, spread over all cores. The baseline is the bare HPKE work a rewrap cannot avoid
+//! (one single-shot open and one single-shot seal of a content key per record) on the same
+//! threads, so the gap is what the envelope format itself costs.
+
+use std::thread;
+use std::time::Instant;
+
+use hpke::aead::ChaCha20Poly1305;
+use hpke::kdf::HkdfSha256;
+use hpke::kem::X25519HkdfSha256;
+use hpke::{Kem, OpModeR, OpModeS};
+use rand_core_09::{OsRng, UnwrapErr};
+use sealscan_protocols::envelope::{self, Envelope, PrivateKey};
+
+use crate::p3_open::bench_binding;
+use crate::report::Row;
+
+pub const RECORDS: usize = 100_000;
+const TARGET_SECS: f64 = 10.0;
+
+pub fn run(records: usize) -> Result<Vec<Row>, String> {
+    let threads = thread::available_parallelism().map_or(2, |n| n.get());
+    let old = PrivateKey::generate().map_err(|e| format!("key: {e}"))?;
+    let new = PrivateKey::generate().map_err(|e| format!("key: {e}"))?;
+    let binding = bench_binding();
+
+    // The records as the control plane holds them: one envelope each, sealed to `old`.
+    let setup = Instant::now();
+    let old_public = old.public_key();
+    let sealed: Vec<Envelope> = chunked(records, threads, |range| {
+        range
+            .map(|i| {
+                // Synthetic 24-byte secrets, distinct per record.
+                let mut secret = [b'x'; 24];
+                secret[..8].copy_from_slice(&(i as u64).to_le_bytes());
+                envelope::seal(&secret, &binding, &[old_public])
+                    .map_err(|e| format!("seal record {i}: {e}"))
+            })
+            .collect()
+    })?;
+    let setup_secs = setup.elapsed().as_secs_f64();
+
+    let new_public = new.public_key();
+    let started = Instant::now();
+    let rewrapped: Vec<Envelope> = chunked(records, threads, |range| {
+        range
+            .map(|i| {
+                let source = sealed.get(i).ok_or("record index out of range")?;
+                envelope::add_recipient(source, &binding, old.as_bytes(), &new_public)
+                    .map_err(|e| format!("rewrap record {i}: {e}"))
+            })
+            .collect()
+    })?;
+    let ours = started.elapsed().as_secs_f64();
+
+    // Every rewrapped record must open for the new appliance with the payload unchanged.
+    for (i, (before, after)) in sealed.iter().zip(&rewrapped).enumerate().step_by(997) {
+        envelope::open(after, &binding, new.as_bytes())
+            .map_err(|e| format!("record {i} does not open for the new appliance: {e}"))?;
+        if !envelope::same_payload(before, after) {
+            return Err(format!("record {i}: rewrap changed the payload"));
+        }
+    }
+    drop(rewrapped);
+
+    let base = raw_hpke_rewrap(records, threads)?;
+    let row = Row::new(
+        format!("P4 {}k", records / 1000),
+        format!("{ours:.2} s on {threads} threads"),
+        format!("{base:.2} s raw HPKE open+seal"),
+        "≤ 10 s for 100k on 2 cores",
+        Row::verdict_for(ours * (RECORDS as f64 / records.max(1) as f64) <= TARGET_SECS),
+    );
+    row.print();
+    println!(
+        "{:<14} (setup: sealed {records} records in {setup_secs:.2} s, not counted)",
+        ""
+    );
+    Ok(vec![row])
+}
+
+/// Seconds for `records` open-then-seal rounds of a 32-byte content key with bare HPKE.
+fn raw_hpke_rewrap(records: usize, threads: usize) -> Result<f64, String> {
+    let mut rng = UnwrapErr(OsRng);
+    let (old_sk, old_pk) = X25519HkdfSha256::gen_keypair(&mut rng);
+    let (_, new_pk) = X25519HkdfSha256::gen_keypair(&mut rng);
+    let content_key = [7u8; 32];
+    let wrapped: Vec<_> = chunked(records, threads, |range| {
+        let mut rng = UnwrapErr(OsRng);
+        range
+            .map(|_| {
+                hpke::single_shot_seal::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256, _>(
+                    &OpModeS::Base,
+                    &old_pk,
+                    b"bench",
+                    &content_key,
+                    b"",
+                    &mut rng,
+                )
+                .map_err(|e| format!("raw seal: {e}"))
+            })
+            .collect()
+    })?;
+    let started = Instant::now();
+    let rewrapped: Vec<_> =
+        chunked(records, threads, |range| {
+            let mut rng = UnwrapErr(OsRng);
+            range
+                .map(|i| {
+                    let (enc, ct) = wrapped.get(i).ok_or("record index out of range")?;
+                    let key = hpke::single_shot_open::<
+                        ChaCha20Poly1305,
+                        HkdfSha256,
+                        X25519HkdfSha256,
+                    >(&OpModeR::Base, &old_sk, enc, b"bench", ct, b"")
+                    .map_err(|e| format!("raw open: {e}"))?;
+                    hpke::single_shot_seal::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256, _>(
+                        &OpModeS::Base,
+                        &new_pk,
+                        b"bench",
+                        &key,
+                        b"",
+                        &mut rng,
+                    )
+                    .map_err(|e| format!("raw seal: {e}"))
+                })
+                .collect()
+        })?;
+    let secs = started.elapsed().as_secs_f64();
+    std::hint::black_box(rewrapped);
+    Ok(secs)
+}
+
+/// Runs `work` on `threads` contiguous index ranges covering `0..n` and concatenates the
+/// results in order.
+fn chunked<T: Send>(
+    n: usize,
+    threads: usize,
+    work: impl Fn(std::ops::Range<usize>) -> Result<Vec<T>, String> + Sync,
+) -> Result<Vec<T>, String> {
+    let per = n.div_ceil(threads.max(1));
+    let parts: Vec<Result<Vec<T>, String>> = thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads.max(1))
+            .map(|t| {
+                let range = (t * per).min(n)..((t + 1) * per).min(n);
+                let work = &work;
+                scope.spawn(move || work(range))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("a worker thread panicked".into()))
+            })
+            .collect()
+    });
+    let mut out = Vec::with_capacity(n);
+    for part in parts {
+        out.extend(part?);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn chunks_cover_every_index_once_in_order() {
+        for (n, threads) in [(0, 2), (1, 2), (7, 2), (10, 3), (5, 8)] {
+            let out = super::chunked(n, threads, |r| Ok(r.collect())).unwrap();
+            assert_eq!(out, (0..n).collect::<Vec<_>>(), "n={n} threads={threads}");
+        }
+    }
+}

@@ -116,7 +116,7 @@ fn python_reproduces_the_published_vectors() {
     assert_eq!(code, 0);
     assert_eq!(
         out.lines().filter(|l| l.starts_with("ok ")).count(),
-        4,
+        5,
         "{out}"
     );
 }

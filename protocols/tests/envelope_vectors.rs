@@ -10,7 +10,8 @@ use hpke::kem::X25519HkdfSha256;
 use hpke::rand_core::{CryptoRng, RngCore};
 use hpke::{Deserializable, Kem, OpModeR, OpModeS, Serializable};
 use sealscan_protocols::envelope::{
-    Binding, Envelope, PrivateKey, SealRandomness, open, public_key, seal_with_randomness,
+    Binding, Envelope, PrivateKey, SealRandomness, add_recipient_with_seed, open, public_key,
+    same_payload, seal_with_randomness,
 };
 use sealscan_protocols::identity::key_id;
 use serde_json::{Value, json};
@@ -120,12 +121,38 @@ fn build_case(
     })
 }
 
+/// Case 1 (three recipients) rewrapped by its second recipient for a new appliance.
+fn build_rewrap(case: &Value) -> Value {
+    let envelope =
+        Envelope::from_text(case["envelope_text"].as_str().expect("text")).expect("case parses");
+    let opener = hex32(&case["recipients"][1]["sk"]);
+    let new_sk = derived("ncsm v1 rewrap new recipient private key");
+    let new_pk = public_key(&new_sk);
+    let ikm = derived("ncsm v1 rewrap ikmE");
+    let rewrapped = add_recipient_with_seed(&envelope, envelope.binding(), &opener, &new_pk, &ikm)
+        .expect("rewrap");
+    assert!(same_payload(&envelope, &rewrapped));
+    json!({
+        "name": "case 1 rewrapped by its recipient 1 for a new appliance",
+        "case": 1,
+        "opener_index": 1,
+        "new_recipient": {"sk": hex::encode(new_sk), "pk": hex::encode(new_pk), "key_id": hex::encode(key_id(&new_pk))},
+        "ephemeral_ikm": hex::encode(ikm),
+        "envelope_hex": hex::encode(rewrapped.to_bytes()),
+    })
+}
+
 fn expected_vectors() -> Value {
+    let cases: Vec<Value> = cases()
+        .iter()
+        .enumerate()
+        .map(|(i, (name, b, pt, n))| build_case(i, name, b, pt, *n))
+        .collect();
+    let rewraps = vec![build_rewrap(&cases[1])];
     json!({
         "description": "NCSM envelope v1 test vectors (docs/ncsm-envelope.md section 8). Secret keys are public test keys: never use them.",
-        "cases": cases().iter().enumerate()
-            .map(|(i, (name, b, pt, n))| build_case(i, name, b, pt, *n))
-            .collect::<Vec<_>>(),
+        "cases": cases,
+        "rewraps": rewraps,
     })
 }
 
@@ -159,6 +186,19 @@ fn ncsm_vectors_reproduce_byte_for_byte() {
             let opened = open(&envelope, envelope.binding(), sk.as_bytes()).expect(name);
             assert_eq!(&opened[..], &plaintext[..], "{name}: plaintext");
         }
+    }
+
+    for rewrap in published["rewraps"].as_array().expect("rewraps") {
+        let case = &published["cases"][rewrap["case"].as_u64().expect("case") as usize];
+        let bytes = hex::decode(rewrap["envelope_hex"].as_str().expect("hex")).expect("hex");
+        let envelope = Envelope::from_bytes(&bytes).expect("rewrap parses");
+        let original = Envelope::from_text(case["envelope_text"].as_str().expect("text"))
+            .expect("case parses");
+        assert!(same_payload(&original, &envelope));
+        let sk = hex32(&rewrap["new_recipient"]["sk"]);
+        let plaintext = hex::decode(case["plaintext_hex"].as_str().expect("hex")).expect("hex");
+        let opened = open(&envelope, envelope.binding(), &sk).expect("new recipient opens");
+        assert_eq!(&opened[..], &plaintext[..]);
     }
 }
 

@@ -140,6 +140,24 @@ def open_envelope(data, expected, sk):
         raise NcsmError("Authentication(payload)")
 
 
+def add_recipient(data, expected, sk, new_pk, ikm=None):
+    """Spec section 6, "Adding a recipient": open, then wrap the content key for new_pk."""
+    open_envelope(data, expected, sk)
+    binding, h, nonce, ct, payload, entries = parse(data)
+    skr = SUITE.kem.deserialize_private_key(sk)
+    kid = key_id(public_from_private(sk))
+    entry = next(e for e in entries if e[:16] == kid)
+    ph = hashlib.sha256(payload).digest()
+    ck = SUITE.create_recipient_context(entry[16:48], skr, wrap_info(h)).open(entry[48:], ph + kid)
+    new_kid = key_id(new_pk)
+    if any(e[:16] == new_kid for e in entries):
+        raise NcsmError("AlreadyARecipient")
+    eks = SUITE.kem.derive_key_pair(ikm) if ikm else None
+    enc, ctx = SUITE.create_sender_context(SUITE.kem.deserialize_public_key(new_pk), wrap_info(h), eks=eks)
+    entries = sorted(entries + [new_kid + enc + ctx.seal(ck, ph + new_kid)], key=lambda e: e[:16])
+    return h + payload + struct.pack(">H", len(entries)) + b"".join(entries)
+
+
 def to_text(data):
     return PREFIX + base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
 
@@ -190,6 +208,16 @@ def main(argv):
                 pt = open_envelope(data, case["binding"], bytes.fromhex(r["sk"]))
                 assert pt.hex() == case["plaintext_hex"], "open differs: " + case["name"]
             print("ok " + case["name"])
+        for rw in request.get("rewraps", []):
+            case = request["cases"][rw["case"]]
+            data = bytes.fromhex(case["envelope_hex"])
+            opener = bytes.fromhex(case["recipients"][rw["opener_index"]]["sk"])
+            new_pk = bytes.fromhex(rw["new_recipient"]["pk"])
+            out = add_recipient(data, case["binding"], opener, new_pk, bytes.fromhex(rw["ephemeral_ikm"]))
+            assert out.hex() == rw["envelope_hex"], "rewrap differs: " + rw["name"]
+            pt = open_envelope(out, case["binding"], bytes.fromhex(rw["new_recipient"]["sk"]))
+            assert pt.hex() == case["plaintext_hex"], "rewrap open differs: " + rw["name"]
+            print("ok " + rw["name"])
     else:
         print("unknown command " + command, file=sys.stderr)
         return 64

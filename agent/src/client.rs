@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -238,12 +238,18 @@ impl ApiClient {
         if status == reqwest::StatusCode::NO_CONTENT || bytes.is_empty() {
             return Ok(None);
         }
-        serde_json::from_slice(&bytes)
+        let parsed = serde_json::from_slice(&bytes)
             .map(Some)
             .map_err(|e| ClientError::BadBody {
                 what,
                 message: e.to_string(),
-            })
+            });
+        // A job body carries legacy secrets (base64) and envelopes: wipe our copy of it when
+        // nobody else holds the buffer.
+        if let Ok(mut owned) = bytes.try_into_mut() {
+            owned.as_mut().zeroize();
+        }
+        parsed
     }
 }
 

@@ -311,7 +311,11 @@ impl Daemon {
             job.scan_id,
             job.targets.len()
         );
-        let creds = Arc::new(JobCredentials::new(&job, self.identity.clone()));
+        let creds = Arc::new(JobCredentials::with_vault_timeout(
+            &job,
+            self.identity.clone(),
+            Duration::from_secs(u64::from(self.timeouts.vault_secs)),
+        ));
         let (cancel_tx, cancel_rx) = watch::channel(false);
         let heartbeat = tokio::spawn(heartbeat_loop(
             self.client.clone(),

@@ -19,8 +19,8 @@ use sealscan_protocols::appliance::{
 };
 use sealscan_protocols::results::{LoginKind, LoginOutcome, Status, Step};
 use sealscan_vault::{
-    Api, JobLabel, SecretRef, SecretServer, SecretServerSession, TlsSettings, VaultConnector,
-    VaultRecord, VaultSession,
+    Api, JobLabel, Limits, SecretRef, SecretServer, SecretServerSession, TlsSettings,
+    VaultConnector, VaultRecord, VaultSession,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -79,6 +79,15 @@ pub struct JobCredentials {
 
 impl JobCredentials {
     pub fn new(job: &Job, identity: Arc<IdentityKey>) -> Self {
+        Self::with_vault_timeout(job, identity, Limits::default().request_timeout)
+    }
+
+    /// [`JobCredentials::new`] with the configuration's bound on each vault request.
+    pub fn with_vault_timeout(
+        job: &Job,
+        identity: Arc<IdentityKey>,
+        vault_timeout: std::time::Duration,
+    ) -> Self {
         Self {
             job_id: job.job_id.clone(),
             records: job
@@ -92,7 +101,13 @@ impl JobCredentials {
                 .map(|v| (v.vault_id.clone(), v.clone()))
                 .collect(),
             identity,
-            connector: SecretServer::default(),
+            connector: SecretServer {
+                limits: Limits {
+                    request_timeout: vault_timeout,
+                    connect_timeout: vault_timeout.min(Limits::default().connect_timeout),
+                    ..Limits::default()
+                },
+            },
             sessions: Mutex::new(HashMap::new()),
         }
     }

@@ -28,6 +28,11 @@ pub enum Action {
     SetNeverExpire,
     /// Options reserved to the Manager Primary Contact.
     PrimaryContactOption,
+    /// Enrollment tokens, approving, rejecting and revoking appliances.
+    ManageAppliances,
+    ViewAppliances,
+    CreateScan,
+    ViewScans,
 }
 
 impl Action {
@@ -46,6 +51,10 @@ impl Action {
             Action::ReadAudit => "reading the audit log",
             Action::SetNeverExpire => "setting never-expiring passwords",
             Action::PrimaryContactOption => "this option",
+            Action::ManageAppliances => "managing appliances",
+            Action::ViewAppliances => "viewing appliances",
+            Action::CreateScan => "creating scans",
+            Action::ViewScans => "viewing scans and results",
         }
     }
 
@@ -66,6 +75,9 @@ impl Action {
             | Action::ReadAudit
             | Action::SetNeverExpire => &[Manager],
             Action::PrimaryContactOption => &[Manager],
+            Action::ManageAppliances => &[Manager],
+            Action::ViewAppliances | Action::CreateScan => &[Manager, UnitManager, Scanner],
+            Action::ViewScans => &[Manager, UnitManager, Scanner, Reader],
         }
     }
 }

@@ -17,4 +17,5 @@ pub mod password_policy;
 pub mod secrets;
 pub mod server;
 pub mod store;
+pub mod targets;
 pub mod tls;

@@ -1,9 +1,14 @@
 //! The JSON API under /api/v1, one module per resource.
 pub mod admin;
+pub mod appliances;
 pub mod auth;
 pub mod error;
+pub mod jobs;
 pub mod openapi;
 pub mod password;
+pub mod rewrap;
+pub mod scan_routes;
+pub mod scans;
 pub mod security;
 pub mod session;
 pub mod twofa;
@@ -24,6 +29,8 @@ pub struct AppState {
     pub data_key: crate::keyfile::DataKey,
     /// Verified against when a login names no existing user, so both paths cost the same.
     pub dummy_hash: String,
+    /// Woken when a job may have become claimable, so long-poll claims never busy-poll.
+    pub work: tokio::sync::Notify,
 }
 
 pub type Shared = Arc<AppState>;
@@ -43,6 +50,7 @@ impl AppState {
             hash_cost,
             data_key,
             dummy_hash,
+            work: tokio::sync::Notify::new(),
         })
     }
 
@@ -94,6 +102,7 @@ pub fn router(state: Shared) -> Router {
             "/security/new-data-security-model",
             put(security::new_data_security_model),
         )
+        .merge(scan_routes::routes())
         .route("/outbox", get(admin::outbox))
         .route("/audit", get(admin::audit));
     Router::new()

@@ -7,7 +7,11 @@ use sealscan_protocols::envelope::Envelope;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(envelope) = Envelope::from_bytes(data) {
-        assert_eq!(envelope.to_bytes(), data, "parse then encode changed the bytes");
+        assert_eq!(
+            envelope.to_bytes(),
+            data,
+            "parse then encode changed the bytes"
+        );
         let text = envelope.to_text();
         assert_eq!(Envelope::from_text(&text).ok().as_ref(), Some(&envelope));
     }

@@ -1,6 +1,6 @@
 //! Who is calling: the TCP peer's address (for the allowlist) and the bearer token's
-//! principal. Users hold `ssn_` session tokens; appliances will hold their own credential kind
-//! and become a second `Principal` variant.
+//! principal. Users hold `ssn_` session tokens; approved appliances hold `apc_` credentials
+//! issued at approval, and reach only the appliance API.
 use super::Shared;
 use super::error::ApiError;
 use crate::authz::Actor;
@@ -15,6 +15,7 @@ use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
 
 pub const USER_TOKEN_PREFIX: &str = "ssn_";
+pub const APPLIANCE_TOKEN_PREFIX: &str = "apc_";
 
 /// The TCP peer address. Forwarding headers are not trusted.
 #[derive(Clone, Copy, Debug)]
@@ -112,7 +113,8 @@ impl UserPrincipal {
 
 #[derive(Clone, Debug)]
 pub enum Principal {
-    User(UserPrincipal),
+    User(Box<UserPrincipal>),
+    Appliance(Box<crate::store::ApplianceRow>),
 }
 
 fn bearer(parts: &Parts) -> Result<&str, ApiError> {
@@ -138,6 +140,9 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
 async fn resolve(parts: &Parts, state: &Shared) -> Result<Principal, ApiError> {
     let ip = ClientIp::from_parts(parts)?.0;
     let token = bearer(parts)?;
+    if token.starts_with(APPLIANCE_TOKEN_PREFIX) {
+        return resolve_appliance(token, state);
+    }
     if !token.starts_with(USER_TOKEN_PREFIX) {
         return Err(ApiError::unauthorized(
             "auth.invalid-token",
@@ -178,12 +183,12 @@ async fn resolve(parts: &Parts, state: &Shared) -> Result<Principal, ApiError> {
         }
         tx.touch_session(&hash, now)?;
         let subscription = tx.require_subscription()?;
-        Ok(Ok(Principal::User(UserPrincipal {
+        Ok(Ok(Principal::User(Box::new(UserPrincipal {
             user,
             session,
             subscription,
             ip,
-        })))
+        }))))
     })?
 }
 
@@ -193,7 +198,7 @@ pub struct CurrentUser(pub UserPrincipal);
 impl FromRequestParts<Shared> for CurrentUser {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
-        let Principal::User(p) = resolve(parts, state).await?;
+        let p = user_only(resolve(parts, state).await?)?;
         if p.session.scope != SessionScope::Full {
             return Err(ApiError::forbidden(
                 "2fa.enrollment-required",
@@ -210,7 +215,54 @@ pub struct AnyUserSession(pub UserPrincipal);
 impl FromRequestParts<Shared> for AnyUserSession {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
-        let Principal::User(p) = resolve(parts, state).await?;
+        let p = user_only(resolve(parts, state).await?)?;
         Ok(AnyUserSession(p))
+    }
+}
+
+fn user_only(p: Principal) -> Result<UserPrincipal, ApiError> {
+    match p {
+        Principal::User(u) => Ok(*u),
+        Principal::Appliance(_) => Err(ApiError::forbidden(
+            "role.user-only",
+            "appliance credentials reach only /api/v1/appliance; this endpoint needs a user session",
+        )),
+    }
+}
+
+fn resolve_appliance(token: &str, state: &Shared) -> Result<Principal, ApiError> {
+    let hash = token_hash(token);
+    let now = state.now();
+    state.store.write(|tx| {
+        let appliance = tx.appliance_by_credential(&hash)?.ok_or_else(|| {
+            ApiError::unauthorized(
+                "auth.invalid-token",
+                "the appliance credential is unknown or was revoked; enroll the appliance again",
+            )
+        })?;
+        if appliance.state != crate::store::ApplianceState::Approved {
+            return Err(ApiError::unauthorized(
+                "auth.invalid-token",
+                format!("appliance {} is {}", appliance.id, appliance.state.as_str()),
+            ));
+        }
+        tx.touch_appliance(&appliance.id, now)?;
+        Ok(Principal::Appliance(Box::new(appliance)))
+    })
+}
+
+/// An approved appliance, authenticated by the credential it collected after approval.
+pub struct ApplianceAuth(pub crate::store::ApplianceRow);
+
+impl FromRequestParts<Shared> for ApplianceAuth {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
+        match resolve(parts, state).await? {
+            Principal::Appliance(a) => Ok(ApplianceAuth(*a)),
+            Principal::User(_) => Err(ApiError::forbidden(
+                "role.appliance-only",
+                "this endpoint is for appliances: send the appliance credential issued at approval",
+            )),
+        }
     }
 }

@@ -177,6 +177,181 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "The audit log, newest first",
         "manager"
     ),
+    ep!(
+        "post",
+        "/api/v1/appliances/tokens",
+        "Create a one-time appliance enrollment token",
+        "manager"
+    ),
+    ep!(
+        "get",
+        "/api/v1/appliances/tokens",
+        "Enrollment tokens (hashes only; used or not)",
+        "manager"
+    ),
+    ep!(
+        "get",
+        "/api/v1/appliances",
+        "Appliances with their state and key fingerprint",
+        "manager, unit_manager, scanner"
+    ),
+    ep!(
+        "post",
+        "/api/v1/appliances/{id}/approve",
+        "Approve a pending appliance (audited, announced to Managers)",
+        "manager"
+    ),
+    ep!(
+        "post",
+        "/api/v1/appliances/{id}/reject",
+        "Reject a pending appliance",
+        "manager"
+    ),
+    ep!(
+        "post",
+        "/api/v1/appliances/{id}/revoke",
+        "Revoke an appliance and its credential",
+        "manager"
+    ),
+    ep!(
+        "post",
+        "/api/v1/scans",
+        "Create a scan: targets, login kinds, an appliance or any",
+        "manager, unit_manager, scanner"
+    ),
+    ep!(
+        "get",
+        "/api/v1/scans",
+        "Scans with their progress",
+        "manager, unit_manager, scanner, reader"
+    ),
+    ep!(
+        "get",
+        "/api/v1/scans/{id}",
+        "One scan with its jobs and leases",
+        "manager, unit_manager, scanner, reader"
+    ),
+    ep!(
+        "get",
+        "/api/v1/scans/{id}/results",
+        "Results per target and login kind",
+        "manager, unit_manager, scanner, reader"
+    ),
+    ep!(
+        "post",
+        "/api/v1/appliance/enroll",
+        "Appliance: enroll a public key with a one-time token",
+        "public"
+    ),
+    ep!(
+        "post",
+        "/api/v1/appliance/enroll/poll",
+        "Appliance: enrollment state; the credential once approved",
+        "public"
+    ),
+    ep!(
+        "post",
+        "/api/v1/appliance/jobs/claim",
+        "Appliance: claim a job (long-poll)",
+        "appliance"
+    ),
+    ep!(
+        "post",
+        "/api/v1/appliance/jobs/{job_id}/heartbeat",
+        "Appliance: extend a job's lease",
+        "appliance"
+    ),
+    ep!(
+        "post",
+        "/api/v1/appliance/jobs/{job_id}/results",
+        "Appliance: post one target's result (idempotent)",
+        "appliance"
+    ),
+    ep!(
+        "get",
+        "/api/v1/appliance/rewrap",
+        "Appliance: envelopes to rewrap for a newly approved appliance",
+        "appliance"
+    ),
+    ep!(
+        "post",
+        "/api/v1/appliance/rewrap",
+        "Appliance: return rewrapped envelopes",
+        "appliance"
+    ),
+    // Records, vaults and NCSM (secrets go in, never come out).
+    ep!(
+        "get",
+        "/api/v1/records",
+        "List authentication records (secret field names and pending-migration marks only)",
+        "manager, unit_manager, scanner, reader"
+    ),
+    ep!(
+        "post",
+        "/api/v1/records",
+        "Create a Unix or Windows authentication record (legacy secret or NCSM envelopes)",
+        "manager, unit_manager"
+    ),
+    ep!(
+        "get",
+        "/api/v1/records/{id}",
+        "Show an authentication record",
+        "manager, unit_manager, scanner, reader"
+    ),
+    ep!(
+        "delete",
+        "/api/v1/records/{id}",
+        "Delete an authentication record and its secrets",
+        "manager, unit_manager"
+    ),
+    ep!(
+        "get",
+        "/api/v1/vaults",
+        "List Secret Server vault records",
+        "manager, unit_manager, scanner, reader"
+    ),
+    ep!(
+        "post",
+        "/api/v1/vaults",
+        "Create a Secret Server vault record",
+        "manager, unit_manager"
+    ),
+    ep!(
+        "get",
+        "/api/v1/vaults/{id}",
+        "Show a vault record and the records using it",
+        "manager, unit_manager, scanner, reader"
+    ),
+    ep!(
+        "delete",
+        "/api/v1/vaults/{id}",
+        "Delete a vault record no record uses",
+        "manager, unit_manager"
+    ),
+    ep!(
+        "get",
+        "/api/v1/ncsm",
+        "NCSM state, records to migrate, progress and pending records with reasons",
+        "manager, unit_manager, scanner, reader"
+    ),
+    ep!(
+        "get",
+        "/api/v1/ncsm/recipients",
+        "The approved appliances' public keys and fingerprints, to seal new secrets to",
+        "manager, unit_manager, scanner, reader"
+    ),
+    ep!(
+        "post",
+        "/api/v1/ncsm/start",
+        "Activate NCSM and migrate every legacy secret into envelopes",
+        "primary contact"
+    ),
+    ep!(
+        "post",
+        "/api/v1/ncsm/resume",
+        "Resume an interrupted or pending migration",
+        "primary contact"
+    ),
 ];
 
 pub fn build() -> Value {
@@ -201,7 +376,7 @@ pub fn build() -> Value {
         {
             obj.insert(
                 "parameters".into(),
-                json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}, "description": "user id or user name"}]),
+                json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}, "description": if e.path.starts_with("/api/v1/users") { "user id or user name" } else { "the resource's id" }}]),
             );
         }
         if let Some(obj) = entry.as_object_mut() {

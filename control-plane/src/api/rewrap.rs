@@ -1,0 +1,217 @@
+//! Rewrap work: an approved appliance fetches the envelopes addressed to it that a newer
+//! approved appliance cannot open yet, adds a recipient entry for that appliance, and sends them
+//! back. The control plane never sees a content key; it stores a returned envelope only when it
+//! parses, keeps the same binding and payload ciphertext, and keeps every old recipient.
+use super::Shared;
+use super::auth::ApplianceAuth;
+use super::error::{ApiError, ApiResult, Body};
+use crate::store::{ApplianceRow, SealedSecret, Tx};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use sealscan_protocols::appliance::{
+    BindingFields, RewrapItem, RewrapSubmit, RewrapWork, SecretFieldName,
+};
+use sealscan_protocols::envelope::{Envelope, same_payload};
+use serde::Serialize;
+use serde_json::json;
+use std::collections::BTreeSet;
+
+/// Items per answer; the appliance comes back for the rest.
+const MAX_ITEMS: usize = 256;
+
+fn key_ids(env: &Envelope) -> BTreeSet<String> {
+    env.recipient_key_ids().map(hex::encode).collect()
+}
+
+/// Stored envelopes `target` is not yet a recipient of.
+fn lacking(tx: &Tx<'_>, target: &ApplianceRow) -> Result<Vec<(SealedSecret, Envelope)>, ApiError> {
+    let mut out = Vec::new();
+    for s in tx.sealed_secrets()? {
+        match Envelope::from_text(&s.envelope) {
+            Ok(env) if !key_ids(&env).contains(&target.key_id) => out.push((s, env)),
+            Ok(_) => {}
+            Err(e) => log::error!("stored envelope {} does not parse: {e}", s.id),
+        }
+    }
+    Ok(out)
+}
+
+/// How many stored envelopes a newly approved appliance still needs.
+pub fn missing_for(tx: &Tx<'_>, target: &ApplianceRow) -> Result<usize, ApiError> {
+    Ok(lacking(tx, target)?.len())
+}
+
+fn field_name(s: &str) -> Option<SecretFieldName> {
+    Some(match s {
+        "password" => SecretFieldName::Password,
+        "private_key" => SecretFieldName::PrivateKey,
+        "passphrase" => SecretFieldName::Passphrase,
+        "vault_password" => SecretFieldName::VaultPassword,
+        _ => return None,
+    })
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+fn binding_fields(env: &Envelope) -> Option<BindingFields> {
+    let b = env.binding();
+    Some(BindingFields {
+        record_kind: b.record_kind.clone(),
+        record_id: b.record_id.clone(),
+        field: field_name(&b.field)?,
+        user: b.user.clone(),
+        domain: non_empty(&b.domain),
+        vault_url: non_empty(&b.vault_url),
+        secret_name: non_empty(&b.secret_name),
+    })
+}
+
+/// `GET /api/v1/appliance/rewrap`: work for the oldest approved appliance that lacks entries
+/// this caller can provide; 204 when there is none.
+pub async fn work(
+    State(state): State<Shared>,
+    ApplianceAuth(me): ApplianceAuth,
+) -> ApiResult<Response> {
+    let found = state.store.read(|tx| {
+        for other in tx.approved_appliances()? {
+            if other.id == me.id {
+                continue;
+            }
+            let items: Vec<RewrapItem> = lacking(tx, &other)?
+                .into_iter()
+                .filter(|(_, env)| key_ids(env).contains(&me.key_id))
+                .filter_map(|(s, env)| {
+                    Some(RewrapItem {
+                        item_id: s.id.to_string(),
+                        binding: binding_fields(&env)?,
+                        envelope: s.envelope,
+                    })
+                })
+                .take(MAX_ITEMS)
+                .collect();
+            if !items.is_empty() {
+                return Ok::<_, ApiError>(Some(RewrapWork {
+                    new_appliance_id: other.id.clone(),
+                    new_public_key: STANDARD.encode(&other.public_key),
+                    items,
+                }));
+            }
+        }
+        Ok(None)
+    })?;
+    Ok(match found {
+        Some(work) => Json(work).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
+}
+
+#[derive(Serialize)]
+pub struct RewrapStored {
+    pub stored: usize,
+    /// Envelopes the new appliance still lacks.
+    pub remaining: usize,
+}
+
+/// `POST /api/v1/appliance/rewrap`: all items are checked first; one bad item refuses the
+/// whole submission, naming it, and nothing is stored.
+pub async fn submit(
+    State(state): State<Shared>,
+    ApplianceAuth(me): ApplianceAuth,
+    Body(req): Body<RewrapSubmit>,
+) -> ApiResult<Json<RewrapStored>> {
+    if req.items.is_empty() {
+        return Err(ApiError::unprocessable(
+            "rewrap.empty",
+            "the submission holds no items",
+        ));
+    }
+    let now = state.now();
+    let out = state.store.write(|tx| {
+        let target = tx
+            .appliance(&req.new_appliance_id)?
+            .filter(|a| a.state == crate::store::ApplianceState::Approved)
+            .ok_or_else(|| {
+                ApiError::unprocessable(
+                    "rewrap.unknown-appliance",
+                    format!(
+                        "{:?} is not an approved appliance; fetch fresh work",
+                        req.new_appliance_id
+                    ),
+                )
+            })?;
+        let mut seen = BTreeSet::new();
+        for item in &req.items {
+            let refuse = |rule: &'static str, why: String| {
+                ApiError::unprocessable(rule, format!("item {}: {why}", item.item_id))
+            };
+            if !seen.insert(item.item_id.clone()) {
+                return Err(refuse("rewrap.duplicate-item", "sent twice".into()));
+            }
+            let stored = item
+                .item_id
+                .parse::<i64>()
+                .ok()
+                .map(|id| tx.sealed_secret(id))
+                .transpose()?
+                .flatten()
+                .ok_or_else(|| refuse("rewrap.unknown-item", "no such sealed secret".into()))?;
+            let old = Envelope::from_text(&stored.envelope).map_err(|e| {
+                refuse("rewrap.stored-invalid", format!("the stored envelope does not parse: {e}"))
+            })?;
+            let new = Envelope::from_text(&item.envelope).map_err(|e| {
+                refuse("rewrap.envelope-invalid", format!("the envelope does not parse: {e}"))
+            })?;
+            if !same_payload(&old, &new) {
+                return Err(refuse(
+                    "rewrap.payload-changed",
+                    "the binding or the payload ciphertext differs from the stored envelope; only recipient entries may be added".into(),
+                ));
+            }
+            let (old_ids, new_ids) = (key_ids(&old), key_ids(&new));
+            if !old_ids.is_subset(&new_ids) {
+                return Err(refuse(
+                    "rewrap.recipient-dropped",
+                    "a recipient of the stored envelope is missing (or the envelope changed since the work was fetched)".into(),
+                ));
+            }
+            if !new_ids.contains(&target.key_id) {
+                return Err(refuse(
+                    "rewrap.recipient-missing",
+                    format!("no recipient entry for appliance {}", target.id),
+                ));
+            }
+            let approved: BTreeSet<String> =
+                tx.approved_appliances()?.into_iter().map(|a| a.key_id).collect();
+            if let Some(extra) = new_ids.difference(&old_ids).find(|k| !approved.contains(*k)) {
+                return Err(refuse(
+                    "rewrap.recipient-unknown",
+                    format!("a recipient with key id {extra} is not an approved appliance"),
+                ));
+            }
+        }
+        for item in &req.items {
+            if let Ok(id) = item.item_id.parse::<i64>() {
+                tx.replace_sealed_envelope(id, &item.envelope, now)?;
+            }
+        }
+        tx.audit(
+            now,
+            &format!("appliance:{}", me.id),
+            "appliance.rewrapped",
+            &target.id,
+            &json!({"items": req.items.len()}),
+            None,
+        )?;
+        Ok::<_, ApiError>(RewrapStored {
+            stored: req.items.len(),
+            remaining: missing_for(tx, &target)?,
+        })
+    })?;
+    Ok(Json(out))
+}

@@ -1,0 +1,282 @@
+//! Scans as users see them: create (targets, login kinds, an appliance or any approved one),
+//! list, show with job and lease state, and the results table.
+use super::Shared;
+use super::auth::CurrentUser;
+use super::error::{ApiError, ApiResult, Body};
+use crate::authz::{self, Action};
+use crate::store::{ApplianceState, JobRow, ScanRow, Tx};
+use axum::Json;
+use axum::extract::{Path, State};
+use sealscan_protocols::results::{LoginKind, Status};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::BTreeMap;
+
+const MAX_TITLE_LEN: usize = 120;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanRequest {
+    #[serde(default)]
+    pub title: Option<String>,
+    pub targets: Vec<String>,
+    /// "unix", "windows" or "both".
+    pub kinds: String,
+    /// An approved appliance's id; any approved appliance when absent.
+    #[serde(default)]
+    pub appliance: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct JobView {
+    pub id: String,
+    pub state: String,
+    pub claimed_by: Option<String>,
+    pub claims: i64,
+    pub lease_expires_at: Option<i64>,
+    pub targets_total: usize,
+    pub targets_done: usize,
+    pub completed_at: Option<i64>,
+}
+
+#[derive(Serialize)]
+pub struct ScanView {
+    pub id: String,
+    pub title: String,
+    pub created_by: String,
+    pub created_at: i64,
+    pub targets: Vec<String>,
+    pub kinds: String,
+    pub appliance: Option<String>,
+    /// queued, running or done.
+    pub state: &'static str,
+    pub targets_total: usize,
+    pub targets_done: usize,
+    pub completed_at: Option<i64>,
+    pub jobs: Vec<JobView>,
+}
+
+#[derive(Serialize)]
+pub struct ResultView {
+    pub host: String,
+    pub target_id: String,
+    pub kind: LoginKind,
+    pub status: Status,
+    pub qid: u32,
+    pub cause: Option<String>,
+    pub step: Option<String>,
+    pub login_id: String,
+    pub method: String,
+    pub facts: BTreeMap<String, String>,
+    pub record_id: Option<String>,
+    pub appliance_id: String,
+    pub job_id: String,
+    pub at: i64,
+}
+
+fn parse_kinds(s: &str) -> Result<Vec<LoginKind>, ApiError> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "unix" => Ok(vec![LoginKind::Unix]),
+        "windows" => Ok(vec![LoginKind::Windows]),
+        "both" => Ok(vec![LoginKind::Unix, LoginKind::Windows]),
+        other => Err(ApiError::unprocessable(
+            "scan.kinds",
+            format!("kinds must be unix, windows or both; got {other:?}"),
+        )),
+    }
+}
+
+pub fn parse_id(id: &str) -> Option<i64> {
+    id.trim().parse::<i64>().ok().filter(|n| *n > 0)
+}
+
+fn unknown_scan(id: &str) -> ApiError {
+    ApiError::not_found("scan.unknown", format!("no scan has the id {id:?}"))
+}
+
+fn job_view(tx: &Tx<'_>, j: &JobRow) -> Result<JobView, ApiError> {
+    let targets = tx.job_targets(j.id)?;
+    Ok(JobView {
+        id: j.id.to_string(),
+        state: j.state.clone(),
+        claimed_by: j.claimed_by.clone(),
+        claims: j.claims,
+        lease_expires_at: j.lease_expires_at,
+        targets_total: targets.len(),
+        targets_done: targets.iter().filter(|t| t.done).count(),
+        completed_at: j.completed_at,
+    })
+}
+
+fn scan_view(tx: &Tx<'_>, s: ScanRow) -> Result<ScanView, ApiError> {
+    let jobs = tx
+        .jobs_for_scan(s.id)?
+        .iter()
+        .map(|j| job_view(tx, j))
+        .collect::<Result<Vec<_>, _>>()?;
+    let total = jobs.iter().map(|j| j.targets_total).sum();
+    let done = jobs.iter().map(|j| j.targets_done).sum();
+    let state = if s.completed_at.is_some() {
+        "done"
+    } else if jobs.iter().any(|j| j.claims > 0) {
+        "running"
+    } else {
+        "queued"
+    };
+    Ok(ScanView {
+        id: s.id.to_string(),
+        title: s.title,
+        created_by: s.created_by,
+        created_at: s.created_at,
+        targets: s.targets,
+        kinds: s.kinds,
+        appliance: s.appliance_id,
+        state,
+        targets_total: total,
+        targets_done: done,
+        completed_at: s.completed_at,
+        jobs,
+    })
+}
+
+pub async fn create(
+    State(state): State<Shared>,
+    CurrentUser(p): CurrentUser,
+    Body(req): Body<ScanRequest>,
+) -> ApiResult<Json<ScanView>> {
+    authz::require(&p.actor(), Action::CreateScan)?;
+    let kinds = parse_kinds(&req.kinds)?;
+    let hosts = crate::targets::expand(&req.targets)
+        .map_err(|why| ApiError::unprocessable("scan.targets", why))?;
+    let title = req
+        .title
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .unwrap_or_else(|| format!("Scan of {}", req.targets.join(", ")));
+    let title: String = title.chars().take(MAX_TITLE_LEN).collect();
+    if title.chars().any(char::is_control) {
+        return Err(ApiError::unprocessable(
+            "scan.title",
+            "the title must hold printable characters only",
+        ));
+    }
+    let kinds_text = req.kinds.trim().to_ascii_lowercase();
+    let targets: Vec<String> = req.targets.iter().map(|t| t.trim().to_string()).collect();
+    let now = state.now();
+    let ip = p.ip.to_string();
+    let view = state.store.write(|tx| {
+        match req.appliance.as_deref().map(str::trim) {
+            Some(id) => {
+                let a = tx.appliance(id)?.ok_or_else(|| {
+                    ApiError::unprocessable(
+                        "scan.appliance",
+                        format!("no appliance has the id {id:?}"),
+                    )
+                })?;
+                if a.state != ApplianceState::Approved {
+                    return Err(ApiError::unprocessable(
+                        "scan.appliance",
+                        format!(
+                            "appliance {} is {}; only an approved appliance runs scans",
+                            a.id,
+                            a.state.as_str()
+                        ),
+                    ));
+                }
+            }
+            None if tx.approved_appliances()?.is_empty() => {
+                return Err(ApiError::conflict(
+                    "scan.no-appliance",
+                    "no approved appliance could run this scan; enroll and approve one first",
+                ));
+            }
+            None => {}
+        }
+        let appliance = req.appliance.as_deref().map(str::trim);
+        let scan_id = tx.insert_scan(&title, &p.user.username, now, &targets, &kinds_text, appliance)?;
+        let job_id = tx.insert_job(scan_id, appliance, now)?;
+        let mut n = 0usize;
+        for host in &hosts {
+            for kind in &kinds {
+                n += 1;
+                tx.insert_job_target(job_id, &format!("t{n}"), host, *kind)?;
+            }
+        }
+        tx.audit(
+            now,
+            &p.user.username,
+            "scan.created",
+            &scan_id.to_string(),
+            &json!({"targets": targets, "hosts": hosts.len(), "kinds": kinds_text, "appliance": appliance}),
+            Some(&ip),
+        )?;
+        let scan = tx.scan(scan_id)?.ok_or_else(|| unknown_scan(&scan_id.to_string()))?;
+        scan_view(tx, scan)
+    })?;
+    // Claims waiting for work wake now, not at the end of their wait.
+    state.work.notify_waiters();
+    Ok(Json(view))
+}
+
+pub async fn list(
+    State(state): State<Shared>,
+    CurrentUser(p): CurrentUser,
+) -> ApiResult<Json<Vec<ScanView>>> {
+    authz::require(&p.actor(), Action::ViewScans)?;
+    let now = state.now();
+    Ok(Json(state.store.write(|tx| {
+        tx.requeue_expired_leases(now)?;
+        tx.list_scans()?
+            .into_iter()
+            .map(|s| scan_view(tx, s))
+            .collect::<Result<Vec<_>, ApiError>>()
+    })?))
+}
+
+pub async fn show(
+    State(state): State<Shared>,
+    CurrentUser(p): CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ScanView>> {
+    authz::require(&p.actor(), Action::ViewScans)?;
+    let scan_id = parse_id(&id).ok_or_else(|| unknown_scan(&id))?;
+    let now = state.now();
+    Ok(Json(state.store.write(|tx| {
+        tx.requeue_expired_leases(now)?;
+        let scan = tx.scan(scan_id)?.ok_or_else(|| unknown_scan(&id))?;
+        scan_view(tx, scan)
+    })?))
+}
+
+pub async fn results(
+    State(state): State<Shared>,
+    CurrentUser(p): CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<ResultView>>> {
+    authz::require(&p.actor(), Action::ViewScans)?;
+    let scan_id = parse_id(&id).ok_or_else(|| unknown_scan(&id))?;
+    let rows = state.store.read(|tx| {
+        tx.scan(scan_id)?.ok_or_else(|| unknown_scan(&id))?;
+        Ok::<_, ApiError>(tx.results_for_scan(scan_id)?)
+    })?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| ResultView {
+                host: r.host,
+                target_id: r.target_id,
+                kind: r.outcome.kind,
+                status: r.outcome.status,
+                qid: r.outcome.qid,
+                step: r.outcome.cause.as_ref().map(|c| c.step.to_string()),
+                cause: r.outcome.cause.as_ref().map(|c| c.to_string()),
+                login_id: r.outcome.login_id,
+                method: r.outcome.method,
+                facts: r.outcome.facts,
+                record_id: r.record_id,
+                appliance_id: r.appliance_id,
+                job_id: r.job_id.to_string(),
+                at: r.at,
+            })
+            .collect(),
+    ))
+}

@@ -2,12 +2,12 @@
 //! the same run and the target from the issue, with PASS/MISS. `scripts/bench` builds this in
 //! release and runs it; docs/performance.md holds the figures and the machine.
 
+mod agent_live;
 mod p1_vault;
 mod p2_unix;
 mod p3_open;
 mod p4_rewrap;
 mod p6_claims;
-mod pending;
 mod report;
 
 use clap::{Parser, Subcommand};
@@ -55,7 +55,10 @@ enum Figure {
         writes: usize,
     },
     /// Time from job creation to the first login attempt.
-    P7,
+    P7 {
+        #[arg(long, default_value_t = 10)]
+        jobs: usize,
+    },
     /// Every figure with its defaults.
     All {
         /// P5's observation window.
@@ -66,6 +69,7 @@ enum Figure {
 
 fn main() {
     let cli = Cli::parse();
+    use_sibling_agent();
     let figures = match cli.figure {
         Figure::All { seconds } => vec![
             Figure::P1 {
@@ -80,7 +84,7 @@ fn main() {
             Figure::P6 {
                 writes: p6_claims::RAW_WRITES,
             },
-            Figure::P7,
+            Figure::P7 { jobs: 10 },
         ],
         one => vec![one],
     };
@@ -115,9 +119,24 @@ fn run(figure: Figure) -> (&'static str, Result<Vec<Row>, String>) {
         }
         Figure::P3 { iterations } => ("P3", p3_open::run(iterations.max(1))),
         Figure::P4 { records } => ("P4", p4_rewrap::run(records.max(1))),
-        Figure::P5 { seconds } => ("P5", Ok(pending::p5(seconds))),
+        Figure::P5 { seconds } => ("P5", agent_live::p5(seconds)),
         Figure::P6 { writes } => ("P6", p6_claims::run(writes.max(1))),
-        Figure::P7 => ("P7", Ok(pending::p7())),
+        Figure::P7 { jobs } => ("P7", agent_live::p7(jobs.max(1))),
         Figure::All { .. } => ("all", Err("`all` cannot be nested".into())),
+    }
+}
+
+/// P5 and P7 run the agent binary built next to this one (target/release with scripts/bench),
+/// unless SEALSCAN_AGENT_BIN names another; the e2e harness reads that variable.
+fn use_sibling_agent() {
+    if std::env::var_os("SEALSCAN_AGENT_BIN").is_some() {
+        return;
+    }
+    let sibling = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("sealscan-agent")));
+    if let Some(path) = sibling.filter(|p| p.exists()) {
+        // SAFETY: called first thing in main, before any thread exists.
+        unsafe { std::env::set_var("SEALSCAN_AGENT_BIN", path) };
     }
 }

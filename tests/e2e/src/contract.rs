@@ -54,6 +54,8 @@ pub struct Inner {
     /// Rewrap work offered to appliances until one submits it.
     pub rewrap: Option<RewrapWork>,
     pub rewrapped: Vec<RewrapSubmit>,
+    /// Heartbeats answer that the job was cancelled.
+    pub cancel: bool,
 }
 
 #[derive(Clone, Default)]
@@ -332,10 +334,13 @@ async fn heartbeat(
     if !authorized(&s, &headers) {
         return refuse(StatusCode::UNAUTHORIZED, "appliance credential required");
     }
-    s.with(|inner| inner.heartbeats += 1);
+    let cancel = s.with(|inner| {
+        inner.heartbeats += 1;
+        inner.cancel
+    });
     Json(HeartbeatResponse {
         lease_secs: 60,
-        cancel: false,
+        cancel,
     })
     .into_response()
 }

@@ -184,3 +184,70 @@ fn b64(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
+
+#[test]
+fn a_cancelled_job_starts_no_further_target() {
+    let rt = runtime();
+    let cp = start(&rt);
+    // One target at a time; each silent target holds its slot for the 5 s Unix timeout.
+    let home = AgentHome::new(&cp.url(), &cp.ca_pem, 1);
+    enroll_and_approve(&home, &cp, TOKEN);
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("addr").port();
+    cp.shared.with(|s| s.cancel = true);
+    let targets: Vec<_> = (0..5)
+        .map(|i| target(&format!("t{i}"), LoginKind::Unix, port, Some("r")))
+        .collect();
+    let mut j = job(
+        targets,
+        vec![unix_record(
+            "r",
+            USER,
+            vec![legacy(SecretFieldName::Password, PW.as_bytes())],
+        )],
+        vec![],
+    );
+    // Heartbeats every second: the cancel arrives while the first target is still running.
+    j.lease_secs = 3;
+    cp.shared.push_job(j);
+    let agent = home.run();
+    wait_until("the job ends", BOUND, || home.stderr().contains("done"));
+    let log = home.stderr();
+    assert!(log.contains("cancelled by the control plane"), "{log}");
+    let posted = contract::results_by_target(&cp.shared).len();
+    assert!(
+        posted < 5,
+        "a cancelled job kept starting targets ({posted} results)"
+    );
+    assert_eq!(agent.terminate().code(), Some(0));
+}
+
+#[test]
+fn enroll_refuses_what_it_cannot_trust_by_name() {
+    let rt = runtime();
+    let cp = start(&rt);
+    let home = AgentHome::new(&cp.url(), &cp.ca_pem, 1);
+    let plain = home.enroll("http://127.0.0.1:1", TOKEN, &[]);
+    assert!(!plain.status.success());
+    assert!(String::from_utf8_lossy(&plain.stderr).contains("must be an https:// URL"));
+    let missing = home.enroll(&cp.url(), TOKEN, &["--ca-file", "/nonexistent/ca.pem"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/ca.pem"));
+    // A CA that did not sign the server: a TLS failure, and the token is still unused.
+    let other = rt.block_on(contract::start("other"));
+    let wrong_ca = home.dir.path().join("other-ca.pem");
+    std::fs::write(&wrong_ca, &other.ca_pem).expect("write CA");
+    let untrusted = home.enroll(
+        &cp.url(),
+        TOKEN,
+        &["--ca-file", wrong_ca.to_str().expect("path")],
+    );
+    assert!(!untrusted.status.success());
+    let err = String::from_utf8_lossy(&untrusted.stderr).into_owned();
+    assert!(
+        err.contains("unreachable") && err.to_lowercase().contains("certificate"),
+        "{err}"
+    );
+    assert!(cp.shared.with(|s| s.appliances.is_empty()));
+    assert!(home.enroll(&cp.url(), TOKEN, &[]).status.success());
+}

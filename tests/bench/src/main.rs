@@ -3,6 +3,7 @@
 //! release and runs it; docs/performance.md holds the figures and the machine.
 
 mod agent_live;
+mod control_plane;
 mod p1_vault;
 mod p2_unix;
 mod p3_open;
@@ -51,8 +52,15 @@ enum Figure {
     },
     /// Job claims per second and p99 latency beside raw SQLite writes.
     P6 {
+        /// Single-INSERT transactions for the raw SQLite baseline.
         #[arg(long, default_value_t = p6_claims::RAW_WRITES)]
         writes: usize,
+        /// Simulated appliances long-polling at once.
+        #[arg(long, default_value_t = p6_claims::APPLIANCES)]
+        appliances: usize,
+        /// Jobs queued and claimed.
+        #[arg(long, default_value_t = p6_claims::JOBS)]
+        jobs: usize,
     },
     /// Time from job creation to the first login attempt.
     P7 {
@@ -83,6 +91,8 @@ fn main() {
             Figure::P5 { seconds },
             Figure::P6 {
                 writes: p6_claims::RAW_WRITES,
+                appliances: p6_claims::APPLIANCES,
+                jobs: p6_claims::JOBS,
             },
             Figure::P7 { jobs: 10 },
         ],
@@ -120,7 +130,14 @@ fn run(figure: Figure) -> (&'static str, Result<Vec<Row>, String>) {
         Figure::P3 { iterations } => ("P3", p3_open::run(iterations.max(1))),
         Figure::P4 { records } => ("P4", p4_rewrap::run(records.max(1))),
         Figure::P5 { seconds } => ("P5", agent_live::p5(seconds)),
-        Figure::P6 { writes } => ("P6", p6_claims::run(writes.max(1))),
+        Figure::P6 {
+            writes,
+            appliances,
+            jobs,
+        } => (
+            "P6",
+            p6_claims::run(writes.max(1), appliances.max(1), jobs.max(1)),
+        ),
         Figure::P7 { jobs } => ("P7", agent_live::p7(jobs.max(1))),
         Figure::All { .. } => ("all", Err("`all` cannot be nested".into())),
     }

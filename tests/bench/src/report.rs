@@ -49,11 +49,6 @@ impl Row {
         }
     }
 
-    pub fn not_measured(figure: &str, target: &str, why: impl Into<String>) -> Self {
-        let why = why.into();
-        Row::new(figure, "-", "-", target, Verdict::NotMeasured(why))
-    }
-
     pub fn verdict_for(pass: bool) -> Verdict {
         if pass { Verdict::Pass } else { Verdict::Miss }
     }

@@ -10,6 +10,9 @@ use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+#[path = "sealscan/scanning.rs"]
+mod scanning;
+
 #[derive(Parser)]
 #[command(name = "sealscan", version, about = "Operate a sealscan control plane")]
 struct Cli {
@@ -73,6 +76,16 @@ enum Command {
     Outbox,
     /// The audit log (Managers).
     Audit,
+    /// Appliances: enrollment tokens, approvals with key fingerprints, revocation.
+    Appliances {
+        #[command(subcommand)]
+        cmd: scanning::AppliancesCmd,
+    },
+    /// Scans: create, list, show, results.
+    Scans {
+        #[command(subcommand)]
+        cmd: scanning::ScansCmd,
+    },
 }
 
 #[derive(Subcommand)]
@@ -581,6 +594,8 @@ async fn run(ctx: &Ctx, cmd: Command) -> R<()> {
             Ok(())
         }
         Command::Password { cmd } => password(ctx, cmd).await,
+        Command::Appliances { cmd } => scanning::appliances(ctx, cmd).await,
+        Command::Scans { cmd } => scanning::scans(ctx, cmd).await,
         Command::Outbox => {
             let v = ctx.call("GET", "/outbox", None).await?;
             ctx.out(&v, |v| {

@@ -1,0 +1,330 @@
+//! `sealscan appliances ...` and `sealscan scans ...`: enrollment tokens, approvals with the
+//! key fingerprints to compare out of band, scans and their results tables.
+use super::{Ctx, Failure, R, enc, print_kv, print_table, s};
+use clap::Subcommand;
+use sealscan_control::dates::rfc3339;
+use serde_json::{Value, json};
+
+#[derive(Subcommand)]
+pub enum AppliancesCmd {
+    /// One-time enrollment tokens (Managers).
+    Tokens {
+        #[command(subcommand)]
+        cmd: TokensCmd,
+    },
+    /// Appliances with their state and key fingerprint.
+    List,
+    /// Approve a pending appliance: compare the fingerprint shown with the appliance's own first.
+    Approve { id: String },
+    /// Reject a pending appliance.
+    Reject {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Revoke an appliance: it loses its credential and its jobs go back to the queue.
+    Revoke {
+        id: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TokensCmd {
+    /// Create a token to give to one appliance (`sealscan-agent enroll --token ...`).
+    Create {
+        #[arg(long)]
+        label: Option<String>,
+        /// Hours until the token expires (default 24).
+        #[arg(long)]
+        expires_hours: Option<u32>,
+    },
+    List,
+}
+
+#[derive(Subcommand)]
+pub enum ScansCmd {
+    /// Create a scan: targets are IPs, CIDR ranges, first-last ranges or host names.
+    Create {
+        #[arg(required = true)]
+        targets: Vec<String>,
+        /// unix, windows or both.
+        #[arg(long, default_value = "both")]
+        kinds: String,
+        /// An approved appliance's id (any approved appliance when absent).
+        #[arg(long)]
+        appliance: Option<String>,
+        #[arg(long)]
+        title: Option<String>,
+    },
+    List,
+    /// One scan with its jobs and leases.
+    Show {
+        id: String,
+    },
+    /// Results per target and login kind.
+    Results {
+        id: String,
+    },
+}
+
+fn time(v: &Value) -> String {
+    v.as_i64().map(rfc3339).unwrap_or_else(|| "-".into())
+}
+
+fn rows(v: &Value, f: impl Fn(&Value) -> Vec<String>) -> Vec<Vec<String>> {
+    v.as_array()
+        .map(|a| a.iter().map(f).collect())
+        .unwrap_or_default()
+}
+
+fn print_appliances(v: &Value) {
+    print_table(
+        &[
+            "id",
+            "name",
+            "state",
+            "fingerprint",
+            "enrolled",
+            "last seen",
+        ],
+        rows(v, |a| {
+            vec![
+                s(&a["id"]),
+                s(&a["name"]),
+                s(&a["state"]),
+                s(&a["fingerprint"]),
+                time(&a["enrolled_at"]),
+                time(&a["last_seen_at"]),
+            ]
+        }),
+    );
+}
+
+pub async fn appliances(ctx: &Ctx, cmd: AppliancesCmd) -> R<()> {
+    match cmd {
+        AppliancesCmd::Tokens {
+            cmd:
+                TokensCmd::Create {
+                    label,
+                    expires_hours,
+                },
+        } => {
+            let v = ctx
+                .call(
+                    "POST",
+                    "/appliances/tokens",
+                    Some(json!({"label": label, "expires_in_hours": expires_hours})),
+                )
+                .await?;
+            ctx.out(&v, |v| {
+                println!("enrollment token (shown once): {}", s(&v["token"]));
+                println!("expires: {}", time(&v["expires_at"]));
+                println!(
+                    "on the appliance: sealscan-agent enroll --token <token>; then compare fingerprints and approve"
+                );
+            });
+        }
+        AppliancesCmd::Tokens {
+            cmd: TokensCmd::List,
+        } => {
+            let v = ctx.call("GET", "/appliances/tokens", None).await?;
+            ctx.out(&v, |v| {
+                print_table(
+                    &[
+                        "label",
+                        "created by",
+                        "created",
+                        "expires",
+                        "used",
+                        "appliance",
+                    ],
+                    rows(v, |t| {
+                        vec![
+                            s(&t["label"]),
+                            s(&t["created_by"]),
+                            time(&t["created_at"]),
+                            time(&t["expires_at"]),
+                            time(&t["used_at"]),
+                            s(&t["appliance_id"]),
+                        ]
+                    }),
+                )
+            });
+        }
+        AppliancesCmd::List => {
+            let v = ctx.call("GET", "/appliances", None).await?;
+            ctx.out(&v, print_appliances);
+        }
+        AppliancesCmd::Approve { id } => decide(ctx, &id, "approve", None).await?,
+        AppliancesCmd::Reject { id, reason } => decide(ctx, &id, "reject", reason).await?,
+        AppliancesCmd::Revoke { id, reason } => decide(ctx, &id, "revoke", reason).await?,
+    }
+    Ok(())
+}
+
+async fn decide(ctx: &Ctx, id: &str, verb: &str, reason: Option<String>) -> R<()> {
+    let body = (verb != "approve").then(|| json!({"reason": reason}));
+    let v = ctx
+        .call("POST", &format!("/appliances/{}/{verb}", enc(id)), body)
+        .await?;
+    ctx.out(&v, |v| {
+        let a = &v["appliance"];
+        println!(
+            "appliance {} ({}) is now {}",
+            s(&a["name"]),
+            s(&a["id"]),
+            s(&a["state"])
+        );
+        println!("key fingerprint: {}", s(&a["fingerprint"]));
+        if verb == "approve" {
+            println!("compare it with `sealscan-agent status` on the appliance; revoke at once if it differs");
+            if v["rewrap_pending"].as_u64().unwrap_or(0) > 0 {
+                println!(
+                    "{} sealed secrets await a rewrap by an approved appliance",
+                    s(&v["rewrap_pending"])
+                );
+            }
+        }
+    });
+    Ok(())
+}
+
+fn print_scans(v: &Value) {
+    print_table(
+        &[
+            "id",
+            "title",
+            "state",
+            "done",
+            "kinds",
+            "appliance",
+            "created",
+            "by",
+        ],
+        rows(v, |sc| {
+            vec![
+                s(&sc["id"]),
+                s(&sc["title"]),
+                s(&sc["state"]),
+                format!("{}/{}", s(&sc["targets_done"]), s(&sc["targets_total"])),
+                s(&sc["kinds"]),
+                sc["appliance"].as_str().unwrap_or("any").to_string(),
+                time(&sc["created_at"]),
+                s(&sc["created_by"]),
+            ]
+        }),
+    );
+}
+
+fn print_scan(v: &Value) {
+    print_kv(&json!({
+        "id": v["id"], "title": v["title"], "state": v["state"],
+        "targets": v["targets"].as_array().map(|t| t.iter().map(s).collect::<Vec<_>>().join(", ")),
+        "kinds": v["kinds"], "appliance": v["appliance"].as_str().unwrap_or("any"),
+        "progress": format!("{}/{} targets", s(&v["targets_done"]), s(&v["targets_total"])),
+        "created": time(&v["created_at"]), "created_by": v["created_by"],
+        "completed": time(&v["completed_at"]),
+    }));
+    println!();
+    print_table(
+        &["job", "state", "appliance", "claims", "lease until", "done"],
+        rows(&v["jobs"], |j| {
+            vec![
+                s(&j["id"]),
+                s(&j["state"]),
+                s(&j["claimed_by"]),
+                s(&j["claims"]),
+                time(&j["lease_expires_at"]),
+                format!("{}/{}", s(&j["targets_done"]), s(&j["targets_total"])),
+            ]
+        }),
+    );
+}
+
+fn facts(v: &Value) -> String {
+    v.as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| format!("{k}={}", s(v)))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .filter(|f| !f.is_empty())
+        .unwrap_or_else(|| "-".into())
+}
+
+fn print_results(v: &Value) {
+    print_table(
+        &[
+            "target", "kind", "status", "qid", "cause", "login id", "method", "facts",
+        ],
+        rows(v, |r| {
+            vec![
+                s(&r["host"]),
+                s(&r["kind"]),
+                s(&r["status"]),
+                s(&r["qid"]),
+                s(&r["cause"]),
+                s(&r["login_id"]),
+                s(&r["method"]),
+                facts(&r["facts"]),
+            ]
+        }),
+    );
+}
+
+pub async fn scans(ctx: &Ctx, cmd: ScansCmd) -> R<()> {
+    match cmd {
+        ScansCmd::Create {
+            targets,
+            kinds,
+            appliance,
+            title,
+        } => {
+            // "a,b c" and "a b c" both work.
+            let targets: Vec<String> = targets
+                .iter()
+                .flat_map(|t| t.split(','))
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+                .collect();
+            if targets.is_empty() {
+                return Err(Failure("name at least one target".into()));
+            }
+            let v = ctx
+                .call(
+                    "POST",
+                    "/scans",
+                    Some(json!({"targets": targets, "kinds": kinds, "appliance": appliance, "title": title})),
+                )
+                .await?;
+            ctx.out(&v, |v| {
+                println!(
+                    "scan {} queued: {} targets",
+                    s(&v["id"]),
+                    s(&v["targets_total"])
+                );
+            });
+        }
+        ScansCmd::List => {
+            let v = ctx.call("GET", "/scans", None).await?;
+            ctx.out(&v, print_scans);
+        }
+        ScansCmd::Show { id } => {
+            let v = ctx
+                .call("GET", &format!("/scans/{}", enc(&id)), None)
+                .await?;
+            ctx.out(&v, print_scan);
+        }
+        ScansCmd::Results { id } => {
+            let v = ctx
+                .call("GET", &format!("/scans/{}/results", enc(&id)), None)
+                .await?;
+            ctx.out(&v, print_results);
+        }
+    }
+    Ok(())
+}

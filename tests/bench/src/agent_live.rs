@@ -1,39 +1,28 @@
-//! P5 and P7: the real `sealscan-agent run` binary, enrolled, approved and long-polling.
-//!
-//! The control plane's appliance endpoints (enrollment, approval, claims) are not in this
-//! tree yet, so the agent talks to `sealscan_e2e::contract`, which serves the same appliance
-//! contract (`sealscan_protocols::appliance`) over real HTTPS from memory. Every row says so;
-//! once the control plane serves claims, these figures must be re-measured against it.
+//! P5 and P7: the real `sealscan-agent run` binary against the real control plane
+//! (in-process, its own runtime, real SQLite and HTTPS): enrolled with a one-time token,
+//! approved by a Manager through the API, holding its credential and long-polling for jobs.
 
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use sealscan_e2e::agent::{AgentHome, RunningAgent};
-use sealscan_e2e::contract::{self, ContractServer, appliance_key, results_by_target};
-use sealscan_e2e::{job, record_fields, seal_to, sealed, target, unix_record};
-use sealscan_protocols::appliance::{RecordLogin, SecretFieldName};
-use sealscan_protocols::results::LoginKind;
-use sealscan_test_peers::sshd::{Sshd, SshdOptions};
-use sealscan_test_peers::system::{ensure_packages, ensure_user};
-use std::process::{Command, Stdio};
-use std::sync::Arc;
+use serde_json::{Value, json};
 
+use crate::control_plane::ControlPlane;
 use crate::report::{Row, median};
 
-const TOKEN: &str = "enr_bench";
-const USER: &str = "sealbench";
-// The password of a local account this benchmark creates for itself on a test machine.
-const PASSWORD: &str = "Bench-login-pw-9!";
-const WHERE: &str = "agent vs e2e contract server";
 /// A stuck run gives up after this; it bounds a hang, it is not a measurement.
 const BOUND: Duration = Duration::from_secs(60);
 
-/// Dropped in field order: the agent first, then its home, the server and its runtime.
+/// Dropped in field order: the agent first, then its home, the control plane, the runtime.
 struct Setup {
     agent: RunningAgent,
     _home: AgentHome,
-    server: ContractServer,
-    _runtime: tokio::runtime::Runtime,
+    cp: ControlPlane,
+    runtime: tokio::runtime::Runtime,
 }
 
 fn start_agent() -> Result<Setup, String> {
@@ -42,36 +31,56 @@ fn start_agent() -> Result<Setup, String> {
         .enable_all()
         .build()
         .map_err(|e| format!("tokio runtime: {e}"))?;
-    let server = runtime.block_on(contract::start(TOKEN));
-    let home = AgentHome::new(&server.url(), &server.ca_pem, 4);
-    let out = home.enroll(&server.url(), TOKEN, &[]);
+    let mut cp = ControlPlane::start()?;
+    runtime.block_on(cp.login())?;
+    let token = runtime.block_on(cp.enrollment_token())?;
+    let ca = String::from_utf8_lossy(&cp.ca_pem).into_owned();
+    let home = AgentHome::new(&cp.base, &ca, 4);
+    let out = home.enroll(&cp.base, &token, &[]);
     if !out.status.success() {
         return Err(format!(
             "sealscan-agent enroll failed: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
-    server.shared.approve_all();
-    let agent = home.run();
-    // The agent is long-polling once the server has handed it its credential and the
-    // process is still there; give its start-up (key arena, TLS setup) a moment to finish.
-    let deadline = Instant::now() + BOUND;
-    while !server
-        .shared
-        .with(|s| s.appliances.values().all(|a| a.collected))
-    {
-        if Instant::now() > deadline {
-            return Err("the agent never collected its appliance credential".into());
+    for a in appliances(&runtime, &cp)? {
+        if a.get("state").and_then(Value::as_str) != Some("approved") {
+            let id = a.get("id").and_then(Value::as_str).unwrap_or_default();
+            runtime.block_on(cp.approve(id))?;
         }
-        std::thread::sleep(Duration::from_millis(20));
+    }
+    let agent = home.run();
+    // Long-polling once it has collected its credential; then a moment for its first claim.
+    let deadline = Instant::now() + BOUND;
+    loop {
+        let collected = appliances(&runtime, &cp)?
+            .iter()
+            .all(|a| a.get("credential_collected").and_then(Value::as_bool) == Some(true));
+        if collected {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "the agent never collected its credential; its stderr:\n{}",
+                home.stderr()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_secs(2));
     Ok(Setup {
         agent,
         _home: home,
-        server,
-        _runtime: runtime,
+        cp,
+        runtime,
     })
+}
+
+fn appliances(runtime: &tokio::runtime::Runtime, cp: &ControlPlane) -> Result<Vec<Value>, String> {
+    let list = runtime.block_on(cp.manager_call("GET", "/api/v1/appliances", None))?;
+    list.as_array()
+        .cloned()
+        .ok_or_else(|| "the appliance list is not an array".into())
 }
 
 /// Process-wide counters from /proc: resident set, CPU ticks and context switches summed
@@ -97,8 +106,8 @@ fn sample(pid: u32) -> Result<Sample, String> {
     let rss_kib = field(&status, "VmRSS:");
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .map_err(|e| format!("read /proc/{pid}/stat: {e}"))?;
-    // Fields after the parenthesised command name; utime and stime are the 14th and 15th
-    // fields of the line, i.e. the 12th and 13th after ") ".
+    // utime and stime are fields 14 and 15 of the line: the 12th and 13th after the
+    // parenthesised command name.
     let rest = stat
         .rsplit_once(") ")
         .map(|(_, r)| r)
@@ -134,7 +143,15 @@ pub fn p5(seconds: u64) -> Result<Vec<Row>, String> {
     let threads = std::fs::read_dir(format!("/proc/{pid}/task"))
         .map(|d| d.count())
         .unwrap_or(0);
-    let claims = setup.server.shared.with(|s| s.claimed.len());
+    let peak_kib = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .unwrap_or(0);
     drop(setup);
 
     // SAFETY: sysconf has no preconditions.
@@ -145,13 +162,14 @@ pub fn p5(seconds: u64) -> Result<Vec<Row>, String> {
     let preempted = after.involuntary.saturating_sub(before.involuntary);
     let per_minute = wakeups as f64 * 60.0 / elapsed;
     let rss_mib = after.rss_kib as f64 / 1024.0;
+    let peak_mib = peak_kib as f64 / 1024.0;
     // Long-polls of 30 s: two a minute, each a handful of thread wake-ups (the request, TLS
     // records, the response). Any periodic timer of 1 Hz or faster would add 60+ a minute, so
     // fewer than 60 a minute means nothing wakes the agent but its long-poll.
     let polls = elapsed / 30.0;
     let rss = Row::new(
         "P5 idle RSS",
-        format!("{rss_mib:.1} MiB, {threads} threads ({WHERE})"),
+        format!("{rss_mib:.1} MiB (peak {peak_mib:.1}), {threads} threads"),
         "-",
         "≤ 16 MiB",
         Row::verdict_for(rss_mib <= 16.0),
@@ -168,91 +186,91 @@ pub fn p5(seconds: u64) -> Result<Vec<Row>, String> {
     );
     rss.print();
     cpu.print();
-    if claims > 0 {
-        return Err(format!("the idle agent claimed {claims} job(s)"));
-    }
     Ok(vec![rss, cpu])
 }
 
+/// P7: from sending the scan to the control plane to the agent's TCP connection reaching
+/// the target (a listener on a loopback port 22 that records each arrival and hangs up, so
+/// the attempt ends at once). The baseline is the OpenSSH client's own start-to-connect time
+/// against the same listener.
 pub fn p7(jobs: usize) -> Result<Vec<Row>, String> {
-    ensure_packages(&["openssh-server", "openssh-client", "sshpass"]);
-    ensure_user(USER, PASSWORD);
-    let sshd = Arc::new(Sshd::start(&SshdOptions::default()));
+    let (target, arrivals) = target_listener()?;
     let setup = start_agent()?;
-    let key = appliance_key(&setup.server);
+    let host = target.ip().to_string();
+    let password = base64::engine::general_purpose::STANDARD.encode("Bench-target-pw-3!");
+    setup.runtime.block_on(setup.cp.manager_call(
+        "POST",
+        "/api/v1/records",
+        Some(json!({
+            "kind": "unix", "title": "bench target", "user": "sealbench", "ips": [host],
+            "secrets": [{"field": "password", "value": {"model": "legacy", "value": password}}]
+        })),
+    ))?;
 
     let mut ours = Vec::new();
     for n in 1..=jobs {
-        let mut record = unix_record("bench-unix", USER, vec![]);
-        let envelope = seal_to(
-            &key,
-            &record_fields(&record, SecretFieldName::Password),
-            PASSWORD.as_bytes(),
-        );
-        record.login = RecordLogin::Basic {
-            secrets: vec![sealed(SecretFieldName::Password, &envelope)],
-        };
-        let mut scan = job(
-            vec![target(
-                &format!("t{n}"),
-                LoginKind::Unix,
-                sshd.port(),
-                Some("bench-unix"),
-            )],
-            vec![record],
-            vec![],
-        );
-        scan.job_id = format!("bench-job-{n}");
-        let arrived = connection_watch(&sshd);
+        while arrivals.try_recv().is_ok() {}
         let created = Instant::now();
-        setup.server.shared.push_job(scan);
-        let at = arrived
+        let scan = setup.runtime.block_on(setup.cp.manager_call(
+            "POST",
+            "/api/v1/scans",
+            Some(json!({"title": format!("bench p7 {n}"), "targets": [host], "kinds": "unix"})),
+        ))?;
+        let at = arrivals
             .recv_timeout(BOUND)
-            .map_err(|_| format!("job {n}: no connection reached sshd"))?;
+            .map_err(|_| format!("scan {n}: the agent never reached the target"))?;
         ours.push(at.duration_since(created).as_secs_f64() * 1000.0);
+        let id = scan
+            .get("id")
+            .and_then(Value::as_str)
+            .ok_or("the scan has no id")?
+            .to_string();
+        // The job finishes (its result posted) before the next scan is created, so every
+        // measurement starts with the agent back in its long-poll.
         let deadline = Instant::now() + BOUND;
-        while results_by_target(&setup.server.shared).len() < n {
-            if Instant::now() > deadline {
-                return Err(format!("job {n}: no result came back"));
+        loop {
+            let view = setup.runtime.block_on(setup.cp.manager_call(
+                "GET",
+                &format!("/api/v1/scans/{id}"),
+                None,
+            ))?;
+            if view.get("state").and_then(Value::as_str) == Some("done") {
+                break;
             }
-            std::thread::sleep(Duration::from_millis(20));
+            if Instant::now() > deadline {
+                return Err(format!("scan {n} never finished: {view}"));
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
-        // Back in its long-poll before the next job is created.
-        std::thread::sleep(Duration::from_millis(300));
+        std::thread::sleep(Duration::from_millis(200));
     }
     drop(setup);
 
-    // Baseline: how long the OpenSSH client takes from being started to reaching sshd.
     let mut base = Vec::new();
     for _ in 0..jobs {
-        let arrived = connection_watch(&sshd);
+        while arrivals.try_recv().is_ok() {}
         let started = Instant::now();
-        let mut child = Command::new("sshpass")
-            .arg("-e")
-            .env("SSHPASS", PASSWORD)
+        let mut child = Command::new("ssh")
             .args([
-                "ssh",
+                "-o",
+                "BatchMode=yes",
                 "-o",
                 "StrictHostKeyChecking=no",
                 "-o",
                 "UserKnownHostsFile=/dev/null",
                 "-o",
-                "LogLevel=ERROR",
-                "-o",
-                "PubkeyAuthentication=no",
-                "-p",
+                "LogLevel=QUIET",
             ])
-            .arg(sshd.port().to_string())
-            .arg(format!("{USER}@127.0.0.1"))
+            .arg(format!("sealbench@{host}"))
             .arg("true")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| format!("cannot run sshpass/ssh: {e}"))?;
-        let at = arrived
+            .map_err(|e| format!("cannot run ssh: {e}"))?;
+        let at = arrivals
             .recv_timeout(BOUND)
-            .map_err(|_| "ssh never reached sshd".to_string())?;
+            .map_err(|_| "ssh never reached the target".to_string())?;
         base.push(at.duration_since(started).as_secs_f64() * 1000.0);
         let _ = child.wait();
     }
@@ -260,7 +278,7 @@ pub fn p7(jobs: usize) -> Result<Vec<Row>, String> {
     let (ours, base) = (median(ours), median(base));
     let row = Row::new(
         "P7 job→login",
-        format!("{ours:.1} ms median, {worst:.1} ms max of {jobs} ({WHERE})"),
+        format!("{ours:.1} ms median, {worst:.1} ms max of {jobs}"),
         format!("{base:.1} ms ssh start→connect"),
         "≤ 100 ms",
         Row::verdict_for(worst <= 100.0),
@@ -269,14 +287,30 @@ pub fn p7(jobs: usize) -> Result<Vec<Row>, String> {
     Ok(vec![row])
 }
 
-/// The moment sshd logs its next connection, from a thread waiting on sshd's log.
-fn connection_watch(sshd: &Arc<Sshd>) -> mpsc::Receiver<Instant> {
-    let count = sshd.connections() + 1;
-    let (tx, rx) = mpsc::channel();
-    let sshd = Arc::clone(sshd);
-    std::thread::spawn(move || {
-        sshd.wait_for_lines(|l| l.contains("Connection from"), count);
-        let _ = tx.send(Instant::now());
-    });
-    rx
+/// A listener on port 22 of a loopback address nothing else uses (the control plane sends
+/// no port, so the agent dials 22), reporting the moment of every connection.
+fn target_listener() -> Result<(SocketAddr, mpsc::Receiver<Instant>), String> {
+    let mut last = String::new();
+    for last_octet in 90..110u8 {
+        let address = SocketAddr::from(([127, 0, 0, last_octet], 22));
+        match TcpListener::bind(address) {
+            Ok(listener) => {
+                let (tx, rx) = mpsc::channel();
+                std::thread::spawn(move || {
+                    for stream in listener.incoming() {
+                        let at = Instant::now();
+                        drop(stream);
+                        if tx.send(at).is_err() {
+                            break;
+                        }
+                    }
+                });
+                return Ok((address, rx));
+            }
+            Err(e) => last = format!("{address}: {e}"),
+        }
+    }
+    Err(format!(
+        "no free loopback port 22 for the P7 target ({last})"
+    ))
 }

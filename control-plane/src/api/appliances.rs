@@ -254,7 +254,7 @@ async fn decide(
             &format!(
                 "{} set appliance {} ({}) to {}.\nKey fingerprint: {}\n{}\
                  If you did not expect this, compare the fingerprint with the appliance's own \
-                 (`sealscan-agent status`) and revoke it if they differ.",
+                 (`sealscan-agent fingerprint`) and revoke it if they differ.",
                 p.user.username,
                 a.name,
                 a.id,

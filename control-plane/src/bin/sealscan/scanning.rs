@@ -179,7 +179,7 @@ async fn decide(ctx: &Ctx, id: &str, verb: &str, reason: Option<String>) -> R<()
         );
         println!("key fingerprint: {}", s(&a["fingerprint"]));
         if verb == "approve" {
-            println!("compare it with `sealscan-agent status` on the appliance; revoke at once if it differs");
+            println!("compare it with `sealscan-agent fingerprint` on the appliance; revoke at once if it differs");
             if v["rewrap_pending"].as_u64().unwrap_or(0) > 0 {
                 println!(
                     "{} sealed secrets await a rewrap by an approved appliance",

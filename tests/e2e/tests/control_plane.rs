@@ -1,0 +1,32 @@
+//! The real control plane (its HTTPS server and SQLite store, in process) and the real agent
+//! binary: a Manager creates an enrollment token, the agent enrolls, the Manager compares the
+//! fingerprint and approves it, and scans 127.0.0.1 for Unix and Windows logins. The agent
+//! claims the job by long-poll and the control plane shows one result per login with its QID.
+//!
+//! Scans name hosts without ports, so the logins go to 127.0.0.1:22 and :445, where nothing
+//! listens on the test machine. Passing logins against real sshd/smbd on high ports are proven
+//! through the same contract in daemon.rs and targets.rs.
+
+use sealscan_e2e::agent::wait_until;
+use sealscan_e2e::control::*;
+use serde_json::json;
+
+#[test]
+fn enroll_approve_and_scan_through_the_real_control_plane() {
+    let mut w = world();
+    // No record names 127.0.0.1: Unix is not attempted for want of a record; for Windows the
+    // agent first asks the server for its domain, and nothing listens on 445.
+    let rows = w.scan(
+        json!({"title": "no records", "targets": ["127.0.0.1"], "kinds": "both"}),
+        2,
+    );
+    let unix = find(&rows, "unix");
+    assert_eq!(unix["status"], "not_attempted", "{unix}");
+    assert_eq!(unix["qid"], 105297, "{unix}");
+    assert_eq!(unix["step"], "record", "{unix}");
+    let windows = find(&rows, "windows");
+    assert_eq!(windows["status"], "not_attempted", "{windows}");
+    assert_eq!(windows["qid"], 105015, "{windows}");
+    wait_until("an empty spool", BOUND, || w.home.spooled().is_empty());
+    w.stop_agent();
+}

@@ -251,3 +251,55 @@ fn enroll_refuses_what_it_cannot_trust_by_name() {
     assert!(cp.shared.with(|s| s.appliances.is_empty()));
     assert!(home.enroll(&cp.url(), TOKEN, &[]).status.success());
 }
+
+/// Server-side sockets of `port` the kernel holds as ESTABLISHED (accepted or waiting in the
+/// backlog): the agent's open connections to a listener that never answers.
+fn established_to(port: u16) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let wanted = format!(":{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            cols.get(1).is_some_and(|local| local.ends_with(&wanted)) && cols.get(3) == Some(&"01")
+        })
+        .count()
+}
+
+#[test]
+fn targets_run_with_bounded_concurrency() {
+    let rt = runtime();
+    let cp = start(&rt);
+    let home = AgentHome::new(&cp.url(), &cp.ca_pem, 2);
+    enroll_and_approve(&home, &cp, TOKEN);
+    // Never accepted or answered: each connection stays open until its 5 s login timeout.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("addr").port();
+    let targets: Vec<_> = (0..6)
+        .map(|i| target(&format!("t{i}"), LoginKind::Unix, port, Some("r")))
+        .collect();
+    cp.shared.push_job(job(
+        targets,
+        vec![unix_record(
+            "r",
+            USER,
+            vec![legacy(SecretFieldName::Password, PW.as_bytes())],
+        )],
+        vec![],
+    ));
+    let agent = home.run();
+    let mut most = 0;
+    wait_until("all six results", BOUND, || {
+        most = most.max(established_to(port));
+        contract::results_by_target(&cp.shared).len() == 6
+    });
+    assert_eq!(
+        most, 2,
+        "at most `concurrency` logins at once, and that many in parallel"
+    );
+    for r in contract::results_by_target(&cp.shared).values() {
+        assert_eq!(r.outcome.status, Status::TimedOut, "{r:#?}");
+    }
+    assert_eq!(agent.terminate().code(), Some(0));
+}

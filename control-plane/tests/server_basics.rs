@@ -185,7 +185,7 @@ async fn data_survives_a_restart_with_migrations_applied_once() {
     drop(store);
     let again = sealscan_control::server::open_store(dir.path()).expect("reopen");
     assert_eq!(again.schema_version().expect("version"), version);
-    let users = store.read(|tx| tx.list_users()).expect("users");
+    let users = again.read(|tx| tx.list_users()).expect("users");
     assert_eq!(users.len(), 2);
     assert_eq!(journal_mode(dir.path()), "wal");
 }

@@ -303,3 +303,40 @@ fn targets_run_with_bounded_concurrency() {
     }
     assert_eq!(agent.terminate().code(), Some(0));
 }
+
+#[test]
+fn sigterm_abandons_a_target_that_outlasts_the_grace_and_exits_0() {
+    let rt = runtime();
+    let cp = start(&rt);
+    let home = AgentHome::new(&cp.url(), &cp.ca_pem, 1);
+    // A login bound (60 s) longer than the agent's shutdown grace (15 s).
+    let config = std::fs::read_to_string(home.config()).expect("config");
+    std::fs::write(
+        home.config(),
+        config.replace("unix_secs = 5", "unix_secs = 60"),
+    )
+    .expect("config");
+    enroll_and_approve(&home, &cp, TOKEN);
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("addr").port();
+    cp.shared.push_job(job(
+        vec![target("stuck", LoginKind::Unix, port, Some("r"))],
+        vec![unix_record(
+            "r",
+            USER,
+            vec![legacy(SecretFieldName::Password, PW.as_bytes())],
+        )],
+        vec![],
+    ));
+    let agent = home.run();
+    wait_until("the login is in flight", BOUND, || {
+        established_to(port) == 1
+    });
+    let status = agent.terminate();
+    assert_eq!(status.code(), Some(0), "{}", home.stderr());
+    let log = home.stderr();
+    assert!(log.contains("abandoning 1 unfinished targets"), "{log}");
+    // Nothing was reported for it: the control plane re-queues it when the lease ends.
+    assert!(contract::results_by_target(&cp.shared).is_empty());
+    assert!(home.spooled().is_empty());
+}

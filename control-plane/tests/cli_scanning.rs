@@ -230,6 +230,8 @@ fn appliances_and_scans_from_the_cli() {
             "unix",
             "--title",
             "first",
+            "--unix-port",
+            "2222",
         ],
         "",
     ));
@@ -242,6 +244,7 @@ fn appliances_and_scans_from_the_cli() {
     );
     assert_eq!(status, 200, "{job}");
     let job_id = job["job_id"].as_str().expect("job id").to_string();
+    assert_eq!(job["targets"][0]["port"], 2222);
     let running = ok(&run(&cfg, &["scans", "show", "1"], ""));
     assert!(
         running.contains("running") && running.contains(&id),

@@ -628,12 +628,21 @@ async fn scans_claims_leases_and_results() {
     scan(
         &h,
         &sc,
-        json!({"targets": ["127.0.0.5"], "kinds": "windows", "appliance": a.id}),
+        json!({"targets": ["127.0.0.5"], "kinds": "windows", "appliance": a.id, "ports": {"windows": 4450}}),
     )
     .await;
     assert_eq!(claim(&h, &b, 0).await.status.as_u16(), 204);
     let pinned = claim(&h, &a, 0).await.expect_ok();
     assert_eq!(pinned["targets"][0]["host"], "127.0.0.5");
+    assert_eq!(pinned["targets"][0]["port"], 4450);
+    h.call(
+        "post",
+        "/api/v1/scans",
+        Some(&sc),
+        Some(json!({"targets": ["127.0.0.5"], "kinds": "unix", "ports": {"unix": 0}})),
+    )
+    .await
+    .expect_refused(422, "scan.ports");
     assert!(
         h.audit_actions(&pc)
             .await

@@ -40,7 +40,12 @@ fn try_claim(state: &Shared, me: &ApplianceRow) -> Result<Option<Job>, ApiError>
                 tx.complete_job_if_finished(job.id, now)?;
                 continue;
             }
-            let (targets, records, vaults) = build_job_material(tx, &state.data_key, &open)?;
+            let (mut targets, records, vaults) = build_job_material(tx, &state.data_key, &open)?;
+            if let Some(scan) = tx.scan(job.scan_id)? {
+                for t in &mut targets {
+                    t.port = t.port.or(scan.ports.for_kind(t.kind));
+                }
+            }
             tx.lease_job(job.id, &me.id, now + i64::from(LEASE_SECS))?;
             return Ok(Some(Job {
                 job_id: job.id.to_string(),

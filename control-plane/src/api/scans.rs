@@ -4,7 +4,7 @@ use super::Shared;
 use super::auth::CurrentUser;
 use super::error::{ApiError, ApiResult, Body};
 use crate::authz::{self, Action};
-use crate::store::{ApplianceState, JobRow, ScanRow, Tx};
+use crate::store::{ApplianceState, JobRow, ScanPorts, ScanRow, Tx};
 use axum::Json;
 use axum::extract::{Path, State};
 use sealscan_protocols::results::{LoginKind, Status};
@@ -25,6 +25,9 @@ pub struct ScanRequest {
     /// An approved appliance's id; any approved appliance when absent.
     #[serde(default)]
     pub appliance: Option<String>,
+    /// Log in at these ports instead of 22 (unix) and 445 (windows).
+    #[serde(default)]
+    pub ports: Option<ScanPorts>,
 }
 
 #[derive(Serialize)]
@@ -48,6 +51,7 @@ pub struct ScanView {
     pub targets: Vec<String>,
     pub kinds: String,
     pub appliance: Option<String>,
+    pub ports: ScanPorts,
     /// queued, running or done.
     pub state: &'static str,
     pub targets_total: usize,
@@ -131,6 +135,7 @@ fn scan_view(tx: &Tx<'_>, s: ScanRow) -> Result<ScanView, ApiError> {
         targets: s.targets,
         kinds: s.kinds,
         appliance: s.appliance_id,
+        ports: s.ports,
         state,
         targets_total: total,
         targets_done: done,
@@ -158,6 +163,13 @@ pub async fn create(
         return Err(ApiError::unprocessable(
             "scan.title",
             "the title must hold printable characters only",
+        ));
+    }
+    let ports = req.ports.unwrap_or_default();
+    if ports.unix == Some(0) || ports.windows == Some(0) {
+        return Err(ApiError::unprocessable(
+            "scan.ports",
+            "a port override must be between 1 and 65535",
         ));
     }
     let kinds_text = req.kinds.trim().to_ascii_lowercase();
@@ -193,7 +205,15 @@ pub async fn create(
             None => {}
         }
         let appliance = req.appliance.as_deref().map(str::trim);
-        let scan_id = tx.insert_scan(&title, &p.user.username, now, &targets, &kinds_text, appliance)?;
+        let scan_id = tx.insert_scan(
+            &title,
+            &p.user.username,
+            now,
+            &targets,
+            &kinds_text,
+            appliance,
+            &ports,
+        )?;
         let job_id = tx.insert_job(scan_id, appliance, now)?;
         let mut n = 0usize;
         for host in &hosts {

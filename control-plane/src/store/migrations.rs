@@ -3,7 +3,16 @@
 use super::{Result, StoreError};
 use rusqlite::Connection;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (100, V100), (200, super::records::V200)];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, V1),
+    (2, V2),
+    (100, V100),
+    (101, V101),
+    (200, super::records::V200),
+];
+
+/// Per-kind port overrides of a scan (tests and non-standard services), JSON or NULL.
+const V101: &str = "ALTER TABLE scans ADD COLUMN ports TEXT;";
 
 /// Appliances, their enrollment, the sealed-secret store rewraps work on, scans, jobs and
 /// results (the scanning side; numbered from 100 so the two halves never collide).
@@ -188,7 +197,14 @@ pub fn apply(conn: &mut Connection) -> Result<()> {
             known,
         });
     }
-    for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+    // Each half of the schema numbers its own range (scanning from 100, records from 200), so
+    // a database may lack a lower number than its highest: apply whatever was not applied.
+    let applied: Vec<i64> = {
+        let mut stmt = conn.prepare("SELECT version FROM schema_migrations")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        rows.collect::<rusqlite::Result<Vec<i64>>>()?
+    };
+    for (version, sql) in MIGRATIONS.iter().filter(|m| !applied.contains(&m.0)) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.execute(

@@ -16,7 +16,7 @@ pub use log::{AuditEntry, OutboxEmail};
 pub use records::{
     NcsmRow, NcsmState, RecordRow, SecretOwner, VAULT_KIND, VaultRow, WindowsSettings,
 };
-pub use scans::{JobRow, JobTargetRow, ResultRow, ScanRow, kind_str};
+pub use scans::{JobRow, JobTargetRow, ResultRow, ScanPorts, ScanRow, kind_str};
 pub use sessions::{SessionRow, SessionScope};
 
 use rusqlite::{Connection, Transaction};

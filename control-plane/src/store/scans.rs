@@ -2,6 +2,26 @@
 use super::{Result, StoreError, Tx, flag};
 use rusqlite::{OptionalExtension, Row, params};
 use sealscan_protocols::results::{LoginKind, LoginOutcome};
+use serde::{Deserialize, Serialize};
+
+/// Ports to log in at instead of 22 and 445.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanPorts {
+    #[serde(default)]
+    pub unix: Option<u16>,
+    #[serde(default)]
+    pub windows: Option<u16>,
+}
+
+impl ScanPorts {
+    pub fn for_kind(&self, kind: LoginKind) -> Option<u16> {
+        match kind {
+            LoginKind::Unix => self.unix,
+            LoginKind::Windows => self.windows,
+        }
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct ScanRow {
@@ -13,6 +33,7 @@ pub struct ScanRow {
     pub kinds: String,
     pub appliance_id: Option<String>,
     pub completed_at: Option<i64>,
+    pub ports: ScanPorts,
 }
 
 #[derive(Clone, Debug)]
@@ -68,7 +89,7 @@ fn corrupt(col: usize, what: String) -> rusqlite::Error {
 }
 
 const SCAN_COLUMNS: &str =
-    "id, title, created_by, created_at, targets, kinds, appliance_id, completed_at";
+    "id, title, created_by, created_at, targets, kinds, appliance_id, completed_at, ports";
 
 fn scan_row(r: &Row<'_>) -> rusqlite::Result<ScanRow> {
     let targets: String = r.get(4)?;
@@ -82,6 +103,12 @@ fn scan_row(r: &Row<'_>) -> rusqlite::Result<ScanRow> {
         kinds: r.get(5)?,
         appliance_id: r.get(6)?,
         completed_at: r.get(7)?,
+        ports: match r.get::<_, Option<String>>(8)? {
+            Some(p) => {
+                serde_json::from_str(&p).map_err(|e| corrupt(8, format!("scan ports: {e}")))?
+            }
+            None => ScanPorts::default(),
+        },
     })
 }
 
@@ -121,6 +148,7 @@ const RESULT_COLUMNS: &str =
     "job_id, idempotency_key, target_id, host, record_id, appliance_id, outcome, at";
 
 impl Tx<'_> {
+    #[allow(clippy::too_many_arguments)]
     pub fn insert_scan(
         &self,
         title: &str,
@@ -129,13 +157,18 @@ impl Tx<'_> {
         targets: &[String],
         kinds: &str,
         appliance_id: Option<&str>,
+        ports: &ScanPorts,
     ) -> Result<i64> {
         let targets = serde_json::to_string(targets)
             .map_err(|e| StoreError::Corrupt(format!("scan targets: {e}")))?;
+        let ports = (*ports != ScanPorts::default())
+            .then(|| serde_json::to_string(ports))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("scan ports: {e}")))?;
         self.tx.execute(
-            "INSERT INTO scans (title, created_by, created_at, targets, kinds, appliance_id) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![title, created_by, now, targets, kinds, appliance_id],
+            "INSERT INTO scans (title, created_by, created_at, targets, kinds, appliance_id, ports) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![title, created_by, now, targets, kinds, appliance_id, ports],
         )?;
         Ok(self.tx.last_insert_rowid())
     }

@@ -57,6 +57,12 @@ pub enum ScansCmd {
         appliance: Option<String>,
         #[arg(long)]
         title: Option<String>,
+        /// Log in to Unix targets at this port instead of 22.
+        #[arg(long)]
+        unix_port: Option<u16>,
+        /// Log in to Windows targets at this port instead of 445.
+        #[arg(long)]
+        windows_port: Option<u16>,
     },
     List,
     /// One scan with its jobs and leases.
@@ -282,6 +288,8 @@ pub async fn scans(ctx: &Ctx, cmd: ScansCmd) -> R<()> {
             kinds,
             appliance,
             title,
+            unix_port,
+            windows_port,
         } => {
             // "a,b c" and "a b c" both work.
             let targets: Vec<String> = targets
@@ -298,7 +306,10 @@ pub async fn scans(ctx: &Ctx, cmd: ScansCmd) -> R<()> {
                 .call(
                     "POST",
                     "/scans",
-                    Some(json!({"targets": targets, "kinds": kinds, "appliance": appliance, "title": title})),
+                    Some(json!({
+                        "targets": targets, "kinds": kinds, "appliance": appliance, "title": title,
+                        "ports": {"unix": unix_port, "windows": windows_port},
+                    })),
                 )
                 .await?;
             ctx.out(&v, |v| {

@@ -801,3 +801,69 @@ async fn rewrap_adds_the_new_appliance_and_nothing_else() {
     );
     assert!(!contains(&db_bytes(&h), secret));
 }
+
+#[tokio::test]
+async fn a_claimed_job_carries_the_matched_records_envelopes() {
+    let h = Harness::start().await;
+    let pc = h.pc().await;
+    let a = approved(&h, &pc, "a1").await;
+    let store: &Store = &h.server.state.store;
+    let record_id = "rec-unix-1".to_string();
+    let bound = Binding {
+        record_kind: "unix".into(),
+        record_id: record_id.clone(),
+        field: "password".into(),
+        user: "scan".into(),
+        ..Default::default()
+    };
+    let sealed = envelope::seal(b"material-canary", &bound, &[a.key.public_key()]).expect("seal");
+    store
+        .write(|tx| {
+            tx.insert_record(&sealscan_control::store::RecordRow {
+                id: record_id.clone(),
+                kind: "unix".into(),
+                title: "Linux loopback".into(),
+                username: "scan".into(),
+                ips: vec!["127.0.0.0/30".into()],
+                login_type: "basic".into(),
+                vault_id: None,
+                secret_name: None,
+                folder: None,
+                comments: String::new(),
+                unix_auth: Some("password".into()),
+                windows: None,
+                migration: None,
+                migration_reason: None,
+                created_by: "alice".into(),
+                created_at: T0,
+            })?;
+            tx.put_sealed_secret("unix", &record_id, "password", &sealed.to_text(), T0)
+                .map(|_| ())
+        })
+        .expect("record stored");
+    scan(
+        &h,
+        &pc,
+        json!({"targets": ["127.0.0.1", "127.0.0.9"], "kinds": "both"}),
+    )
+    .await;
+    let job = claim(&h, &a, 0).await.expect_ok();
+    let targets = job["targets"].as_array().expect("targets");
+    // 127.0.0.1 unix matches the record by IP; the rest match nothing.
+    assert_eq!(targets[0]["record_id"], record_id.as_str());
+    for t in &targets[1..] {
+        assert!(t["record_id"].is_null(), "{t}");
+    }
+    let records = job["records"].as_array().expect("records");
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["record_id"], record_id.as_str());
+    assert_eq!(records[0]["user"], "scan");
+    let secret = &records[0]["login"]["secrets"][0];
+    assert_eq!(secret["field"], "password");
+    assert_eq!(secret["value"]["model"], "sealed");
+    // The appliance opens what it was given, bound to the record the job names.
+    let env =
+        Envelope::from_text(secret["value"]["envelope"].as_str().expect("text")).expect("parses");
+    let opened = envelope::open(&env, &bound, a.key.as_bytes()).expect("opens");
+    assert_eq!(&opened[..], b"material-canary");
+}

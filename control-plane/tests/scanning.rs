@@ -867,3 +867,28 @@ async fn a_claimed_job_carries_the_matched_records_envelopes() {
     let opened = envelope::open(&env, &bound, a.key.as_bytes()).expect("opens");
     assert_eq!(&opened[..], b"material-canary");
 }
+
+/// Every path routed in api/scan_routes.rs is in the endpoint table (so in the OpenAPI
+/// document and the role matrix).
+#[test]
+fn every_scanning_route_is_in_the_endpoint_table() {
+    let src = include_str!("../src/api/scan_routes.rs");
+    let mut routed = Vec::new();
+    for piece in src.split('"').skip(1).step_by(2) {
+        let path = piece
+            .replace("{app}", "/appliance")
+            .replace("{{", "{")
+            .replace("}}", "}");
+        if path.starts_with('/') && path != "/api/v1" {
+            routed.push(format!("/api/v1{path}"));
+        }
+    }
+    assert!(routed.len() >= 14, "{routed:?}");
+    let table = sealscan_control::api::openapi::ENDPOINTS;
+    for path in routed {
+        assert!(
+            table.iter().any(|e| e.path == path),
+            "{path} is routed but not in the endpoint table"
+        );
+    }
+}

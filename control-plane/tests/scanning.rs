@@ -847,6 +847,9 @@ async fn a_claimed_job_carries_the_matched_records_envelopes() {
         json!({"targets": ["127.0.0.1", "127.0.0.9"], "kinds": "both"}),
     )
     .await;
+    // Approved after the secret was sealed and not rewrapped for yet: no job for it.
+    let late = approved(&h, &pc, "late").await;
+    assert_eq!(claim(&h, &late, 0).await.status.as_u16(), 204);
     let job = claim(&h, &a, 0).await.expect_ok();
     let targets = job["targets"].as_array().expect("targets");
     // 127.0.0.1 unix matches the record by IP; the rest match nothing.

@@ -10,8 +10,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use sealscan_protocols::appliance::{
-    ClaimRequest, HeartbeatResponse, Job, MAX_CLAIM_WAIT_SECS, ResultAck, ResultPost,
+    ClaimRequest, HeartbeatResponse, Job, JobRecord, JobVault, MAX_CLAIM_WAIT_SECS, RecordLogin,
+    ResultAck, ResultPost, SecretValue,
 };
+use sealscan_protocols::envelope::Envelope;
 use sealscan_protocols::results::{Status, qid_for};
 use std::time::Duration;
 
@@ -23,13 +25,33 @@ fn job_id(text: &str) -> Result<i64, ApiError> {
         .ok_or_else(|| ApiError::not_found("job.unknown", format!("no job has the id {text:?}")))
 }
 
+/// How many queued jobs one claim looks at.
+const CLAIM_SCAN_LIMIT: u32 = 64;
+
+/// Whether every sealed secret of the job has a recipient entry for this key.
+fn can_open_all(key_id: &str, records: &[JobRecord], vaults: &[JobVault]) -> bool {
+    let sealed = records
+        .iter()
+        .flat_map(|r| match &r.login {
+            RecordLogin::Basic { secrets } => secrets.iter().map(|s| &s.value).collect(),
+            RecordLogin::Vault { .. } => Vec::new(),
+        })
+        .chain(vaults.iter().map(|v| &v.password));
+    sealed.into_iter().all(|value| match value {
+        SecretValue::Sealed { envelope } => Envelope::from_text(envelope)
+            .map(|e| e.recipient_key_ids().any(|k| hex::encode(k) == key_id))
+            .unwrap_or(true),
+        SecretValue::Legacy { .. } => true,
+    })
+}
+
 /// Leases the oldest claimable job with unfinished targets, built with the records' material
 /// as they are now (so a re-claim after a rewrap or a migration carries the current envelopes).
 fn try_claim(state: &Shared, me: &ApplianceRow) -> Result<Option<Job>, ApiError> {
     let now = state.now();
     state.store.write(|tx| {
         tx.requeue_expired_leases(now)?;
-        while let Some(job) = tx.next_claimable_job(&me.id)? {
+        for job in tx.claimable_jobs(&me.id, CLAIM_SCAN_LIMIT)? {
             let open: Vec<(String, String, _)> = tx
                 .job_targets(job.id)?
                 .into_iter()
@@ -41,6 +63,11 @@ fn try_claim(state: &Shared, me: &ApplianceRow) -> Result<Option<Job>, ApiError>
                 continue;
             }
             let (mut targets, records, vaults) = build_job_material(tx, &state.data_key, &open)?;
+            if !can_open_all(&me.key_id, &records, &vaults) {
+                // Approved after these secrets were sealed and not rewrapped for yet: the job
+                // waits for an appliance that can open them (or for the rewrap).
+                continue;
+            }
             if let Some(scan) = tx.scan(job.scan_id)? {
                 for t in &mut targets {
                     t.port = t.port.or(scan.ports.for_kind(t.kind));

@@ -213,5 +213,7 @@ pub async fn submit(
             remaining: missing_for(tx, &target)?,
         })
     })?;
+    // The new appliance may now take jobs that carry these envelopes.
+    state.work.notify_waiters();
     Ok(Json(out))
 }

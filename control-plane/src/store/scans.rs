@@ -259,19 +259,14 @@ impl Tx<'_> {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    /// The oldest queued job this appliance may run.
-    pub fn next_claimable_job(&self, appliance_id: &str) -> Result<Option<JobRow>> {
-        Ok(self
-            .tx
-            .query_row(
-                &format!(
-                    "SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'queued' \
-                     AND (appliance_id IS NULL OR appliance_id = ?1) ORDER BY id LIMIT 1"
-                ),
-                [appliance_id],
-                job_row,
-            )
-            .optional()?)
+    /// Queued jobs this appliance may run, oldest first.
+    pub fn claimable_jobs(&self, appliance_id: &str, limit: u32) -> Result<Vec<JobRow>> {
+        let mut stmt = self.tx.prepare(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'queued' \
+             AND (appliance_id IS NULL OR appliance_id = ?1) ORDER BY id LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![appliance_id, limit], job_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     pub fn lease_job(&self, job_id: i64, appliance_id: &str, expires_at: i64) -> Result<()> {

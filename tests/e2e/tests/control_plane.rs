@@ -9,6 +9,7 @@
 
 use sealscan_e2e::agent::wait_until;
 use sealscan_e2e::control::*;
+use sealscan_test_peers::smbd::{Smbd, SmbdOptions};
 use serde_json::json;
 
 #[test]
@@ -27,6 +28,24 @@ fn enroll_approve_and_scan_through_the_real_control_plane() {
     let windows = find(&rows, "windows");
     assert_eq!(windows["status"], "not_attempted", "{windows}");
     assert_eq!(windows["qid"], 105015, "{windows}");
+    // The scan's port override sends the Windows login to a real smbd: the agent learns the
+    // server's NetBIOS domain from its SMB session setup, and the job has no record for it.
+    let smbd = Smbd::start(SmbdOptions::default());
+    let rows = w.scan(
+        json!({"title": "ports", "targets": ["127.0.0.1"], "kinds": "windows",
+               "ports": {"windows": smbd.port()}}),
+        1,
+    );
+    let windows = find(&rows, "windows");
+    assert_eq!(windows["status"], "not_attempted", "{windows}");
+    assert_eq!(windows["step"], "record", "{windows}");
+    assert!(
+        windows["cause"]
+            .as_str()
+            .is_some_and(|c| c.contains("TARGET1")),
+        "{windows}"
+    );
+    assert!(smbd.auth_lines().is_empty(), "{:?}", smbd.auth_lines());
     wait_until("an empty spool", BOUND, || w.home.spooled().is_empty());
     w.stop_agent();
 }

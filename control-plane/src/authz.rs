@@ -28,6 +28,10 @@ pub enum Action {
     SetNeverExpire,
     /// Options reserved to the Manager Primary Contact.
     PrimaryContactOption,
+    /// Authentication records, vault records and NCSM status.
+    ViewRecords,
+    /// Creating and deleting records and vaults.
+    EditRecords,
     /// Enrollment tokens, approving, rejecting and revoking appliances.
     ManageAppliances,
     ViewAppliances,
@@ -51,6 +55,8 @@ impl Action {
             Action::ReadAudit => "reading the audit log",
             Action::SetNeverExpire => "setting never-expiring passwords",
             Action::PrimaryContactOption => "this option",
+            Action::ViewRecords => "viewing authentication and vault records",
+            Action::EditRecords => "changing authentication and vault records",
             Action::ManageAppliances => "managing appliances",
             Action::ViewAppliances => "viewing appliances",
             Action::CreateScan => "creating scans",
@@ -75,6 +81,8 @@ impl Action {
             | Action::ReadAudit
             | Action::SetNeverExpire => &[Manager],
             Action::PrimaryContactOption => &[Manager],
+            Action::ViewRecords => &[Manager, UnitManager, Scanner, Reader],
+            Action::EditRecords => &[Manager, UnitManager],
             Action::ManageAppliances => &[Manager],
             Action::ViewAppliances | Action::CreateScan => &[Manager, UnitManager, Scanner],
             Action::ViewScans => &[Manager, UnitManager, Scanner, Reader],

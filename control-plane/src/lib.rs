@@ -13,6 +13,7 @@ pub mod keyfile;
 pub mod lifecycle;
 pub mod mail;
 pub mod model;
+pub mod ncsm;
 pub mod password_policy;
 pub mod secrets;
 pub mod server;

@@ -175,6 +175,9 @@ impl SecuritySettings {
 #[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct OperatorFeatures {
     pub api_never_expire: bool,
+    /// The New Credential Security Model may be activated (by the Manager Primary Contact).
+    #[serde(default)]
+    pub ncsm: bool,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -4,8 +4,11 @@ pub mod appliances;
 pub mod auth;
 pub mod error;
 pub mod jobs;
+pub mod ncsm;
 pub mod openapi;
 pub mod password;
+pub mod record_routes;
+pub mod records;
 pub mod rewrap;
 pub mod scan_routes;
 pub mod scans;
@@ -103,6 +106,7 @@ pub fn router(state: Shared) -> Router {
             put(security::new_data_security_model),
         )
         .merge(scan_routes::routes())
+        .merge(record_routes::routes())
         .route("/outbox", get(admin::outbox))
         .route("/audit", get(admin::audit));
     Router::new()

@@ -279,6 +279,79 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "Appliance: return rewrapped envelopes",
         "appliance"
     ),
+    // Records, vaults and NCSM (secrets go in, never come out).
+    ep!(
+        "get",
+        "/api/v1/records",
+        "List authentication records (secret field names and pending-migration marks only)",
+        "manager, unit_manager, scanner, reader"
+    ),
+    ep!(
+        "post",
+        "/api/v1/records",
+        "Create a Unix or Windows authentication record (legacy secret or NCSM envelopes)",
+        "manager, unit_manager"
+    ),
+    ep!(
+        "get",
+        "/api/v1/records/{id}",
+        "Show an authentication record",
+        "manager, unit_manager, scanner, reader"
+    ),
+    ep!(
+        "delete",
+        "/api/v1/records/{id}",
+        "Delete an authentication record and its secrets",
+        "manager, unit_manager"
+    ),
+    ep!(
+        "get",
+        "/api/v1/vaults",
+        "List Secret Server vault records",
+        "manager, unit_manager, scanner, reader"
+    ),
+    ep!(
+        "post",
+        "/api/v1/vaults",
+        "Create a Secret Server vault record",
+        "manager, unit_manager"
+    ),
+    ep!(
+        "get",
+        "/api/v1/vaults/{id}",
+        "Show a vault record and the records using it",
+        "manager, unit_manager, scanner, reader"
+    ),
+    ep!(
+        "delete",
+        "/api/v1/vaults/{id}",
+        "Delete a vault record no record uses",
+        "manager, unit_manager"
+    ),
+    ep!(
+        "get",
+        "/api/v1/ncsm",
+        "NCSM state, records to migrate, progress and pending records with reasons",
+        "manager, unit_manager, scanner, reader"
+    ),
+    ep!(
+        "get",
+        "/api/v1/ncsm/recipients",
+        "The approved appliances' public keys and fingerprints, to seal new secrets to",
+        "manager, unit_manager, scanner, reader"
+    ),
+    ep!(
+        "post",
+        "/api/v1/ncsm/start",
+        "Activate NCSM and migrate every legacy secret into envelopes",
+        "primary contact"
+    ),
+    ep!(
+        "post",
+        "/api/v1/ncsm/resume",
+        "Resume an interrupted or pending migration",
+        "primary contact"
+    ),
 ];
 
 pub fn build() -> Value {

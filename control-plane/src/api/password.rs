@@ -129,6 +129,7 @@ pub async fn forgot(
     ClientIp(ip): ClientIp,
     Body(req): Body<ForgotRequest>,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+    super::ncsm::check_self_service_reset(&state)?;
     let now = state.now();
     let token = new_token(RESET_TOKEN_PREFIX);
     state.store.write(|tx| {
@@ -174,6 +175,7 @@ pub async fn reset(
     ClientIp(ip): ClientIp,
     Body(req): Body<ResetRequest>,
 ) -> ApiResult<Json<ChangeResponse>> {
+    super::ncsm::check_self_service_reset(&state)?;
     let now = state.now();
     let hash = token_hash(req.token.expose());
     let invalid = || {

@@ -422,6 +422,7 @@ pub async fn reset_password(
 ) -> ApiResult<Json<ResetResponse>> {
     let actor = p.actor();
     authz::require(&actor, Action::ResetPassword)?;
+    super::ncsm::check_reset_by(&state, &actor)?;
     let now = state.now();
     let target_user = state.store.read(|tx| target(tx, &key))?;
     authz::may_manage(

@@ -80,6 +80,17 @@ enum Command {
         #[command(subcommand)]
         feature: Feature,
     },
+    /// The New Credential Security Model (operator side).
+    Ncsm {
+        #[command(subcommand)]
+        cmd: NcsmOp,
+    },
+}
+
+#[derive(Subcommand)]
+enum NcsmOp {
+    /// Enable NCSM for the subscription; then only the Manager Primary Contact may activate it.
+    Enable,
 }
 
 #[derive(Subcommand)]
@@ -231,6 +242,40 @@ async fn run(cli: Cli) -> Result<(), String> {
                     );
                 }
             }
+            Ok(())
+        }
+        Command::Ncsm {
+            cmd: NcsmOp::Enable,
+        } => {
+            let store = open_store(&data_dir).map_err(|e| e.to_string())?;
+            let now = SystemClock.now();
+            let already = store
+                .write(|tx| {
+                    let mut features: OperatorFeatures = tx.require_subscription()?.features;
+                    if features.ncsm {
+                        return Ok(true);
+                    }
+                    features.ncsm = true;
+                    tx.save_features(&features)?;
+                    tx.audit(
+                        now,
+                        "operator",
+                        "feature.ncsm",
+                        "subscription",
+                        &serde_json::json!({"enabled": true}),
+                        None,
+                    )?;
+                    Ok::<_, sealscan_control::store::StoreError>(false)
+                })
+                .map_err(|e| e.to_string())?;
+            if already {
+                println!("NCSM was already enabled for this subscription");
+            } else {
+                println!("NCSM is enabled for this subscription");
+            }
+            println!(
+                "the Manager Primary Contact activates it and migrates the records: sealscan ncsm start"
+            );
             Ok(())
         }
         Command::Feature {

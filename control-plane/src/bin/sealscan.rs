@@ -10,6 +10,8 @@ use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+#[path = "sealscan/records_cli.rs"]
+mod records_cli;
 #[path = "sealscan/scanning.rs"]
 mod scanning;
 
@@ -85,6 +87,21 @@ enum Command {
     Scans {
         #[command(subcommand)]
         cmd: scanning::ScansCmd,
+    },
+    /// Authentication records (Unix, Windows): sealed on this machine once NCSM is active.
+    Records {
+        #[command(subcommand)]
+        cmd: records_cli::RecordsCmd,
+    },
+    /// Secret Server vault records.
+    Vaults {
+        #[command(subcommand)]
+        cmd: records_cli::VaultsCmd,
+    },
+    /// The New Credential Security Model: status, start (with progress), resume.
+    Ncsm {
+        #[command(subcommand)]
+        cmd: records_cli::NcsmCmd,
     },
 }
 
@@ -595,6 +612,9 @@ async fn run(ctx: &Ctx, cmd: Command) -> R<()> {
         }
         Command::Password { cmd } => password(ctx, cmd).await,
         Command::Appliances { cmd } => scanning::appliances(ctx, cmd).await,
+        Command::Records { cmd } => records_cli::records(ctx, cmd).await,
+        Command::Vaults { cmd } => records_cli::vaults(ctx, cmd).await,
+        Command::Ncsm { cmd } => records_cli::ncsm(ctx, cmd).await,
         Command::Scans { cmd } => scanning::scans(ctx, cmd).await,
         Command::Outbox => {
             let v = ctx.call("GET", "/outbox", None).await?;

@@ -1,0 +1,512 @@
+//! `sealscan records|vaults|ncsm`: records are sealed here, on the client, once NCSM is
+//! active: the approved appliances' keys are fetched and shown by fingerprint, secrets are read
+//! from a prompt or stdin into zeroizing buffers, and only envelopes leave this process. Before
+//! activation (legacy model) the secret travels to the server over TLS.
+use super::{Ctx, Failure, R, print_kv, print_table, s};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use clap::{Args, Subcommand};
+use rand::RngCore;
+use sealscan_protocols::appliance::{SecretValue, WireSecret};
+use sealscan_protocols::envelope::{self, Binding};
+use serde_json::{Value, json};
+use std::io::Write;
+use std::path::PathBuf;
+use zeroize::Zeroizing;
+
+#[derive(Subcommand)]
+pub enum RecordsCmd {
+    /// List records (secret fields by name only; pending-migration marks).
+    List,
+    /// Show one record.
+    Show { id: String },
+    /// Create a Unix or Windows record; secrets are prompted for (or read from stdin).
+    Create(Box<CreateRecordArgs>),
+    /// Delete a record and its secrets.
+    Delete { id: String },
+}
+
+#[derive(Args)]
+pub struct CreateRecordArgs {
+    #[arg(long, value_parser = ["unix", "windows"])]
+    kind: String,
+    #[arg(long)]
+    title: String,
+    /// The login user name.
+    #[arg(long)]
+    user: String,
+    /// An IP, CIDR network or first-last range; repeat for more.
+    #[arg(long = "ip")]
+    ips: Vec<String>,
+    #[arg(long, default_value = "basic", value_parser = ["basic", "vault"])]
+    login_type: String,
+    /// Vault logins: the vault record's id.
+    #[arg(long)]
+    vault: Option<String>,
+    /// Vault logins: the secret's name in the vault.
+    #[arg(long)]
+    secret_name: Option<String>,
+    #[arg(long)]
+    folder: Option<String>,
+    #[arg(long, default_value = "")]
+    comments: String,
+    /// Unix: log in with this private key (PEM file) instead of a password.
+    #[arg(long)]
+    private_key_file: Option<PathBuf>,
+    /// Unix private keys: also ask for the key's passphrase.
+    #[arg(long)]
+    passphrase: bool,
+    /// Windows: none (local account), netbios or active_directory.
+    #[arg(long, default_value = "none")]
+    domain_type: String,
+    #[arg(long)]
+    domain: Option<String>,
+    /// Windows NetBIOS records: apply to every target reporting the domain (no IP list).
+    #[arg(long)]
+    service_selected: bool,
+    #[arg(long)]
+    require_signing: bool,
+    #[arg(long, default_value = "2.0.2")]
+    min_smb_version: String,
+}
+
+#[derive(Subcommand)]
+pub enum VaultsCmd {
+    List,
+    Show {
+        id: String,
+    },
+    /// Create a Secret Server vault record; the web-service password is prompted for.
+    Create(Box<CreateVaultArgs>),
+    Delete {
+        id: String,
+    },
+}
+
+#[derive(Args)]
+pub struct CreateVaultArgs {
+    #[arg(long)]
+    title: String,
+    /// http:// or https:// URL of Secret Server.
+    #[arg(long)]
+    url: String,
+    /// The web-service user name.
+    #[arg(long)]
+    user: String,
+    #[arg(long)]
+    domain: Option<String>,
+    #[arg(long)]
+    organization: Option<String>,
+    /// Turn TLS verification off (it is on by default).
+    #[arg(long)]
+    no_verify_tls: bool,
+    /// A PEM CA bundle to verify the vault's certificate with.
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
+    #[arg(long, default_value = "auto", value_parser = ["rest", "soap", "auto"])]
+    api: String,
+    #[arg(long, default_value = "")]
+    comments: String,
+}
+
+#[derive(Subcommand)]
+pub enum NcsmCmd {
+    /// State, records to migrate, progress and pending records.
+    Status,
+    /// Activate NCSM (Manager Primary Contact) and migrate, with a progress bar.
+    Start,
+    /// Continue an interrupted or pending migration.
+    Resume,
+}
+
+fn new_id(prefix: &str) -> String {
+    let mut b = [0u8; 8];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    format!("{prefix}-{}", hex::encode(b))
+}
+
+/// The approved appliances' keys, shown by fingerprint before anything is sealed to them.
+async fn recipients(ctx: &Ctx) -> R<Vec<[u8; 32]>> {
+    let v = ctx.call("get", "/api/v1/ncsm/recipients", None).await?;
+    let list = v["recipients"].as_array().cloned().unwrap_or_default();
+    if list.is_empty() {
+        return Err(Failure(
+            "no approved appliance to seal to; approve one first (sealscan appliances approve)"
+                .into(),
+        ));
+    }
+    eprintln!("sealing to {} approved appliance(s):", list.len());
+    let mut keys = Vec::with_capacity(list.len());
+    for a in &list {
+        eprintln!("  {}  {}", s(&a["name"]), s(&a["fingerprint"]));
+        let raw = STANDARD
+            .decode(a["public_key"].as_str().unwrap_or(""))
+            .map_err(|_| Failure("the server sent a malformed appliance key".into()))?;
+        let key: [u8; 32] = raw
+            .as_slice()
+            .try_into()
+            .map_err(|_| Failure("the server sent an appliance key that is not 32 bytes".into()))?;
+        keys.push(key);
+    }
+    Ok(keys)
+}
+
+async fn ncsm_active(ctx: &Ctx) -> R<bool> {
+    let v = ctx.call("get", "/api/v1/ncsm", None).await?;
+    Ok(v["state"].as_str().unwrap_or("off") != "off")
+}
+
+/// One secret as the server takes it: an envelope when sealing, else the legacy value.
+fn secret_value(plain: &[u8], binding: Option<(&Binding, &[[u8; 32]])>) -> R<Value> {
+    let value = match binding {
+        Some((b, keys)) => SecretValue::Sealed {
+            envelope: envelope::seal(plain, b, keys)
+                .map_err(|e| Failure(format!("sealing failed: {e}")))?
+                .to_text(),
+        },
+        None => SecretValue::Legacy {
+            value: WireSecret::new(plain),
+        },
+    };
+    serde_json::to_value(&value).map_err(|e| Failure(e.to_string()))
+}
+
+pub async fn records(ctx: &Ctx, cmd: RecordsCmd) -> R<()> {
+    match cmd {
+        RecordsCmd::List => {
+            let v = ctx.call("get", "/api/v1/records", None).await?;
+            ctx.out(&v, |v| {
+                let rows = v["records"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            s(&r["id"]),
+                            s(&r["kind"]),
+                            s(&r["title"]),
+                            s(&r["username"]),
+                            r["ips"]
+                                .as_array()
+                                .map(|a| a.iter().map(s).collect::<Vec<_>>().join(","))
+                                .filter(|x| !x.is_empty())
+                                .unwrap_or_else(|| "service-selected".into()),
+                            s(&r["login_type"]),
+                            secrets_cell(&r["secrets"]),
+                            if r["pending_migration"] == true {
+                                "PENDING MIGRATION".into()
+                            } else {
+                                String::new()
+                            },
+                        ]
+                    })
+                    .collect();
+                print_table(
+                    &[
+                        "id", "kind", "title", "user", "ips", "login", "secrets", "ncsm",
+                    ],
+                    rows,
+                );
+            });
+        }
+        RecordsCmd::Show { id } => {
+            let v = ctx
+                .call("get", &format!("/api/v1/records/{}", super::enc(&id)), None)
+                .await?;
+            ctx.out(&v, print_kv);
+        }
+        RecordsCmd::Delete { id } => {
+            let v = ctx
+                .call(
+                    "delete",
+                    &format!("/api/v1/records/{}", super::enc(&id)),
+                    None,
+                )
+                .await?;
+            ctx.out(&v, |_| println!("deleted record {id}"));
+        }
+        RecordsCmd::Create(a) => create_record(ctx, *a).await?,
+    }
+    Ok(())
+}
+
+fn secrets_cell(v: &Value) -> String {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|x| format!("{}({})", s(&x["field"]), s(&x["model"])))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default()
+}
+
+async fn create_record(ctx: &Ctx, a: CreateRecordArgs) -> R<()> {
+    let sealed = ncsm_active(ctx).await?;
+    let keys = if sealed && a.login_type == "basic" {
+        Some(recipients(ctx).await?)
+    } else {
+        None
+    };
+    let id = new_id("r");
+    let domain = if a.kind == "windows" && a.domain_type != "none" {
+        a.domain.clone().filter(|d| !d.trim().is_empty())
+    } else {
+        None
+    };
+    let binding = |field: &str| Binding {
+        record_kind: a.kind.clone(),
+        record_id: id.clone(),
+        field: field.to_string(),
+        user: a.user.clone(),
+        domain: domain.clone().unwrap_or_default(),
+        ..Default::default()
+    };
+    let mut secrets = Vec::new();
+    if a.login_type == "basic" {
+        let mut add = |field: &str, plain: &[u8]| -> R<()> {
+            let b = binding(field);
+            let value = secret_value(plain, keys.as_deref().map(|k| (&b, k)))?;
+            secrets.push(json!({"field": field, "value": value}));
+            Ok(())
+        };
+        match &a.private_key_file {
+            Some(path) if a.kind == "unix" => {
+                let pem = Zeroizing::new(std::fs::read(path).map_err(|e| {
+                    Failure(format!(
+                        "cannot read the private key {}: {e}",
+                        path.display()
+                    ))
+                })?);
+                add("private_key", &pem)?;
+                if a.passphrase {
+                    let p = ctx.new_secret("Passphrase of the private key: ")?;
+                    add("passphrase", p.expose().as_bytes())?;
+                }
+            }
+            Some(_) => {
+                return Err(Failure("--private-key-file is for Unix records".into()));
+            }
+            None => {
+                let p = ctx.new_secret(&format!("Password of {}: ", a.user))?;
+                add("password", p.expose().as_bytes())?;
+            }
+        }
+    }
+    let mut body = json!({
+        "id": id, "kind": a.kind, "title": a.title, "user": a.user, "ips": a.ips,
+        "login_type": a.login_type, "comments": a.comments, "secrets": secrets,
+    });
+    if a.private_key_file.is_some() {
+        body["unix_auth"] = json!("private_key");
+    }
+    if a.login_type == "vault" {
+        body["vault_id"] = json!(a.vault);
+        body["secret_name"] = json!(a.secret_name);
+        body["folder"] = json!(a.folder);
+    }
+    if a.kind == "windows" {
+        body["windows"] = json!({
+            "domain_type": a.domain_type, "domain": a.domain,
+            "service_selected": a.service_selected, "require_signing": a.require_signing,
+            "min_smb_version": a.min_smb_version,
+        });
+    }
+    let v = ctx.call("post", "/api/v1/records", Some(body)).await?;
+    ctx.out(&v, |v| {
+        println!(
+            "created {} record {} ({}), secrets {}",
+            s(&v["kind"]),
+            s(&v["id"]),
+            s(&v["title"]),
+            if sealed {
+                "sealed on this machine"
+            } else {
+                "sent over TLS (legacy model)"
+            }
+        );
+    });
+    Ok(())
+}
+
+pub async fn vaults(ctx: &Ctx, cmd: VaultsCmd) -> R<()> {
+    match cmd {
+        VaultsCmd::List => {
+            let v = ctx.call("get", "/api/v1/vaults", None).await?;
+            ctx.out(&v, |v| {
+                let rows = v["vaults"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|x| {
+                        vec![
+                            s(&x["id"]),
+                            s(&x["title"]),
+                            s(&x["url"]),
+                            s(&x["username"]),
+                            s(&x["verify_tls"]),
+                            secrets_cell(&x["secrets"]),
+                            if x["pending_migration"] == true {
+                                "PENDING MIGRATION".into()
+                            } else {
+                                String::new()
+                            },
+                        ]
+                    })
+                    .collect();
+                print_table(
+                    &[
+                        "id",
+                        "title",
+                        "url",
+                        "user",
+                        "verify tls",
+                        "secrets",
+                        "ncsm",
+                    ],
+                    rows,
+                );
+            });
+        }
+        VaultsCmd::Show { id } => {
+            let v = ctx
+                .call("get", &format!("/api/v1/vaults/{}", super::enc(&id)), None)
+                .await?;
+            ctx.out(&v, print_kv);
+        }
+        VaultsCmd::Delete { id } => {
+            let v = ctx
+                .call(
+                    "delete",
+                    &format!("/api/v1/vaults/{}", super::enc(&id)),
+                    None,
+                )
+                .await?;
+            ctx.out(&v, |_| println!("deleted vault {id}"));
+        }
+        VaultsCmd::Create(a) => {
+            let sealed = ncsm_active(ctx).await?;
+            let keys = if sealed {
+                Some(recipients(ctx).await?)
+            } else {
+                None
+            };
+            let id = new_id("v");
+            let url = a.url.trim().to_string();
+            let domain = a.domain.clone().filter(|d| !d.is_empty());
+            let ca_pem = match &a.ca_file {
+                Some(p) => Some(std::fs::read_to_string(p).map_err(|e| {
+                    Failure(format!("cannot read the CA bundle {}: {e}", p.display()))
+                })?),
+                None => None,
+            };
+            let b = Binding {
+                record_kind: "vault".into(),
+                record_id: id.clone(),
+                field: "vault_password".into(),
+                user: a.user.clone(),
+                domain: domain.clone().unwrap_or_default(),
+                vault_url: url.clone(),
+                secret_name: String::new(),
+            };
+            let p = ctx.new_secret(&format!("Web-service password of {}: ", a.user))?;
+            let password = secret_value(p.expose().as_bytes(), keys.as_deref().map(|k| (&b, k)))?;
+            drop(p);
+            let body = json!({
+                "id": id, "title": a.title, "url": url, "user": a.user, "domain": domain,
+                "organization": a.organization, "verify_tls": !a.no_verify_tls, "ca_pem": ca_pem,
+                "api": a.api, "comments": a.comments, "password": password,
+            });
+            let v = ctx.call("post", "/api/v1/vaults", Some(body)).await?;
+            ctx.out(&v, |v| {
+                println!("created vault {} ({})", s(&v["id"]), s(&v["title"]))
+            });
+        }
+    }
+    Ok(())
+}
+
+fn bar(done: i64, total: i64) -> String {
+    let width = 30usize;
+    let filled = if total > 0 {
+        usize::try_from(done.clamp(0, total) * width as i64 / total).unwrap_or(0)
+    } else {
+        width
+    };
+    format!(
+        "[{}{}] {done}/{total}",
+        "#".repeat(filled),
+        "-".repeat(width - filled)
+    )
+}
+
+fn print_status(v: &Value) {
+    println!(
+        "NCSM: {} (enabled by the operator: {})",
+        s(&v["state"]),
+        s(&v["enabled"])
+    );
+    println!(
+        "to migrate: {} record(s), {} vault(s); migrated: {}",
+        s(&v["to_migrate"]["records"]),
+        s(&v["to_migrate"]["vaults"]),
+        s(&v["migrated"])
+    );
+    let pending = v["pending"].as_array().cloned().unwrap_or_default();
+    if !pending.is_empty() && v["state"] != "off" {
+        println!("pending migration:");
+        print_table(
+            &["kind", "id", "title", "reason"],
+            pending
+                .iter()
+                .map(|p| vec![s(&p["kind"]), s(&p["id"]), s(&p["title"]), s(&p["reason"])])
+                .collect(),
+        );
+    }
+}
+
+pub async fn ncsm(ctx: &Ctx, cmd: NcsmCmd) -> R<()> {
+    let path = match cmd {
+        NcsmCmd::Status => {
+            let v = ctx.call("get", "/api/v1/ncsm", None).await?;
+            ctx.out(&v, print_status);
+            return Ok(());
+        }
+        NcsmCmd::Start => "/api/v1/ncsm/start",
+        NcsmCmd::Resume => "/api/v1/ncsm/resume",
+    };
+    ctx.call("post", path, None).await?;
+    let mut last = String::new();
+    let v = loop {
+        let v = ctx.call("get", "/api/v1/ncsm", None).await?;
+        if !ctx.json {
+            let line = bar(
+                v["migrated"].as_i64().unwrap_or(0),
+                v["total"].as_i64().unwrap_or(0),
+            );
+            if line != last {
+                eprint!("\rmigrating {line}");
+                let _ = std::io::stderr().flush();
+                last = line;
+            }
+        }
+        // The server runs the migration; it is over (finished, pending or interrupted) once
+        // nothing runs it.
+        if v["running"] != true {
+            break v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    if !ctx.json {
+        eprintln!();
+    }
+    ctx.out(&v, print_status);
+    if v["state"] == "pending" {
+        return Err(Failure(
+            "some records are pending migration (reasons above); fix them, then run `sealscan ncsm resume`".into(),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,182 @@
+//! The one-time move of every legacy secret into NCSM envelopes.
+//!
+//! Each record (or vault) moves in one SQLite transaction: open its legacy ciphertext with the
+//! data key, seal each secret to every approved appliance, store the envelopes, delete the
+//! ciphertext, mark it migrated and audit it. A crash at any point therefore leaves each record
+//! either untouched or fully migrated, and a migrated record holds no legacy ciphertext, so
+//! Resume picks up exactly the records still to do and none twice.
+use crate::api::Shared;
+use crate::credentials::{
+    envelope_binding, field_from_str, open_legacy, record_binding, vault_binding,
+};
+use crate::store::{NcsmState, SecretOwner, StoreError, Tx, VAULT_KIND};
+use sealscan_protocols::envelope;
+use serde_json::json;
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Test-only: milliseconds to pause in the middle of each record's transaction, so a test can
+/// kill the server while a migration is in flight.
+pub const SLOW_ENV: &str = "SEALSCAN_TEST_MIGRATION_DELAY_MS";
+
+static RUNNING: Mutex<Option<HashSet<usize>>> = Mutex::new(None);
+
+enum Outcome {
+    Migrated,
+    AlreadyDone,
+    Pending,
+}
+
+fn slow_down() {
+    if let Some(ms) = std::env::var(SLOW_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        std::thread::sleep(Duration::from_millis(ms));
+    }
+}
+
+/// Starts the migration in the background unless one already runs for this server.
+pub fn spawn(state: Shared) {
+    let key = std::sync::Arc::as_ptr(&state) as usize;
+    {
+        let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        if !running.get_or_insert_with(HashSet::new).insert(key) {
+            return;
+        }
+    }
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = run(&state) {
+            log::error!("NCSM migration stopped: {e}; Resume continues it");
+        }
+        let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(set) = running.as_mut() {
+            set.remove(&key);
+        }
+    });
+}
+
+pub fn is_running(state: &Shared) -> bool {
+    let key = std::sync::Arc::as_ptr(state) as usize;
+    RUNNING
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .is_some_and(|s| s.contains(&key))
+}
+
+fn run(state: &Shared) -> Result<(), StoreError> {
+    let owners = state.store.read(|tx| tx.legacy_owners())?;
+    for owner in owners {
+        let outcome = state
+            .store
+            .write(|tx| migrate_one(tx, state, &owner, state.now()))?;
+        if matches!(outcome, Outcome::Migrated) {
+            // Between records too, so a kill also lands between transactions.
+            slow_down();
+        }
+    }
+    state.store.write(|tx| {
+        let left = tx.legacy_owners()?.len();
+        let next = if left == 0 {
+            NcsmState::Complete
+        } else {
+            NcsmState::Pending
+        };
+        tx.set_ncsm_state(next, state.now())?;
+        tx.audit(
+            state.now(),
+            "control-plane",
+            "ncsm.migration-finished",
+            "subscription",
+            &json!({"state": next.as_str(), "pending": left}),
+            None,
+        )?;
+        Ok(())
+    })
+}
+
+fn pending(tx: &Tx<'_>, owner: &SecretOwner, reason: &str) -> Result<Outcome, StoreError> {
+    tx.set_migration(owner, Some("pending"), Some(reason))?;
+    Ok(Outcome::Pending)
+}
+
+fn migrate_one(
+    tx: &Tx<'_>,
+    state: &Shared,
+    owner: &SecretOwner,
+    now: i64,
+) -> Result<Outcome, StoreError> {
+    let legacy = tx.legacy_secrets_of(&owner.kind, &owner.id)?;
+    if legacy.is_empty() {
+        return Ok(Outcome::AlreadyDone);
+    }
+    let recipients: Vec<[u8; 32]> = tx
+        .approved_appliances()?
+        .into_iter()
+        .filter_map(|a| <[u8; 32]>::try_from(a.public_key.as_slice()).ok())
+        .collect();
+    if recipients.is_empty() {
+        return pending(
+            tx,
+            owner,
+            "no approved appliance to seal to; approve one, then Resume",
+        );
+    }
+    let (title, bindings) = if owner.kind == VAULT_KIND {
+        let Some(v) = tx.vault(&owner.id)? else {
+            tx.delete_legacy_secrets(&owner.kind, &owner.id)?;
+            return Ok(Outcome::AlreadyDone);
+        };
+        (v.title.clone(), vec![vault_binding(&v)])
+    } else {
+        let Some(r) = tx.record(&owner.id)? else {
+            tx.delete_legacy_secrets(&owner.kind, &owner.id)?;
+            return Ok(Outcome::AlreadyDone);
+        };
+        let mut b = Vec::new();
+        for (field, _) in &legacy {
+            if let Some(f) = field_from_str(field) {
+                b.push(record_binding(&r, f));
+            }
+        }
+        (r.title.clone(), b)
+    };
+    for (field, blob) in &legacy {
+        let Some(binding) = bindings.iter().find(|b| b.field.as_str() == field) else {
+            return pending(
+                tx,
+                owner,
+                &format!("its legacy field {field:?} is not a secret this record takes"),
+            );
+        };
+        let Some(plain) = open_legacy(&state.data_key, &owner.kind, &owner.id, field, blob) else {
+            return pending(
+                tx,
+                owner,
+                &format!(
+                    "its legacy {field} does not open with this control plane's data key; give the secret again (delete and re-create the record)"
+                ),
+            );
+        };
+        let sealed = match envelope::seal(plain.expose(), &envelope_binding(binding), &recipients) {
+            Ok(e) => e,
+            Err(e) => return pending(tx, owner, &format!("sealing its {field} failed: {e}")),
+        };
+        drop(plain);
+        tx.put_sealed_secret(&owner.kind, &owner.id, field, &sealed.to_text(), now)?;
+    }
+    slow_down();
+    tx.delete_legacy_secrets(&owner.kind, &owner.id)?;
+    tx.set_migration(owner, Some("migrated"), None)?;
+    tx.audit(
+        now,
+        "control-plane",
+        "ncsm.record-migrated",
+        &format!("{}:{}", owner.kind, owner.id),
+        &json!({"title": title, "fields": legacy.iter().map(|(f, _)| f).collect::<Vec<_>>(), "recipients": recipients.len()}),
+        None,
+    )?;
+    Ok(Outcome::Migrated)
+}

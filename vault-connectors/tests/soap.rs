@@ -143,3 +143,44 @@ async fn soap_expired_token_is_renewed() {
     assert!(calls >= 6, "{calls}");
     sim.shutdown().await;
 }
+
+/// An old Secret Server (the simulator with its REST API off): `auto` finds no REST API and
+/// fetches over SOAP; `rest` says precisely that there is no REST API there.
+#[tokio::test]
+async fn auto_falls_back_to_soap_on_a_server_without_rest() {
+    let mut config = secret_server_sim::SimConfig::new(seed());
+    config.tls = true;
+    config.rest_api = false;
+    let sim = secret_server_sim::start(config)
+        .await
+        .expect("simulator starts");
+    let s = session(record(&sim, Api::Auto));
+    let c = s.credential(&SecretRef::named("unix-root")).await.unwrap();
+    assert_eq!(s.api_in_use(), Some(Api::Soap));
+    assert_eq!(c.username.expose(), b"scanuser");
+    assert_eq!(c.password.as_ref().unwrap().expose(), b"pw-unix");
+    assert_eq!(c.private_key.as_ref().unwrap().expose(), KEY.as_bytes());
+    let again = s.credential(&SecretRef::named("shared-pw")).await.unwrap();
+    assert_eq!(again.password.as_ref().unwrap().expose(), b"pw-shared");
+    s.finish().await;
+    let log = sim.requests();
+    // One REST probe (404), then one Authenticate serving both secrets.
+    assert_eq!(count(&log, "POST", "/oauth2/token"), 1, "{log:?}");
+    assert_eq!(log[0].status, 404);
+    assert_eq!(log.len(), 1 + soap_calls(&log), "{log:?}");
+    // Authenticate, then SearchSecrets + GetSecret + DownloadFileAttachmentByItemId for each
+    // secret (both are Unix templates with a private-key file field).
+    assert_eq!(soap_calls(&log), 7, "{log:?}");
+
+    let e = session(record(&sim, Api::Rest))
+        .credential(&SecretRef::named("unix-root"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.step, Step::VaultLogin);
+    assert!(
+        matches!(&e.kind, FailureKind::ApiAbsent { api: "REST", reason, .. } if reason.contains("404")),
+        "{e}"
+    );
+    println!("cause: {}", e.cause());
+    sim.shutdown().await;
+}

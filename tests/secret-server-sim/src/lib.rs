@@ -48,6 +48,9 @@ pub struct SimConfig {
     pub health_pascal_key: bool,
     /// Also append every request as one JSON line to this file.
     pub request_log_file: Option<PathBuf>,
+    /// Serve the REST API (`/oauth2/token`, `/api/...`). Off, the simulator is an old Secret
+    /// Server that only has the SOAP web service: REST paths get IIS's 404 page.
+    pub rest_api: bool,
 }
 
 impl SimConfig {
@@ -61,6 +64,7 @@ impl SimConfig {
             refresh_tokens: false,
             health_pascal_key: false,
             request_log_file: None,
+            rest_api: true,
         }
     }
 }

@@ -39,6 +39,10 @@ struct Args {
     /// Append every request as a JSON line to this file.
     #[arg(long)]
     request_log: Option<PathBuf>,
+    /// Behave like an old Secret Server without the REST API: only the SOAP web service
+    /// answers; /oauth2/token and /api/... get IIS's 404 page.
+    #[arg(long)]
+    no_rest_api: bool,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -71,6 +75,7 @@ async fn run(args: Args) -> Result<(), String> {
     config.refresh_tokens = args.refresh_tokens;
     config.health_pascal_key = args.health_pascal_key;
     config.request_log_file = args.request_log;
+    config.rest_api = !args.no_rest_api;
     let sim = start(config)
         .await
         .map_err(|e| format!("cannot start: {e}"))?;

@@ -71,6 +71,7 @@ pub async fn start(config: SimConfig) -> io::Result<Sim> {
             token_ttl: Duration::from_secs(config.token_ttl_secs),
             refresh_tokens: config.refresh_tokens,
             health_pascal_key: config.health_pascal_key,
+            rest_api: config.rest_api,
         },
         RequestLog::new(log_file),
     ));
@@ -285,6 +286,9 @@ async fn dispatch(
     } else {
         match &relative {
             None => rest::errors::unknown_path(&shared),
+            Some(rel) if !shared.settings.rest_api && is_rest_path(rel) => {
+                rest::errors::unknown_path(&shared)
+            }
             Some(rel) => {
                 let uri = if query.is_empty() {
                     rel.clone()
@@ -314,6 +318,16 @@ async fn dispatch(
         status: response.status().as_u16(),
     });
     response
+}
+
+/// Paths that exist only since Secret Server gained its REST API; an older server has no
+/// handler there, so IIS answers them like any unknown path.
+fn is_rest_path(relative: &str) -> bool {
+    let lower = relative.to_ascii_lowercase();
+    lower.starts_with("/api/")
+        || lower == "/api"
+        || lower.starts_with("/oauth2/")
+        || lower == "/oauth2"
 }
 
 /// The path below the application root, or `None` when the request is outside it. Like IIS,
@@ -359,5 +373,15 @@ mod tests {
         );
         assert_eq!(normalise_root("/").ok().as_deref(), Some(""));
         assert!(normalise_root("SecretServer").is_err());
+    }
+
+    #[test]
+    fn rest_paths_are_told_apart_from_soap_and_health() {
+        assert!(is_rest_path("/oauth2/token"));
+        assert!(is_rest_path("/API/v1/secrets/10"));
+        assert!(is_rest_path("/api"));
+        assert!(!is_rest_path("/webservices/SSWebService.asmx"));
+        assert!(!is_rest_path("/healthcheck.aspx"));
+        assert!(!is_rest_path("/apiary"));
     }
 }

@@ -17,6 +17,7 @@ pub(crate) struct Settings {
     pub(crate) token_ttl: Duration,
     pub(crate) refresh_tokens: bool,
     pub(crate) health_pascal_key: bool,
+    pub(crate) rest_api: bool,
 }
 
 pub(crate) struct Shared {

@@ -118,3 +118,50 @@ fn refuses_bad_seeds_and_non_loopback_addresses_with_a_clear_message() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read seed"));
 }
+
+#[tokio::test]
+async fn no_rest_api_flag_makes_an_old_soap_only_server() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let seed = dir.path().join("seed.json");
+    std::fs::write(&seed, seed_json()).expect("seed");
+    let mut child = binary()
+        .arg("--seed")
+        .arg(&seed)
+        .arg("--no-rest-api")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the binary");
+    let stdout = child.stdout.take().expect("stdout");
+    let running = Running(child);
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read URL");
+    let base = line.trim().to_string();
+    let client = reqwest::Client::new();
+    let r = client
+        .post(format!("{base}/oauth2/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", SVC_USER),
+            ("password", SVC_PASSWORD),
+        ])
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(r.status(), reqwest::StatusCode::NOT_FOUND);
+    let r = client
+        .get(format!("{base}/webservices/SSWebService.asmx/Authenticate"))
+        .query(&[
+            ("username", SVC_USER),
+            ("password", SVC_PASSWORD),
+            ("organization", ""),
+            ("domain", ""),
+        ])
+        .send()
+        .await
+        .expect("SOAP GET form");
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    assert!(r.text().await.expect("body").contains("<Token>"));
+    drop(running);
+}

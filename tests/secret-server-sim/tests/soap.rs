@@ -369,3 +369,52 @@ async fn soap_1_2_envelopes_are_answered_in_kind() {
         .expect("call");
     assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
+
+#[tokio::test]
+async fn an_old_server_without_rest_answers_only_soap() {
+    let sim = sim_with(|c| c.rest_api = false).await;
+    let client = client(&sim);
+    let r = client
+        .post(format!("{}/oauth2/token", sim.base_url()))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", SVC_USER),
+            ("password", SVC_PASSWORD),
+        ])
+        .send()
+        .await
+        .expect("token request");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap_or("")
+            .contains("html")
+    );
+    let r = client
+        .get(format!("{}/api/v1/healthcheck", sim.base_url()))
+        .send()
+        .await
+        .expect("health request");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = client
+        .get(format!("{}/healthcheck.aspx", sim.base_url()))
+        .send()
+        .await
+        .expect("legacy health request");
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let (status, body) = soap_token(&client, &sim, SVC_USER, SVC_PASSWORD, "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let token = element(&body, "Token").expect("a token").to_string();
+    let (status, body) = soap(
+        &client,
+        &sim,
+        "GetSecret",
+        &format!("<token>{token}</token><secretId>10</secretId>"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("<Name>unix-root</Name>"), "{body}");
+    sim.shutdown().await;
+}

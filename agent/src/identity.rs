@@ -10,6 +10,7 @@
 
 use crate::arena::{Arena, ArenaError, Slot};
 use rand_core::{OsRng, RngCore};
+use sealscan_protocols::envelope::RecipientKey;
 use sealscan_protocols::identity::{PUBLIC_KEY_LEN, fingerprint, key_id};
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -199,6 +200,12 @@ impl IdentityKey {
     /// The key id that envelopes sealed to this appliance carry.
     pub fn key_id(&self) -> [u8; 16] {
         key_id(&self.public)
+    }
+
+    /// The key as the envelope code opens with it: the public key this type already holds
+    /// is reused, so an open never re-derives it (a base-point multiplication each time).
+    pub fn recipient(&self) -> RecipientKey<'_> {
+        RecipientKey::with_public_key(self.private_key(), &self.public)
     }
 
     /// The private key, borrowed from the arena, for opening envelopes.

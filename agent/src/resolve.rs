@@ -346,7 +346,7 @@ impl JobCredentials {
         match value {
             SecretValue::Legacy { value } => Ok(SecretBytes::copy_from(value.expose())),
             SecretValue::Sealed { envelope } => {
-                sealed::open(envelope, binding, self.identity.private_key()).map_err(|detail| {
+                sealed::open(envelope, binding, &self.identity.recipient()).map_err(|detail| {
                     Refusal::failed(
                         Step::Envelope,
                         format!(

@@ -6,7 +6,7 @@
 
 use crate::secret::SecretBytes;
 use sealscan_protocols::appliance::BindingFields;
-use sealscan_protocols::envelope::{self, Binding, Envelope};
+use sealscan_protocols::envelope::{self, Binding, Envelope, RecipientKey};
 
 /// The envelope binding for the control plane's view of where a secret belongs. Fields that
 /// do not apply are empty, as the envelope specification says.
@@ -22,31 +22,48 @@ pub fn binding(fields: &BindingFields) -> Binding {
     }
 }
 
-/// Opens `envelope_text` with `private_key`, requiring the binding to equal `expected`. The
-/// plaintext stays in the final-size buffer the codec allocated. The error is a cause detail,
-/// free of any secret.
+/// Opens `envelope_text` as `me` (the identity key, prepared once by
+/// [`crate::identity::IdentityKey::recipient`] so no open re-derives the public key),
+/// requiring the binding to equal `expected`. The plaintext stays in the final-size buffer the
+/// codec allocated. The error is a cause detail, free of any secret.
 pub fn open(
     envelope_text: &str,
     expected: &BindingFields,
-    private_key: &[u8; 32],
+    me: &RecipientKey<'_>,
 ) -> Result<SecretBytes, String> {
     let envelope = Envelope::from_text(envelope_text).map_err(|e| e.to_string())?;
     let mut plaintext =
-        envelope::open(&envelope, &binding(expected), private_key).map_err(|e| e.to_string())?;
+        envelope::open_as(&envelope, &binding(expected), me).map_err(|e| e.to_string())?;
     // Moves the box out without a copy; the emptied wrapper has nothing left to wipe.
     Ok(SecretBytes::new(std::mem::take(&mut *plaintext)))
 }
 
 /// Adds `new_public_key` as a recipient of an envelope this appliance can open (rewrap),
-/// keeping header and payload unchanged. Returns the new envelope's text form.
+/// keeping header and payload unchanged. Returns the new envelope's text form. Derives the
+/// public key from `private_key` on each call; a loop over many items uses [`add_recipient_as`].
 pub fn add_recipient(
     envelope_text: &str,
     expected: &BindingFields,
     private_key: &[u8; 32],
     new_public_key: &[u8; 32],
 ) -> Result<String, String> {
+    add_recipient_as(
+        envelope_text,
+        expected,
+        &RecipientKey::new(private_key),
+        new_public_key,
+    )
+}
+
+/// [`add_recipient`] as a prepared key.
+pub fn add_recipient_as(
+    envelope_text: &str,
+    expected: &BindingFields,
+    me: &RecipientKey<'_>,
+    new_public_key: &[u8; 32],
+) -> Result<String, String> {
     let envelope = Envelope::from_text(envelope_text).map_err(|e| e.to_string())?;
-    envelope::add_recipient(&envelope, &binding(expected), private_key, new_public_key)
+    envelope::add_recipient_as(&envelope, &binding(expected), me, new_public_key)
         .map(|e| e.to_text())
         .map_err(|e| e.to_string())
 }
@@ -75,15 +92,15 @@ mod tests {
         let sealed = seal(b"s3cret", &binding(&fields()), &[me.public_key()])
             .unwrap()
             .to_text();
-        let opened = open(&sealed, &fields(), me.as_bytes()).unwrap();
+        let opened = open(&sealed, &fields(), &RecipientKey::new(me.as_bytes())).unwrap();
         assert_eq!(opened.expose(), b"s3cret");
 
         let mut other = fields();
         other.user = "admin".into();
-        let err = open(&sealed, &other, me.as_bytes()).unwrap_err();
+        let err = open(&sealed, &other, &RecipientKey::new(me.as_bytes())).unwrap_err();
         assert!(err.contains("user"), "{err}");
         assert!(!err.contains("s3cret"));
-        assert!(open("ncsm1:AAAA", &fields(), me.as_bytes()).is_err());
+        assert!(open("ncsm1:AAAA", &fields(), &RecipientKey::new(me.as_bytes())).is_err());
     }
 
     #[test]
@@ -93,11 +110,11 @@ mod tests {
         let sealed = seal(b"pw", &binding(&fields()), &[me.public_key()])
             .unwrap()
             .to_text();
-        assert!(open(&sealed, &fields(), new.as_bytes()).is_err());
+        assert!(open(&sealed, &fields(), &RecipientKey::new(new.as_bytes())).is_err());
         let rewrapped =
             add_recipient(&sealed, &fields(), me.as_bytes(), &new.public_key()).unwrap();
         assert_eq!(
-            open(&rewrapped, &fields(), new.as_bytes())
+            open(&rewrapped, &fields(), &RecipientKey::new(new.as_bytes()))
                 .unwrap()
                 .expose(),
             b"pw"

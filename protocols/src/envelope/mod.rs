@@ -4,6 +4,7 @@
 
 mod binding;
 mod error;
+mod hpke_open;
 mod keys;
 mod random;
 mod seal;
@@ -13,8 +14,8 @@ pub use binding::{Binding, FIELD_NAMES, MAX_FIELD_LEN, MAX_VAULT_URL_LEN};
 pub use error::{EnvelopeError, Result, Stage};
 pub use keys::{PRIVATE_KEY_LEN, PrivateKey, public_key};
 pub use seal::{
-    SealRandomness, add_recipient, add_recipient_with_seed, open, same_payload, seal,
-    seal_with_randomness,
+    RecipientKey, SealRandomness, add_recipient, add_recipient_as, add_recipient_with_seed, open,
+    open_as, same_payload, seal, seal_with_randomness,
 };
 pub use wire::{
     Envelope, MAX_ENVELOPE_LEN, MAX_PLAINTEXT_LEN, MAX_RECIPIENTS, MAX_TEXT_LEN, RecipientEntry,

@@ -5,13 +5,14 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce, Tag};
 use hpke::aead::ChaCha20Poly1305 as HpkeChaCha;
 use hpke::kdf::HkdfSha256;
 use hpke::kem::X25519HkdfSha256;
-use hpke::{Deserializable, Kem, OpModeR, OpModeS, Serializable};
+use hpke::{Deserializable, Kem, OpModeS, Serializable};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::binding::Binding;
 use super::error::{EnvelopeError, Result, Stage, hex_id};
-use super::keys::{PRIVATE_KEY_LEN, hpke_private_key, public_key};
+use super::hpke_open;
+use super::keys::{PRIVATE_KEY_LEN, public_key};
 use super::random::{self, FixedSeed};
 use super::wire::{
     CONTENT_KEY_LEN, ENC_LEN, Envelope, MAX_PLAINTEXT_LEN, MAX_RECIPIENTS, NONCE_LEN,
@@ -100,7 +101,7 @@ pub fn seal_with_randomness(
     buffer.extend_from_slice(&tag);
     envelope.ciphertext = std::mem::take(&mut *buffer);
 
-    let context = WrapContext::of(&envelope);
+    let context = WrapContext::of(&envelope, &header);
     for (index, (pk, seed)) in recipients.iter().zip(&randomness.ephemeral_ikm).enumerate() {
         let entry = context.wrap(&randomness.content_key, pk, seed, index)?;
         insert_sorted(&mut envelope.recipients, entry)?;
@@ -132,15 +133,74 @@ fn check_seal_inputs(
     Ok(())
 }
 
+/// An appliance's private key prepared for opening: its public key and key id derived once,
+/// so an open costs one Diffie-Hellman and the AEADs, not a base-point multiplication more to
+/// find its recipient entry and another inside HPKE's Decap. Build it once when the key is
+/// loaded and reuse it for every open.
+pub struct RecipientKey<'k> {
+    private_key: &'k [u8; PRIVATE_KEY_LEN],
+    public_key: [u8; PUBLIC_KEY_LEN],
+    key_id: [u8; KEY_ID_LEN],
+}
+
+impl<'k> RecipientKey<'k> {
+    /// Derives the public key and key id from `private_key`.
+    pub fn new(private_key: &'k [u8; PRIVATE_KEY_LEN]) -> Self {
+        Self::with_public_key(private_key, &public_key(private_key))
+    }
+
+    /// Takes a public key the caller already derived from `private_key` (the agent's identity
+    /// key holds both). A public key that is not the private key's makes every open fail with
+    /// an authentication or not-a-recipient error; it never opens anything it should not.
+    pub fn with_public_key(
+        private_key: &'k [u8; PRIVATE_KEY_LEN],
+        public_key: &[u8; PUBLIC_KEY_LEN],
+    ) -> Self {
+        RecipientKey {
+            private_key,
+            public_key: *public_key,
+            key_id: key_id(public_key),
+        }
+    }
+
+    pub fn public_key(&self) -> &[u8; PUBLIC_KEY_LEN] {
+        &self.public_key
+    }
+
+    pub fn key_id(&self) -> &[u8; KEY_ID_LEN] {
+        &self.key_id
+    }
+}
+
+impl std::fmt::Debug for RecipientKey<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecipientKey")
+            .field("key_id", &hex_id(&self.key_id))
+            .finish_non_exhaustive()
+    }
+}
+
 /// Opens `envelope` with this appliance's private key, if it is bound to `expected`.
 /// The plaintext comes back in a buffer allocated at its final size and wiped on drop.
+/// Derives the key id on every call: callers that open more than once use [`open_as`].
 pub fn open(
     envelope: &Envelope,
     expected: &Binding,
     my_private_key: &[u8; PRIVATE_KEY_LEN],
 ) -> Result<Zeroizing<Box<[u8]>>> {
-    let content_key = unwrap_content_key(envelope, expected, my_private_key)?;
-    decrypt_payload(envelope, &content_key)
+    open_as(envelope, expected, &RecipientKey::new(my_private_key))
+}
+
+/// [`open`] with a prepared key.
+pub fn open_as(
+    envelope: &Envelope,
+    expected: &Binding,
+    me: &RecipientKey<'_>,
+) -> Result<Zeroizing<Box<[u8]>>> {
+    let header = checked_header(envelope, expected)?;
+    let context = WrapContext::of(envelope, &header);
+    let content_key = unwrap_content_key(envelope, &context, me)?;
+    decrypt_payload(envelope, &header, &content_key)
 }
 
 /// Adds a recipient entry for `new_public_key` to an envelope this appliance can open.
@@ -151,8 +211,23 @@ pub fn add_recipient(
     my_private_key: &[u8; PRIVATE_KEY_LEN],
     new_public_key: &[u8; PUBLIC_KEY_LEN],
 ) -> Result<Envelope> {
+    add_recipient_as(
+        envelope,
+        expected,
+        &RecipientKey::new(my_private_key),
+        new_public_key,
+    )
+}
+
+/// [`add_recipient`] with a prepared key: a rewrap of many records derives it once.
+pub fn add_recipient_as(
+    envelope: &Envelope,
+    expected: &Binding,
+    me: &RecipientKey<'_>,
+    new_public_key: &[u8; PUBLIC_KEY_LEN],
+) -> Result<Envelope> {
     let seed = fresh_seed()?;
-    add_recipient_with_seed(envelope, expected, my_private_key, new_public_key, &seed)
+    rewrap(envelope, expected, me, new_public_key, &seed)
 }
 
 /// [`add_recipient`] with the HPKE ephemeral seed supplied, for reproducible test vectors.
@@ -160,6 +235,17 @@ pub fn add_recipient_with_seed(
     envelope: &Envelope,
     expected: &Binding,
     my_private_key: &[u8; PRIVATE_KEY_LEN],
+    new_public_key: &[u8; PUBLIC_KEY_LEN],
+    ephemeral_ikm: &[u8; 32],
+) -> Result<Envelope> {
+    let me = RecipientKey::new(my_private_key);
+    rewrap(envelope, expected, &me, new_public_key, ephemeral_ikm)
+}
+
+fn rewrap(
+    envelope: &Envelope,
+    expected: &Binding,
+    me: &RecipientKey<'_>,
     new_public_key: &[u8; PUBLIC_KEY_LEN],
     ephemeral_ikm: &[u8; 32],
 ) -> Result<Envelope> {
@@ -174,14 +260,25 @@ pub fn add_recipient_with_seed(
             key_id: hex_id(&new_id),
         });
     }
-    let content_key = unwrap_content_key(envelope, expected, my_private_key)?;
+    let header = checked_header(envelope, expected)?;
+    let context = WrapContext::of(envelope, &header);
+    let content_key = unwrap_content_key(envelope, &context, me)?;
     // Authenticate the payload before passing its key on, so a rewrap never vouches for a
     // ciphertext that would not open.
-    drop(decrypt_payload(envelope, &content_key)?);
-    let entry = WrapContext::of(envelope).wrap(&content_key, new_public_key, ephemeral_ikm, 0)?;
+    drop(decrypt_payload(envelope, &header, &content_key)?);
+    let entry = context.wrap(&content_key, new_public_key, ephemeral_ikm, 0)?;
     let mut out = envelope.clone();
     insert_sorted(&mut out.recipients, entry)?;
     Ok(out)
+}
+
+/// The header bytes, once the binding is the expected one: the payload AEAD and the wrap
+/// context both need them, so they are serialised once per open.
+fn checked_header(envelope: &Envelope, expected: &Binding) -> Result<Vec<u8>> {
+    if let Some(field) = envelope.binding.first_difference(expected) {
+        return Err(EnvelopeError::BindingMismatch { field });
+    }
+    Ok(envelope.header_bytes())
 }
 
 /// Whether two envelopes carry the same header and the same payload ciphertext: a rewrap
@@ -197,10 +294,10 @@ struct WrapContext {
 }
 
 impl WrapContext {
-    fn of(envelope: &Envelope) -> Self {
+    fn of(envelope: &Envelope, header: &[u8]) -> Self {
         let mut info = Vec::with_capacity(WRAP_INFO_LABEL.len() + 32);
         info.extend_from_slice(WRAP_INFO_LABEL);
-        info.extend_from_slice(&Sha256::digest(envelope.header_bytes()));
+        info.extend_from_slice(&Sha256::digest(header));
         WrapContext {
             info,
             payload_hash: envelope.payload_hash(),
@@ -267,45 +364,30 @@ fn insert_sorted(recipients: &mut Vec<RecipientEntry>, entry: RecipientEntry) ->
 
 fn unwrap_content_key(
     envelope: &Envelope,
-    expected: &Binding,
-    my_private_key: &[u8; PRIVATE_KEY_LEN],
+    context: &WrapContext,
+    me: &RecipientKey<'_>,
 ) -> Result<Zeroizing<[u8; CONTENT_KEY_LEN]>> {
-    if let Some(field) = envelope.binding.first_difference(expected) {
-        return Err(EnvelopeError::BindingMismatch { field });
-    }
-    let my_id = key_id(&public_key(my_private_key));
     let entry = envelope
         .recipients
         .iter()
-        .find(|r| r.key_id == my_id)
+        .find(|r| r.key_id == me.key_id)
         .ok_or_else(|| EnvelopeError::NotARecipient {
-            key_id: hex_id(&my_id),
+            key_id: hex_id(&me.key_id),
         })?;
-    let sk = hpke_private_key(my_private_key)?;
-    let enc = <X25519HkdfSha256 as Kem>::EncappedKey::from_bytes(&entry.enc)
-        .map_err(|_| EnvelopeError::Authentication(Stage::Wrap))?;
-    let context = WrapContext::of(envelope);
-    let opened = Zeroizing::new(
-        hpke::single_shot_open::<HpkeChaCha, HkdfSha256, X25519HkdfSha256>(
-            &OpModeR::Base,
-            &sk,
-            &enc,
-            &context.info,
-            &entry.wrapped,
-            &context.aad(&my_id),
-        )
-        .map_err(|_| EnvelopeError::Authentication(Stage::Wrap))?,
-    );
-    let mut content_key = Zeroizing::new([0u8; CONTENT_KEY_LEN]);
-    if opened.len() != CONTENT_KEY_LEN {
-        return Err(EnvelopeError::Authentication(Stage::Wrap));
-    }
-    content_key.copy_from_slice(&opened);
-    Ok(content_key)
+    hpke_open::open_content_key(
+        me.private_key,
+        &me.public_key,
+        &entry.enc,
+        &context.info,
+        &entry.wrapped,
+        &context.aad(&me.key_id),
+    )
+    .map_err(|_| EnvelopeError::Authentication(Stage::Wrap))
 }
 
 fn decrypt_payload(
     envelope: &Envelope,
+    header: &[u8],
     content_key: &[u8; CONTENT_KEY_LEN],
 ) -> Result<Zeroizing<Box<[u8]>>> {
     let body_len =
@@ -322,7 +404,7 @@ fn decrypt_payload(
     ChaCha20Poly1305::new(Key::from_slice(content_key))
         .decrypt_in_place_detached(
             Nonce::from_slice(&envelope.nonce),
-            &envelope.header_bytes(),
+            header,
             &mut plaintext,
             Tag::from_slice(tag),
         )

@@ -2,6 +2,7 @@
 //! subscription security option, and the client used by the `sealscan` CLI.
 pub mod api;
 pub mod authz;
+pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod credentials;

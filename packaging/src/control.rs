@@ -1,23 +1,12 @@
-//! The control plane's two command lines.
-//!
-//! `sealscan-control` and `sealscan` define their clap structs inside their binaries' sources,
-//! not in the library, so those sources are compiled here as modules; each exports
-//! `pub fn command()`. Only `command()` is used: the rest of each binary is dead code here.
-
-#[allow(dead_code)]
-#[path = "../../control-plane/src/bin/sealscan-control.rs"]
-mod server;
-
-#[allow(dead_code)]
-#[path = "../../control-plane/src/bin/sealscan.rs"]
-mod operator;
+//! The control plane's two command lines, defined in its library (sealscan_control::cli) so
+//! that only the definitions, not the programs, are compiled into the man-page generator.
 
 /// The `sealscan-control` server's command line.
 pub fn server_command() -> clap::Command {
-    server::command()
+    sealscan_control::cli::server::command()
 }
 
 /// The `sealscan` operator CLI's command line.
 pub fn operator_command() -> clap::Command {
-    operator::command()
+    sealscan_control::cli::operator::command()
 }

@@ -5,119 +5,13 @@
 use super::{Ctx, Failure, R, print_kv, print_table, s};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use clap::{Args, Subcommand};
 use rand::RngCore;
+use sealscan_control::cli::operator::records::{CreateRecordArgs, NcsmCmd, RecordsCmd, VaultsCmd};
 use sealscan_protocols::appliance::{SecretValue, WireSecret};
 use sealscan_protocols::envelope::{self, Binding};
 use serde_json::{Value, json};
 use std::io::Write;
-use std::path::PathBuf;
 use zeroize::Zeroizing;
-
-#[derive(Subcommand)]
-pub enum RecordsCmd {
-    /// List records (secret fields by name only; pending-migration marks).
-    List,
-    /// Show one record.
-    Show { id: String },
-    /// Create a Unix or Windows record; secrets are prompted for (or read from stdin).
-    Create(Box<CreateRecordArgs>),
-    /// Delete a record and its secrets.
-    Delete { id: String },
-}
-
-#[derive(Args)]
-pub struct CreateRecordArgs {
-    #[arg(long, value_parser = ["unix", "windows"])]
-    kind: String,
-    #[arg(long)]
-    title: String,
-    /// The login user name.
-    #[arg(long)]
-    user: String,
-    /// An IP, CIDR network or first-last range; repeat for more.
-    #[arg(long = "ip")]
-    ips: Vec<String>,
-    #[arg(long, default_value = "basic", value_parser = ["basic", "vault"])]
-    login_type: String,
-    /// Vault logins: the vault record's id.
-    #[arg(long)]
-    vault: Option<String>,
-    /// Vault logins: the secret's name in the vault.
-    #[arg(long)]
-    secret_name: Option<String>,
-    #[arg(long)]
-    folder: Option<String>,
-    #[arg(long, default_value = "")]
-    comments: String,
-    /// Unix: log in with this private key (PEM file) instead of a password.
-    #[arg(long)]
-    private_key_file: Option<PathBuf>,
-    /// Unix private keys: also ask for the key's passphrase.
-    #[arg(long)]
-    passphrase: bool,
-    /// Windows: none (local account), netbios or active_directory.
-    #[arg(long, default_value = "none")]
-    domain_type: String,
-    #[arg(long)]
-    domain: Option<String>,
-    /// Windows NetBIOS records: apply to every target reporting the domain (no IP list).
-    #[arg(long)]
-    service_selected: bool,
-    #[arg(long)]
-    require_signing: bool,
-    #[arg(long, default_value = "2.0.2")]
-    min_smb_version: String,
-}
-
-#[derive(Subcommand)]
-pub enum VaultsCmd {
-    List,
-    Show {
-        id: String,
-    },
-    /// Create a Secret Server vault record; the web-service password is prompted for.
-    Create(Box<CreateVaultArgs>),
-    Delete {
-        id: String,
-    },
-}
-
-#[derive(Args)]
-pub struct CreateVaultArgs {
-    #[arg(long)]
-    title: String,
-    /// http:// or https:// URL of Secret Server.
-    #[arg(long)]
-    url: String,
-    /// The web-service user name.
-    #[arg(long)]
-    user: String,
-    #[arg(long)]
-    domain: Option<String>,
-    #[arg(long)]
-    organization: Option<String>,
-    /// Turn TLS verification off (it is on by default).
-    #[arg(long)]
-    no_verify_tls: bool,
-    /// A PEM CA bundle to verify the vault's certificate with.
-    #[arg(long)]
-    ca_file: Option<PathBuf>,
-    #[arg(long, default_value = "auto", value_parser = ["rest", "soap", "auto"])]
-    api: String,
-    #[arg(long, default_value = "")]
-    comments: String,
-}
-
-#[derive(Subcommand)]
-pub enum NcsmCmd {
-    /// State, records to migrate, progress and pending records.
-    Status,
-    /// Activate NCSM (Manager Primary Contact) and migrate, with a progress bar.
-    Start,
-    /// Continue an interrupted or pending migration.
-    Resume,
-}
 
 fn new_id(prefix: &str) -> String {
     let mut b = [0u8; 8];
@@ -127,7 +21,7 @@ fn new_id(prefix: &str) -> String {
 
 /// The approved appliances' keys, shown by fingerprint before anything is sealed to them.
 async fn recipients(ctx: &Ctx) -> R<Vec<[u8; 32]>> {
-    let v = ctx.call("get", "/api/v1/ncsm/recipients", None).await?;
+    let v = ctx.call("GET", "/ncsm/recipients", None).await?;
     let list = v["recipients"].as_array().cloned().unwrap_or_default();
     if list.is_empty() {
         return Err(Failure(
@@ -152,7 +46,7 @@ async fn recipients(ctx: &Ctx) -> R<Vec<[u8; 32]>> {
 }
 
 async fn ncsm_active(ctx: &Ctx) -> R<bool> {
-    let v = ctx.call("get", "/api/v1/ncsm", None).await?;
+    let v = ctx.call("GET", "/ncsm", None).await?;
     Ok(v["state"].as_str().unwrap_or("off") != "off")
 }
 
@@ -174,7 +68,7 @@ fn secret_value(plain: &[u8], binding: Option<(&Binding, &[[u8; 32]])>) -> R<Val
 pub async fn records(ctx: &Ctx, cmd: RecordsCmd) -> R<()> {
     match cmd {
         RecordsCmd::List => {
-            let v = ctx.call("get", "/api/v1/records", None).await?;
+            let v = ctx.call("GET", "/records", None).await?;
             ctx.out(&v, |v| {
                 let rows = v["records"]
                     .as_array()
@@ -212,17 +106,13 @@ pub async fn records(ctx: &Ctx, cmd: RecordsCmd) -> R<()> {
         }
         RecordsCmd::Show { id } => {
             let v = ctx
-                .call("get", &format!("/api/v1/records/{}", super::enc(&id)), None)
+                .call("GET", &format!("/records/{}", super::enc(&id)), None)
                 .await?;
             ctx.out(&v, print_kv);
         }
         RecordsCmd::Delete { id } => {
             let v = ctx
-                .call(
-                    "delete",
-                    &format!("/api/v1/records/{}", super::enc(&id)),
-                    None,
-                )
+                .call("DELETE", &format!("/records/{}", super::enc(&id)), None)
                 .await?;
             ctx.out(&v, |_| println!("deleted record {id}"));
         }
@@ -313,7 +203,7 @@ async fn create_record(ctx: &Ctx, a: CreateRecordArgs) -> R<()> {
             "min_smb_version": a.min_smb_version,
         });
     }
-    let v = ctx.call("post", "/api/v1/records", Some(body)).await?;
+    let v = ctx.call("POST", "/records", Some(body)).await?;
     ctx.out(&v, |v| {
         println!(
             "created {} record {} ({}), secrets {}",
@@ -333,7 +223,7 @@ async fn create_record(ctx: &Ctx, a: CreateRecordArgs) -> R<()> {
 pub async fn vaults(ctx: &Ctx, cmd: VaultsCmd) -> R<()> {
     match cmd {
         VaultsCmd::List => {
-            let v = ctx.call("get", "/api/v1/vaults", None).await?;
+            let v = ctx.call("GET", "/vaults", None).await?;
             ctx.out(&v, |v| {
                 let rows = v["vaults"]
                     .as_array()
@@ -372,17 +262,13 @@ pub async fn vaults(ctx: &Ctx, cmd: VaultsCmd) -> R<()> {
         }
         VaultsCmd::Show { id } => {
             let v = ctx
-                .call("get", &format!("/api/v1/vaults/{}", super::enc(&id)), None)
+                .call("GET", &format!("/vaults/{}", super::enc(&id)), None)
                 .await?;
             ctx.out(&v, print_kv);
         }
         VaultsCmd::Delete { id } => {
             let v = ctx
-                .call(
-                    "delete",
-                    &format!("/api/v1/vaults/{}", super::enc(&id)),
-                    None,
-                )
+                .call("DELETE", &format!("/vaults/{}", super::enc(&id)), None)
                 .await?;
             ctx.out(&v, |_| println!("deleted vault {id}"));
         }
@@ -419,7 +305,7 @@ pub async fn vaults(ctx: &Ctx, cmd: VaultsCmd) -> R<()> {
                 "organization": a.organization, "verify_tls": !a.no_verify_tls, "ca_pem": ca_pem,
                 "api": a.api, "comments": a.comments, "password": password,
             });
-            let v = ctx.call("post", "/api/v1/vaults", Some(body)).await?;
+            let v = ctx.call("POST", "/vaults", Some(body)).await?;
             ctx.out(&v, |v| {
                 println!("created vault {} ({})", s(&v["id"]), s(&v["title"]))
             });
@@ -470,17 +356,17 @@ fn print_status(v: &Value) {
 pub async fn ncsm(ctx: &Ctx, cmd: NcsmCmd) -> R<()> {
     let path = match cmd {
         NcsmCmd::Status => {
-            let v = ctx.call("get", "/api/v1/ncsm", None).await?;
+            let v = ctx.call("GET", "/ncsm", None).await?;
             ctx.out(&v, print_status);
             return Ok(());
         }
-        NcsmCmd::Start => "/api/v1/ncsm/start",
-        NcsmCmd::Resume => "/api/v1/ncsm/resume",
+        NcsmCmd::Start => "/ncsm/start",
+        NcsmCmd::Resume => "/ncsm/resume",
     };
-    ctx.call("post", path, None).await?;
+    ctx.call("POST", path, None).await?;
     let mut last = String::new();
     let v = loop {
-        let v = ctx.call("get", "/api/v1/ncsm", None).await?;
+        let v = ctx.call("GET", "/ncsm", None).await?;
         if !ctx.json {
             let line = bar(
                 v["migrated"].as_i64().unwrap_or(0),

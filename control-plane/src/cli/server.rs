@@ -1,0 +1,96 @@
+//! `sealscan-control`'s command line: init, serve, and the operator-only commands.
+use crate::model::Edition;
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/sealscan-control";
+
+#[derive(Parser)]
+#[command(
+    name = "sealscan-control",
+    version,
+    about = "The sealscan control plane"
+)]
+pub struct Cli {
+    /// Where the database and the TLS files live.
+    #[arg(long, global = true, env = "SEALSCAN_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The command line as clap sees it, for the man pages (packaging/ renders them).
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Create the subscription and its Manager Primary Contact (password from a prompt or stdin).
+    Init {
+        #[arg(long, default_value = "sealscan")]
+        subscription: String,
+        /// standard or express-lite.
+        #[arg(long, default_value = "standard")]
+        edition: Edition,
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        first_name: String,
+        #[arg(long)]
+        last_name: String,
+        #[arg(long)]
+        email: String,
+        /// Read the password from the first line of stdin instead of a prompt.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Serve the HTTPS API.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: SocketAddr,
+        /// PEM certificate chain; without it a self-signed certificate is made in the data dir.
+        #[arg(long, requires = "key")]
+        cert: Option<PathBuf>,
+        /// PEM private key for --cert.
+        #[arg(long, requires = "cert")]
+        key: Option<PathBuf>,
+        /// Deliver the outbox through this SMTP relay (host:port; plain SMTP, a trusted local MTA).
+        #[arg(long, requires = "smtp_from")]
+        smtp_relay: Option<String>,
+        /// The sender address of delivered emails.
+        #[arg(long, requires = "smtp_relay")]
+        smtp_from: Option<String>,
+    },
+    /// Print the queued emails (pre-expiry notices, reset tokens) for delivery.
+    Outbox {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Operator-only subscription features.
+    Feature {
+        #[command(subcommand)]
+        feature: Feature,
+    },
+    /// The New Credential Security Model (operator side).
+    Ncsm {
+        #[command(subcommand)]
+        cmd: NcsmOp,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum NcsmOp {
+    /// Enable NCSM for the subscription; then only the Manager Primary Contact may activate it.
+    Enable,
+}
+
+#[derive(Subcommand)]
+pub enum Feature {
+    /// Allow never-expiring passwords for API-only users (then the Primary Contact must accept the risk agreement).
+    ApiNeverExpire {
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
+}

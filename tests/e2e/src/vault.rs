@@ -1,0 +1,133 @@
+//! Vault records through the real control plane, and the Secret Server simulator they name:
+//! what the end-to-end vault tests create through the operator's API and read back from the
+//! simulator's request log.
+
+use crate::control::{World, b64};
+use secret_server_sim::{LoggedRequest, Seed, Sim, SimConfig};
+use serde_json::{Value, json};
+
+/// The web-service account the scanner logs in to Secret Server with.
+pub const SVC_USER: &str = "svc-scan";
+/// Another Secret Server user, who holds a check-out the scanner then meets.
+pub const OTHER_USER: &str = "other";
+pub const OTHER_PW: &str = "0ther-Pw!";
+
+/// Starts an HTTPS simulator serving `seed` on its own thread.
+pub fn start_sim(w: &World, seed: Seed) -> Sim {
+    let mut config = SimConfig::new(seed);
+    config.tls = true;
+    w.rt.block_on(secret_server_sim::start(config))
+        .expect("the Secret Server simulator starts")
+}
+
+pub fn seed(json: &Value) -> Seed {
+    Seed::from_json(&json.to_string()).expect("the test seed is valid")
+}
+
+/// Creates a vault record as an operator does; its web-service password goes in as a legacy
+/// secret, the model the control plane uses before NCSM. Returns the vault's id.
+pub fn create_vault(w: &World, title: &str, url: &str, ca_pem: &str, password: &str) -> String {
+    let v = w.call(
+        reqwest::Method::POST,
+        "/api/v1/vaults",
+        Some(json!({
+            "title": title,
+            "url": url,
+            "user": SVC_USER,
+            "ca_pem": ca_pem,
+            "api": "rest",
+            "password": {"model": "legacy", "value": b64(password.as_bytes())},
+        })),
+    );
+    v["id"].as_str().expect("vault id").to_string()
+}
+
+/// Creates a record of `kind` ("unix" or "windows") for `ip` whose credential is the vault
+/// secret `secret_name`. Returns the record's id.
+pub fn create_vault_record(
+    w: &World,
+    kind: &str,
+    ip: &str,
+    vault_id: &str,
+    secret_name: &str,
+) -> String {
+    let r = w.call(
+        reqwest::Method::POST,
+        "/api/v1/records",
+        Some(json!({
+            "kind": kind,
+            "title": format!("{kind} {ip} via vault"),
+            "user": "from-the-vault",
+            "ips": [ip],
+            "login_type": "vault",
+            "vault_id": vault_id,
+            "secret_name": secret_name,
+        })),
+    );
+    r["id"].as_str().expect("record id").to_string()
+}
+
+/// Checks secret `id` out as [`OTHER_USER`] over the simulator's REST API, as a colleague in
+/// the Secret Server web UI would.
+pub fn check_out_as_other(w: &World, sim: &Sim, id: i64) {
+    let ca = sim.ca_pem().expect("an HTTPS simulator");
+    let client = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(ca.as_bytes()).expect("CA"))
+        .build()
+        .expect("client");
+    let base = sim.base_url();
+    w.rt.block_on(async {
+        let token: Value = client
+            .post(format!("{base}/oauth2/token"))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", OTHER_USER),
+                ("password", OTHER_PW),
+            ])
+            .send()
+            .await
+            .expect("token request")
+            .json()
+            .await
+            .expect("token body");
+        let token = token["access_token"].as_str().expect("access token");
+        let r = client
+            .post(format!("{base}/api/v1/secrets/{id}/check-out"))
+            .bearer_auth(token)
+            .header("Content-Length", "0")
+            .send()
+            .await
+            .expect("check-out request");
+        assert!(r.status().is_success(), "check-out by {OTHER_USER}: {r:?}");
+    });
+}
+
+/// Requests in `log` with this method and path.
+pub fn count(log: &[LoggedRequest], method: &str, path: &str) -> usize {
+    log.iter()
+        .filter(|r| r.method == method && r.path == path)
+        .count()
+}
+
+/// The result of `kind` for `host` among a scan's result rows.
+pub fn row(rows: &[Value], host: &str, kind: &str) -> Value {
+    rows.iter()
+        .find(|r| r["host"] == host && r["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} result for {host} in {rows:#?}"))
+        .clone()
+}
+
+/// Asserts a failed vault-login result: its QID, the step, and words of its cause. Prints the
+/// cause an operator reads.
+pub fn assert_failed(r: &Value, qid: u64, step: &str, words: &[&str]) {
+    eprintln!("{} {} {}: {}", r["host"], r["kind"], r["qid"], r["cause"]);
+    assert_eq!(r["status"], "failed", "{r:#}");
+    assert_eq!(r["qid"], qid, "{r:#}");
+    assert_eq!(r["step"], step, "{r:#}");
+    let cause = r["cause"].as_str().unwrap_or_default();
+    for w in words {
+        assert!(cause.contains(w), "{w:?} not in the cause of {r:#}");
+    }
+}

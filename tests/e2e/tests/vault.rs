@@ -1,0 +1,318 @@
+//! Vault records end to end through the real control plane: a Secret Server vault record (the
+//! simulator over HTTPS with its CA bundle) and Unix and Windows records of login type vault,
+//! created through the operator's API; the real agent resolves the credentials live through the
+//! simulator and logs in to real sshd and smbd on loopback. Then each way the vault can fail
+//! shows up as 105053 (Unix) and 105015 (Windows) with its precise cause, and Secret Server
+//! faults (issue 8) fail only the vault targets, after bounded retries.
+//!
+//! Records match targets by IP. sshd and smbd listen on 127.0.0.1 only, so the passing records
+//! are for 127.0.0.1 and each failure case gets its own loopback address (127.0.0.2, ...): a
+//! target whose credential cannot be had is never logged in to, so nothing need listen there.
+
+use sealscan_e2e::agent::wait_until;
+use sealscan_e2e::control::*;
+use sealscan_e2e::vault::*;
+use sealscan_test_peers::smbd::{Smbd, SmbdOptions};
+use sealscan_test_peers::sshd::{Sshd, SshdOptions};
+use sealscan_test_peers::system::{closed_loopback_port, ensure_user};
+use serde_json::{Value, json};
+
+const UNIX_SECRET_ID: i64 = 10;
+const WIN_SECRET_ID: i64 = 11;
+const CHECKED_OUT_ID: i64 = 40;
+
+/// Secrets for the scanner (`svc_pw` is its web-service password): the Unix and Windows
+/// accounts of the real peers, two secrets sharing a name, and one that needs a check-out.
+fn seed_for(svc_pw: &str, p: &Peers) -> secret_server_sim::Seed {
+    let (unix_user, unix_pw) = (p.unix_user.as_str(), p.unix_pw.as_str());
+    let (win_user, win_pw) = (p.win_user.as_str(), p.win_pw.as_str());
+    seed(&json!({
+        "users": [
+            {"username": SVC_USER, "password": svc_pw},
+            {"username": OTHER_USER, "password": OTHER_PW}
+        ],
+        "folders": [
+            {"id": 2, "name": "Unix"}, {"id": 3, "name": "Windows"}, {"id": 4, "name": "Lab"}
+        ],
+        "secrets": [
+            {"id": UNIX_SECRET_ID, "name": "e2e-unix", "folderId": 2,
+             "template": "Unix Account (SSH)",
+             "fields": {"machine": "127.0.0.1", "username": unix_user, "password": unix_pw},
+             "readers": [SVC_USER]},
+            {"id": WIN_SECRET_ID, "name": "e2e-win", "folderId": 3, "template": "Windows Account",
+             "fields": {"machine": "127.0.0.1", "username": win_user, "password": win_pw},
+             "readers": [SVC_USER]},
+            {"id": 20, "name": "e2e-dup", "folderId": 2, "template": "Password",
+             "fields": {"username": "a", "password": "pa"}, "readers": [SVC_USER]},
+            {"id": 21, "name": "e2e-dup", "folderId": 4, "template": "Password",
+             "fields": {"username": "b", "password": "pb"}, "readers": [SVC_USER]},
+            {"id": CHECKED_OUT_ID, "name": "e2e-checkout", "folderId": 2, "template": "Password",
+             "fields": {"username": unix_user, "password": unix_pw},
+             "readers": [SVC_USER, OTHER_USER], "checkOutEnabled": true}
+        ]
+    }))
+}
+
+/// Real sshd and smbd with an account each; `tag` keeps the accounts of parallel tests apart.
+struct Peers {
+    sshd: Sshd,
+    smbd: Smbd,
+    unix_user: String,
+    unix_pw: String,
+    win_user: String,
+    win_pw: String,
+}
+
+fn peers(tag: &str) -> Peers {
+    let unix_user = format!("e2e_vault{tag}");
+    let win_user = format!("e2e_vaultwin{tag}");
+    let unix_pw = format!("Ux-{tag}-{}", random_hex(8));
+    let win_pw = format!("Wn-{tag}-{}", random_hex(8));
+    ensure_user(&unix_user, &unix_pw);
+    let sshd = Sshd::start(&SshdOptions::default());
+    let smbd = Smbd::start(SmbdOptions::default());
+    smbd.add_user(&win_user, &win_pw);
+    Peers {
+        sshd,
+        smbd,
+        unix_user,
+        unix_pw,
+        win_user,
+        win_pw,
+    }
+}
+
+fn scan(w: &World, title: &str, targets: Value, p: &Peers, count: usize) -> Vec<Value> {
+    w.scan(
+        json!({"title": title, "targets": targets, "kinds": "both",
+               "ports": {"unix": p.sshd.port(), "windows": p.smbd.port()}}),
+        count,
+    )
+}
+
+#[test]
+fn vault_records_resolve_live_and_each_vault_failure_has_its_cause() {
+    let p = peers("a");
+    let svc_pw = format!("Svc-{}-pw", random_hex(10));
+    let w = world();
+    let sim = start_sim(&w, seed_for(&svc_pw, &p));
+    let ca = sim.ca_pem().expect("CA");
+    let url = sim.base_url();
+
+    // The good vault, and a Unix and a Windows record that log in through it.
+    let good = create_vault(&w, "secret server", &url, &ca, &svc_pw);
+    create_vault_record(&w, "unix", "127.0.0.1", &good, "e2e-unix");
+    create_vault_record(&w, "windows", "127.0.0.1", &good, "e2e-win");
+
+    sim.clear_requests();
+    let rows = scan(&w, "vault pass", json!(["127.0.0.1"]), &p, 2);
+    let unix = row(&rows, "127.0.0.1", "unix");
+    assert_eq!(unix["status"], "passed", "{unix:#}");
+    assert_eq!(unix["qid"], 38307, "{unix:#}");
+    assert_eq!(unix["login_id"], p.unix_user, "{unix:#}");
+    let windows = row(&rows, "127.0.0.1", "windows");
+    assert_eq!(windows["status"], "passed", "{windows:#}");
+    assert_eq!(windows["qid"], 70053, "{windows:#}");
+    assert_eq!(
+        p.sshd.accepted_for(&p.unix_user).len(),
+        1,
+        "{}",
+        p.sshd.auth_log()
+    );
+    // One job: one token, one lookup and one fetch per distinct secret, one revoke at the end.
+    wait_until("the token revoked at the job's end", BOUND, || {
+        count(&sim.requests(), "POST", "/api/v1/oauth-expiration") == 1
+    });
+    let log = sim.requests();
+    let figure = [
+        ("token", count(&log, "POST", "/oauth2/token")),
+        ("lookups", count(&log, "GET", "/api/v1/secrets")),
+        (
+            "fetches",
+            count(&log, "GET", &format!("/api/v1/secrets/{UNIX_SECRET_ID}"))
+                + count(&log, "GET", &format!("/api/v1/secrets/{WIN_SECRET_ID}")),
+        ),
+        ("revoke", count(&log, "POST", "/api/v1/oauth-expiration")),
+    ];
+    println!("Secret Server requests for a job of 2 targets, 2 distinct secrets: {figure:?}");
+    assert_eq!(
+        figure,
+        [("token", 1), ("lookups", 2), ("fetches", 2), ("revoke", 1)],
+        "{log:#?}"
+    );
+    assert_eq!(log.len(), 6, "no other request: {log:#?}");
+
+    // Each failure on its own address, as a Unix and a Windows record.
+    let other_sim = start_sim(&w, seed_for(&svc_pw, &p));
+    let wrong_ca = other_sim.ca_pem().expect("CA");
+    let (_closed, closed_port) = closed_loopback_port();
+    let bad_pw = create_vault(&w, "wrong password", &url, &ca, "not-the-Svc-pw");
+    let gone = create_vault(
+        &w,
+        "unreachable",
+        &format!("https://127.0.0.1:{closed_port}/SecretServer"),
+        &ca,
+        &svc_pw,
+    );
+    let untrusted = create_vault(&w, "wrong CA", &url, &wrong_ca, &svc_pw);
+    check_out_as_other(&w, &sim, CHECKED_OUT_ID);
+    let cases: [(&str, &str, &str, &str, &[&str]); 6] = [
+        (
+            "127.0.0.2",
+            good.as_str(),
+            "no-such-secret",
+            "secret lookup",
+            &["secret \"no-such-secret\" not found or access denied"],
+        ),
+        (
+            "127.0.0.3",
+            bad_pw.as_str(),
+            "e2e-unix",
+            "vault login",
+            &[
+                "web-service login failed for user \"svc-scan\"",
+                "Login failed.",
+            ],
+        ),
+        (
+            "127.0.0.4",
+            gone.as_str(),
+            "e2e-unix",
+            "vault login",
+            &[
+                "vault unreachable at https://127.0.0.1:",
+                "connection refused",
+            ],
+        ),
+        (
+            "127.0.0.5",
+            untrusted.as_str(),
+            "e2e-unix",
+            "vault login",
+            &["TLS failure talking to", "certificate"],
+        ),
+        (
+            "127.0.0.6",
+            good.as_str(),
+            "e2e-dup",
+            "secret lookup",
+            &[
+                "secret \"e2e-dup\" is ambiguous: 2 secrets have that name (ids 20, 21)",
+                "name its folder",
+            ],
+        ),
+        (
+            "127.0.0.7",
+            good.as_str(),
+            "e2e-checkout",
+            "secret fetch",
+            &["secret \"e2e-checkout\" is checked out by someone else"],
+        ),
+    ];
+    for (ip, vault, secret, _, _) in &cases {
+        create_vault_record(&w, "unix", ip, vault, secret);
+        create_vault_record(&w, "windows", ip, vault, secret);
+    }
+    sim.clear_requests();
+    let rows = scan(
+        &w,
+        "vault failures",
+        json!(["127.0.0.2-127.0.0.7"]),
+        &p,
+        2 * cases.len(),
+    );
+    for (ip, _, _, step, words) in &cases {
+        assert_failed(&row(&rows, ip, "unix"), 105053, step, words);
+        assert_failed(&row(&rows, ip, "windows"), 105015, step, words);
+    }
+    // The failed login is not retried per target: one token request for the wrong password,
+    // and one for the good vault serving its three failing secrets.
+    wait_until("the job's sessions ended", BOUND, || {
+        count(&sim.requests(), "POST", "/api/v1/oauth-expiration") == 1
+    });
+    let log = sim.requests();
+    assert_eq!(count(&log, "POST", "/oauth2/token"), 2, "{log:#?}");
+    assert_eq!(
+        p.sshd.accepted_for(&p.unix_user).len(),
+        1,
+        "no login was attempted with a failed vault credential: {}",
+        p.sshd.auth_log()
+    );
+
+    // The web-service password, like any record secret, is nowhere in the control plane's
+    // database, WAL included.
+    for file in walk(w.data.path().to_path_buf()) {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        assert!(
+            !contains(&bytes, svc_pw.as_bytes()),
+            "web-service password in {}",
+            file.display()
+        );
+    }
+}
+
+/// Issue 8: Secret Server failing with 500s fails the vault targets after bounded retries,
+/// while a basic-login target of the same job passes; resets, slow answers and a token that
+/// expires mid-job are absorbed.
+#[test]
+fn secret_server_faults_fail_only_the_vault_targets() {
+    let p = peers("b");
+    let svc_pw = format!("Svc-{}-pw", random_hex(10));
+    let w = world();
+    let sim = start_sim(&w, seed_for(&svc_pw, &p));
+    let ca = sim.ca_pem().expect("CA");
+    let good = create_vault(&w, "secret server", &sim.base_url(), &ca, &svc_pw);
+    create_vault_record(&w, "unix", "127.0.0.1", &good, "e2e-unix");
+    // The Windows record of the same target is a basic login: no vault involved.
+    w.call(
+        reqwest::Method::POST,
+        "/api/v1/records",
+        Some(json!({
+            "kind": "windows",
+            "title": "basic windows",
+            "user": p.win_user,
+            "ips": ["127.0.0.1"],
+            "secrets": [{"field": "password",
+                         "value": {"model": "legacy", "value": b64(p.win_pw.as_bytes())}}]
+        })),
+    );
+
+    // Every Secret Server answer is a 500.
+    sim.faults().fail_next_with_500(1_000);
+    let rows = scan(&w, "vault 500s", json!(["127.0.0.1"]), &p, 2);
+    assert_failed(
+        &row(&rows, "127.0.0.1", "unix"),
+        105053,
+        "vault login",
+        &["vault error", "HTTP 500", "An error has occurred."],
+    );
+    let windows = row(&rows, "127.0.0.1", "windows");
+    assert_eq!(windows["status"], "passed", "{windows:#}");
+    assert_eq!(windows["qid"], 70053, "{windows:#}");
+    // Bounded: the agent's attempts per request (4), for the one login of the job.
+    let log = sim.requests();
+    assert_eq!(count(&log, "POST", "/oauth2/token"), 4, "{log:#?}");
+    assert!(log.iter().all(|r| r.status == 500), "{log:#?}");
+
+    // Resets, slow answers and a token that dies after two calls: retried and renewed.
+    sim.faults().fail_next_with_500(0);
+    sim.faults().reset_next_connections(2);
+    sim.faults()
+        .set_delay(std::time::Duration::from_millis(300));
+    sim.faults().expire_tokens_after_calls(Some(1));
+    sim.clear_requests();
+    let rows = scan(&w, "vault flaky", json!(["127.0.0.1"]), &p, 2);
+    let unix = row(&rows, "127.0.0.1", "unix");
+    assert_eq!(unix["status"], "passed", "{unix:#}");
+    assert_eq!(unix["qid"], 38307, "{unix:#}");
+    let windows = row(&rows, "127.0.0.1", "windows");
+    assert_eq!(windows["status"], "passed", "{windows:#}");
+    let log = sim.requests();
+    // The lookup used up the first token; the fetch met 403 and logged in once more.
+    assert_eq!(count(&log, "POST", "/oauth2/token"), 2, "{log:#?}");
+    assert!(
+        log.iter().any(|r| r.status == 403),
+        "the token expired mid-job: {log:#?}"
+    );
+    sim.faults().set_delay(std::time::Duration::ZERO);
+}

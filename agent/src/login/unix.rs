@@ -498,7 +498,12 @@ fn handshake_failure(target: &Target, deadline: &Deadline, e: &ssh2::Error) -> S
         ),
         raw::LIBSSH2_ERROR_KEX_FAILURE | raw::LIBSSH2_ERROR_METHOD_NOT_SUPPORTED => (
             Step::Negotiate,
-            format!("no key exchange, cipher or MAC algorithm in common with {place}"),
+            // libssh2 reports a key-exchange packet it cannot parse with the same code as
+            // an algorithm mismatch, so the cause names both rather than guess.
+            format!(
+                "no key exchange, cipher or MAC algorithm in common with {place}, or its \
+                 key-exchange messages are not SSH"
+            ),
         ),
         raw::LIBSSH2_ERROR_BANNER_RECV
         | raw::LIBSSH2_ERROR_SOCKET_DISCONNECT

@@ -24,6 +24,15 @@ pub struct Api {
 }
 
 impl Api {
+    /// An operator's API client: `token` is a session token for `base`.
+    pub fn new(client: reqwest::Client, base: String, token: String) -> Self {
+        Self {
+            client,
+            base,
+            token,
+        }
+    }
+
     pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
         let mut request = self
             .client

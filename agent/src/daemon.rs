@@ -26,6 +26,7 @@ use sealscan_protocols::appliance::{
 };
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
@@ -33,6 +34,8 @@ use zeroize::Zeroizing;
 
 /// How long a claim waits for work before asking again.
 const CLAIM_WAIT_SECS: u32 = 30;
+/// The systemd STATUS line while the agent is approved and idle.
+const WAITING_FOR_JOBS: &str = "waiting for jobs";
 /// In-flight targets get this long to finish after SIGTERM; then they are abandoned.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
 
@@ -158,7 +161,21 @@ async fn run_async(
         );
     }
     let client = ApiClient::new(url, &config.ca_file)?;
-    let credential = match enrollment::load_credential(&config.state_dir)? {
+    let stored = enrollment::load_credential(&config.state_dir)?;
+    // READY comes as soon as the agent is up, approved or not: under Type=notify a unit that
+    // waited for a Manager's approval would hold `systemctl start` (and boot) hostage. The
+    // watchdog starts with it, so a loop stuck while waiting is restarted too.
+    let waiting = format!(
+        "waiting for approval (fingerprint {})",
+        identity.fingerprint()
+    );
+    notify::ready(if stored.is_some() {
+        WAITING_FOR_JOBS
+    } else {
+        &waiting
+    });
+    let watchdog = notify::spawn_watchdog();
+    let credential = match stored {
         Some(c) => c,
         None => {
             log::info!(
@@ -166,8 +183,19 @@ async fn run_async(
                 enrollment.appliance_id,
                 identity.fingerprint()
             );
-            notify::status("waiting for approval");
-            wait_for_approval(&client, enrollment, &config.state_dir, &stop_rx).await?
+            match wait_for_approval(&client, enrollment, &config.state_dir, &stop_rx).await {
+                Ok(credential) => credential,
+                // SIGTERM while waiting is an ordinary stop, not a failure of the unit.
+                Err(DaemonError::StoppedWaiting) => {
+                    notify::stopping();
+                    log::info!("sealscan-agent stopping before approval");
+                    if let Some(w) = watchdog {
+                        w.abort();
+                    }
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            }
         }
     };
     let daemon = Daemon {
@@ -178,8 +206,7 @@ async fn run_async(
         timeouts: config.timeouts,
         stop: stop_rx,
     };
-    notify::ready();
-    let watchdog = notify::spawn_watchdog();
+    notify::status(WAITING_FOR_JOBS);
     log::info!(
         "sealscan-agent running: appliance {}, control plane {url}, concurrency {}",
         enrollment.appliance_id,
@@ -267,6 +294,7 @@ enum Next {
 impl Daemon {
     async fn main_loop(&self) {
         let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+        let mut troubled = false;
         while !*self.stop.borrow() {
             self.flush_spool().await;
             self.rewrap().await;
@@ -284,6 +312,11 @@ impl Daemon {
                         } else {
                             log::warn!("claim failed: {e}; retrying in {delay:?}");
                         }
+                        notify::status(&format!(
+                            "cannot claim jobs from the control plane; retrying in {}s",
+                            delay.as_secs().max(1)
+                        ));
+                        troubled = true;
                         if sleep_or_stop(delay, &self.stop).await {
                             Next::Stop
                         } else {
@@ -296,9 +329,15 @@ impl Daemon {
             match next {
                 Next::Job(job) => {
                     backoff.reset();
+                    troubled = false;
                     self.run_job(*job).await;
                 }
-                Next::Idle => backoff.reset(),
+                Next::Idle => {
+                    backoff.reset();
+                    if std::mem::take(&mut troubled) {
+                        notify::status(WAITING_FOR_JOBS);
+                    }
+                }
                 Next::Stop => break,
             }
         }
@@ -324,6 +363,9 @@ impl Daemon {
             cancel_tx,
         ));
         let permits = Arc::new(Semaphore::new(self.concurrency));
+        let total = job.targets.len();
+        let finished = Arc::new(AtomicUsize::new(0));
+        notify::status(&format!("running job {job_id}: 0/{total} targets"));
         let mut running = JoinSet::new();
         for target in job.targets {
             let permit = tokio::select! {
@@ -332,17 +374,20 @@ impl Daemon {
                 () = until_set(self.stop.clone()) => break,
             };
             let Ok(permit) = permit else { break };
-            let (client, spool, creds, job_id, timeouts) = (
+            let (client, spool, creds, job_id, timeouts, finished) = (
                 self.client.clone(),
                 self.spool.clone(),
                 creds.clone(),
                 job_id.clone(),
                 self.timeouts,
+                finished.clone(),
             );
             running.spawn(async move {
                 let post = scan::run_target(&job_id, creds, &target, &timeouts).await;
                 drop(permit);
                 deliver(&client, &spool, &job_id, post).await;
+                let n = finished.fetch_add(1, Ordering::SeqCst) + 1;
+                notify::status(&format!("running job {job_id}: {n}/{total} targets"));
             });
             while running.try_join_next().is_some() {}
         }
@@ -370,6 +415,7 @@ impl Daemon {
         heartbeat.abort();
         creds.finish().await;
         log::info!("job {job_id} done");
+        notify::status(WAITING_FOR_JOBS);
     }
 
     /// Posts every spooled result; what cannot be delivered now stays for the next round.
@@ -522,10 +568,12 @@ async fn post_spooled(client: &ApiClient, spool: &Spool, entry: &Spooled) -> boo
             }
             true
         }
-        // The job is gone or the body was refused: re-posting cannot change that.
+        // The job is gone, is another appliance's now (403 `job.not-yours`: its lease ran
+        // out and the target runs again there), or the body was refused: re-posting cannot
+        // change that, and keeping it would re-post it forever.
         Err(
             e @ ClientError::Refused {
-                status: 400 | 404 | 409 | 410 | 422,
+                status: 400 | 403 | 404 | 409 | 410 | 422,
                 ..
             },
         ) => {

@@ -1,12 +1,15 @@
-//! systemd notifications: READY once the agent can take jobs, WATCHDOG at half the unit's
-//! `WatchdogSec`, STOPPING on the way out. Outside systemd (no `NOTIFY_SOCKET`) each is a
-//! no-op.
+//! systemd notifications: READY with a STATUS line as soon as `run` is up (approved or still
+//! waiting for approval, so `systemctl start` never blocks on a Manager), STATUS as the agent's
+//! state changes, WATCHDOG at half the unit's `WatchdogSec`, STOPPING on the way out. Outside
+//! systemd (no `NOTIFY_SOCKET`) each is a no-op.
 
 use sd_notify::NotifyState;
 use std::time::Duration;
 
-pub fn ready() {
-    send(&[NotifyState::Ready]);
+/// READY=1 and its first STATUS in one datagram, so `systemctl status` never shows a ready
+/// unit without saying what it waits for.
+pub fn ready(status: &str) {
+    send(&[NotifyState::Ready, NotifyState::Status(status)]);
 }
 
 pub fn stopping() {

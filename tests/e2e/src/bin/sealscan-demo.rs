@@ -24,7 +24,7 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Output, Stdio};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 const UNIX_USER: &str = "sealscan_demo";
@@ -89,6 +89,9 @@ fn stop(mut child: Child, grace: Duration) -> Option<std::process::ExitStatus> {
 
 /// The write end of the pipe that carries caught signals to the cleanup thread.
 static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
+/// Set once a signal is being handled: the main thread's errors from then on are only the
+/// echo of processes being stopped under it.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_signal(sig: libc::c_int) {
     let byte = sig as u8;
@@ -132,6 +135,7 @@ fn handle_signals() -> Result<(), String> {
         // SAFETY: reads one byte into a local from the pipe created above.
         let n = unsafe { libc::read(read_end, std::ptr::addr_of_mut!(byte).cast(), 1) };
         if n == 1 {
+            INTERRUPTED.store(true, Ordering::SeqCst);
             eprintln!("\nsealscan-demo: interrupted; stopping everything it started");
             cleanup();
             std::process::exit(128 + i32::from(byte));
@@ -156,7 +160,9 @@ fn main() -> ExitCode {
     let code = match outcome {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(message)) => {
-            eprintln!("\nsealscan-demo: {message}");
+            if !INTERRUPTED.load(Ordering::SeqCst) {
+                eprintln!("\nsealscan-demo: {message}");
+            }
             ExitCode::FAILURE
         }
         // The panic message is already on stderr.
@@ -328,6 +334,9 @@ fn run() -> Result<(), String> {
     println!(
         "sealscan demo: every program below is the real one; DEMO={}",
         demo.work.display()
+    );
+    println!(
+        "secrets reach the programs on stdin (shown as `echo $NAME |`), never on a command line"
     );
 
     step("1. targets: OpenSSH sshd and Samba smbd on loopback, with a local demo user each");
@@ -687,6 +696,7 @@ fn scan(demo: &Demo, args: &[String]) -> Result<Vec<Value>, String> {
         .as_array()
         .cloned()
         .unwrap_or_default();
+    println!("      (in short; `sealscan scans results {id}` prints every fact)");
     print_results(&rows);
     Ok(rows)
 }

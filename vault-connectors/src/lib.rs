@@ -9,6 +9,7 @@
 pub mod credential;
 pub mod error;
 mod http;
+mod lookup;
 pub mod record;
 pub mod rest;
 pub mod secret;

@@ -13,6 +13,7 @@ use tokio::sync::Mutex;
 use crate::credential::{Credential, Fields, slug};
 use crate::error::{FailureKind, VaultError, sanitize};
 use crate::http::{Answer, Transport};
+use crate::lookup::{FolderRef, exactly_one, exactly_one_named, refusal_kind};
 use crate::record::same_name;
 use crate::record::{SecretRef, VaultRecord};
 use crate::secret::{ExactWriter, Secret, wiping_body};
@@ -273,7 +274,10 @@ impl RestClient {
             }));
             match next_skip(page.has_next, page.next_skip, skip, count) {
                 Some(next) => skip = next,
-                None => return one_match(step, &shown, matches).map(|summary| Found { summary }),
+                None => {
+                    return exactly_one(step, &shown, None, matches, |m| m.id)
+                        .map(|summary| Found { summary });
+                }
             }
         }
         Err(VaultError::new(
@@ -291,14 +295,10 @@ impl RestClient {
     /// A folder given by id, or by exact name through the folder lookup.
     async fn folder_id(&self, folder: &str, shown: &str) -> Result<i64, VaultError> {
         let step = Step::SecretLookup;
-        if let Ok(id) = folder.parse::<i64>() {
-            return Ok(id);
-        }
-        let name = folder
-            .trim_matches('\\')
-            .rsplit('\\')
-            .next()
-            .unwrap_or(folder);
+        let name = match FolderRef::parse(folder) {
+            FolderRef::Id(id) => return Ok(id),
+            FolderRef::Name(name) => name,
+        };
         let answer = self
             .call(step, |c| {
                 c.get(self.transport.url("/api/v1/folders/lookup"))
@@ -321,29 +321,15 @@ impl RestClient {
             return Err(refusal(step, shown, &answer));
         }
         let page = parse::folder_page(answer.body.expose()).map_err(|e| bad(step, &answer, e))?;
-        let ids: Vec<i64> = page
-            .records
-            .iter()
-            .filter(|f| same_name(&f.value, name))
-            .map(|f| f.id)
-            .collect();
-        match ids.as_slice() {
-            [id] => Ok(*id),
-            [] => Err(VaultError::new(
-                step,
-                FailureKind::NotFoundOrDenied {
-                    secret: shown.to_string(),
-                },
-            )),
-            many => Err(VaultError::new(
-                step,
-                FailureKind::Ambiguous {
-                    secret: format!("folder {name:?} of {shown}"),
-                    count: many.len(),
-                    ids: join_ids(many),
-                },
-            )),
-        }
+        exactly_one_named(
+            step,
+            shown,
+            Some(name),
+            name,
+            page.records,
+            |f| &f.value,
+            |f| f.id,
+        )
     }
 
     /// Fetches the secret's fields (and file attachments), checking it out first when it
@@ -595,41 +581,6 @@ fn mentions(answer: &Answer, word: &str) -> bool {
         .any(|t| t.to_ascii_lowercase().contains(word))
 }
 
-fn one_match(
-    step: Step,
-    shown: &str,
-    matches: Vec<parse::Summary>,
-) -> Result<parse::Summary, VaultError> {
-    let mut matches = matches;
-    match matches.len() {
-        0 => Err(VaultError::new(
-            step,
-            FailureKind::NotFoundOrDenied {
-                secret: shown.to_string(),
-            },
-        )),
-        1 => Ok(matches.remove(0)),
-        n => {
-            let ids: Vec<i64> = matches.iter().map(|m| m.id).collect();
-            Err(VaultError::new(
-                step,
-                FailureKind::Ambiguous {
-                    secret: shown.to_string(),
-                    count: n,
-                    ids: join_ids(&ids),
-                },
-            ))
-        }
-    }
-}
-
-fn join_ids(ids: &[i64]) -> String {
-    ids.iter()
-        .map(i64::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 fn bad(step: Step, answer: &Answer, e: parse::ParseError) -> VaultError {
     VaultError::new(
         step,
@@ -672,23 +623,7 @@ pub(crate) fn refusal(step: Step, shown: &str, answer: &Answer) -> VaultError {
     let code = body.error_code.clone().unwrap_or_default();
     let text = body.text().unwrap_or("").to_string();
     let both = format!("{code} {text}").to_ascii_lowercase();
-    let secret = shown.to_string();
-    let message = sanitize(&text);
-    let kind = if answer.status == 404
-        || both.contains("accessdenied")
-        || both.contains("access denied")
-    {
-        FailureKind::NotFoundOrDenied { secret }
-    } else if both.contains("comment") {
-        FailureKind::CommentRequired { secret, message }
-    } else if both.contains("approval") {
-        FailureKind::ApprovalRequired { secret, message }
-    } else if both.contains("checked out")
-        || both.contains("checkedout")
-        || both.contains("check out")
-    {
-        FailureKind::CheckedOut { secret, message }
-    } else {
+    let Some(kind) = refusal_kind(answer.status == 404, &both, shown, sanitize(&text)) else {
         return unexpected(step, answer);
     };
     VaultError::new(step, kind)

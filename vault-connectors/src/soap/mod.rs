@@ -9,7 +9,7 @@ use tokio::sync::Mutex;
 use crate::credential::{Credential, Fields, slug};
 use crate::error::{FailureKind, VaultError, sanitize};
 use crate::http::{Answer, Transport};
-use crate::record::same_name;
+use crate::lookup::{FolderRef, exactly_one_named, refusal_kind};
 use crate::record::{SecretRef, VaultRecord};
 use crate::secret::{ExactWriter, Secret, wiping_body};
 
@@ -286,42 +286,24 @@ impl SoapClient {
         if !errors.is_empty() {
             return Err(refusal(step, &shown, &errors));
         }
-        let ids: Vec<i64> = found
-            .into_iter()
-            .filter(|s| same_name(&s.name, &secret.name))
-            .map(|s| s.id)
-            .collect();
-        match ids.as_slice() {
-            [id] => Ok(Found { id: *id }),
-            [] => Err(VaultError::new(
-                step,
-                FailureKind::NotFoundOrDenied { secret: shown },
-            )),
-            many => Err(VaultError::new(
-                step,
-                FailureKind::Ambiguous {
-                    secret: shown,
-                    count: many.len(),
-                    ids: many
-                        .iter()
-                        .map(i64::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                },
-            )),
-        }
+        exactly_one_named(
+            step,
+            &shown,
+            None,
+            &secret.name,
+            found,
+            |s| &s.name,
+            |s| s.id,
+        )
+        .map(|id| Found { id })
     }
 
     async fn folder_id(&self, folder: &str, shown: &str) -> Result<i64, VaultError> {
         let step = Step::SecretLookup;
-        if let Ok(id) = folder.parse::<i64>() {
-            return Ok(id);
-        }
-        let name = folder
-            .trim_matches('\\')
-            .rsplit('\\')
-            .next()
-            .unwrap_or(folder);
+        let name = match FolderRef::parse(folder) {
+            FolderRef::Id(id) => return Ok(id),
+            FolderRef::Name(name) => name,
+        };
         let (errors, folders) = self
             .call(
                 step,
@@ -333,32 +315,15 @@ impl SoapClient {
         if !errors.is_empty() {
             return Err(refusal(step, shown, &errors));
         }
-        let ids: Vec<i64> = folders
-            .iter()
-            .filter(|f| same_name(&f.name, name))
-            .map(|f| f.id)
-            .collect();
-        match ids.as_slice() {
-            [id] => Ok(*id),
-            [] => Err(VaultError::new(
-                step,
-                FailureKind::NotFoundOrDenied {
-                    secret: shown.to_string(),
-                },
-            )),
-            many => Err(VaultError::new(
-                step,
-                FailureKind::Ambiguous {
-                    secret: format!("folder {name:?} of {shown}"),
-                    count: many.len(),
-                    ids: many
-                        .iter()
-                        .map(i64::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                },
-            )),
-        }
+        exactly_one_named(
+            step,
+            shown,
+            Some(name),
+            name,
+            folders,
+            |f| &f.name,
+            |f| f.id,
+        )
     }
 
     /// Fetches the secret; also says whether `GetSecret` checked it out (a check-in is owed).
@@ -538,28 +503,13 @@ fn bad(step: Step, answer: &Answer, e: parse::ParseError) -> VaultError {
 fn refusal(step: Step, shown: &str, errors: &[String]) -> VaultError {
     let message = joined(errors, "refused");
     let words = message.to_ascii_lowercase();
-    let secret = shown.to_string();
-    let kind = if words.contains("access denied")
-        || words.contains("not found")
-        || words.contains("accessdenied")
-    {
-        FailureKind::NotFoundOrDenied { secret }
-    } else if words.contains("comment") {
-        FailureKind::CommentRequired { secret, message }
-    } else if words.contains("approval") {
-        FailureKind::ApprovalRequired { secret, message }
-    } else if words.contains("checked out")
-        || words.contains("check out")
-        || words.contains("checkedout")
-    {
-        FailureKind::CheckedOut { secret, message }
-    } else {
+    let kind = refusal_kind(words.contains("not found"), &words, shown, message.clone()).unwrap_or(
         FailureKind::Vault {
             status: 200,
             error_code: String::new(),
             message,
-        }
-    };
+        },
+    );
     VaultError::new(step, kind)
 }
 

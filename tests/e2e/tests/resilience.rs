@@ -1,85 +1,138 @@
-//! The running agent under systemd and through control-plane trouble: sd_notify READY,
-//! WATCHDOG and STOPPING; a control plane that goes away and comes back; rewrap work.
+//! The running agent under systemd and through control-plane trouble, against the real control
+//! plane (in process: HTTPS, SQLite): sd_notify READY (before approval), STATUS, WATCHDOG and
+//! STOPPING; a control plane that goes away and comes back; rewrap work for a newly approved
+//! appliance; leases that expire; bounded concurrency; SIGTERM with a login in flight.
 
-use sealscan_e2e::agent::{AgentHome, wait_until};
-use sealscan_e2e::contract::{self, ContractServer, appliance_key, enroll_and_approve};
-use sealscan_e2e::*;
-use sealscan_protocols::appliance::{BindingFields, RewrapItem, RewrapWork, SecretFieldName};
-use sealscan_protocols::envelope::{self, Envelope, PrivateKey};
-use sealscan_protocols::results::{LoginKind, Status};
+use reqwest::Method;
+use sealscan_e2e::agent::{AgentHome, RunningAgent, scan_memory, wait_until};
+use sealscan_e2e::control::{b64, contains, random_hex, walk};
+use sealscan_e2e::plane::*;
+use sealscan_protocols::appliance::{EnrollPollRequest, EnrollRequest, EnrollState, Job};
+use sealscan_protocols::envelope::PrivateKey;
 use sealscan_test_peers::sshd::{Sshd, SshdOptions};
 use sealscan_test_peers::system::ensure_user;
+use serde_json::json;
 use std::os::unix::net::UnixDatagram;
 use std::time::Duration;
 
-const TOKEN: &str = "enr_resilience";
 const USER: &str = "e2e_resil";
 const PW: &str = "e2e-Resil-Pw-29";
-/// Caps on waiting for a broken run, never measurements.
-const BOUND: Duration = Duration::from_secs(120);
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime")
+/// What the agent told the notify socket, in order.
+struct Notifications {
+    socket: UnixDatagram,
+    path: String,
+    seen: Vec<String>,
 }
 
-fn start(rt: &tokio::runtime::Runtime) -> ContractServer {
-    rt.block_on(contract::start(TOKEN))
+impl Notifications {
+    fn bind(home: &AgentHome) -> Self {
+        let path = home.dir.path().join("notify.sock");
+        let socket = UnixDatagram::bind(&path).expect("notify socket");
+        socket
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .expect("read timeout");
+        Notifications {
+            socket,
+            path: path.to_str().expect("utf-8 path").to_string(),
+            seen: Vec::new(),
+        }
+    }
+
+    /// `run` as systemd starts a Type=notify unit with WatchdogSec.
+    fn run(&self, home: &AgentHome) -> RunningAgent {
+        // 400 ms: the agent pings every 200 ms.
+        home.run_with_env(&[("NOTIFY_SOCKET", &self.path), ("WATCHDOG_USEC", "400000")])
+    }
+
+    /// Reads datagrams until one satisfies `wanted`; returns it.
+    fn until(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = self.socket.recv(&mut buf).unwrap_or_else(|e| {
+                let last: Vec<_> = self.seen.iter().rev().take(10).collect();
+                panic!("no {what} from the agent ({e}); last: {last:?}")
+            });
+            let message = String::from_utf8_lossy(&buf[..n]).into_owned();
+            self.seen.push(message.clone());
+            if wanted(&message) {
+                return message;
+            }
+        }
+    }
 }
 
 #[test]
-fn systemd_hears_ready_watchdog_and_stopping() {
-    let rt = runtime();
-    let cp = start(&rt);
-    let home = AgentHome::new(&cp.url(), &cp.ca_pem, 2);
-    enroll_and_approve(&home, &cp, TOKEN);
-    let socket_path = home.dir.path().join("notify.sock");
-    let socket = UnixDatagram::bind(&socket_path).expect("notify socket");
-    socket
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .expect("read timeout");
-    let agent = home.run_with_env(&[
-        ("NOTIFY_SOCKET", socket_path.to_str().expect("utf-8 path")),
-        // 400 ms: the agent pings every 200 ms.
-        ("WATCHDOG_USEC", "400000"),
-    ]);
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    let mut receive = |seen: &mut Vec<String>, wanted: &str| {
-        while !seen.iter().any(|m| m.contains(wanted)) {
-            let n = socket
-                .recv(&mut buf)
-                .unwrap_or_else(|e| panic!("no {wanted} from the agent ({e}); got {seen:?}"));
-            seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
-        }
-    };
-    receive(&mut seen, "READY=1");
-    receive(&mut seen, "WATCHDOG=1");
+fn systemd_hears_ready_before_approval_then_status_watchdog_and_stopping() {
+    ensure_user(USER, PW);
+    let sshd = Sshd::start(&SshdOptions::default());
+    let plane = Plane::start();
+    plane.unix_password_record("resil", USER, &["127.0.0.1"], PW);
+    let (home, id) = plane.enroll(2);
+    let fingerprint = plane.appliances()[0]["fingerprint"]
+        .as_str()
+        .expect("fingerprint")
+        .to_string();
+    let mut notes = Notifications::bind(&home);
+
+    // Unapproved: READY at once (systemctl start returns), saying what it waits for, and the
+    // watchdog fed while it waits. SIGTERM then is an ordinary stop.
+    let agent = notes.run(&home);
+    let ready = notes.until("READY=1", |m| m.contains("READY=1"));
+    assert!(
+        ready.contains(&format!(
+            "STATUS=waiting for approval (fingerprint {fingerprint})"
+        )),
+        "{ready:?}"
+    );
+    notes.until("WATCHDOG=1 while waiting", |m| m.contains("WATCHDOG=1"));
+    assert_eq!(plane.appliances()[0]["state"], "pending");
     let status = agent.terminate();
-    receive(&mut seen, "STOPPING=1");
+    notes.until("STOPPING=1", |m| m.contains("STOPPING=1"));
     assert_eq!(status.code(), Some(0), "{}", home.stderr());
-    let ready = seen.iter().position(|m| m.contains("READY=1"));
-    let stopping = seen.iter().position(|m| m.contains("STOPPING=1"));
-    assert!(ready < stopping, "{seen:?}");
+    assert!(!home.state_dir().join("credential").exists());
+
+    // Started again, approved while it runs: STATUS follows approval and the job's progress.
+    let agent = notes.run(&home);
+    notes.until("READY=1", |m| {
+        m.contains("READY=1") && m.contains("waiting for approval")
+    });
+    plane.approve(&id);
+    notes.until("STATUS=waiting for jobs", |m| {
+        m.contains("STATUS=waiting for jobs")
+    });
+    let scan = plane.scan(
+        json!({"title": "notify", "targets": ["127.0.0.1"], "kinds": "unix",
+                                 "ports": {"unix": sshd.port()}}),
+    );
+    notes.until("the job's progress", |m| {
+        m.contains("STATUS=running job") && m.contains(": 1/1 targets")
+    });
+    notes.until("idle again", |m| m.contains("STATUS=waiting for jobs"));
+    let rows = plane.wait_results(&scan, 1);
+    assert_eq!(row(&rows, "127.0.0.1", "unix")["qid"], 38307, "{rows:?}");
+    notes.until("WATCHDOG=1 while approved", |m| m.contains("WATCHDOG=1"));
+    let status = agent.terminate();
+    notes.until("STOPPING=1", |m| m.contains("STOPPING=1"));
+    assert_eq!(status.code(), Some(0), "{}", home.stderr());
+    let started = notes.seen.iter().position(|m| m.contains("running job"));
+    let stopping = notes.seen.iter().rposition(|m| m.contains("STOPPING=1"));
+    assert!(started < stopping, "{:?}", notes.seen);
 }
 
 #[test]
 fn losing_the_control_plane_means_back_off_and_retry_not_exit() {
     ensure_user(USER, PW);
     let sshd = Sshd::start(&SshdOptions::default());
-    let rt = runtime();
-    let cp = start(&rt);
-    let home = AgentHome::new(&cp.url(), &cp.ca_pem, 2);
-    enroll_and_approve(&home, &cp, TOKEN);
+    let mut plane = Plane::start();
+    plane.unix_password_record("resil", USER, &["127.0.0.1"], PW);
+    let (home, _) = plane.enroll_approved(2);
     let mut agent = home.run();
     wait_until("the agent is running", BOUND, || {
         home.stderr().contains("sealscan-agent running")
     });
 
-    cp.stop();
+    plane.stop();
     wait_until("the agent notices and backs off", BOUND, || {
         home.stderr().contains("claim failed")
     });
@@ -92,154 +145,204 @@ fn losing_the_control_plane_means_back_off_and_retry_not_exit() {
         home.stderr()
     );
 
-    rt.block_on(cp.resume());
-    cp.shared.push_job(job(
-        vec![target("t", LoginKind::Unix, sshd.port(), Some("r"))],
-        vec![unix_record(
-            "r",
-            USER,
-            vec![legacy(SecretFieldName::Password, PW.as_bytes())],
-        )],
-        vec![],
-    ));
-    wait_until("the job runs once the control plane is back", BOUND, || {
-        !contract::results_by_target(&cp.shared).is_empty()
-    });
-    let results = contract::results_by_target(&cp.shared);
-    assert_eq!(results["t"].outcome.status, Status::Passed);
-    let log = home.stderr();
-    assert!(log.contains("retrying in"), "{log}");
+    plane.restart();
+    let scan = plane.scan(
+        json!({"title": "back", "targets": ["127.0.0.1"], "kinds": "unix",
+                                 "ports": {"unix": sshd.port()}}),
+    );
+    let rows = plane.wait_results(&scan, 1);
+    let unix = row(&rows, "127.0.0.1", "unix");
+    assert_eq!(unix["status"], "passed", "{unix}");
+    assert_eq!(unix["qid"], 38307, "{unix}");
+    assert!(home.stderr().contains("retrying in"), "{}", home.stderr());
     assert_eq!(agent.terminate().code(), Some(0));
 }
 
 #[test]
-fn rewrap_adds_the_new_appliance_without_touching_the_payload() {
-    let rt = runtime();
-    let cp = start(&rt);
-    let home = AgentHome::new(&cp.url(), &cp.ca_pem, 2);
-    enroll_and_approve(&home, &cp, TOKEN);
-    let ours = appliance_key(&cp);
-    let newcomer = PrivateKey::generate().expect("key");
-    let fields = |id: &str| BindingFields {
-        record_kind: "unix".into(),
-        record_id: id.into(),
-        field: SecretFieldName::Password,
-        user: "root".into(),
-        domain: None,
-        vault_url: None,
-        secret_name: None,
+fn rewrap_lets_a_newly_approved_appliance_open_the_sealed_records() {
+    // The record's password is a random canary: after the second appliance's scan it must be
+    // in neither agent's stderr or state, nor in the second agent's memory.
+    let canary = format!("Cnry-rw-{}-q", random_hex(10));
+    let user = "e2e_rewrap";
+    ensure_user(user, &canary);
+    let sshd = Sshd::start(&SshdOptions::default());
+    let mut plane = Plane::start();
+    let (first, _) = plane.enroll_approved(2);
+    let first_agent = first.run();
+    wait_until("the first agent is running", BOUND, || {
+        first.stderr().contains("sealscan-agent running")
+    });
+    let record = plane.record(json!({
+        "kind": "unix", "title": "sealed", "user": user, "ips": ["127.0.0.1"],
+        "secrets": [{"field": "password", "value": {"model": "legacy", "value": b64(canary.as_bytes())}}]
+    }));
+    // NCSM: the migration seals the password to the one approved appliance.
+    plane.activate_ncsm();
+    let recipients = |plane: &Plane| {
+        let view = plane.call(Method::GET, &format!("/api/v1/records/{record}"), None);
+        let text = view.to_string();
+        assert!(text.contains("\"sealed\""), "{view}");
+        assert!(!text.contains(&canary));
+        view["secrets"][0]["recipients"]
+            .as_array()
+            .map_or(0, Vec::len)
     };
-    let good = seal_to(&ours, &fields("r1"), b"rewrap-me");
-    // The control plane claims a different binding than the envelope carries: refused.
-    let mislabelled = seal_to(&ours, &fields("r2"), b"keep-out");
-    cp.shared.with(|s| {
-        s.rewrap = Some(RewrapWork {
-            new_appliance_id: "app_new".into(),
-            new_public_key: b64(&newcomer.public_key()),
-            items: vec![
-                RewrapItem {
-                    item_id: "i1".into(),
-                    binding: fields("r1"),
-                    envelope: good.clone(),
-                },
-                RewrapItem {
-                    item_id: "i2".into(),
-                    binding: fields("r9"),
-                    envelope: mislabelled,
-                },
-            ],
-        });
+    assert_eq!(recipients(&plane), 1);
+
+    let (second, second_id) = plane.enroll(2);
+    let approval = plane.approve(&second_id);
+    assert_eq!(approval["rewrap_pending"], 1, "{approval}");
+    // The first agent, woken from its long-poll by the approval, adds the newcomer's entry.
+    wait_until("the first agent rewraps", BOUND, || {
+        first
+            .stderr()
+            .contains(&format!("rewrapped 1 envelopes for appliance {second_id}"))
     });
-    let agent = home.run();
-    wait_until("the rewrap is submitted", BOUND, || {
-        cp.shared.with(|s| !s.rewrapped.is_empty())
+    assert_eq!(recipients(&plane), 2);
+
+    // A scan pinned to the newcomer: it opens the rewrapped envelope and logs in.
+    let second_agent = second.run();
+    let scan = plane.scan(json!({"title": "rewrapped", "targets": ["127.0.0.1"],
+                                 "kinds": "unix", "appliance": second_id,
+                                 "ports": {"unix": sshd.port()}}));
+    let rows = plane.wait_results(&scan, 1);
+    let unix = row(&rows, "127.0.0.1", "unix");
+    assert_eq!(unix["status"], "passed", "{unix}");
+    assert_eq!(unix["appliance_id"], second_id.as_str(), "{unix}");
+    assert_eq!(sshd.accepted_for(user).len(), 1, "{}", sshd.auth_log());
+    wait_until("the job ends on the second agent", BOUND, || {
+        second.stderr().contains(" done")
     });
-    assert_eq!(agent.terminate().code(), Some(0));
-    let submit = cp.shared.with(|s| s.rewrapped[0].clone());
-    assert_eq!(submit.new_appliance_id, "app_new");
-    let ids: Vec<&str> = submit.items.iter().map(|i| i.item_id.as_str()).collect();
-    assert_eq!(
-        ids,
-        ["i1"],
-        "only the envelope bound as claimed is rewrapped"
-    );
-    let original = Envelope::from_text(&good).expect("original");
-    let rewrapped = Envelope::from_text(&submit.items[0].envelope).expect("rewrapped");
-    assert!(envelope::same_payload(&original, &rewrapped));
-    let opened = envelope::open(
-        &rewrapped,
-        &sealscan_agent::sealed::binding(&fields("r1")),
-        newcomer.as_bytes(),
-    )
-    .expect("the new appliance opens it");
-    assert_eq!(&opened[..], b"rewrap-me");
-    assert!(
-        home.stderr().contains("rewrap of item i2"),
-        "{}",
-        home.stderr()
-    );
+    let utf16: Vec<u8> = canary.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let (hits, coverage) = scan_memory(second_agent.pid(), &[canary.as_bytes(), &utf16]);
+    assert!(coverage.heap && coverage.stack, "{coverage:?}");
+    assert!(hits.is_empty(), "canary in the agent's memory: {hits:#x?}");
+    assert_eq!(second_agent.terminate().code(), Some(0));
+    assert_eq!(first_agent.terminate().code(), Some(0));
+    for home in [&first, &second] {
+        assert!(!home.stderr().contains(&canary));
+        for file in walk(home.state_dir()) {
+            let bytes = std::fs::read(&file).unwrap_or_default();
+            assert!(!contains(&bytes, canary.as_bytes()), "{}", file.display());
+        }
+    }
 }
 
-fn b64(bytes: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+/// Enrolls a second appliance the way the agent does, over the appliance API, approves it,
+/// and claims once without waiting: the job it gets, if any.
+fn claim_as_another_appliance(plane: &Plane) -> Option<Job> {
+    let key = PrivateKey::generate().expect("key");
+    let (status, enrolled) = plane.request(
+        Method::POST,
+        "/api/v1/appliance/enroll",
+        None,
+        Some(
+            serde_json::to_value(EnrollRequest {
+                token: plane.enrollment_token(),
+                name: "other".into(),
+                public_key: b64(&key.public_key()),
+            })
+            .expect("json"),
+        ),
+    );
+    assert!(status.is_success(), "{status} {enrolled}");
+    let appliance_id = enrolled["appliance_id"].as_str().expect("id").to_string();
+    plane.approve(&appliance_id);
+    let poll = EnrollPollRequest {
+        appliance_id,
+        poll_secret: enrolled["poll_secret"].as_str().expect("secret").into(),
+    };
+    let (_, state) = plane.request(
+        Method::POST,
+        "/api/v1/appliance/enroll/poll",
+        None,
+        Some(serde_json::to_value(poll).expect("json")),
+    );
+    let Ok(EnrollState::Approved { credential }) = serde_json::from_value(state.clone()) else {
+        panic!("no credential: {state}");
+    };
+    let (status, job) = plane.request(
+        Method::POST,
+        "/api/v1/appliance/jobs/claim",
+        Some(&credential),
+        Some(json!({"wait_secs": 0})),
+    );
+    assert!(status.is_success(), "{status} {job}");
+    serde_json::from_value(job).ok()
 }
 
 #[test]
-fn a_cancelled_job_starts_no_further_target() {
-    let rt = runtime();
-    let cp = start(&rt);
-    // One target at a time; each silent target holds its slot for the 5 s Unix timeout.
-    let home = AgentHome::new(&cp.url(), &cp.ca_pem, 1);
-    enroll_and_approve(&home, &cp, TOKEN);
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = silent.local_addr().expect("addr").port();
-    cp.shared.with(|s| s.cancel = true);
-    let targets: Vec<_> = (0..5)
-        .map(|i| target(&format!("t{i}"), LoginKind::Unix, port, Some("r")))
-        .collect();
-    let mut j = job(
-        targets,
-        vec![unix_record(
-            "r",
-            USER,
-            vec![legacy(SecretFieldName::Password, PW.as_bytes())],
-        )],
-        vec![],
-    );
-    // Heartbeats every second: the cancel arrives while the first target is still running.
-    j.lease_secs = 3;
-    cp.shared.push_job(j);
+fn an_expired_lease_goes_to_another_appliance_and_the_holder_starts_no_further_target() {
+    let plane = Plane::with_manual_clock();
+    // One target at a time, each held by a silent listener for the 25 s login bound, so the
+    // first heartbeat (a third of the 120 s lease) comes while the second target runs.
+    let (home, _) = plane.enroll_approved(1);
+    set_unix_timeout(&home, 25);
+    let hosts = [
+        "127.0.0.21",
+        "127.0.0.22",
+        "127.0.0.23",
+        "127.0.0.24",
+        "127.0.0.25",
+    ];
+    let (_silent, port) = silent_listeners(&hosts);
+    plane.unix_password_record("lease", USER, &["127.0.0.21-127.0.0.25"], PW);
     let agent = home.run();
-    wait_until("the job ends", BOUND, || home.stderr().contains("done"));
+    let scan = plane.scan(
+        json!({"title": "lease", "targets": ["127.0.0.21-127.0.0.25"],
+                                 "kinds": "unix", "ports": {"unix": port}}),
+    );
+    plane.wait_claimed(&scan);
+    wait_until("the first login is in flight", BOUND, || {
+        established_to(port) == 1
+    });
+    // The holder's lease runs out; another appliance claims the job's unfinished targets.
+    plane.advance(121);
+    let job = claim_as_another_appliance(&plane).expect("the re-queued job");
+    assert_eq!(job.targets.len(), 5, "{job:?}");
+    wait_until("the holder's heartbeat hears of it", BOUND, || {
+        home.stderr().contains("cancelled by the control plane")
+    });
+    wait_until("the holder's job ends", BOUND, || {
+        home.stderr().contains(" done")
+    });
     let log = home.stderr();
-    assert!(log.contains("cancelled by the control plane"), "{log}");
-    let posted = contract::results_by_target(&cp.shared).len();
+    let started = log.matches("QID=115263").count();
     assert!(
-        posted < 5,
-        "a cancelled job kept starting targets ({posted} results)"
+        started < hosts.len(),
+        "a cancelled job kept starting targets ({started} logins):\n{log}"
+    );
+    // The holder's late results are not the new holder's: nothing is recorded for them.
+    wait_until("the holder's spool drains", BOUND, || {
+        home.spooled().is_empty()
+    });
+    assert!(
+        plane.results(&scan).is_empty(),
+        "{:?}",
+        plane.results(&scan)
     );
     assert_eq!(agent.terminate().code(), Some(0));
 }
 
 #[test]
 fn enroll_refuses_what_it_cannot_trust_by_name() {
-    let rt = runtime();
-    let cp = start(&rt);
-    let home = AgentHome::new(&cp.url(), &cp.ca_pem, 1);
-    let plain = home.enroll("http://127.0.0.1:1", TOKEN, &[]);
+    let plane = Plane::start();
+    let token = plane.enrollment_token();
+    let home = AgentHome::new(&plane.url(), &plane.ca_pem, 1);
+    let plain = home.enroll("http://127.0.0.1:1", &token, &[]);
     assert!(!plain.status.success());
     assert!(String::from_utf8_lossy(&plain.stderr).contains("must be an https:// URL"));
-    let missing = home.enroll(&cp.url(), TOKEN, &["--ca-file", "/nonexistent/ca.pem"]);
+    let missing = home.enroll(&plane.url(), &token, &["--ca-file", "/nonexistent/ca.pem"]);
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/ca.pem"));
-    // A CA that did not sign the server: a TLS failure, and the token is still unused.
-    let other = rt.block_on(contract::start("other"));
+    // A CA that did not sign the server (another control plane's): a TLS failure, and the
+    // token is still unused.
+    let other = Plane::start();
     let wrong_ca = home.dir.path().join("other-ca.pem");
     std::fs::write(&wrong_ca, &other.ca_pem).expect("write CA");
     let untrusted = home.enroll(
-        &cp.url(),
-        TOKEN,
+        &plane.url(),
+        &token,
         &["--ca-file", wrong_ca.to_str().expect("path")],
     );
     assert!(!untrusted.status.success());
@@ -248,87 +351,65 @@ fn enroll_refuses_what_it_cannot_trust_by_name() {
         err.contains("unreachable") && err.to_lowercase().contains("certificate"),
         "{err}"
     );
-    assert!(cp.shared.with(|s| s.appliances.is_empty()));
-    assert!(home.enroll(&cp.url(), TOKEN, &[]).status.success());
-}
-
-/// Server-side sockets of `port` the kernel holds as ESTABLISHED (accepted or waiting in the
-/// backlog): the agent's open connections to a listener that never answers.
-fn established_to(port: u16) -> usize {
-    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
-    let wanted = format!(":{port:04X}");
-    table
-        .lines()
-        .skip(1)
-        .filter(|l| {
-            let cols: Vec<&str> = l.split_whitespace().collect();
-            cols.get(1).is_some_and(|local| local.ends_with(&wanted)) && cols.get(3) == Some(&"01")
-        })
-        .count()
+    assert!(plane.appliances().is_empty());
+    let out = home.enroll(&plane.url(), &token, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(plane.appliances().len(), 1);
 }
 
 #[test]
 fn targets_run_with_bounded_concurrency() {
-    let rt = runtime();
-    let cp = start(&rt);
-    let home = AgentHome::new(&cp.url(), &cp.ca_pem, 2);
-    enroll_and_approve(&home, &cp, TOKEN);
-    // Never accepted or answered: each connection stays open until its 5 s login timeout.
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = silent.local_addr().expect("addr").port();
-    let targets: Vec<_> = (0..6)
-        .map(|i| target(&format!("t{i}"), LoginKind::Unix, port, Some("r")))
-        .collect();
-    cp.shared.push_job(job(
-        targets,
-        vec![unix_record(
-            "r",
-            USER,
-            vec![legacy(SecretFieldName::Password, PW.as_bytes())],
-        )],
-        vec![],
-    ));
+    let plane = Plane::start();
+    let (home, _) = plane.enroll_approved(2);
+    // Never accepted or answered: each connection stays open until its 5 s login bound.
+    let hosts = [
+        "127.0.0.31",
+        "127.0.0.32",
+        "127.0.0.33",
+        "127.0.0.34",
+        "127.0.0.35",
+        "127.0.0.36",
+    ];
+    let (_silent, port) = silent_listeners(&hosts);
+    plane.unix_password_record("bounded", USER, &["127.0.0.31-127.0.0.36"], PW);
     let agent = home.run();
+    let scan = plane.scan(
+        json!({"title": "bounded", "targets": ["127.0.0.31-127.0.0.36"],
+                                 "kinds": "unix", "ports": {"unix": port}}),
+    );
     let mut most = 0;
+    let mut rows = Vec::new();
     wait_until("all six results", BOUND, || {
         most = most.max(established_to(port));
-        contract::results_by_target(&cp.shared).len() == 6
+        rows = plane.results(&scan);
+        rows.len() == hosts.len()
     });
     assert_eq!(
         most, 2,
         "at most `concurrency` logins at once, and that many in parallel"
     );
-    for r in contract::results_by_target(&cp.shared).values() {
-        assert_eq!(r.outcome.status, Status::TimedOut, "{r:#?}");
+    for r in &rows {
+        assert_eq!(r["status"], "timed_out", "{r}");
+        assert_eq!(r["qid"], 115263, "{r}");
     }
     assert_eq!(agent.terminate().code(), Some(0));
 }
 
 #[test]
-fn sigterm_abandons_a_target_that_outlasts_the_grace_and_exits_0() {
-    let rt = runtime();
-    let cp = start(&rt);
-    let home = AgentHome::new(&cp.url(), &cp.ca_pem, 1);
+fn sigterm_abandons_a_login_that_outlasts_the_grace_and_the_lease_brings_it_back() {
+    let plane = Plane::with_manual_clock();
+    let (home, _) = plane.enroll_approved(1);
     // A login bound (60 s) longer than the agent's shutdown grace (15 s).
-    let config = std::fs::read_to_string(home.config()).expect("config");
-    std::fs::write(
-        home.config(),
-        config.replace("unix_secs = 5", "unix_secs = 60"),
-    )
-    .expect("config");
-    enroll_and_approve(&home, &cp, TOKEN);
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = silent.local_addr().expect("addr").port();
-    cp.shared.push_job(job(
-        vec![target("stuck", LoginKind::Unix, port, Some("r"))],
-        vec![unix_record(
-            "r",
-            USER,
-            vec![legacy(SecretFieldName::Password, PW.as_bytes())],
-        )],
-        vec![],
-    ));
+    set_unix_timeout(&home, 60);
+    let (silent, port) = silent_listeners(&["127.0.0.41"]);
+    plane.unix_password_record("stuck", USER, &["127.0.0.41"], PW);
     let agent = home.run();
+    let scan = plane.scan(json!({"title": "stuck", "targets": ["127.0.0.41"],
+                                 "kinds": "unix", "ports": {"unix": port}}));
     wait_until("the login is in flight", BOUND, || {
         established_to(port) == 1
     });
@@ -336,7 +417,23 @@ fn sigterm_abandons_a_target_that_outlasts_the_grace_and_exits_0() {
     assert_eq!(status.code(), Some(0), "{}", home.stderr());
     let log = home.stderr();
     assert!(log.contains("abandoning 1 unfinished targets"), "{log}");
-    // Nothing was reported for it: the control plane re-queues it when the lease ends.
-    assert!(contract::results_by_target(&cp.shared).is_empty());
+    // Nothing was reported for it...
+    assert!(plane.results(&scan).is_empty());
     assert!(home.spooled().is_empty());
+    // ...and when the lease ends the control plane hands it out again: the restarted agent
+    // finds the port closed this time.
+    drop(silent);
+    plane.advance(121);
+    let agent = home.run();
+    let rows = plane.wait_results(&scan, 1);
+    let r = row(&rows, "127.0.0.41", "unix");
+    assert_eq!(r["status"], "not_attempted", "{r}");
+    assert_eq!(r["qid"], 105297, "{r}");
+    assert!(
+        r["cause"]
+            .as_str()
+            .is_some_and(|c| c.contains("connection refused")),
+        "{r}"
+    );
+    assert_eq!(agent.terminate().code(), Some(0));
 }

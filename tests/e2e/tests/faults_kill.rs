@@ -107,3 +107,91 @@ fn kill_9_mid_job_then_restart_leaves_exactly_one_result_per_target() {
     wait_until("an empty spool", BOUND, || plane.home.spooled().is_empty());
     plane.stop_agent();
 }
+
+/// The crash windows the spool exists for, made certain rather than hoped for: results that
+/// were spooled but never posted when the agent died (the control plane was down), and
+/// results posted but still in the spool (the agent died between the post and the removal;
+/// reproduced by putting the agent's own spool files back). After each restart every target
+/// has exactly one result.
+#[test]
+fn kill_9_with_results_only_in_the_spool_then_reposts_record_each_once() {
+    const N: u8 = 8;
+    ensure_user(USER, PASSWORD);
+    let sshd = Sshd::start(&SshdOptions::default());
+    let port = sshd.port();
+    let real: SocketAddr = ([127, 0, 0, 1], port).into();
+    let _targets: Vec<FaultyTarget> = (2..=N)
+        .map(|n| {
+            let behaviour = if n % 2 == 1 {
+                Behaviour::Relay(real)
+            } else {
+                Behaviour::Silent
+            };
+            FaultyTarget::start(loopback(n), port, behaviour)
+        })
+        .collect();
+    let mut plane = Plane::start(AgentSettings {
+        concurrency: 2,
+        unix_secs: 2,
+        windows_secs: 2,
+    });
+    let range = format!("127.0.0.1-127.0.0.{N}");
+    plane.call(
+        reqwest::Method::POST,
+        "/api/v1/records",
+        Some(unix_record(&[&range], USER, PASSWORD)),
+    );
+    let scan = plane.create_scan(json!({"title": "spool", "targets": [range],
+                                        "kinds": "unix", "ports": {"unix": port}}));
+    plane.wait_results(&scan, 1);
+    plane.stop_control_plane();
+    wait_until("two results waiting in the spool", BOUND, || {
+        plane.home.spooled().len() >= 2
+    });
+    plane.kill_agent();
+    let saved = tempfile::tempdir().expect("temp dir");
+    let spooled: Vec<_> = plane
+        .home
+        .spooled()
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    for file in &spooled {
+        std::fs::copy(file, saved.path().join(file.file_name().expect("name"))).expect("copy");
+    }
+    eprintln!("{} results only in the spool at the kill", spooled.len());
+
+    plane.start_control_plane();
+    plane
+        .clock
+        .advance(i64::from(sealscan_control::api::jobs::LEASE_SECS) + 1);
+    plane.start_agent();
+    let rows = plane.wait_done(&scan);
+    let by_target = one_per_target(&rows);
+    assert_eq!(rows.len(), usize::from(N), "{rows:#?}");
+    for n in 1..=N {
+        let row = &by_target[&(format!("t{n}"), "unix".to_string())];
+        let qid = if n % 2 == 1 { 38307 } else { 115263 };
+        assert_eq!(row["qid"], qid, "{row}");
+    }
+    wait_until("an empty spool", BOUND, || plane.home.spooled().is_empty());
+
+    // Posted and acknowledged, yet back in the spool: re-posted at the next start, recorded
+    // as duplicates, and removed.
+    plane.stop_agent();
+    for file in &spooled {
+        let name = file.file_name().expect("name");
+        std::fs::copy(saved.path().join(name), file).expect("restore");
+    }
+    plane.start_agent();
+    wait_until(
+        "the restored results acknowledged as duplicates",
+        BOUND,
+        || plane.home.stderr().matches("was already recorded").count() >= spooled.len(),
+    );
+    wait_until("an empty spool", BOUND, || plane.home.spooled().is_empty());
+    let again = plane.results(&scan);
+    one_per_target(&again);
+    assert_eq!(again.len(), usize::from(N), "{again:#?}");
+    plane.stop_agent();
+}

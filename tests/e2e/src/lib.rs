@@ -253,7 +253,6 @@ pub fn assert_outcome(o: &LoginOutcome, status: Status, qid: u32, step: Step, wo
 }
 
 pub mod agent;
-pub mod contract;
 pub mod control;
 pub mod plane;
 pub mod faults;

@@ -3,9 +3,9 @@
 //! fingerprint and approves it, and scans 127.0.0.1 for Unix and Windows logins. The agent
 //! claims the job by long-poll and the control plane shows one result per login with its QID.
 //!
-//! Scans name hosts without ports, so the logins go to 127.0.0.1:22 and :445, where nothing
-//! listens on the test machine. Passing logins against real sshd/smbd on high ports are proven
-//! through the same contract in daemon.rs and targets.rs.
+//! Scans without port overrides send the logins to 127.0.0.1:22 and :445, where nothing
+//! listens on the test machine. Passing logins against real sshd/smbd on high ports, through
+//! the scans' port overrides, are in daemon.rs, resilience.rs and control_plane_canary.rs.
 
 use sealscan_e2e::agent::wait_until;
 use sealscan_e2e::control::*;

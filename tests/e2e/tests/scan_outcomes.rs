@@ -382,8 +382,16 @@ fn unix_and_windows_outcomes_through_the_real_control_plane() {
     assert!(win_relays.iter().all(|r| r.accepted() >= 1));
     // No secret anywhere in what the control plane serves.
     let shown = serde_json::to_string(&rows).expect("rows");
-    for secret in [UNIX_PW, WIN_PW, KEY_PASSPHRASE] {
+    let agent_log = w.home.stderr();
+    for secret in [
+        UNIX_PW,
+        WIN_PW,
+        KEY_PASSPHRASE,
+        "not-The-Pw-93",
+        "nope-Nope-61",
+    ] {
         assert!(!shown.contains(secret), "a secret in the results");
+        assert!(!agent_log.contains(secret), "a secret in the agent's log");
     }
 }
 
@@ -625,6 +633,23 @@ fn tampered_and_repointed_envelopes_fail_without_reaching_the_peers() {
     assert_eq!(sshd.connections(), 1, "{}", sshd.auth_log());
     assert_eq!(sshd.accepted_for(UNIX_USER).len(), 1, "{}", sshd.auth_log());
     assert_eq!(sshd.attempts_for(UNIX_USER).len(), 1, "{}", sshd.auth_log());
+    // The agent's log carries each refusal with its structured fields, and no secret.
+    let agent_log = w.home.stderr();
+    for id in [
+        "sunix-tampered",
+        "swindows-tampered",
+        "sunix-moved",
+        "swindows-moved",
+    ] {
+        assert!(
+            agent_log.lines().any(|l| l.contains(&format!("RECORD_ID={id}"))
+                && l.contains("CAUSE=\"envelope: ")),
+            "{agent_log}"
+        );
+    }
+    for secret in [UNIX_PW, WIN_PW] {
+        assert!(!agent_log.contains(secret), "a secret in the agent's log");
+    }
     let auth = smbd.auth_lines();
     assert_eq!(auth.len(), 1, "{auth:#?}");
     assert!(auth[0].contains("status [NT_STATUS_OK]"), "{auth:#?}");

@@ -24,56 +24,21 @@ pub fn build_job_material(
     targets: &[(String, String, LoginKind)],
 ) -> Result<Material, StoreError> {
     let records = tx.records()?;
-    let mut ranges: Vec<(&RecordRow, Vec<IpRange>)> = Vec::new();
-    for r in &records {
-        let parsed = r
-            .ips
-            .iter()
-            .map(|e| IpRange::parse(e))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| StoreError::Corrupt(format!("record {}: {e}", r.id)))?;
-        ranges.push((r, parsed));
-    }
-    let mut used: BTreeSet<&str> = BTreeSet::new();
-    let mut need_service_selected = false;
-    let mut job_targets = Vec::with_capacity(targets.len());
-    for (target_id, host, kind) in targets {
-        let kind_name = match kind {
-            LoginKind::Unix => "unix",
-            LoginKind::Windows => "windows",
-        };
-        let ip: Option<IpAddr> = host.parse().ok();
-        let matched = ip.and_then(|ip| {
-            ranges
-                .iter()
-                .find(|(r, rs)| r.kind == kind_name && rs.iter().any(|x| x.contains(ip)))
-                .map(|(r, _)| r.id.as_str())
-        });
-        match matched {
-            Some(id) => {
-                used.insert(id);
-            }
-            None if *kind == LoginKind::Windows => need_service_selected = true,
-            None => {}
-        }
-        job_targets.push(JobTarget {
+    let (matched, used) = match_targets(&records, targets)?;
+    let job_targets = targets
+        .iter()
+        .zip(matched)
+        .map(|((target_id, host, kind), record_id)| JobTarget {
             target_id: target_id.clone(),
             host: host.clone(),
             kind: *kind,
             port: None,
-            record_id: matched.map(str::to_string),
-        });
-    }
-    if need_service_selected {
-        for r in &records {
-            if r.windows.as_ref().is_some_and(|w| w.service_selected) {
-                used.insert(r.id.as_str());
-            }
-        }
-    }
+            record_id,
+        })
+        .collect();
     let mut job_records = Vec::with_capacity(used.len());
     let mut vault_ids: BTreeSet<&str> = BTreeSet::new();
-    for r in records.iter().filter(|r| used.contains(r.id.as_str())) {
+    for r in records.iter().filter(|r| used.contains(&r.id)) {
         if let Some(v) = r.vault_id.as_deref() {
             vault_ids.insert(v);
         }
@@ -87,6 +52,56 @@ pub fn build_job_material(
         job_vaults.push(job_vault(tx, key, &vault)?);
     }
     Ok((job_targets, job_records, job_vaults))
+}
+
+/// Each target's record id (by the IP lists), and every record the job needs: the matched
+/// ones, plus every service-selected NetBIOS record when a Windows target matched none.
+pub fn match_targets(
+    records: &[RecordRow],
+    targets: &[(String, String, LoginKind)],
+) -> Result<(Vec<Option<String>>, BTreeSet<String>), StoreError> {
+    let mut ranges: Vec<(&RecordRow, Vec<IpRange>)> = Vec::new();
+    for r in records {
+        let parsed = r
+            .ips
+            .iter()
+            .map(|e| IpRange::parse(e))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::Corrupt(format!("record {}: {e}", r.id)))?;
+        ranges.push((r, parsed));
+    }
+    let mut used: BTreeSet<String> = BTreeSet::new();
+    let mut need_service_selected = false;
+    let mut matched_ids = Vec::with_capacity(targets.len());
+    for (_, host, kind) in targets {
+        let kind_name = match kind {
+            LoginKind::Unix => "unix",
+            LoginKind::Windows => "windows",
+        };
+        let ip: Option<IpAddr> = host.parse().ok();
+        let matched = ip.and_then(|ip| {
+            ranges
+                .iter()
+                .find(|(r, rs)| r.kind == kind_name && rs.iter().any(|x| x.contains(ip)))
+                .map(|(r, _)| r.id.clone())
+        });
+        match &matched {
+            Some(id) => {
+                used.insert(id.clone());
+            }
+            None if *kind == LoginKind::Windows => need_service_selected = true,
+            None => {}
+        }
+        matched_ids.push(matched);
+    }
+    if need_service_selected {
+        for r in records {
+            if r.windows.as_ref().is_some_and(|w| w.service_selected) {
+                used.insert(r.id.clone());
+            }
+        }
+    }
+    Ok((matched_ids, used))
 }
 
 fn job_record(tx: &Tx<'_>, key: &DataKey, r: &RecordRow) -> Result<JobRecord, StoreError> {

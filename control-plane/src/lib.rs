@@ -21,3 +21,4 @@ pub mod server;
 pub mod store;
 pub mod targets;
 pub mod tls;
+pub mod waiting;

@@ -299,6 +299,12 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "manager, unit_manager, scanner, reader"
     ),
     ep!(
+        "patch",
+        "/api/v1/records/{id}",
+        "Update an authentication record: the fields given, secrets only when given (same rules as create)",
+        "manager, unit_manager"
+    ),
+    ep!(
         "delete",
         "/api/v1/records/{id}",
         "Delete an authentication record and its secrets",
@@ -321,6 +327,12 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "/api/v1/vaults/{id}",
         "Show a vault record and the records using it",
         "manager, unit_manager, scanner, reader"
+    ),
+    ep!(
+        "patch",
+        "/api/v1/vaults/{id}",
+        "Update a vault record: the fields given, the password only when given",
+        "manager, unit_manager"
     ),
     ep!(
         "delete",

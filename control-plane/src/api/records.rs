@@ -356,8 +356,17 @@ fn validate_windows(w: WindowsInput, ips_empty: bool) -> ApiResult<WindowsSettin
 }
 
 /// One record per IP per type: the first address another record of the kind already holds.
-fn check_ip_claims(tx: &Tx<'_>, kind: &str, ranges: &[(String, IpRange)]) -> ApiResult<()> {
-    for other in tx.records()?.into_iter().filter(|r| r.kind == kind) {
+fn check_ip_claims(
+    tx: &Tx<'_>,
+    kind: &str,
+    ranges: &[(String, IpRange)],
+    except: Option<&str>,
+) -> ApiResult<()> {
+    for other in tx
+        .records()?
+        .into_iter()
+        .filter(|r| r.kind == kind && Some(r.id.as_str()) != except)
+    {
         for entry in &other.ips {
             let Ok(theirs) = IpRange::parse(entry) else {
                 continue;
@@ -466,14 +475,16 @@ fn no_vault(id: &str) -> ApiError {
     ApiError::not_found("vault.not-found", format!("no vault record {id:?}"))
 }
 
-pub async fn create(
-    CurrentUser(p): CurrentUser,
-    State(state): State<Shared>,
-    Body(body): Body<Value>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    let actor = p.actor();
-    authz::require(&actor, Action::EditRecords)?;
-    let req: CreateRecord = parse_body(body)?;
+/// A record request checked field by field, before anything touches the store.
+struct CheckedRecord {
+    row: RecordRow,
+    ranges: Vec<(String, IpRange)>,
+    /// The secret fields this record takes; the first is required.
+    fields: Vec<SecretFieldName>,
+    secrets: Vec<SecretField>,
+}
+
+fn check_record(req: CreateRecord, actor: &str, now: i64) -> ApiResult<CheckedRecord> {
     if req.kind != "unix" && req.kind != "windows" {
         return Err(bad("record.kind-invalid", "kind is unix or windows"));
     }
@@ -613,15 +624,6 @@ pub async fn create(
             ));
         }
     }
-    if let Some(required) = fields.first()
-        && !seen.contains(required)
-    {
-        return Err(bad(
-            "record.secret-required",
-            format!("this record needs its {}", required.as_str()),
-        ));
-    }
-    let now = state.now();
     let row = RecordRow {
         id,
         kind: req.kind,
@@ -637,51 +639,99 @@ pub async fn create(
         windows,
         migration: None,
         migration_reason: None,
-        created_by: actor.username.clone(),
+        created_by: actor.to_string(),
         created_at: now,
     };
-    let view = state.store.write(|tx| {
-        let model = model_for_change(tx, &p)?;
-        if let Some(other) = tx.record_by_title(&row.title)? {
-            return Err(ApiError::conflict(
-                "record.title-taken",
-                format!("the title {:?} is taken by record {}", row.title, other.id),
-            ));
-        }
-        if tx.record(&row.id)?.is_some() {
-            return Err(ApiError::conflict(
-                "record.id-taken",
-                format!("a record with id {} exists", row.id),
-            ));
-        }
-        if let Some(v) = &row.vault_id
-            && tx.vault(v)?.is_none()
-        {
-            return Err(no_vault(v));
-        }
-        check_ip_claims(tx, &row.kind, &ranges)?;
-        if let Some(w) = &row.windows
-            && w.service_selected
-            && let Some(other) = tx.records()?.into_iter().find(|o| {
-                o.windows.as_ref().is_some_and(|ow| {
+    Ok(CheckedRecord {
+        row,
+        ranges,
+        fields,
+        secrets: req.secrets,
+    })
+}
+
+/// The rules against other records: unique title, one record per IP per type, one
+/// service-selected record per NetBIOS domain, an existing vault. `except`: the record being
+/// updated, which may keep what it holds.
+fn check_conflicts(
+    tx: &Tx<'_>,
+    row: &RecordRow,
+    ranges: &[(String, IpRange)],
+    except: Option<&str>,
+) -> ApiResult<()> {
+    if let Some(other) = tx.record_by_title(&row.title)?
+        && Some(other.id.as_str()) != except
+    {
+        return Err(ApiError::conflict(
+            "record.title-taken",
+            format!("the title {:?} is taken by record {}", row.title, other.id),
+        ));
+    }
+    if except.is_none() && tx.record(&row.id)?.is_some() {
+        return Err(ApiError::conflict(
+            "record.id-taken",
+            format!("a record with id {} exists", row.id),
+        ));
+    }
+    if let Some(v) = &row.vault_id
+        && tx.vault(v)?.is_none()
+    {
+        return Err(no_vault(v));
+    }
+    check_ip_claims(tx, &row.kind, ranges, except)?;
+    if let Some(w) = &row.windows
+        && w.service_selected
+        && let Some(other) = tx.records()?.into_iter().find(|o| {
+            Some(o.id.as_str()) != except
+                && o.windows.as_ref().is_some_and(|ow| {
                     ow.service_selected
                         && ow.domain.as_deref().map(str::to_ascii_lowercase)
                             == w.domain.as_deref().map(str::to_ascii_lowercase)
                 })
-            })
-        {
-            return Err(ApiError::conflict(
-                "record.domain-taken",
-                format!(
-                    "the NetBIOS domain {} already has the service-selected record {:?} ({})",
-                    w.domain.as_deref().unwrap_or(""),
-                    other.title,
-                    other.id
-                ),
-            ));
-        }
-        let bound: Vec<(BindingFields, &SecretValue)> = req
-            .secrets
+        })
+    {
+        return Err(ApiError::conflict(
+            "record.domain-taken",
+            format!(
+                "the NetBIOS domain {} already has the service-selected record {:?} ({})",
+                w.domain.as_deref().unwrap_or(""),
+                other.title,
+                other.id
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub async fn create(
+    CurrentUser(p): CurrentUser,
+    State(state): State<Shared>,
+    Body(body): Body<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let actor = p.actor();
+    authz::require(&actor, Action::EditRecords)?;
+    let req: CreateRecord = parse_body(body)?;
+    let now = state.now();
+    let CheckedRecord {
+        row,
+        ranges,
+        fields,
+        secrets,
+    } = check_record(req, &actor.username, now)?;
+    let seen: std::collections::HashSet<SecretFieldName> =
+        secrets.iter().map(|s| s.field).collect();
+    if let Some(required) = fields.first()
+        && !seen.contains(required)
+    {
+        return Err(bad(
+            "record.secret-required",
+            format!("this record needs its {}", required.as_str()),
+        ));
+    }
+    let view = state.store.write(|tx| {
+        let model = model_for_change(tx, &p)?;
+        check_conflicts(tx, &row, &ranges, None)?;
+        let bound: Vec<(BindingFields, &SecretValue)> = secrets
             .iter()
             .map(|s| (record_binding(&row, s.field), &s.value))
             .collect();
@@ -762,14 +812,8 @@ pub async fn vault_show(
     Ok(Json(v))
 }
 
-pub async fn vault_create(
-    CurrentUser(p): CurrentUser,
-    State(state): State<Shared>,
-    Body(body): Body<Value>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
-    let actor = p.actor();
-    authz::require(&actor, Action::EditRecords)?;
-    let req: CreateVault = parse_body(body)?;
+/// A vault request checked field by field, before anything touches the store.
+fn check_vault(req: CreateVault, actor: &str, now: i64) -> ApiResult<(VaultRow, SecretValue)> {
     text("title", &req.title, 128)?;
     text("user", &req.user, 255)?;
     text("url", &req.url, 2000)?;
@@ -810,7 +854,6 @@ pub async fn vault_create(
             ));
         }
     }
-    let now = state.now();
     let row = VaultRow {
         id: new_id(req.id, "v")?,
         title: req.title.trim().to_string(),
@@ -824,9 +867,22 @@ pub async fn vault_create(
         comments: req.comments,
         migration: None,
         migration_reason: None,
-        created_by: actor.username.clone(),
+        created_by: actor.to_string(),
         created_at: now,
     };
+    Ok((row, req.password))
+}
+
+pub async fn vault_create(
+    CurrentUser(p): CurrentUser,
+    State(state): State<Shared>,
+    Body(body): Body<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let actor = p.actor();
+    authz::require(&actor, Action::EditRecords)?;
+    let req: CreateVault = parse_body(body)?;
+    let now = state.now();
+    let (row, password) = check_vault(req, &actor.username, now)?;
     let view = state.store.write(|tx| {
         let model = model_for_change(tx, &p)?;
         if let Some(other) = tx.vault_by_title(&row.title)? {
@@ -842,9 +898,9 @@ pub async fn vault_create(
             ));
         }
         let binding = vault_binding(&row);
-        check_secrets(tx, &model, &[(binding.clone(), &req.password)])?;
+        check_secrets(tx, &model, &[(binding.clone(), &password)])?;
         tx.insert_vault(&row)?;
-        store_secret(tx, &state, &binding, &req.password, now)?;
+        store_secret(tx, &state, &binding, &password, now)?;
         tx.audit(
             now,
             &actor.username,
@@ -891,4 +947,366 @@ pub async fn vault_delete(
         Ok::<_, ApiError>(())
     })?;
     Ok(Json(json!({"deleted": id})))
+}
+
+/// `PATCH /records/{id}`: only the fields given change; the kind and id stay. Secrets are
+/// replaced only when given (per field), under the same NCSM rules as create.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRecord {
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub ips: Option<Vec<String>>,
+    #[serde(default)]
+    pub login_type: Option<String>,
+    #[serde(default)]
+    pub vault_id: Option<String>,
+    #[serde(default)]
+    pub secret_name: Option<String>,
+    #[serde(default)]
+    pub folder: Option<String>,
+    #[serde(default)]
+    pub comments: Option<String>,
+    #[serde(default)]
+    pub unix_auth: Option<String>,
+    #[serde(default)]
+    pub windows: Option<WindowsPatch>,
+    #[serde(default)]
+    pub secrets: Vec<SecretField>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct WindowsPatch {
+    #[serde(default)]
+    pub domain_type: Option<String>,
+    /// An empty string clears it.
+    #[serde(default)]
+    pub domain: Option<String>,
+    #[serde(default)]
+    pub service_selected: Option<bool>,
+    #[serde(default)]
+    pub ntlmv2: Option<bool>,
+    #[serde(default)]
+    pub ntlmv1: Option<bool>,
+    #[serde(default)]
+    pub require_signing: Option<bool>,
+    #[serde(default)]
+    pub min_smb_version: Option<String>,
+}
+
+/// The record as a create request would describe it with `patch` applied, so one set of
+/// checks serves both.
+fn merged_request(old: &RecordRow, patch: UpdateRecord) -> ApiResult<CreateRecord> {
+    let login_type = patch.login_type.unwrap_or_else(|| old.login_type.clone());
+    let to_vault = login_type == "vault";
+    // Fields of the other login type fall away with a change of type, unless given again
+    // (which the checks then refuse, naming them).
+    let keep = |given: Option<String>, old: &Option<String>| {
+        given.or_else(|| if to_vault { old.clone() } else { None })
+    };
+    let windows = match (old.windows.as_ref(), patch.windows) {
+        (Some(w), p) => {
+            let p = p.unwrap_or_default();
+            let domain_type = p.domain_type.unwrap_or_else(|| w.domain_type.clone());
+            Some(WindowsInput {
+                domain: match p.domain {
+                    Some(d) => Some(d),
+                    // Local accounts carry no domain: switching to none drops the old one.
+                    None if domain_type == "none" => None,
+                    None => w.domain.clone(),
+                },
+                domain_type,
+                service_selected: p.service_selected.unwrap_or(w.service_selected),
+                ntlmv2: p.ntlmv2.unwrap_or(w.ntlmv2),
+                ntlmv1: p.ntlmv1.unwrap_or(w.ntlmv1),
+                require_signing: p.require_signing.unwrap_or(w.require_signing),
+                min_smb_version: p
+                    .min_smb_version
+                    .unwrap_or_else(|| w.min_smb_version.clone()),
+            })
+        }
+        (None, Some(_)) => {
+            return Err(bad(
+                "record.windows-options-invalid",
+                "Windows options belong to Windows records only",
+            ));
+        }
+        (None, None) => None,
+    };
+    let unix_auth = match patch.unix_auth {
+        Some(a) => Some(a),
+        None if old.kind == "unix" && !to_vault => Some(
+            old.unix_auth
+                .clone()
+                .unwrap_or_else(|| "password".to_string()),
+        ),
+        None => None,
+    };
+    Ok(CreateRecord {
+        id: Some(old.id.clone()),
+        kind: old.kind.clone(),
+        title: patch.title.unwrap_or_else(|| old.title.clone()),
+        user: patch.user.unwrap_or_else(|| old.username.clone()),
+        ips: patch.ips.unwrap_or_else(|| old.ips.clone()),
+        vault_id: keep(patch.vault_id, &old.vault_id),
+        secret_name: keep(patch.secret_name, &old.secret_name),
+        folder: keep(patch.folder, &old.folder),
+        login_type,
+        comments: patch.comments.unwrap_or_else(|| old.comments.clone()),
+        unix_auth,
+        windows,
+        secrets: patch.secrets,
+    })
+}
+
+/// Stored envelopes that a change of the user, domain or vault URL would leave bound to the
+/// old values: the appliance could no longer open them, so they must be sealed again.
+fn rebind_needed(
+    tx: &Tx<'_>,
+    kind: &str,
+    id: &str,
+    replaced: &BTreeSet<String>,
+    binding_for: impl Fn(&str) -> Option<BindingFields>,
+) -> ApiResult<Option<String>> {
+    for (field, text) in tx.envelopes_of(kind, id)? {
+        if replaced.contains(&field) {
+            continue;
+        }
+        let (Ok(env), Some(b)) = (Envelope::from_text(&text), binding_for(&field)) else {
+            continue;
+        };
+        if let Some(diff) = env.binding().first_difference(&envelope_binding(&b)) {
+            return Ok(Some(format!(
+                "its sealed {field} is bound to the old {diff}: the appliances could not open it after this change; send the {field} again, sealed for the new values (sealscan records|vaults update seals it when asked for the secret)"
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// After secrets were given again under NCSM: a record left pending by the migration whose
+/// legacy ciphertext is now all replaced is migrated.
+fn settle_migration(tx: &Tx<'_>, kind: &str, id: &str, pending: bool) -> ApiResult<()> {
+    if pending && tx.legacy_secrets_of(kind, id)?.is_empty() {
+        tx.set_migration(
+            &crate::store::SecretOwner {
+                kind: kind.to_string(),
+                id: id.to_string(),
+            },
+            Some("migrated"),
+            None,
+        )?;
+    }
+    Ok(())
+}
+
+pub async fn update(
+    CurrentUser(p): CurrentUser,
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    Body(body): Body<Value>,
+) -> ApiResult<Json<Value>> {
+    let actor = p.actor();
+    authz::require(&actor, Action::EditRecords)?;
+    let patch: UpdateRecord = parse_body(body)?;
+    let now = state.now();
+    let view = state.store.write(|tx| {
+        let model = model_for_change(tx, &p)?;
+        let old = tx.record(&id)?.ok_or_else(|| no_record(&id))?;
+        let CheckedRecord {
+            mut row,
+            ranges,
+            fields,
+            secrets,
+        } = check_record(merged_request(&old, patch)?, &old.created_by, old.created_at)?;
+        row.migration = old.migration.clone();
+        row.migration_reason = old.migration_reason.clone();
+        check_conflicts(tx, &row, &ranges, Some(&old.id))?;
+        let given: BTreeSet<String> = secrets
+            .iter()
+            .map(|s| s.field.as_str().to_string())
+            .collect();
+        let takes: BTreeSet<String> = fields.iter().map(|f| f.as_str().to_string()).collect();
+        let stored: BTreeSet<String> = tx
+            .envelopes_of(&row.kind, &row.id)?
+            .into_iter()
+            .map(|(f, _)| f)
+            .chain(
+                tx.legacy_secrets_of(&row.kind, &row.id)?
+                    .into_iter()
+                    .map(|(f, _)| f),
+            )
+            .collect();
+        if let Some(required) = fields.first() {
+            let name = required.as_str();
+            if !given.contains(name) && !stored.contains(name) {
+                return Err(bad(
+                    "record.secret-required",
+                    format!("this record needs its {name}: give it with this change"),
+                ));
+            }
+        }
+        let kept: BTreeSet<String> = stored
+            .iter()
+            .filter(|f| takes.contains(*f))
+            .cloned()
+            .collect::<BTreeSet<_>>();
+        let check_row = row.clone();
+        if let Some(why) = rebind_needed(tx, &row.kind, &row.id, &given, |f| {
+            crate::credentials::field_from_str(f)
+                .filter(|_| kept.contains(f))
+                .map(|field| record_binding(&check_row, field))
+        })? {
+            return Err(ApiError::conflict("record.secrets-rebind-required", why));
+        }
+        let bound: Vec<(BindingFields, &SecretValue)> = secrets
+            .iter()
+            .map(|s| (record_binding(&row, s.field), &s.value))
+            .collect();
+        check_secrets(tx, &model, &bound)?;
+        tx.update_record(&row)?;
+        // Secrets the record no longer takes (another login type or Unix method) go.
+        for field in stored.difference(&takes) {
+            tx.delete_secret_field(&row.kind, &row.id, field)?;
+        }
+        for (binding, value) in &bound {
+            tx.delete_secret_field(&row.kind, &row.id, binding.field.as_str())?;
+            store_secret(tx, &state, binding, value, now)?;
+        }
+        settle_migration(
+            tx,
+            &row.kind,
+            &row.id,
+            row.migration.as_deref() == Some("pending") && !given.is_empty(),
+        )?;
+        let row = tx.record(&row.id)?.ok_or_else(|| no_record(&id))?;
+        tx.audit(
+            now,
+            &actor.username,
+            "record.updated",
+            &format!("record:{}", row.id),
+            &json!({"title": row.title, "ips": row.ips, "secrets_replaced": given,
+                    "model": match model { SecretModel::Legacy => "legacy", SecretModel::Sealed => "sealed" }}),
+            Some(&p.ip.to_string()),
+        )?;
+        record_view(tx, &row)
+    })?;
+    Ok(Json(view))
+}
+
+/// `PATCH /vaults/{id}`: only the fields given change; the password only when given.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateVault {
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub user: Option<String>,
+    /// An empty string clears it.
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// An empty string clears it.
+    #[serde(default)]
+    pub organization: Option<String>,
+    #[serde(default)]
+    pub verify_tls: Option<bool>,
+    /// An empty string clears it.
+    #[serde(default)]
+    pub ca_pem: Option<String>,
+    #[serde(default)]
+    pub api: Option<String>,
+    #[serde(default)]
+    pub comments: Option<String>,
+    #[serde(default)]
+    pub password: Option<SecretValue>,
+}
+
+pub async fn vault_update(
+    CurrentUser(p): CurrentUser,
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    Body(body): Body<Value>,
+) -> ApiResult<Json<Value>> {
+    let actor = p.actor();
+    authz::require(&actor, Action::EditRecords)?;
+    let patch: UpdateVault = parse_body(body)?;
+    let now = state.now();
+    let view = state.store.write(|tx| {
+        let model = model_for_change(tx, &p)?;
+        let old = tx.vault(&id)?.ok_or_else(|| no_vault(&id))?;
+        let clearable = |given: Option<String>, old: &Option<String>| match given {
+            Some(v) if v.is_empty() => None,
+            Some(v) => Some(v),
+            None => old.clone(),
+        };
+        let req = CreateVault {
+            id: Some(old.id.clone()),
+            title: patch.title.unwrap_or_else(|| old.title.clone()),
+            url: patch.url.unwrap_or_else(|| old.url.clone()),
+            user: patch.user.unwrap_or_else(|| old.username.clone()),
+            domain: clearable(patch.domain, &old.domain),
+            organization: clearable(patch.organization, &old.organization),
+            verify_tls: patch.verify_tls.unwrap_or(old.verify_tls),
+            ca_pem: clearable(patch.ca_pem, &old.ca_pem),
+            api: patch.api.unwrap_or_else(|| old.api.clone()),
+            comments: patch.comments.unwrap_or_else(|| old.comments.clone()),
+            // Checked apart below: the vault keeps its stored password when none is given.
+            password: SecretValue::Sealed {
+                envelope: String::new(),
+            },
+        };
+        let (mut row, _) = check_vault(req, &old.created_by, old.created_at)?;
+        row.migration = old.migration.clone();
+        row.migration_reason = old.migration_reason.clone();
+        if let Some(other) = tx.vault_by_title(&row.title)?
+            && other.id != row.id
+        {
+            return Err(ApiError::conflict(
+                "vault.title-taken",
+                format!("the title {:?} is taken by vault {}", row.title, other.id),
+            ));
+        }
+        let binding = vault_binding(&row);
+        let given: BTreeSet<String> = patch
+            .password
+            .iter()
+            .map(|_| binding.field.as_str().to_string())
+            .collect();
+        if let Some(why) =
+            rebind_needed(tx, VAULT_KIND, &row.id, &given, |_| Some(binding.clone()))?
+        {
+            return Err(ApiError::conflict("vault.secrets-rebind-required", why));
+        }
+        if let Some(password) = &patch.password {
+            check_secrets(tx, &model, &[(binding.clone(), password)])?;
+        }
+        tx.update_vault(&row)?;
+        if let Some(password) = &patch.password {
+            tx.delete_secret_field(VAULT_KIND, &row.id, binding.field.as_str())?;
+            store_secret(tx, &state, &binding, password, now)?;
+        }
+        settle_migration(
+            tx,
+            VAULT_KIND,
+            &row.id,
+            row.migration.as_deref() == Some("pending") && !given.is_empty(),
+        )?;
+        let row = tx.vault(&row.id)?.ok_or_else(|| no_vault(&id))?;
+        tx.audit(
+            now,
+            &actor.username,
+            "vault.updated",
+            &format!("vault:{}", row.id),
+            &json!({"title": row.title, "url": row.url, "password_replaced": !given.is_empty()}),
+            Some(&p.ip.to_string()),
+        )?;
+        vault_view(tx, &row)
+    })?;
+    Ok(Json(view))
 }

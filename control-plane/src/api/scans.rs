@@ -40,6 +40,8 @@ pub struct JobView {
     pub targets_total: usize,
     pub targets_done: usize,
     pub completed_at: Option<i64>,
+    /// Why a queued job is held back (e.g. waiting for rewrap), when something holds it.
+    pub waiting: Option<crate::waiting::Waiting>,
 }
 
 #[derive(Serialize)]
@@ -57,6 +59,8 @@ pub struct ScanView {
     pub targets_total: usize,
     pub targets_done: usize,
     pub completed_at: Option<i64>,
+    /// The first held-back job's reason, so a list shows why a scan does not start.
+    pub waiting: Option<String>,
     pub jobs: Vec<JobView>,
 }
 
@@ -109,6 +113,7 @@ fn job_view(tx: &Tx<'_>, j: &JobRow) -> Result<JobView, ApiError> {
         targets_total: targets.len(),
         targets_done: targets.iter().filter(|t| t.done).count(),
         completed_at: j.completed_at,
+        waiting: crate::waiting::job_waiting(tx, j)?,
     })
 }
 
@@ -140,6 +145,9 @@ fn scan_view(tx: &Tx<'_>, s: ScanRow) -> Result<ScanView, ApiError> {
         targets_total: total,
         targets_done: done,
         completed_at: s.completed_at,
+        waiting: jobs
+            .iter()
+            .find_map(|j| j.waiting.as_ref().map(|w| w.reason.clone())),
         jobs,
     })
 }

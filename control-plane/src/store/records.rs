@@ -271,6 +271,69 @@ impl Tx<'_> {
             > 0)
     }
 
+    /// Rewrites every column but the id, kind and creation fields.
+    pub fn update_record(&self, r: &RecordRow) -> Result<()> {
+        let windows = r.windows.as_ref().map(json).transpose()?;
+        self.tx.execute(
+            "UPDATE auth_records SET title = ?2, username = ?3, ips = ?4, login_type = ?5, \
+             vault_id = ?6, secret_name = ?7, folder = ?8, comments = ?9, unix_auth = ?10, \
+             windows = ?11, migration = ?12, migration_reason = ?13 WHERE id = ?1",
+            params![
+                r.id,
+                r.title,
+                r.username,
+                json(&r.ips)?,
+                r.login_type,
+                r.vault_id,
+                r.secret_name,
+                r.folder,
+                r.comments,
+                r.unix_auth,
+                windows,
+                r.migration,
+                r.migration_reason
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Rewrites every column but the id and creation fields.
+    pub fn update_vault(&self, v: &VaultRow) -> Result<()> {
+        self.tx.execute(
+            "UPDATE vaults SET title = ?2, url = ?3, username = ?4, domain = ?5, \
+             organization = ?6, verify_tls = ?7, ca_pem = ?8, api = ?9, comments = ?10, \
+             migration = ?11, migration_reason = ?12 WHERE id = ?1",
+            params![
+                v.id,
+                v.title,
+                v.url,
+                v.username,
+                v.domain,
+                v.organization,
+                flag(v.verify_tls),
+                v.ca_pem,
+                v.api,
+                v.comments,
+                v.migration,
+                v.migration_reason
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Removes one secret field of an owner, whichever model holds it.
+    pub fn delete_secret_field(&self, kind: &str, id: &str, field: &str) -> Result<()> {
+        for table in ["legacy_secrets", "sealed_secrets"] {
+            self.tx.execute(
+                &format!(
+                    "DELETE FROM {table} WHERE record_kind = ?1 AND record_id = ?2 AND field = ?3"
+                ),
+                params![kind, id, field],
+            )?;
+        }
+        Ok(())
+    }
+
     pub fn insert_vault(&self, v: &VaultRow) -> Result<()> {
         self.tx.execute(
             &format!("INSERT INTO vaults ({VAULT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),

@@ -6,7 +6,9 @@ use super::{Ctx, Failure, R, print_kv, print_table, s};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rand::RngCore;
-use sealscan_control::cli::operator::records::{CreateRecordArgs, NcsmCmd, RecordsCmd, VaultsCmd};
+use sealscan_control::cli::operator::records::{
+    CreateRecordArgs, NcsmCmd, RecordsCmd, UpdateRecordArgs, UpdateVaultArgs, VaultsCmd,
+};
 use sealscan_protocols::appliance::{SecretValue, WireSecret};
 use sealscan_protocols::envelope::{self, Binding};
 use serde_json::{Value, json};
@@ -117,6 +119,7 @@ pub async fn records(ctx: &Ctx, cmd: RecordsCmd) -> R<()> {
             ctx.out(&v, |_| println!("deleted record {id}"));
         }
         RecordsCmd::Create(a) => create_record(ctx, *a).await?,
+        RecordsCmd::Update(a) => update_record(ctx, *a).await?,
     }
     Ok(())
 }
@@ -272,6 +275,7 @@ pub async fn vaults(ctx: &Ctx, cmd: VaultsCmd) -> R<()> {
                 .await?;
             ctx.out(&v, |_| println!("deleted vault {id}"));
         }
+        VaultsCmd::Update(a) => update_vault(ctx, *a).await?,
         VaultsCmd::Create(a) => {
             let sealed = ncsm_active(ctx).await?;
             let keys = if sealed {
@@ -394,5 +398,235 @@ pub async fn ncsm(ctx: &Ctx, cmd: NcsmCmd) -> R<()> {
             "some records are pending migration (reasons above); fix them, then run `sealscan ncsm resume`".into(),
         ));
     }
+    Ok(())
+}
+
+/// Inserts the options that were given; `None` leaves the field as the server holds it.
+fn put(body: &mut Value, key: &str, v: Option<Value>) {
+    if let Some(v) = v {
+        body[key] = v;
+    }
+}
+
+async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
+    let path = format!("/records/{}", super::enc(&a.id));
+    let mut body = json!({});
+    put(&mut body, "title", a.title.clone().map(Value::from));
+    put(&mut body, "user", a.user.clone().map(Value::from));
+    if a.no_ips {
+        body["ips"] = json!([]);
+    } else if !a.ips.is_empty() {
+        body["ips"] = json!(a.ips);
+    }
+    put(
+        &mut body,
+        "login_type",
+        a.login_type.clone().map(Value::from),
+    );
+    put(&mut body, "vault_id", a.vault.clone().map(Value::from));
+    put(
+        &mut body,
+        "secret_name",
+        a.secret_name.clone().map(Value::from),
+    );
+    put(&mut body, "folder", a.folder.clone().map(Value::from));
+    put(&mut body, "comments", a.comments.clone().map(Value::from));
+    let mut windows = json!({});
+    put(
+        &mut windows,
+        "domain_type",
+        a.domain_type.clone().map(Value::from),
+    );
+    put(&mut windows, "domain", a.domain.clone().map(Value::from));
+    put(
+        &mut windows,
+        "service_selected",
+        a.service_selected.map(Value::from),
+    );
+    put(
+        &mut windows,
+        "require_signing",
+        a.require_signing.map(Value::from),
+    );
+    put(
+        &mut windows,
+        "min_smb_version",
+        a.min_smb_version.clone().map(Value::from),
+    );
+    if windows.as_object().is_some_and(|w| !w.is_empty()) {
+        body["windows"] = windows;
+    }
+    if a.private_key_file.is_some() {
+        body["unix_auth"] = json!("private_key");
+    }
+    let asks_secret = a.password || a.private_key_file.is_some() || a.passphrase;
+    if !asks_secret && body.as_object().is_some_and(|b| b.is_empty()) {
+        return Err(Failure(
+            "nothing to change: give at least one option (see sealscan records update --help)"
+                .into(),
+        ));
+    }
+    let mut sealed = false;
+    if asks_secret {
+        // The binding is the record as it will be: its kind and id, and the new user and
+        // domain when they change.
+        let cur = ctx.call("GET", &path, None).await?;
+        let kind = s(&cur["kind"]);
+        // A new password on a key-based Unix record switches it back to password logins.
+        if kind == "unix" && a.password && cur["unix_auth"] == "private_key" {
+            body["unix_auth"] = json!("password");
+        }
+        if kind != "unix" && (a.private_key_file.is_some() || a.passphrase) {
+            return Err(Failure(
+                "--private-key-file and --passphrase are for Unix records".into(),
+            ));
+        }
+        let user = a.user.clone().unwrap_or_else(|| s(&cur["username"]));
+        let w = &cur["windows"];
+        let domain_type = a
+            .domain_type
+            .clone()
+            .or_else(|| w["domain_type"].as_str().map(str::to_string))
+            .unwrap_or_else(|| "none".into());
+        let domain = if kind == "windows" && domain_type != "none" {
+            a.domain
+                .clone()
+                .or_else(|| w["domain"].as_str().map(str::to_string))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        sealed = ncsm_active(ctx).await?;
+        let keys = if sealed {
+            Some(recipients(ctx).await?)
+        } else {
+            None
+        };
+        let binding = |field: &str| Binding {
+            record_kind: kind.clone(),
+            record_id: s(&cur["id"]),
+            field: field.to_string(),
+            user: user.clone(),
+            domain: domain.clone(),
+            ..Default::default()
+        };
+        let mut secrets = Vec::new();
+        let mut add = |field: &str, plain: &[u8]| -> R<()> {
+            let b = binding(field);
+            let value = secret_value(plain, keys.as_deref().map(|k| (&b, k)))?;
+            secrets.push(json!({"field": field, "value": value}));
+            Ok(())
+        };
+        if a.password {
+            let p = ctx.new_secret(&format!("New password of {user}: "))?;
+            add("password", p.expose().as_bytes())?;
+        }
+        if let Some(path) = &a.private_key_file {
+            let pem = Zeroizing::new(std::fs::read(path).map_err(|e| {
+                Failure(format!(
+                    "cannot read the private key {}: {e}",
+                    path.display()
+                ))
+            })?);
+            add("private_key", &pem)?;
+        }
+        if a.passphrase {
+            let p = ctx.new_secret("Passphrase of the private key: ")?;
+            add("passphrase", p.expose().as_bytes())?;
+        }
+        body["secrets"] = Value::Array(secrets);
+    }
+    let v = ctx.call("PATCH", &path, Some(body)).await?;
+    ctx.out(&v, |v| {
+        println!(
+            "updated {} record {} ({}){}",
+            s(&v["kind"]),
+            s(&v["id"]),
+            s(&v["title"]),
+            match (asks_secret, sealed) {
+                (false, _) => "; secrets unchanged",
+                (true, true) => "; secrets sealed on this machine",
+                (true, false) => "; secrets sent over TLS (legacy model)",
+            }
+        );
+    });
+    Ok(())
+}
+
+async fn update_vault(ctx: &Ctx, a: UpdateVaultArgs) -> R<()> {
+    let path = format!("/vaults/{}", super::enc(&a.id));
+    let mut body = json!({});
+    put(&mut body, "title", a.title.clone().map(Value::from));
+    put(
+        &mut body,
+        "url",
+        a.url.clone().map(|u| Value::from(u.trim())),
+    );
+    put(&mut body, "user", a.user.clone().map(Value::from));
+    put(&mut body, "domain", a.domain.clone().map(Value::from));
+    put(
+        &mut body,
+        "organization",
+        a.organization.clone().map(Value::from),
+    );
+    put(&mut body, "verify_tls", a.verify_tls.map(Value::from));
+    put(&mut body, "api", a.api.clone().map(Value::from));
+    put(&mut body, "comments", a.comments.clone().map(Value::from));
+    if let Some(p) = &a.ca_file {
+        let pem = std::fs::read_to_string(p)
+            .map_err(|e| Failure(format!("cannot read the CA bundle {}: {e}", p.display())))?;
+        body["ca_pem"] = json!(pem);
+    }
+    if !a.password && body.as_object().is_some_and(|b| b.is_empty()) {
+        return Err(Failure(
+            "nothing to change: give at least one option (see sealscan vaults update --help)"
+                .into(),
+        ));
+    }
+    let mut sealed = false;
+    if a.password {
+        let cur = ctx.call("GET", &path, None).await?;
+        let user = a.user.clone().unwrap_or_else(|| s(&cur["username"]));
+        let url = a
+            .url
+            .as_deref()
+            .map(str::trim)
+            .map(str::to_string)
+            .unwrap_or_else(|| s(&cur["url"]));
+        let domain = match &a.domain {
+            Some(d) => d.clone(),
+            None => cur["domain"].as_str().unwrap_or("").to_string(),
+        };
+        sealed = ncsm_active(ctx).await?;
+        let keys = if sealed {
+            Some(recipients(ctx).await?)
+        } else {
+            None
+        };
+        let b = Binding {
+            record_kind: "vault".into(),
+            record_id: s(&cur["id"]),
+            field: "vault_password".into(),
+            user: user.clone(),
+            domain,
+            vault_url: url,
+            secret_name: String::new(),
+        };
+        let p = ctx.new_secret(&format!("New web-service password of {user}: "))?;
+        body["password"] = secret_value(p.expose().as_bytes(), keys.as_deref().map(|k| (&b, k)))?;
+    }
+    let v = ctx.call("PATCH", &path, Some(body)).await?;
+    ctx.out(&v, |v| {
+        println!(
+            "updated vault {} ({}){}",
+            s(&v["id"]),
+            s(&v["title"]),
+            match (a.password, sealed) {
+                (false, _) => "; password unchanged",
+                (true, true) => "; password sealed on this machine",
+                (true, false) => "; password sent over TLS (legacy model)",
+            }
+        );
+    });
     Ok(())
 }

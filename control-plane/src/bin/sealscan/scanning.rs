@@ -143,7 +143,10 @@ fn print_scans(v: &Value) {
             vec![
                 s(&sc["id"]),
                 s(&sc["title"]),
-                s(&sc["state"]),
+                match sc["waiting"].as_str() {
+                    Some(_) => format!("{} (waiting)", s(&sc["state"])),
+                    None => s(&sc["state"]),
+                },
                 format!("{}/{}", s(&sc["targets_done"]), s(&sc["targets_total"])),
                 s(&sc["kinds"]),
                 sc["appliance"].as_str().unwrap_or("any").to_string(),
@@ -177,6 +180,20 @@ fn print_scan(v: &Value) {
             ]
         }),
     );
+    for j in v["jobs"].as_array().into_iter().flatten() {
+        let w = &j["waiting"];
+        if w.is_null() {
+            continue;
+        }
+        println!();
+        println!("job {} is {}", s(&j["id"]), s(&w["reason"]));
+        let held: Vec<Vec<String>> = rows(&w["targets"], |t| {
+            vec![s(&t["host"]), s(&t["kind"]), s(&t["reason"])]
+        });
+        if !held.is_empty() {
+            print_table(&["target", "kind", "waiting because"], held);
+        }
+    }
 }
 
 fn facts(v: &Value) -> String {

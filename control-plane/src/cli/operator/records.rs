@@ -10,6 +10,9 @@ pub enum RecordsCmd {
     Show { id: String },
     /// Create a Unix or Windows record; secrets are prompted for (or read from stdin).
     Create(Box<CreateRecordArgs>),
+    /// Change a record: only the options given change; secrets only when asked for
+    /// (--password, --private-key-file, --passphrase), read like create's and sealed here under NCSM.
+    Update(Box<UpdateRecordArgs>),
     /// Delete a record and its secrets.
     Delete { id: String },
 }
@@ -66,6 +69,8 @@ pub enum VaultsCmd {
     },
     /// Create a Secret Server vault record; the web-service password is prompted for.
     Create(Box<CreateVaultArgs>),
+    /// Change a vault record: only the options given change; the password only with --password.
+    Update(Box<UpdateVaultArgs>),
     Delete {
         id: String,
     },
@@ -95,6 +100,83 @@ pub struct CreateVaultArgs {
     pub api: String,
     #[arg(long, default_value = "")]
     pub comments: String,
+}
+
+#[derive(Args)]
+pub struct UpdateRecordArgs {
+    pub id: String,
+    #[arg(long)]
+    pub title: Option<String>,
+    /// The login user name. Under NCSM the secrets are bound to it: give them again with it.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Replaces the IP list: an IP, CIDR network or first-last range; repeat for more.
+    #[arg(long = "ip")]
+    pub ips: Vec<String>,
+    /// Empty the IP list (Windows NetBIOS records with service-selected IPs).
+    #[arg(long, conflicts_with = "ips")]
+    pub no_ips: bool,
+    #[arg(long, value_parser = ["basic", "vault"])]
+    pub login_type: Option<String>,
+    #[arg(long)]
+    pub vault: Option<String>,
+    #[arg(long)]
+    pub secret_name: Option<String>,
+    #[arg(long)]
+    pub folder: Option<String>,
+    #[arg(long)]
+    pub comments: Option<String>,
+    /// Give the password again (prompted, or read from stdin).
+    #[arg(long)]
+    pub password: bool,
+    /// Unix: log in with this private key (PEM file) from now on.
+    #[arg(long, conflicts_with = "password")]
+    pub private_key_file: Option<PathBuf>,
+    /// Unix private keys: give the key's passphrase again.
+    #[arg(long, conflicts_with = "password")]
+    pub passphrase: bool,
+    /// Windows: none (local account), netbios or active_directory.
+    #[arg(long)]
+    pub domain_type: Option<String>,
+    #[arg(long)]
+    pub domain: Option<String>,
+    #[arg(long)]
+    pub service_selected: Option<bool>,
+    #[arg(long)]
+    pub require_signing: Option<bool>,
+    #[arg(long)]
+    pub min_smb_version: Option<String>,
+}
+
+#[derive(Args)]
+pub struct UpdateVaultArgs {
+    pub id: String,
+    #[arg(long)]
+    pub title: Option<String>,
+    /// http:// or https:// URL of Secret Server. Under NCSM the password is bound to it.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// The web-service user name. Under NCSM the password is bound to it.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// A domain, or "" to clear it.
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// An organization, or "" to clear it.
+    #[arg(long)]
+    pub organization: Option<String>,
+    #[arg(long)]
+    pub verify_tls: Option<bool>,
+    /// A PEM CA bundle to verify the vault's certificate with.
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
+    #[arg(long, value_parser = ["rest", "soap", "auto"])]
+    pub api: Option<String>,
+    #[arg(long)]
+    pub comments: Option<String>,
+    /// Give the web-service password again (prompted, or read from stdin).
+    #[arg(long)]
+    pub password: bool,
 }
 
 #[derive(Subcommand)]

@@ -15,7 +15,11 @@ use sealscan_protocols::appliance::{
 };
 use sealscan_protocols::envelope::Envelope;
 use sealscan_protocols::results::{Status, qid_for};
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
+use tokio::sync::oneshot;
 
 /// How long a claim or heartbeat keeps a job; an appliance heartbeats well within it.
 pub const LEASE_SECS: u32 = 120;
@@ -23,6 +27,167 @@ pub const LEASE_SECS: u32 = 120;
 fn job_id(text: &str) -> Result<i64, ApiError> {
     super::scans::parse_id(text)
         .ok_or_else(|| ApiError::not_found("job.unknown", format!("no job has the id {text:?}")))
+}
+
+/// Why a waiting claim was woken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Wake {
+    /// Something that may make any job claimable for anyone (an approval, a rewrap): every
+    /// waiting claim looks.
+    Everyone,
+    /// One job was queued. The claim woken for it passes the wake on, at most `hops` more
+    /// times, when it finds a queued job it cannot take (it cannot open its secrets yet).
+    Job { hops: usize },
+}
+
+struct Waiter {
+    ticket: u64,
+    appliance: String,
+    wake: oneshot::Sender<Wake>,
+}
+
+#[derive(Default)]
+struct WaitQueue {
+    next_ticket: u64,
+    /// Longest-waiting first, so the wake for a job goes to the appliance idle the longest.
+    waiting: VecDeque<Waiter>,
+}
+
+/// The claims waiting in their long-poll, and who to wake when work arrives.
+///
+/// Why not one `tokio::sync::Notify` for everyone: a new scan woke every waiting claim, and
+/// with a fleet of 1,000 appliances each one job cost some 2,000 serialised transactions
+/// (999 claims finding nothing, each with its revocation check). A queued job now wakes one
+/// claim: one of its own appliance's if the scan names an appliance, else the longest-waiting.
+#[derive(Default)]
+pub struct WorkSignal {
+    queue: Mutex<WaitQueue>,
+    /// The clock second of the last sweep for expired leases (see [`requeue_expired_once`]).
+    swept_at: AtomicI64,
+}
+
+/// A registered waiting claim; dropping it (the claim returned or its connection closed)
+/// takes it off the queue.
+struct Ticket<'a> {
+    signal: &'a WorkSignal,
+    ticket: u64,
+    woken: oneshot::Receiver<Wake>,
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        let mut q = self.signal.lock();
+        if let Some(at) = q.waiting.iter().position(|w| w.ticket == self.ticket) {
+            q.waiting.remove(at);
+            return;
+        }
+        // Woken for a job while it was busy (it took another job, or its request ended): the
+        // wake goes to the next waiting claim, or that job would wait for the next poll.
+        if let Ok(Wake::Job { hops }) = self.woken.try_recv() {
+            WorkSignal::wake_first(q, hops, None);
+        }
+    }
+}
+
+impl WorkSignal {
+    fn lock(&self) -> std::sync::MutexGuard<'_, WaitQueue> {
+        // The queue holds no invariant a panic could break half-way.
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn register(&self, appliance: &str) -> Ticket<'_> {
+        let (tx, rx) = oneshot::channel();
+        let mut q = self.lock();
+        q.next_ticket += 1;
+        let ticket = q.next_ticket;
+        q.waiting.push_back(Waiter {
+            ticket,
+            appliance: appliance.to_string(),
+            wake: tx,
+        });
+        Ticket {
+            signal: self,
+            ticket,
+            woken: rx,
+        }
+    }
+
+    /// Wakes every waiting claim: for events that can make any queued job claimable.
+    pub fn notify_waiters(&self) {
+        let waiting = std::mem::take(&mut self.lock().waiting);
+        for w in waiting {
+            let _ = w.wake.send(Wake::Everyone);
+        }
+    }
+
+    /// A job was queued, for `appliance` only or (None) for any appliance: wakes one claim
+    /// that may take it.
+    pub fn job_queued(&self, appliance: Option<&str>) {
+        let mut q = self.lock();
+        let hops = q.waiting.len();
+        match appliance {
+            // Every waiting claim of that appliance (normally one): a claim of another
+            // appliance could not take the job.
+            Some(id) => {
+                let (mine, others): (VecDeque<_>, VecDeque<_>) = std::mem::take(&mut q.waiting)
+                    .into_iter()
+                    .partition(|w| w.appliance == id);
+                q.waiting = others;
+                drop(q);
+                for w in mine {
+                    let _ = w.wake.send(Wake::Job { hops: 0 });
+                }
+            }
+            None => Self::wake_first(q, hops, None),
+        }
+    }
+
+    /// Wakes the longest-waiting claim that is not `except`'s, with `hops` passes left.
+    fn wake_first(mut q: std::sync::MutexGuard<'_, WaitQueue>, hops: usize, except: Option<&str>) {
+        while let Some(at) = q
+            .waiting
+            .iter()
+            .position(|w| except.is_none_or(|e| w.appliance != e))
+        {
+            let Some(w) = q.waiting.remove(at) else {
+                return;
+            };
+            // A claim whose request was just dropped may have closed its end: try the next.
+            if w.wake.send(Wake::Job { hops }).is_ok() {
+                return;
+            }
+        }
+    }
+
+    /// Passes a job wake that `appliance` could not use on to another waiting claim.
+    fn pass_on(&self, hops: usize, appliance: &str) {
+        if hops > 0 {
+            Self::wake_first(self.lock(), hops - 1, Some(appliance));
+        }
+    }
+}
+
+/// Requeues expired leases at most once per clock second. Leases are granted for whole
+/// seconds into the future, so once a sweep ran at second `now`, no lease can expire at `now`
+/// that the sweep did not see: sweeping again in the same second finds nothing, and every
+/// claim did so before, over the whole jobs table.
+fn requeue_expired_once(state: &Shared, tx: &Tx<'_>, now: i64) -> Result<(), ApiError> {
+    if state.work.swept_at.load(Ordering::Relaxed) == now {
+        return Ok(());
+    }
+    tx.requeue_expired_leases(now)?;
+    state.work.swept_at.store(now, Ordering::Relaxed);
+    Ok(())
+}
+
+/// What one claim attempt found.
+enum Claimed {
+    Job(Box<Job>),
+    /// Nothing; `skipped` says whether a queued job was passed over because this appliance
+    /// cannot open its secrets yet (another appliance could take it).
+    Nothing {
+        skipped: bool,
+    },
 }
 
 /// How many queued jobs one claim looks at.
@@ -47,11 +212,13 @@ fn can_open_all(key_id: &str, records: &[JobRecord], vaults: &[JobVault]) -> boo
 
 /// Leases the oldest claimable job with unfinished targets, built with the records' material
 /// as they are now (so a re-claim after a rewrap or a migration carries the current envelopes).
-fn try_claim(state: &Shared, me: &ApplianceRow) -> Result<Option<Job>, ApiError> {
+fn try_claim(state: &Shared, me: &ApplianceRow) -> Result<Claimed, ApiError> {
     let now = state.now();
     state.store.write(|tx| {
-        tx.requeue_expired_leases(now)?;
-        for job in tx.claimable_jobs(&me.id, CLAIM_SCAN_LIMIT)? {
+        requeue_expired_once(state, tx, now)?;
+        let mut skipped = false;
+        for id in tx.claimable_job_ids(&me.id, CLAIM_SCAN_LIMIT)? {
+            let Some(job) = tx.job(id)? else { continue };
             let open: Vec<(String, String, _)> = tx
                 .job_targets(job.id)?
                 .into_iter()
@@ -66,6 +233,7 @@ fn try_claim(state: &Shared, me: &ApplianceRow) -> Result<Option<Job>, ApiError>
             if !can_open_all(&me.key_id, &records, &vaults) {
                 // Approved after these secrets were sealed and not rewrapped for yet: the job
                 // waits for an appliance that can open them (or for the rewrap).
+                skipped = true;
                 continue;
             }
             if let Some(scan) = tx.scan(job.scan_id)? {
@@ -74,16 +242,16 @@ fn try_claim(state: &Shared, me: &ApplianceRow) -> Result<Option<Job>, ApiError>
                 }
             }
             tx.lease_job(job.id, &me.id, now + i64::from(LEASE_SECS))?;
-            return Ok(Some(Job {
+            return Ok(Claimed::Job(Box::new(Job {
                 job_id: job.id.to_string(),
                 scan_id: job.scan_id.to_string(),
                 lease_secs: LEASE_SECS,
                 targets,
                 records,
                 vaults,
-            }));
+            })));
         }
-        Ok(None)
+        Ok(Claimed::Nothing { skipped })
     })
 }
 
@@ -96,16 +264,35 @@ pub async fn claim(
 ) -> ApiResult<Response> {
     let wait = Duration::from_secs(u64::from(req.wait_secs.min(MAX_CLAIM_WAIT_SECS)));
     let deadline = tokio::time::Instant::now() + wait;
+    let mut woken_by = None;
     loop {
         // Registered before looking, so a scan created in between still wakes this claim.
-        let notified = state.work.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        if let Some(job) = try_claim(&state, &me)? {
-            return Ok(Json(job).into_response());
+        let ticket = state.work.register(&me.id);
+        // The store is one SQLite connection behind a lock: waiting for it here would stall
+        // this runtime worker and every connection it serves, so the claim runs on the
+        // blocking pool.
+        let claimed = {
+            let (state, me) = (state.clone(), me.clone());
+            tokio::task::spawn_blocking(move || try_claim(&state, &me))
+                .await
+                .map_err(|e| {
+                    ApiError::from(crate::store::StoreError::Corrupt(format!(
+                        "the claim task failed: {e}"
+                    )))
+                })??
+        };
+        match claimed {
+            Claimed::Job(job) => return Ok(Json(*job).into_response()),
+            Claimed::Nothing { skipped } => {
+                if let (true, Some(Wake::Job { hops })) = (skipped, woken_by) {
+                    state.work.pass_on(hops, &me.id);
+                }
+            }
         }
-        if tokio::time::timeout_at(deadline, notified).await.is_err() {
-            return Ok(StatusCode::NO_CONTENT.into_response());
+        let mut ticket = ticket;
+        match tokio::time::timeout_at(deadline, &mut ticket.woken).await {
+            Err(_) => return Ok(StatusCode::NO_CONTENT.into_response()),
+            Ok(wake) => woken_by = wake.ok(),
         }
         // A revoked appliance stops claiming even mid-wait.
         let still = state.store.read(|tx| tx.appliance(&me.id))?;
@@ -237,4 +424,56 @@ pub async fn post_result(
         Ok(ResultAck { duplicate: false })
     })?;
     Ok(Json(ack))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Wake, WorkSignal};
+
+    #[test]
+    fn a_queued_job_wakes_one_claim_that_can_take_it() {
+        let signal = WorkSignal::default();
+        let mut a = signal.register("a");
+        let mut b = signal.register("b");
+        let mut c = signal.register("c");
+
+        // Any appliance: the longest-waiting claim only, with a pass for each other waiter.
+        signal.job_queued(None);
+        assert_eq!(a.woken.try_recv().ok(), Some(Wake::Job { hops: 3 }));
+        assert!(b.woken.try_recv().is_err() && c.woken.try_recv().is_err());
+
+        // Named appliance: that appliance's claim, whatever its place in the queue.
+        signal.job_queued(Some("c"));
+        assert_eq!(c.woken.try_recv().ok(), Some(Wake::Job { hops: 0 }));
+        assert!(b.woken.try_recv().is_err());
+
+        // A claim that could not take its job passes the wake on, never to itself.
+        let mut a2 = signal.register("a");
+        signal.pass_on(3, "b");
+        assert_eq!(a2.woken.try_recv().ok(), Some(Wake::Job { hops: 2 }));
+        assert!(b.woken.try_recv().is_err());
+        signal.pass_on(0, "a");
+        assert!(b.woken.try_recv().is_err(), "no passes left");
+
+        // Approvals and rewraps wake everyone.
+        let mut d = signal.register("d");
+        signal.notify_waiters();
+        assert_eq!(b.woken.try_recv().ok(), Some(Wake::Everyone));
+        assert_eq!(d.woken.try_recv().ok(), Some(Wake::Everyone));
+    }
+
+    #[test]
+    fn a_wake_that_arrives_after_the_claim_found_work_goes_to_the_next_claim() {
+        let signal = WorkSignal::default();
+        let busy = signal.register("a");
+        let mut next = signal.register("b");
+        signal.job_queued(None);
+        // `busy` took another job before it saw the wake, and returns.
+        drop(busy);
+        assert_eq!(next.woken.try_recv().ok(), Some(Wake::Job { hops: 2 }));
+        // A claim that returns without being woken just leaves the queue.
+        let gone = signal.register("c");
+        drop(gone);
+        assert!(signal.lock().waiting.is_empty());
+    }
 }

@@ -33,7 +33,7 @@ pub struct AppState {
     /// Verified against when a login names no existing user, so both paths cost the same.
     pub dummy_hash: String,
     /// Woken when a job may have become claimable, so long-poll claims never busy-poll.
-    pub work: tokio::sync::Notify,
+    pub work: jobs::WorkSignal,
 }
 
 pub type Shared = Arc<AppState>;
@@ -53,7 +53,7 @@ impl AppState {
             hash_cost,
             data_key,
             dummy_hash,
-            work: tokio::sync::Notify::new(),
+            work: jobs::WorkSignal::default(),
         })
     }
 

@@ -241,8 +241,11 @@ pub async fn create(
         let scan = tx.scan(scan_id)?.ok_or_else(|| unknown_scan(&scan_id.to_string()))?;
         scan_view(tx, scan)
     })?;
-    // Claims waiting for work wake now, not at the end of their wait.
-    state.work.notify_waiters();
+    // A claim waiting for work wakes now, not at the end of its wait: one that can take the
+    // scan's job, not the whole fleet.
+    state
+        .work
+        .job_queued(req.appliance.as_deref().map(str::trim));
     Ok(Json(view))
 }
 

@@ -3,6 +3,9 @@ use super::{Result, Tx, flag};
 use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
+/// How stale `last_seen_at` may get before an appliance request rewrites it.
+pub const LAST_SEEN_GRANULARITY_SECS: i64 = 15;
+
 #[derive(Clone, Debug, Serialize)]
 pub struct EnrollmentToken {
     pub label: String,
@@ -206,13 +209,13 @@ impl Tx<'_> {
     }
 
     pub fn appliance_by_credential(&self, credential_hash: &str) -> Result<Option<ApplianceRow>> {
+        // Every appliance request runs this: the statement is prepared once per connection.
         Ok(self
             .tx
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM appliances WHERE credential_hash = ?1"),
-                [credential_hash],
-                from_row,
-            )
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM appliances WHERE credential_hash = ?1"
+            ))?
+            .query_row([credential_hash], from_row)
             .optional()?)
     }
 
@@ -259,11 +262,17 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Records that the appliance called in. `last_seen_at` is shown to people, to the
+    /// minute; writing it on every long-poll and heartbeat made every appliance request a
+    /// write transaction (a WAL append and a commit each), so it moves only when it is
+    /// [`LAST_SEEN_GRANULARITY_SECS`] old or older, and the transaction stays read-only.
     pub fn touch_appliance(&self, id: &str, now: i64) -> Result<()> {
-        self.tx.execute(
-            "UPDATE appliances SET last_seen_at = ?2 WHERE id = ?1",
-            params![id, now],
-        )?;
+        self.tx
+            .prepare_cached(
+                "UPDATE appliances SET last_seen_at = ?2 WHERE id = ?1 \
+                 AND (last_seen_at IS NULL OR last_seen_at > ?2 OR last_seen_at <= ?2 - ?3)",
+            )?
+            .execute(params![id, now, LAST_SEEN_GRANULARITY_SECS])?;
         Ok(())
     }
 

@@ -53,6 +53,9 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // The claim and appliance-authentication paths use cached statements (a prepare
+        // parses and plans the SQL each time); the default cache of 16 would churn.
+        conn.set_prepared_statement_cache_capacity(64);
         migrations::apply(&mut conn)?;
         Ok(Store {
             conn: Mutex::new(conn),

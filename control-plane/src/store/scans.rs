@@ -176,11 +176,8 @@ impl Tx<'_> {
     pub fn scan(&self, id: i64) -> Result<Option<ScanRow>> {
         Ok(self
             .tx
-            .query_row(
-                &format!("SELECT {SCAN_COLUMNS} FROM scans WHERE id = ?1"),
-                [id],
-                scan_row,
-            )
+            .prepare_cached(&format!("SELECT {SCAN_COLUMNS} FROM scans WHERE id = ?1"))?
+            .query_row([id], scan_row)
             .optional()?)
     }
 
@@ -217,11 +214,8 @@ impl Tx<'_> {
     pub fn job(&self, id: i64) -> Result<Option<JobRow>> {
         Ok(self
             .tx
-            .query_row(
-                &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"),
-                [id],
-                job_row,
-            )
+            .prepare_cached(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"))?
+            .query_row([id], job_row)
             .optional()?)
     }
 
@@ -234,7 +228,7 @@ impl Tx<'_> {
     }
 
     pub fn job_targets(&self, job_id: i64) -> Result<Vec<JobTargetRow>> {
-        let mut stmt = self.tx.prepare(
+        let mut stmt = self.tx.prepare_cached(
             "SELECT target_id, host, kind, done FROM job_targets WHERE job_id = ?1 ORDER BY rowid",
         )?;
         let rows = stmt.query_map([job_id], |r| {
@@ -251,7 +245,7 @@ impl Tx<'_> {
 
     /// Leases that ran out put their jobs back in the queue; their finished targets stay done.
     pub fn requeue_expired_leases(&self, now: i64) -> Result<Vec<i64>> {
-        let mut stmt = self.tx.prepare(
+        let mut stmt = self.tx.prepare_cached(
             "UPDATE jobs SET state = 'queued', lease_expires_at = NULL \
              WHERE state = 'leased' AND lease_expires_at <= ?1 RETURNING id",
         )?;
@@ -261,7 +255,7 @@ impl Tx<'_> {
 
     /// Queued jobs this appliance may run, oldest first.
     pub fn claimable_jobs(&self, appliance_id: &str, limit: u32) -> Result<Vec<JobRow>> {
-        let mut stmt = self.tx.prepare(&format!(
+        let mut stmt = self.tx.prepare_cached(&format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'queued' \
              AND (appliance_id IS NULL OR appliance_id = ?1) ORDER BY id LIMIT ?2"
         ))?;
@@ -269,12 +263,24 @@ impl Tx<'_> {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    pub fn lease_job(&self, job_id: i64, appliance_id: &str, expires_at: i64) -> Result<()> {
-        self.tx.execute(
-            "UPDATE jobs SET state = 'leased', claimed_by = ?2, claims = claims + 1, \
-             lease_expires_at = ?3 WHERE id = ?1",
-            params![job_id, appliance_id, expires_at],
+    /// Ids of the queued jobs this appliance may run, oldest first: a claim usually takes
+    /// the first, so it reads the rest of a row only for the job it looks at.
+    pub fn claimable_job_ids(&self, appliance_id: &str, limit: u32) -> Result<Vec<i64>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT id FROM jobs WHERE state = 'queued' \
+             AND (appliance_id IS NULL OR appliance_id = ?1) ORDER BY id LIMIT ?2",
         )?;
+        let rows = stmt.query_map(params![appliance_id, limit], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    pub fn lease_job(&self, job_id: i64, appliance_id: &str, expires_at: i64) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "UPDATE jobs SET state = 'leased', claimed_by = ?2, claims = claims + 1, \
+                 lease_expires_at = ?3 WHERE id = ?1",
+            )?
+            .execute(params![job_id, appliance_id, expires_at])?;
         Ok(())
     }
 

@@ -79,7 +79,19 @@ pub fn run(writes: usize, appliances: usize, jobs: usize) -> Result<Vec<Row>, St
         Verdict::Info,
     );
     setup.print();
-    Ok(vec![row, live, setup])
+    let transport = Row::new(
+        format!("P6 transport {appliances}"),
+        format!(
+            "{:.0} HTTPS round trips/s through the same server and fleet, no handler ({:.2}x of raw writes)",
+            m.transport_per_sec,
+            m.transport_per_sec / raw
+        ),
+        format!("{:.0} claims/s", m.claims_per_sec),
+        "(the ceiling any claim has here)",
+        Verdict::Info,
+    );
+    transport.print();
+    Ok(vec![row, live, setup, transport])
 }
 
 struct Measured {
@@ -92,6 +104,8 @@ struct Measured {
     live_samples: usize,
     enroll_secs: f64,
     queue_secs: f64,
+    /// Requests a second the same fleet gets through the same server when no handler runs.
+    transport_per_sec: f64,
 }
 
 async fn measure(cp: &ControlPlane, appliances: usize, jobs: usize) -> Result<Measured, String> {
@@ -138,20 +152,24 @@ async fn measure(cp: &ControlPlane, appliances: usize, jobs: usize) -> Result<Me
     // All appliances long-poll at once and claim until every job is out.
     let fleet: Vec<Arc<Appliance>> = fleet.into_iter().map(Arc::new).collect();
     let delivered = Arc::new(AtomicUsize::new(0));
+    // Shared, not per task: a task still in its long-poll when the queue empties is aborted,
+    // and the claims it made before must still count.
+    let latencies = Arc::new(std::sync::Mutex::new(Vec::with_capacity(jobs)));
     let done = Arc::new(Notify::new());
     let barrier = Arc::new(Barrier::new(fleet.len() + 1));
     let mut tasks = Vec::with_capacity(fleet.len());
     for a in &fleet {
         let (a, url) = (Arc::clone(a), url.clone());
         let (delivered, done, barrier) = (delivered.clone(), done.clone(), barrier.clone());
+        let latencies = latencies.clone();
         tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
             barrier.wait().await;
             loop {
                 let sent = Instant::now();
                 match claim(&a, &url, CLAIM_WAIT_SECS).await {
                     Ok(Some(())) => {
-                        latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+                        let ms = sent.elapsed().as_secs_f64() * 1000.0;
+                        latencies.lock().unwrap_or_else(|p| p.into_inner()).push(ms);
                         if delivered.fetch_add(1, Ordering::SeqCst) + 1 >= jobs {
                             done.notify_one();
                         }
@@ -160,7 +178,7 @@ async fn measure(cp: &ControlPlane, appliances: usize, jobs: usize) -> Result<Me
                     Err(e) => return Err(e),
                 }
                 if delivered.load(Ordering::SeqCst) >= jobs {
-                    return Ok(latencies);
+                    return Ok(());
                 }
             }
         }));
@@ -178,12 +196,12 @@ async fn measure(cp: &ControlPlane, appliances: usize, jobs: usize) -> Result<Me
         ));
     }
     let drain_secs = started.elapsed().as_secs_f64();
-    // Appliances still in their long-poll are not waited for; their claims are not counted.
-    let mut latencies = Vec::new();
+    // Appliances still in their long-poll are not waited for; the jobs they claimed before
+    // are counted all the same.
     for task in tasks {
         if task.is_finished() {
             match task.await {
-                Ok(Ok(mut l)) => latencies.append(&mut l),
+                Ok(Ok(())) => {}
                 Ok(Err(e)) => return Err(e),
                 Err(e) => return Err(format!("appliance task: {e}")),
             }
@@ -191,12 +209,19 @@ async fn measure(cp: &ControlPlane, appliances: usize, jobs: usize) -> Result<Me
             task.abort();
         }
     }
+    let mut latencies = std::mem::take(&mut *latencies.lock().unwrap_or_else(|p| p.into_inner()));
     let claims = delivered.load(Ordering::SeqCst);
+    let transport_per_sec = transport_ceiling(
+        &fleet,
+        &format!("{}/api/v1/appliance/bench-no-route", cp.base),
+    )
+    .await?;
     let live = live_latencies(cp, &fleet, &url, LIVE_SAMPLES).await?;
     Ok(Measured {
         claims_per_sec: rate(claims, drain_secs),
         p50_ms: percentile(&mut latencies, 0.50),
         p99_ms: percentile(&mut latencies, 0.99),
+        transport_per_sec,
         live_p50_ms: percentile(&mut live.clone(), 0.50),
         live_p99_ms: percentile(&mut live.clone(), 0.99),
         live_samples: live.len(),
@@ -264,6 +289,53 @@ async fn live_latencies(
         t.abort();
     }
     Ok(out)
+}
+
+/// The claim's transport alone: every appliance posts a claim-shaped request to a path with
+/// no route (the server answers 404 before any handler or store work), over the same
+/// connections, with the whole fleet in flight as in the burst. One untimed round first, so
+/// connections the burst left in a long-poll are re-established outside the timing.
+async fn transport_ceiling(fleet: &[Arc<Appliance>], url: &str) -> Result<f64, String> {
+    const ROUNDS: usize = 3;
+    let run = |rounds: usize| {
+        let tasks: Vec<_> = fleet
+            .iter()
+            .map(|a| {
+                let (a, url) = (Arc::clone(a), url.to_string());
+                tokio::spawn(async move {
+                    for _ in 0..rounds {
+                        let response = a
+                            .client
+                            .post(&url)
+                            .bearer_auth(&a.credential)
+                            .json(&json!({"wait_secs": 0}))
+                            .send()
+                            .await
+                            .map_err(|e| format!("appliance {} transport: {e}", a.id))?;
+                        let status = response.status();
+                        response
+                            .bytes()
+                            .await
+                            .map_err(|e| format!("transport body: {e}"))?;
+                        if status.as_u16() != 404 {
+                            return Err(format!("unrouted path answered {status}, not 404"));
+                        }
+                    }
+                    Ok::<_, String>(())
+                })
+            })
+            .collect();
+        async move {
+            for t in join_all(tasks).await {
+                t.map_err(|e| format!("transport task: {e}"))??;
+            }
+            Ok::<_, String>(())
+        }
+    };
+    run(1).await?;
+    let started = Instant::now();
+    run(ROUNDS).await?;
+    Ok(rate(fleet.len() * ROUNDS, started.elapsed().as_secs_f64()))
 }
 
 /// One claim: `Some(())` when it returned a job, `None` on 204.

@@ -120,4 +120,20 @@ mod tests {
             b"pw"
         );
     }
+
+    /// A control plane that states another binding than the envelope's (a compromised one:
+    /// the real control plane takes each item's binding from the envelope itself, so the
+    /// end-to-end tests cannot drive this) gets no rewrap for that item.
+    #[test]
+    fn rewrap_refuses_an_item_whose_stated_binding_is_not_the_envelopes() {
+        let me = PrivateKey::generate().unwrap();
+        let new = PrivateKey::generate().unwrap();
+        let sealed = seal(b"keep-out", &binding(&fields()), &[me.public_key()])
+            .unwrap()
+            .to_text();
+        let mut claimed = fields();
+        claimed.record_id = "r9".into();
+        let err = add_recipient(&sealed, &claimed, me.as_bytes(), &new.public_key()).unwrap_err();
+        assert!(!err.contains("keep-out"), "{err}");
+    }
 }

@@ -1,133 +1,18 @@
 //! Tried as a new user would: the real `sealscan-control init` and `serve` binaries, then the
 //! `sealscan` CLI against them, with secrets on stdin only.
+mod common;
+
+use common::cli::*;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Child, Command, Output, Stdio};
-
-const CONTROL: &str = env!("CARGO_BIN_EXE_sealscan-control");
-const CLI: &str = env!("CARGO_BIN_EXE_sealscan");
-const PW: &str = "Vq7!mZp4#Lw";
-
-struct Served {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(data: &std::path::Path) -> Served {
-    let mut child = Command::new(CONTROL)
-        .arg("--data-dir")
-        .arg(data)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn sealscan-control serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let mut printed = Vec::new();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("the server prints its address before anything else happens")
-            .expect("line");
-        if let Some(rest) = line.strip_prefix("listening on ") {
-            break rest.trim_end_matches("/api/v1").to_string();
-        }
-        printed.push(line);
-    };
-    assert!(
-        printed.iter().any(|l| l.contains("SHA-256 fingerprint")),
-        "{printed:?}"
-    );
-    assert!(
-        printed
-            .iter()
-            .any(|l| l.contains("created a self-signed certificate")),
-        "{printed:?}"
-    );
-    Served { child, url }
-}
-
-fn run(cfg: &std::path::Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(CLI)
-        .env("SEALSCAN_CONFIG_DIR", cfg)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn sealscan");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
-    child.wait_with_output().expect("output")
-}
-
-#[track_caller]
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "failed: {}\n{}",
-        String::from_utf8_lossy(&o.stderr),
-        String::from_utf8_lossy(&o.stdout)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-#[track_caller]
-fn fails(o: &Output, needle: &str) {
-    assert!(
-        !o.status.success(),
-        "should fail: {}",
-        String::from_utf8_lossy(&o.stdout)
-    );
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains(needle), "stderr {err:?} lacks {needle:?}");
-}
+use std::process::{Command, Stdio};
 
 #[test]
 fn init_serve_login_and_the_cli_commands() {
     let tmp = tempfile::tempdir().expect("tmp");
     let data = tmp.path().join("data");
     let cfg = tmp.path().join("cfg");
-    let init = |stdin: &str| {
-        let mut c = Command::new(CONTROL)
-            .arg("--data-dir")
-            .arg(&data)
-            .args([
-                "init",
-                "--username",
-                "alice",
-                "--first-name",
-                "Alice",
-                "--last-name",
-                "Smith",
-                "--email",
-                "alice@example.com",
-                "--password-stdin",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("init");
-        c.stdin
-            .take()
-            .expect("stdin")
-            .write_all(stdin.as_bytes())
-            .expect("stdin");
-        c.wait_with_output().expect("init output")
-    };
+    let init = |stdin: &str| init(&data, stdin);
     let weak = init("alice123\n");
     assert!(!weak.status.success());
     assert!(String::from_utf8_lossy(&weak.stderr).contains("password."));
@@ -136,6 +21,22 @@ fn init_serve_login_and_the_cli_commands() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a subscription"));
 
     let served = serve(&data);
+    assert!(
+        served
+            .printed
+            .iter()
+            .any(|l| l.contains("SHA-256 fingerprint")),
+        "{:?}",
+        served.printed
+    );
+    assert!(
+        served
+            .printed
+            .iter()
+            .any(|l| l.contains("created a self-signed certificate")),
+        "{:?}",
+        served.printed
+    );
     let ca = data.join("tls/cert.pem");
     let ca = ca.to_str().expect("utf8");
 

@@ -1,108 +1,14 @@
 //! Tried as a new user would: the real `sealscan-control` server binary and the `sealscan` CLI
 //! for appliances and scans, with a test client standing in for the agent over real HTTPS.
+mod common;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use common::cli::*;
 use sealscan_protocols::appliance::ResultPost;
 use sealscan_protocols::envelope::PrivateKey;
 use sealscan_protocols::results::{Cause, LoginKind, LoginOutcome, Status, Step, qid_for};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-
-const CONTROL: &str = env!("CARGO_BIN_EXE_sealscan-control");
-const CLI: &str = env!("CARGO_BIN_EXE_sealscan");
-const PW: &str = "Vq7!mZp4#Lw";
-
-struct Served {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn init_and_serve(data: &Path) -> Served {
-    let mut c = Command::new(CONTROL)
-        .arg("--data-dir")
-        .arg(data)
-        .args([
-            "init",
-            "--username",
-            "alice",
-            "--first-name",
-            "Alice",
-            "--last-name",
-            "Smith",
-            "--email",
-            "alice@example.com",
-            "--password-stdin",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("init");
-    c.stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{PW}\n").as_bytes())
-        .expect("stdin");
-    assert!(c.wait_with_output().expect("init").status.success());
-    let mut child = Command::new(CONTROL)
-        .arg("--data-dir")
-        .arg(data)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn sealscan-control serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("the server prints its address")
-            .expect("line");
-        if let Some(rest) = line.strip_prefix("listening on ") {
-            break rest.trim_end_matches("/api/v1").to_string();
-        }
-    };
-    Served { child, url }
-}
-
-fn run(cfg: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(CLI)
-        .env("SEALSCAN_CONFIG_DIR", cfg)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn sealscan");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
-    child.wait_with_output().expect("output")
-}
-
-#[track_caller]
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "failed: {}\n{}",
-        String::from_utf8_lossy(&o.stderr),
-        String::from_utf8_lossy(&o.stdout)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 /// The agent's side, as a plain HTTPS client of the real server.
 struct Agent {
@@ -142,20 +48,7 @@ fn appliances_and_scans_from_the_cli() {
     let cfg = tmp.path().join("cfg");
     let served = init_and_serve(&data);
     let ca_path = data.join("tls/cert.pem");
-    let ca = ca_path.to_str().expect("utf8");
-    ok(&run(
-        &cfg,
-        &[
-            "login",
-            "--url",
-            &served.url,
-            "--ca-file",
-            ca,
-            "--user",
-            "alice",
-        ],
-        &format!("{PW}\n"),
-    ));
+    login(&cfg, &served, &ca_path);
 
     let out = ok(&run(
         &cfg,

@@ -3,6 +3,8 @@
 //! trust the generated certificate.
 #![allow(dead_code)]
 
+pub mod cli;
+
 use reqwest::{Method, StatusCode};
 use sealscan_control::clock::ManualClock;
 use sealscan_control::init::{InitOptions, init};

@@ -156,7 +156,7 @@ fn migrate_one(
                 tx,
                 owner,
                 &format!(
-                    "its legacy {field} does not open with this control plane's data key; give the secret again (delete and re-create the record)"
+                    "its legacy {field} does not open with this control plane's data key; give the secret again (sealscan records update ID --password, or vaults update ID --password)"
                 ),
             );
         };

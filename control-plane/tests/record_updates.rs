@@ -582,3 +582,69 @@ async fn updates_under_ncsm_and_the_rewrap_wait_reason() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_record_left_pending_by_the_migration_is_fixed_by_an_update() {
+    let h = Harness::start().await;
+    let pc = h.pc().await;
+    let rec = create(
+        &h,
+        &pc,
+        "/api/v1/records",
+        unix_record("Broken", &["10.8.0.1"], "Pending-Pass-1"),
+    )
+    .await;
+    let id = rec["id"].as_str().unwrap().to_string();
+    let a1 = appliance(&h, &pc, "scanner-1").await;
+    // Its ciphertext no longer opens: the migration leaves it pending, with the way out.
+    db(h.dir.path())
+        .execute(
+            "UPDATE legacy_secrets SET ciphertext = zeroblob(61) WHERE record_id = ?1",
+            [&id],
+        )
+        .expect("damage");
+    ncsm_enable(h.dir.path());
+    h.clock.advance(60);
+    let r = h.call("post", "/api/v1/ncsm/start", Some(&pc), None).await;
+    assert_eq!(r.status.as_u16(), 202, "{}", r.body);
+    let mut status = Value::Null;
+    for _ in 0..500 {
+        status = h
+            .call("get", "/api/v1/ncsm", Some(&pc), None)
+            .await
+            .expect_ok();
+        if status["running"] == false && status["state"] == "pending" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status["state"], "pending", "{status}");
+    let reason = status["pending"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("records update"), "{reason}");
+    // The secret given again, sealed: the record is migrated and Resume completes NCSM.
+    let path = format!("/api/v1/records/{id}");
+    let fixed = patch(&h, &pc, &path, json!({"secrets": [{"field": "password",
+        "value": sealed_value(b"Pending-Pass-2", &unix_binding(&id, "scanuser"), &[a1.key.public_key()])}]}))
+    .await
+    .expect_ok();
+    assert_eq!(fixed["pending_migration"], false, "{fixed}");
+    assert_eq!(
+        fixed["secrets"],
+        json!([{"field": "password", "model": "sealed",
+        "recipients": [fixed["secrets"][0]["recipients"][0].clone()]}])
+    );
+    let r = h.call("post", "/api/v1/ncsm/resume", Some(&pc), None).await;
+    assert_eq!(r.status.as_u16(), 202, "{}", r.body);
+    for _ in 0..500 {
+        status = h
+            .call("get", "/api/v1/ncsm", Some(&pc), None)
+            .await
+            .expect_ok();
+        if status["running"] == false && status["state"] == "complete" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status["state"], "complete", "{status}");
+    assert!(db_files_holding(h.dir.path(), b"Pending-Pass-2").is_empty());
+}

@@ -255,6 +255,49 @@ fn records_vaults_and_ncsm_from_the_cli() {
     assert_eq!(&plain[..], SECRETS[3].as_bytes());
     assert!(envelope::open(&env, &binding("ops"), key.as_bytes()).is_err());
 
+    // A second appliance, approved after the record was sealed: a scan pinned to it says why
+    // it waits, naming the record and the appliance.
+    let token = json_out(&run(
+        &cfg,
+        &["--json", "appliances", "tokens", "create"],
+        "",
+    ));
+    let key2 = PrivateKey::generate().expect("key");
+    let second = enroll(
+        &ca,
+        &served.url,
+        json!({"token": token["token"], "name": "scanner-2",
+               "public_key": STANDARD.encode(key2.public_key())}),
+    );
+    let second = second["appliance_id"].as_str().expect("id").to_string();
+    ok(&run(&cfg, &["appliances", "approve", &second], ""));
+    let created = ok(&run(
+        &cfg,
+        &[
+            "scans",
+            "create",
+            "10.4.0.1",
+            "--kinds",
+            "unix",
+            "--appliance",
+            &second,
+        ],
+        "",
+    ));
+    assert!(created.contains("scan 1 queued"), "{created}");
+    let shown = ok(&run(&cfg, &["scans", "show", "1"], ""));
+    for needle in [
+        "waiting for rewrap",
+        "\"Linux C\"",
+        "scanner-2",
+        "10.4.0.1",
+        "WAITING BECAUSE",
+    ] {
+        assert!(shown.contains(needle), "{needle} missing from\n{shown}");
+    }
+    let list = ok(&run(&cfg, &["scans", "list"], ""));
+    assert!(list.contains("queued (waiting)"), "{list}");
+
     // No test secret anywhere in the database files, while serving and after.
     for s in SECRETS {
         assert!(

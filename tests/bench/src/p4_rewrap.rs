@@ -1,4 +1,4 @@
-//! P4: rewrapping sealed records for a newly approved appliance: `add_recipient` on every
+//! P4: rewrapping sealed records for a newly approved appliance: `add_recipient_as` on every
 //! envelope, spread over all cores. The baseline is the bare HPKE work a rewrap cannot avoid
 //! (one single-shot open and one single-shot seal of a content key per record) on the same
 //! threads, so the gap is what the envelope format itself costs.
@@ -192,20 +192,31 @@ fn x25519_floor(records: usize, threads: usize) -> (f64, f64) {
     (secs, cpu)
 }
 
-/// Runs `work` on `threads` contiguous index ranges covering `0..n` and concatenates the
-/// results in order.
+/// Runs `work` over `0..n` on `threads` threads and concatenates the results in order. The
+/// threads take batches of [`BATCH`] indices from a shared counter as they go, rather than one
+/// fixed half each: on a shared machine one thread is often slowed by other work, and with
+/// fixed halves the other would finish early and leave its core idle while the wall clock runs.
 fn chunked<T: Send>(
     n: usize,
     threads: usize,
     work: impl Fn(std::ops::Range<usize>) -> Result<Vec<T>, String> + Sync,
 ) -> Result<Vec<T>, String> {
-    let per = n.div_ceil(threads.max(1));
-    let parts: Vec<Result<Vec<T>, String>> = thread::scope(|scope| {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let parts: Vec<Result<Batches<T>, String>> = thread::scope(|scope| {
         let handles: Vec<_> = (0..threads.max(1))
-            .map(|t| {
-                let range = (t * per).min(n)..((t + 1) * per).min(n);
-                let work = &work;
-                scope.spawn(move || work(range))
+            .map(|_| {
+                let (work, next) = (&work, &next);
+                scope.spawn(move || {
+                    let mut done = Vec::new();
+                    loop {
+                        let start = next.fetch_add(BATCH, std::sync::atomic::Ordering::Relaxed);
+                        if start >= n {
+                            return Ok(done);
+                        }
+                        let range = start..(start + BATCH).min(n);
+                        done.push((start, work(range)?));
+                    }
+                })
             })
             .collect();
         handles
@@ -216,18 +227,29 @@ fn chunked<T: Send>(
             })
             .collect()
     });
-    let mut out = Vec::with_capacity(n);
+    let mut batches = Vec::new();
     for part in parts {
-        out.extend(part?);
+        batches.extend(part?);
+    }
+    batches.sort_unstable_by_key(|(start, _)| *start);
+    let mut out = Vec::with_capacity(n);
+    for (_, batch) in batches {
+        out.extend(batch);
     }
     Ok(out)
 }
+
+/// One thread's results: each batch with the index it starts at.
+type Batches<T> = Vec<(usize, Vec<T>)>;
+
+/// Records a thread takes at a time: large enough that the shared counter costs nothing.
+const BATCH: usize = 256;
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn chunks_cover_every_index_once_in_order() {
-        for (n, threads) in [(0, 2), (1, 2), (7, 2), (10, 3), (5, 8)] {
+        for (n, threads) in [(0, 2), (1, 2), (7, 2), (10, 3), (5, 8), (1000, 2), (777, 3)] {
             let out = super::chunked(n, threads, |r| Ok(r.collect())).unwrap();
             assert_eq!(out, (0..n).collect::<Vec<_>>(), "n={n} threads={threads}");
         }

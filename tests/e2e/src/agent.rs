@@ -1,10 +1,11 @@
-//! The real `sealscan-agent` binary, run as an operator would: a configuration file, a state
-//! directory, `enroll`, then `run` until SIGTERM.
+//! The agent side of the end-to-end tests: the real `sealscan-agent` binary, run as an operator
+//! would (a configuration file, a state directory, `enroll`, then `run` until SIGTERM), and an
+//! enrolled appliance whose process a test stops, kills with SIGKILL and starts again. The
+//! control plane it talks to is [`crate::control_plane`].
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 /// The agent binary: `SEALSCAN_AGENT_BIN` when set (scripts/demo builds it first), else
 /// built once per process with cargo (cargo does not build another package's binaries for
@@ -34,13 +35,45 @@ pub fn binary() -> &'static Path {
     })
 }
 
+/// What a test sets in the agent's configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct AgentSettings {
+    /// Targets at once.
+    pub concurrency: u16,
+    /// Per-target login bounds (seconds): short, so silent targets end quickly.
+    pub unix_secs: u32,
+    pub windows_secs: u32,
+}
+
+impl AgentSettings {
+    /// `concurrency` targets at once, 5 s login bounds.
+    pub fn concurrency(concurrency: u16) -> Self {
+        Self {
+            concurrency,
+            unix_secs: 5,
+            windows_secs: 5,
+        }
+    }
+}
+
+impl Default for AgentSettings {
+    fn default() -> Self {
+        Self::concurrency(2)
+    }
+}
+
 /// An appliance's home: configuration, CA file, state directory and stderr log.
 pub struct AgentHome {
     pub dir: tempfile::TempDir,
 }
 
 impl AgentHome {
+    /// [`AgentHome::with_settings`] with `concurrency` and 5 s login bounds.
     pub fn new(url: &str, ca_pem: &str, concurrency: u16) -> Self {
+        Self::with_settings(url, ca_pem, AgentSettings::concurrency(concurrency))
+    }
+
+    pub fn with_settings(url: &str, ca_pem: &str, settings: AgentSettings) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("sealscan-agent-e2e-")
             .tempdir()
@@ -49,13 +82,32 @@ impl AgentHome {
         std::fs::write(home.ca_file(), ca_pem).expect("write CA file");
         let config = format!(
             "control_plane_url = \"{url}\"\nca_file = \"{}\"\nstate_dir = \"{}\"\n\
-             concurrency = {concurrency}\nlog = \"stderr\"\n\n[timeouts]\nunix_secs = 5\n\
-             windows_secs = 5\nvault_secs = 30\n",
+             concurrency = {}\nlog = \"stderr\"\n\n[timeouts]\nunix_secs = {}\n\
+             windows_secs = {}\nvault_secs = 30\n",
             home.ca_file().display(),
-            home.state_dir().display()
+            home.state_dir().display(),
+            settings.concurrency,
+            settings.unix_secs,
+            settings.windows_secs,
         );
         std::fs::write(home.config(), config).expect("write config");
         home
+    }
+
+    /// Sets the Unix login bound (seconds) in the configuration, for the next `run`.
+    pub fn set_unix_timeout(&self, secs: u32) {
+        let config = std::fs::read_to_string(self.config()).expect("config");
+        let config: String = config
+            .lines()
+            .map(|l| {
+                if l.starts_with("unix_secs = ") {
+                    format!("unix_secs = {secs}\n")
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+        std::fs::write(self.config(), config).expect("config");
     }
 
     pub fn config(&self) -> PathBuf {
@@ -172,13 +224,52 @@ impl Drop for RunningAgent {
     }
 }
 
-/// Waits until `done` holds. `bound` caps how long a broken run can hang the suite; it is not
-/// a measurement, and the message says what never happened.
-pub fn wait_until(what: &str, bound: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + bound;
-    while !done() {
-        assert!(Instant::now() < deadline, "gave up waiting: {what}");
-        std::thread::sleep(Duration::from_millis(50));
+/// An enrolled, approved appliance and its `run` process, which a test may stop (SIGTERM),
+/// kill (SIGKILL) and start again on the same home. Made by
+/// [`crate::control_plane::ControlPlane::running_agent`].
+pub struct Agent {
+    pub home: AgentHome,
+    pub appliance_id: String,
+    process: Option<RunningAgent>,
+}
+
+impl Agent {
+    /// `home`, enrolled as `appliance_id`, not yet running.
+    pub fn new(home: AgentHome, appliance_id: String) -> Self {
+        Self {
+            home,
+            appliance_id,
+            process: None,
+        }
+    }
+
+    pub fn start(&mut self) {
+        assert!(self.process.is_none(), "the agent is already running");
+        self.process = Some(self.home.run());
+    }
+
+    /// SIGKILL: no grace, no spool flush, nothing the agent can do about it.
+    pub fn kill(&mut self) {
+        let process = self.process.take().expect("a running agent");
+        // Dropping the handle kills with SIGKILL and reaps the process.
+        drop(process);
+    }
+
+    /// SIGTERM; the exit status must be 0.
+    pub fn stop(&mut self) {
+        if let Some(process) = self.process.take() {
+            let status = process.terminate();
+            assert_eq!(status.code(), Some(0), "{}", self.home.stderr());
+        }
+    }
+
+    /// The agent is running and has not exited on its own.
+    pub fn alive(&mut self) -> bool {
+        self.process.as_mut().is_some_and(|p| p.exited().is_none())
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.process.as_ref().map_or(0, RunningAgent::pid)
     }
 }
 

@@ -1,5 +1,8 @@
 //! Shared pieces of the end-to-end tests: jobs as the control plane hands them to the agent
-//! (`sealscan_protocols::appliance`), and running them through the agent's own job code.
+//! (`sealscan_protocols::appliance`), and running them through the agent's own job code; the
+//! real control plane for tests ([`control_plane`]) and the real agent binary run against it
+//! ([`agent`]); many loopback targets for the fault tests ([`loopback_fleet`]); vault records
+//! and the Secret Server simulator ([`vault`]).
 
 use sealscan_agent::arena::Arena;
 use sealscan_agent::config::Timeouts;
@@ -13,6 +16,7 @@ use sealscan_protocols::appliance::{
 use sealscan_protocols::envelope;
 use sealscan_protocols::results::{LoginKind, LoginOutcome, Status, Step};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// A legacy-model secret field, as the control plane puts it in a job before NCSM.
 pub fn legacy(field: SecretFieldName, value: &[u8]) -> SecretField {
@@ -252,8 +256,51 @@ pub fn assert_outcome(o: &LoginOutcome, status: Status, qid: u32, step: Step, wo
     }
 }
 
+/// Caps on waiting for a broken run, never measurements.
+pub const BOUND: Duration = Duration::from_secs(120);
+
+/// Waits until `done` holds. `bound` caps how long a broken run can hang the suite; it is not
+/// a measurement, and the message says what never happened.
+pub fn wait_until(what: &str, bound: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + bound;
+    while !done() {
+        assert!(Instant::now() < deadline, "gave up waiting: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `n` random bytes as hex: canaries and passwords no other test shares.
+pub fn random_hex(n: usize) -> String {
+    use std::io::Read;
+    let mut buf = vec![0u8; n];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .expect("/dev/urandom");
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Every file below `dir`.
+pub fn walk(dir: std::path::PathBuf) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
 pub mod agent;
-pub mod control;
-pub mod plane;
-pub mod faults;
+pub mod control_plane;
+pub mod loopback_fleet;
 pub mod vault;

@@ -2,7 +2,7 @@
 //! what the end-to-end vault tests create through the operator's API and read back from the
 //! simulator's request log.
 
-use crate::control::{World, b64};
+use crate::control_plane::{ControlPlane, b64, https_client};
 use secret_server_sim::{LoggedRequest, Seed, Sim, SimConfig};
 use serde_json::{Value, json};
 
@@ -13,10 +13,12 @@ pub const OTHER_USER: &str = "other";
 pub const OTHER_PW: &str = "0ther-Pw!";
 
 /// Starts an HTTPS simulator serving `seed` on its own thread.
-pub fn start_sim(w: &World, seed: Seed) -> Sim {
+pub fn start_sim(plane: &ControlPlane, seed: Seed) -> Sim {
     let mut config = SimConfig::new(seed);
     config.tls = true;
-    w.rt.block_on(secret_server_sim::start(config))
+    plane
+        .rt
+        .block_on(secret_server_sim::start(config))
         .expect("the Secret Server simulator starts")
 }
 
@@ -26,8 +28,14 @@ pub fn seed(json: &Value) -> Seed {
 
 /// Creates a vault record as an operator does; its web-service password goes in as a legacy
 /// secret, the model the control plane uses before NCSM. Returns the vault's id.
-pub fn create_vault(w: &World, title: &str, url: &str, ca_pem: &str, password: &str) -> String {
-    let v = w.call(
+pub fn create_vault(
+    plane: &ControlPlane,
+    title: &str,
+    url: &str,
+    ca_pem: &str,
+    password: &str,
+) -> String {
+    let v = plane.call(
         reqwest::Method::POST,
         "/api/v1/vaults",
         Some(json!({
@@ -45,13 +53,13 @@ pub fn create_vault(w: &World, title: &str, url: &str, ca_pem: &str, password: &
 /// Creates a record of `kind` ("unix" or "windows") for `ip` whose credential is the vault
 /// secret `secret_name`. Returns the record's id.
 pub fn create_vault_record(
-    w: &World,
+    plane: &ControlPlane,
     kind: &str,
     ip: &str,
     vault_id: &str,
     secret_name: &str,
 ) -> String {
-    let r = w.call(
+    let r = plane.call(
         reqwest::Method::POST,
         "/api/v1/records",
         Some(json!({
@@ -69,16 +77,11 @@ pub fn create_vault_record(
 
 /// Checks secret `id` out as [`OTHER_USER`] over the simulator's REST API, as a colleague in
 /// the Secret Server web UI would.
-pub fn check_out_as_other(w: &World, sim: &Sim, id: i64) {
+pub fn check_out_as_other(plane: &ControlPlane, sim: &Sim, id: i64) {
     let ca = sim.ca_pem().expect("an HTTPS simulator");
-    let client = reqwest::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(ca.as_bytes()).expect("CA"))
-        .build()
-        .expect("client");
+    let client = https_client(&ca);
     let base = sim.base_url();
-    w.rt.block_on(async {
+    plane.rt.block_on(async {
         let token: Value = client
             .post(format!("{base}/oauth2/token"))
             .form(&[
@@ -109,25 +112,4 @@ pub fn count(log: &[LoggedRequest], method: &str, path: &str) -> usize {
     log.iter()
         .filter(|r| r.method == method && r.path == path)
         .count()
-}
-
-/// The result of `kind` for `host` among a scan's result rows.
-pub fn row(rows: &[Value], host: &str, kind: &str) -> Value {
-    rows.iter()
-        .find(|r| r["host"] == host && r["kind"] == kind)
-        .unwrap_or_else(|| panic!("no {kind} result for {host} in {rows:#?}"))
-        .clone()
-}
-
-/// Asserts a failed vault-login result: its QID, the step, and words of its cause. Prints the
-/// cause an operator reads.
-pub fn assert_failed(r: &Value, qid: u64, step: &str, words: &[&str]) {
-    eprintln!("{} {} {}: {}", r["host"], r["kind"], r["qid"], r["cause"]);
-    assert_eq!(r["status"], "failed", "{r:#}");
-    assert_eq!(r["qid"], qid, "{r:#}");
-    assert_eq!(r["step"], step, "{r:#}");
-    let cause = r["cause"].as_str().unwrap_or_default();
-    for w in words {
-        assert!(cause.contains(w), "{w:?} not in the cause of {r:#}");
-    }
 }

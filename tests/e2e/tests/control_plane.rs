@@ -7,36 +7,38 @@
 //! listens on the test machine. Passing logins against real sshd/smbd on high ports, through
 //! the scans' port overrides, are in daemon.rs, resilience.rs and control_plane_canary.rs.
 
-use sealscan_e2e::agent::wait_until;
-use sealscan_e2e::control::*;
+use sealscan_e2e::agent::AgentSettings;
+use sealscan_e2e::control_plane::*;
+use sealscan_e2e::{BOUND, wait_until};
 use sealscan_test_peers::smbd::{Smbd, SmbdOptions};
 use serde_json::json;
 
 #[test]
 fn enroll_approve_and_scan_through_the_real_control_plane() {
-    let mut w = world();
+    let plane = ControlPlane::start();
+    let mut agent = plane.running_agent(AgentSettings::default());
     // No record names 127.0.0.1: Unix is not attempted for want of a record; for Windows the
     // agent first asks the server for its domain, and nothing listens on 445.
-    let rows = w.scan(
+    let rows = plane.run_scan(
         json!({"title": "no records", "targets": ["127.0.0.1"], "kinds": "both"}),
         2,
     );
-    let unix = find(&rows, "unix");
+    let unix = row(&rows, "127.0.0.1", "unix");
     assert_eq!(unix["status"], "not_attempted", "{unix}");
     assert_eq!(unix["qid"], 105297, "{unix}");
     assert_eq!(unix["step"], "record", "{unix}");
-    let windows = find(&rows, "windows");
+    let windows = row(&rows, "127.0.0.1", "windows");
     assert_eq!(windows["status"], "not_attempted", "{windows}");
     assert_eq!(windows["qid"], 105015, "{windows}");
     // The scan's port override sends the Windows login to a real smbd: the agent learns the
     // server's NetBIOS domain from its SMB session setup, and the job has no record for it.
     let smbd = Smbd::start(SmbdOptions::default());
-    let rows = w.scan(
+    let rows = plane.run_scan(
         json!({"title": "ports", "targets": ["127.0.0.1"], "kinds": "windows",
                "ports": {"windows": smbd.port()}}),
         1,
     );
-    let windows = find(&rows, "windows");
+    let windows = row(&rows, "127.0.0.1", "windows");
     assert_eq!(windows["status"], "not_attempted", "{windows}");
     assert_eq!(windows["step"], "record", "{windows}");
     assert!(
@@ -46,6 +48,6 @@ fn enroll_approve_and_scan_through_the_real_control_plane() {
         "{windows}"
     );
     assert!(smbd.auth_lines().is_empty(), "{:?}", smbd.auth_lines());
-    wait_until("an empty spool", BOUND, || w.home.spooled().is_empty());
-    w.stop_agent();
+    wait_until("an empty spool", BOUND, || agent.home.spooled().is_empty());
+    agent.stop();
 }

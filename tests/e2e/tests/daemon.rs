@@ -4,8 +4,10 @@
 //! shows with their QIDs and causes, keep unacknowledged results in its spool across a
 //! restart (a re-post is harmless), and stop cleanly on SIGTERM.
 
-use sealscan_e2e::agent::{AgentHome, wait_until};
-use sealscan_e2e::plane::*;
+use sealscan_e2e::agent::AgentHome;
+use sealscan_e2e::control_plane::*;
+use sealscan_e2e::{BOUND, wait_until};
+use sealscan_test_peers::faulty::unanswered;
 use sealscan_test_peers::smbd::{Smbd, SmbdOptions};
 use sealscan_test_peers::sshd::{Sshd, SshdOptions};
 use sealscan_test_peers::system::ensure_user;
@@ -22,9 +24,9 @@ fn enroll_approve_scan_and_stop_on_sigterm() {
     let smbd = Smbd::start(SmbdOptions::default());
     smbd.add_user(WIN_USER, PW);
     // 127.0.0.3 accepts TCP on both login ports and never answers.
-    let (_silent_ssh, _) = silent_on("127.0.0.3", sshd.port());
-    let (_silent_smb, _) = silent_on("127.0.0.3", smbd.port());
-    let plane = Plane::start();
+    let _silent_ssh = unanswered("127.0.0.3", sshd.port());
+    let _silent_smb = unanswered("127.0.0.3", smbd.port());
+    let plane = ControlPlane::start();
     let home = AgentHome::new(&plane.url(), &plane.ca_pem, 4);
     let token = plane.enrollment_token();
 
@@ -69,12 +71,13 @@ fn enroll_approve_scan_and_stop_on_sigterm() {
 
     // The right Unix password, a wrong Windows one, and a host that never answers.
     plane.unix_password_record("unix", USER, &["127.0.0.1", "127.0.0.3"], PW);
-    plane.record(json!({
-        "kind": "windows", "title": "windows", "user": WIN_USER,
-        "ips": ["127.0.0.1", "127.0.0.3"],
-        "secrets": [{"field": "password",
-                     "value": {"model": "legacy", "value": sealscan_e2e::control::b64(b"nope")}}]
-    }));
+    plane.record(password_record(
+        "windows",
+        "windows",
+        WIN_USER,
+        &["127.0.0.1", "127.0.0.3"],
+        b"nope",
+    ));
     let scan = plane.scan(
         json!({"title": "daemon", "targets": ["127.0.0.1", "127.0.0.3"],
                                  "kinds": "both",
@@ -117,22 +120,16 @@ fn enroll_approve_scan_and_stop_on_sigterm() {
     assert!(!log.contains(PW), "the password reached stderr:\n{log}");
 }
 
-fn silent_on(host: &str, port: u16) -> (std::net::TcpListener, u16) {
-    let l = std::net::TcpListener::bind((host, port))
-        .unwrap_or_else(|e| panic!("bind a silent listener on {host}:{port}: {e}"));
-    (l, port)
-}
-
 #[test]
 fn unacknowledged_results_stay_spooled_and_are_reposted_once_after_a_restart() {
     ensure_user(USER, PW);
     let sshd = Sshd::start(&SshdOptions::default());
-    let (_a, _) = silent_on("127.0.0.4", sshd.port());
-    let (_b, _) = silent_on("127.0.0.5", sshd.port());
-    let mut plane = Plane::start();
+    let _a = unanswered("127.0.0.4", sshd.port());
+    let _b = unanswered("127.0.0.5", sshd.port());
+    let mut plane = ControlPlane::start();
     let home = AgentHome::new(&plane.url(), &plane.ca_pem, 3);
     // Long enough for the control plane to be gone before the silent logins give up.
-    set_unix_timeout(&home, 10);
+    home.set_unix_timeout(10);
 
     // `enroll --wait` returns once a Manager approves.
     let mut enroll = home

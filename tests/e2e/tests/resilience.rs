@@ -4,11 +4,12 @@
 //! appliance; leases that expire; bounded concurrency; SIGTERM with a login in flight.
 
 use reqwest::Method;
-use sealscan_e2e::agent::{AgentHome, RunningAgent, scan_memory, wait_until};
-use sealscan_e2e::control::{b64, contains, random_hex, walk};
-use sealscan_e2e::plane::*;
+use sealscan_e2e::agent::{AgentHome, RunningAgent, scan_memory};
+use sealscan_e2e::control_plane::*;
+use sealscan_e2e::{BOUND, contains, random_hex, wait_until, walk};
 use sealscan_protocols::appliance::{EnrollPollRequest, EnrollRequest, EnrollState, Job};
 use sealscan_protocols::envelope::PrivateKey;
+use sealscan_test_peers::faulty::{established_to, unanswered_on_each};
 use sealscan_test_peers::sshd::{Sshd, SshdOptions};
 use sealscan_test_peers::system::ensure_user;
 use serde_json::json;
@@ -66,7 +67,7 @@ impl Notifications {
 fn systemd_hears_ready_before_approval_then_status_watchdog_and_stopping() {
     ensure_user(USER, PW);
     let sshd = Sshd::start(&SshdOptions::default());
-    let plane = Plane::start();
+    let plane = ControlPlane::start();
     plane.unix_password_record("resil", USER, &["127.0.0.1"], PW);
     let (home, id) = plane.enroll(2);
     let fingerprint = plane.appliances()[0]["fingerprint"]
@@ -124,7 +125,7 @@ fn systemd_hears_ready_before_approval_then_status_watchdog_and_stopping() {
 fn losing_the_control_plane_means_back_off_and_retry_not_exit() {
     ensure_user(USER, PW);
     let sshd = Sshd::start(&SshdOptions::default());
-    let mut plane = Plane::start();
+    let mut plane = ControlPlane::start();
     plane.unix_password_record("resil", USER, &["127.0.0.1"], PW);
     let (home, _) = plane.enroll_approved(2);
     let mut agent = home.run();
@@ -166,19 +167,22 @@ fn rewrap_lets_a_newly_approved_appliance_open_the_sealed_records() {
     let user = "e2e_rewrap";
     ensure_user(user, &canary);
     let sshd = Sshd::start(&SshdOptions::default());
-    let mut plane = Plane::start();
+    let mut plane = ControlPlane::start();
     let (first, _) = plane.enroll_approved(2);
     let first_agent = first.run();
     wait_until("the first agent is running", BOUND, || {
         first.stderr().contains("sealscan-agent running")
     });
-    let record = plane.record(json!({
-        "kind": "unix", "title": "sealed", "user": user, "ips": ["127.0.0.1"],
-        "secrets": [{"field": "password", "value": {"model": "legacy", "value": b64(canary.as_bytes())}}]
-    }));
+    let record = plane.record(password_record(
+        "unix",
+        "sealed",
+        user,
+        &["127.0.0.1"],
+        canary.as_bytes(),
+    ));
     // NCSM: the migration seals the password to the one approved appliance.
     plane.activate_ncsm();
-    let recipients = |plane: &Plane| {
+    let recipients = |plane: &ControlPlane| {
         let view = plane.call(Method::GET, &format!("/api/v1/records/{record}"), None);
         let text = view.to_string();
         assert!(text.contains("\"sealed\""), "{view}");
@@ -230,7 +234,7 @@ fn rewrap_lets_a_newly_approved_appliance_open_the_sealed_records() {
 
 /// Enrolls a second appliance the way the agent does, over the appliance API, approves it,
 /// and claims once without waiting: the job it gets, if any.
-fn claim_as_another_appliance(plane: &Plane) -> Option<Job> {
+fn claim_as_another_appliance(plane: &ControlPlane) -> Option<Job> {
     let key = PrivateKey::generate().expect("key");
     let (status, enrolled) = plane.request(
         Method::POST,
@@ -273,11 +277,11 @@ fn claim_as_another_appliance(plane: &Plane) -> Option<Job> {
 
 #[test]
 fn an_expired_lease_goes_to_another_appliance_and_the_holder_starts_no_further_target() {
-    let plane = Plane::with_manual_clock();
+    let plane = ControlPlane::with_manual_clock();
     // One target at a time, each held by a silent listener for the 25 s login bound, so the
     // first heartbeat (a third of the 120 s lease) comes while the second target runs.
     let (home, _) = plane.enroll_approved(1);
-    set_unix_timeout(&home, 25);
+    home.set_unix_timeout(25);
     let hosts = [
         "127.0.0.21",
         "127.0.0.22",
@@ -285,7 +289,7 @@ fn an_expired_lease_goes_to_another_appliance_and_the_holder_starts_no_further_t
         "127.0.0.24",
         "127.0.0.25",
     ];
-    let (_silent, port) = silent_listeners(&hosts);
+    let (_silent, port) = unanswered_on_each(&hosts);
     plane.unix_password_record("lease", USER, &["127.0.0.21-127.0.0.25"], PW);
     let agent = home.run();
     let scan = plane.scan(
@@ -326,7 +330,7 @@ fn an_expired_lease_goes_to_another_appliance_and_the_holder_starts_no_further_t
 
 #[test]
 fn enroll_refuses_what_it_cannot_trust_by_name() {
-    let plane = Plane::start();
+    let plane = ControlPlane::start();
     let token = plane.enrollment_token();
     let home = AgentHome::new(&plane.url(), &plane.ca_pem, 1);
     let plain = home.enroll("http://127.0.0.1:1", &token, &[]);
@@ -337,7 +341,7 @@ fn enroll_refuses_what_it_cannot_trust_by_name() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/ca.pem"));
     // A CA that did not sign the server (another control plane's): a TLS failure, and the
     // token is still unused.
-    let other = Plane::start();
+    let other = ControlPlane::start();
     let wrong_ca = home.dir.path().join("other-ca.pem");
     std::fs::write(&wrong_ca, &other.ca_pem).expect("write CA");
     let untrusted = home.enroll(
@@ -363,7 +367,7 @@ fn enroll_refuses_what_it_cannot_trust_by_name() {
 
 #[test]
 fn targets_run_with_bounded_concurrency() {
-    let plane = Plane::start();
+    let plane = ControlPlane::start();
     let (home, _) = plane.enroll_approved(2);
     // Never accepted or answered: each connection stays open until its 5 s login bound.
     let hosts = [
@@ -374,7 +378,7 @@ fn targets_run_with_bounded_concurrency() {
         "127.0.0.35",
         "127.0.0.36",
     ];
-    let (_silent, port) = silent_listeners(&hosts);
+    let (_silent, port) = unanswered_on_each(&hosts);
     plane.unix_password_record("bounded", USER, &["127.0.0.31-127.0.0.36"], PW);
     let agent = home.run();
     let scan = plane.scan(
@@ -401,11 +405,11 @@ fn targets_run_with_bounded_concurrency() {
 
 #[test]
 fn sigterm_abandons_a_login_that_outlasts_the_grace_and_the_lease_brings_it_back() {
-    let plane = Plane::with_manual_clock();
+    let plane = ControlPlane::with_manual_clock();
     let (home, _) = plane.enroll_approved(1);
     // A login bound (60 s) longer than the agent's shutdown grace (15 s).
-    set_unix_timeout(&home, 60);
-    let (silent, port) = silent_listeners(&["127.0.0.41"]);
+    home.set_unix_timeout(60);
+    let (silent, port) = unanswered_on_each(&["127.0.0.41"]);
     plane.unix_password_record("stuck", USER, &["127.0.0.41"], PW);
     let agent = home.run();
     let scan = plane.scan(json!({"title": "stuck", "targets": ["127.0.0.41"],

@@ -9,9 +9,10 @@
 //! are for 127.0.0.1 and each failure case gets its own loopback address (127.0.0.2, ...): a
 //! target whose credential cannot be had is never logged in to, so nothing need listen there.
 
-use sealscan_e2e::agent::wait_until;
-use sealscan_e2e::control::*;
+use sealscan_e2e::agent::AgentSettings;
+use sealscan_e2e::control_plane::*;
 use sealscan_e2e::vault::*;
+use sealscan_e2e::{BOUND, contains, random_hex, wait_until, walk};
 use sealscan_test_peers::smbd::{Smbd, SmbdOptions};
 use sealscan_test_peers::sshd::{Sshd, SshdOptions};
 use sealscan_test_peers::system::{closed_loopback_port, ensure_user};
@@ -82,8 +83,8 @@ fn peers(tag: &str) -> Peers {
     }
 }
 
-fn scan(w: &World, title: &str, targets: Value, p: &Peers, count: usize) -> Vec<Value> {
-    w.scan(
+fn scan(plane: &ControlPlane, title: &str, targets: Value, p: &Peers, count: usize) -> Vec<Value> {
+    plane.run_scan(
         json!({"title": title, "targets": targets, "kinds": "both",
                "ports": {"unix": p.sshd.port(), "windows": p.smbd.port()}}),
         count,
@@ -94,18 +95,19 @@ fn scan(w: &World, title: &str, targets: Value, p: &Peers, count: usize) -> Vec<
 fn vault_records_resolve_live_and_each_vault_failure_has_its_cause() {
     let p = peers("a");
     let svc_pw = format!("Svc-{}-pw", random_hex(10));
-    let w = world();
-    let sim = start_sim(&w, seed_for(&svc_pw, &p));
+    let plane = ControlPlane::start();
+    let _agent = plane.running_agent(AgentSettings::default());
+    let sim = start_sim(&plane, seed_for(&svc_pw, &p));
     let ca = sim.ca_pem().expect("CA");
     let url = sim.base_url();
 
     // The good vault, and a Unix and a Windows record that log in through it.
-    let good = create_vault(&w, "secret server", &url, &ca, &svc_pw);
-    create_vault_record(&w, "unix", "127.0.0.1", &good, "e2e-unix");
-    create_vault_record(&w, "windows", "127.0.0.1", &good, "e2e-win");
+    let good = create_vault(&plane, "secret server", &url, &ca, &svc_pw);
+    create_vault_record(&plane, "unix", "127.0.0.1", &good, "e2e-unix");
+    create_vault_record(&plane, "windows", "127.0.0.1", &good, "e2e-win");
 
     sim.clear_requests();
-    let rows = scan(&w, "vault pass", json!(["127.0.0.1"]), &p, 2);
+    let rows = scan(&plane, "vault pass", json!(["127.0.0.1"]), &p, 2);
     let unix = row(&rows, "127.0.0.1", "unix");
     assert_eq!(unix["status"], "passed", "{unix:#}");
     assert_eq!(unix["qid"], 38307, "{unix:#}");
@@ -143,19 +145,19 @@ fn vault_records_resolve_live_and_each_vault_failure_has_its_cause() {
     assert_eq!(log.len(), 6, "no other request: {log:#?}");
 
     // Each failure on its own address, as a Unix and a Windows record.
-    let other_sim = start_sim(&w, seed_for(&svc_pw, &p));
+    let other_sim = start_sim(&plane, seed_for(&svc_pw, &p));
     let wrong_ca = other_sim.ca_pem().expect("CA");
     let (_closed, closed_port) = closed_loopback_port();
-    let bad_pw = create_vault(&w, "wrong password", &url, &ca, "not-the-Svc-pw");
+    let bad_pw = create_vault(&plane, "wrong password", &url, &ca, "not-the-Svc-pw");
     let gone = create_vault(
-        &w,
+        &plane,
         "unreachable",
         &format!("https://127.0.0.1:{closed_port}/SecretServer"),
         &ca,
         &svc_pw,
     );
-    let untrusted = create_vault(&w, "wrong CA", &url, &wrong_ca, &svc_pw);
-    check_out_as_other(&w, &sim, CHECKED_OUT_ID);
+    let untrusted = create_vault(&plane, "wrong CA", &url, &wrong_ca, &svc_pw);
+    check_out_as_other(&plane, &sim, CHECKED_OUT_ID);
     let cases: [(&str, &str, &str, &str, &[&str]); 6] = [
         (
             "127.0.0.2",
@@ -210,20 +212,20 @@ fn vault_records_resolve_live_and_each_vault_failure_has_its_cause() {
         ),
     ];
     for (ip, vault, secret, _, _) in &cases {
-        create_vault_record(&w, "unix", ip, vault, secret);
-        create_vault_record(&w, "windows", ip, vault, secret);
+        create_vault_record(&plane, "unix", ip, vault, secret);
+        create_vault_record(&plane, "windows", ip, vault, secret);
     }
     sim.clear_requests();
     let rows = scan(
-        &w,
+        &plane,
         "vault failures",
         json!(["127.0.0.2-127.0.0.7"]),
         &p,
         2 * cases.len(),
     );
     for (ip, _, _, step, words) in &cases {
-        assert_failed(&row(&rows, ip, "unix"), 105053, step, words);
-        assert_failed(&row(&rows, ip, "windows"), 105015, step, words);
+        assert_row(row(&rows, ip, "unix"), "failed", 105053, step, words);
+        assert_row(row(&rows, ip, "windows"), "failed", 105015, step, words);
     }
     // The failed login is not retried per target: one token request for the wrong password,
     // and one for the good vault serving its three failing secrets.
@@ -241,7 +243,7 @@ fn vault_records_resolve_live_and_each_vault_failure_has_its_cause() {
 
     // The web-service password, like any record secret, is nowhere in the control plane's
     // database, WAL included.
-    for file in walk(w.data.path().to_path_buf()) {
+    for file in walk(plane.data.path().to_path_buf()) {
         let bytes = std::fs::read(&file).unwrap_or_default();
         assert!(
             !contains(&bytes, svc_pw.as_bytes()),
@@ -258,30 +260,27 @@ fn vault_records_resolve_live_and_each_vault_failure_has_its_cause() {
 fn secret_server_faults_fail_only_the_vault_targets() {
     let p = peers("b");
     let svc_pw = format!("Svc-{}-pw", random_hex(10));
-    let w = world();
-    let sim = start_sim(&w, seed_for(&svc_pw, &p));
+    let plane = ControlPlane::start();
+    let _agent = plane.running_agent(AgentSettings::default());
+    let sim = start_sim(&plane, seed_for(&svc_pw, &p));
     let ca = sim.ca_pem().expect("CA");
-    let good = create_vault(&w, "secret server", &sim.base_url(), &ca, &svc_pw);
-    create_vault_record(&w, "unix", "127.0.0.1", &good, "e2e-unix");
+    let good = create_vault(&plane, "secret server", &sim.base_url(), &ca, &svc_pw);
+    create_vault_record(&plane, "unix", "127.0.0.1", &good, "e2e-unix");
     // The Windows record of the same target is a basic login: no vault involved.
-    w.call(
-        reqwest::Method::POST,
-        "/api/v1/records",
-        Some(json!({
-            "kind": "windows",
-            "title": "basic windows",
-            "user": p.win_user,
-            "ips": ["127.0.0.1"],
-            "secrets": [{"field": "password",
-                         "value": {"model": "legacy", "value": b64(p.win_pw.as_bytes())}}]
-        })),
-    );
+    plane.record(password_record(
+        "windows",
+        "basic windows",
+        &p.win_user,
+        &["127.0.0.1"],
+        p.win_pw.as_bytes(),
+    ));
 
     // Every Secret Server answer is a 500.
     sim.faults().fail_next_with_500(1_000);
-    let rows = scan(&w, "vault 500s", json!(["127.0.0.1"]), &p, 2);
-    assert_failed(
-        &row(&rows, "127.0.0.1", "unix"),
+    let rows = scan(&plane, "vault 500s", json!(["127.0.0.1"]), &p, 2);
+    assert_row(
+        row(&rows, "127.0.0.1", "unix"),
+        "failed",
         105053,
         "vault login",
         &["vault error", "HTTP 500", "An error has occurred."],
@@ -301,7 +300,7 @@ fn secret_server_faults_fail_only_the_vault_targets() {
         .set_delay(std::time::Duration::from_millis(300));
     sim.faults().expire_tokens_after_calls(Some(1));
     sim.clear_requests();
-    let rows = scan(&w, "vault flaky", json!(["127.0.0.1"]), &p, 2);
+    let rows = scan(&plane, "vault flaky", json!(["127.0.0.1"]), &p, 2);
     let unix = row(&rows, "127.0.0.1", "unix");
     assert_eq!(unix["status"], "passed", "{unix:#}");
     assert_eq!(unix["qid"], 38307, "{unix:#}");

@@ -1,6 +1,6 @@
 //! Targets that misbehave on purpose, for fault tests: a TCP listener on a loopback address
 //! that accepts and then never answers, answers garbage, answers the first message with
-//! garbage, or relays to a real peer.
+//! garbage, or relays to a real peer; and listeners that never accept at all.
 //!
 //! All of 127.0.0.0/8 is loopback on Linux, and the real peers bind 127.0.0.1 only, so a
 //! faulty target can take the real peer's port on another loopback address: one scan port
@@ -8,6 +8,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::ops::RangeInclusive;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -70,6 +71,28 @@ impl FaultyTarget {
             open,
             thread: Some(thread),
         }
+    }
+
+    /// Relays `ip:port` to the real peer on 127.0.0.1:`port`; [`FaultyTarget::accepted`] then
+    /// counts the connections that reached the peer from `ip`.
+    pub fn relay(ip: Ipv4Addr, port: u16) -> FaultyTarget {
+        FaultyTarget::start(
+            ip,
+            port,
+            Behaviour::Relay((Ipv4Addr::LOCALHOST, port).into()),
+        )
+    }
+
+    /// One target on each `127.0.0.<n>` for `n` in `hosts`, all on `port`, each doing what
+    /// `behaviour(n)` says.
+    pub fn on_each(
+        hosts: RangeInclusive<u8>,
+        port: u16,
+        behaviour: impl Fn(u8) -> Behaviour,
+    ) -> Vec<FaultyTarget> {
+        hosts
+            .map(|n| FaultyTarget::start(loopback(n), port, behaviour(n)))
+            .collect()
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -160,4 +183,44 @@ pub fn garbage(len: usize, seed: u64) -> Vec<u8> {
 /// A loopback address other than 127.0.0.1: `127.0.0.<n>`.
 pub fn loopback(n: u8) -> Ipv4Addr {
     Ipv4Addr::new(127, 0, 0, n)
+}
+
+/// A listener on `host:port` that never accepts: the kernel completes each TCP handshake into
+/// its backlog and nothing ever reads or answers. Closed when dropped.
+pub fn unanswered(host: &str, port: u16) -> TcpListener {
+    TcpListener::bind((host, port))
+        .unwrap_or_else(|e| panic!("bind a silent listener on {host}:{port}: {e}"))
+}
+
+/// [`unanswered`] listeners, one on each of `hosts`, all on one free port (returned), so a
+/// scan's port override reaches each of them.
+pub fn unanswered_on_each(hosts: &[&str]) -> (Vec<TcpListener>, u16) {
+    'port: for _ in 0..50 {
+        let first = TcpListener::bind((hosts[0], 0)).expect("bind a silent listener");
+        let port = first.local_addr().expect("address").port();
+        let mut all = vec![first];
+        for h in &hosts[1..] {
+            match TcpListener::bind((*h, port)) {
+                Ok(l) => all.push(l),
+                Err(_) => continue 'port,
+            }
+        }
+        return (all, port);
+    }
+    panic!("no port free on all of {hosts:?}");
+}
+
+/// Server-side sockets of `port` the kernel holds as ESTABLISHED (accepted or waiting in the
+/// backlog): a client's open connections to listeners that never answer.
+pub fn established_to(port: u16) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let wanted = format!(":{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            cols.get(1).is_some_and(|local| local.ends_with(&wanted)) && cols.get(3) == Some(&"01")
+        })
+        .count()
 }

@@ -1,35 +1,38 @@
-//! The real control plane (sealscan-control's HTTPS server and SQLite store, in process) as the
-//! daemon and resilience tests drive it: a Manager's API session, enrollment tokens, approvals,
-//! records, scans and their results; stopping and restarting the server on the same address
-//! and data directory; and, when a test needs leases to expire, a clock only the test moves.
-//! Agents are the real `sealscan-agent` binary ([`crate::agent`]).
+//! The real control plane for tests: sealscan-control's HTTPS server and SQLite store, in
+//! process, driven through its API as an operator's tools drive it (a Manager's session,
+//! enrollment tokens, approvals, records, scans and their results). It serves on its own
+//! runtime, so stopping it is a crash (listener and open connections gone at once) and it
+//! restarts on the same address and database; it may run on a clock only the test moves, for
+//! leases; NCSM is activated as the operator and the Primary Contact do. Agents are the real
+//! `sealscan-agent` binary ([`crate::agent`]).
 
-use crate::agent::{AgentHome, wait_until};
-use crate::control::{MANAGER, MANAGER_PW, now};
+use crate::agent::{Agent, AgentHome, AgentSettings};
+use crate::{BOUND, wait_until};
 use reqwest::{Method, StatusCode};
 use sealscan_control::clock::{Clock, ManualClock, SystemClock};
 use sealscan_control::init::{InitOptions, init};
 use sealscan_control::model::Edition;
 use sealscan_control::secrets::{HashCost, Password};
 use sealscan_control::server::{RunningServer, ServerOptions, open_store, start};
+use sealscan_control::store::Store;
 use serde_json::{Value, json};
-use std::net::{SocketAddr, TcpListener};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-/// Caps on waiting for a broken run, never measurements.
-pub const BOUND: Duration = Duration::from_secs(120);
+pub const MANAGER: &str = "alice";
+pub const MANAGER_PW: &str = "Vq7!mZp4#Lw";
 
-pub struct Plane {
+pub struct ControlPlane {
     /// Runs the tests' API calls.
     pub rt: tokio::runtime::Runtime,
-    /// Runs the server and every connection it serves, so [`Plane::stop`] ends them all as a
+    /// Runs the server and every connection it serves, so [`ControlPlane::stop`] ends them all as a
     /// crash would (the server's own `stop` leaves open connections served).
     server_rt: Option<tokio::runtime::Runtime>,
     pub data: tempfile::TempDir,
     pub addr: SocketAddr,
     pub ca_pem: String,
-    /// Set when the plane runs on a clock the test moves ([`Plane::advance`]).
+    /// Set when the plane runs on a clock the test moves ([`ControlPlane::advance`]).
     pub manual: Option<ManualClock>,
     clock: Arc<dyn Clock>,
     server: Option<RunningServer>,
@@ -37,14 +40,14 @@ pub struct Plane {
     session: String,
 }
 
-impl Plane {
+impl ControlPlane {
     /// A fresh subscription (Manager `alice`, the Primary Contact) served on a free loopback
     /// port, on the system clock.
     pub fn start() -> Self {
         Self::start_on(None)
     }
 
-    /// [`Plane::start`] on a clock that moves only with [`Plane::advance`].
+    /// [`ControlPlane::start`] on a clock that moves only with [`ControlPlane::advance`].
     pub fn with_manual_clock() -> Self {
         Self::start_on(Some(ManualClock::new(now())))
     }
@@ -77,13 +80,8 @@ impl Plane {
             .expect("control plane starts");
         let addr = server.addr;
         let ca_pem = std::fs::read_to_string(data.path().join("tls/cert.pem")).expect("cert");
-        let client = reqwest::Client::builder()
-            .use_rustls_tls()
-            .tls_built_in_root_certs(false)
-            .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes()).expect("CA"))
-            .build()
-            .expect("client");
-        let mut plane = Plane {
+        let client = https_client(&ca_pem);
+        let mut plane = ControlPlane {
             rt,
             server_rt: Some(server_rt),
             data,
@@ -139,9 +137,14 @@ impl Plane {
 
     /// A Manager's call that must succeed.
     pub fn call(&self, method: Method, path: &str, body: Option<Value>) -> Value {
-        let (status, answer) = self.request(method.clone(), path, Some(&self.session), body);
+        let (status, answer) = self.try_call(method.clone(), path, body);
         assert!(status.is_success(), "{method} {path}: {status} {answer}");
         answer
+    }
+
+    /// A Manager's call whose refusal the test reads: status and JSON body.
+    pub fn try_call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.request(method, path, Some(&self.session), body)
     }
 
     pub fn enrollment_token(&self) -> String {
@@ -176,7 +179,13 @@ impl Plane {
 
     /// A new appliance home (`concurrency` targets at once) enrolled with a fresh token.
     pub fn enroll(&self, concurrency: u16) -> (AgentHome, String) {
-        let home = AgentHome::new(&self.url(), &self.ca_pem, concurrency);
+        self.enroll_with(AgentSettings::concurrency(concurrency))
+    }
+
+    /// A new appliance home with `settings`, enrolled with a fresh token; its appliance id,
+    /// found by the fingerprint enroll shows, as a Manager compares it.
+    pub fn enroll_with(&self, settings: AgentSettings) -> (AgentHome, String) {
+        let home = AgentHome::with_settings(&self.url(), &self.ca_pem, settings);
         let out = home.enroll(&self.url(), &self.enrollment_token(), &[]);
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(
@@ -191,11 +200,23 @@ impl Plane {
         (home, id)
     }
 
-    /// [`Plane::enroll`] and approved by the Manager.
+    /// [`ControlPlane::enroll`] and approved by the Manager.
     pub fn enroll_approved(&self, concurrency: u16) -> (AgentHome, String) {
         let (home, id) = self.enroll(concurrency);
         self.approve(&id);
         (home, id)
+    }
+
+    /// An enrolled, approved agent with `settings`, running, its credential collected.
+    pub fn running_agent(&self, settings: AgentSettings) -> Agent {
+        let (home, id) = self.enroll_with(settings);
+        self.approve(&id);
+        let mut agent = Agent::new(home, id);
+        agent.start();
+        wait_until("the agent collects its credential", BOUND, || {
+            agent.home.state_dir().join("credential").exists()
+        });
+        agent
     }
 
     /// Creates a record; its id.
@@ -206,16 +227,26 @@ impl Plane {
 
     /// A Unix record with `password` (legacy model) for `ips`.
     pub fn unix_password_record(&self, title: &str, user: &str, ips: &[&str], password: &str) {
-        self.record(json!({
-            "kind": "unix", "title": title, "user": user, "ips": ips,
-            "secrets": [{"field": "password",
-                         "value": {"model": "legacy", "value": crate::control::b64(password.as_bytes())}}]
-        }));
+        self.record(password_record(
+            "unix",
+            title,
+            user,
+            ips,
+            password.as_bytes(),
+        ));
     }
 
     /// Creates a scan; its id.
     pub fn scan(&self, body: Value) -> String {
         id_text(&self.call(Method::POST, "/api/v1/scans", Some(body))["id"])
+    }
+
+    /// Creates a scan and waits for its `count` results, which must be all it gets.
+    pub fn run_scan(&self, body: Value, count: usize) -> Vec<Value> {
+        let scan_id = self.scan(body);
+        let rows = self.wait_results(&scan_id, count);
+        assert_eq!(rows.len(), count, "{rows:#?}");
+        rows
     }
 
     pub fn scan_view(&self, scan_id: &str) -> Value {
@@ -255,7 +286,15 @@ impl Plane {
         view
     }
 
-    /// Moves the control plane's clock (only on [`Plane::with_manual_clock`]).
+    /// Waits until the scan is done; its results.
+    pub fn wait_done(&self, scan_id: &str) -> Vec<Value> {
+        wait_until(&format!("scan {scan_id} done"), BOUND, || {
+            self.scan_view(scan_id)["state"] == "done"
+        });
+        self.results(scan_id)
+    }
+
+    /// Moves the control plane's clock (only on [`ControlPlane::with_manual_clock`]).
     pub fn advance(&self, seconds: i64) {
         self.manual
             .as_ref()
@@ -286,6 +325,16 @@ impl Plane {
         });
         self.server = server;
         self.server_rt = Some(server_rt);
+    }
+
+    /// The running server's own store, for what only someone holding the database can do.
+    pub fn store(&self) -> &Store {
+        &self
+            .server
+            .as_ref()
+            .expect("control plane running")
+            .state
+            .store
     }
 
     /// `sealscan-control ncsm enable`, as the operator runs it on the data directory.
@@ -319,7 +368,7 @@ impl Plane {
     }
 }
 
-impl Drop for Plane {
+impl Drop for ControlPlane {
     fn drop(&mut self) {
         self.stop();
     }
@@ -344,55 +393,113 @@ fn options(data_dir: &std::path::Path, listen: &str, clock: &Arc<dyn Clock>) -> 
     }
 }
 
+/// An HTTPS client that trusts `ca_pem` only.
+pub fn https_client(ca_pem: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes()).expect("CA"))
+        .build()
+        .expect("client")
+}
+
 fn id_text(v: &Value) -> String {
     v.as_str().map_or_else(|| v.to_string(), str::to_string)
 }
 
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+pub fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A record secret in the legacy model, as the API takes it.
+pub fn legacy_secret(field: &str, value: &[u8]) -> Value {
+    json!({"field": field, "value": {"model": "legacy", "value": b64(value)}})
+}
+
+/// A record secret sealed in an NCSM envelope (its text form).
+pub fn sealed_secret(field: &str, envelope: &str) -> Value {
+    json!({"field": field, "value": {"model": "sealed", "envelope": envelope}})
+}
+
+/// A record of `kind` ("unix" or "windows") for `ips` whose password is `password` (legacy
+/// model); a Windows one is a local account.
+pub fn password_record(
+    kind: &str,
+    title: &str,
+    user: &str,
+    ips: &[&str],
+    password: &[u8],
+) -> Value {
+    json!({"kind": kind, "title": title, "user": user, "ips": ips,
+           "secrets": [legacy_secret("password", password)]})
+}
+
 /// The row of `rows` for `host` and `kind`.
-pub fn row<'a>(rows: &'a [Value], host: &str, kind: &str) -> &'a Value {
+pub fn row<'a>(rows: &'a [Value], host: impl std::fmt::Display, kind: &str) -> &'a Value {
+    let host = host.to_string();
     rows.iter()
-        .find(|r| r["host"] == host && r["kind"] == kind)
+        .find(|r| r["host"] == host.as_str() && r["kind"] == kind)
         .unwrap_or_else(|| panic!("no {kind} result for {host} in {rows:#?}"))
 }
 
-/// Listeners that accept TCP (the kernel completes the handshake) and never answer, one on
-/// each of `hosts`, all on one port, so a scan's port override reaches each of them.
-pub fn silent_listeners(hosts: &[&str]) -> (Vec<TcpListener>, u16) {
-    'port: for _ in 0..50 {
-        let first = TcpListener::bind((hosts[0], 0)).expect("bind a silent listener");
-        let port = first.local_addr().expect("address").port();
-        let mut all = vec![first];
-        for h in &hosts[1..] {
-            match TcpListener::bind((*h, port)) {
-                Ok(l) => all.push(l),
-                Err(_) => continue 'port,
-            }
-        }
-        return (all, port);
+/// Asserts a result row's status, QID, step and words of its cause (which starts with its
+/// step); prints what an operator reads.
+pub fn assert_row(row: &Value, status: &str, qid: u32, step: &str, words: &[&str]) {
+    eprintln!(
+        "{} {} {} {} {} | {}",
+        row["target_id"], row["host"], row["kind"], row["status"], row["qid"], row["cause"]
+    );
+    assert_eq!(row["status"], status, "{row:#}");
+    assert_eq!(row["qid"], qid, "{row:#}");
+    assert_eq!(row["step"], step, "{row:#}");
+    let cause = row["cause"].as_str().unwrap_or_default();
+    assert!(cause.starts_with(&format!("{step}: ")), "{row:#}");
+    for w in words {
+        assert!(cause.contains(w), "{w:?} not in the cause: {row:#}");
     }
-    panic!("no port free on all of {hosts:?}");
 }
 
-/// Server-side sockets of `port` the kernel holds as ESTABLISHED (accepted or waiting in the
-/// backlog): the agent's open connections to listeners that never answer.
-pub fn established_to(port: u16) -> usize {
-    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
-    let wanted = format!(":{port:04X}");
-    table
-        .lines()
-        .skip(1)
-        .filter(|l| {
-            let cols: Vec<&str> = l.split_whitespace().collect();
-            cols.get(1).is_some_and(|local| local.ends_with(&wanted)) && cols.get(3) == Some(&"01")
-        })
-        .count()
+/// The results keyed by (target id, kind), asserting that no target and kind has two.
+pub fn one_per_target(rows: &[Value]) -> BTreeMap<(String, String), Value> {
+    let mut by_target = BTreeMap::new();
+    for row in rows {
+        let key = (
+            row["target_id"].as_str().unwrap_or_default().to_string(),
+            row["kind"].as_str().unwrap_or_default().to_string(),
+        );
+        if let Some(first) = by_target.insert(key.clone(), row.clone()) {
+            panic!("two results for {key:?}: {first} and {row}");
+        }
+    }
+    by_target
 }
 
-/// Sets a per-target login bound in the agent's configuration (seconds).
-pub fn set_unix_timeout(home: &AgentHome, secs: u32) {
-    let config = std::fs::read_to_string(home.config()).expect("config");
-    let config = config.replace("unix_secs = 5", &format!("unix_secs = {secs}"));
-    std::fs::write(home.config(), config).expect("config");
+/// A scan's Unix results for targets t1..t`hosts` on 127.0.0.1..=127.0.0.`hosts`: exactly one
+/// each, passed where `passes(n)`, timed out elsewhere.
+pub fn assert_unix_logins(rows: &[Value], hosts: u8, passes: impl Fn(u8) -> bool) {
+    let by_target = one_per_target(rows);
+    assert_eq!(rows.len(), usize::from(hosts), "{rows:#?}");
+    for n in 1..=hosts {
+        let row = by_target
+            .get(&(format!("t{n}"), "unix".to_string()))
+            .unwrap_or_else(|| panic!("no result for target t{n} (127.0.0.{n})"));
+        assert_eq!(row["host"], format!("127.0.0.{n}"), "{row}");
+        let (status, qid) = if passes(n) {
+            ("passed", 38307)
+        } else {
+            ("timed_out", 115263)
+        };
+        assert_eq!(row["status"], status, "{row}");
+        assert_eq!(row["qid"], qid, "{row}");
+    }
 }
 
 pub fn file_mode(path: &std::path::Path) -> u32 {

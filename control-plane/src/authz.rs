@@ -10,6 +10,8 @@ pub struct Actor {
     pub primary_contact: bool,
     /// The per-user grant as stored; it only counts while the subscription option is on.
     pub can_edit_external_ids: bool,
+    /// A Manager's grant; it only counts for a Unit Manager (Managers always may).
+    pub can_edit_records: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,8 +32,11 @@ pub enum Action {
     PrimaryContactOption,
     /// Authentication records, vault records and NCSM status.
     ViewRecords,
-    /// Creating and deleting records and vaults.
+    /// Creating, updating and deleting records and vaults: Managers, and Unit Managers a
+    /// Manager has granted the records permission.
     EditRecords,
+    /// Granting or withdrawing a Unit Manager's records permission.
+    GrantRecordsPermission,
     /// Enrollment tokens, approving, rejecting and revoking appliances.
     ManageAppliances,
     ViewAppliances,
@@ -57,6 +62,7 @@ impl Action {
             Action::PrimaryContactOption => "this option",
             Action::ViewRecords => "viewing authentication and vault records",
             Action::EditRecords => "changing authentication and vault records",
+            Action::GrantRecordsPermission => "granting the records permission",
             Action::ManageAppliances => "managing appliances",
             Action::ViewAppliances => "viewing appliances",
             Action::CreateScan => "creating scans",
@@ -79,7 +85,8 @@ impl Action {
             Action::ManageSecurity
             | Action::ReadOutbox
             | Action::ReadAudit
-            | Action::SetNeverExpire => &[Manager],
+            | Action::SetNeverExpire
+            | Action::GrantRecordsPermission => &[Manager],
             Action::PrimaryContactOption => &[Manager],
             Action::ViewRecords => &[Manager, UnitManager, Scanner, Reader],
             Action::EditRecords => &[Manager, UnitManager],
@@ -96,6 +103,15 @@ pub fn role_allows(role: Role, primary_contact: bool, action: Action) -> bool {
 
 pub fn require(actor: &Actor, action: Action) -> Result<(), ApiError> {
     if role_allows(actor.role, actor.primary_contact, action) {
+        if action == Action::EditRecords
+            && actor.role == Role::UnitManager
+            && !actor.can_edit_records
+        {
+            return Err(ApiError::forbidden(
+                "role.records-permission-required",
+                "changing authentication and vault records needs a Manager, or a Unit Manager with the records permission; a Manager has not granted it to you (sealscan users records-permission NAME on)",
+            ));
+        }
         return Ok(());
     }
     if action == Action::PrimaryContactOption && actor.role == Role::Manager {

@@ -202,6 +202,8 @@ pub struct User {
     pub api_only: bool,
     pub external_id: Option<String>,
     pub can_edit_external_ids: bool,
+    /// A Manager's grant letting a Unit Manager change records and vaults.
+    pub can_edit_records: bool,
     pub password_hash: String,
     pub password_changed_at: i64,
     pub must_change_password: bool,

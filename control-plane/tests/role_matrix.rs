@@ -1,5 +1,6 @@
 //! Every endpoint, called as every role and unauthenticated: allowed or refused by role, as
-//! the endpoint table (the same one the OpenAPI document is built from) states.
+//! the endpoint table (the same one the OpenAPI document is built from) states. Unit Managers
+//! appear twice: without and with the records permission a Manager grants.
 mod common;
 
 use common::*;
@@ -12,17 +13,19 @@ enum Caller {
     PrimaryContact,
     Manager,
     UnitManager,
+    UnitManagerWithRecords,
     Scanner,
     Reader,
     UserAdministrator,
 }
 
 impl Caller {
-    const ALL: [Caller; 7] = [
+    const ALL: [Caller; 8] = [
         Caller::Anonymous,
         Caller::PrimaryContact,
         Caller::Manager,
         Caller::UnitManager,
+        Caller::UnitManagerWithRecords,
         Caller::Scanner,
         Caller::Reader,
         Caller::UserAdministrator,
@@ -34,20 +37,25 @@ impl Caller {
             Caller::PrimaryContact => Some(PC_USER),
             Caller::Manager => Some("m2"),
             Caller::UnitManager => Some("um"),
+            Caller::UnitManagerWithRecords => Some("umr"),
             Caller::Scanner => Some("sc"),
             Caller::Reader => Some("rd"),
             Caller::UserAdministrator => Some("ua"),
         }
     }
 
-    fn role(self) -> &'static str {
+    /// The access-table entries that admit this caller.
+    fn roles(self) -> &'static [&'static str] {
         match self {
-            Caller::Anonymous => "",
-            Caller::PrimaryContact | Caller::Manager => "manager",
-            Caller::UnitManager => "unit_manager",
-            Caller::Scanner => "scanner",
-            Caller::Reader => "reader",
-            Caller::UserAdministrator => "user_administrator",
+            Caller::Anonymous => &[],
+            Caller::PrimaryContact | Caller::Manager => &["manager"],
+            Caller::UnitManager => &["unit_manager"],
+            Caller::UnitManagerWithRecords => {
+                &["unit_manager", "unit_manager with records permission"]
+            }
+            Caller::Scanner => &["scanner"],
+            Caller::Reader => &["reader"],
+            Caller::UserAdministrator => &["user_administrator"],
         }
     }
 }
@@ -58,7 +66,7 @@ fn expected_allowed(access: &str, caller: Caller) -> bool {
         "public" => true,
         "session" => caller != Caller::Anonymous,
         "primary contact" => caller == Caller::PrimaryContact,
-        roles => caller != Caller::Anonymous && roles.split(", ").any(|r| r == caller.role()),
+        roles => roles.split(", ").any(|r| caller.roles().contains(&r)),
     }
 }
 
@@ -82,6 +90,7 @@ fn request(method: &str, path: &str, target: i64, n: usize) -> (String, Option<V
         ("post", "/api/v1/users/{id}/reset-password") => Some(json!({"password": "Zq8!pLm3#Tv"})),
         ("put", "/api/v1/users/{id}/role") => Some(json!({"role": "scanner"})),
         ("put", "/api/v1/users/{id}/external-id-permission") => Some(json!({"granted": false})),
+        ("put", "/api/v1/users/{id}/records-permission") => Some(json!({"granted": false})),
         ("put", "/api/v1/security") => Some(json!({})),
         ("put", "/api/v1/security/allowlist") => Some(json!({"enabled": false, "entries": []})),
         ("put", "/api/v1/security/external-ids") => Some(json!({"enabled": true})),
@@ -107,6 +116,15 @@ async fn every_endpoint_as_every_role() {
     ] {
         h.user(&pc, name, role).await;
     }
+    h.user(&pc, "umr", "unit_manager").await;
+    h.call(
+        "put",
+        "/api/v1/users/umr/records-permission",
+        Some(&pc),
+        Some(json!({"granted": true})),
+    )
+    .await
+    .expect_ok();
     let target = h.user(&pc, "tg", "scanner").await;
 
     let mut n = 0;

@@ -107,6 +107,7 @@ impl UserPrincipal {
             role: self.user.role,
             primary_contact: self.subscription.primary_contact_id == Some(self.user.id),
             can_edit_external_ids: self.user.can_edit_external_ids,
+            can_edit_records: self.user.can_edit_records,
         }
     }
 }

@@ -91,6 +91,10 @@ pub fn router(state: Shared) -> Router {
             "/users/{id}/external-id-permission",
             put(users::set_external_id_permission),
         )
+        .route(
+            "/users/{id}/records-permission",
+            put(users::set_records_permission),
+        )
         .route("/security", get(security::show).put(security::update))
         .route(
             "/security/allowlist",

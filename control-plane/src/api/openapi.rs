@@ -7,7 +7,8 @@ pub struct Endpoint {
     pub method: &'static str,
     pub path: &'static str,
     pub summary: &'static str,
-    /// "public", "session" (any signed-in user), or the roles allowed.
+    /// "public", "session" (any signed-in user), or the roles allowed ("unit_manager with
+    /// records permission": only a Unit Manager a Manager has granted it).
     pub access: &'static str,
 }
 
@@ -127,6 +128,12 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "/api/v1/users/{id}/external-id-permission",
         "Grant or withdraw the external-ID edit permission",
         "primary contact"
+    ),
+    ep!(
+        "put",
+        "/api/v1/users/{id}/records-permission",
+        "Grant or withdraw a Unit Manager's permission to change records and vaults",
+        "manager"
     ),
     ep!(
         "get",
@@ -290,7 +297,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "post",
         "/api/v1/records",
         "Create a Unix or Windows authentication record (legacy secret or NCSM envelopes)",
-        "manager, unit_manager"
+        "manager, unit_manager with records permission"
     ),
     ep!(
         "get",
@@ -302,13 +309,13 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "patch",
         "/api/v1/records/{id}",
         "Update an authentication record: the fields given, secrets only when given (same rules as create)",
-        "manager, unit_manager"
+        "manager, unit_manager with records permission"
     ),
     ep!(
         "delete",
         "/api/v1/records/{id}",
         "Delete an authentication record and its secrets",
-        "manager, unit_manager"
+        "manager, unit_manager with records permission"
     ),
     ep!(
         "get",
@@ -320,7 +327,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "post",
         "/api/v1/vaults",
         "Create a Secret Server vault record",
-        "manager, unit_manager"
+        "manager, unit_manager with records permission"
     ),
     ep!(
         "get",
@@ -332,13 +339,13 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "patch",
         "/api/v1/vaults/{id}",
         "Update a vault record: the fields given, the password only when given",
-        "manager, unit_manager"
+        "manager, unit_manager with records permission"
     ),
     ep!(
         "delete",
         "/api/v1/vaults/{id}",
         "Delete a vault record no record uses",
-        "manager, unit_manager"
+        "manager, unit_manager with records permission"
     ),
     ep!(
         "get",

@@ -1,4 +1,5 @@
-//! Users: list, create, show, edit, lock/unlock, password reset, role, external-ID grant.
+//! Users: list, create, show, edit, lock/unlock, password reset, role, external-ID grant,
+//! records grant.
 use super::Shared;
 use super::auth::CurrentUser;
 use super::error::{ApiError, ApiResult, Body};
@@ -493,13 +494,19 @@ pub async fn set_role(
         }
         let old = u.role;
         u.role = req.role;
+        // The records grant belongs to the Unit Manager role it was given for: a user who
+        // leaves it and comes back must be granted again, never silently regain it.
+        let records_permission_withdrawn = old != req.role && u.can_edit_records;
+        if records_permission_withdrawn {
+            u.can_edit_records = false;
+        }
         tx.save_user(&u)?;
         tx.audit(
             now,
             &actor.username,
             "user.role-changed",
             &u.username,
-            &json!({"from": old, "to": req.role}),
+            &json!({"from": old, "to": req.role, "records_permission_withdrawn": records_permission_withdrawn}),
             Some(&p.ip.to_string()),
         )?;
         Ok(u)
@@ -553,6 +560,44 @@ pub async fn set_external_id_permission(
             "external-ids.permission",
             &u.username,
             &json!({"granted": req.granted}),
+            Some(&p.ip.to_string()),
+        )?;
+        Ok(u)
+    })?;
+    Ok(Json(user_view(&p.subscription, &user)))
+}
+
+/// A Manager grants or withdraws a Unit Manager's permission to create, update and delete
+/// records and vaults (Managers always have it; no other role can hold it).
+pub async fn set_records_permission(
+    CurrentUser(p): CurrentUser,
+    State(state): State<Shared>,
+    Path(key): Path<String>,
+    Body(req): Body<PermissionRequest>,
+) -> ApiResult<Json<UserView>> {
+    let actor = p.actor();
+    authz::require(&actor, Action::GrantRecordsPermission)?;
+    let now = state.now();
+    let user = state.store.write(|tx| {
+        let mut u = target(tx, &key)?;
+        if req.granted && u.role != Role::UnitManager {
+            return Err(ApiError::conflict(
+                "records-permission.role",
+                format!(
+                    "only a Unit Manager can be granted the records permission (Managers always have it); {} is a {}",
+                    u.username, u.role
+                ),
+            ));
+        }
+        let was = u.can_edit_records;
+        u.can_edit_records = req.granted;
+        tx.save_user(&u)?;
+        tx.audit(
+            now,
+            &actor.username,
+            "records.permission",
+            &u.username,
+            &json!({"granted": req.granted, "was": was}),
             Some(&p.ip.to_string()),
         )?;
         Ok(u)

@@ -18,6 +18,10 @@ pub struct UserView {
     /// The grant as stored, and whether it is in force (the subscription option is on).
     pub external_id_permission: bool,
     pub external_id_permission_effective: bool,
+    /// The records grant as stored, and whether this user may change records and vaults
+    /// (Managers always; Unit Managers with the grant).
+    pub records_permission: bool,
+    pub records_permission_effective: bool,
     pub never_expire: bool,
     pub never_expire_effective: bool,
     pub locked: bool,
@@ -47,6 +51,9 @@ pub fn user_view(sub: &Subscription, u: &User) -> UserView {
         external_id_permission: u.can_edit_external_ids,
         external_id_permission_effective: primary
             || (u.can_edit_external_ids && sub.security.external_ids_editable),
+        records_permission: u.can_edit_records,
+        records_permission_effective: u.role == Role::Manager
+            || (u.role == Role::UnitManager && u.can_edit_records),
         never_expire: u.never_expire,
         never_expire_effective: lifecycle::never_expires(sub, u),
         locked: u.locked,

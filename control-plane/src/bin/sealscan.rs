@@ -211,6 +211,10 @@ fn print_users(v: &Value) {
                     if u["must_change_password"] == true {
                         flags.push("must-change-password");
                     }
+                    // Only where it is a per-user grant: Managers always have it.
+                    if u["role"] == "unit_manager" && u["records_permission"] == true {
+                        flags.push("records");
+                    }
                     vec![
                         s(&u["id"]),
                         s(&u["username"]),
@@ -612,6 +616,18 @@ async fn users(ctx: &Ctx, cmd: UsersCmd) -> R<()> {
                 .await?;
             ctx.out(&v, |v| {
                 println!("{}: external-ID permission {}", s(&v["username"]), state)
+            });
+        }
+        UsersCmd::RecordsPermission { user, state } => {
+            let v = ctx
+                .call(
+                    "PUT",
+                    &format!("/users/{}/records-permission", enc(&user)),
+                    Some(json!({"granted": state == "on"})),
+                )
+                .await?;
+            ctx.out(&v, |v| {
+                println!("{}: records permission {}", s(&v["username"]), state)
             });
         }
     }

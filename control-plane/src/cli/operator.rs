@@ -150,6 +150,13 @@ pub enum UsersCmd {
         #[arg(value_parser = ["on", "off"])]
         state: String,
     },
+    /// Manager: grant or withdraw a Unit Manager's permission to create, update and delete
+    /// records and vaults (Managers always have it).
+    RecordsPermission {
+        user: String,
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
 }
 
 #[derive(Args)]

@@ -6,6 +6,7 @@ use rusqlite::Connection;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, V1),
     (2, V2),
+    (3, V3),
     (100, V100),
     (101, V101),
     (200, super::records::V200),
@@ -99,6 +100,10 @@ CREATE TABLE results (
 );
 CREATE INDEX results_scan ON results(scan_id);
 "#;
+
+/// The per-user grant that lets a Unit Manager change records and vaults. Existing Unit
+/// Managers start without it: the rule was not enforced before, so nobody chose to give it.
+const V3: &str = "ALTER TABLE users ADD COLUMN can_edit_records INTEGER NOT NULL DEFAULT 0;";
 
 /// SMTP delivery bookkeeping for the outbox.
 const V2: &str = r#"

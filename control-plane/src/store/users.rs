@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, Row, params};
 const COLUMNS: &str = "id, username, first_name, last_name, email, role, api_only, external_id, \
     can_edit_external_ids, password_hash, password_changed_at, must_change_password, never_expire, \
     failed_logins, locked, session_timeout_minutes, totp_secret, totp_enabled, totp_last_step, \
-    last_expiry_notice_at, created_at, last_login_at";
+    last_expiry_notice_at, created_at, last_login_at, can_edit_records";
 
 fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
     let role: String = r.get(5)?;
@@ -34,6 +34,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
         last_expiry_notice_at: r.get(19)?,
         created_at: r.get(20)?,
         last_login_at: r.get(21)?,
+        can_edit_records: r.get(22)?,
     })
 }
 
@@ -107,7 +108,7 @@ impl Tx<'_> {
              external_id = ?7, can_edit_external_ids = ?8, password_hash = ?9, password_changed_at = ?10, \
              must_change_password = ?11, never_expire = ?12, failed_logins = ?13, locked = ?14, \
              session_timeout_minutes = ?15, totp_secret = ?16, totp_enabled = ?17, totp_last_step = ?18, \
-             last_expiry_notice_at = ?19, last_login_at = ?20 WHERE id = ?1",
+             last_expiry_notice_at = ?19, last_login_at = ?20, can_edit_records = ?21 WHERE id = ?1",
             params![
                 u.id,
                 u.first_name,
@@ -128,7 +129,8 @@ impl Tx<'_> {
                 flag(u.totp_enabled),
                 u.totp_last_step,
                 u.last_expiry_notice_at,
-                u.last_login_at
+                u.last_login_at,
+                flag(u.can_edit_records)
             ],
         )?;
         Ok(())

@@ -91,6 +91,67 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     }
 }
 
+/// A JSON request body kept as its bytes, for handlers that decide who may call them before
+/// parsing, and that parse secrets straight into zeroizing types (never via
+/// `serde_json::Value`, whose plain Strings are dropped unwiped). `parse` then wipes the
+/// buffer when this request holds its only reference.
+pub struct RawJson(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawJson {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|essence| {
+                let essence = essence.trim().to_ascii_lowercase();
+                essence == "application/json"
+                    || (essence.starts_with("application/") && essence.ends_with("+json"))
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "request.malformed",
+                "the request body is not valid: expected a request with `Content-Type: application/json`",
+            ));
+        }
+        axum::body::Bytes::from_request(req, state)
+            .await
+            .map(RawJson)
+            .map_err(|r| {
+                ApiError::new(
+                    r.status().max(StatusCode::BAD_REQUEST),
+                    "request.malformed",
+                    format!("the request body could not be read: {}", r.body_text()),
+                )
+            })
+    }
+}
+
+impl RawJson {
+    /// Parses the body, then wipes it if no one else holds it. serde's message may quote a
+    /// value, and its position is noise: only the description, with quoted parts elided.
+    pub fn parse<T: DeserializeOwned>(self) -> ApiResult<T> {
+        let parsed = serde_json::from_slice(&self.0).map_err(|e| {
+            let text = e.to_string();
+            let text = text.split(" at line ").next().unwrap_or_default();
+            let safe = text.split('`').step_by(2).collect::<Vec<_>>().join("…");
+            ApiError::bad_request(
+                "request.malformed",
+                format!("the request body is not valid: {safe}"),
+            )
+        });
+        if let Ok(mut buf) = self.0.try_into_mut() {
+            zeroize::Zeroize::zeroize(&mut buf[..]);
+        }
+        parsed
+    }
+}
+
 fn json_rejection(r: JsonRejection) -> ApiError {
     let text = r.body_text();
     ApiError::new(

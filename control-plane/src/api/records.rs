@@ -3,7 +3,7 @@
 //! against the binding and the approved appliances, and every view names fields only.
 use super::Shared;
 use super::auth::{CurrentUser, UserPrincipal};
-use super::error::{ApiError, ApiResult, Body};
+use super::error::{ApiError, ApiResult, RawJson};
 use crate::authz::{self, Action};
 use crate::credentials::{envelope_binding, record_binding, seal_legacy, vault_binding};
 use crate::iprange::IpRange;
@@ -110,19 +110,6 @@ fn auto() -> String {
 
 fn bad(rule: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::bad_request(rule, message)
-}
-
-fn parse_body<T: serde::de::DeserializeOwned>(body: Value) -> ApiResult<T> {
-    // Parsed after the role check, so a refused caller learns nothing about the body rules.
-    serde_json::from_value(body).map_err(|e| {
-        // serde's message may quote a value; keep only its position-free description.
-        let text = e.to_string();
-        let safe = text.split('`').step_by(2).collect::<Vec<_>>().join("…");
-        bad(
-            "request.malformed",
-            format!("the request body is not valid: {safe}"),
-        )
-    })
 }
 
 fn text(field: &'static str, value: &str, max: usize) -> ApiResult<()> {
@@ -706,11 +693,11 @@ fn check_conflicts(
 pub async fn create(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
-    Body(body): Body<Value>,
+    body: RawJson,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let actor = p.actor();
     authz::require(&actor, Action::EditRecords)?;
-    let req: CreateRecord = parse_body(body)?;
+    let req: CreateRecord = body.parse()?;
     let now = state.now();
     let CheckedRecord {
         row,
@@ -876,11 +863,11 @@ fn check_vault(req: CreateVault, actor: &str, now: i64) -> ApiResult<(VaultRow, 
 pub async fn vault_create(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
-    Body(body): Body<Value>,
+    body: RawJson,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let actor = p.actor();
     authz::require(&actor, Action::EditRecords)?;
-    let req: CreateVault = parse_body(body)?;
+    let req: CreateVault = body.parse()?;
     let now = state.now();
     let (row, password) = check_vault(req, &actor.username, now)?;
     let view = state.store.write(|tx| {
@@ -1108,11 +1095,11 @@ pub async fn update(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
     Path(id): Path<String>,
-    Body(body): Body<Value>,
+    body: RawJson,
 ) -> ApiResult<Json<Value>> {
     let actor = p.actor();
     authz::require(&actor, Action::EditRecords)?;
-    let patch: UpdateRecord = parse_body(body)?;
+    let patch: UpdateRecord = body.parse()?;
     let now = state.now();
     let view = state.store.write(|tx| {
         let model = model_for_change(tx, &p)?;
@@ -1231,11 +1218,11 @@ pub async fn vault_update(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
     Path(id): Path<String>,
-    Body(body): Body<Value>,
+    body: RawJson,
 ) -> ApiResult<Json<Value>> {
     let actor = p.actor();
     authz::require(&actor, Action::EditRecords)?;
-    let patch: UpdateVault = parse_body(body)?;
+    let patch: UpdateVault = body.parse()?;
     let now = state.now();
     let view = state.store.write(|tx| {
         let model = model_for_change(tx, &p)?;

@@ -176,6 +176,43 @@ fn init_serve_login_and_the_cli_commands() {
     assert!(ok(&run(&cfg, &["users", "lock", "bob"], "")).contains("locked"));
     assert!(ok(&run(&cfg, &["users", "unlock", "bob"], "")).contains("active"));
     assert!(ok(&run(&cfg, &["users", "set-role", "bob", "reader"], "")).contains("reader"));
+    // The records permission: only a Unit Manager holds it; show and list say so.
+    fails(
+        &run(&cfg, &["users", "records-permission", "bob", "on"], ""),
+        "records-permission.role",
+    );
+    ok(&run(
+        &cfg,
+        &["users", "set-role", "bob", "unit-manager"],
+        "",
+    ));
+    assert!(
+        ok(&run(
+            &cfg,
+            &["users", "records-permission", "bob", "on"],
+            ""
+        ))
+        .contains("records permission on")
+    );
+    let shown = ok(&run(&cfg, &["users", "show", "bob"], ""));
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("records_permission ") && l.trim_end().ends_with("true")),
+        "{shown}"
+    );
+    let list = ok(&run(&cfg, &["users", "list"], ""));
+    assert!(
+        list.lines()
+            .any(|l| l.contains("bob") && l.contains("records")),
+        "{list}"
+    );
+    ok(&run(
+        &cfg,
+        &["users", "records-permission", "bob", "off"],
+        "",
+    ));
+    ok(&run(&cfg, &["users", "set-role", "bob", "reader"], ""));
     ok(&run(
         &cfg,
         &[

@@ -2,8 +2,9 @@
 //! file the agent is configured with, and the appliance credential as a bearer token.
 
 use sealscan_protocols::appliance::{
-    API_PREFIX, ClaimRequest, EnrollPollRequest, EnrollRequest, EnrollResponse, EnrollState,
-    HeartbeatResponse, Job, ResultAck, ResultPost, RewrapSubmit, RewrapWork,
+    API_PREFIX, CLAIM_AFTER_START_HEADER, ClaimRequest, EnrollPollRequest, EnrollRequest,
+    EnrollResponse, EnrollState, HeartbeatResponse, Job, ResultAck, ResultPost, RewrapSubmit,
+    RewrapWork,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -152,9 +153,21 @@ impl ApiClient {
     }
 
     /// A job, or `None` when the wait ended without work.
-    pub async fn claim(&self, wait_secs: u32) -> Result<Option<Job>, ClientError> {
-        self.send_json("job claim", "/jobs/claim", &ClaimRequest { wait_secs })
-            .await
+    /// `after_start`: no claim of this process has been answered yet (see
+    /// [`CLAIM_AFTER_START_HEADER`]).
+    pub async fn claim(
+        &self,
+        wait_secs: u32,
+        after_start: bool,
+    ) -> Result<Option<Job>, ClientError> {
+        let mut request = self
+            .http
+            .post(self.url("/jobs/claim"))
+            .json(&ClaimRequest { wait_secs });
+        if after_start {
+            request = request.header(CLAIM_AFTER_START_HEADER, "1");
+        }
+        self.exchange("job claim", self.authorize(request)).await
     }
 
     pub async fn heartbeat(&self, job_id: &str) -> Result<HeartbeatResponse, ClientError> {

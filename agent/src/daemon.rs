@@ -295,13 +295,22 @@ impl Daemon {
     async fn main_loop(&self) {
         let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
         let mut troubled = false;
+        // Until a claim is answered, a job lease this appliance still holds was a previous
+        // process's (killed, or restarted by systemd): the control plane re-hands it at once.
+        let mut after_start = true;
         while !*self.stop.borrow() {
             self.flush_spool().await;
             self.rewrap().await;
             let next = tokio::select! {
-                claimed = self.client.claim(CLAIM_WAIT_SECS) => match claimed {
-                    Ok(Some(job)) => Next::Job(Box::new(job)),
-                    Ok(None) => Next::Idle,
+                claimed = self.client.claim(CLAIM_WAIT_SECS, after_start) => match claimed {
+                    Ok(Some(job)) => {
+                        after_start = false;
+                        Next::Job(Box::new(job))
+                    }
+                    Ok(None) => {
+                        after_start = false;
+                        Next::Idle
+                    }
                     Err(e) => {
                         let delay = backoff.next_delay();
                         if e.is_unauthorized() {
@@ -474,10 +483,10 @@ impl Daemon {
         };
         let mut items = Vec::new();
         for item in &work.items {
-            match sealed::add_recipient(
+            match sealed::add_recipient_as(
                 &item.envelope,
                 &item.binding,
-                self.identity.private_key(),
+                &self.identity.recipient(),
                 &new_key,
             ) {
                 Ok(envelope) => items.push(RewrappedItem {

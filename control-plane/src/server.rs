@@ -27,6 +27,9 @@ pub struct ServerOptions {
     pub key: Option<PathBuf>,
     pub hash_cost: HashCost,
     pub clock: Arc<dyn Clock>,
+    /// How long a job claim or heartbeat holds a job (see [`api::jobs::LEASE_SECS_RANGE`]);
+    /// appliances heartbeat every third of it.
+    pub lease_secs: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +76,11 @@ pub fn open_store(data_dir: &std::path::Path) -> Result<Store, StoreError> {
 }
 
 pub async fn start(opts: ServerOptions) -> Result<RunningServer, ServerError> {
+    if !api::jobs::LEASE_SECS_RANGE.contains(&opts.lease_secs) {
+        return Err(ServerError::Setup(api::jobs::lease_secs_error(
+            opts.lease_secs,
+        )));
+    }
     let db = opts.data_dir.join(DB_FILE);
     if !db.exists() {
         return Err(ServerError::NotInitialised(format!(
@@ -93,6 +101,7 @@ pub async fn start(opts: ServerOptions) -> Result<RunningServer, ServerError> {
         AppState::new(store, opts.clock, opts.hash_cost, data_key)
             .map_err(|e| ServerError::Setup(e.to_string()))?,
     );
+    state.work.set_lease_secs(opts.lease_secs);
     let listener = TcpListener::bind(opts.listen)
         .await
         .map_err(|source| ServerError::Listen {

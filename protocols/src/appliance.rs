@@ -65,6 +65,12 @@ pub enum EnrollState {
 // ---------------------------------------------------------------------------------------------
 // Jobs
 
+/// A claim request header (value `1`) an agent sends until its first claim since it started
+/// gets an answer: a job this appliance still holds a lease on was then left by a process that
+/// is gone, so the control plane hands it back at once instead of after the lease. A header
+/// rather than a [`ClaimRequest`] field, so a control plane that predates it ignores it.
+pub const CLAIM_AFTER_START_HEADER: &str = "sealscan-claim-after-start";
+
 /// `POST /api/v1/appliance/jobs/claim`: returns a `Job` at once when work exists, else waits up
 /// to `wait_secs` and answers 204 No Content.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -7,22 +7,37 @@ use crate::jobs_material::build_job_material;
 use crate::store::{ApplianceRow, JobRow, Tx};
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sealscan_protocols::appliance::{
-    ClaimRequest, HeartbeatResponse, Job, JobRecord, JobVault, MAX_CLAIM_WAIT_SECS, RecordLogin,
-    ResultAck, ResultPost, SecretValue,
+    CLAIM_AFTER_START_HEADER, ClaimRequest, HeartbeatResponse, Job, JobRecord, JobVault,
+    MAX_CLAIM_WAIT_SECS, RecordLogin, ResultAck, ResultPost, SecretValue,
 };
 use sealscan_protocols::envelope::Envelope;
 use sealscan_protocols::results::{Status, qid_for};
 use std::collections::VecDeque;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
 use std::time::Duration;
 use tokio::sync::oneshot;
 
-/// How long a claim or heartbeat keeps a job; an appliance heartbeats well within it.
+/// How long a claim or heartbeat keeps a job unless the server is told otherwise
+/// (`serve --lease-seconds`); an appliance heartbeats every third of it.
 pub const LEASE_SECS: u32 = 120;
+
+/// The lease lengths the server accepts: under 3 s the appliance's heartbeat (a third of the
+/// lease, whole seconds) would round to nothing; over an hour a crashed appliance's job would
+/// sit unclaimed for longer than any scan window.
+pub const LEASE_SECS_RANGE: std::ops::RangeInclusive<u32> = 3..=3600;
+
+/// The error for a lease length outside [`LEASE_SECS_RANGE`].
+pub fn lease_secs_error(secs: u32) -> String {
+    format!(
+        "the job lease must be between {} and {} seconds, not {secs}",
+        LEASE_SECS_RANGE.start(),
+        LEASE_SECS_RANGE.end()
+    )
+}
 
 fn job_id(text: &str) -> Result<i64, ApiError> {
     super::scans::parse_id(text)
@@ -64,6 +79,9 @@ pub struct WorkSignal {
     queue: Mutex<WaitQueue>,
     /// The clock second of the last sweep for expired leases (see [`requeue_expired_once`]).
     swept_at: AtomicI64,
+    /// The lease claims and heartbeats grant, set once at start; 0 until then, meaning
+    /// [`LEASE_SECS`].
+    lease_secs: AtomicU32,
 }
 
 /// A registered waiting claim; dropping it (the claim returned or its connection closed)
@@ -90,6 +108,19 @@ impl Drop for Ticket<'_> {
 }
 
 impl WorkSignal {
+    /// How long a claim or heartbeat holds a job.
+    pub fn lease_secs(&self) -> u32 {
+        match self.lease_secs.load(Ordering::Relaxed) {
+            0 => LEASE_SECS,
+            secs => secs,
+        }
+    }
+
+    /// Sets the lease length (the server checked it is within [`LEASE_SECS_RANGE`]).
+    pub fn set_lease_secs(&self, secs: u32) {
+        self.lease_secs.store(secs, Ordering::Relaxed);
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, WaitQueue> {
         // The queue holds no invariant a panic could break half-way.
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
@@ -212,12 +243,29 @@ fn can_open_all(key_id: &str, records: &[JobRecord], vaults: &[JobVault]) -> boo
 
 /// Leases the oldest claimable job with unfinished targets, built with the records' material
 /// as they are now (so a re-claim after a rewrap or a migration carries the current envelopes).
-fn try_claim(state: &Shared, me: &ApplianceRow) -> Result<Claimed, ApiError> {
+///
+/// `after_start`: the appliance's agent has just started (see [`CLAIM_AFTER_START_HEADER`]), so
+/// a job it still holds a lease on was left by its previous process, which is gone: that job
+/// comes first, re-leased at once rather than after its lease runs out. Its targets with
+/// results stay done; one whose result was posted but not yet marked may run again, and its
+/// repeated result is the same idempotency key, recorded once. Only the first claim after a
+/// start does this: a second process misconfigured with the same identity takes over the job
+/// the first is running once (both then finish it, each target still recorded once) and
+/// after that claims queued jobs as it would without this.
+fn try_claim(state: &Shared, me: &ApplianceRow, after_start: bool) -> Result<Claimed, ApiError> {
     let now = state.now();
     state.store.write(|tx| {
         requeue_expired_once(state, tx, now)?;
         let mut skipped = false;
-        for id in tx.claimable_job_ids(&me.id, CLAIM_SCAN_LIMIT)? {
+        let held = if after_start {
+            tx.held_job_ids(&me.id, now)?
+        } else {
+            Vec::new()
+        };
+        for id in held
+            .into_iter()
+            .chain(tx.claimable_job_ids(&me.id, CLAIM_SCAN_LIMIT)?)
+        {
             let Some(job) = tx.job(id)? else { continue };
             let open: Vec<(String, String, _)> = tx
                 .job_targets(job.id)?
@@ -241,11 +289,11 @@ fn try_claim(state: &Shared, me: &ApplianceRow) -> Result<Claimed, ApiError> {
                     t.port = t.port.or(scan.ports.for_kind(t.kind));
                 }
             }
-            tx.lease_job(job.id, &me.id, now + i64::from(LEASE_SECS))?;
+            tx.lease_job(job.id, &me.id, now + i64::from(state.work.lease_secs()))?;
             return Ok(Claimed::Job(Box::new(Job {
                 job_id: job.id.to_string(),
                 scan_id: job.scan_id.to_string(),
-                lease_secs: LEASE_SECS,
+                lease_secs: state.work.lease_secs(),
                 targets,
                 records,
                 vaults,
@@ -260,8 +308,12 @@ fn try_claim(state: &Shared, me: &ApplianceRow) -> Result<Claimed, ApiError> {
 pub async fn claim(
     State(state): State<Shared>,
     ApplianceAuth(me): ApplianceAuth,
+    headers: HeaderMap,
     Body(req): Body<ClaimRequest>,
 ) -> ApiResult<Response> {
+    let after_start = headers
+        .get(CLAIM_AFTER_START_HEADER)
+        .is_some_and(|v| v.as_bytes() == b"1");
     let wait = Duration::from_secs(u64::from(req.wait_secs.min(MAX_CLAIM_WAIT_SECS)));
     let deadline = tokio::time::Instant::now() + wait;
     let mut woken_by = None;
@@ -273,7 +325,7 @@ pub async fn claim(
         // blocking pool.
         let claimed = {
             let (state, me) = (state.clone(), me.clone());
-            tokio::task::spawn_blocking(move || try_claim(&state, &me))
+            tokio::task::spawn_blocking(move || try_claim(&state, &me, after_start))
                 .await
                 .map_err(|e| {
                     ApiError::from(crate::store::StoreError::Corrupt(format!(
@@ -326,7 +378,7 @@ pub async fn heartbeat(
         if job.claimed_by.as_deref() != Some(me.id.as_str()) {
             return Ok(true);
         }
-        let expires = now + i64::from(LEASE_SECS);
+        let expires = now + i64::from(state.work.lease_secs());
         match job.state.as_str() {
             "leased" => {
                 tx.extend_lease(id, expires)?;
@@ -341,7 +393,7 @@ pub async fn heartbeat(
         }
     })?;
     Ok(Json(HeartbeatResponse {
-        lease_secs: LEASE_SECS,
+        lease_secs: state.work.lease_secs(),
         cancel,
     }))
 }

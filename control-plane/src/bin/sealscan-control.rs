@@ -116,6 +116,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             key,
             smtp_relay,
             smtp_from,
+            lease_seconds,
         } => {
             let smtp = match (smtp_relay, smtp_from) {
                 (Some(relay), Some(from)) => Some(sealscan_control::mail::SmtpConfig {
@@ -125,7 +126,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 }),
                 _ => None,
             };
-            serve(data_dir, listen, cert, key, smtp).await
+            serve(data_dir, listen, cert, key, smtp, lease_seconds).await
         }
         Command::Outbox { json } => {
             let store = open_store(&data_dir).map_err(|e| e.to_string())?;
@@ -235,6 +236,7 @@ async fn serve(
     cert: Option<PathBuf>,
     key: Option<PathBuf>,
     smtp: Option<sealscan_control::mail::SmtpConfig>,
+    lease_secs: u32,
 ) -> Result<(), String> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let server = start(ServerOptions {
@@ -244,6 +246,7 @@ async fn serve(
         key,
         hash_cost: HashCost::default(),
         clock: clock.clone(),
+        lease_secs,
     })
     .await
     .map_err(|e| e.to_string())?;

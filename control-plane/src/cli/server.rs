@@ -20,6 +20,17 @@ pub struct Cli {
     pub command: Command,
 }
 
+fn parse_lease_secs(text: &str) -> Result<u32, String> {
+    let secs: u32 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a whole number of seconds"))?;
+    if crate::api::jobs::LEASE_SECS_RANGE.contains(&secs) {
+        Ok(secs)
+    } else {
+        Err(crate::api::jobs::lease_secs_error(secs))
+    }
+}
+
 /// The command line as clap sees it, for the man pages (packaging/ renders them).
 pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
@@ -62,6 +73,11 @@ pub enum Command {
         /// The sender address of delivered emails.
         #[arg(long, requires = "smtp_relay")]
         smtp_from: Option<String>,
+        /// How long a job claim or heartbeat holds a job (3 to 3600 seconds); a job whose
+        /// appliance stops heartbeating goes back to the queue after this. Appliances
+        /// heartbeat every third of it.
+        #[arg(long, default_value_t = crate::api::jobs::LEASE_SECS, value_parser = parse_lease_secs)]
+        lease_seconds: u32,
     },
     /// Print the queued emails (pre-expiry notices, reset tokens) for delivery.
     Outbox {
@@ -93,4 +109,43 @@ pub enum Feature {
         #[arg(value_parser = ["on", "off"])]
         state: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lease_seconds_outside_the_range_is_refused_by_name() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(
+                ["sealscan-control", "serve"]
+                    .iter()
+                    .chain(args)
+                    .copied()
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let lease = |cli: Cli| match cli.command {
+            Command::Serve { lease_seconds, .. } => lease_seconds,
+            _ => unreachable!("parsed serve"),
+        };
+        assert_eq!(lease(parse(&[]).expect("default")), 120);
+        assert_eq!(lease(parse(&["--lease-seconds", "6"]).expect("6")), 6);
+        for bad in ["2", "3601", "0"] {
+            let err = parse(&["--lease-seconds", bad])
+                .err()
+                .expect(bad)
+                .to_string();
+            assert!(
+                err.contains("between 3 and 3600 seconds") && err.contains(bad),
+                "{err}"
+            );
+        }
+        let err = parse(&["--lease-seconds", "soon"])
+            .err()
+            .expect("soon")
+            .to_string();
+        assert!(err.contains("not a whole number of seconds"), "{err}");
+    }
 }

@@ -274,6 +274,16 @@ impl Tx<'_> {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    /// Jobs this appliance holds an unexpired lease on, oldest first.
+    pub fn held_job_ids(&self, appliance_id: &str, now: i64) -> Result<Vec<i64>> {
+        let mut stmt = self.tx.prepare_cached(
+            "SELECT id FROM jobs WHERE state = 'leased' AND claimed_by = ?1 \
+             AND lease_expires_at > ?2 ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![appliance_id, now], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     pub fn lease_job(&self, job_id: i64, appliance_id: &str, expires_at: i64) -> Result<()> {
         self.tx
             .prepare_cached(

@@ -107,6 +107,7 @@ impl Harness {
             key: tls.as_ref().map(|t| t.1.clone()),
             hash_cost: HashCost::TEST,
             clock: Arc::new(clock.clone()),
+            lease_secs: sealscan_control::api::jobs::LEASE_SECS,
         })
         .await
         .expect("server starts");

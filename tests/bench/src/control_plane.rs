@@ -74,6 +74,7 @@ impl ControlPlane {
                 key: None,
                 hash_cost: HashCost::TEST,
                 clock: Arc::new(SystemClock),
+                lease_secs: sealscan_control::api::jobs::LEASE_SECS,
             }))
             .map_err(|e| format!("control plane start: {e}"))?;
         let ca_pem = std::fs::read(dir.path().join("tls/cert.pem"))

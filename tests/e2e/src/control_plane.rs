@@ -9,6 +9,7 @@
 use crate::agent::{Agent, AgentHome, AgentSettings};
 use crate::{BOUND, wait_until};
 use reqwest::{Method, StatusCode};
+use sealscan_control::api::jobs::LEASE_SECS;
 use sealscan_control::clock::{Clock, ManualClock, SystemClock};
 use sealscan_control::init::{InitOptions, init};
 use sealscan_control::model::Edition;
@@ -35,6 +36,8 @@ pub struct ControlPlane {
     /// Set when the plane runs on a clock the test moves ([`ControlPlane::advance`]).
     pub manual: Option<ManualClock>,
     clock: Arc<dyn Clock>,
+    /// The job lease the server grants (kept across [`ControlPlane::restart`]-style stops).
+    lease_secs: u32,
     server: Option<RunningServer>,
     client: reqwest::Client,
     session: String,
@@ -44,15 +47,22 @@ impl ControlPlane {
     /// A fresh subscription (Manager `alice`, the Primary Contact) served on a free loopback
     /// port, on the system clock.
     pub fn start() -> Self {
-        Self::start_on(None)
+        Self::start_on(None, LEASE_SECS)
+    }
+
+    /// [`ControlPlane::with_manual_clock`] granting `lease_secs` job leases, so a test that
+    /// waits for an agent's heartbeat (every third of the lease, on the real clock) needs
+    /// seconds, not the default lease's 40.
+    pub fn with_manual_clock_and_lease(lease_secs: u32) -> Self {
+        Self::start_on(Some(ManualClock::new(now())), lease_secs)
     }
 
     /// [`ControlPlane::start`] on a clock that moves only with [`ControlPlane::advance`].
     pub fn with_manual_clock() -> Self {
-        Self::start_on(Some(ManualClock::new(now())))
+        Self::start_on(Some(ManualClock::new(now())), LEASE_SECS)
     }
 
-    fn start_on(manual: Option<ManualClock>) -> Self {
+    fn start_on(manual: Option<ManualClock>, lease_secs: u32) -> Self {
         let clock: Arc<dyn Clock> = match &manual {
             Some(m) => Arc::new(m.clone()),
             None => Arc::new(SystemClock),
@@ -76,7 +86,12 @@ impl ControlPlane {
         .expect("init");
         let server_rt = runtime();
         let server = server_rt
-            .block_on(start(options(data.path(), "127.0.0.1:0", &clock)))
+            .block_on(start(options(
+                data.path(),
+                "127.0.0.1:0",
+                &clock,
+                lease_secs,
+            )))
             .expect("control plane starts");
         let addr = server.addr;
         let ca_pem = std::fs::read_to_string(data.path().join("tls/cert.pem")).expect("cert");
@@ -89,6 +104,7 @@ impl ControlPlane {
             ca_pem,
             manual,
             clock,
+            lease_secs,
             server: Some(server),
             client,
             session: String::new(),
@@ -319,7 +335,12 @@ impl ControlPlane {
         // The old listener's port may take a moment to be free again.
         wait_until("the control plane listens again", BOUND, || {
             server = server_rt
-                .block_on(start(options(self.data.path(), &listen, &self.clock)))
+                .block_on(start(options(
+                    self.data.path(),
+                    &listen,
+                    &self.clock,
+                    self.lease_secs,
+                )))
                 .ok();
             server.is_some()
         });
@@ -382,8 +403,14 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-fn options(data_dir: &std::path::Path, listen: &str, clock: &Arc<dyn Clock>) -> ServerOptions {
+fn options(
+    data_dir: &std::path::Path,
+    listen: &str,
+    clock: &Arc<dyn Clock>,
+    lease_secs: u32,
+) -> ServerOptions {
     ServerOptions {
+        lease_secs,
         data_dir: data_dir.to_path_buf(),
         listen: listen.parse().expect("listen address"),
         cert: None,

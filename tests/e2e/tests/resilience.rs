@@ -4,6 +4,7 @@
 //! appliance; leases that expire; bounded concurrency; SIGTERM with a login in flight.
 
 use reqwest::Method;
+use sealscan_control::clock::Clock;
 use sealscan_e2e::agent::{AgentHome, RunningAgent, scan_memory};
 use sealscan_e2e::control_plane::*;
 use sealscan_e2e::{BOUND, contains, random_hex, wait_until, walk};
@@ -15,6 +16,9 @@ use sealscan_test_peers::system::ensure_user;
 use serde_json::json;
 use std::os::unix::net::UnixDatagram;
 use std::time::Duration;
+
+/// The job lease of the tests that wait for a heartbeat.
+const LEASE: u32 = 6;
 
 const USER: &str = "e2e_resil";
 const PW: &str = "e2e-Resil-Pw-29";
@@ -277,11 +281,12 @@ fn claim_as_another_appliance(plane: &ControlPlane) -> Option<Job> {
 
 #[test]
 fn an_expired_lease_goes_to_another_appliance_and_the_holder_starts_no_further_target() {
-    let plane = ControlPlane::with_manual_clock();
-    // One target at a time, each held by a silent listener for the 25 s login bound, so the
-    // first heartbeat (a third of the 120 s lease) comes while the second target runs.
+    // A 6 s lease: the agent heartbeats every 2 s (a third of the lease the claim carries).
+    let plane = ControlPlane::with_manual_clock_and_lease(LEASE);
+    // One target at a time, each held by a silent listener for the 5 s login bound, so a
+    // heartbeat comes while the first target runs.
     let (home, _) = plane.enroll_approved(1);
-    home.set_unix_timeout(25);
+    home.set_unix_timeout(5);
     let hosts = [
         "127.0.0.21",
         "127.0.0.22",
@@ -301,7 +306,7 @@ fn an_expired_lease_goes_to_another_appliance_and_the_holder_starts_no_further_t
         established_to(port) == 1
     });
     // The holder's lease runs out; another appliance claims the job's unfinished targets.
-    plane.advance(121);
+    plane.advance(i64::from(LEASE) + 1);
     let job = claim_as_another_appliance(&plane).expect("the re-queued job");
     assert_eq!(job.targets.len(), 5, "{job:?}");
     wait_until("the holder's heartbeat hears of it", BOUND, || {
@@ -440,4 +445,55 @@ fn sigterm_abandons_a_login_that_outlasts_the_grace_and_the_lease_brings_it_back
         "{r}"
     );
     assert_eq!(agent.terminate().code(), Some(0));
+}
+
+/// An agent killed mid-job and started again at once gets its job back on its first claim, on
+/// a control-plane clock that never moves (so the dead process's lease never runs out): the
+/// job finishes with exactly one result per target, claimed twice.
+#[test]
+fn an_agent_restarted_after_kill_9_gets_its_job_back_before_the_lease_ends() {
+    const HOSTS: u8 = 16;
+    let real = |n: u8| n % 4 == 1;
+    let (_peers, plane, mut agent, scan) = sealscan_e2e::loopback_fleet::scan(
+        "e2e_rehand",
+        "Rh4!hand-Zq9w",
+        "re-hand",
+        HOSTS,
+        real,
+        4,
+    );
+    plane.wait_results(&scan, 4);
+    agent.kill();
+    let view = plane.scan_view(&scan);
+    let job = &view["jobs"][0];
+    assert_eq!(job["state"], "leased", "{view}");
+    assert_eq!(job["claims"], 1, "{view}");
+    let lease_until = job["lease_expires_at"].clone();
+    assert!(
+        job["targets_done"]
+            .as_i64()
+            .is_some_and(|d| d < i64::from(HOSTS)),
+        "the job had finished before the kill: {view}"
+    );
+
+    agent.start();
+    let rows = plane.wait_done(&scan);
+    assert_unix_logins(&rows, HOSTS, real);
+    let view = plane.scan_view(&scan);
+    let job = &view["jobs"][0];
+    assert_eq!(job["state"], "done", "{view}");
+    assert_eq!(
+        job["claims"], 2,
+        "claimed before the kill and re-handed to the restarted agent: {view}"
+    );
+    assert!(
+        lease_until.as_i64().is_some_and(|t| t > plane
+            .manual
+            .as_ref()
+            .expect("manual clock")
+            .now()),
+        "the dead process's lease ({lease_until}) had not run out"
+    );
+    wait_until("an empty spool", BOUND, || agent.home.spooled().is_empty());
+    agent.stop();
 }

@@ -1,17 +1,17 @@
 //! The NCSM migration survives a kill -9 of the real server binary in the middle of it:
 //! after a restart and Resume every record is migrated exactly once and no secret is lost,
 //! and no plaintext secret is in the database files.
+mod common;
 mod records_support;
 
+use common::cli::PW;
 use records_support::*;
 use sealscan_control::credentials::envelope_binding;
 use sealscan_protocols::appliance::{BindingFields, SecretFieldName};
 use sealscan_protocols::envelope::{self, Envelope};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-
-const PW: &str = "Vq7!mZp4#Lw";
 
 struct Served {
     child: Child,
@@ -115,31 +115,8 @@ async fn status(api: &Http, token: &str) -> Value {
 async fn kill_9_during_migration_then_resume_migrates_every_record_exactly_once() {
     let tmp = tempfile::tempdir().expect("tmp");
     let data = tmp.path().join("data");
-    let mut init = Command::new(CONTROL)
-        .arg("--data-dir")
-        .arg(&data)
-        .args([
-            "init",
-            "--username",
-            "alice",
-            "--first-name",
-            "Alice",
-            "--last-name",
-            "Smith",
-            "--email",
-            "alice@example.com",
-            "--password-stdin",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("init");
-    init.stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{PW}\n").as_bytes())
-        .expect("pw");
-    assert!(init.wait().expect("init").success());
+    let init = common::cli::init(&data, &format!("{PW}\n"));
+    assert!(init.status.success(), "init: {init:?}");
     ncsm_enable(&data);
 
     const N: usize = 8;

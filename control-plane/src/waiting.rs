@@ -54,12 +54,7 @@ pub fn job_waiting(tx: &Tx<'_>, job: &JobRow) -> Result<Option<Waiting>, StoreEr
     if job.state != "queued" {
         return Ok(None);
     }
-    let open: Vec<(String, String, LoginKind)> = tx
-        .job_targets(job.id)?
-        .into_iter()
-        .filter(|t| !t.done)
-        .map(|t| (t.target_id, t.host, t.kind))
-        .collect();
+    let open = tx.open_targets(job.id)?;
     if open.is_empty() {
         return Ok(None);
     }

@@ -267,12 +267,7 @@ fn try_claim(state: &Shared, me: &ApplianceRow, after_start: bool) -> Result<Cla
             .chain(tx.claimable_job_ids(&me.id, CLAIM_SCAN_LIMIT)?)
         {
             let Some(job) = tx.job(id)? else { continue };
-            let open: Vec<(String, String, _)> = tx
-                .job_targets(job.id)?
-                .into_iter()
-                .filter(|t| !t.done)
-                .map(|t| (t.target_id, t.host, t.kind))
-                .collect();
+            let open = tx.open_targets(job.id)?;
             if open.is_empty() {
                 tx.complete_job_if_finished(job.id, now)?;
                 continue;

@@ -243,6 +243,17 @@ impl Tx<'_> {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    /// The job's targets without a result yet, as `(target_id, host, kind)`: what a claim
+    /// hands out and what a waiting job is held back for.
+    pub fn open_targets(&self, job_id: i64) -> Result<Vec<(String, String, LoginKind)>> {
+        Ok(self
+            .job_targets(job_id)?
+            .into_iter()
+            .filter(|t| !t.done)
+            .map(|t| (t.target_id, t.host, t.kind))
+            .collect())
+    }
+
     /// Leases that ran out put their jobs back in the queue; their finished targets stay done.
     pub fn requeue_expired_leases(&self, now: i64) -> Result<Vec<i64>> {
         let mut stmt = self.tx.prepare_cached(

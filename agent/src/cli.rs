@@ -10,6 +10,7 @@ use crate::hardening::{self, HardeningError};
 use crate::identity::{self, IdentityError, IdentityKey, Keygen};
 use base64::Engine as _;
 use clap::{Args, Parser, Subcommand};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -93,13 +94,34 @@ pub enum CliError {
     Daemon(#[from] DaemonError),
     #[error("{0}")]
     Usage(String),
+    #[error("cannot write to standard output: {0}")]
+    Output(std::io::Error),
 }
+
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        CliError::Output(e)
+    }
+}
+
+/// Writes one line to standard output. A write error is returned rather than panicking as
+/// `println!` does, so `sealscan-agent fingerprint | head -1` ends cleanly.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        std::io::Write::write_fmt(&mut std::io::stdout().lock(), format_args!("{}\n", format_args!($($arg)*)))
+            .map_err($crate::cli::CliError::Output)
+    };
+}
+pub(crate) use out;
 
 /// Parses the command line, runs the command and reports its result.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`| head`): what it wanted was written, as with other Unix
+        // tools; the command itself (a key created, a check done) has completed.
+        Err(CliError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("sealscan-agent: error: {e}");
             ExitCode::FAILURE
@@ -113,7 +135,19 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
         Command::Fingerprint(arg) => fingerprint(&state_dir(&cli.config, arg)?),
         Command::CheckConfig => {
             let config = Config::load(&cli.config)?;
-            println!("OK: {}: {}", cli.config.display(), config.summary());
+            // `run` refuses a key others can read; so does the check that promises it starts.
+            let key = identity::key_path(&config.state_dir);
+            let key_note = if identity::check_key_file(&key)? {
+                format!("identity key {}", key.display())
+            } else {
+                "no identity key yet (`sealscan-agent enroll` creates it)".to_string()
+            };
+            out!(
+                "OK: {}: {}, {key_note}",
+                cli.config.display(),
+                config.summary()
+            )?;
+            std::io::stdout().flush()?;
             Ok(())
         }
         Command::Enroll(args) => enroll::enroll(&cli.config, args),
@@ -145,22 +179,23 @@ fn keygen(state_dir: &Path) -> Result<(), CliError> {
     let path = identity::key_path(state_dir);
     match identity::load_or_generate(&arena, state_dir)? {
         Keygen::Created(key) => {
-            println!("created a new identity key in {}", path.display());
-            print_key(&key);
-            println!(
+            out!("created a new identity key in {}", path.display())?;
+            print_key(&key)?;
+            out!(
                 "Compare this fingerprint with the one the control plane shows before you \
                  approve the appliance."
-            );
+            )?;
         }
         Keygen::Existing(key) => {
-            println!(
+            out!(
                 "an identity key already exists in {}; keeping it (replacing it would make \
                  every credential sealed to this appliance unreadable)",
                 path.display()
-            );
-            print_key(&key);
+            )?;
+            print_key(&key)?;
         }
     }
+    std::io::stdout().flush()?;
     Ok(())
 }
 
@@ -168,15 +203,16 @@ fn fingerprint(state_dir: &Path) -> Result<(), CliError> {
     let arena = secure_arena()?;
     let path = identity::key_path(state_dir);
     let key = IdentityKey::load(&arena, &path)?;
-    print_key(&key);
-    println!("key file:    {}", path.display());
+    print_key(&key)?;
+    out!("key file:    {}", path.display())?;
+    std::io::stdout().flush()?;
     Ok(())
 }
 
-pub(crate) fn print_key(key: &IdentityKey) {
-    println!("fingerprint: {}", key.fingerprint());
-    println!(
+pub(crate) fn print_key(key: &IdentityKey) -> Result<(), CliError> {
+    out!("fingerprint: {}", key.fingerprint())?;
+    out!(
         "public key:  {}",
         base64::engine::general_purpose::STANDARD.encode(key.public_key())
-    );
+    )
 }

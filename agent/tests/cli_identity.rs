@@ -387,3 +387,52 @@ fn running_agent_is_non_dumpable_and_holds_the_key_in_a_locked_arena() {
     let printed = text(&output[filled..]);
     assert!(printed.contains("fingerprint: "), "{printed}");
 }
+
+/// Runs the agent with `args` and a standard output whose reader has already gone, as
+/// `sealscan-agent ARGS | head -0` does.
+fn with_closed_stdout(args: &[&std::ffi::OsStr]) -> Output {
+    let (reader, writer) = nix::unistd::pipe().expect("pipe");
+    drop(reader);
+    agent()
+        .args(args)
+        .stdout(std::process::Stdio::from(writer))
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("run sealscan-agent")
+}
+
+#[test]
+fn identity_commands_end_cleanly_when_stdout_is_closed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().as_os_str();
+    for command in ["keygen", "keygen", "fingerprint"] {
+        let out = with_closed_stdout(&[command.as_ref(), "--state-dir".as_ref(), state]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{command}: {out:?}");
+        assert!(!stderr.contains("panicked"), "{command}: {stderr}");
+        assert!(stderr.is_empty(), "{command}: {stderr}");
+    }
+    assert!(
+        dir.path().join("identity.key").exists(),
+        "keygen still made the key"
+    );
+
+    // A stdout that fails for another reason is an error that says so, not a panic.
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let out = agent()
+        .args(["fingerprint", "--state-dir"])
+        .arg(dir.path())
+        .stdout(full)
+        .output()
+        .expect("run sealscan-agent");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        stderr.contains("cannot write to standard output"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -1,6 +1,6 @@
 //! `sealscan-agent enroll`.
 
-use super::{CliError, EnrollArgs, print_key, secure_arena};
+use super::{CliError, EnrollArgs, out, print_key, secure_arena};
 use crate::client::ApiClient;
 use crate::config::Config;
 use crate::daemon::{self, DaemonError};
@@ -46,7 +46,7 @@ pub fn enroll(config_path: &Path, args: &EnrollArgs) -> Result<(), CliError> {
     let arena = secure_arena()?;
     let key = match identity::load_or_generate(&arena, &state_dir)? {
         Keygen::Created(key) => {
-            println!(
+            let _ = out!(
                 "created a new identity key in {}",
                 identity::key_path(&state_dir).display()
             );
@@ -85,14 +85,16 @@ pub fn enroll(config_path: &Path, args: &EnrollArgs) -> Result<(), CliError> {
             poll_secret: answer.poll_secret,
         };
         enrollment.save(&state_dir).map_err(DaemonError::from)?;
-        println!("enrolled as {name} (appliance id {})", answer.appliance_id);
-        print_key(&key);
-        println!(
+        // The enrollment is saved and the wait must still happen when nobody reads the
+        // messages any more (`| head`), so they are written best effort.
+        let _ = out!("enrolled as {name} (appliance id {})", answer.appliance_id);
+        let _ = print_key(&key);
+        let _ = out!(
             "Ask a Manager to approve this appliance after comparing the fingerprint above \
              with the one the control plane shows."
         );
         if args.wait {
-            println!("waiting for approval...");
+            let _ = out!("waiting for approval...");
             let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
             tokio::spawn(async move {
                 if tokio::signal::ctrl_c().await.is_ok() {
@@ -100,9 +102,9 @@ pub fn enroll(config_path: &Path, args: &EnrollArgs) -> Result<(), CliError> {
                 }
             });
             daemon::wait_for_approval(&client, &enrollment, &state_dir, &stop_rx).await?;
-            println!("approved; `sealscan-agent run` can start");
+            let _ = out!("approved; `sealscan-agent run` can start");
         } else {
-            println!("`sealscan-agent run` waits for the approval and then starts working");
+            let _ = out!("`sealscan-agent run` waits for the approval and then starts working");
         }
         Ok::<(), CliError>(())
     })

@@ -81,6 +81,21 @@ pub enum ConfigError {
          pass --config PATH",
         path.display()
     )]
+    Missing {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "the configuration {} is a directory: pass --config with the path of the TOML file",
+        path.display()
+    )]
+    Directory { path: PathBuf },
+    #[error(
+        "the configuration {} is not UTF-8 text: save it as UTF-8 (TOML files are UTF-8)",
+        path.display()
+    )]
+    NotUtf8 { path: PathBuf },
+    #[error("cannot read the configuration {}: {source}", path.display())]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -103,10 +118,10 @@ struct RawConfig {
     ca_file: Option<PathBuf>,
     state_dir: Option<PathBuf>,
     concurrency: Option<toml::Value>,
-    #[serde(default)]
-    timeouts: RawTimeouts,
-    #[serde(default)]
-    log: LogTarget,
+    /// Taken as values and checked here, so a wrong type is reported in the file's terms
+    /// rather than as the deserializer's "expected struct RawTimeouts".
+    timeouts: Option<toml::Value>,
+    log: Option<toml::Value>,
 }
 
 #[derive(Default, Deserialize)]
@@ -120,11 +135,24 @@ struct RawTimeouts {
 impl Config {
     /// Reads and validates the file at `path`.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
+        let owned = || path.to_path_buf();
+        if path.is_dir() {
+            return Err(ConfigError::Directory { path: owned() });
+        }
+        let bytes = std::fs::read(path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => ConfigError::Missing {
+                path: owned(),
+                source,
+            },
+            std::io::ErrorKind::IsADirectory => ConfigError::Directory { path: owned() },
+            _ => ConfigError::Read {
+                path: owned(),
+                source,
+            },
         })?;
-        Self::parse(&text, path)
+        let text =
+            std::str::from_utf8(&bytes).map_err(|_| ConfigError::NotUtf8 { path: owned() })?;
+        Self::parse(text, path)
     }
 
     /// Validates `text`; `path` is only used in error messages.
@@ -173,14 +201,34 @@ impl Config {
             "targets at once",
         )
         .map_err(|p| bad("concurrency", p))?;
+        let raw_timeouts = match raw.timeouts {
+            None => RawTimeouts::default(),
+            Some(toml::Value::Table(table)) => {
+                RawTimeouts::deserialize(table).map_err(|e| ConfigError::Syntax {
+                    path: path.to_path_buf(),
+                    message: format!("[timeouts]: {}", e.to_string().trim_end()),
+                })?
+            }
+            Some(other) => {
+                return Err(bad(
+                    "timeouts",
+                    format!(
+                        "= {other} is not a table (it is of type {}): expected a [timeouts] section with \
+                         unix_secs, windows_secs and vault_secs",
+                        other.type_str()
+                    ),
+                ));
+            }
+        };
         let timeouts = Timeouts {
-            unix_secs: timeout(raw.timeouts.unix_secs, UNIX_TIMEOUT)
+            unix_secs: timeout(raw_timeouts.unix_secs, UNIX_TIMEOUT)
                 .map_err(|p| bad("timeouts.unix_secs", p))?,
-            windows_secs: timeout(raw.timeouts.windows_secs, WINDOWS_TIMEOUT)
+            windows_secs: timeout(raw_timeouts.windows_secs, WINDOWS_TIMEOUT)
                 .map_err(|p| bad("timeouts.windows_secs", p))?,
-            vault_secs: timeout(raw.timeouts.vault_secs, VAULT_TIMEOUT)
+            vault_secs: timeout(raw_timeouts.vault_secs, VAULT_TIMEOUT)
                 .map_err(|p| bad("timeouts.vault_secs", p))?,
         };
+        let log = log_target(raw.log).map_err(|p| bad("log", p))?;
 
         Ok(Self {
             control_plane_url,
@@ -188,7 +236,7 @@ impl Config {
             state_dir,
             concurrency: u16::try_from(concurrency).unwrap_or(DEFAULT_CONCURRENCY),
             timeouts,
-            log: raw.log,
+            log,
         })
     }
 
@@ -228,6 +276,23 @@ fn in_range(value: Option<toml::Value>, default: i64, max: i64, unit: &str) -> R
     }
 }
 
+fn log_target(value: Option<toml::Value>) -> Result<LogTarget, String> {
+    const EXPECTED: &str = "expected one of `auto`, `journal`, `stderr`";
+    match value {
+        None => Ok(LogTarget::default()),
+        Some(toml::Value::String(s)) => match s.as_str() {
+            "auto" => Ok(LogTarget::Auto),
+            "journal" => Ok(LogTarget::Journal),
+            "stderr" => Ok(LogTarget::Stderr),
+            _ => Err(format!("= {s:?} is not a log target: {EXPECTED}")),
+        },
+        Some(other) => Err(format!(
+            "= {other} is not a string (it is of type {}): {EXPECTED}",
+            other.type_str()
+        )),
+    }
+}
+
 fn timeout(value: Option<toml::Value>, (default, max): (u32, u32)) -> Result<u32, String> {
     let secs = in_range(value, i64::from(default), i64::from(max), "seconds")?;
     Ok(u32::try_from(secs).unwrap_or(default))
@@ -250,10 +315,14 @@ fn parse_https_url(text: &str) -> Result<url::Url, String> {
         return Err(format!("= {text:?} has no host name"));
     }
     if !url.username().is_empty() || url.password().is_some() {
+        // Shown without its user name and password, but with everything else the operator
+        // wrote (scheme, host, port, path), so the line can be found in the file.
+        let mut shown = url.clone();
+        let _ = shown.set_username("");
+        let _ = shown.set_password(None);
         return Err(format!(
-            "= {:?} carries a user name or password: the agent authenticates with its \
-             enrollment credential, so remove them",
-            url.host_str().unwrap_or_default()
+            "= \"{shown}\" (user name and password hidden) carries a user name or password: \
+             the agent authenticates with its enrollment credential, so remove them"
         ));
     }
     if url.query().is_some() || url.fragment().is_some() {

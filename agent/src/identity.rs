@@ -99,26 +99,7 @@ impl IdentityKey {
     /// Loads the key file at `path` into the arena, after checking that it is a regular file
     /// that only its owner can read.
     pub fn load(arena: &Arena, path: &Path) -> Result<Self, IdentityError> {
-        let mut file = match OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(path)
-        {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(IdentityError::Missing {
-                    path: path.to_path_buf(),
-                });
-            }
-            // O_NOFOLLOW reports a symbolic link as ELOOP.
-            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-                return Err(IdentityError::NotRegular {
-                    path: path.to_path_buf(),
-                });
-            }
-            Err(e) => return Err(io_err("open", path)(e)),
-        };
-        check_file(&file, path)?;
+        let mut file = open_checked(path)?;
 
         let mut header = [0u8; KEY_FILE_HEADER.len()];
         read_fully(&mut file, &mut header, path)?;
@@ -224,6 +205,42 @@ impl fmt::Debug for IdentityKey {
             .field("fingerprint", &self.fingerprint())
             .field("private", &"[REDACTED]")
             .finish()
+    }
+}
+
+/// Opens the key file at `path` without following a link, and checks it as `load` does
+/// before reading a byte of it.
+fn open_checked(path: &Path) -> Result<File, IdentityError> {
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(IdentityError::Missing {
+                path: path.to_path_buf(),
+            });
+        }
+        // O_NOFOLLOW reports a symbolic link as ELOOP.
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(IdentityError::NotRegular {
+                path: path.to_path_buf(),
+            });
+        }
+        Err(e) => return Err(io_err("open", path)(e)),
+    };
+    check_file(&file, path)?;
+    Ok(file)
+}
+
+/// The checks `run` makes on the key file (type, mode, owner, length), without reading the
+/// key: `check-config` refuses what `run` would refuse. `false` when there is no key yet.
+pub fn check_key_file(path: &Path) -> Result<bool, IdentityError> {
+    match open_checked(path) {
+        Ok(_) => Ok(true),
+        Err(IdentityError::Missing { .. }) => Ok(false),
+        Err(e) => Err(e),
     }
 }
 

@@ -289,3 +289,122 @@ fn check_config_reports_ok_in_one_line_or_the_error() {
     assert!(stderr.contains("cannot read the configuration"), "{stderr}");
     assert!(stderr.contains(&missing.display().to_string()), "{stderr}");
 }
+
+fn check_config(config: &Path) -> std::process::Output {
+    agent()
+        .arg("--config")
+        .arg(config)
+        .arg("check-config")
+        .output()
+        .expect("run agent")
+}
+
+#[test]
+fn wrong_types_are_named_in_the_files_terms() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = ca_file(dir.path());
+    for (extra, key, phrase) in [
+        ("timeouts = 5\n", "`timeouts`", "not a table"),
+        (
+            "log = 5\n",
+            "`log`",
+            "is not a string (it is of type integer): expected one of `auto`",
+        ),
+        (
+            "log = \"syslog\"\n",
+            "`log`",
+            "\"syslog\" is not a log target",
+        ),
+        (
+            "[timeouts]\nunix = 5\n",
+            "[timeouts]",
+            "unknown field `unix`",
+        ),
+    ] {
+        let err = parse(&format!("{}{extra}", minimal(&ca))).expect_err("refused");
+        assert!(err.contains(key), "{err}");
+        assert!(err.contains(phrase), "{phrase:?} missing in {err}");
+        for internal in [
+            "RawTimeouts",
+            "RawConfig",
+            "LogTarget",
+            "wanted string or table",
+        ] {
+            assert!(!err.contains(internal), "{internal} in {err}");
+        }
+    }
+}
+
+#[test]
+fn url_with_a_password_is_shown_with_scheme_host_and_port() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = ca_file(dir.path());
+    let text = format!(
+        "control_plane_url = \"https://admin:Hunter2Secret@cp.example.net:8443/api\"\n\
+         ca_file = \"{}\"\n",
+        ca.display()
+    );
+    let err = parse(&text).expect_err("refused");
+    assert!(!err.contains("Hunter2Secret"), "{err}");
+    assert!(!err.contains("admin"), "{err}");
+    assert!(err.contains("https://cp.example.net:8443/api"), "{err}");
+}
+
+#[test]
+fn a_directory_or_non_utf8_config_is_not_told_to_be_created() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = check_config(dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(stderr.contains("is a directory"), "{stderr}");
+    assert!(!stderr.contains("Create it"), "{stderr}");
+
+    let latin1 = dir.path().join("latin1.toml");
+    std::fs::write(&latin1, b"# r\xe9seau\nconcurrency = 4\n").expect("write");
+    let out = check_config(&latin1);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(stderr.contains("is not UTF-8"), "{stderr}");
+    assert!(!stderr.contains("Create it"), "{stderr}");
+}
+
+#[test]
+fn check_config_refuses_an_identity_key_others_can_read_as_run_does() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = ca_file(dir.path());
+    let state = dir.path().join("state");
+    let config = dir.path().join("agent.toml");
+    std::fs::write(
+        &config,
+        format!("{}state_dir = \"{}\"\n", minimal(&ca), state.display()),
+    )
+    .expect("write");
+
+    let out = check_config(&config);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("no identity key yet"),
+        "{out:?}"
+    );
+
+    let keygen = agent()
+        .arg("--config")
+        .arg(&config)
+        .arg("keygen")
+        .output()
+        .expect("keygen");
+    assert!(keygen.status.success(), "{keygen:?}");
+    assert!(check_config(&config).status.success());
+
+    let key = state.join("identity.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let out = check_config(&config);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert!(
+        stderr.contains(&format!("chmod 600 {}", key.display())),
+        "{stderr}"
+    );
+}

@@ -295,3 +295,28 @@ fn raw_ntlmssp_without_spnego_also_logs_in_and_signs() {
     let o = rt().block_on(login_with(&t, &bad, NtlmWrapping::Raw));
     assert_failed(&o, Step::Authentication, "STATUS_LOGON_FAILURE");
 }
+
+#[test]
+fn server_that_closes_every_connection_is_not_reported_as_a_dialect_mismatch() {
+    use sealscan_test_peers::faulty::{Behaviour, FaultyTarget, loopback};
+    let closer = FaultyTarget::start(loopback(1), 0, Behaviour::CloseOnAccept);
+    let o = run(
+        &target(closer.addr().port()),
+        &cred("smu_closer", None, PASSWORD),
+    );
+    assert_eq!(o.status, Status::NotAttempted, "{o:?}");
+    assert_eq!(o.qid, 105015);
+    let c = o.cause.expect("a cause");
+    assert_eq!(c.step, Step::Connect, "{c}");
+    assert!(c.detail.contains("closes them at once"), "{c}");
+    assert!(c.detail.contains("connection limit"), "{c}");
+    assert!(!c.detail.contains("speaks none"), "{c}");
+
+    // A server that reads the NEGOTIATE and then closes is still a dialect mismatch.
+    let picky = FaultyTarget::start(loopback(1), 0, Behaviour::CloseAfterFirst);
+    let o = run(
+        &target(picky.addr().port()),
+        &cred("smu_picky", None, PASSWORD),
+    );
+    assert_failed(&o, Step::Negotiate, "speaks none of them");
+}

@@ -25,6 +25,12 @@ pub enum Behaviour {
     ReplyToFirst(Vec<u8>),
     /// Relays the connection to a real peer at this address.
     Relay(SocketAddr),
+    /// Closes each connection as soon as it is accepted, before reading anything: what a
+    /// connection limit or a TCP wrapper (hosts.deny) does.
+    CloseOnAccept,
+    /// Reads the client's first bytes, then closes without answering: what a server does
+    /// with a request in a protocol version it does not speak.
+    CloseAfterFirst,
 }
 
 /// A listener with a [`Behaviour`]; stops and closes every connection when dropped.
@@ -112,6 +118,18 @@ fn keep(open: &Mutex<Vec<TcpStream>>, stream: &TcpStream) {
 }
 
 fn serve(stream: TcpStream, behaviour: &Behaviour, open: &Arc<Mutex<Vec<TcpStream>>>) {
+    if let Behaviour::CloseOnAccept = behaviour {
+        drop(stream);
+        return;
+    }
+    if let Behaviour::CloseAfterFirst = behaviour {
+        thread::spawn(move || {
+            let mut stream = stream;
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+        });
+        return;
+    }
     keep(open, &stream);
     match behaviour.clone() {
         Behaviour::Silent => {}
@@ -130,6 +148,7 @@ fn serve(stream: TcpStream, behaviour: &Behaviour, open: &Arc<Mutex<Vec<TcpStrea
                 }
             });
         }
+        Behaviour::CloseOnAccept | Behaviour::CloseAfterFirst => {}
         Behaviour::Relay(to) => {
             let Ok(upstream) = TcpStream::connect(to) else {
                 let _ = stream.shutdown(Shutdown::Both);

@@ -1,6 +1,6 @@
 //! The message exchange of one Windows login, step by step, over one connection.
 
-use super::transport::{receive, send};
+use super::transport::{CLOSED, receive, send};
 use super::{NtlmWrapping, ServerInfo, WindowsCredential};
 use crate::login::Target;
 use rand_core::{OsRng, RngCore};
@@ -12,8 +12,10 @@ use sealscan_protocols::smb2::{
 use sealscan_protocols::spnego;
 use std::fmt;
 use std::io::ErrorKind;
+use std::net::SocketAddr;
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 
 /// Names this client in the NTLM AUTHENTICATE message.
@@ -50,6 +52,8 @@ impl std::error::Error for Failure {}
 
 pub(super) struct Session<'p> {
     stream: TcpStream,
+    /// The address connected to (the one a host name resolved to).
+    peer: SocketAddr,
     progress: &'p Mutex<Step>,
     pub info: ServerInfo,
     dialect: Dialect,
@@ -75,6 +79,27 @@ fn offered_list(d: &[Dialect]) -> String {
         .map(|d| d.to_string())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// How long the second connection waits for a server that closes without being asked.
+/// Connection limits and TCP wrappers close within milliseconds; an SMB server waits far
+/// longer than this for the client's NEGOTIATE.
+const UNPROMPTED_CLOSE_WAIT: Duration = Duration::from_millis(750);
+
+/// Connects to `peer`, sends nothing, and reports whether the server closes the connection
+/// within [`UNPROMPTED_CLOSE_WAIT`].
+async fn closes_unprompted(peer: SocketAddr) -> std::io::Result<bool> {
+    let mut stream = TcpStream::connect(peer).await?;
+    let mut byte = [0u8; 1];
+    match tokio::time::timeout(UNPROMPTED_CLOSE_WAIT, stream.read(&mut byte)).await {
+        // Still open and silent: a server waiting for a request.
+        Err(_) => Ok(false),
+        Ok(Ok(0)) => Ok(true),
+        Ok(Err(e)) if e.kind() == ErrorKind::ConnectionReset => Ok(true),
+        // It spoke first: not what an SMB server does, but not an unprompted close either.
+        Ok(Ok(_)) => Ok(false),
+        Ok(Err(e)) => Err(e),
+    }
 }
 
 fn filetime_now() -> u64 {
@@ -105,8 +130,15 @@ impl<'p> Session<'p> {
                     info: None,
                 }
             })?;
+        let peer = stream.peer_addr().map_err(|e| Failure {
+            status: Status::NotAttempted,
+            step: Step::Connect,
+            detail: format!("cannot connect to {}:{}: {e}", target.host, target.port),
+            info: None,
+        })?;
         Ok(Self {
             stream,
+            peer,
             progress,
             info: ServerInfo::default(),
             dialect: Dialect::Smb202,
@@ -160,19 +192,11 @@ impl<'p> Session<'p> {
             client_guid,
             salt,
         });
-        let resp = self
-            .round_trip(&req, Step::Negotiate)
-            .await
-            .map_err(|mut f| {
-                if f.detail == "the server closed the connection" {
-                    f.detail = format!(
-                        "the server closed the connection in answer to NEGOTIATE offering SMB {} \
-                     (the record's minimum is {min}): it speaks none of them",
-                        offered_list(&offered)
-                    );
-                }
-                f
-            })?;
+        let resp = match self.round_trip(&req, Step::Negotiate).await {
+            Ok(resp) => resp,
+            Err(f) if f.detail == CLOSED => return Err(self.why_closed(f, &offered, min).await),
+            Err(f) => return Err(f),
+        };
         let parsed = smb2::parse_negotiate(&resp, &offered)
             .map_err(|e| Failure::failed(Step::Negotiate, format!("not an SMB2 server: {e}")))?;
         let Some(dialect) = parsed.dialect else {
@@ -204,6 +228,42 @@ impl<'p> Session<'p> {
         self.info.dialect = Some(dialect);
         self.info.signing_required = parsed.signing_required();
         Ok(())
+    }
+
+    /// A server that closes in answer to NEGOTIATE either read it and speaks none of the
+    /// dialects offered, or closes every connection at once whatever is sent (a connection
+    /// limit, a TCP wrapper such as hosts.deny). A second connection that sends nothing tells
+    /// them apart: the first kind waits for a request, the second closes it too.
+    async fn why_closed(&self, mut f: Failure, offered: &[Dialect], min: Dialect) -> Failure {
+        let offered = offered_list(offered);
+        match closes_unprompted(self.peer).await {
+            Ok(true) => Failure {
+                status: Status::NotAttempted,
+                step: Step::Connect,
+                detail: format!(
+                    "the server at {} accepts connections and closes them at once, before \
+                     reading a request (a connection limit or a TCP wrapper such as hosts.deny \
+                     does this): no SMB dialect was negotiated",
+                    self.peer
+                ),
+                info: None,
+            },
+            Ok(false) => {
+                f.detail = format!(
+                    "the server closed the connection in answer to NEGOTIATE offering SMB \
+                     {offered} (the record's minimum is {min}): it speaks none of them"
+                );
+                f
+            }
+            Err(e) => {
+                f.detail = format!(
+                    "the server closed the connection in answer to NEGOTIATE offering SMB \
+                     {offered} (the record's minimum is {min}); a second connection to tell a \
+                     dialect mismatch from a server closing every connection failed: {e}"
+                );
+                f
+            }
+        }
     }
 
     /// SESSION_SETUP with NTLM NEGOTIATE; reads the server's CHALLENGE.

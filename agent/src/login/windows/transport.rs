@@ -7,15 +7,18 @@ use std::io::ErrorKind;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// The detail of a failure because the server closed the connection.
+pub(super) const CLOSED: &str = "the server closed the connection";
+
 /// Replies to a login never come near this; a larger length means the peer is not SMB.
 const MAX_REPLY: usize = 1 << 20;
 
 pub(super) async fn send(stream: &mut TcpStream, msg: &[u8], step: Step) -> Result<(), Failure> {
     let framed = frame(msg).map_err(|e| Failure::failed(step, e.to_string()))?;
-    stream
-        .write_all(&framed)
-        .await
-        .map_err(|e| Failure::failed(step, format!("sending to the server failed: {e}")))
+    stream.write_all(&framed).await.map_err(|e| match e.kind() {
+        ErrorKind::ConnectionReset | ErrorKind::BrokenPipe => Failure::failed(step, CLOSED),
+        _ => Failure::failed(step, format!("sending to the server failed: {e}")),
+    })
 }
 
 pub(super) async fn receive(stream: &mut TcpStream, step: Step) -> Result<Vec<u8>, Failure> {
@@ -42,7 +45,7 @@ pub(super) async fn receive(stream: &mut TcpStream, step: Step) -> Result<Vec<u8
 fn io_failure(e: std::io::Error, step: Step) -> Failure {
     let detail = match e.kind() {
         ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset | ErrorKind::BrokenPipe => {
-            "the server closed the connection".to_string()
+            CLOSED.to_string()
         }
         _ => format!("reading from the server failed: {e}"),
     };

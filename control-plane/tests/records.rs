@@ -653,3 +653,49 @@ async fn ncsm_activation_migration_and_the_rules_in_force() {
             .contains("Alice Smith")
     );
 }
+
+#[tokio::test]
+async fn windows_user_with_a_domain_part_is_refused_naming_the_fix() {
+    let h = Harness::start().await;
+    let pc = h.pc().await;
+    for (windows, local) in [
+        (json!({"domain_type": "none"}), true),
+        (json!({"domain_type": "netbios", "domain": "CORP"}), false),
+    ] {
+        let r = h
+            .call(
+                "post",
+                "/api/v1/records",
+                Some(&pc),
+                Some(json!({
+                    "kind": "windows", "title": "W dom user", "user": "TARGET1\\scan",
+                    "ips": ["10.9.0.1"], "windows": windows,
+                    "secrets": [{"field": "password", "value": legacy("Dom-User-Secret-9")}]
+                })),
+            )
+            .await;
+        r.expect_refused(400, "record.user-has-domain");
+        let message = r.body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("bare account name"), "{message}");
+        assert_eq!(message.contains("domain_type none"), local, "{message}");
+        assert!(
+            !message.contains("TARGET1"),
+            "the value is not echoed: {message}"
+        );
+    }
+    // Nothing was stored; the bare name with the domain in its field is accepted.
+    let (status, list) = h.call_json("get", "/api/v1/records", Some(&pc), None).await;
+    assert_eq!(status, 200);
+    assert!(!list.to_string().contains("W dom user"), "{list}");
+    create(
+        &h,
+        &pc,
+        "/api/v1/records",
+        json!({
+            "kind": "windows", "title": "W dom user", "user": "scan", "ips": ["10.9.0.1"],
+            "windows": {"domain_type": "netbios", "domain": "TARGET1"},
+            "secrets": [{"field": "password", "value": legacy("Dom-User-Secret-9")}]
+        }),
+    )
+    .await;
+}

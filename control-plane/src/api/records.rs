@@ -521,6 +521,24 @@ fn check_record(req: CreateRecord, actor: &str, now: i64) -> ApiResult<CheckedRe
     if req.kind == "unix" && ranges.is_empty() {
         return Err(bad("record.ips-required", "a Unix record needs IPs"));
     }
+    // NTLM carries the domain in its own field: a `DOM\user` name would be sent whole as the
+    // account name and fail with a bare STATUS_LOGON_FAILURE, so it is refused here, where
+    // the operator can still say which part is the domain.
+    if req.kind == "windows" && req.user.contains('\\') {
+        let local = windows.as_ref().is_none_or(|w| w.domain_type == "none");
+        return Err(bad(
+            "record.user-has-domain",
+            if local {
+                "user holds a domain part (DOMAIN\\user) but domain_type none means a local \
+                 account of the target: for a domain account set domain_type netbios or \
+                 active_directory, the domain in domain and the bare account name in user; for \
+                 a local account give the bare account name"
+            } else {
+                "user holds a domain part (DOMAIN\\user): the record's domain is already sent \
+                 as the domain, so give the bare account name in user"
+            },
+        ));
+    }
     let id = new_id(req.id, "r")?;
     let (unix_auth, fields): (Option<String>, Vec<SecretFieldName>) =
         match (req.login_type.as_str(), req.kind.as_str()) {

@@ -124,11 +124,24 @@ impl Envelope {
             .ok_or(EnvelopeError::Malformed {
                 at: "text form does not start with \"ncsm1:\"",
             })?;
+        // The faults in the order docs/ncsm-envelope.md section 4 fixes, so that every
+        // implementation names the same one when a text has several.
+        let malformed = |at| EnvelopeError::Malformed { at };
+        if body.contains('=') {
+            return Err(malformed(PADDING));
+        }
+        if !body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(malformed(ALPHABET));
+        }
+        if body.len() % 4 == 1 {
+            return Err(malformed(LENGTH));
+        }
         let bytes = URL_SAFE_NO_PAD
             .decode(body)
-            .map_err(|_| EnvelopeError::Malformed {
-                at: "text form is not unpadded base64url",
-            })?;
+            .map_err(|e| malformed(text_fault(&e)))?;
         Self::from_bytes(&bytes)
     }
 
@@ -230,6 +243,24 @@ impl Envelope {
             ciphertext,
             recipients,
         })
+    }
+}
+
+const PADDING: &str = "text form has base64 padding ('='): it must be unpadded";
+const ALPHABET: &str = "text form has a character outside the base64url alphabet";
+const LENGTH: &str = "text form has a length no base64url encoding has";
+
+/// The decoder's fault once padding, alphabet and length have been checked: in practice only
+/// non-zero unused bits remain.
+fn text_fault(e: &base64::DecodeError) -> &'static str {
+    use base64::DecodeError::*;
+    match e {
+        InvalidPadding | InvalidByte(_, b'=') => PADDING,
+        InvalidByte(..) => ALPHABET,
+        InvalidLength(_) => LENGTH,
+        InvalidLastSymbol(..) => {
+            "text form is not canonical base64url (non-zero unused bits in its last character)"
+        }
     }
 }
 

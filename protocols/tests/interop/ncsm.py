@@ -4,7 +4,8 @@ pyhpke (RFC 9180) and the `cryptography` package. The Rust interop tests drive i
 
   ncsm.py seal REQUEST_JSON    -> prints the envelope text form
   ncsm.py open REQUEST_JSON    -> prints the plaintext as hex, or exits 2 with "ERROR <kind>"
-  ncsm.py vectors VECTORS_JSON -> reproduces every vector byte for byte and opens it
+  ncsm.py vectors VECTORS_JSON -> reproduces every vector byte for byte and opens it, and
+                                 refuses every `refused` vector with the error it names
 
 REQUEST_JSON is a file: {"binding": {...}, "plaintext_hex", "recipients_pk_hex": [...],
 optional "randomness": {"content_key", "payload_nonce", "ephemeral_ikm": [...]}} for seal;
@@ -31,10 +32,30 @@ ENTRY_LEN = 16 + 32 + 48
 SUITE = CipherSuite.new(KEMId.DHKEM_X25519_HKDF_SHA256, KDFId.HKDF_SHA256, AEADId.CHACHA20_POLY1305)
 
 
+MAX_RECIPIENTS = 64
+MAX_PLAINTEXT = 65536
+MAX_ENVELOPE = 4 + 1 + 6 + 7 * 2 + 6 * 1024 + 2048 + 12 + 4 + 65552 + 2 + 64 * 96
+MAX_TEXT = len(PREFIX) + (MAX_ENVELOPE * 4 + 2) // 3
+B64URL = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
 class NcsmError(Exception):
-    def __init__(self, kind):
+    def __init__(self, kind, field=None):
         super().__init__(kind)
         self.kind = kind
+        self.field = field
+
+
+def field_limit(name):
+    return 2048 if name == "vault_url" else 1024
+
+
+def check_binding(binding):
+    """Section 3's rules, checked at seal time."""
+    for i, name in enumerate(FIELDS):
+        raw = binding.get(name, "").encode("utf-8")
+        if (i < 3 and not raw) or len(raw) > field_limit(name) or b"\0" in raw:
+            raise NcsmError("InvalidBinding")
 
 
 def key_id(pk):
@@ -57,6 +78,16 @@ def wrap_info(h, label=WRAP_LABEL):
 
 
 def seal(plaintext, binding, pks, randomness=None, label=WRAP_LABEL):
+    # Section 5 step 1, in its order, then the key ids distinct.
+    check_binding(binding)
+    if len(plaintext) > MAX_PLAINTEXT:
+        raise NcsmError("LimitExceeded")
+    if not pks:
+        raise NcsmError("Malformed")
+    if len(pks) > MAX_RECIPIENTS:
+        raise NcsmError("LimitExceeded")
+    if len({key_id(pk) for pk in pks}) != len(pks):
+        raise NcsmError("AlreadyARecipient")
     ck = bytes.fromhex(randomness["content_key"]) if randomness else os.urandom(32)
     nonce = bytes.fromhex(randomness["payload_nonce"]) if randomness else os.urandom(12)
     h = header(binding)
@@ -77,6 +108,9 @@ def seal(plaintext, binding, pks, randomness=None, label=WRAP_LABEL):
 
 
 def parse(data):
+    """Section 6 step 1: every check in the order the spec lists them."""
+    if len(data) > MAX_ENVELOPE:
+        raise NcsmError("LimitExceeded")
     pos = 0
 
     def take(n):
@@ -94,11 +128,17 @@ def parse(data):
     if struct.unpack(">HHH", take(6)) != (KEM, KDF, AEAD):
         raise NcsmError("UnsupportedSuite")
     binding = {}
-    for name in FIELDS:
+    for i, name in enumerate(FIELDS):
         (n,) = struct.unpack(">H", take(2))
-        if n > (2048 if name == "vault_url" else 1024):
+        if n > field_limit(name):
             raise NcsmError("LimitExceeded")
-        binding[name] = take(n).decode("utf-8")
+        raw = take(n)
+        try:
+            binding[name] = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise NcsmError("Malformed")
+        if b"\0" in raw or (i < 3 and not raw):
+            raise NcsmError("Malformed")
     h = data[:pos]
     nonce = take(12)
     (ct_len,) = struct.unpack(">I", take(4))
@@ -109,7 +149,7 @@ def parse(data):
     ct = take(ct_len)
     payload = data[len(h) : pos]
     (count,) = struct.unpack(">H", take(2))
-    if count > 64:
+    if count > MAX_RECIPIENTS:
         raise NcsmError("LimitExceeded")
     if count == 0 or len(data) - pos != count * ENTRY_LEN:
         raise NcsmError("Malformed")
@@ -123,7 +163,7 @@ def open_envelope(data, expected, sk):
     binding, h, nonce, ct, payload, entries = parse(data)
     for name in FIELDS:
         if binding[name] != expected.get(name, ""):
-            raise NcsmError("BindingMismatch")
+            raise NcsmError("BindingMismatch", name)
     skr = SUITE.kem.deserialize_private_key(sk)
     kid = key_id(public_from_private(sk))
     entry = next((e for e in entries if e[:16] == kid), None)
@@ -134,6 +174,8 @@ def open_envelope(data, expected, sk):
         ck = ctx.open(entry[48:], hashlib.sha256(payload).digest() + kid)
     except Exception:
         raise NcsmError("Authentication(wrap)")
+    if len(ck) != 32:
+        raise NcsmError("Authentication(wrap)")
     try:
         return ChaCha20Poly1305(ck).decrypt(nonce, ct, h)
     except Exception:
@@ -141,17 +183,20 @@ def open_envelope(data, expected, sk):
 
 
 def add_recipient(data, expected, sk, new_pk, ikm=None):
-    """Spec section 6, "Adding a recipient": open, then wrap the content key for new_pk."""
-    open_envelope(data, expected, sk)
+    """Spec section 6, "Adding a recipient": the count and the new key id first, then open,
+    then wrap the content key for new_pk."""
     binding, h, nonce, ct, payload, entries = parse(data)
+    if len(entries) >= MAX_RECIPIENTS:
+        raise NcsmError("LimitExceeded")
+    new_kid = key_id(new_pk)
+    if any(e[:16] == new_kid for e in entries):
+        raise NcsmError("AlreadyARecipient")
+    open_envelope(data, expected, sk)
     skr = SUITE.kem.deserialize_private_key(sk)
     kid = key_id(public_from_private(sk))
     entry = next(e for e in entries if e[:16] == kid)
     ph = hashlib.sha256(payload).digest()
     ck = SUITE.create_recipient_context(entry[16:48], skr, wrap_info(h)).open(entry[48:], ph + kid)
-    new_kid = key_id(new_pk)
-    if any(e[:16] == new_kid for e in entries):
-        raise NcsmError("AlreadyARecipient")
     eks = SUITE.kem.derive_key_pair(ikm) if ikm else None
     enc, ctx = SUITE.create_sender_context(SUITE.kem.deserialize_public_key(new_pk), wrap_info(h), eks=eks)
     entries = sorted(entries + [new_kid + enc + ctx.seal(ck, ph + new_kid)], key=lambda e: e[:16])
@@ -163,19 +208,49 @@ def to_text(data):
 
 
 def from_text(text):
+    """Section 4, text form: the checks in the spec's order."""
+    if len(text) > MAX_TEXT:
+        raise NcsmError("LimitExceeded")
     if not text.startswith(PREFIX):
         raise NcsmError("Malformed")
     body = text[len(PREFIX) :]
     if "=" in body:
-        raise NcsmError("Malformed")
+        raise NcsmError("Malformed")  # padding
+    if any(c not in B64URL for c in body):
+        raise NcsmError("Malformed")  # alphabet
+    if len(body) % 4 == 1:
+        raise NcsmError("Malformed")  # length
     data = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
     if to_text(data) != text:
-        raise NcsmError("Malformed")
+        raise NcsmError("Malformed")  # non-zero unused bits
     return data
 
 
 def public_from_private(sk):
     return X25519PrivateKey.from_private_bytes(sk).public_key().public_bytes_raw()
+
+
+def refusal_of(v, cases):
+    """Runs one refused vector; returns the error kind and, for a mismatch, the field."""
+    try:
+        if v["operation"] == "open":
+            if "envelope_text" in v:
+                data = from_text(v["envelope_text"])
+            else:
+                data = bytes.fromhex(v["envelope_hex"])
+            open_envelope(data, v["binding"], bytes.fromhex(v["sk"]))
+        elif v["operation"] == "seal":
+            pks = [bytes.fromhex(pk) for pk in v["recipients_pk"]]
+            seal(bytes.fromhex(v["plaintext_hex"]), v["binding"], pks)
+        elif v["operation"] == "rewrap":
+            case = cases[v["case"]]
+            opener = bytes.fromhex(case["recipients"][v["opener_index"]]["sk"])
+            add_recipient(bytes.fromhex(case["envelope_hex"]), v["binding"], opener, bytes.fromhex(v["new_pk"]))
+        else:
+            raise AssertionError("unknown operation " + v["operation"])
+    except NcsmError as e:
+        return e.kind, e.field
+    raise AssertionError("refused vector accepted: " + v["name"])
 
 
 def main(argv):
@@ -218,6 +293,11 @@ def main(argv):
             pt = open_envelope(out, case["binding"], bytes.fromhex(rw["new_recipient"]["sk"]))
             assert pt.hex() == case["plaintext_hex"], "rewrap open differs: " + rw["name"]
             print("ok " + rw["name"])
+        for v in request.get("refused", []):
+            kind, field = refusal_of(v, request["cases"])
+            assert kind == v["error"], "refused %r: %s, not %s" % (v["name"], kind, v["error"])
+            assert field == v.get("field"), "refused %r: field %s" % (v["name"], field)
+            print("refused " + v["name"] + ": " + kind)
     else:
         print("unknown command " + command, file=sys.stderr)
         return 64

@@ -747,3 +747,78 @@ fn text_form_faults_each_name_their_fault() {
     }
     assert_eq!(seen, 9);
 }
+
+const SPEC: &str = include_str!("../../docs/ncsm-envelope.md");
+
+/// The spec's section 3 and the published vectors use the record kinds and field names the
+/// product binds, so an implementation written from the spec seals what appliances open.
+#[test]
+fn spec_and_vectors_use_the_binding_values_the_product_binds() {
+    use sealscan_protocols::appliance::{RecordKind, SecretFieldName};
+    let mut kinds: Vec<String> = Vec::new();
+    for k in [RecordKind::Unix, RecordKind::Windows] {
+        kinds.push(
+            serde_json::to_value(k)
+                .expect("kind")
+                .as_str()
+                .expect("a string")
+                .to_string(),
+        );
+    }
+    kinds.push("vault".into());
+    let fields: Vec<&str> = [
+        SecretFieldName::Password,
+        SecretFieldName::PrivateKey,
+        SecretFieldName::Passphrase,
+        SecretFieldName::VaultPassword,
+    ]
+    .iter()
+    .map(|f| f.as_str())
+    .collect();
+    let row = |n: &str| {
+        SPEC.lines()
+            .find(|l| l.starts_with(&format!("| {n} |")))
+            .unwrap_or_else(|| panic!("binding table row {n}"))
+    };
+    for k in &kinds {
+        assert!(row("1").contains(&format!("`{k}`")), "record_kind {k}");
+    }
+    for f in &fields {
+        assert!(row("3").contains(&format!("`{f}`")), "field {f}");
+    }
+    assert!(!SPEC.contains("unix-login") && !SPEC.contains("windows-login"));
+    assert!(SPEC.contains("### The values sealscan binds"));
+    assert!(SPEC.contains("`r-` for records and `v-` for vaults"));
+
+    let published: Value = serde_json::from_str(
+        &std::fs::read_to_string(NCSM_VECTORS).expect("vectors/ncsm-v1.json is readable"),
+    )
+    .expect("vectors are JSON");
+    for case in published["cases"].as_array().expect("cases") {
+        let b = &case["binding"];
+        let kind = b["record_kind"].as_str().expect("kind");
+        assert!(kinds.iter().any(|k| k == kind), "{kind}");
+        assert!(fields.contains(&b["field"].as_str().expect("field")));
+        assert_eq!(b["secret_name"], "", "sealscan leaves secret_name empty");
+    }
+}
+
+/// Section 1 says who detects which edit, and states the decision on key commitment.
+#[test]
+fn spec_states_who_detects_what_and_the_key_commitment_decision() {
+    assert!(
+        !SPEC
+            .contains("any edit of a header byte, a payload byte or a recipient entry is detected")
+    );
+    for phrase in [
+        "An edit of one recipient entry: only by the recipient that entry belongs to.",
+        "Not key-committing",
+        "It does not break the binding",
+        "Plan for version 2 (not implemented)",
+    ] {
+        assert!(
+            SPEC.contains(phrase),
+            "{phrase:?} missing from docs/ncsm-envelope.md"
+        );
+    }
+}

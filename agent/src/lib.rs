@@ -7,6 +7,7 @@ pub mod config;
 pub mod daemon;
 pub mod enrollment;
 pub mod hardening;
+pub mod hostname;
 pub mod identity;
 pub mod logging;
 pub mod login;

@@ -23,6 +23,7 @@ use sealscan_vault::{
     VaultConnector, VaultRecord, VaultSession,
 };
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 /// A credential ready for a login.
@@ -114,6 +115,20 @@ impl JobCredentials {
 
     pub fn record(&self, record_id: &str) -> Option<&JobRecord> {
         self.records.get(record_id)
+    }
+
+    /// The record of `kind` whose IP list holds `address`, for a host-name target the control
+    /// plane could not match (it does not resolve names). Records' lists do not overlap within
+    /// a kind, so at most one matches; the id order keeps the answer stable if they ever did.
+    pub fn record_for_address(&self, address: IpAddr, kind: RecordKind) -> Option<&JobRecord> {
+        let mut matches: Vec<&JobRecord> = self
+            .records
+            .values()
+            .filter(|r| r.kind == kind)
+            .filter(|r| r.address_ranges.iter().any(|a| a.contains(address)))
+            .collect();
+        matches.sort_by(|a, b| a.record_id.cmp(&b.record_id));
+        matches.into_iter().next()
     }
 
     /// The service-selected NetBIOS-domain record for a domain a server reported, if the job

@@ -2,10 +2,12 @@
 //! credential as soon as the login is over.
 
 use crate::config::Timeouts;
+use crate::hostname::{self, ADDRESS_FACT};
 use crate::login::{self, Target};
 use crate::resolve::{JobCredentials, Refusal, Resolved};
-use sealscan_protocols::appliance::{JobRecord, JobTarget, ResultPost};
+use sealscan_protocols::appliance::{JobRecord, JobTarget, RecordKind, ResultPost};
 use sealscan_protocols::results::{LoginKind, LoginOutcome, Status, Step};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,14 +31,20 @@ pub async fn run_target(
     target: &JobTarget,
     timeouts: &Timeouts,
 ) -> ResultPost {
-    let net = network_target(target, timeouts);
-    let (record_id, outcome) = match pick_record(&creds, target, &net).await {
+    let mut net = network_target(target, timeouts);
+    let (record_id, mut outcome) = match locate(&creds, target, &mut net).await {
         Ok(record) => {
             let id = record.record_id.clone();
-            (Some(id), attempt(&creds, &record, target.kind, net).await)
+            (
+                Some(id),
+                attempt(&creds, &record, target.kind, net.clone()).await,
+            )
         }
         Err(refusal) => (None, refusal.into_outcome(target.kind)),
     };
+    if net.host != target.host {
+        outcome.facts.insert(ADDRESS_FACT.into(), net.host.clone());
+    }
     ResultPost {
         idempotency_key: ResultPost::key_for(job_id, &target.target_id, target.kind),
         target_id: target.target_id.clone(),
@@ -46,12 +54,48 @@ pub async fn run_target(
     }
 }
 
+/// Resolves a host-name target to the address the login will use (`net.host` becomes it) and
+/// picks the record: the one the job names; for a host name, the record holding the first of
+/// its addresses that any record holds (else the resolver's first address); then as
+/// [`pick_record`] does.
+async fn locate(
+    creds: &JobCredentials,
+    target: &JobTarget,
+    net: &mut Target,
+) -> Result<JobRecord, Refusal> {
+    if target.host.parse::<IpAddr>().is_ok() {
+        return pick_record(creds, target, net, &target.host).await;
+    }
+    let addresses = hostname::addresses(&target.host, net.port, net.timeout).await?;
+    let kind = match target.kind {
+        LoginKind::Unix => RecordKind::Unix,
+        LoginKind::Windows => RecordKind::Windows,
+    };
+    let by_address = match &target.record_id {
+        Some(_) => None,
+        None => addresses
+            .iter()
+            .find_map(|a| creds.record_for_address(*a, kind).map(|r| (*a, r.clone()))),
+    };
+    let address = by_address.as_ref().map_or(addresses[0], |(a, _)| *a);
+    net.host = address.to_string();
+    match by_address {
+        Some((_, record)) => Ok(record),
+        None => {
+            let shown = format!("{} ({address})", target.host);
+            pick_record(creds, target, net, &shown).await
+        }
+    }
+}
+
 /// The record named by the job, or for a Windows target without one, the service-selected
-/// NetBIOS-domain record of the domain the server reports.
+/// NetBIOS-domain record of the domain the server reports. `shown` names the target in
+/// causes (a host name with the address it resolved to).
 async fn pick_record(
     creds: &JobCredentials,
     target: &JobTarget,
     net: &Target,
+    shown: &str,
 ) -> Result<JobRecord, Refusal> {
     if let Some(id) = &target.record_id {
         return creds.record(id).cloned().ok_or_else(|| {
@@ -59,7 +103,7 @@ async fn pick_record(
                 Step::Record,
                 format!(
                     "the job names record {id} for {} but does not carry it",
-                    target.host
+                    shown
                 ),
             )
         });
@@ -67,7 +111,7 @@ async fn pick_record(
     match target.kind {
         LoginKind::Unix => Err(Refusal::not_attempted(
             Step::Record,
-            format!("no Unix authentication record matches {}", target.host),
+            format!("no Unix authentication record matches {}", shown),
         )),
         LoginKind::Windows => {
             let info = login::windows::probe_domain(net)
@@ -77,7 +121,7 @@ async fn pick_record(
                     step: f.step,
                     detail: format!(
                         "no Windows record names {} and its domain could not be learned: {}",
-                        target.host, f.detail
+                        shown, f.detail
                     ),
                     login_id: String::new(),
                 })?;
@@ -86,7 +130,7 @@ async fn pick_record(
                     Step::Record,
                     format!(
                         "no Windows record names {} and the server reports no NetBIOS domain",
-                        target.host
+                        shown
                     ),
                 ));
             };
@@ -96,7 +140,7 @@ async fn pick_record(
                     format!(
                         "no Windows record names {} and the job has no service-selected \
                          NetBIOS record for its domain {domain}",
-                        target.host
+                        shown
                     ),
                 )
             })

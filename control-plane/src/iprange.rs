@@ -57,6 +57,19 @@ impl IpRange {
         })
     }
 
+    /// The first and last address of the range.
+    pub fn bounds(&self) -> (IpAddr, IpAddr) {
+        let ip = |n: u128| {
+            if self.v6 {
+                IpAddr::V6(n.into())
+            } else {
+                // A v4 range holds only values that fit 32 bits (it was built from them).
+                IpAddr::V4(u32::try_from(n).unwrap_or(u32::MAX).into())
+            }
+        };
+        (ip(self.first), ip(self.last))
+    }
+
     pub fn contains(&self, ip: IpAddr) -> bool {
         let (v6, n) = num(ip);
         v6 == self.v6 && self.first <= n && n <= self.last

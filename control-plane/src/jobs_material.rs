@@ -5,8 +5,8 @@ use crate::iprange::IpRange;
 use crate::keyfile::DataKey;
 use crate::store::{RecordRow, StoreError, Tx, VAULT_KIND, VaultRow};
 use sealscan_protocols::appliance::{
-    JobRecord, JobTarget, JobVault, RecordKind, RecordLogin, SecretField, SecretValue,
-    WindowsDomainType, WindowsOptions,
+    AddressRange, JobRecord, JobTarget, JobVault, RecordKind, RecordLogin, SecretField,
+    SecretValue, WindowsDomainType, WindowsOptions,
 };
 use sealscan_protocols::results::LoginKind;
 use std::collections::BTreeSet;
@@ -17,7 +17,10 @@ pub type Material = (Vec<JobTarget>, Vec<JobRecord>, Vec<JobVault>);
 /// Matches each `(target_id, host, kind)` to its record: the record whose IP list holds the
 /// host for that kind. Windows targets without such a record get `record_id: None` and the job
 /// carries every service-selected NetBIOS record, for the appliance to pick by the domain the
-/// server reports. Host names match no IP list.
+/// server reports. A host name is resolved by the appliance, not here: what counts is the
+/// address the appliance will connect to, in its own view of DNS. So for a host-name target
+/// the job carries every record of that kind with an IP list, with its `address_ranges`, and
+/// the appliance picks the one holding the address it resolved.
 pub fn build_job_material(
     tx: &Tx<'_>,
     key: &DataKey,
@@ -72,6 +75,7 @@ pub fn match_targets(
     }
     let mut used: BTreeSet<String> = BTreeSet::new();
     let mut need_service_selected = false;
+    let mut by_name: BTreeSet<&str> = BTreeSet::new();
     let mut matched_ids = Vec::with_capacity(targets.len());
     for (_, host, kind) in targets {
         let kind_name = match kind {
@@ -79,6 +83,9 @@ pub fn match_targets(
             LoginKind::Windows => "windows",
         };
         let ip: Option<IpAddr> = host.parse().ok();
+        if ip.is_none() {
+            by_name.insert(kind_name);
+        }
         let matched = ip.and_then(|ip| {
             ranges
                 .iter()
@@ -93,6 +100,11 @@ pub fn match_targets(
             None => {}
         }
         matched_ids.push(matched);
+    }
+    for r in records {
+        if by_name.contains(r.kind.as_str()) && !r.ips.is_empty() {
+            used.insert(r.id.clone());
+        }
     }
     if need_service_selected {
         for r in records {
@@ -144,6 +156,15 @@ fn job_record(tx: &Tx<'_>, key: &DataKey, r: &RecordRow) -> Result<JobRecord, St
         domain: record_domain(r),
         windows,
         login,
+        address_ranges: r
+            .ips
+            .iter()
+            .filter_map(|e| IpRange::parse(e).ok())
+            .map(|range| {
+                let (first, last) = range.bounds();
+                AddressRange { first, last }
+            })
+            .collect(),
     })
 }
 

@@ -699,3 +699,58 @@ async fn windows_user_with_a_domain_part_is_refused_naming_the_fix() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn host_name_targets_carry_the_records_of_their_kind_with_address_ranges() {
+    let h = Harness::start().await;
+    let pc = h.pc().await;
+    let unix = create(
+        &h,
+        &pc,
+        "/api/v1/records",
+        unix_record(
+            "Linux by name",
+            &["10.7.0.0/30", "10.8.0.9"],
+            "Name-Secret-1",
+        ),
+    )
+    .await;
+    let unix_id = unix["id"].as_str().expect("id").to_string();
+    create(
+        &h,
+        &pc,
+        "/api/v1/records",
+        json!({
+            "kind": "windows", "title": "Win by name", "user": "scan", "ips": ["10.7.0.1"],
+            "windows": {"domain_type": "none"},
+            "secrets": [{"field": "password", "value": legacy("Name-Secret-2")}]
+        }),
+    )
+    .await;
+
+    let (targets, records, _) = material(&h, &[("t1", "host-a.example", LoginKind::Unix)]);
+    assert_eq!(targets[0].host, "host-a.example");
+    assert_eq!(
+        targets[0].record_id, None,
+        "names are resolved by the appliance"
+    );
+    let ids: Vec<&str> = records.iter().map(|r| r.record_id.as_str()).collect();
+    assert_eq!(ids, [unix_id.as_str()], "the Unix records only");
+    let ranges: Vec<(String, String)> = records[0]
+        .address_ranges
+        .iter()
+        .map(|a| (a.first.to_string(), a.last.to_string()))
+        .collect();
+    assert_eq!(
+        ranges,
+        [
+            ("10.7.0.0".to_string(), "10.7.0.3".to_string()),
+            ("10.8.0.9".to_string(), "10.8.0.9".to_string())
+        ]
+    );
+
+    // An IP target is still matched here, and carries only its record.
+    let (targets, records, _) = material(&h, &[("t2", "10.8.0.9", LoginKind::Unix)]);
+    assert_eq!(targets[0].record_id.as_deref(), Some(unix_id.as_str()));
+    assert_eq!(records.len(), 1);
+}

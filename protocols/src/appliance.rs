@@ -10,6 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
+use std::net::IpAddr;
 use zeroize::Zeroizing;
 
 /// Where these endpoints live.
@@ -101,9 +102,11 @@ pub struct JobTarget {
     /// Port override (tests and non-standard services); 22 / 445 when absent.
     #[serde(default)]
     pub port: Option<u16>,
-    /// The record matched by IP. For Windows targets without one, the agent learns the
-    /// server's NetBIOS domain in the session setup and picks the job's service-selected
-    /// NetBIOS-domain record for that domain.
+    /// The record matched by IP. Absent for a host name: the agent resolves the name (its own
+    /// view of DNS is what it connects to) and matches the address against the job's records'
+    /// `address_ranges`. For Windows targets still without one, the agent learns the server's
+    /// NetBIOS domain in the session setup and picks the job's service-selected NetBIOS-domain
+    /// record for that domain.
     #[serde(default)]
     pub record_id: Option<String>,
 }
@@ -146,6 +149,24 @@ pub struct JobRecord {
     #[serde(default)]
     pub windows: Option<WindowsOptions>,
     pub login: RecordLogin,
+    /// The record's IP list as inclusive address ranges, for matching a host-name target by
+    /// the address the agent resolves it to. Empty for records without IPs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub address_ranges: Vec<AddressRange>,
+}
+
+/// An inclusive range of addresses of one family: a single address, a CIDR network or a
+/// `first-last` range of a record's IP list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressRange {
+    pub first: IpAddr,
+    pub last: IpAddr,
+}
+
+impl AddressRange {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        self.first.is_ipv4() == ip.is_ipv4() && self.first <= ip && ip <= self.last
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -27,6 +27,8 @@ pub enum Status {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
+    /// Resolving the target's host name to an address (DNS) failed: nothing was attempted.
+    Resolve,
     /// No authentication record matched the target.
     Record,
     /// Opening the sealed credential (or its binding check).
@@ -46,6 +48,7 @@ pub enum Step {
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let name = match self {
+            Step::Resolve => "name resolution",
             Step::Record => "record",
             Step::Envelope => "envelope",
             Step::VaultLogin => "vault login",

@@ -47,6 +47,7 @@ pub fn unix_record(id: &str, user: &str, secrets: Vec<SecretField>) -> JobRecord
         domain: None,
         windows: None,
         login: RecordLogin::Basic { secrets },
+        address_ranges: Vec::new(),
     }
 }
 
@@ -75,6 +76,7 @@ pub fn windows_record(
         domain: domain.map(Into::into),
         windows: Some(options),
         login,
+        address_ranges: Vec::new(),
     }
 }
 

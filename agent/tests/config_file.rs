@@ -388,6 +388,19 @@ fn check_config_refuses_an_identity_key_others_can_read_as_run_does() {
         "{out:?}"
     );
 
+    // `check-config | head -0`: a reader that has gone is no error and no panic.
+    let (reader, writer) = nix::unistd::pipe().expect("pipe");
+    drop(reader);
+    let out = agent()
+        .arg("--config")
+        .arg(&config)
+        .arg("check-config")
+        .stdout(std::process::Stdio::from(writer))
+        .output()
+        .expect("run agent");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(out.stderr.is_empty(), "{out:?}");
+
     let keygen = agent()
         .arg("--config")
         .arg(&config)

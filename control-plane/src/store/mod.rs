@@ -19,7 +19,7 @@ pub use records::{
 pub use scans::{JobRow, JobTargetRow, ResultRow, ScanPorts, ScanRow, kind_str};
 pub use sessions::{SessionRow, SessionScope};
 
-use rusqlite::{Connection, Transaction};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -78,8 +78,11 @@ impl Store {
         f: impl FnOnce(&Tx<'_>) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
         let mut conn = self.lock();
+        // IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
+        // writes cannot wait for another process's write (WAL answers SQLITE_BUSY at once,
+        // busy_timeout or not), and operator commands on the data directory run beside `serve`.
         let tx = conn
-            .transaction()
+            .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| E::from(StoreError::from(e)))?;
         let tx = Tx { tx };
         let out = f(&tx)?;

@@ -2,7 +2,9 @@
 pub mod admin;
 pub mod appliances;
 pub mod auth;
+pub mod drain;
 pub mod error;
+pub mod gate;
 pub mod jobs;
 pub mod ncsm;
 pub mod openapi;
@@ -112,7 +114,11 @@ pub fn router(state: Shared) -> Router {
         .merge(scan_routes::routes())
         .merge(record_routes::routes())
         .route("/outbox", get(admin::outbox))
-        .route("/audit", get(admin::audit));
+        .route("/audit", get(admin::audit))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            gate::role_gate,
+        ));
     Router::new()
         .nest("/api/v1", v1)
         .fallback(error::not_found_fallback)
@@ -121,5 +127,6 @@ pub fn router(state: Shared) -> Router {
             state.clone(),
             auth::allowlist_guard,
         ))
+        .layer(axum::middleware::from_fn(drain::drain_unread_body))
         .with_state(state)
 }

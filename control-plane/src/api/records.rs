@@ -149,9 +149,28 @@ enum SecretModel {
     Sealed,
 }
 
-fn model_for_change(tx: &Tx<'_>, p: &UserPrincipal) -> ApiResult<SecretModel> {
+/// `pending_target`: the change is to a record or vault the migration left pending. While the
+/// migration is not complete no record or vault changes (the seed), but such a record may be
+/// given its secrets again or deleted: the only ways out of a stuck migration.
+/// A migration left `migrating` by a crash runs no more: it is treated as pending.
+fn model_for_change(
+    tx: &Tx<'_>,
+    state: &Shared,
+    p: &UserPrincipal,
+    pending_target: bool,
+) -> ApiResult<SecretModel> {
     match tx.ncsm()? {
         None => Ok(SecretModel::Legacy),
+        Some(n) if n.state != NcsmState::Complete && crate::ncsm::is_running(state) => {
+            Err(ApiError::conflict(
+                "ncsm.migration-running",
+                "the NCSM migration is running: records and vaults cannot change until it completes; follow it with `sealscan ncsm status`",
+            ))
+        }
+        Some(n) if n.state != NcsmState::Complete && !pending_target => Err(ApiError::conflict(
+            "ncsm.migration-pending",
+            "the NCSM migration is pending: records and vaults cannot change until it completes. The way out: give each record or vault marked pending migration its secrets again (sealscan records update ID) or delete it, then `sealscan ncsm resume`; sign in again once it is complete",
+        )),
         Some(n) => {
             if n.state == NcsmState::Complete
                 && n.completed_at
@@ -165,6 +184,10 @@ fn model_for_change(tx: &Tx<'_>, p: &UserPrincipal) -> ApiResult<SecretModel> {
             Ok(SecretModel::Sealed)
         }
     }
+}
+
+fn is_pending(migration: &Option<String>) -> bool {
+    migration.as_deref() == Some("pending")
 }
 
 /// Checks every secret against the model in force and, for envelopes, the binding and the
@@ -716,7 +739,7 @@ pub async fn create(
         ));
     }
     let view = state.store.write(|tx| {
-        let model = model_for_change(tx, &p)?;
+        let model = model_for_change(tx, &state, &p, false)?;
         check_conflicts(tx, &row, &ranges, None)?;
         let bound: Vec<(BindingFields, &SecretValue)> = secrets
             .iter()
@@ -750,8 +773,8 @@ pub async fn delete(
     authz::require(&actor, Action::EditRecords)?;
     let now = state.now();
     state.store.write(|tx| {
-        model_for_change(tx, &p)?;
         let r = tx.record(&id)?.ok_or_else(|| no_record(&id))?;
+        model_for_change(tx, &state, &p, is_pending(&r.migration))?;
         tx.delete_record(&r.id, &r.kind)?;
         tx.audit(
             now,
@@ -871,7 +894,7 @@ pub async fn vault_create(
     let now = state.now();
     let (row, password) = check_vault(req, &actor.username, now)?;
     let view = state.store.write(|tx| {
-        let model = model_for_change(tx, &p)?;
+        let model = model_for_change(tx, &state, &p, false)?;
         if let Some(other) = tx.vault_by_title(&row.title)? {
             return Err(ApiError::conflict(
                 "vault.title-taken",
@@ -910,8 +933,8 @@ pub async fn vault_delete(
     authz::require(&actor, Action::EditRecords)?;
     let now = state.now();
     state.store.write(|tx| {
-        model_for_change(tx, &p)?;
         let v = tx.vault(&id)?.ok_or_else(|| no_vault(&id))?;
+        model_for_change(tx, &state, &p, is_pending(&v.migration))?;
         let users = tx.records_using_vault(&id)?;
         if !users.is_empty() {
             return Err(ApiError::conflict(
@@ -1102,8 +1125,8 @@ pub async fn update(
     let patch: UpdateRecord = body.parse()?;
     let now = state.now();
     let view = state.store.write(|tx| {
-        let model = model_for_change(tx, &p)?;
         let old = tx.record(&id)?.ok_or_else(|| no_record(&id))?;
+        let model = model_for_change(tx, &state, &p, is_pending(&old.migration))?;
         let CheckedRecord {
             mut row,
             ranges,
@@ -1225,8 +1248,8 @@ pub async fn vault_update(
     let patch: UpdateVault = body.parse()?;
     let now = state.now();
     let view = state.store.write(|tx| {
-        let model = model_for_change(tx, &p)?;
         let old = tx.vault(&id)?.ok_or_else(|| no_vault(&id))?;
+        let model = model_for_change(tx, &state, &p, is_pending(&old.migration))?;
         let clearable = |given: Option<String>, old: &Option<String>| match given {
             Some(v) if v.is_empty() => None,
             Some(v) => Some(v),

@@ -105,10 +105,13 @@ pub async fn show(
     Path(key): Path<String>,
 ) -> ApiResult<Json<UserView>> {
     let actor = p.actor();
-    let u = state.store.read(|tx| target(tx, &key))?;
-    if u.id != actor.user_id {
+    // Judged on the key alone, before any lookup: a caller who may not view others gets the
+    // same refusal for an existing user and a missing one.
+    let is_self = key == actor.user_id.to_string() || key == actor.username;
+    if !is_self {
         authz::require(&actor, Action::ViewUsers)?;
     }
+    let u = state.store.read(|tx| target(tx, &key))?;
     Ok(Json(user_view(&p.subscription, &u)))
 }
 
@@ -243,14 +246,9 @@ pub async fn update(
     .into_iter()
     .filter_map(|(name, set)| set.then_some(name))
     .collect();
-    let touches_profile = req.first_name.is_some()
-        || req.last_name.is_some()
-        || req.email.is_some()
-        || req.api_only.is_some()
-        || req.session_timeout_minutes.is_some();
-    if touches_profile {
-        authz::require(&actor, Action::EditUser)?;
-    }
+    // Every edit, whatever the body holds (nothing at all included), is an edit of that user:
+    // the role and the target are judged first, then what each field needs on top.
+    authz::require(&actor, Action::EditUser)?;
     if req.external_id.is_some() {
         authz::may_edit_external_id(&actor, &sub.security)?;
     }
@@ -274,8 +272,13 @@ pub async fn update(
     }
     let user = state.store.write(|tx| {
         let mut u = target(tx, &key)?;
-        if touches_profile || req.never_expire.is_some() {
-            authz::may_manage(&actor, &u, is_primary(sub, &u))?;
+        // The external-ID grant, too, reaches only users the holder may manage.
+        authz::may_manage(&actor, &u, is_primary(sub, &u))?;
+        if changed.is_empty() {
+            return Err(ApiError::bad_request(
+                "user.nothing-to-change",
+                "the request changes nothing: give at least one of first_name, last_name, email, api_only, external_id, session_timeout_minutes, never_expire",
+            ));
         }
         if let Some(v) = req.first_name {
             u.first_name = v.trim().to_string();

@@ -142,7 +142,7 @@ pub async fn forgot(
             &u.email,
             "Reset your sealscan password",
             &format!(
-                "Hello {} {},\n\nsomeone asked to reset the password of sealscan user {}.\nIf it was you, run:\n\n  sealscan password reset --token {}\n\nThe token works once, for one hour. If it was not you, ignore this email.\n",
+                "Hello {} {},\n\nsomeone asked to reset the password of sealscan user {}.\nIf it was you, run\n\n  sealscan password reset\n\n(add --url https://CONTROL-PLANE:8443 --ca-file ITS-CERTIFICATE.pem if this computer never signed in to it) and give it this token when it asks:\n\n  {}\n\nThe token works once, for one hour. If it was not you, ignore this email.\n",
                 u.first_name,
                 u.last_name,
                 u.username,

@@ -236,7 +236,8 @@ pub struct SecuritySet {
 #[derive(Subcommand)]
 pub enum AllowlistCmd {
     Show,
-    /// Replace the list: `set --enable 10.0.0.0/8 192.0.2.7` or `set --disable`.
+    /// Replace the list: `set --enable 10.0.0.0/8 192.0.2.7`; `set --disable` turns it off and
+    /// keeps the list, which `set --enable` (no addresses) turns on again.
     Set {
         #[arg(long, conflicts_with = "disable")]
         enable: bool,
@@ -261,8 +262,14 @@ pub enum PasswordCmd {
         #[arg(long)]
         last_name: Option<String>,
     },
-    /// Change your own password.
-    Change,
+    /// Change your own password: asks for the current and the new one. When user-defined
+    /// passwords are off the control plane generates it, and says so before it does.
+    Change {
+        /// Have the control plane generate the new password (required when user-defined
+        /// passwords are off; the password is shown once).
+        #[arg(long)]
+        generate: bool,
+    },
     /// Ask for a reset token by email.
     Forgot {
         #[arg(long)]

@@ -364,7 +364,22 @@ pub async fn ncsm(ctx: &Ctx, cmd: NcsmCmd) -> R<()> {
             ctx.out(&v, print_status);
             return Ok(());
         }
-        NcsmCmd::Start => "/ncsm/start",
+        NcsmCmd::Start { yes } => {
+            if !yes {
+                let v = ctx.call("GET", "/ncsm", None).await?;
+                eprintln!(
+                    "NCSM moves {} record(s) and {} vault(s) into envelopes sealed to the {} approved appliance(s) and destroys their legacy ciphertext; it cannot be turned off, and records cannot change until the migration completes.",
+                    s(&v["to_migrate"]["records"]),
+                    s(&v["to_migrate"]["vaults"]),
+                    s(&v["approved_appliances"])
+                );
+                ctx.confirm(
+                    "Start the migration?",
+                    "not started (answer y to start; --yes skips the question in scripts)",
+                )?;
+            }
+            "/ncsm/start"
+        }
         NcsmCmd::Resume => "/ncsm/resume",
     };
     ctx.call("POST", path, None).await?;

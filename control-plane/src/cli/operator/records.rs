@@ -183,8 +183,13 @@ pub struct UpdateVaultArgs {
 pub enum NcsmCmd {
     /// State, records to migrate, progress and pending records.
     Status,
-    /// Activate NCSM (Manager Primary Contact) and migrate, with a progress bar.
-    Start,
+    /// Activate NCSM (Manager Primary Contact) and migrate, with a progress bar. One way: asks
+    /// for confirmation first.
+    Start {
+        /// Do not ask (scripts): start without the confirmation question.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Continue an interrupted or pending migration.
     Resume,
 }

@@ -231,6 +231,53 @@ fn passwords_allowlist_ca_file_and_the_reset_email() {
         "{shown}"
     );
 
+    // Each password rule and the notice channel are options of `security set`.
+    ok(&run(
+        &cfg,
+        &[
+            "security",
+            "set",
+            "--password-rule",
+            "uppercase=off",
+            "--password-rule",
+            "no_names=off",
+            "--expiry-notice-email",
+            "false",
+        ],
+        "",
+    ));
+    let shown = json_out(&run(&cfg, &["--json", "security", "show"], ""));
+    let sec = &shown["security"];
+    assert_eq!(
+        (
+            &sec["password_rules"]["uppercase"],
+            &sec["password_rules"]["no_names"]
+        ),
+        (&json!(false), &json!(false)),
+        "{shown}"
+    );
+    assert_eq!(sec["password_rules"]["digit"], true, "{shown}");
+    assert_eq!(
+        (&sec["expiry_notice_email"], &sec["expiry_notice_ui"]),
+        (&json!(false), &json!(true))
+    );
+    fails(
+        &run(
+            &cfg,
+            &["security", "set", "--password-rule", "uppercase"],
+            "",
+        ),
+        "RULE=on or RULE=off",
+    );
+    fails(
+        &run(
+            &cfg,
+            &["security", "set", "--password-rule", "emoji=off"],
+            "",
+        ),
+        "emoji",
+    );
+
     // User-defined passwords off: `password change` asks for the new password, and when the
     // control plane must generate it, says so and changes nothing without --generate.
     ok(&run(

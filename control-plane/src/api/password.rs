@@ -41,7 +41,8 @@ pub async fn check(
         first: req.first_name.as_deref().unwrap_or(""),
         last: req.last_name.as_deref().unwrap_or(""),
     };
-    let violations = password_policy::check(req.password.expose(), min, &names);
+    let rules = &p.subscription.security.password_rules;
+    let violations = password_policy::check(req.password.expose(), min, rules, &names);
     Json(CheckResponse {
         acceptable: violations.is_empty(),
         min_length: min,

@@ -705,6 +705,28 @@ async fn security(ctx: &Ctx, cmd: SecurityCmd) -> R<()> {
                 "force_change_first_login",
                 a.force_change_first_login.map(|v| json!(v)),
             );
+            put("expiry_notice_ui", a.expiry_notice_ui.map(|v| json!(v)));
+            put(
+                "expiry_notice_email",
+                a.expiry_notice_email.map(|v| json!(v)),
+            );
+            if !a.password_rule.is_empty() {
+                let mut rules = Map::new();
+                for item in &a.password_rule {
+                    let on = match item.split_once('=') {
+                        Some((rule, "on")) => Some((rule, true)),
+                        Some((rule, "off")) => Some((rule, false)),
+                        _ => None,
+                    };
+                    let (rule, on) = on.ok_or_else(|| {
+                        Failure(format!(
+                            "--password-rule {item:?}: expected RULE=on or RULE=off"
+                        ))
+                    })?;
+                    rules.insert(rule.to_string(), json!(on));
+                }
+                put("password_rules", Some(Value::Object(rules)));
+            }
             put(
                 "lockout_failed_logins",
                 a.lockout_failed_logins.map(|v| json!(v)),

@@ -220,6 +220,16 @@ pub struct SecuritySet {
     pub user_defined_passwords: Option<bool>,
     #[arg(long)]
     pub min_password_length: Option<u32>,
+    /// One complexity rule on or off, RULE=on|off: lowercase, uppercase, digit, special,
+    /// no_three_identical, no_three_sequential, no_names; repeatable.
+    #[arg(long = "password-rule")]
+    pub password_rule: Vec<String>,
+    /// Show the pre-expiry notice at sign-in (and in `whoami`).
+    #[arg(long)]
+    pub expiry_notice_ui: Option<bool>,
+    /// Email the pre-expiry notice.
+    #[arg(long)]
+    pub expiry_notice_email: Option<bool>,
     #[arg(long)]
     pub force_change_first_login: Option<bool>,
     #[arg(long)]

@@ -19,6 +19,17 @@ use axum::response::{IntoResponse, Response};
 #[derive(Clone)]
 pub struct Resolved(pub UserPrincipal);
 
+/// Decisions the seed gives to a person, never to an API-only account (a program's, whose
+/// password may never expire): trusting an appliance's key after comparing its fingerprint out
+/// of band, activating NCSM, and accepting an agreement.
+pub const INTERACTIVE_ONLY: &[(&str, &str)] = &[
+    ("post", "/api/v1/appliances/{id}/approve"),
+    ("post", "/api/v1/ncsm/start"),
+    ("post", "/api/v1/ncsm/resume"),
+    ("post", "/api/v1/security/never-expire-agreement"),
+    ("put", "/api/v1/security/new-data-security-model"),
+];
+
 /// `GET /users/{id}`: anyone may show themself; the table lists who may show others.
 const SHOW_USER: &str = "/api/v1/users/{id}";
 
@@ -58,6 +69,16 @@ pub async fn role_gate(State(state): State<Shared>, req: Request, next: Next) ->
             .is_some_and(|key| key == actor.user_id.to_string() || key == actor.username);
     if !shows_self && let Err(refusal) = admits(e, &actor) {
         return refusal.into_response();
+    }
+    if p.user.api_only && INTERACTIVE_ONLY.contains(&(e.method, e.path)) {
+        return ApiError::forbidden(
+            "api-only.interactive-only",
+            format!(
+                "{} is a person's decision; {} is an API-only account: a Manager signed in as themself does it",
+                e.summary, actor.username
+            ),
+        )
+        .into_response();
     }
     parts.extensions.insert(Resolved(p));
     next.run(Request::from_parts(parts, body)).await
@@ -101,6 +122,16 @@ fn admits(e: &Endpoint, actor: &Actor) -> Result<(), ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interactive_only_endpoints_exist() {
+        for (m, path) in INTERACTIVE_ONLY {
+            assert!(
+                ENDPOINTS.iter().any(|e| e.method == *m && e.path == *path),
+                "{m} {path}"
+            );
+        }
+    }
 
     /// Every access entry of the table names roles the gate knows, so none is silently open.
     #[test]

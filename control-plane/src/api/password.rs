@@ -137,6 +137,12 @@ pub async fn forgot(
         let Some(u) = tx.user_by_username(req.username.trim())? else {
             return Ok::<_, ApiError>(());
         };
+        // An API-only account is a program's: no mailbox a person reads. The answer stays the
+        // same (it tells nobody who exists); the refusal is audited.
+        if u.api_only {
+            tx.audit(now, &u.username, "password.reset-refused", &u.username, &json!({"reason": "api-only"}), Some(&ip.to_string()))?;
+            return Ok(());
+        }
         tx.insert_password_reset(&token_hash(&token), u.id, now, now + RESET_TOKEN_LIFETIME)?;
         tx.queue_email(
             now,
@@ -191,6 +197,12 @@ pub async fn reset(
         };
         tx.user_by_id(id)?.ok_or_else(invalid)
     })?;
+    if user.api_only {
+        return Err(ApiError::forbidden(
+            "api-only.interactive-only",
+            "self-service password reset is for people; this is an API-only account: a Manager, Unit Manager or User Administrator resets its password (sealscan users reset-password NAME)",
+        ));
+    }
     let sub = state.store.read(|tx| tx.require_subscription())?;
     // Checked before the token is spent, so a refused password leaves the token usable.
     let chosen = lifecycle::choose_password(

@@ -290,6 +290,12 @@ pub async fn update(
             u.email = v;
         }
         if let Some(v) = req.api_only {
+            if v && is_primary(sub, &u) {
+                return Err(ApiError::conflict(
+                    "user.primary-contact-api-only",
+                    "the Manager Primary Contact is a person and cannot be an API-only account",
+                ));
+            }
             u.api_only = v;
             if !v {
                 u.never_expire = false;

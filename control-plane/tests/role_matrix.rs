@@ -96,6 +96,9 @@ fn request(method: &str, path: &str, target: i64, n: usize) -> (String, Option<V
         ("put", "/api/v1/security/external-ids") => Some(json!({"enabled": true})),
         ("post", "/api/v1/security/never-expire-agreement") => Some(json!({"accept": false})),
         ("put", "/api/v1/security/new-data-security-model") => Some(json!({"accepted": true})),
+        ("put", "/api/v1/users/{id}/unit")
+        | ("put", "/api/v1/records/{id}/unit")
+        | ("put", "/api/v1/vaults/{id}/unit") => Some(json!({"unit": null})),
         ("post", "/api/v1/scans") => Some(json!({"targets": ["127.0.0.1"], "kinds": "unix"})),
         ("post", _) | ("put", _) | ("patch", _) => Some(json!({})),
         _ => None,

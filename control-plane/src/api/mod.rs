@@ -17,6 +17,7 @@ pub mod scans;
 pub mod security;
 pub mod session;
 pub mod twofa;
+pub mod units;
 pub mod users;
 pub mod views;
 
@@ -96,6 +97,10 @@ pub fn router(state: Shared) -> Router {
         .route(
             "/users/{id}/records-permission",
             put(users::set_records_permission),
+        )
+        .route(
+            "/users/{id}/unit",
+            get(users::show_unit).put(users::set_unit),
         )
         .route("/security", get(security::show).put(security::update))
         .route(

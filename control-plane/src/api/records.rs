@@ -4,10 +4,11 @@
 use super::Shared;
 use super::auth::{CurrentUser, UserPrincipal};
 use super::error::{ApiError, ApiResult, RawJson};
+use super::units;
 use crate::authz::{self, Action};
 use crate::credentials::{envelope_binding, record_binding, seal_legacy, vault_binding};
 use crate::iprange::IpRange;
-use crate::store::{NcsmState, RecordRow, Tx, VAULT_KIND, VaultRow, WindowsSettings};
+use crate::store::{NcsmState, RecordRow, Tx, UnitOwner, VAULT_KIND, VaultRow, WindowsSettings};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -428,6 +429,7 @@ fn record_view(tx: &Tx<'_>, r: &RecordRow) -> ApiResult<Value> {
             "pending_migration".into(),
             Value::Bool(r.migration.as_deref() == Some("pending")),
         );
+        obj.insert("unit".into(), tx.unit_of(UnitOwner::Record(&r.id))?.into());
     }
     Ok(v)
 }
@@ -442,6 +444,10 @@ fn vault_view(tx: &Tx<'_>, vault: &VaultRow) -> ApiResult<Value> {
         obj.insert(
             "pending_migration".into(),
             Value::Bool(vault.migration.as_deref() == Some("pending")),
+        );
+        obj.insert(
+            "unit".into(),
+            tx.unit_of(UnitOwner::Vault(&vault.id))?.into(),
         );
     }
     Ok(v)
@@ -747,6 +753,7 @@ pub async fn create(
             .collect();
         check_secrets(tx, &model, &bound)?;
         tx.insert_record(&row)?;
+        units::adopt(tx, &p, UnitOwner::Record(&row.id))?;
         for (binding, value) in &bound {
             store_secret(tx, &state, binding, value, now)?;
         }
@@ -774,8 +781,10 @@ pub async fn delete(
     let now = state.now();
     state.store.write(|tx| {
         let r = tx.record(&id)?.ok_or_else(|| no_record(&id))?;
+        units::check(tx, &p, UnitOwner::Record(&r.id))?;
         model_for_change(tx, &state, &p, is_pending(&r.migration))?;
         tx.delete_record(&r.id, &r.kind)?;
+        tx.set_unit(UnitOwner::Record(&r.id), None)?;
         tx.audit(
             now,
             &actor.username,
@@ -910,6 +919,7 @@ pub async fn vault_create(
         let binding = vault_binding(&row);
         check_secrets(tx, &model, &[(binding.clone(), &password)])?;
         tx.insert_vault(&row)?;
+        units::adopt(tx, &p, UnitOwner::Vault(&row.id))?;
         store_secret(tx, &state, &binding, &password, now)?;
         tx.audit(
             now,
@@ -934,6 +944,7 @@ pub async fn vault_delete(
     let now = state.now();
     state.store.write(|tx| {
         let v = tx.vault(&id)?.ok_or_else(|| no_vault(&id))?;
+        units::check(tx, &p, UnitOwner::Vault(&v.id))?;
         model_for_change(tx, &state, &p, is_pending(&v.migration))?;
         let users = tx.records_using_vault(&id)?;
         if !users.is_empty() {
@@ -946,6 +957,7 @@ pub async fn vault_delete(
             ));
         }
         tx.delete_vault(&id)?;
+        tx.set_unit(UnitOwner::Vault(&id), None)?;
         tx.audit(
             now,
             &actor.username,
@@ -1126,6 +1138,7 @@ pub async fn update(
     let now = state.now();
     let view = state.store.write(|tx| {
         let old = tx.record(&id)?.ok_or_else(|| no_record(&id))?;
+        units::check(tx, &p, UnitOwner::Record(&old.id))?;
         let model = model_for_change(tx, &state, &p, is_pending(&old.migration))?;
         let CheckedRecord {
             mut row,
@@ -1249,6 +1262,7 @@ pub async fn vault_update(
     let now = state.now();
     let view = state.store.write(|tx| {
         let old = tx.vault(&id)?.ok_or_else(|| no_vault(&id))?;
+        units::check(tx, &p, UnitOwner::Vault(&old.id))?;
         let model = model_for_change(tx, &state, &p, is_pending(&old.migration))?;
         let clearable = |given: Option<String>, old: &Option<String>| match given {
             Some(v) if v.is_empty() => None,

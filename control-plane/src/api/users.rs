@@ -8,7 +8,7 @@ use crate::authz::{self, Action};
 use crate::lifecycle::{self, NewPassword};
 use crate::model::{NewUser, Role, SESSION_TIMEOUT_MAX, SESSION_TIMEOUT_MIN, Subscription, User};
 use crate::secrets::{Password, hash_password};
-use crate::store::Tx;
+use crate::store::{Tx, UnitOwner};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -83,6 +83,17 @@ fn target(tx: &Tx<'_>, key: &str) -> Result<User, ApiError> {
 
 fn is_primary(sub: &Subscription, u: &User) -> bool {
     sub.primary_contact_id == Some(u.id)
+}
+
+/// Whether `actor` may manage `u`: the role hierarchy, then the business unit.
+fn manage(tx: &Tx<'_>, actor: &authz::Actor, sub: &Subscription, u: &User) -> ApiResult<()> {
+    authz::may_manage(actor, u, is_primary(sub, u))?;
+    if actor.role == Role::UnitManager {
+        let mine = tx.unit_of(UnitOwner::User(actor.user_id))?;
+        let theirs = tx.unit_of(UnitOwner::User(u.id))?;
+        authz::same_unit(actor, mine.as_deref(), theirs.as_deref(), "users")?;
+    }
+    Ok(())
 }
 
 pub async fn list(
@@ -176,6 +187,11 @@ pub async fn create(
     };
     let user = state.store.write(|tx| {
         let id = tx.insert_user(&new, now)?;
+        // A Unit Manager's users join their unit.
+        if actor.role == Role::UnitManager {
+            let unit = tx.unit_of(UnitOwner::User(actor.user_id))?;
+            tx.set_unit(UnitOwner::User(id), unit.as_deref())?;
+        }
         tx.audit(
             now,
             &actor.username,
@@ -273,7 +289,7 @@ pub async fn update(
     let user = state.store.write(|tx| {
         let mut u = target(tx, &key)?;
         // The external-ID grant, too, reaches only users the holder may manage.
-        authz::may_manage(&actor, &u, is_primary(sub, &u))?;
+        manage(tx, &actor, sub, &u)?;
         if changed.is_empty() {
             return Err(ApiError::bad_request(
                 "user.nothing-to-change",
@@ -362,7 +378,7 @@ async fn set_locked(
     let now = state.now();
     let user = state.store.write(|tx| {
         let mut u = target(tx, key)?;
-        authz::may_manage(&actor, &u, is_primary(&p.subscription, &u))?;
+        manage(tx, &actor, &p.subscription, &u)?;
         if u.id == actor.user_id {
             return Err(ApiError::conflict(
                 "user.self-lock",
@@ -434,12 +450,11 @@ pub async fn reset_password(
     authz::require(&actor, Action::ResetPassword)?;
     super::ncsm::check_reset_by(&state, &actor)?;
     let now = state.now();
-    let target_user = state.store.read(|tx| target(tx, &key))?;
-    authz::may_manage(
-        &actor,
-        &target_user,
-        is_primary(&p.subscription, &target_user),
-    )?;
+    let target_user = state.store.read(|tx| {
+        let u = target(tx, &key)?;
+        manage(tx, &actor, &p.subscription, &u)?;
+        Ok::<_, ApiError>(u)
+    })?;
     let chosen = lifecycle::choose_password(
         &p.subscription.security,
         &target_user.first_name,
@@ -494,7 +509,7 @@ pub async fn set_role(
     let now = state.now();
     let user = state.store.write(|tx| {
         let mut u = target(tx, &key)?;
-        authz::may_manage(&actor, &u, is_primary(&p.subscription, &u))?;
+        manage(tx, &actor, &p.subscription, &u)?;
         if is_primary(&p.subscription, &u) && req.role != Role::Manager {
             return Err(ApiError::conflict(
                 "user.primary-contact-role",
@@ -626,7 +641,7 @@ pub async fn reset_two_factor(
     let now = state.now();
     let user = state.store.write(|tx| {
         let mut u = target(tx, &key)?;
-        authz::may_manage(&actor, &u, is_primary(&p.subscription, &u))?;
+        manage(tx, &actor, &p.subscription, &u)?;
         u.totp_secret = None;
         u.totp_enabled = false;
         u.totp_last_step = None;
@@ -643,4 +658,65 @@ pub async fn reset_two_factor(
         Ok::<_, ApiError>(u)
     })?;
     Ok(Json(user_view(&p.subscription, &user)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitRequest {
+    /// The unit's name; null takes the owner out of every unit.
+    pub unit: Option<String>,
+}
+
+pub fn checked_unit(req: UnitRequest) -> ApiResult<Option<String>> {
+    match req.unit {
+        Some(u) => {
+            validate_text("unit", &u, 64)?;
+            Ok(Some(u.trim().to_string()))
+        }
+        None => Ok(None),
+    }
+}
+
+/// A user's business unit (viewers of users).
+pub async fn show_unit(
+    CurrentUser(p): CurrentUser,
+    State(state): State<Shared>,
+    Path(key): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    authz::require(&p.actor(), Action::ViewUsers)?;
+    let (u, unit) = state.store.read(|tx| {
+        let u = target(tx, &key)?;
+        let unit = tx.unit_of(UnitOwner::User(u.id))?;
+        Ok::<_, ApiError>((u, unit))
+    })?;
+    Ok(Json(json!({"username": u.username, "unit": unit})))
+}
+
+/// A Manager puts a user in a business unit, or takes them out of every unit.
+pub async fn set_unit(
+    CurrentUser(p): CurrentUser,
+    State(state): State<Shared>,
+    Path(key): Path<String>,
+    Body(req): Body<UnitRequest>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let actor = p.actor();
+    authz::require(&actor, Action::SetUnits)?;
+    let unit = checked_unit(req)?;
+    let now = state.now();
+    let u = state.store.write(|tx| {
+        let u = target(tx, &key)?;
+        authz::may_manage(&actor, &u, is_primary(&p.subscription, &u))?;
+        let was = tx.unit_of(UnitOwner::User(u.id))?;
+        tx.set_unit(UnitOwner::User(u.id), unit.as_deref())?;
+        tx.audit(
+            now,
+            &actor.username,
+            "unit.changed",
+            &u.username,
+            &json!({"from": was, "to": unit}),
+            Some(&p.ip.to_string()),
+        )?;
+        Ok::<_, ApiError>(u)
+    })?;
+    Ok(Json(json!({"username": u.username, "unit": unit})))
 }

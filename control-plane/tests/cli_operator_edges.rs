@@ -231,6 +231,17 @@ fn passwords_allowlist_ca_file_and_the_reset_email() {
         "{shown}"
     );
 
+    // Business units from the CLI.
+    assert!(ok(&run(&cfg, &["users", "unit", "alice"], "")).contains("alice: no unit"));
+    assert!(ok(&run(&cfg, &["users", "unit", "alice", "east"], "")).contains("alice: unit east"));
+    assert!(ok(&run(&cfg, &["users", "unit", "alice"], "")).contains("alice: unit east"));
+    assert!(ok(&run(&cfg, &["users", "unit", "alice", "--none"], "")).contains("alice: no unit"));
+    fails(
+        &run(&cfg, &["records", "unit", "r-missing", "east"], ""),
+        "unit.owner-unknown",
+    );
+    fails(&run(&cfg, &["vaults", "unit", "v-missing"], ""), "<UNIT>");
+
     // Each password rule and the notice channel are options of `security set`.
     ok(&run(
         &cfg,

@@ -636,6 +636,24 @@ async fn users(ctx: &Ctx, cmd: UsersCmd) -> R<()> {
                 println!("{}: external-ID permission {}", s(&v["username"]), state)
             });
         }
+        UsersCmd::Unit { user, unit, none } => {
+            let path = format!("/users/{}/unit", enc(&user));
+            let v = if unit.is_none() && !none {
+                ctx.call("GET", &path, None).await?
+            } else {
+                ctx.call("PUT", &path, Some(json!({ "unit": unit })))
+                    .await?
+            };
+            ctx.out(&v, |v| {
+                println!(
+                    "{}: {}",
+                    s(&v["username"]),
+                    v["unit"]
+                        .as_str()
+                        .map_or("no unit".to_string(), |u| format!("unit {u}"))
+                )
+            });
+        }
         UsersCmd::RecordsPermission { user, state } => {
             let v = ctx
                 .call(

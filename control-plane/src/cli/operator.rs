@@ -157,6 +157,15 @@ pub enum UsersCmd {
         #[arg(value_parser = ["on", "off"])]
         state: String,
     },
+    /// Show a user's business unit, or (Manager) set it: `unit NAME east`, `unit NAME --none`.
+    /// A Unit Manager manages only the users, records and vaults of their unit.
+    Unit {
+        user: String,
+        unit: Option<String>,
+        /// Take the user out of every unit.
+        #[arg(long, conflicts_with = "unit")]
+        none: bool,
+    },
 }
 
 #[derive(Args)]

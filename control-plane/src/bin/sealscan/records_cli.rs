@@ -106,6 +106,7 @@ pub async fn records(ctx: &Ctx, cmd: RecordsCmd) -> R<()> {
                 );
             });
         }
+        RecordsCmd::Unit { id, unit, none: _ } => set_unit(ctx, "records", &id, unit).await?,
         RecordsCmd::Show { id } => {
             let v = ctx
                 .call("GET", &format!("/records/{}", super::enc(&id)), None)
@@ -263,6 +264,7 @@ pub async fn vaults(ctx: &Ctx, cmd: VaultsCmd) -> R<()> {
                 );
             });
         }
+        VaultsCmd::Unit { id, unit, none: _ } => set_unit(ctx, "vaults", &id, unit).await?,
         VaultsCmd::Show { id } => {
             let v = ctx
                 .call("GET", &format!("/vaults/{}", super::enc(&id)), None)
@@ -642,6 +644,28 @@ async fn update_vault(ctx: &Ctx, a: UpdateVaultArgs) -> R<()> {
                 (true, false) => "; password sent over TLS (legacy model)",
             }
         );
+    });
+    Ok(())
+}
+
+/// `unit` None (--none) takes the record or vault out of every unit.
+async fn set_unit(ctx: &Ctx, collection: &str, id: &str, unit: Option<String>) -> R<()> {
+    let v = ctx
+        .call(
+            "PUT",
+            &format!("/{collection}/{}/unit", super::enc(id)),
+            Some(json!({ "unit": unit })),
+        )
+        .await?;
+    ctx.out(&v, |v| {
+        println!(
+            "{} {}: {}",
+            s(&v["kind"]),
+            s(&v["id"]),
+            v["unit"]
+                .as_str()
+                .map_or("no unit".to_string(), |u| format!("unit {u}"))
+        )
     });
     Ok(())
 }

@@ -183,7 +183,8 @@ mod tests {
     /// Each rule is its own option: turning one off lifts that rule alone.
     #[test]
     fn each_rule_can_be_turned_off_alone() {
-        let cases: [(&str, Violation, fn(&mut PasswordRules)); 8] = [
+        type TurnOff = fn(&mut PasswordRules);
+        let cases: [(&str, Violation, TurnOff); 8] = [
             ("TR7!KQ9LM", Violation::NoLowercase, |r| r.lowercase = false),
             ("tr7!kq9lm", Violation::NoUppercase, |r| r.uppercase = false),
             ("Trx!kqwLm", Violation::NoDigit, |r| r.digit = false),

@@ -279,6 +279,21 @@ async fn an_empty_patch_is_authorised_like_any_other() {
             assert!(r.body.get("email").is_none(), "{}", r.body);
         }
     }
+    // Six at once change nothing either.
+    let sc = h.login("sc", PASSWORD).await;
+    let patch =
+        |body: Option<serde_json::Value>| h.call("patch", "/api/v1/users/alice", Some(&sc), body);
+    let six = tokio::join!(
+        patch(None),
+        patch(Some(json!({}))),
+        patch(None),
+        patch(Some(json!({}))),
+        patch(Some(json!({"email": "x@example.com"}))),
+        patch(Some(json!({"nonsense": 1}))),
+    );
+    for r in [six.0, six.1, six.2, six.3, six.4, six.5] {
+        r.expect_refused(403, "role.forbidden");
+    }
     // Roles that may edit users still may not edit those above them, empty body or not.
     let ua = h.login("ua", PASSWORD).await;
     h.call("patch", "/api/v1/users/alice", Some(&ua), Some(json!({})))

@@ -336,82 +336,11 @@ fn passwords_allowlist_ca_file_and_the_reset_email() {
         .to_string();
     let mut args: Vec<&str> = command.split_whitespace().skip(1).collect();
     args.extend(["--url", &served.url, "--ca-file", ca.to_str().unwrap()]);
-    // User-defined passwords on again, so the reset takes the new password typed.
-    ok(&run(
-        &cfg,
-        &["security", "set", "--user-defined-passwords", "true"],
-        "",
-    ));
+    // User-defined passwords still off: the command says to generate, and the token survives.
     let fresh = tmp.path().join("fresh");
-    ok(&run(&fresh, &args, &format!("{token}\nZq8!pLm3#Tv\n")));
-}
-
-/// The commands docs/control-plane.md gives to compare the certificate's fingerprint (on the
-/// file, and as served over the network) print what `serve` prints.
-#[test]
-fn the_documented_fingerprint_commands_match_the_server() {
-    let openssl = |args: &[&str], stdin: Option<Vec<u8>>| {
-        let mut c = Command::new("openssl")
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("openssl is needed for this test: apt-get install openssl");
-        let mut input = c.stdin.take().expect("stdin");
-        if let Some(bytes) = stdin {
-            std::io::Write::write_all(&mut input, &bytes).expect("stdin");
-        }
-        drop(input);
-        let out = c.wait_with_output().expect("openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
-    };
-    let fp_of = |text: &[u8]| {
-        String::from_utf8_lossy(text)
-            .trim()
-            .rsplit('=')
-            .next()
-            .expect("fingerprint")
-            .to_string()
-    };
-    let tmp = tempfile::tempdir().expect("tmp");
-    let data = tmp.path().join("data");
-    let served = init_and_serve(&data);
-    let cert = data.join("tls/cert.pem");
-    // openssl x509 -in DATA/tls/cert.pem -noout -fingerprint -sha256
-    let on_file = fp_of(&openssl(
-        &[
-            "x509",
-            "-in",
-            cert.to_str().unwrap(),
-            "-noout",
-            "-fingerprint",
-            "-sha256",
-        ],
-        None,
-    ));
-    // openssl s_client -connect HOST:PORT </dev/null | openssl x509 -noout -fingerprint -sha256
-    let addr = served.url.trim_start_matches("https://");
-    let chain = openssl(&["s_client", "-connect", addr], Some(Vec::new()));
-    let on_wire = fp_of(&openssl(
-        &["x509", "-noout", "-fingerprint", "-sha256"],
-        Some(chain),
-    ));
-    assert_eq!(on_file, on_wire);
-    assert_eq!(on_file.len(), 95, "{on_file}");
-    let printed = served.printed.join("\n");
-    if printed.contains("fingerprint") {
-        assert!(printed.contains(&on_file), "{printed} lacks {on_file}");
-    }
-    let pem = std::fs::read(&cert).expect("cert");
-    let der = rustls_pemfile::certs(&mut pem.as_slice())
-        .next()
-        .expect("a certificate")
-        .expect("pem");
-    assert_eq!(sealscan_control::tls::fingerprint(der.as_ref()), on_file);
+    let typed = run(&fresh, &args, &format!("{token}\nZq8!pLm3#Tv\n"));
+    fails(&typed, "password reset --generate");
+    args.push("--generate");
+    let generated = ok(&run(&fresh, &args, &format!("{token}\n")));
+    assert!(generated.contains("generated password"), "{generated}");
 }

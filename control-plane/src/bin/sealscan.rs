@@ -951,18 +951,36 @@ async fn password(ctx: &Ctx, cmd: PasswordCmd) -> R<()> {
                 .await?;
             ctx.out(&v, |v| println!("{}", s(&v["message"])));
         }
-        PasswordCmd::Reset { url, ca_file } => {
+        PasswordCmd::Reset {
+            url,
+            ca_file,
+            generate,
+        } => {
             let profile = profile_for(ctx, url, ca_file, None)?;
             let token = ctx.secret("Reset token from the email: ")?;
-            let new = ctx.new_secret("New password: ")?;
-            let v = Client::new(&profile)?
-                .send(
-                    "POST",
-                    "/password/reset",
-                    None,
-                    Some(&json!({"token": token.expose(), "new_password": new.expose()})),
-                )
-                .await?;
+            let body = if generate {
+                json!({"token": token.expose()})
+            } else {
+                let new = ctx.new_secret("New password: ")?;
+                json!({"token": token.expose(), "new_password": new.expose()})
+            };
+            let v = match Client::new(&profile)?
+                .send("POST", "/password/reset", None, Some(&body))
+                .await
+            {
+                // A refused password leaves the token usable.
+                Err(ClientError::Api { rule, .. }) if rule == "password.user-defined-off" => {
+                    return Err(Failure(
+                        "user-defined passwords are off for this subscription: the control plane generates new passwords. Nothing changed and the token still works; run `sealscan password reset --generate` and give the token again".into(),
+                    ));
+                }
+                Err(ClientError::Api { rule, .. }) if rule == "password.new-required" => {
+                    return Err(Failure(
+                        "user-defined passwords are on: choose the new password with `sealscan password reset` (without --generate); the token still works".into(),
+                    ));
+                }
+                other => other?,
+            };
             ctx.out(&v, |v| {
                 println!("password changed; sign in with `sealscan login`");
                 print_generated(v);

@@ -304,5 +304,9 @@ pub enum PasswordCmd {
         url: Option<String>,
         #[arg(long)]
         ca_file: Option<PathBuf>,
+        /// Have the control plane generate the new password (required when user-defined
+        /// passwords are off; shown once); only the token is asked for.
+        #[arg(long)]
+        generate: bool,
     },
 }

@@ -42,6 +42,8 @@ pub enum Action {
     ViewAppliances,
     CreateScan,
     ViewScans,
+    /// Putting users, records and vaults in business units.
+    SetUnits,
 }
 
 impl Action {
@@ -67,6 +69,7 @@ impl Action {
             Action::ViewAppliances => "viewing appliances",
             Action::CreateScan => "creating scans",
             Action::ViewScans => "viewing scans and results",
+            Action::SetUnits => "setting business units",
         }
     }
 
@@ -86,7 +89,8 @@ impl Action {
             | Action::ReadOutbox
             | Action::ReadAudit
             | Action::SetNeverExpire
-            | Action::GrantRecordsPermission => &[Manager],
+            | Action::GrantRecordsPermission
+            | Action::SetUnits => &[Manager],
             Action::PrimaryContactOption => &[Manager],
             Action::ViewRecords => &[Manager, UnitManager, Scanner, Reader],
             Action::EditRecords => &[Manager, UnitManager],
@@ -191,4 +195,27 @@ pub fn may_edit_external_id(actor: &Actor, security: &SecuritySettings) -> Resul
         ));
     }
     Ok(())
+}
+
+/// Business units: a Unit Manager manages only the users, records and vaults of their own
+/// unit. Having no unit is a unit of its own: a Unit Manager without one manages only what has
+/// none (so subscriptions that never use units behave as before). Other roles are not bound.
+pub fn same_unit(
+    actor: &Actor,
+    actor_unit: Option<&str>,
+    target_unit: Option<&str>,
+    what: &str,
+) -> Result<(), ApiError> {
+    if actor.role != Role::UnitManager || actor_unit == target_unit {
+        return Ok(());
+    }
+    let name = |u: Option<&str>| u.map_or("no unit".to_string(), |u| format!("unit {u:?}"));
+    Err(ApiError::forbidden(
+        "unit.other-unit",
+        format!(
+            "a Unit Manager manages only the {what} of their business unit ({}); this one is in {}",
+            name(actor_unit),
+            name(target_unit)
+        ),
+    ))
 }

@@ -152,6 +152,17 @@ impl Client {
             let pem = std::fs::read(ca).map_err(|e| {
                 ClientError::Config(format!("cannot read the CA file {}: {e}", ca.display()))
             })?;
+            // reqwest takes a file without any certificate block as an empty trust list, and
+            // every connection then fails as `UnknownIssuer`: name the file instead.
+            let blocks = rustls_pemfile::certs(&mut pem.as_slice())
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap_or_default();
+            if blocks.is_empty() {
+                return Err(ClientError::Config(format!(
+                    "the CA file {} holds no PEM certificate (a `-----BEGIN CERTIFICATE-----` block); give the control plane's certificate, e.g. its tls/cert.pem",
+                    ca.display()
+                )));
+            }
             let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
                 ClientError::Config(format!("{} holds no PEM certificate: {e}", ca.display()))
             })?;

@@ -38,8 +38,16 @@ pub struct ExpiryNotice {
     pub message: String,
 }
 
-/// The notice when `now` is inside the window of N days before expiry.
+/// The notice shown in the sign-in answer and `whoami`, unless Managers send it by email only.
 pub fn expiry_notice(sub: &Subscription, user: &User, now: i64) -> Option<ExpiryNotice> {
+    if !sub.security.expiry_notice_ui {
+        return None;
+    }
+    notice_due(sub, user, now)
+}
+
+/// The notice when `now` is inside the window of N days before expiry.
+fn notice_due(sub: &Subscription, user: &User, now: i64) -> Option<ExpiryNotice> {
     let at = password_expires_at(sub, user)?;
     let window = i64::from(sub.security.expiry_notice_days) * DAY;
     if sub.security.expiry_notice_days == 0 || now < at - window || now >= at {
@@ -64,7 +72,10 @@ pub fn queue_expiry_email(
     user: &mut User,
     now: i64,
 ) -> Result<bool, StoreError> {
-    let Some(notice) = expiry_notice(sub, user, now) else {
+    if !sub.security.expiry_notice_email {
+        return Ok(false);
+    }
+    let Some(notice) = notice_due(sub, user, now) else {
         return Ok(false);
     };
     let repeat = i64::from(sub.security.expiry_notice_repeat_days) * DAY;
@@ -160,7 +171,7 @@ pub fn check_policy(
     pw: &Password,
 ) -> Result<(), ApiError> {
     let min = security.min_password_length;
-    let violations = password_policy::check(pw.expose(), min, names);
+    let violations = password_policy::check(pw.expose(), min, &security.password_rules, names);
     let Some(first) = violations.first() else {
         return Ok(());
     };

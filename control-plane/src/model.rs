@@ -119,6 +119,43 @@ pub const SESSION_TIMEOUT_MAX: u32 = 240;
 pub const PASSWORD_MIN_LENGTH_FLOOR: u32 = 8;
 pub const PASSWORD_MAX_LENGTH: u32 = 256;
 
+fn on() -> bool {
+    true
+}
+
+/// The seed's complexity rules for chosen passwords, each an option a Manager selects. The
+/// length bounds are not among them: the minimum is its own option and never below 8.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordRules {
+    pub lowercase: bool,
+    pub uppercase: bool,
+    pub digit: bool,
+    pub special: bool,
+    pub no_three_identical: bool,
+    pub no_three_sequential: bool,
+    /// Neither the user's first nor last name.
+    pub no_names: bool,
+}
+
+impl PasswordRules {
+    pub const ALL: PasswordRules = PasswordRules {
+        lowercase: true,
+        uppercase: true,
+        digit: true,
+        special: true,
+        no_three_identical: true,
+        no_three_sequential: true,
+        no_names: true,
+    };
+}
+
+impl Default for PasswordRules {
+    fn default() -> Self {
+        Self::ALL
+    }
+}
+
 /// Every security option of the subscription (Managers only).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecuritySettings {
@@ -132,6 +169,16 @@ pub struct SecuritySettings {
     pub change_expired_at_login: bool,
     pub user_defined_passwords: bool,
     pub min_password_length: u32,
+    /// Which complexity rules chosen passwords must meet, each its own option (all on until a
+    /// Manager turns one off; subscriptions saved before the options existed read as all on).
+    #[serde(default)]
+    pub password_rules: PasswordRules,
+    /// Where the pre-expiry notice goes: the sign-in answer and `whoami` (what the UI shows),
+    /// an email, or both.
+    #[serde(default = "on")]
+    pub expiry_notice_ui: bool,
+    #[serde(default = "on")]
+    pub expiry_notice_email: bool,
     pub force_change_first_login: bool,
     /// 0 means accounts are never locked for failed logins.
     pub lockout_failed_logins: u32,
@@ -155,6 +202,9 @@ impl SecuritySettings {
             change_expired_at_login: true,
             user_defined_passwords: lite,
             min_password_length: PASSWORD_MIN_LENGTH_FLOOR,
+            password_rules: PasswordRules::default(),
+            expiry_notice_ui: true,
+            expiry_notice_email: true,
             force_change_first_login: lite,
             lockout_failed_logins: 0,
             two_factor_required: false,

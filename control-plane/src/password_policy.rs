@@ -1,5 +1,6 @@
 //! The complexity rules for user-defined passwords, as the seed states them. The same checker
 //! serves user passwords and any other password a client wants to vet (report passwords...).
+pub use crate::model::PasswordRules;
 use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -63,8 +64,14 @@ pub struct Names<'a> {
     pub last: &'a str,
 }
 
-/// Every rule the password breaks, in a stable order; empty means acceptable.
-pub fn check(password: &str, min_len: u32, names: &Names<'_>) -> Vec<Violation> {
+/// Every rule the password breaks, in a stable order; empty means acceptable. The length
+/// bounds always apply; the other rules as `rules` selects them.
+pub fn check(
+    password: &str,
+    min_len: u32,
+    rules: &PasswordRules,
+    names: &Names<'_>,
+) -> Vec<Violation> {
     let mut out = Vec::new();
     let chars: Vec<char> = password.chars().collect();
     if chars.len() < min_len as usize {
@@ -73,29 +80,29 @@ pub fn check(password: &str, min_len: u32, names: &Names<'_>) -> Vec<Violation> 
     if chars.len() > crate::model::PASSWORD_MAX_LENGTH as usize {
         out.push(Violation::TooLong);
     }
-    if !chars.iter().any(|c| c.is_lowercase()) {
+    if rules.lowercase && !chars.iter().any(|c| c.is_lowercase()) {
         out.push(Violation::NoLowercase);
     }
-    if !chars.iter().any(|c| c.is_uppercase()) {
+    if rules.uppercase && !chars.iter().any(|c| c.is_uppercase()) {
         out.push(Violation::NoUppercase);
     }
-    if !chars.iter().any(|c| c.is_ascii_digit()) {
+    if rules.digit && !chars.iter().any(|c| c.is_ascii_digit()) {
         out.push(Violation::NoDigit);
     }
-    if !chars.iter().any(|c| !c.is_alphanumeric()) {
+    if rules.special && !chars.iter().any(|c| !c.is_alphanumeric()) {
         out.push(Violation::NoSpecial);
     }
-    if chars.windows(3).any(|w| w[0] == w[1] && w[1] == w[2]) {
+    if rules.no_three_identical && chars.windows(3).any(|w| w[0] == w[1] && w[1] == w[2]) {
         out.push(Violation::ThreeIdentical);
     }
-    if chars.windows(3).any(is_sequential) {
+    if rules.no_three_sequential && chars.windows(3).any(is_sequential) {
         out.push(Violation::ThreeSequential);
     }
     let lower = password.to_lowercase();
-    if contains_name(&lower, names.first) {
+    if rules.no_names && contains_name(&lower, names.first) {
         out.push(Violation::ContainsFirstName);
     }
-    if contains_name(&lower, names.last) {
+    if rules.no_names && contains_name(&lower, names.last) {
         out.push(Violation::ContainsLastName);
     }
     out
@@ -123,6 +130,7 @@ fn contains_name(lower_password: &str, name: &str) -> bool {
 mod tests {
     use super::*;
 
+    const ALL: PasswordRules = PasswordRules::ALL;
     const JOHN: Names<'static> = Names {
         first: "John",
         last: "Doe",
@@ -130,8 +138,8 @@ mod tests {
 
     #[test]
     fn seed_examples_for_john_doe_are_refused() {
-        assert!(check("88johnab3!e", 8, &JOHN).contains(&Violation::ContainsFirstName));
-        assert!(check("doe!6209ad#", 8, &JOHN).contains(&Violation::ContainsLastName));
+        assert!(check("88johnab3!e", 8, &ALL, &JOHN).contains(&Violation::ContainsFirstName));
+        assert!(check("doe!6209ad#", 8, &ALL, &JOHN).contains(&Violation::ContainsLastName));
     }
 
     #[test]
@@ -139,7 +147,7 @@ mod tests {
         for run in ["aaa", "222"] {
             let pw = format!("Xy7!q{run}Kp");
             assert!(
-                check(&pw, 8, &JOHN).contains(&Violation::ThreeIdentical),
+                check(&pw, 8, &ALL, &JOHN).contains(&Violation::ThreeIdentical),
                 "{run}"
             );
         }
@@ -148,7 +156,7 @@ mod tests {
         ] {
             let pw = format!("Q7!k{run}Wp");
             assert!(
-                check(&pw, 8, &JOHN).contains(&Violation::ThreeSequential),
+                check(&pw, 8, &ALL, &JOHN).contains(&Violation::ThreeSequential),
                 "{run}"
             );
         }
@@ -156,16 +164,60 @@ mod tests {
 
     #[test]
     fn good_password_passes_and_length_follows_minimum() {
-        assert!(check("Tr7!kq9Lm", 8, &JOHN).is_empty());
-        assert_eq!(check("Tr7!kq9", 8, &JOHN), vec![Violation::TooShort]);
-        assert_eq!(check("Tr7!kq9Lm", 12, &JOHN), vec![Violation::TooShort]);
+        assert!(check("Tr7!kq9Lm", 8, &ALL, &JOHN).is_empty());
+        assert_eq!(check("Tr7!kq9", 8, &ALL, &JOHN), vec![Violation::TooShort]);
+        assert_eq!(
+            check("Tr7!kq9Lm", 12, &ALL, &JOHN),
+            vec![Violation::TooShort]
+        );
     }
 
     #[test]
     fn each_class_is_required() {
-        assert!(check("tr7!kq9lm", 8, &JOHN).contains(&Violation::NoUppercase));
-        assert!(check("TR7!KQ9LM", 8, &JOHN).contains(&Violation::NoLowercase));
-        assert!(check("Trx!kqwLm", 8, &JOHN).contains(&Violation::NoDigit));
-        assert!(check("Tr7pkq9Lm", 8, &JOHN).contains(&Violation::NoSpecial));
+        assert!(check("tr7!kq9lm", 8, &ALL, &JOHN).contains(&Violation::NoUppercase));
+        assert!(check("TR7!KQ9LM", 8, &ALL, &JOHN).contains(&Violation::NoLowercase));
+        assert!(check("Trx!kqwLm", 8, &ALL, &JOHN).contains(&Violation::NoDigit));
+        assert!(check("Tr7pkq9Lm", 8, &ALL, &JOHN).contains(&Violation::NoSpecial));
+    }
+
+    /// Each rule is its own option: turning one off lifts that rule alone.
+    #[test]
+    fn each_rule_can_be_turned_off_alone() {
+        type TurnOff = fn(&mut PasswordRules);
+        let cases: [(&str, Violation, TurnOff); 8] = [
+            ("TR7!KQ9LM", Violation::NoLowercase, |r| r.lowercase = false),
+            ("tr7!kq9lm", Violation::NoUppercase, |r| r.uppercase = false),
+            ("Trx!kqwLm", Violation::NoDigit, |r| r.digit = false),
+            ("Tr7pkq9Lm", Violation::NoSpecial, |r| r.special = false),
+            ("Xy7!qaaaKp", Violation::ThreeIdentical, |r| {
+                r.no_three_identical = false
+            }),
+            ("Q7!kabcWp", Violation::ThreeSequential, |r| {
+                r.no_three_sequential = false
+            }),
+            ("88johnab3!E", Violation::ContainsFirstName, |r| {
+                r.no_names = false
+            }),
+            ("Doe!6209ad#", Violation::ContainsLastName, |r| {
+                r.no_names = false
+            }),
+        ];
+        for (pw, broken, turn_off) in cases {
+            assert_eq!(check(pw, 8, &ALL, &JOHN), vec![broken], "{pw}");
+            let mut rules = ALL;
+            turn_off(&mut rules);
+            assert!(check(pw, 8, &rules, &JOHN).is_empty(), "{pw}");
+        }
+        // The minimum length is no such option.
+        let none = PasswordRules {
+            lowercase: false,
+            uppercase: false,
+            digit: false,
+            special: false,
+            no_three_identical: false,
+            no_three_sequential: false,
+            no_names: false,
+        };
+        assert_eq!(check("aaaaaaa", 8, &none, &JOHN), vec![Violation::TooShort]);
     }
 }

@@ -187,7 +187,9 @@ pub fn generate_password(len: usize, names: &crate::password_policy::Names<'_>) 
             s.push(char::from(set[idx]));
         }
         let pw = Password::new(s);
-        if crate::password_policy::check(pw.expose(), len as u32, names).is_empty() {
+        // Generated passwords meet every rule, whichever the subscription selects.
+        let all = crate::password_policy::PasswordRules::ALL;
+        if crate::password_policy::check(pw.expose(), len as u32, &all, names).is_empty() {
             return pw;
         }
     }

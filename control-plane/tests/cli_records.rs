@@ -137,7 +137,11 @@ fn records_vaults_and_ncsm_from_the_cli() {
     );
     let appliance = enrolled["appliance_id"].as_str().expect("id").to_string();
     let fingerprint = enrolled["fingerprint"].as_str().expect("fp").to_string();
-    ok(&run(&cfg, &["appliances", "approve", &appliance], ""));
+    ok(&run(
+        &cfg,
+        &["appliances", "approve", "--yes", &appliance],
+        "",
+    ));
 
     // NCSM: the operator enables it; status shows what will move; start shows progress.
     ncsm_enable(&data);
@@ -147,7 +151,7 @@ fn records_vaults_and_ncsm_from_the_cli() {
         status.contains("to migrate: 1 record(s), 1 vault(s)"),
         "{status}"
     );
-    let started = run(&cfg, &["ncsm", "start"], "");
+    let started = run(&cfg, &["ncsm", "start", "--yes"], "");
     let progress = String::from_utf8_lossy(&started.stderr).into_owned();
     let out = ok(&started);
     assert!(
@@ -270,7 +274,7 @@ fn records_vaults_and_ncsm_from_the_cli() {
                "public_key": STANDARD.encode(key2.public_key())}),
     );
     let second = second["appliance_id"].as_str().expect("id").to_string();
-    ok(&run(&cfg, &["appliances", "approve", &second], ""));
+    ok(&run(&cfg, &["appliances", "approve", "--yes", &second], ""));
     let created = ok(&run(
         &cfg,
         &[

@@ -99,7 +99,7 @@ fn appliances_and_scans_from_the_cli() {
             .any(|l| l.contains(&id) && l.contains("pending") && l.contains(&fingerprint)),
         "{listed}"
     );
-    let approved = ok(&run(&cfg, &["appliances", "approve", &id], ""));
+    let approved = ok(&run(&cfg, &["appliances", "approve", "--yes", &id], ""));
     assert!(approved.contains("is now approved"), "{approved}");
     assert!(approved.contains(&fingerprint), "{approved}");
     let (_, state) = agent.call(
@@ -223,7 +223,7 @@ fn appliances_and_scans_from_the_cli() {
         json!({"wait_secs": 0}),
     );
     assert_eq!(status, 401);
-    let refused = run(&cfg, &["appliances", "approve", &id], "");
+    let refused = run(&cfg, &["appliances", "approve", "--yes", &id], "");
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("appliance.state"));
 }

@@ -334,6 +334,18 @@ async fn record_and_vault_rules_and_secrets_never_returned() {
     );
 }
 
+async fn list_vault_id(h: &Harness, token: &str) -> String {
+    let list = h
+        .call("get", "/api/v1/vaults", Some(token), None)
+        .await
+        .expect_ok();
+    let vaults = list["vaults"]
+        .as_array()
+        .or(list.as_array())
+        .expect("vaults");
+    vaults[0]["id"].as_str().expect("vault id").to_string()
+}
+
 async fn wait_for_state(h: &Harness, token: &str, until: &[&str]) -> Value {
     // The migration finishes or stops on its own; the bound only turns a hang into a report.
     for _ in 0..3000 {
@@ -363,7 +375,7 @@ async fn ncsm_activation_migration_and_the_rules_in_force() {
     let m2 = h.login("m2", PASSWORD).await;
     let um = h.login("um", PASSWORD).await;
 
-    create(
+    let a = create(
         &h,
         &pc,
         "/api/v1/records",
@@ -455,15 +467,45 @@ async fn ncsm_activation_migration_and_the_rules_in_force() {
         .collect();
     assert_eq!(marked, vec!["Broken"]);
 
-    // In force (activated): plaintext refused; the pending record is fixed by deleting it.
+    // Pending: no record or vault changes (the seed), whatever the model of the secret, each
+    // refusal naming the way out; only the record left pending may be fixed (here deleted).
+    let migrated_id = a["id"].as_str().unwrap();
+    for (method, path, body) in [
+        (
+            "post",
+            "/api/v1/records".to_string(),
+            Some(unix_record("Plain", &["10.1.0.9"], "x")),
+        ),
+        (
+            "patch",
+            format!("/api/v1/records/{migrated_id}"),
+            Some(json!({"title": "Renamed"})),
+        ),
+        ("delete", format!("/api/v1/records/{migrated_id}"), None),
+        (
+            "post",
+            "/api/v1/vaults".to_string(),
+            Some(json!({
+            "title": "SS2", "url": "https://ss2.example", "user": "svc", "password": legacy("x")})),
+        ),
+    ] {
+        let r = h.call(method, &path, Some(&pc), body).await;
+        r.expect_refused(409, "ncsm.migration-pending");
+        let message = r.body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("sealscan ncsm resume") && message.contains("pending migration"),
+            "{message}"
+        );
+    }
+    let vault_id = list_vault_id(&h, &pc).await;
     h.call(
-        "post",
-        "/api/v1/records",
+        "delete",
+        &format!("/api/v1/vaults/{vault_id}"),
         Some(&pc),
-        Some(unix_record("Plain", &["10.1.0.9"], "x")),
+        None,
     )
     .await
-    .expect_refused(422, "ncsm.plaintext-refused");
+    .expect_refused(409, "ncsm.migration-pending");
     h.call(
         "delete",
         &format!("/api/v1/records/{broken_id}"),
@@ -557,6 +599,15 @@ async fn ncsm_activation_migration_and_the_rules_in_force() {
     .expect_refused(403, "ncsm.sign-in-again");
     h.clock.advance(60);
     let pc = h.pc().await;
+    // In force: plaintext refused.
+    h.call(
+        "post",
+        "/api/v1/records",
+        Some(&pc),
+        Some(unix_record("Plain", &["10.1.0.9"], "x")),
+    )
+    .await
+    .expect_refused(422, "ncsm.plaintext-refused");
 
     // A sealed record: bound to its id, sealed to both appliances.
     let binding = |id: &str| Binding {

@@ -659,3 +659,71 @@ async fn express_lite_starts_with_its_seed_options_on() {
         .await
         .expect_refused(403, "password.change-required");
 }
+
+/// The external-ID grant is no way around the role hierarchy: its holder changes the external
+/// ID only of users they may manage — never the Primary Contact's, and a User Administrator or
+/// Unit Manager never a Manager's.
+#[tokio::test]
+async fn the_external_id_grant_stays_within_the_role_hierarchy() {
+    let h = Harness::start().await;
+    let pc = h.pc().await;
+    h.user(&pc, "m2", "manager").await;
+    h.user(&pc, "um", "unit_manager").await;
+    h.user(&pc, "ua", "user_administrator").await;
+    h.user(&pc, "sc", "scanner").await;
+    h.call(
+        "put",
+        "/api/v1/security/external-ids",
+        Some(&pc),
+        Some(json!({"enabled": true})),
+    )
+    .await
+    .expect_ok();
+    for who in ["m2", "um", "ua"] {
+        h.call(
+            "put",
+            &format!("/api/v1/users/{who}/external-id-permission"),
+            Some(&pc),
+            Some(json!({"granted": true})),
+        )
+        .await
+        .expect_ok();
+    }
+    let m2 = h.login("m2", PASSWORD).await;
+    let um = h.login("um", PASSWORD).await;
+    let ua = h.login("ua", PASSWORD).await;
+    let set = json!({"external_id": "HIJACK"});
+    for t in [&m2, &um, &ua] {
+        h.call("patch", "/api/v1/users/alice", Some(t), Some(set.clone()))
+            .await
+            .expect_refused(403, "user.primary-contact-protected");
+    }
+    for t in [&um, &ua] {
+        h.call("patch", "/api/v1/users/m2", Some(t), Some(set.clone()))
+            .await
+            .expect_refused(403, "role.target-forbidden");
+        h.call(
+            "patch",
+            "/api/v1/users/alice",
+            Some(t),
+            Some(json!({"external_id": null})),
+        )
+        .await
+        .expect_refused(403, "user.primary-contact-protected");
+    }
+    h.call("patch", "/api/v1/users/um", Some(&ua), Some(set.clone()))
+        .await
+        .expect_refused(403, "role.target-forbidden");
+    assert!(h.user_json(&pc, "alice").await["external_id"].is_null());
+    assert!(h.user_json(&pc, "m2").await["external_id"].is_null());
+    // Within the hierarchy the grant still works.
+    h.call("patch", "/api/v1/users/sc", Some(&ua), Some(set.clone()))
+        .await
+        .expect_ok();
+    h.call("patch", "/api/v1/users/um", Some(&m2), Some(set.clone()))
+        .await
+        .expect_ok();
+    h.call("patch", "/api/v1/users/alice", Some(&pc), Some(set))
+        .await
+        .expect_ok();
+}

@@ -274,6 +274,16 @@ async fn decide(
         };
         Ok::<_, ApiError>((row, pending))
     })?;
+    // The server log too: whoever reads only the log sees who trusted which key.
+    log::info!(
+        "appliance {} ({:?}) {} by {} from {}; key fingerprint {}",
+        row.id,
+        row.name,
+        to.as_str(),
+        p.user.username,
+        ip,
+        row.fingerprint
+    );
     if to == ApplianceState::Approved {
         // A waiting claim from another appliance may now find work pinned to none.
         state.work.notify_waiters();

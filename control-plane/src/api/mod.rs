@@ -2,7 +2,9 @@
 pub mod admin;
 pub mod appliances;
 pub mod auth;
+pub mod drain;
 pub mod error;
+pub mod gate;
 pub mod jobs;
 pub mod ncsm;
 pub mod openapi;
@@ -15,6 +17,7 @@ pub mod scans;
 pub mod security;
 pub mod session;
 pub mod twofa;
+pub mod units;
 pub mod users;
 pub mod views;
 
@@ -95,6 +98,10 @@ pub fn router(state: Shared) -> Router {
             "/users/{id}/records-permission",
             put(users::set_records_permission),
         )
+        .route(
+            "/users/{id}/unit",
+            get(users::show_unit).put(users::set_unit),
+        )
         .route("/security", get(security::show).put(security::update))
         .route(
             "/security/allowlist",
@@ -112,7 +119,11 @@ pub fn router(state: Shared) -> Router {
         .merge(scan_routes::routes())
         .merge(record_routes::routes())
         .route("/outbox", get(admin::outbox))
-        .route("/audit", get(admin::audit));
+        .route("/audit", get(admin::audit))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            gate::role_gate,
+        ));
     Router::new()
         .nest("/api/v1", v1)
         .fallback(error::not_found_fallback)
@@ -121,5 +132,6 @@ pub fn router(state: Shared) -> Router {
             state.clone(),
             auth::allowlist_guard,
         ))
+        .layer(axum::middleware::from_fn(drain::drain_unread_body))
         .with_state(state)
 }

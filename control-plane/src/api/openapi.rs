@@ -137,6 +137,30 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ),
     ep!(
         "get",
+        "/api/v1/users/{id}/unit",
+        "A user's business unit",
+        "manager, unit_manager, user_administrator"
+    ),
+    ep!(
+        "put",
+        "/api/v1/users/{id}/unit",
+        "Put a user in a business unit (null: none)",
+        "manager"
+    ),
+    ep!(
+        "put",
+        "/api/v1/records/{id}/unit",
+        "Put an authentication record in a business unit (null: none)",
+        "manager"
+    ),
+    ep!(
+        "put",
+        "/api/v1/vaults/{id}/unit",
+        "Put a vault record in a business unit (null: none)",
+        "manager"
+    ),
+    ep!(
+        "get",
         "/api/v1/security",
         "Show every security option",
         "manager"

@@ -41,7 +41,8 @@ pub async fn check(
         first: req.first_name.as_deref().unwrap_or(""),
         last: req.last_name.as_deref().unwrap_or(""),
     };
-    let violations = password_policy::check(req.password.expose(), min, &names);
+    let rules = &p.subscription.security.password_rules;
+    let violations = password_policy::check(req.password.expose(), min, rules, &names);
     Json(CheckResponse {
         acceptable: violations.is_empty(),
         min_length: min,
@@ -136,13 +137,19 @@ pub async fn forgot(
         let Some(u) = tx.user_by_username(req.username.trim())? else {
             return Ok::<_, ApiError>(());
         };
+        // An API-only account is a program's: no mailbox a person reads. The answer stays the
+        // same (it tells nobody who exists); the refusal is audited.
+        if u.api_only {
+            tx.audit(now, &u.username, "password.reset-refused", &u.username, &json!({"reason": "api-only"}), Some(&ip.to_string()))?;
+            return Ok(());
+        }
         tx.insert_password_reset(&token_hash(&token), u.id, now, now + RESET_TOKEN_LIFETIME)?;
         tx.queue_email(
             now,
             &u.email,
             "Reset your sealscan password",
             &format!(
-                "Hello {} {},\n\nsomeone asked to reset the password of sealscan user {}.\nIf it was you, run:\n\n  sealscan password reset --token {}\n\nThe token works once, for one hour. If it was not you, ignore this email.\n",
+                "Hello {} {},\n\nsomeone asked to reset the password of sealscan user {}.\nIf it was you, run\n\n  sealscan password reset\n\n(add --url https://CONTROL-PLANE:8443 --ca-file ITS-CERTIFICATE.pem if this computer never signed in to it) and give it this token when it asks:\n\n  {}\n\nThe token works once, for one hour. If it was not you, ignore this email.\n",
                 u.first_name,
                 u.last_name,
                 u.username,
@@ -190,6 +197,12 @@ pub async fn reset(
         };
         tx.user_by_id(id)?.ok_or_else(invalid)
     })?;
+    if user.api_only {
+        return Err(ApiError::forbidden(
+            "api-only.interactive-only",
+            "self-service password reset is for people; this is an API-only account: a Manager, Unit Manager or User Administrator resets its password (sealscan users reset-password NAME)",
+        ));
+    }
     let sub = state.store.read(|tx| tx.require_subscription())?;
     // Checked before the token is spent, so a refused password leaves the token usable.
     let chosen = lifecycle::choose_password(

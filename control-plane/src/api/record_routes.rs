@@ -1,7 +1,7 @@
 //! The routes of records, vaults and NCSM, kept apart so the router gains them with one line.
-use super::{Shared, ncsm, records};
+use super::{Shared, ncsm, records, units};
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 pub fn routes() -> Router<Shared> {
     Router::new()
@@ -22,6 +22,8 @@ pub fn routes() -> Router<Shared> {
                 .patch(records::vault_update)
                 .delete(records::vault_delete),
         )
+        .route("/records/{id}/unit", put(units::set_record_unit))
+        .route("/vaults/{id}/unit", put(units::set_vault_unit))
         .route("/ncsm", get(ncsm::status))
         .route("/ncsm/recipients", get(ncsm::recipients))
         .route("/ncsm/start", post(ncsm::start))

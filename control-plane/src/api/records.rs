@@ -4,10 +4,11 @@
 use super::Shared;
 use super::auth::{CurrentUser, UserPrincipal};
 use super::error::{ApiError, ApiResult, RawJson};
+use super::units;
 use crate::authz::{self, Action};
 use crate::credentials::{envelope_binding, record_binding, seal_legacy, vault_binding};
 use crate::iprange::IpRange;
-use crate::store::{NcsmState, RecordRow, Tx, VAULT_KIND, VaultRow, WindowsSettings};
+use crate::store::{NcsmState, RecordRow, Tx, UnitOwner, VAULT_KIND, VaultRow, WindowsSettings};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -149,9 +150,28 @@ enum SecretModel {
     Sealed,
 }
 
-fn model_for_change(tx: &Tx<'_>, p: &UserPrincipal) -> ApiResult<SecretModel> {
+/// `pending_target`: the change is to a record or vault the migration left pending. While the
+/// migration is not complete no record or vault changes (the seed), but such a record may be
+/// given its secrets again or deleted: the only ways out of a stuck migration.
+/// A migration left `migrating` by a crash runs no more: it is treated as pending.
+fn model_for_change(
+    tx: &Tx<'_>,
+    state: &Shared,
+    p: &UserPrincipal,
+    pending_target: bool,
+) -> ApiResult<SecretModel> {
     match tx.ncsm()? {
         None => Ok(SecretModel::Legacy),
+        Some(n) if n.state != NcsmState::Complete && crate::ncsm::is_running(state) => {
+            Err(ApiError::conflict(
+                "ncsm.migration-running",
+                "the NCSM migration is running: records and vaults cannot change until it completes; follow it with `sealscan ncsm status`",
+            ))
+        }
+        Some(n) if n.state != NcsmState::Complete && !pending_target => Err(ApiError::conflict(
+            "ncsm.migration-pending",
+            "the NCSM migration is pending: records and vaults cannot change until it completes. The way out: give each record or vault marked pending migration its secrets again (sealscan records update ID) or delete it, then `sealscan ncsm resume`; sign in again once it is complete",
+        )),
         Some(n) => {
             if n.state == NcsmState::Complete
                 && n.completed_at
@@ -165,6 +185,10 @@ fn model_for_change(tx: &Tx<'_>, p: &UserPrincipal) -> ApiResult<SecretModel> {
             Ok(SecretModel::Sealed)
         }
     }
+}
+
+fn is_pending(migration: &Option<String>) -> bool {
+    migration.as_deref() == Some("pending")
 }
 
 /// Checks every secret against the model in force and, for envelopes, the binding and the
@@ -405,6 +429,7 @@ fn record_view(tx: &Tx<'_>, r: &RecordRow) -> ApiResult<Value> {
             "pending_migration".into(),
             Value::Bool(r.migration.as_deref() == Some("pending")),
         );
+        obj.insert("unit".into(), tx.unit_of(UnitOwner::Record(&r.id))?.into());
     }
     Ok(v)
 }
@@ -419,6 +444,10 @@ fn vault_view(tx: &Tx<'_>, vault: &VaultRow) -> ApiResult<Value> {
         obj.insert(
             "pending_migration".into(),
             Value::Bool(vault.migration.as_deref() == Some("pending")),
+        );
+        obj.insert(
+            "unit".into(),
+            tx.unit_of(UnitOwner::Vault(&vault.id))?.into(),
         );
     }
     Ok(v)
@@ -734,7 +763,7 @@ pub async fn create(
         ));
     }
     let view = state.store.write(|tx| {
-        let model = model_for_change(tx, &p)?;
+        let model = model_for_change(tx, &state, &p, false)?;
         check_conflicts(tx, &row, &ranges, None)?;
         let bound: Vec<(BindingFields, &SecretValue)> = secrets
             .iter()
@@ -742,6 +771,7 @@ pub async fn create(
             .collect();
         check_secrets(tx, &model, &bound)?;
         tx.insert_record(&row)?;
+        units::adopt(tx, &p, UnitOwner::Record(&row.id))?;
         for (binding, value) in &bound {
             store_secret(tx, &state, binding, value, now)?;
         }
@@ -768,9 +798,11 @@ pub async fn delete(
     authz::require(&actor, Action::EditRecords)?;
     let now = state.now();
     state.store.write(|tx| {
-        model_for_change(tx, &p)?;
         let r = tx.record(&id)?.ok_or_else(|| no_record(&id))?;
+        units::check(tx, &p, UnitOwner::Record(&r.id))?;
+        model_for_change(tx, &state, &p, is_pending(&r.migration))?;
         tx.delete_record(&r.id, &r.kind)?;
+        tx.set_unit(UnitOwner::Record(&r.id), None)?;
         tx.audit(
             now,
             &actor.username,
@@ -889,7 +921,7 @@ pub async fn vault_create(
     let now = state.now();
     let (row, password) = check_vault(req, &actor.username, now)?;
     let view = state.store.write(|tx| {
-        let model = model_for_change(tx, &p)?;
+        let model = model_for_change(tx, &state, &p, false)?;
         if let Some(other) = tx.vault_by_title(&row.title)? {
             return Err(ApiError::conflict(
                 "vault.title-taken",
@@ -905,6 +937,7 @@ pub async fn vault_create(
         let binding = vault_binding(&row);
         check_secrets(tx, &model, &[(binding.clone(), &password)])?;
         tx.insert_vault(&row)?;
+        units::adopt(tx, &p, UnitOwner::Vault(&row.id))?;
         store_secret(tx, &state, &binding, &password, now)?;
         tx.audit(
             now,
@@ -928,8 +961,9 @@ pub async fn vault_delete(
     authz::require(&actor, Action::EditRecords)?;
     let now = state.now();
     state.store.write(|tx| {
-        model_for_change(tx, &p)?;
         let v = tx.vault(&id)?.ok_or_else(|| no_vault(&id))?;
+        units::check(tx, &p, UnitOwner::Vault(&v.id))?;
+        model_for_change(tx, &state, &p, is_pending(&v.migration))?;
         let users = tx.records_using_vault(&id)?;
         if !users.is_empty() {
             return Err(ApiError::conflict(
@@ -941,6 +975,7 @@ pub async fn vault_delete(
             ));
         }
         tx.delete_vault(&id)?;
+        tx.set_unit(UnitOwner::Vault(&id), None)?;
         tx.audit(
             now,
             &actor.username,
@@ -1120,8 +1155,9 @@ pub async fn update(
     let patch: UpdateRecord = body.parse()?;
     let now = state.now();
     let view = state.store.write(|tx| {
-        let model = model_for_change(tx, &p)?;
         let old = tx.record(&id)?.ok_or_else(|| no_record(&id))?;
+        units::check(tx, &p, UnitOwner::Record(&old.id))?;
+        let model = model_for_change(tx, &state, &p, is_pending(&old.migration))?;
         let CheckedRecord {
             mut row,
             ranges,
@@ -1243,8 +1279,9 @@ pub async fn vault_update(
     let patch: UpdateVault = body.parse()?;
     let now = state.now();
     let view = state.store.write(|tx| {
-        let model = model_for_change(tx, &p)?;
         let old = tx.vault(&id)?.ok_or_else(|| no_vault(&id))?;
+        units::check(tx, &p, UnitOwner::Vault(&old.id))?;
+        let model = model_for_change(tx, &state, &p, is_pending(&old.migration))?;
         let clearable = |given: Option<String>, old: &Option<String>| match given {
             Some(v) if v.is_empty() => None,
             Some(v) => Some(v),

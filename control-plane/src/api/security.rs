@@ -42,12 +42,28 @@ pub struct SecurityPatch {
     pub change_expired_at_login: Option<bool>,
     pub user_defined_passwords: Option<bool>,
     pub min_password_length: Option<u32>,
+    /// The complexity rules to change; absent rules stay as they are.
+    pub password_rules: Option<PasswordRulesPatch>,
+    pub expiry_notice_ui: Option<bool>,
+    pub expiry_notice_email: Option<bool>,
     pub force_change_first_login: Option<bool>,
     pub lockout_failed_logins: Option<u32>,
     pub two_factor_required: Option<bool>,
     pub session_timeout_minutes: Option<u32>,
     /// A role's value; null removes it (the global value applies again).
     pub session_timeout_by_role: Option<BTreeMap<Role, Option<u32>>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordRulesPatch {
+    pub lowercase: Option<bool>,
+    pub uppercase: Option<bool>,
+    pub digit: Option<bool>,
+    pub special: Option<bool>,
+    pub no_three_identical: Option<bool>,
+    pub no_three_sequential: Option<bool>,
+    pub no_names: Option<bool>,
 }
 
 fn range(rule: &'static str, what: &str, v: u32, lo: u32, hi: u32) -> Result<(), ApiError> {
@@ -111,6 +127,31 @@ fn apply_patch(
         )?;
         s.min_password_length = v;
         changed.push("min_password_length");
+    }
+    if let Some(r) = patch.password_rules {
+        let rules = &mut s.password_rules;
+        for (given, slot) in [
+            (r.lowercase, &mut rules.lowercase),
+            (r.uppercase, &mut rules.uppercase),
+            (r.digit, &mut rules.digit),
+            (r.special, &mut rules.special),
+            (r.no_three_identical, &mut rules.no_three_identical),
+            (r.no_three_sequential, &mut rules.no_three_sequential),
+            (r.no_names, &mut rules.no_names),
+        ] {
+            if let Some(v) = given {
+                *slot = v;
+            }
+        }
+        changed.push("password_rules");
+    }
+    if let Some(v) = patch.expiry_notice_ui {
+        s.expiry_notice_ui = v;
+        changed.push("expiry_notice_ui");
+    }
+    if let Some(v) = patch.expiry_notice_email {
+        s.expiry_notice_email = v;
+        changed.push("expiry_notice_email");
     }
     if let Some(v) = patch.force_change_first_login {
         s.force_change_first_login = v;

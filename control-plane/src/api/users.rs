@@ -8,7 +8,7 @@ use crate::authz::{self, Action};
 use crate::lifecycle::{self, NewPassword};
 use crate::model::{NewUser, Role, SESSION_TIMEOUT_MAX, SESSION_TIMEOUT_MIN, Subscription, User};
 use crate::secrets::{Password, hash_password};
-use crate::store::Tx;
+use crate::store::{Tx, UnitOwner};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -85,6 +85,17 @@ fn is_primary(sub: &Subscription, u: &User) -> bool {
     sub.primary_contact_id == Some(u.id)
 }
 
+/// Whether `actor` may manage `u`: the role hierarchy, then the business unit.
+fn manage(tx: &Tx<'_>, actor: &authz::Actor, sub: &Subscription, u: &User) -> ApiResult<()> {
+    authz::may_manage(actor, u, is_primary(sub, u))?;
+    if actor.role == Role::UnitManager {
+        let mine = tx.unit_of(UnitOwner::User(actor.user_id))?;
+        let theirs = tx.unit_of(UnitOwner::User(u.id))?;
+        authz::same_unit(actor, mine.as_deref(), theirs.as_deref(), "users")?;
+    }
+    Ok(())
+}
+
 pub async fn list(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
@@ -105,10 +116,13 @@ pub async fn show(
     Path(key): Path<String>,
 ) -> ApiResult<Json<UserView>> {
     let actor = p.actor();
-    let u = state.store.read(|tx| target(tx, &key))?;
-    if u.id != actor.user_id {
+    // Judged on the key alone, before any lookup: a caller who may not view others gets the
+    // same refusal for an existing user and a missing one.
+    let is_self = key == actor.user_id.to_string() || key == actor.username;
+    if !is_self {
         authz::require(&actor, Action::ViewUsers)?;
     }
+    let u = state.store.read(|tx| target(tx, &key))?;
     Ok(Json(user_view(&p.subscription, &u)))
 }
 
@@ -173,6 +187,11 @@ pub async fn create(
     };
     let user = state.store.write(|tx| {
         let id = tx.insert_user(&new, now)?;
+        // A Unit Manager's users join their unit.
+        if actor.role == Role::UnitManager {
+            let unit = tx.unit_of(UnitOwner::User(actor.user_id))?;
+            tx.set_unit(UnitOwner::User(id), unit.as_deref())?;
+        }
         tx.audit(
             now,
             &actor.username,
@@ -243,14 +262,9 @@ pub async fn update(
     .into_iter()
     .filter_map(|(name, set)| set.then_some(name))
     .collect();
-    let touches_profile = req.first_name.is_some()
-        || req.last_name.is_some()
-        || req.email.is_some()
-        || req.api_only.is_some()
-        || req.session_timeout_minutes.is_some();
-    if touches_profile {
-        authz::require(&actor, Action::EditUser)?;
-    }
+    // Every edit, whatever the body holds (nothing at all included), is an edit of that user:
+    // the role and the target are judged first, then what each field needs on top.
+    authz::require(&actor, Action::EditUser)?;
     if req.external_id.is_some() {
         authz::may_edit_external_id(&actor, &sub.security)?;
     }
@@ -274,8 +288,13 @@ pub async fn update(
     }
     let user = state.store.write(|tx| {
         let mut u = target(tx, &key)?;
-        if touches_profile || req.never_expire.is_some() {
-            authz::may_manage(&actor, &u, is_primary(sub, &u))?;
+        // The external-ID grant, too, reaches only users the holder may manage.
+        manage(tx, &actor, sub, &u)?;
+        if changed.is_empty() {
+            return Err(ApiError::bad_request(
+                "user.nothing-to-change",
+                "the request changes nothing: give at least one of first_name, last_name, email, api_only, external_id, session_timeout_minutes, never_expire",
+            ));
         }
         if let Some(v) = req.first_name {
             u.first_name = v.trim().to_string();
@@ -287,6 +306,12 @@ pub async fn update(
             u.email = v;
         }
         if let Some(v) = req.api_only {
+            if v && is_primary(sub, &u) {
+                return Err(ApiError::conflict(
+                    "user.primary-contact-api-only",
+                    "the Manager Primary Contact is a person and cannot be an API-only account",
+                ));
+            }
             u.api_only = v;
             if !v {
                 u.never_expire = false;
@@ -353,7 +378,7 @@ async fn set_locked(
     let now = state.now();
     let user = state.store.write(|tx| {
         let mut u = target(tx, key)?;
-        authz::may_manage(&actor, &u, is_primary(&p.subscription, &u))?;
+        manage(tx, &actor, &p.subscription, &u)?;
         if u.id == actor.user_id {
             return Err(ApiError::conflict(
                 "user.self-lock",
@@ -425,12 +450,11 @@ pub async fn reset_password(
     authz::require(&actor, Action::ResetPassword)?;
     super::ncsm::check_reset_by(&state, &actor)?;
     let now = state.now();
-    let target_user = state.store.read(|tx| target(tx, &key))?;
-    authz::may_manage(
-        &actor,
-        &target_user,
-        is_primary(&p.subscription, &target_user),
-    )?;
+    let target_user = state.store.read(|tx| {
+        let u = target(tx, &key)?;
+        manage(tx, &actor, &p.subscription, &u)?;
+        Ok::<_, ApiError>(u)
+    })?;
     let chosen = lifecycle::choose_password(
         &p.subscription.security,
         &target_user.first_name,
@@ -485,7 +509,7 @@ pub async fn set_role(
     let now = state.now();
     let user = state.store.write(|tx| {
         let mut u = target(tx, &key)?;
-        authz::may_manage(&actor, &u, is_primary(&p.subscription, &u))?;
+        manage(tx, &actor, &p.subscription, &u)?;
         if is_primary(&p.subscription, &u) && req.role != Role::Manager {
             return Err(ApiError::conflict(
                 "user.primary-contact-role",
@@ -617,7 +641,7 @@ pub async fn reset_two_factor(
     let now = state.now();
     let user = state.store.write(|tx| {
         let mut u = target(tx, &key)?;
-        authz::may_manage(&actor, &u, is_primary(&p.subscription, &u))?;
+        manage(tx, &actor, &p.subscription, &u)?;
         u.totp_secret = None;
         u.totp_enabled = false;
         u.totp_last_step = None;
@@ -634,4 +658,65 @@ pub async fn reset_two_factor(
         Ok::<_, ApiError>(u)
     })?;
     Ok(Json(user_view(&p.subscription, &user)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitRequest {
+    /// The unit's name; null takes the owner out of every unit.
+    pub unit: Option<String>,
+}
+
+pub fn checked_unit(req: UnitRequest) -> ApiResult<Option<String>> {
+    match req.unit {
+        Some(u) => {
+            validate_text("unit", &u, 64)?;
+            Ok(Some(u.trim().to_string()))
+        }
+        None => Ok(None),
+    }
+}
+
+/// A user's business unit (viewers of users).
+pub async fn show_unit(
+    CurrentUser(p): CurrentUser,
+    State(state): State<Shared>,
+    Path(key): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    authz::require(&p.actor(), Action::ViewUsers)?;
+    let (u, unit) = state.store.read(|tx| {
+        let u = target(tx, &key)?;
+        let unit = tx.unit_of(UnitOwner::User(u.id))?;
+        Ok::<_, ApiError>((u, unit))
+    })?;
+    Ok(Json(json!({"username": u.username, "unit": unit})))
+}
+
+/// A Manager puts a user in a business unit, or takes them out of every unit.
+pub async fn set_unit(
+    CurrentUser(p): CurrentUser,
+    State(state): State<Shared>,
+    Path(key): Path<String>,
+    Body(req): Body<UnitRequest>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let actor = p.actor();
+    authz::require(&actor, Action::SetUnits)?;
+    let unit = checked_unit(req)?;
+    let now = state.now();
+    let u = state.store.write(|tx| {
+        let u = target(tx, &key)?;
+        authz::may_manage(&actor, &u, is_primary(&p.subscription, &u))?;
+        let was = tx.unit_of(UnitOwner::User(u.id))?;
+        tx.set_unit(UnitOwner::User(u.id), unit.as_deref())?;
+        tx.audit(
+            now,
+            &actor.username,
+            "unit.changed",
+            &u.username,
+            &json!({"from": was, "to": unit}),
+            Some(&p.ip.to_string()),
+        )?;
+        Ok::<_, ApiError>(u)
+    })?;
+    Ok(Json(json!({"username": u.username, "unit": unit})))
 }

@@ -91,6 +91,24 @@ impl Ctx {
         Ok(first)
     }
 
+    /// Asks a yes/no question on the terminal, or reads the answer from stdin; only `y` or
+    /// `yes` goes on. `refused` says how to go on without the question (`--yes`).
+    fn confirm(&self, question: &str, refused: &str) -> R<()> {
+        eprint!("{question} [y/N] ");
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read the answer: {e}"))?;
+        match line.trim().to_ascii_lowercase().as_str() {
+            "y" | "yes" => Ok(()),
+            _ => {
+                eprintln!();
+                Err(Failure(refused.to_string()))
+            }
+        }
+    }
+
     fn profile(&self) -> R<Profile> {
         load_profile(&self.dir)?.ok_or_else(|| {
             Failure("not signed in: run `sealscan login --url https://HOST:8443 --ca-file CERT.pem --user NAME` first".into())
@@ -618,6 +636,24 @@ async fn users(ctx: &Ctx, cmd: UsersCmd) -> R<()> {
                 println!("{}: external-ID permission {}", s(&v["username"]), state)
             });
         }
+        UsersCmd::Unit { user, unit, none } => {
+            let path = format!("/users/{}/unit", enc(&user));
+            let v = if unit.is_none() && !none {
+                ctx.call("GET", &path, None).await?
+            } else {
+                ctx.call("PUT", &path, Some(json!({ "unit": unit })))
+                    .await?
+            };
+            ctx.out(&v, |v| {
+                println!(
+                    "{}: {}",
+                    s(&v["username"]),
+                    v["unit"]
+                        .as_str()
+                        .map_or("no unit".to_string(), |u| format!("unit {u}"))
+                )
+            });
+        }
         UsersCmd::RecordsPermission { user, state } => {
             let v = ctx
                 .call(
@@ -687,6 +723,28 @@ async fn security(ctx: &Ctx, cmd: SecurityCmd) -> R<()> {
                 "force_change_first_login",
                 a.force_change_first_login.map(|v| json!(v)),
             );
+            put("expiry_notice_ui", a.expiry_notice_ui.map(|v| json!(v)));
+            put(
+                "expiry_notice_email",
+                a.expiry_notice_email.map(|v| json!(v)),
+            );
+            if !a.password_rule.is_empty() {
+                let mut rules = Map::new();
+                for item in &a.password_rule {
+                    let on = match item.split_once('=') {
+                        Some((rule, "on")) => Some((rule, true)),
+                        Some((rule, "off")) => Some((rule, false)),
+                        _ => None,
+                    };
+                    let (rule, on) = on.ok_or_else(|| {
+                        Failure(format!(
+                            "--password-rule {item:?}: expected RULE=on or RULE=off"
+                        ))
+                    })?;
+                    rules.insert(rule.to_string(), json!(on));
+                }
+                put("password_rules", Some(Value::Object(rules)));
+            }
             put(
                 "lockout_failed_logins",
                 a.lockout_failed_logins.map(|v| json!(v)),
@@ -743,6 +801,21 @@ async fn security(ctx: &Ctx, cmd: SecurityCmd) -> R<()> {
             if !enable && !disable {
                 return Err(Failure("say --enable or --disable".into()));
             }
+            // Without addresses the saved list stays: --disable keeps it for later, --enable
+            // turns it on again.
+            let entries = if entries.is_empty() {
+                let current = ctx.call("GET", "/security/allowlist", None).await?;
+                current["entries"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|e| e.as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            } else {
+                entries
+            };
             let v = ctx
                 .call(
                     "PUT",
@@ -823,28 +896,43 @@ async fn password(ctx: &Ctx, cmd: PasswordCmd) -> R<()> {
                 return Err(Failure("the password breaks the rules above".into()));
             }
         }
-        PasswordCmd::Change => {
+        PasswordCmd::Change { generate } => {
             let current = ctx.secret("Current password: ")?;
-            // Without a new password the server generates one when user-defined passwords
-            // are off, and asks for one (password.new-required) when they are on.
-            let v = match ctx
-                .call(
-                    "POST",
-                    "/password/change",
-                    Some(json!({"current_password": current.expose()})),
-                )
-                .await
-            {
-                Err(Failure(m)) if m.contains("[rule password.new-required]") => {
-                    let new = ctx.new_secret("New password: ")?;
-                    ctx.call(
+            // A password is generated only when asked for (--generate): the command never
+            // replaces someone's password with one they did not expect.
+            let v = if generate {
+                match ctx
+                    .call(
+                        "POST",
+                        "/password/change",
+                        Some(json!({"current_password": current.expose()})),
+                    )
+                    .await
+                {
+                    Err(Failure(m)) if m.contains("[rule password.new-required]") => {
+                        return Err(Failure(
+                            "user-defined passwords are on: choose your new password with `sealscan password change` (without --generate)".into(),
+                        ));
+                    }
+                    other => other?,
+                }
+            } else {
+                let new = ctx.new_secret("New password: ")?;
+                match ctx
+                    .call(
                         "POST",
                         "/password/change",
                         Some(json!({"current_password": current.expose(), "new_password": new.expose()})),
                     )
-                    .await?
+                    .await
+                {
+                    Err(Failure(m)) if m.contains("[rule password.user-defined-off]") => {
+                        return Err(Failure(
+                            "user-defined passwords are off for this subscription: the control plane generates new passwords. Nothing changed; run `sealscan password change --generate` to have it generate yours (shown once)".into(),
+                        ));
+                    }
+                    other => other?,
                 }
-                other => other?,
             };
             ctx.out(&v, |v| {
                 println!("password changed");
@@ -863,18 +951,36 @@ async fn password(ctx: &Ctx, cmd: PasswordCmd) -> R<()> {
                 .await?;
             ctx.out(&v, |v| println!("{}", s(&v["message"])));
         }
-        PasswordCmd::Reset { url, ca_file } => {
+        PasswordCmd::Reset {
+            url,
+            ca_file,
+            generate,
+        } => {
             let profile = profile_for(ctx, url, ca_file, None)?;
             let token = ctx.secret("Reset token from the email: ")?;
-            let new = ctx.new_secret("New password: ")?;
-            let v = Client::new(&profile)?
-                .send(
-                    "POST",
-                    "/password/reset",
-                    None,
-                    Some(&json!({"token": token.expose(), "new_password": new.expose()})),
-                )
-                .await?;
+            let body = if generate {
+                json!({"token": token.expose()})
+            } else {
+                let new = ctx.new_secret("New password: ")?;
+                json!({"token": token.expose(), "new_password": new.expose()})
+            };
+            let v = match Client::new(&profile)?
+                .send("POST", "/password/reset", None, Some(&body))
+                .await
+            {
+                // A refused password leaves the token usable.
+                Err(ClientError::Api { rule, .. }) if rule == "password.user-defined-off" => {
+                    return Err(Failure(
+                        "user-defined passwords are off for this subscription: the control plane generates new passwords. Nothing changed and the token still works; run `sealscan password reset --generate` and give the token again".into(),
+                    ));
+                }
+                Err(ClientError::Api { rule, .. }) if rule == "password.new-required" => {
+                    return Err(Failure(
+                        "user-defined passwords are on: choose the new password with `sealscan password reset` (without --generate); the token still works".into(),
+                    ));
+                }
+                other => other?,
+            };
             ctx.out(&v, |v| {
                 println!("password changed; sign in with `sealscan login`");
                 print_generated(v);

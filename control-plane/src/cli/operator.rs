@@ -157,6 +157,15 @@ pub enum UsersCmd {
         #[arg(value_parser = ["on", "off"])]
         state: String,
     },
+    /// Show a user's business unit, or (Manager) set it: `unit NAME east`, `unit NAME --none`.
+    /// A Unit Manager manages only the users, records and vaults of their unit.
+    Unit {
+        user: String,
+        unit: Option<String>,
+        /// Take the user out of every unit.
+        #[arg(long, conflicts_with = "unit")]
+        none: bool,
+    },
 }
 
 #[derive(Args)]
@@ -220,6 +229,16 @@ pub struct SecuritySet {
     pub user_defined_passwords: Option<bool>,
     #[arg(long)]
     pub min_password_length: Option<u32>,
+    /// One complexity rule on or off, RULE=on|off: lowercase, uppercase, digit, special,
+    /// no_three_identical, no_three_sequential, no_names; repeatable.
+    #[arg(long = "password-rule")]
+    pub password_rule: Vec<String>,
+    /// Show the pre-expiry notice at sign-in (and in `whoami`).
+    #[arg(long)]
+    pub expiry_notice_ui: Option<bool>,
+    /// Email the pre-expiry notice.
+    #[arg(long)]
+    pub expiry_notice_email: Option<bool>,
     #[arg(long)]
     pub force_change_first_login: Option<bool>,
     #[arg(long)]
@@ -236,7 +255,8 @@ pub struct SecuritySet {
 #[derive(Subcommand)]
 pub enum AllowlistCmd {
     Show,
-    /// Replace the list: `set --enable 10.0.0.0/8 192.0.2.7` or `set --disable`.
+    /// Replace the list: `set --enable 10.0.0.0/8 192.0.2.7`; `set --disable` turns it off and
+    /// keeps the list, which `set --enable` (no addresses) turns on again.
     Set {
         #[arg(long, conflicts_with = "disable")]
         enable: bool,
@@ -261,8 +281,14 @@ pub enum PasswordCmd {
         #[arg(long)]
         last_name: Option<String>,
     },
-    /// Change your own password.
-    Change,
+    /// Change your own password: asks for the current and the new one. When user-defined
+    /// passwords are off the control plane generates it, and says so before it does.
+    Change {
+        /// Have the control plane generate the new password (required when user-defined
+        /// passwords are off; the password is shown once).
+        #[arg(long)]
+        generate: bool,
+    },
     /// Ask for a reset token by email.
     Forgot {
         #[arg(long)]
@@ -278,5 +304,9 @@ pub enum PasswordCmd {
         url: Option<String>,
         #[arg(long)]
         ca_file: Option<PathBuf>,
+        /// Have the control plane generate the new password (required when user-defined
+        /// passwords are off; shown once); only the token is asked for.
+        #[arg(long)]
+        generate: bool,
     },
 }

@@ -9,6 +9,7 @@ mod records;
 mod scans;
 mod sessions;
 mod subscription;
+mod units;
 mod users;
 
 pub use appliances::{ApplianceRow, ApplianceState, EnrollmentToken, NewAppliance, SealedSecret};
@@ -18,6 +19,7 @@ pub use records::{
 };
 pub use scans::{JobRow, JobTargetRow, ResultRow, ScanPorts, ScanRow, kind_str};
 pub use sessions::{SessionRow, SessionScope};
+pub use units::UnitOwner;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::path::Path;

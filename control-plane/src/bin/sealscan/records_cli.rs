@@ -106,6 +106,7 @@ pub async fn records(ctx: &Ctx, cmd: RecordsCmd) -> R<()> {
                 );
             });
         }
+        RecordsCmd::Unit { id, unit, none: _ } => set_unit(ctx, "records", &id, unit).await?,
         RecordsCmd::Show { id } => {
             let v = ctx
                 .call("GET", &format!("/records/{}", super::enc(&id)), None)
@@ -263,6 +264,7 @@ pub async fn vaults(ctx: &Ctx, cmd: VaultsCmd) -> R<()> {
                 );
             });
         }
+        VaultsCmd::Unit { id, unit, none: _ } => set_unit(ctx, "vaults", &id, unit).await?,
         VaultsCmd::Show { id } => {
             let v = ctx
                 .call("GET", &format!("/vaults/{}", super::enc(&id)), None)
@@ -364,7 +366,22 @@ pub async fn ncsm(ctx: &Ctx, cmd: NcsmCmd) -> R<()> {
             ctx.out(&v, print_status);
             return Ok(());
         }
-        NcsmCmd::Start => "/ncsm/start",
+        NcsmCmd::Start { yes } => {
+            if !yes {
+                let v = ctx.call("GET", "/ncsm", None).await?;
+                eprintln!(
+                    "NCSM moves {} record(s) and {} vault(s) into envelopes sealed to the {} approved appliance(s) and destroys their legacy ciphertext; it cannot be turned off, and records cannot change until the migration completes.",
+                    s(&v["to_migrate"]["records"]),
+                    s(&v["to_migrate"]["vaults"]),
+                    s(&v["approved_appliances"])
+                );
+                ctx.confirm(
+                    "Start the migration?",
+                    "not started (answer y to start; --yes skips the question in scripts)",
+                )?;
+            }
+            "/ncsm/start"
+        }
         NcsmCmd::Resume => "/ncsm/resume",
     };
     ctx.call("POST", path, None).await?;
@@ -627,6 +644,28 @@ async fn update_vault(ctx: &Ctx, a: UpdateVaultArgs) -> R<()> {
                 (true, false) => "; password sent over TLS (legacy model)",
             }
         );
+    });
+    Ok(())
+}
+
+/// `unit` None (--none) takes the record or vault out of every unit.
+async fn set_unit(ctx: &Ctx, collection: &str, id: &str, unit: Option<String>) -> R<()> {
+    let v = ctx
+        .call(
+            "PUT",
+            &format!("/{collection}/{}/unit", super::enc(id)),
+            Some(json!({ "unit": unit })),
+        )
+        .await?;
+    ctx.out(&v, |v| {
+        println!(
+            "{} {}: {}",
+            s(&v["kind"]),
+            s(&v["id"]),
+            v["unit"]
+                .as_str()
+                .map_or("no unit".to_string(), |u| format!("unit {u}"))
+        )
     });
     Ok(())
 }

@@ -93,11 +93,41 @@ pub async fn appliances(ctx: &Ctx, cmd: AppliancesCmd) -> R<()> {
             let v = ctx.call("GET", "/appliances", None).await?;
             ctx.out(&v, print_appliances);
         }
-        AppliancesCmd::Approve { id } => decide(ctx, &id, "approve", None).await?,
+        AppliancesCmd::Approve { id, yes } => {
+            if !yes {
+                confirm_approval(ctx, &id).await?;
+            }
+            decide(ctx, &id, "approve", None).await?
+        }
         AppliancesCmd::Reject { id, reason } => decide(ctx, &id, "reject", reason).await?,
         AppliancesCmd::Revoke { id, reason } => decide(ctx, &id, "revoke", reason).await?,
     }
     Ok(())
+}
+
+/// Shows the key fingerprint the approval trusts and asks before approving.
+async fn confirm_approval(ctx: &Ctx, id: &str) -> R<()> {
+    let list = ctx.call("GET", "/appliances", None).await?;
+    let found = list
+        .as_array()
+        .or_else(|| list["appliances"].as_array())
+        .and_then(|all| all.iter().find(|a| a["id"].as_str() == Some(id)).cloned());
+    let Some(a) = found else {
+        return Err(Failure(format!(
+            "no appliance has the id {id:?} (see `sealscan appliances list`)"
+        )));
+    };
+    eprintln!(
+        "appliance {} ({}) is {}; key fingerprint:\n  {}\ncompare it with `sealscan-agent fingerprint` on the appliance.",
+        s(&a["name"]),
+        s(&a["id"]),
+        s(&a["state"]),
+        s(&a["fingerprint"])
+    );
+    ctx.confirm(
+        "Approve it, trusting this key with the secrets sealed to appliances?",
+        "not approved (answer y to approve; --yes skips the question in scripts)",
+    )
 }
 
 async fn decide(ctx: &Ctx, id: &str, verb: &str, reason: Option<String>) -> R<()> {

@@ -15,6 +15,16 @@ pub enum RecordsCmd {
     Update(Box<UpdateRecordArgs>),
     /// Delete a record and its secrets.
     Delete { id: String },
+    /// Manager: put a record in a business unit (its Unit Managers then manage it).
+    Unit {
+        id: String,
+        /// The business unit's name (Managers); without it, use --none.
+        #[arg(required_unless_present = "none")]
+        unit: Option<String>,
+        /// Take it out of every unit.
+        #[arg(long, conflicts_with = "unit")]
+        none: bool,
+    },
 }
 
 #[derive(Args)]
@@ -64,6 +74,16 @@ pub struct CreateRecordArgs {
 #[derive(Subcommand)]
 pub enum VaultsCmd {
     List,
+    /// Manager: put a vault record in a business unit (its Unit Managers then manage it).
+    Unit {
+        id: String,
+        /// The business unit's name (Managers); without it, use --none.
+        #[arg(required_unless_present = "none")]
+        unit: Option<String>,
+        /// Take it out of every unit.
+        #[arg(long, conflicts_with = "unit")]
+        none: bool,
+    },
     Show {
         id: String,
     },
@@ -183,8 +203,13 @@ pub struct UpdateVaultArgs {
 pub enum NcsmCmd {
     /// State, records to migrate, progress and pending records.
     Status,
-    /// Activate NCSM (Manager Primary Contact) and migrate, with a progress bar.
-    Start,
+    /// Activate NCSM (Manager Primary Contact) and migrate, with a progress bar. One way: asks
+    /// for confirmation first.
+    Start {
+        /// Do not ask (scripts): start without the confirmation question.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Continue an interrupted or pending migration.
     Resume,
 }

@@ -10,8 +10,14 @@ pub enum AppliancesCmd {
     },
     /// Appliances with their state and key fingerprint.
     List,
-    /// Approve a pending appliance: compare the fingerprint shown with the appliance's own first.
-    Approve { id: String },
+    /// Approve a pending appliance: shows its key fingerprint and asks for confirmation;
+    /// compare it with `sealscan-agent fingerprint` on the appliance first.
+    Approve {
+        id: String,
+        /// Do not ask (scripts): approve without the confirmation question.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Reject a pending appliance.
     Reject {
         id: String,

@@ -513,12 +513,16 @@ fn run() -> Result<(), String> {
         text(&appliance["name"]),
         text(&appliance["fingerprint"])
     );
-    demo.show("sealscan", &["appliances", "approve", &appliance_id], None)?;
+    demo.show(
+        "sealscan",
+        &["appliances", "approve", "--yes", &appliance_id],
+        None,
+    )?;
     wait_for(&demo, "the agent to collect its credential", || {
         Ok(demo.work.join("agent/state/credential").exists())
     })?;
     println!("    the agent collected its credential and is waiting for jobs");
-    demo.show("sealscan", &["ncsm", "start"], None)?;
+    demo.show("sealscan", &["ncsm", "start", "--yes"], None)?;
     // Sessions opened before the activation may not change records: sign in again.
     demo.show("sealscan", &login, Some((&manager_pw, stdin_pw)))?;
 

@@ -1,0 +1,94 @@
+//! Business units of records and vaults: a Unit Manager changes only those of their unit, and
+//! what they create joins it; Managers put records and vaults in units. (Users: `users.rs`.)
+use super::Shared;
+use super::auth::{CurrentUser, UserPrincipal};
+use super::error::{ApiError, ApiResult, Body};
+use super::users::{UnitRequest, checked_unit};
+use crate::authz::{self, Action};
+use crate::model::Role;
+use crate::store::{Tx, UnitOwner};
+use axum::Json;
+use axum::extract::{Path, State};
+use serde_json::{Value, json};
+
+/// A record or vault change by `p` stays inside their unit when they are a Unit Manager.
+pub fn check(tx: &Tx<'_>, p: &UserPrincipal, owner: UnitOwner<'_>) -> ApiResult<()> {
+    if p.user.role != Role::UnitManager {
+        return Ok(());
+    }
+    let mine = tx.unit_of(UnitOwner::User(p.user.id))?;
+    let theirs = tx.unit_of(owner)?;
+    let what = match owner {
+        UnitOwner::Vault(_) => "vaults",
+        _ => "records",
+    };
+    authz::same_unit(&p.actor(), mine.as_deref(), theirs.as_deref(), what)
+}
+
+/// A new record or vault joins its Unit Manager creator's unit; anyone else's starts in none
+/// (an id used before by a deleted one keeps no stale unit).
+pub fn adopt(tx: &Tx<'_>, p: &UserPrincipal, owner: UnitOwner<'_>) -> ApiResult<()> {
+    let unit = if p.user.role == Role::UnitManager {
+        tx.unit_of(UnitOwner::User(p.user.id))?
+    } else {
+        None
+    };
+    tx.set_unit(owner, unit.as_deref())?;
+    Ok(())
+}
+
+async fn set(
+    p: UserPrincipal,
+    state: Shared,
+    owner_kind: &'static str,
+    id: String,
+    req: UnitRequest,
+) -> ApiResult<Json<Value>> {
+    let actor = p.actor();
+    authz::require(&actor, Action::SetUnits)?;
+    let unit = checked_unit(req)?;
+    let now = state.now();
+    state.store.write(|tx| {
+        let (owner, exists) = if owner_kind == "vault" {
+            (UnitOwner::Vault(&id), tx.vault(&id)?.is_some())
+        } else {
+            (UnitOwner::Record(&id), tx.record(&id)?.is_some())
+        };
+        if !exists {
+            return Err(ApiError::not_found(
+                "unit.owner-unknown",
+                format!("no {owner_kind} has the id {id:?}"),
+            ));
+        }
+        let was = tx.unit_of(owner)?;
+        tx.set_unit(owner, unit.as_deref())?;
+        tx.audit(
+            now,
+            &actor.username,
+            "unit.changed",
+            &format!("{owner_kind}:{id}"),
+            &json!({"from": was, "to": unit}),
+            Some(&p.ip.to_string()),
+        )?;
+        Ok(())
+    })?;
+    Ok(Json(json!({"kind": owner_kind, "id": id, "unit": unit})))
+}
+
+pub async fn set_record_unit(
+    CurrentUser(p): CurrentUser,
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    Body(req): Body<UnitRequest>,
+) -> ApiResult<Json<Value>> {
+    set(p, state, "record", id, req).await
+}
+
+pub async fn set_vault_unit(
+    CurrentUser(p): CurrentUser,
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    Body(req): Body<UnitRequest>,
+) -> ApiResult<Json<Value>> {
+    set(p, state, "vault", id, req).await
+}

@@ -80,6 +80,7 @@ async fn pick_record(
                         target.host, f.detail
                     ),
                     login_id: String::new(),
+                    facts: Default::default(),
                 })?;
             let Some(domain) = info.netbios_domain.filter(|d| !d.is_empty()) else {
                 return Err(Refusal::not_attempted(

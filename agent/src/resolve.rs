@@ -459,39 +459,33 @@ fn check_account(
     secret_user: &str,
     secret_domain: Option<&str>,
 ) -> Result<(), String> {
-    match record.kind {
-        RecordKind::Unix => {
-            if secret_user == record.user {
-                return Ok(());
-            }
-        }
-        RecordKind::Windows => {
-            let (user_domain, user) = split_domain(secret_user);
-            let record_domain = record.domain.as_deref().filter(|d| !d.is_empty());
-            let domain_type = record.windows.as_ref().map(|w| w.domain_type);
-            if user.eq_ignore_ascii_case(&record.user)
-                || user.to_lowercase() == record.user.to_lowercase()
-            {
-                let other = secret_domain.or(user_domain);
-                match (record_domain, other) {
-                    (Some(r), Some(s))
-                        if domain_type != Some(WindowsDomainType::None)
-                            && !r.eq_ignore_ascii_case(s)
-                            && r.to_lowercase() != s.to_lowercase() =>
-                    {
-                        return Err(format!(
-                            "holds an account of another domain than the record's domain {r:?}; a vault record logs in only as the account it names"
-                        ));
-                    }
-                    _ => return Ok(()),
-                }
-            }
+    let same = |a: &str, b: &str| a.to_lowercase() == b.to_lowercase();
+    let user_matches = match record.kind {
+        RecordKind::Unix => secret_user == record.user,
+        RecordKind::Windows => same(split_domain(secret_user).1, &record.user),
+    };
+    if !user_matches {
+        return Err(format!(
+            "holds the account of another user than the record's user {:?}; a vault record logs in only as the account it names (set the record's user to the secret's, or name that user's secret)",
+            record.user
+        ));
+    }
+    if record.kind == RecordKind::Windows {
+        let local = record
+            .windows
+            .as_ref()
+            .is_some_and(|w| w.domain_type == WindowsDomainType::None);
+        let record_domain = record.domain.as_deref().filter(|d| !d.is_empty());
+        let theirs = secret_domain.or(split_domain(secret_user).0);
+        if let (false, Some(ours), Some(theirs)) = (local, record_domain, theirs)
+            && !same(ours, theirs)
+        {
+            return Err(format!(
+                "holds an account of another domain than the record's domain {ours:?}; a vault record logs in only as the account it names"
+            ));
         }
     }
-    Err(format!(
-        "holds the account of another user than the record's user {:?}; a vault record logs in only as the account it names (set the record's user to the secret's, or name that user's secret)",
-        record.user
-    ))
+    Ok(())
 }
 
 fn kind_name(kind: RecordKind) -> &'static str {
@@ -531,5 +525,58 @@ pub fn vault_binding(vault: &JobVault) -> BindingFields {
         domain: vault.domain.clone(),
         vault_url: Some(vault.url.clone()),
         secret_name: None,
+    }
+}
+
+#[cfg(test)]
+mod account_tests {
+    use super::*;
+    use sealscan_protocols::appliance::WindowsOptions;
+
+    fn record(kind: RecordKind, user: &str, domain: Option<&str>, local: bool) -> JobRecord {
+        JobRecord {
+            record_id: "r".into(),
+            title: "r".into(),
+            kind,
+            user: user.into(),
+            domain: domain.map(Into::into),
+            windows: (kind == RecordKind::Windows).then(|| WindowsOptions {
+                domain_type: if local {
+                    WindowsDomainType::None
+                } else {
+                    WindowsDomainType::ActiveDirectory
+                },
+                service_selected: false,
+                ntlmv2: true,
+                require_signing: false,
+                min_smb_version: "2.0.2".into(),
+            }),
+            login: RecordLogin::Basic { secrets: vec![] },
+        }
+    }
+
+    #[test]
+    fn the_secret_must_hold_the_records_account() {
+        let unix = record(RecordKind::Unix, "scan", None, false);
+        assert!(check_account(&unix, "scan", None).is_ok());
+        // Unix names are case-sensitive: "Scan" is another account.
+        let e = check_account(&unix, "Scan", None).unwrap_err();
+        assert!(e.starts_with("holds the account of another user than the record's user \"scan\""));
+        assert!(!e.contains("Scan"), "the secret's value is not quoted: {e}");
+
+        let win = record(RecordKind::Windows, "Administrator", Some("CORP"), false);
+        assert!(check_account(&win, "administrator", Some("corp")).is_ok());
+        assert!(check_account(&win, "CORP\\Administrator", None).is_ok());
+        assert!(check_account(&win, "Administrator", None).is_ok());
+        let e = check_account(&win, "Administrator", Some("OTHER")).unwrap_err();
+        assert!(
+            e.contains("another domain than the record's domain \"CORP\""),
+            "{e}"
+        );
+        assert!(check_account(&win, "OTHER\\Administrator", None).is_err());
+        assert!(check_account(&win, "Guest", Some("CORP")).is_err());
+        // A local-account record ignores the secret's domain.
+        let local = record(RecordKind::Windows, "admin", Some("HOST"), true);
+        assert!(check_account(&local, "admin", Some("CORP")).is_ok());
     }
 }

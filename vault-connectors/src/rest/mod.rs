@@ -459,7 +459,14 @@ impl RestClient {
             answer = self.get_secret(id, mode).await?;
         }
         if mode == Comment::Restricted && !answer.is_success() {
-            return Err(comment_refused(step, id, shown, &answer));
+            // Missing or "denied" here is about the comment: the secret was just seen to exist.
+            // Other refusals (approval, check-out) keep their own cause.
+            let e = refusal(step, shown, &answer);
+            return Err(match e.kind {
+                FailureKind::NotFoundOrDenied { .. } => comment_refused(step, id, shown, &answer),
+                _ if answer.looks_like_html() => comment_refused(step, id, shown, &answer),
+                _ => e,
+            });
         }
         if !answer.is_success() {
             return Err(refusal(step, shown, &answer));

@@ -25,6 +25,7 @@ pub async fn addresses(host: &str, port: u16, timeout: Duration) -> Result<Vec<I
         step: Step::Resolve,
         detail,
         login_id: String::new(),
+        facts: Default::default(),
     };
     let answer = tokio::time::timeout(timeout, tokio::net::lookup_host((host, port)))
         .await

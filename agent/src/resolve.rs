@@ -15,14 +15,14 @@ use crate::sealed;
 use crate::secret::SecretBytes;
 use sealscan_protocols::appliance::{
     BindingFields, Job, JobRecord, JobVault, RecordKind, RecordLogin, SecretField, SecretFieldName,
-    SecretValue, WindowsDomainType,
+    SecretValue, VaultUnixAuth, WindowsDomainType,
 };
 use sealscan_protocols::results::{LoginKind, LoginOutcome, Status, Step};
 use sealscan_vault::{
     Api, JobLabel, Limits, SecretRef, SecretServer, SecretServerSession, TlsSettings,
     VaultConnector, VaultRecord, VaultSession,
 };
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
@@ -40,6 +40,8 @@ pub struct Refusal {
     pub step: Step,
     pub detail: String,
     pub login_id: String,
+    /// Facts for the result beside the cause (e.g. an ambiguous vault name's matching ids).
+    pub facts: BTreeMap<String, String>,
 }
 
 impl Refusal {
@@ -49,6 +51,7 @@ impl Refusal {
             step,
             detail: detail.into(),
             login_id: login_id.to_string(),
+            facts: BTreeMap::new(),
         }
     }
 
@@ -58,11 +61,23 @@ impl Refusal {
             step,
             detail: detail.into(),
             login_id: String::new(),
+            facts: BTreeMap::new(),
         }
     }
 
     pub fn into_outcome(self, kind: LoginKind) -> LoginOutcome {
-        LoginOutcome::not_passed(kind, self.status, self.step, self.detail, self.login_id)
+        let mut outcome =
+            LoginOutcome::not_passed(kind, self.status, self.step, self.detail, self.login_id);
+        outcome.facts = self.facts;
+        outcome
+    }
+
+    /// A vault failure, with the facts it carries.
+    fn vault(e: &sealscan_vault::VaultError, login_id: &str) -> Self {
+        let cause = e.cause();
+        let mut refusal = Self::failed(cause.step, cause.detail, login_id);
+        refusal.facts.extend(e.facts());
+        refusal
     }
 }
 
@@ -177,8 +192,15 @@ impl JobCredentials {
                 vault_id,
                 secret_name,
                 folder,
+                secret_id,
+                unix_auth,
             } => {
-                self.resolve_vault(record, vault_id, secret_name, folder.as_deref())
+                let reference = match (secret_id, folder) {
+                    (Some(id), _) => SecretRef::by_id(*id),
+                    (None, Some(f)) => SecretRef::in_folder(secret_name.as_str(), f.as_str()),
+                    (None, None) => SecretRef::named(secret_name.as_str()),
+                };
+                self.resolve_vault(record, vault_id, &reference, *unix_auth)
                     .await
             }
         }
@@ -231,68 +253,83 @@ impl JobCredentials {
         }
     }
 
+    /// A vault record's credential. The record's user must be the secret's: a vault record
+    /// logs in only as the account it names (docs/vault-connector.md, "Whose account").
     async fn resolve_vault(
         &self,
         record: &JobRecord,
         vault_id: &str,
-        secret_name: &str,
-        folder: Option<&str>,
+        reference: &SecretRef,
+        unix_auth: Option<VaultUnixAuth>,
     ) -> Result<Resolved, Refusal> {
-        let session = self.vault_session(vault_id, &login_id(record))?;
-        let reference = match folder {
-            Some(f) => SecretRef::in_folder(secret_name, f),
-            None => SecretRef::named(secret_name),
-        };
-        let credential = session.credential(&reference).await.map_err(|e| {
-            let cause = e.cause();
-            Refusal::failed(cause.step, cause.detail, &login_id(record))
-        })?;
-        let user = credential
+        let login = login_id(record);
+        let session = self.vault_session(vault_id, &login)?;
+        let credential = session
+            .credential(reference)
+            .await
+            .map_err(|e| Refusal::vault(&e, &login))?;
+        let shown = format!("vault secret {reference}");
+        let fail = |detail: String| Refusal::failed(Step::SecretFetch, detail, &login);
+        let secret_user = credential
             .username
             .expose_str()
-            .map(str::to_string)
-            .ok_or_else(|| {
-                Refusal::failed(
-                    Step::SecretFetch,
-                    format!("the user name of vault secret {secret_name:?} is not UTF-8"),
-                    "",
-                )
-            })?;
+            .ok_or_else(|| fail(format!("the user name of {shown} is not UTF-8")))?;
+        let secret_domain = credential
+            .domain
+            .as_ref()
+            .and_then(|d| d.expose_str())
+            .filter(|d| !d.is_empty());
+        check_account(record, secret_user, secret_domain)
+            .map_err(|why| fail(format!("{shown} {why}")))?;
         let copy = |s: &sealscan_vault::Secret| SecretBytes::copy_from(s.expose());
         match record.kind {
             RecordKind::Unix => {
-                let secret = if let Some(key) = &credential.private_key {
-                    UnixSecret::PrivateKey {
-                        key: copy(key),
-                        passphrase: credential.passphrase.as_ref().map(copy),
-                    }
-                } else if let Some(password) = &credential.password {
-                    UnixSecret::Password(copy(password))
-                } else {
-                    return Err(Refusal::failed(
-                        Step::SecretFetch,
-                        format!(
-                            "vault secret {secret_name:?} has neither password nor private key"
-                        ),
-                        &user,
-                    ));
+                let key = || {
+                    credential
+                        .private_key
+                        .as_ref()
+                        .map(|key| UnixSecret::PrivateKey {
+                            key: copy(key),
+                            passphrase: credential.passphrase.as_ref().map(copy),
+                        })
                 };
-                Ok(Resolved::Unix(UnixCredential { user, secret }))
+                let password = || {
+                    credential
+                        .password
+                        .as_ref()
+                        .map(|p| UnixSecret::Password(copy(p)))
+                };
+                let secret = match unix_auth {
+                    Some(VaultUnixAuth::Password) => password().ok_or_else(|| {
+                        fail(format!(
+                            "{shown} has no password, and the record logs in with the password"
+                        ))
+                    })?,
+                    Some(VaultUnixAuth::PrivateKey) => key().ok_or_else(|| {
+                        fail(format!(
+                            "{shown} has no private key, and the record logs in with the private key"
+                        ))
+                    })?,
+                    None => key().or_else(password).ok_or_else(|| {
+                        fail(format!("{shown} has neither password nor private key"))
+                    })?,
+                };
+                Ok(Resolved::Unix(UnixCredential {
+                    user: record.user.clone(),
+                    secret,
+                }))
             }
             RecordKind::Windows => {
                 let Some(password) = &credential.password else {
-                    return Err(Refusal::failed(
-                        Step::SecretFetch,
-                        format!("vault secret {secret_name:?} has no password"),
-                        &user,
-                    ));
+                    return Err(fail(format!("{shown} has no password")));
                 };
-                let domain = credential
+                let domain = record
                     .domain
-                    .as_ref()
-                    .and_then(|d| d.expose_str().map(str::to_string))
-                    .or_else(|| record.domain.clone());
-                windows_credential(record, user, domain, copy(password))
+                    .clone()
+                    .filter(|d| !d.is_empty())
+                    .or_else(|| secret_domain.map(str::to_string))
+                    .or_else(|| split_domain(secret_user).0.map(str::to_string));
+                windows_credential(record, record.user.clone(), domain, copy(password))
             }
         }
     }
@@ -420,6 +457,52 @@ fn windows_credential(
     }))
 }
 
+/// `DOMAIN\user` into its parts; a name without `\` has no domain part.
+fn split_domain(name: &str) -> (Option<&str>, &str) {
+    match name.split_once('\\') {
+        Some((d, u)) if !d.is_empty() => (Some(d), u),
+        _ => (None, name),
+    }
+}
+
+/// Whether the secret holds the record's account. Unix user names are compared exactly;
+/// Windows names and domains without case, as Windows compares them, and a secret's
+/// `DOMAIN\user` counts as that domain and user. A domain is compared only where both the
+/// record and the secret name one. The error says what differs, never the secret's value.
+fn check_account(
+    record: &JobRecord,
+    secret_user: &str,
+    secret_domain: Option<&str>,
+) -> Result<(), String> {
+    let same = |a: &str, b: &str| a.to_lowercase() == b.to_lowercase();
+    let user_matches = match record.kind {
+        RecordKind::Unix => secret_user == record.user,
+        RecordKind::Windows => same(split_domain(secret_user).1, &record.user),
+    };
+    if !user_matches {
+        return Err(format!(
+            "holds the account of another user than the record's user {:?}; a vault record logs in only as the account it names (set the record's user to the secret's, or name that user's secret)",
+            record.user
+        ));
+    }
+    if record.kind == RecordKind::Windows {
+        let local = record
+            .windows
+            .as_ref()
+            .is_some_and(|w| w.domain_type == WindowsDomainType::None);
+        let record_domain = record.domain.as_deref().filter(|d| !d.is_empty());
+        let theirs = secret_domain.or(split_domain(secret_user).0);
+        if let (false, Some(ours), Some(theirs)) = (local, record_domain, theirs)
+            && !same(ours, theirs)
+        {
+            return Err(format!(
+                "holds an account of another domain than the record's domain {ours:?}; a vault record logs in only as the account it names"
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn kind_name(kind: RecordKind) -> &'static str {
     match kind {
         RecordKind::Unix => "unix",
@@ -457,5 +540,59 @@ pub fn vault_binding(vault: &JobVault) -> BindingFields {
         domain: vault.domain.clone(),
         vault_url: Some(vault.url.clone()),
         secret_name: None,
+    }
+}
+
+#[cfg(test)]
+mod account_tests {
+    use super::*;
+    use sealscan_protocols::appliance::WindowsOptions;
+
+    fn record(kind: RecordKind, user: &str, domain: Option<&str>, local: bool) -> JobRecord {
+        JobRecord {
+            record_id: "r".into(),
+            title: "r".into(),
+            kind,
+            user: user.into(),
+            domain: domain.map(Into::into),
+            windows: (kind == RecordKind::Windows).then(|| WindowsOptions {
+                domain_type: if local {
+                    WindowsDomainType::None
+                } else {
+                    WindowsDomainType::ActiveDirectory
+                },
+                service_selected: false,
+                ntlmv2: true,
+                require_signing: false,
+                min_smb_version: "2.0.2".into(),
+            }),
+            login: RecordLogin::Basic { secrets: vec![] },
+            address_ranges: vec![],
+        }
+    }
+
+    #[test]
+    fn the_secret_must_hold_the_records_account() {
+        let unix = record(RecordKind::Unix, "scan", None, false);
+        assert!(check_account(&unix, "scan", None).is_ok());
+        // Unix names are case-sensitive: "Scan" is another account.
+        let e = check_account(&unix, "Scan", None).unwrap_err();
+        assert!(e.starts_with("holds the account of another user than the record's user \"scan\""));
+        assert!(!e.contains("Scan"), "the secret's value is not quoted: {e}");
+
+        let win = record(RecordKind::Windows, "Administrator", Some("CORP"), false);
+        assert!(check_account(&win, "administrator", Some("corp")).is_ok());
+        assert!(check_account(&win, "CORP\\Administrator", None).is_ok());
+        assert!(check_account(&win, "Administrator", None).is_ok());
+        let e = check_account(&win, "Administrator", Some("OTHER")).unwrap_err();
+        assert!(
+            e.contains("another domain than the record's domain \"CORP\""),
+            "{e}"
+        );
+        assert!(check_account(&win, "OTHER\\Administrator", None).is_err());
+        assert!(check_account(&win, "Guest", Some("CORP")).is_err());
+        // A local-account record ignores the secret's domain.
+        let local = record(RecordKind::Windows, "admin", Some("HOST"), true);
+        assert!(check_account(&local, "admin", Some("CORP")).is_ok());
     }
 }

@@ -124,6 +124,7 @@ async fn pick_record(
                         shown, f.detail
                     ),
                     login_id: String::new(),
+                    facts: Default::default(),
                 })?;
             let Some(domain) = info.netbios_domain.filter(|d| !d.is_empty()) else {
                 return Err(Refusal::not_attempted(

@@ -6,7 +6,7 @@ use crate::keyfile::DataKey;
 use crate::store::{RecordRow, StoreError, Tx, VAULT_KIND, VaultRow};
 use sealscan_protocols::appliance::{
     AddressRange, JobRecord, JobTarget, JobVault, RecordKind, RecordLogin, SecretField,
-    SecretValue, WindowsDomainType, WindowsOptions,
+    SecretValue, VaultUnixAuth, WindowsDomainType, WindowsOptions,
 };
 use sealscan_protocols::results::LoginKind;
 use std::collections::BTreeSet;
@@ -122,11 +122,17 @@ fn job_record(tx: &Tx<'_>, key: &DataKey, r: &RecordRow) -> Result<JobRecord, St
     } else {
         RecordKind::Unix
     };
-    let login = match (r.login_type.as_str(), &r.vault_id, &r.secret_name) {
-        ("vault", Some(vault_id), Some(secret_name)) => RecordLogin::Vault {
+    let login = match (r.login_type.as_str(), &r.vault_id) {
+        ("vault", Some(vault_id)) => RecordLogin::Vault {
             vault_id: vault_id.clone(),
-            secret_name: secret_name.clone(),
+            secret_name: r.secret_name.clone().unwrap_or_default(),
             folder: r.folder.clone(),
+            secret_id: r.secret_id,
+            unix_auth: match r.unix_auth.as_deref() {
+                Some("password") => Some(VaultUnixAuth::Password),
+                Some("private_key") => Some(VaultUnixAuth::PrivateKey),
+                _ => None,
+            },
         },
         _ => RecordLogin::Basic {
             secrets: secrets_of(tx, key, &r.kind, &r.id)?

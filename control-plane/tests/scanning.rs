@@ -829,6 +829,7 @@ async fn a_claimed_job_carries_the_matched_records_envelopes() {
                 vault_id: None,
                 secret_name: None,
                 folder: None,
+                secret_id: None,
                 comments: String::new(),
                 unix_auth: Some("password".into()),
                 windows: None,

@@ -177,10 +177,28 @@ pub enum RecordLogin {
     },
     Vault {
         vault_id: String,
+        /// The secret's exact name; empty when `secret_id` names it.
+        #[serde(default)]
         secret_name: String,
+        /// The folder holding the named secret: an id, a name, or a `\`-path (exact).
         #[serde(default)]
         folder: Option<String>,
+        /// The secret by Secret Server's id, instead of by name.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        secret_id: Option<i64>,
+        /// Unix records: which of the secret's fields to log in with. None takes the private
+        /// key when the secret holds one, else the password.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        unix_auth: Option<VaultUnixAuth>,
     },
+}
+
+/// A Unix vault login's choice between the secret's password and its private key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VaultUnixAuth {
+    Password,
+    PrivateKey,
 }
 
 /// Which secret of a record a value is; also the envelope binding's field name.

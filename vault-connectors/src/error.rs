@@ -30,8 +30,10 @@ pub enum FailureKind {
     },
     #[error("secret {secret} not found or access denied")]
     NotFoundOrDenied { secret: String },
+    /// The cause stays short whatever the count; the ids go in the result's facts
+    /// ([`VaultError::facts`]).
     #[error(
-        "secret {secret} is ambiguous: {count} secrets have that name (ids {ids}); name its folder"
+        "secret {secret} is ambiguous: {count} secrets have that name; name its folder or its id (the matching ids are in the result's facts)"
     )]
     Ambiguous {
         secret: String,
@@ -54,6 +56,8 @@ pub enum FailureKind {
     },
     #[error("unexpected vault answer (HTTP {status}): {what}")]
     BadResponse { status: u16, what: String },
+    #[error("vault rate limit (HTTP {status}): {why}")]
+    RateLimited { status: u16, why: String },
     #[error("no {api} web service at {url}: {reason}")]
     ApiAbsent {
         api: &'static str,
@@ -90,6 +94,22 @@ impl VaultError {
         }
     }
 
+    /// Facts for the result beside the cause: the matching ids of an ambiguous name
+    /// (`vault_matching_ids`, at most [`MAX_LISTED_IDS`] of them).
+    pub fn facts(&self) -> Vec<(String, String)> {
+        match &self.kind {
+            FailureKind::Ambiguous { ids, count, .. } => {
+                let listed: Vec<&str> = ids.split(", ").take(MAX_LISTED_IDS).collect();
+                let mut text = listed.join(", ");
+                if *count > listed.len() {
+                    text.push_str(&format!(" and {} more", count - listed.len()));
+                }
+                vec![("vault_matching_ids".to_string(), text)]
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// A short stable name for the journal's structured fields.
     pub fn code(&self) -> &'static str {
         match self.kind {
@@ -106,9 +126,13 @@ impl VaultError {
             FailureKind::Vault { .. } => "vault_error",
             FailureKind::BadResponse { .. } => "bad_response",
             FailureKind::ApiAbsent { .. } => "api_absent",
+            FailureKind::RateLimited { .. } => "rate_limited",
         }
     }
 }
+
+/// Most ids an ambiguous lookup lists in the result's facts.
+pub const MAX_LISTED_IDS: usize = 200;
 
 /// Makes a vault-supplied text safe to carry: printable characters only, at most 200 of them.
 pub fn sanitize(text: &str) -> String {
@@ -154,6 +178,36 @@ mod tests {
             e.cause().detail,
             "vault error API_InternalError (HTTP 500): boom"
         );
+    }
+
+    #[test]
+    fn an_ambiguous_cause_is_short_and_its_ids_are_facts() {
+        let ids: Vec<String> = (1000..1101).map(|i| i.to_string()).collect();
+        let e = VaultError::new(
+            Step::SecretLookup,
+            FailureKind::Ambiguous {
+                secret: "\"dup\"".into(),
+                count: 101,
+                ids: ids.join(", "),
+            },
+        );
+        let cause = e.cause().detail;
+        assert!(cause.len() < 160, "{cause}");
+        assert!(!cause.contains("1000"), "{cause}");
+        assert_eq!(
+            e.facts(),
+            vec![("vault_matching_ids".to_string(), ids.join(", "))]
+        );
+        let many: Vec<String> = (0..250).map(|i| i.to_string()).collect();
+        let e = VaultError::new(
+            Step::SecretLookup,
+            FailureKind::Ambiguous {
+                secret: "\"dup\"".into(),
+                count: 250,
+                ids: many.join(", "),
+            },
+        );
+        assert!(e.facts()[0].1.ends_with("199 and 50 more"));
     }
 
     #[test]

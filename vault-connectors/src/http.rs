@@ -3,6 +3,7 @@
 //! transport failures to causes.
 
 use std::error::Error as _;
+use std::time::{Duration, SystemTime};
 
 use reqwest::{Client, RequestBuilder};
 use sealscan_protocols::results::Step;
@@ -16,6 +17,8 @@ pub struct Answer {
     pub status: u16,
     pub content_type: String,
     pub body: Secret,
+    /// How long a throttling answer (429, 503) asks the client to wait (`Retry-After`).
+    pub retry_after: Option<Duration>,
 }
 
 impl Answer {
@@ -116,23 +119,55 @@ impl Transport {
     /// Sends the request `build` makes, retrying on 5xx answers, resets and timeouts with
     /// doubling backoff. The last 5xx answer is returned as is for the caller to read its
     /// `errorCode`; transport failures become `Unreachable` or `Tls`.
+    ///
+    /// A throttling answer (429, or 503 with `Retry-After`) is retried after the wait the
+    /// server asks for, as long as the waits together stay within the vault timeout
+    /// (`Limits::request_timeout`, the job's bound on a vault request); these retries do not
+    /// use up the attempts. When the server asks for longer, or keeps throttling, the cause
+    /// says so.
     pub async fn send(
         &self,
         step: Step,
         build: impl Fn(&Client) -> RequestBuilder,
     ) -> Result<Answer, VaultError> {
         let attempts = self.limits.attempts.max(1);
+        let budget = self.limits.request_timeout;
         let mut delay = self.limits.backoff;
         let mut attempt = 1;
+        let mut waited = Duration::ZERO;
+        let mut throttled = 0u32;
         loop {
             let outcome = self.once(step, build(&self.client)).await;
+            if let Ok(answer) = &outcome
+                && let Some(asked) = throttle_wait(answer)
+            {
+                // A zero or tiny Retry-After still waits the backoff, so the budget ends it.
+                let wait = asked.max(self.limits.backoff);
+                throttled += 1;
+                if waited + wait > budget || throttled > MAX_THROTTLED {
+                    return Err(rate_limited(step, answer.status, asked, waited, budget));
+                }
+                log::info!(target: "sealscan_vault", "vault throttled the request (HTTP {}); waiting {} ms as Retry-After asks", answer.status, wait.as_millis());
+                tokio::time::sleep(wait).await;
+                waited += wait;
+                continue;
+            }
             let retry = match &outcome {
-                Ok(answer) => answer.status >= 500,
+                Ok(answer) => answer.status >= 500 || answer.status == 429,
                 Err(Failure::Retryable(_)) => true,
                 Err(Failure::Final(_)) => false,
             };
             if !retry || attempt >= attempts {
                 return match outcome {
+                    Ok(a) if a.status == 429 => Err(VaultError::new(
+                        step,
+                        FailureKind::RateLimited {
+                            status: 429,
+                            why: format!(
+                                "still refused after {attempts} attempts; the server gave no Retry-After"
+                            ),
+                        },
+                    )),
                     Ok(a) => Ok(a),
                     Err(Failure::Retryable(e) | Failure::Final(e)) => Err(e),
                 };
@@ -153,6 +188,11 @@ impl Transport {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
         let mut body = BodyBuf::new(response.content_length(), self.limits.max_body);
         loop {
             match response.chunk().await {
@@ -178,6 +218,7 @@ impl Transport {
             status,
             content_type,
             body: body.finish(),
+            retry_after,
         })
     }
 
@@ -207,6 +248,50 @@ impl Transport {
             FailureKind::Unreachable { url, reason },
         ))
     }
+}
+
+/// Throttled retries of one request, whatever their waits: a bound besides the time budget.
+const MAX_THROTTLED: u32 = 32;
+
+/// The wait a throttling answer asks for: 429 or 503 with a `Retry-After` header.
+fn throttle_wait(answer: &Answer) -> Option<Duration> {
+    matches!(answer.status, 429 | 503)
+        .then_some(answer.retry_after)
+        .flatten()
+}
+
+/// `Retry-After` is delay-seconds or an HTTP date (RFC 9110 section 10.2.3).
+fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+fn rate_limited(
+    step: Step,
+    status: u16,
+    asked: Duration,
+    waited: Duration,
+    budget: Duration,
+) -> VaultError {
+    let why = if waited.is_zero() {
+        format!(
+            "the server asks to retry after {} s (Retry-After), longer than the {} s vault timeout allows",
+            asked.as_secs_f64().ceil(),
+            budget.as_secs_f64().ceil()
+        )
+    } else {
+        format!(
+            "still throttled after waiting {} s as Retry-After asked; waiting {} s more would pass the {} s vault timeout",
+            waited.as_secs_f64().ceil(),
+            asked.as_secs_f64().ceil(),
+            budget.as_secs_f64().ceil()
+        )
+    };
+    VaultError::new(step, FailureKind::RateLimited { status, why })
 }
 
 enum Failure {
@@ -257,4 +342,30 @@ fn chain_text(e: &reqwest::Error) -> String {
         text.push_str(&s.to_string());
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now),
+            Some(Duration::from_secs(10))
+        );
+        // A date already past means "now".
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-5", now), None);
+    }
 }

@@ -8,25 +8,38 @@ use sealscan_protocols::results::Step;
 use crate::error::{FailureKind, VaultError};
 use crate::record::same_name;
 
-/// A secret reference's folder: an id is exact; a name (or a `\`-path, of which the last
-/// component counts) still has to be looked up.
+/// A secret reference's folder: an id is exact, and so is a `\`-path (`\Unix\Prod`) where the
+/// server can resolve paths; a bare name still has to be looked up and be unique.
+#[derive(Debug, PartialEq, Eq)]
 pub(crate) enum FolderRef<'a> {
     Id(i64),
+    /// The path with one leading `\` and no trailing one, e.g. `\Unix\Prod`.
+    Path(String),
     Name(&'a str),
 }
 
 impl<'a> FolderRef<'a> {
     pub(crate) fn parse(folder: &'a str) -> Self {
-        match folder.parse::<i64>() {
-            Ok(id) => FolderRef::Id(id),
-            Err(_) => FolderRef::Name(
-                folder
-                    .trim_matches('\\')
-                    .rsplit('\\')
-                    .next()
-                    .unwrap_or(folder),
-            ),
+        if let Ok(id) = folder.trim().parse::<i64>() {
+            return FolderRef::Id(id);
         }
+        if folder.contains(['\\', '/']) {
+            let parts: Vec<&str> = folder
+                .split(['\\', '/'])
+                .filter(|p| !p.is_empty())
+                .collect();
+            if parts.len() > 1 || folder.starts_with(['\\', '/']) {
+                return FolderRef::Path(parts.iter().flat_map(|p| ["\\", p]).collect());
+            }
+        }
+        FolderRef::Name(folder)
+    }
+
+    /// The last component of a path (what a name-only folder search can look for).
+    pub(crate) fn last_name(path: &str) -> &str {
+        path.rsplit(['\\', '/'])
+            .find(|p| !p.is_empty())
+            .unwrap_or(path)
     }
 }
 
@@ -119,12 +132,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn folders_by_id_or_by_the_last_path_component() {
+    fn folders_by_id_by_path_or_by_name() {
         assert!(matches!(FolderRef::parse("42"), FolderRef::Id(42)));
-        assert!(matches!(
+        assert_eq!(
             FolderRef::parse("\\Unix\\Prod\\"),
-            FolderRef::Name("Prod")
-        ));
+            FolderRef::Path("\\Unix\\Prod".into())
+        );
+        assert_eq!(
+            FolderRef::parse("Unix/Prod"),
+            FolderRef::Path("\\Unix\\Prod".into())
+        );
+        assert_eq!(FolderRef::parse("\\Lab"), FolderRef::Path("\\Lab".into()));
+        assert_eq!(FolderRef::last_name("\\Unix\\Prod"), "Prod");
         assert!(matches!(FolderRef::parse("Lab"), FolderRef::Name("Lab")));
     }
 

@@ -61,35 +61,57 @@ pub struct VaultRecord {
     pub api: Api,
 }
 
-/// Which secret to fetch: its exact name, and optionally the folder (name or `\`-path) that
-/// holds it when the name alone is not unique.
+/// Which secret to fetch: by its exact name (optionally in a folder, given by id, by name or
+/// by `\`-path, when the name alone is not unique), or by Secret Server's id of it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct SecretRef {
-    pub name: String,
-    pub folder: Option<String>,
+pub enum SecretRef {
+    Named {
+        name: String,
+        folder: Option<String>,
+    },
+    Id(i64),
 }
 
 impl SecretRef {
     pub fn named(name: impl Into<String>) -> Self {
-        Self {
+        SecretRef::Named {
             name: name.into(),
             folder: None,
         }
     }
 
     pub fn in_folder(name: impl Into<String>, folder: impl Into<String>) -> Self {
-        Self {
+        SecretRef::Named {
             name: name.into(),
             folder: Some(folder.into()),
         }
+    }
+
+    pub fn by_id(id: i64) -> Self {
+        SecretRef::Id(id)
+    }
+
+    /// A secret path as Secret Server writes it, `\Folder\Sub\Name` (`/` works too): the
+    /// name in the folder of that exact path. `None` when the path names no secret.
+    pub fn by_path(path: &str) -> Option<Self> {
+        let parts: Vec<&str> = path.split(['\\', '/']).filter(|p| !p.is_empty()).collect();
+        let (name, folders) = parts.split_last()?;
+        Some(SecretRef::Named {
+            name: (*name).to_string(),
+            folder: (!folders.is_empty()).then(|| folders.iter().flat_map(|f| ["\\", f]).collect()),
+        })
     }
 }
 
 impl fmt::Display for SecretRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.folder {
-            Some(folder) => write!(f, "{:?} in folder {:?}", self.name, folder),
-            None => write!(f, "{:?}", self.name),
+        match self {
+            SecretRef::Named {
+                name,
+                folder: Some(folder),
+            } => write!(f, "{name:?} in folder {folder:?}"),
+            SecretRef::Named { name, folder: None } => write!(f, "{name:?}"),
+            SecretRef::Id(id) => write!(f, "id {id}"),
         }
     }
 }

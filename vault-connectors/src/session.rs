@@ -126,10 +126,16 @@ impl VaultSession for SecretServerSession {
                 FailureKind::Config("the job's vault session has already finished".into()),
             ));
         }
-        if secret.name.is_empty() {
+        if matches!(secret, SecretRef::Named { name, .. } if name.is_empty()) {
             return Err(VaultError::new(
                 Step::SecretLookup,
                 FailureKind::Config("the secret name is empty".into()),
+            ));
+        }
+        if matches!(secret, SecretRef::Id(id) if *id <= 0) {
+            return Err(VaultError::new(
+                Step::SecretLookup,
+                FailureKind::Config("a secret id is a positive number".into()),
             ));
         }
         let cell = {

@@ -136,15 +136,19 @@ async fn comment_required_secret_gets_the_job_comment() {
         .unwrap();
     assert_eq!(c.password.as_ref().unwrap().expose(), b"pw-comment");
     assert_eq!(c.private_key.as_ref().unwrap().expose(), KEY.as_bytes());
+    // The comment goes with the GETs (autoComment); the restricted POST is the fallback for
+    // servers that ignore it (tests/issue17.rs).
     let log = sim.requests();
-    assert_eq!(count(&log, "POST", "/api/v1/secrets/30/restricted"), 1);
+    assert_eq!(count(&log, "GET", "/api/v1/secrets/30"), 1);
     assert_eq!(
-        count(
-            &log,
-            "POST",
-            "/api/v1/secrets/30/restricted/fields/private-key"
-        ),
+        count(&log, "GET", "/api/v1/secrets/30/fields/private-key"),
         1
+    );
+    assert!(
+        log.iter()
+            .filter(|r| r.path.starts_with("/api/v1/secrets/30"))
+            .all(|r| r.query.contains("autoComment=sealscan")),
+        "{log:?}"
     );
     sim.shutdown().await;
 }
@@ -238,7 +242,7 @@ async fn comment_and_check_out_together() {
             "/api/v1/secret-access-requests/secrets/36/view-comment",
         ),
         ("POST", "/api/v1/secrets/36/check-out"),
-        ("POST", "/api/v1/secrets/36/restricted"),
+        ("GET", "/api/v1/secrets/36"),
         ("POST", "/api/v1/secrets/36/check-in"),
     ] {
         assert_eq!(count(&log, method, path), 1, "{method} {path}");

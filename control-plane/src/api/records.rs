@@ -40,9 +40,16 @@ pub struct CreateRecord {
     pub secret_name: Option<String>,
     #[serde(default)]
     pub folder: Option<String>,
+    /// Vault logins: the secret by Secret Server's id, instead of its name.
+    #[serde(default)]
+    pub secret_id: Option<i64>,
+    /// Vault logins: the secret by its path, `\Folder\Sub\Name` (stored as folder and name).
+    #[serde(default)]
+    pub secret_path: Option<String>,
     #[serde(default)]
     pub comments: String,
-    /// Unix basic logins: "password" (default) or "private_key".
+    /// Unix basic logins: "password" (default) or "private_key". Unix vault logins: which of
+    /// the secret's fields to use; absent takes the private key when the secret holds one.
     #[serde(default)]
     pub unix_auth: Option<String>,
     #[serde(default)]
@@ -430,6 +437,9 @@ fn record_view(tx: &Tx<'_>, r: &RecordRow) -> ApiResult<Value> {
             Value::Bool(r.migration.as_deref() == Some("pending")),
         );
         obj.insert("unit".into(), tx.unit_of(UnitOwner::Record(&r.id))?.into());
+        if let Some(shown) = secret_shown(r) {
+            obj.insert("secret".into(), Value::String(shown));
+        }
     }
     Ok(v)
 }
@@ -571,15 +581,24 @@ fn check_record(req: CreateRecord, actor: &str, now: i64) -> ApiResult<CheckedRe
     let id = new_id(req.id, "r")?;
     let (unix_auth, fields): (Option<String>, Vec<SecretFieldName>) =
         match (req.login_type.as_str(), req.kind.as_str()) {
-            ("vault", _) => {
-                if req.unix_auth.is_some() {
+            ("vault", kind) => match (kind, req.unix_auth.as_deref()) {
+                (_, None) => (None, Vec::new()),
+                ("unix", Some(a @ ("password" | "private_key"))) => {
+                    (Some(a.to_string()), Vec::new())
+                }
+                ("unix", Some(_)) => {
                     return Err(bad(
                         "record.unix-auth-invalid",
-                        "unix_auth applies to basic logins; a vault login fetches the secret",
+                        "unix_auth is password or private_key",
                     ));
                 }
-                (None, Vec::new())
-            }
+                (_, Some(_)) => {
+                    return Err(bad(
+                        "record.unix-auth-invalid",
+                        "unix_auth applies to Unix records only",
+                    ));
+                }
+            },
             ("basic", "unix") => match req.unix_auth.as_deref().unwrap_or("password") {
                 "password" => (Some("password".into()), vec![SecretFieldName::Password]),
                 "private_key" => (
@@ -609,38 +628,35 @@ fn check_record(req: CreateRecord, actor: &str, now: i64) -> ApiResult<CheckedRe
                 ));
             }
         };
-    let (vault_id, secret_name, folder) = if req.login_type == "vault" {
+    let (vault_id, secret_name, folder, secret_id) = if req.login_type == "vault" {
         let vault_id = req.vault_id.ok_or_else(|| {
             bad(
                 "record.vault-required",
                 "a vault login names the vault (vault_id)",
             )
         })?;
-        let secret_name = req.secret_name.ok_or_else(|| {
-            bad(
-                "record.secret-name-required",
-                "a vault login names the secret to fetch (secret_name)",
-            )
-        })?;
-        text("secret_name", &secret_name, 255)?;
-        if let Some(f) = &req.folder {
-            text("folder", f, 255)?;
-        }
+        let (secret_name, folder, secret_id) =
+            secret_reference(req.secret_name, req.folder, req.secret_id, req.secret_path)?;
         if !req.secrets.is_empty() {
             return Err(bad(
                 "record.secrets-unexpected",
                 "a vault login holds no secret: the appliance fetches it from the vault at scan time",
             ));
         }
-        (Some(vault_id), Some(secret_name), req.folder)
+        (Some(vault_id), secret_name, folder, secret_id)
     } else {
-        if req.vault_id.is_some() || req.secret_name.is_some() || req.folder.is_some() {
+        if req.vault_id.is_some()
+            || req.secret_name.is_some()
+            || req.folder.is_some()
+            || req.secret_id.is_some()
+            || req.secret_path.is_some()
+        {
             return Err(bad(
                 "record.vault-unexpected",
-                "vault_id, secret_name and folder belong to vault logins",
+                "vault_id, secret_name, secret_id, secret_path and folder belong to vault logins",
             ));
         }
-        (None, None, None)
+        (None, None, None, None)
     };
     // Secrets: each allowed field at most once; the password (or private key) is required.
     let mut seen = std::collections::HashSet::new();
@@ -668,6 +684,7 @@ fn check_record(req: CreateRecord, actor: &str, now: i64) -> ApiResult<CheckedRe
         vault_id,
         secret_name,
         folder,
+        secret_id,
         comments: req.comments,
         unix_auth,
         windows,
@@ -681,6 +698,89 @@ fn check_record(req: CreateRecord, actor: &str, now: i64) -> ApiResult<CheckedRe
         ranges,
         fields,
         secrets: req.secrets,
+    })
+}
+
+/// A vault login's secret: exactly one of a name (optionally with its folder), an id, or a
+/// path (`\Folder\Name`, stored as its folder and name). Returns (name, folder, id).
+type SecretReference = (Option<String>, Option<String>, Option<i64>);
+
+fn secret_reference(
+    name: Option<String>,
+    folder: Option<String>,
+    id: Option<i64>,
+    path: Option<String>,
+) -> ApiResult<SecretReference> {
+    let given = [name.is_some(), id.is_some(), path.is_some()];
+    match given.iter().filter(|g| **g).count() {
+        0 => {
+            return Err(bad(
+                "record.secret-name-required",
+                "a vault login names the secret to fetch: secret_name, secret_id or secret_path",
+            ));
+        }
+        1 => {}
+        _ => {
+            return Err(bad(
+                "record.secret-reference-conflict",
+                "give one of secret_name, secret_id and secret_path",
+            ));
+        }
+    }
+    if folder.is_some() && name.is_none() {
+        return Err(bad(
+            "record.folder-unexpected",
+            "folder goes with secret_name; a secret_path holds its folder, a secret_id needs none",
+        ));
+    }
+    if let Some(id) = id {
+        if id <= 0 {
+            return Err(bad(
+                "record.secret-id-invalid",
+                "secret_id is a positive number",
+            ));
+        }
+        return Ok((None, None, Some(id)));
+    }
+    if let Some(path) = path {
+        text("secret_path", &path, 1000)?;
+        let parts: Vec<&str> = path.split(['\\', '/']).filter(|p| !p.is_empty()).collect();
+        let Some((last, folders)) = parts.split_last() else {
+            return Err(bad(
+                "record.secret-path-invalid",
+                "secret_path is \\Folder\\Name: a folder path and the secret's name",
+            ));
+        };
+        if folders.is_empty() {
+            return Err(bad(
+                "record.secret-path-invalid",
+                "secret_path names no folder; give the name alone as secret_name",
+            ));
+        }
+        let folder: String = folders.iter().flat_map(|f| ["\\", f]).collect();
+        text("secret_path", last, 255)?;
+        text("folder", &folder, 255)?;
+        return Ok((Some((*last).to_string()), Some(folder), None));
+    }
+    let name = name.unwrap_or_default();
+    text("secret_name", &name, 255)?;
+    if let Some(f) = &folder {
+        text("folder", f, 255)?;
+    }
+    Ok((Some(name), folder, None))
+}
+
+/// How a record's secret is shown in listings: `name`, `\Folder\name` (or `name in
+/// folder F` for a folder given by name or id), or `id 42`.
+pub fn secret_shown(r: &RecordRow) -> Option<String> {
+    if let Some(id) = r.secret_id {
+        return Some(format!("id {id}"));
+    }
+    let name = r.secret_name.as_ref()?;
+    Some(match &r.folder {
+        Some(f) if f.starts_with('\\') => format!("{f}\\{name}"),
+        Some(f) => format!("{name} in folder {f}"),
+        None => name.clone(),
     })
 }
 
@@ -822,9 +922,22 @@ pub async fn vault_list(
 ) -> ApiResult<Json<Value>> {
     authz::require(&p.actor(), Action::ViewRecords)?;
     let vaults = state.store.read(|tx| {
+        let records = tx.records()?;
         tx.vaults()?
             .iter()
-            .map(|v| vault_view(tx, v))
+            .map(|v| {
+                let mut view = vault_view(tx, v)?;
+                // Which records fetch which secret from this vault.
+                let secrets: Vec<Value> = records
+                    .iter()
+                    .filter(|r| r.vault_id.as_deref() == Some(v.id.as_str()))
+                    .map(|r| json!({"record": r.id, "title": r.title, "secret": secret_shown(r)}))
+                    .collect();
+                if let Some(obj) = view.as_object_mut() {
+                    obj.insert("secret_refs".into(), Value::Array(secrets));
+                }
+                Ok(view)
+            })
             .collect::<ApiResult<Vec<_>>>()
     })?;
     Ok(Json(json!({ "vaults": vaults })))
@@ -1009,6 +1122,10 @@ pub struct UpdateRecord {
     #[serde(default)]
     pub folder: Option<String>,
     #[serde(default)]
+    pub secret_id: Option<i64>,
+    #[serde(default)]
+    pub secret_path: Option<String>,
+    #[serde(default)]
     pub comments: Option<String>,
     #[serde(default)]
     pub unix_auth: Option<String>,
@@ -1077,14 +1194,30 @@ fn merged_request(old: &RecordRow, patch: UpdateRecord) -> ApiResult<CreateRecor
         }
         (None, None) => None,
     };
+    let was_vault = old.login_type == "vault";
     let unix_auth = match patch.unix_auth {
         Some(a) => Some(a),
         None if old.kind == "unix" && !to_vault => Some(
             old.unix_auth
                 .clone()
+                .filter(|_| !was_vault)
                 .unwrap_or_else(|| "password".to_string()),
         ),
+        // A vault login keeps its choice; a basic login's does not carry over.
+        None if to_vault && was_vault => old.unix_auth.clone(),
         None => None,
+    };
+    // A new secret reference replaces the old one whole (name, folder, id).
+    let new_reference =
+        patch.secret_name.is_some() || patch.secret_id.is_some() || patch.secret_path.is_some();
+    let (secret_name, folder, secret_id) = if new_reference || !to_vault {
+        (patch.secret_name, patch.folder, patch.secret_id)
+    } else {
+        (
+            old.secret_name.clone(),
+            patch.folder.or_else(|| old.folder.clone()),
+            old.secret_id,
+        )
     };
     Ok(CreateRecord {
         id: Some(old.id.clone()),
@@ -1093,8 +1226,10 @@ fn merged_request(old: &RecordRow, patch: UpdateRecord) -> ApiResult<CreateRecor
         user: patch.user.unwrap_or_else(|| old.username.clone()),
         ips: patch.ips.unwrap_or_else(|| old.ips.clone()),
         vault_id: keep(patch.vault_id, &old.vault_id),
-        secret_name: keep(patch.secret_name, &old.secret_name),
-        folder: keep(patch.folder, &old.folder),
+        secret_name,
+        folder,
+        secret_id,
+        secret_path: patch.secret_path,
         login_type,
         comments: patch.comments.unwrap_or_else(|| old.comments.clone()),
         unix_auth,

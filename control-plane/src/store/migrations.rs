@@ -10,6 +10,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (100, V100),
     (101, V101),
     (200, super::records::V200),
+    (201, super::records::V201),
     (300, super::units::V300),
 ];
 

@@ -5,6 +5,9 @@ use super::{Result, StoreError, Tx, flag};
 use rusqlite::{OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 
+/// Vault logins may name the secret by Secret Server's id instead of its name.
+pub(super) const V201: &str = "ALTER TABLE auth_records ADD COLUMN secret_id INTEGER;";
+
 /// Records, vaults, legacy ciphertext and the NCSM state (the records side; numbered from 200).
 pub(super) const V200: &str = r#"
 CREATE TABLE vaults (
@@ -86,8 +89,11 @@ pub struct RecordRow {
     pub vault_id: Option<String>,
     pub secret_name: Option<String>,
     pub folder: Option<String>,
+    /// Vault logins by Secret Server's id of the secret (then `secret_name` is None).
+    pub secret_id: Option<i64>,
     pub comments: String,
-    /// Unix basic logins: "password" or "private_key".
+    /// Unix basic logins: "password" or "private_key". Unix vault logins: which of the
+    /// secret's fields to log in with; None takes the key when the secret holds one.
     pub unix_auth: Option<String>,
     pub windows: Option<WindowsSettings>,
     pub migration: Option<String>,
@@ -148,7 +154,8 @@ pub struct SecretOwner {
 }
 
 const RECORD_COLUMNS: &str = "id, kind, title, username, ips, login_type, vault_id, secret_name, \
-    folder, comments, unix_auth, windows, migration, migration_reason, created_by, created_at";
+    folder, comments, unix_auth, windows, migration, migration_reason, created_by, created_at, \
+    secret_id";
 
 fn record_from_row(r: &Row<'_>) -> rusqlite::Result<RecordRow> {
     let ips: String = r.get(4)?;
@@ -176,6 +183,7 @@ fn record_from_row(r: &Row<'_>) -> rusqlite::Result<RecordRow> {
         migration_reason: r.get(13)?,
         created_by: r.get(14)?,
         created_at: r.get(15)?,
+        secret_id: r.get(16)?,
     })
 }
 
@@ -209,7 +217,7 @@ impl Tx<'_> {
     pub fn insert_record(&self, r: &RecordRow) -> Result<()> {
         let windows = r.windows.as_ref().map(json).transpose()?;
         self.tx.execute(
-            &format!("INSERT INTO auth_records ({RECORD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"),
+            &format!("INSERT INTO auth_records ({RECORD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
             params![
                 r.id,
                 r.kind,
@@ -226,7 +234,8 @@ impl Tx<'_> {
                 r.migration,
                 r.migration_reason,
                 r.created_by,
-                r.created_at
+                r.created_at,
+                r.secret_id
             ],
         )?;
         Ok(())
@@ -277,7 +286,7 @@ impl Tx<'_> {
         self.tx.execute(
             "UPDATE auth_records SET title = ?2, username = ?3, ips = ?4, login_type = ?5, \
              vault_id = ?6, secret_name = ?7, folder = ?8, comments = ?9, unix_auth = ?10, \
-             windows = ?11, migration = ?12, migration_reason = ?13 WHERE id = ?1",
+             windows = ?11, migration = ?12, migration_reason = ?13, secret_id = ?14 WHERE id = ?1",
             params![
                 r.id,
                 r.title,
@@ -291,7 +300,8 @@ impl Tx<'_> {
                 r.unix_auth,
                 windows,
                 r.migration,
-                r.migration_reason
+                r.migration_reason,
+                r.secret_id
             ],
         )?;
         Ok(())

@@ -85,6 +85,8 @@ pub fn vault_login(vault_id: &str, secret_name: &str) -> RecordLogin {
         vault_id: vault_id.into(),
         secret_name: secret_name.into(),
         folder: None,
+        secret_id: None,
+        unix_auth: None,
     }
 }
 

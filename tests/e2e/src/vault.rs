@@ -59,19 +59,30 @@ pub fn create_vault_record(
     vault_id: &str,
     secret_name: &str,
 ) -> String {
-    let r = plane.call(
-        reqwest::Method::POST,
-        "/api/v1/records",
-        Some(json!({
-            "kind": kind,
-            "title": format!("{kind} {ip} via vault"),
-            "user": "from-the-vault",
-            "ips": [ip],
-            "login_type": "vault",
-            "vault_id": vault_id,
-            "secret_name": secret_name,
-        })),
-    );
+    create_vault_record_with(
+        plane,
+        json!({"kind": kind, "ip": ip, "user": "from-the-vault",
+               "vault_id": vault_id, "secret_name": secret_name}),
+    )
+}
+
+/// A vault record from `spec`: `kind`, `ip`, `user`, `vault_id`, and the secret reference
+/// and options as the API takes them (`secret_name`, `folder`, `secret_id`, `secret_path`,
+/// `unix_auth`).
+pub fn create_vault_record_with(plane: &ControlPlane, spec: Value) -> String {
+    let (kind, ip) = (spec["kind"].clone(), spec["ip"].clone());
+    let mut body = json!({
+        "kind": kind,
+        "title": format!("{} {} via vault", kind.as_str().unwrap_or(""), ip.as_str().unwrap_or("")),
+        "ips": [ip],
+        "login_type": "vault",
+    });
+    for (k, v) in spec.as_object().into_iter().flatten() {
+        if k != "ip" {
+            body[k] = v.clone();
+        }
+    }
+    let r = plane.call(reqwest::Method::POST, "/api/v1/records", Some(body));
     r["id"].as_str().expect("record id").to_string()
 }
 

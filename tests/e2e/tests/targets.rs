@@ -444,14 +444,21 @@ fn vault_records_resolve_live_through_the_simulator() {
         ],
         vec![
             unix_record_vault("v-unix", "ss", "unix-login"),
+            // A vault record names the account its secret holds (issue 17).
             windows_record(
                 "v-win",
-                "-",
+                WIN_USER,
                 None,
                 local.clone(),
                 vault_login("ss", "win-login"),
             ),
-            windows_record("v-stale", "-", None, local, vault_login("ss", "win-stale")),
+            windows_record(
+                "v-stale",
+                WIN_USER,
+                None,
+                local,
+                vault_login("ss", "win-stale"),
+            ),
             unix_record_vault("v-missing", "ss", "no-such-secret"),
             unix_record_vault("v-badpw", "ss-bad", "unix-login"),
         ],
@@ -512,7 +519,7 @@ fn unix_record_vault(
     vault_id: &str,
     secret: &str,
 ) -> sealscan_protocols::appliance::JobRecord {
-    let mut r = unix_record(id, "-", vec![]);
+    let mut r = unix_record(id, UNIX_USER, vec![]);
     r.login = vault_login(vault_id, secret);
     r
 }

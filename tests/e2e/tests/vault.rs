@@ -13,8 +13,9 @@ use sealscan_e2e::agent::AgentSettings;
 use sealscan_e2e::control_plane::*;
 use sealscan_e2e::vault::*;
 use sealscan_e2e::{BOUND, contains, random_hex, wait_until, walk};
+use sealscan_test_peers::faulty::FaultyTarget;
 use sealscan_test_peers::smbd::{Smbd, SmbdOptions};
-use sealscan_test_peers::sshd::{Sshd, SshdOptions};
+use sealscan_test_peers::sshd::{KeyFormat, Sshd, SshdOptions, generate_key};
 use sealscan_test_peers::system::{closed_loopback_port, ensure_user};
 use serde_json::{Value, json};
 
@@ -25,9 +26,13 @@ const CHECKED_OUT_ID: i64 = 40;
 /// Secrets for the scanner (`svc_pw` is its web-service password): the Unix and Windows
 /// accounts of the real peers, two secrets sharing a name, and one that needs a check-out.
 fn seed_for(svc_pw: &str, p: &Peers) -> secret_server_sim::Seed {
+    seed(&seed_json_for(svc_pw, p))
+}
+
+fn seed_json_for(svc_pw: &str, p: &Peers) -> Value {
     let (unix_user, unix_pw) = (p.unix_user.as_str(), p.unix_pw.as_str());
     let (win_user, win_pw) = (p.win_user.as_str(), p.win_pw.as_str());
-    seed(&json!({
+    json!({
         "users": [
             {"username": SVC_USER, "password": svc_pw},
             {"username": OTHER_USER, "password": OTHER_PW}
@@ -51,7 +56,7 @@ fn seed_for(svc_pw: &str, p: &Peers) -> secret_server_sim::Seed {
              "fields": {"username": unix_user, "password": unix_pw},
              "readers": [SVC_USER, OTHER_USER], "checkOutEnabled": true}
         ]
-    }))
+    })
 }
 
 /// Real sshd and smbd with an account each; `tag` keeps the accounts of parallel tests apart.
@@ -103,8 +108,17 @@ fn vault_records_resolve_live_and_each_vault_failure_has_its_cause() {
 
     // The good vault, and a Unix and a Windows record that log in through it.
     let good = create_vault(&plane, "secret server", &url, &ca, &svc_pw);
-    create_vault_record(&plane, "unix", "127.0.0.1", &good, "e2e-unix");
-    create_vault_record(&plane, "windows", "127.0.0.1", &good, "e2e-win");
+    // A vault record names the account its secret holds (issue 17).
+    create_vault_record_with(
+        &plane,
+        json!({"kind": "unix", "ip": "127.0.0.1", "user": p.unix_user,
+               "vault_id": good, "secret_name": "e2e-unix"}),
+    );
+    create_vault_record_with(
+        &plane,
+        json!({"kind": "windows", "ip": "127.0.0.1", "user": p.win_user,
+               "vault_id": good, "secret_name": "e2e-win"}),
+    );
 
     sim.clear_requests();
     let rows = scan(&plane, "vault pass", json!(["127.0.0.1"]), &p, 2);
@@ -199,8 +213,7 @@ fn vault_records_resolve_live_and_each_vault_failure_has_its_cause() {
             "e2e-dup",
             "secret lookup",
             &[
-                "secret \"e2e-dup\" is ambiguous: 2 secrets have that name (ids 20, 21)",
-                "name its folder",
+                "secret \"e2e-dup\" is ambiguous: 2 secrets have that name; name its folder or its id (the matching ids are in the result's facts)",
             ],
         ),
         (
@@ -226,6 +239,11 @@ fn vault_records_resolve_live_and_each_vault_failure_has_its_cause() {
     for (ip, _, _, step, words) in &cases {
         assert_row(row(&rows, ip, "unix"), "failed", 105053, step, words);
         assert_row(row(&rows, ip, "windows"), "failed", 105015, step, words);
+    }
+    // The ambiguous name's matching ids are facts of the result, not part of its cause.
+    for kind in ["unix", "windows"] {
+        let r = row(&rows, "127.0.0.6", kind);
+        assert_eq!(r["facts"]["vault_matching_ids"], "20, 21", "{r:#}");
     }
     // The failed login is not retried per target: one token request for the wrong password,
     // and one for the good vault serving its three failing secrets.
@@ -265,7 +283,11 @@ fn secret_server_faults_fail_only_the_vault_targets() {
     let sim = start_sim(&plane, seed_for(&svc_pw, &p));
     let ca = sim.ca_pem().expect("CA");
     let good = create_vault(&plane, "secret server", &sim.base_url(), &ca, &svc_pw);
-    create_vault_record(&plane, "unix", "127.0.0.1", &good, "e2e-unix");
+    create_vault_record_with(
+        &plane,
+        json!({"kind": "unix", "ip": "127.0.0.1", "user": p.unix_user,
+               "vault_id": good, "secret_name": "e2e-unix"}),
+    );
     // The Windows record of the same target is a basic login: no vault involved.
     plane.record(password_record(
         "windows",
@@ -314,4 +336,135 @@ fn secret_server_faults_fail_only_the_vault_targets() {
         "the token expired mid-job: {log:#?}"
     );
     sim.faults().set_delay(std::time::Duration::ZERO);
+}
+
+/// Issue 17 (items 5-8) end to end: vault records addressing their secret by id, by folder path
+/// and by name; the record choosing the secret's password or its private key (the default
+/// takes the key); a record whose user is not the secret's refused before any login, its
+/// result naming the record's account; an ambiguous name with the ids as facts. Real control
+/// plane, real agent, the simulator over HTTPS, real sshd (reached on 127.0.0.2-4 through
+/// relays).
+#[test]
+fn vault_records_by_id_path_and_name_choose_password_or_key_and_keep_their_account() {
+    let p = peers("c");
+    let keys = tempfile::tempdir().expect("key dir");
+    let key = generate_key(keys.path(), "ed25519", KeyFormat::OpenSsh, "");
+    p.sshd.authorize_key(&p.unix_user, &key.public);
+    let svc_pw = format!("Svc-{}-pw", random_hex(10));
+    let plane = ControlPlane::start();
+    let _agent = plane.running_agent(AgentSettings::default());
+    let mut seed_json = seed_json_for(&svc_pw, &p);
+    seed_json["secrets"]
+        .as_array_mut()
+        .expect("secrets")
+        .push(json!({"id": 50, "name": "e2e-both", "folderId": 2,
+            "template": "Unix Account (SSH)",
+            "fields": {"username": p.unix_user, "password": p.unix_pw,
+                       "private-key": {"fileName": "id_ed25519",
+                                       "content": String::from_utf8(key.private.clone()).expect("ascii key")}},
+            "readers": [SVC_USER]}));
+    let sim = start_sim(&plane, seed(&seed_json));
+    let ca = sim.ca_pem().expect("CA");
+    let good = create_vault(&plane, "secret server", &sim.base_url(), &ca, &svc_pw);
+    let relays: Vec<FaultyTarget> = (2..=4)
+        .map(|n| FaultyTarget::relay(std::net::Ipv4Addr::new(127, 0, 0, n), p.sshd.port()))
+        .collect();
+    let user = p.unix_user.as_str();
+    let records = [
+        // By id, with the password although the secret holds a key.
+        json!({"ip": "127.0.0.1", "user": user, "secret_id": 50, "unix_auth": "password"}),
+        // By folder path, with the key.
+        json!({"ip": "127.0.0.2", "user": user, "secret_path": "\\Unix\\e2e-both",
+               "unix_auth": "private_key"}),
+        // By name, nothing chosen: the key, as before.
+        json!({"ip": "127.0.0.3", "user": user, "secret_name": "e2e-both"}),
+        // Another user than the secret's: refused, no login.
+        json!({"ip": "127.0.0.4", "user": "root", "secret_id": 50}),
+        // Two secrets share the name.
+        json!({"ip": "127.0.0.5", "user": user, "secret_name": "e2e-dup"}),
+        // By id, one the scanner may not read (or that is not there).
+        json!({"ip": "127.0.0.6", "user": user, "secret_id": 999}),
+    ];
+    for mut spec in records {
+        spec["kind"] = json!("unix");
+        spec["vault_id"] = json!(good);
+        create_vault_record_with(&plane, spec);
+    }
+    // What the operator sees: each record's vault and secret in the table.
+    let listed = plane.call(reqwest::Method::GET, "/api/v1/records", None);
+    let shown: Vec<(String, String)> = listed["records"]
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|r| {
+            (
+                r["ips"][0].as_str().unwrap_or("").to_string(),
+                r["secret"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    for (ip, secret) in [
+        ("127.0.0.1", "id 50"),
+        ("127.0.0.2", "\\Unix\\e2e-both"),
+        ("127.0.0.3", "e2e-both"),
+    ] {
+        assert!(
+            shown.contains(&(ip.to_string(), secret.to_string())),
+            "{shown:?}"
+        );
+    }
+
+    let rows = plane.run_scan(
+        json!({"title": "vault refs", "targets": ["127.0.0.1-127.0.0.6"], "kinds": "unix",
+               "ports": {"unix": p.sshd.port()}}),
+        6,
+    );
+    for (ip, method) in [
+        ("127.0.0.1", "password"),
+        ("127.0.0.2", "publickey"),
+        ("127.0.0.3", "publickey"),
+    ] {
+        let r = row(&rows, ip, "unix");
+        assert_eq!(r["status"], "passed", "{r:#}");
+        assert_eq!(r["qid"], 38307, "{r:#}");
+        assert_eq!(r["login_id"], user, "{r:#}");
+        assert!(
+            r["method"].as_str().is_some_and(|m| m.starts_with(method)),
+            "{ip}: {r:#}"
+        );
+    }
+    let other = row(&rows, "127.0.0.4", "unix");
+    assert_row(
+        other,
+        "failed",
+        105053,
+        "secret fetch",
+        &["vault secret id 50 holds the account of another user than the record's user \"root\""],
+    );
+    assert_eq!(other["login_id"], "root", "{other:#}");
+    let dup = row(&rows, "127.0.0.5", "unix");
+    assert_row(
+        dup,
+        "failed",
+        105053,
+        "secret lookup",
+        &["secret \"e2e-dup\" is ambiguous: 2 secrets have that name; name its folder or its id"],
+    );
+    assert!(dup["cause"].to_string().len() < 250, "{dup:#}");
+    assert_eq!(dup["facts"]["vault_matching_ids"], "20, 21", "{dup:#}");
+    assert_row(
+        row(&rows, "127.0.0.6", "unix"),
+        "failed",
+        105053,
+        "secret lookup",
+        &["secret id 999 not found or access denied"],
+    );
+    // Nothing tried to log in as root, or as anyone for the refused records.
+    assert!(
+        p.sshd.attempts_for("root").is_empty(),
+        "{}",
+        p.sshd.auth_log()
+    );
+    assert_eq!(p.sshd.accepted_for(user).len(), 3, "{}", p.sshd.auth_log());
+    drop(relays);
 }

@@ -13,6 +13,17 @@ pub struct Faults {
     html_on_unknown: AtomicBool,
     expire_after_calls: Mutex<Option<usize>>,
     reset_connections: AtomicUsize,
+    rate_limit: Mutex<Option<RateLimit>>,
+    no_restricted_endpoints: AtomicBool,
+    ignore_auto_comment: AtomicBool,
+}
+
+/// A throttling answer: status (429 or 503) and the `Retry-After` header's text, if any.
+#[derive(Debug, Clone)]
+pub(crate) struct RateLimit {
+    remaining: usize,
+    pub(crate) status: u16,
+    pub(crate) retry_after: Option<String>,
 }
 
 impl Faults {
@@ -45,6 +56,49 @@ impl Faults {
     /// before any response.
     pub fn reset_next_connections(&self, n: usize) {
         self.reset_connections.store(n, Ordering::SeqCst);
+    }
+
+    /// The next `n` requests are throttled: HTTP `status` (429 or 503) with `Retry-After:
+    /// retry_after` when given, as IIS dynamic IP restrictions or a load balancer in front of
+    /// Secret Server answer. `n = 0` turns it off.
+    pub fn rate_limit_next(&self, n: usize, status: u16, retry_after: Option<&str>) {
+        *self.rate_limit.lock().unwrap_or_else(|e| e.into_inner()) = (n > 0).then(|| RateLimit {
+            remaining: n,
+            status,
+            retry_after: retry_after.map(str::to_string),
+        });
+    }
+
+    /// An older server without `POST /api/v1/secrets/{id}/restricted` (and its field variant):
+    /// those paths get IIS's 404 page.
+    pub fn set_restricted_endpoints_absent(&self, on: bool) {
+        self.no_restricted_endpoints.store(on, Ordering::SeqCst);
+    }
+
+    /// A server that does not know the `autoComment` query parameter: it is ignored, so a
+    /// comment-required secret is refused on a plain GET.
+    pub fn set_auto_comment_ignored(&self, on: bool) {
+        self.ignore_auto_comment.store(on, Ordering::SeqCst);
+    }
+
+    pub(crate) fn restricted_endpoints_absent(&self) -> bool {
+        self.no_restricted_endpoints.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn auto_comment_ignored(&self) -> bool {
+        self.ignore_auto_comment.load(Ordering::SeqCst)
+    }
+
+    /// Takes one throttled request, if a rate limit is on.
+    pub(crate) fn take_rate_limit(&self) -> Option<RateLimit> {
+        let mut slot = self.rate_limit.lock().unwrap_or_else(|e| e.into_inner());
+        let limit = slot.as_mut()?;
+        limit.remaining -= 1;
+        let taken = limit.clone();
+        if limit.remaining == 0 {
+            *slot = None;
+        }
+        Some(taken)
     }
 
     pub(crate) fn delay(&self) -> Duration {

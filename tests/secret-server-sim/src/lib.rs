@@ -43,8 +43,10 @@ pub struct SimConfig {
     pub token_ttl_secs: u64,
     /// Issue refresh tokens and accept `grant_type=refresh_token` (each usable once).
     pub refresh_tokens: bool,
-    /// Also write `"Healthy": true` in the health body: python-tss-sdk 2.x looks for that
-    /// exact key, while the documented model is camelCase `healthy`.
+    /// Write `"Healthy": true` next to the documented camelCase `healthy` in the
+    /// `/api/v1/healthcheck` body (on by default). The vendor's own clients (python-tss-sdk 2.x,
+    /// tss-sdk-go v3) accept a server only when they find `Healthy`, so a real server answers
+    /// with it; off gives the OpenAPI document's camelCase-only body, which those clients refuse.
     pub health_pascal_key: bool,
     /// Also append every request as one JSON line to this file.
     pub request_log_file: Option<PathBuf>,
@@ -62,7 +64,7 @@ impl SimConfig {
             app_root: "/SecretServer".to_string(),
             token_ttl_secs: 1200,
             refresh_tokens: false,
-            health_pascal_key: false,
+            health_pascal_key: true,
             request_log_file: None,
             rest_api: true,
         }

@@ -33,9 +33,13 @@ struct Args {
     /// Issue refresh tokens and accept grant_type=refresh_token.
     #[arg(long)]
     refresh_tokens: bool,
-    /// Add "Healthy": true to the health body (python-tss-sdk 2.x needs that key).
-    #[arg(long)]
+    /// Accepted for old scripts: "Healthy": true is in the health body by default now.
+    #[arg(long, hide = true, conflicts_with = "health_camel_case_only")]
     health_pascal_key: bool,
+    /// Answer the health check with the OpenAPI document's camelCase body only (no
+    /// "Healthy" key), which python-tss-sdk 2.x refuses.
+    #[arg(long)]
+    health_camel_case_only: bool,
     /// Append every request as a JSON line to this file.
     #[arg(long)]
     request_log: Option<PathBuf>,
@@ -73,7 +77,7 @@ async fn run(args: Args) -> Result<(), String> {
     config.app_root = args.app_root;
     config.token_ttl_secs = args.token_ttl;
     config.refresh_tokens = args.refresh_tokens;
-    config.health_pascal_key = args.health_pascal_key;
+    config.health_pascal_key = !args.health_camel_case_only;
     config.request_log_file = args.request_log;
     config.rest_api = !args.no_rest_api;
     let sim = start(config)

@@ -281,8 +281,15 @@ async fn dispatch(
         tokio::time::sleep(delay).await;
     }
     let relative = strip_root(&shared.settings.app_root, &full_path);
-    let response = if shared.faults.take_500() {
+    let restricted = relative
+        .as_deref()
+        .is_some_and(|r| r.contains("/restricted"));
+    let response = if let Some(limit) = shared.faults.take_rate_limit() {
+        rest::errors::throttled(limit.status, limit.retry_after.as_deref())
+    } else if shared.faults.take_500() {
         rest::errors::internal_error()
+    } else if restricted && shared.faults.restricted_endpoints_absent() {
+        rest::errors::unknown_path(&shared)
     } else {
         match &relative {
             None => rest::errors::unknown_path(&shared),

@@ -324,3 +324,95 @@ async fn https_with_the_generated_ca() {
         .expect_err("nothing listens after shutdown");
     assert!(err.is_connect(), "{err:?}");
 }
+
+/// The switches issue 17's connector tests use, and the folder by path: a throttle with its
+/// Retry-After, a server without the restricted POST, one that ignores autoComment.
+#[tokio::test]
+async fn throttling_missing_restricted_endpoints_and_ignored_auto_comment() {
+    let sim = sim().await;
+    let client = client(&sim);
+    let token = svc_token(&client, &sim).await;
+
+    sim.faults().rate_limit_next(2, 429, Some("7"));
+    for _ in 0..2 {
+        let r = client
+            .get(format!("{}/api/v1/secrets/10", sim.base_url()))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("GET");
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(r.headers()["retry-after"], "7");
+    }
+    sim.faults().rate_limit_next(1, 503, None);
+    let r = client
+        .get(format!("{}/api/v1/healthcheck", sim.base_url()))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.headers().get("retry-after").is_none());
+    assert_eq!(
+        api_get(&client, &sim, &token, "/api/v1/secrets/10").await.0,
+        StatusCode::OK
+    );
+
+    // autoComment opens a comment-required secret, unless the server ignores it.
+    let commented = "/api/v1/secrets/13?autoComment=audit";
+    assert_eq!(
+        api_get(&client, &sim, &token, commented).await.0,
+        StatusCode::OK
+    );
+    // A comment once given lasts for the token; another reader has given none yet.
+    let other = token_for(&client, &sim, OTHER_USER, OTHER_PASSWORD).await;
+    sim.faults().set_auto_comment_ignored(true);
+    let (status, body) = api_get(&client, &sim, &other, commented).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("comment")),
+        "{body}"
+    );
+    sim.faults().set_auto_comment_ignored(false);
+
+    sim.faults().set_restricted_endpoints_absent(true);
+    let r = client
+        .post(format!("{}/api/v1/secrets/13/restricted", sim.base_url()))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"comment": "audit"}))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    sim.faults().set_restricted_endpoints_absent(false);
+
+    // A folder by its path, and by id; an unknown one is access denied.
+    let (status, folder) = api_get(
+        &client,
+        &sim,
+        &token,
+        "/api/v1/folders/0?folderPath=%5CUnix%5CProd",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (folder["id"].clone(), folder["folderPath"].clone()),
+        (serde_json::json!(3), serde_json::json!("\\Unix\\Prod"))
+    );
+    assert_eq!(
+        api_get(&client, &sim, &token, "/api/v1/folders/4").await.1["folderName"],
+        "Windows"
+    );
+    let (status, body) = api_get(
+        &client,
+        &sim,
+        &token,
+        "/api/v1/folders/0?folderPath=%5CNope",
+    )
+    .await;
+    assert_eq!(
+        (status, body["errorCode"].clone()),
+        (StatusCode::BAD_REQUEST, "API_AccessDenied".into())
+    );
+}

@@ -134,27 +134,24 @@ fn check_full_run(sim: &Sim) {
 
 #[tokio::test]
 async fn python_tss_sdk_over_http() {
-    let sim = sim_with(|c| c.health_pascal_key = true).await;
+    // The simulator's defaults, as a real server answers: no compatibility switch.
+    let sim = sim().await;
     check_full_run(&sim);
 }
 
 #[tokio::test]
 async fn python_tss_sdk_over_https() {
-    let sim = sim_with(|c| {
-        c.tls = true;
-        c.health_pascal_key = true;
-    })
-    .await;
+    let sim = sim_with(|c| c.tls = true).await;
     assert!(sim.base_url().starts_with("https://"));
     check_full_run(&sim);
 }
 
 /// The reference's verified quirk: python-tss-sdk 2.x wants a capital-H `Healthy` key, so
-/// with the documented camelCase body it gives up before asking for a token, after probing
-/// the Delinea Platform's `/health` (a 404 here).
+/// with the OpenAPI model's camelCase-only body (no longer the default) it gives up before
+/// asking for a token, after probing the Delinea Platform's `/health` (a 404 here).
 #[tokio::test]
 async fn python_tss_sdk_rejects_the_camel_case_health_body() {
-    let sim = sim().await;
+    let sim = sim_with(|c| c.health_pascal_key = false).await;
     let report = run_sdk(&sim, "detect");
     assert_eq!(
         report["error"],

@@ -19,7 +19,8 @@ use crate::record::{SecretRef, VaultRecord};
 use crate::secret::{ExactWriter, Secret, wiping_body};
 
 const PAGE: u64 = 100;
-/// Renew a token this long before the server says it expires.
+/// Renew a token this long before the server says it expires, or a quarter of its lifetime
+/// before when that is shorter (a 20 s token is renewed after 15 s, not never).
 const EXPIRY_MARGIN: Duration = Duration::from_secs(30);
 
 pub struct RestClient {
@@ -79,9 +80,10 @@ impl RestClient {
         let token = Token {
             header: Arc::new(header),
             generation: slot.generation,
+            // `expires_in: 0` says nothing usable: the token is kept until it is refused.
             renew_at: lifetime
-                .and_then(|l| l.checked_sub(EXPIRY_MARGIN))
-                .and_then(|l| Instant::now().checked_add(l)),
+                .filter(|l| !l.is_zero())
+                .and_then(|l| Instant::now().checked_add(renew_after(l))),
         };
         slot.current = Some(token.clone());
         Ok(token)
@@ -230,11 +232,16 @@ impl RestClient {
         }
     }
 
-    /// Finds the one active secret with exactly this name (in the folder, when named).
+    /// Finds the secret: by id through its summary, or the one active secret with exactly
+    /// this name (in the folder, when one is given).
     pub async fn lookup(&self, secret: &SecretRef) -> Result<Found, VaultError> {
+        let (name, folder) = match secret {
+            SecretRef::Id(id) => return self.lookup_id(*id, &secret.to_string()).await,
+            SecretRef::Named { name, folder } => (name, folder),
+        };
         let step = Step::SecretLookup;
         let shown = secret.to_string();
-        let folder_id = match &secret.folder {
+        let folder_id = match folder {
             Some(f) => Some(self.folder_id(f, &shown).await?),
             None => None,
         };
@@ -242,7 +249,7 @@ impl RestClient {
         let mut skip = 0u64;
         for _ in 0..self.transport.limits().max_pages {
             let mut query: Vec<(&str, String)> = vec![
-                ("filter.searchText", secret.name.clone()),
+                ("filter.searchText", name.clone()),
                 ("filter.isExactMatch", "true".into()),
                 ("filter.includeRestricted", "true".into()),
                 ("filter.includeInactive", "false".into()),
@@ -269,7 +276,7 @@ impl RestClient {
             let count = page.records.len() as u64;
             matches.extend(page.records.into_iter().filter(|r| {
                 r.active
-                    && same_name(&r.name, &secret.name)
+                    && same_name(&r.name, name)
                     && folder_id.is_none_or(|f| r.folder_id == Some(f))
             }));
             match next_skip(page.has_next, page.next_skip, skip, count) {
@@ -292,11 +299,65 @@ impl RestClient {
         ))
     }
 
-    /// A folder given by id, or by exact name through the folder lookup.
+    /// A secret by its id: `GET /api/v1/secrets/{id}/summary` gives the flags that decide how
+    /// it is fetched. Secret Server answers a missing and a forbidden id alike.
+    async fn lookup_id(&self, id: i64, shown: &str) -> Result<Found, VaultError> {
+        let step = Step::SecretLookup;
+        let answer = self
+            .call(step, |c| {
+                c.get(self.transport.url(&format!("/api/v1/secrets/{id}/summary")))
+                    .header("Accept", "application/json")
+            })
+            .await?;
+        if !answer.is_success() {
+            return Err(refusal(step, shown, &answer));
+        }
+        let summary = parse::summary(answer.body.expose()).map_err(|e| bad(step, &answer, e))?;
+        if summary.id != id || !summary.active {
+            return Err(VaultError::new(
+                step,
+                FailureKind::NotFoundOrDenied {
+                    secret: shown.to_string(),
+                },
+            ));
+        }
+        Ok(Found { summary })
+    }
+
+    /// A folder by exact path: `GET /api/v1/folders/0?folderPath=`. `None` when the server has
+    /// no such endpoint (404), for the caller to fall back to the name of the last component.
+    async fn folder_by_path(&self, path: &str, shown: &str) -> Result<Option<i64>, VaultError> {
+        let step = Step::SecretLookup;
+        let answer = self
+            .call(step, |c| {
+                c.get(self.transport.url("/api/v1/folders/0"))
+                    .query(&[("folderPath", path)])
+                    .header("Accept", "application/json")
+            })
+            .await?;
+        if answer.status == 404 {
+            return Ok(None);
+        }
+        if !answer.is_success() {
+            return Err(refusal(
+                step,
+                &format!("folder {path:?} of {shown}"),
+                &answer,
+            ));
+        }
+        let folder = parse::folder(answer.body.expose()).map_err(|e| bad(step, &answer, e))?;
+        Ok(Some(folder.id))
+    }
+
+    /// A folder given by id, by exact path, or by exact name through the folder lookup.
     async fn folder_id(&self, folder: &str, shown: &str) -> Result<i64, VaultError> {
         let step = Step::SecretLookup;
         let name = match FolderRef::parse(folder) {
             FolderRef::Id(id) => return Ok(id),
+            FolderRef::Path(path) => match self.folder_by_path(&path, shown).await? {
+                Some(id) => return Ok(id),
+                None => FolderRef::last_name(folder),
+            },
             FolderRef::Name(name) => name,
         };
         let answer = self
@@ -381,12 +442,31 @@ impl RestClient {
         shown: &str,
     ) -> Result<Credential, VaultError> {
         let step = Step::SecretFetch;
-        let mut with_comment = requires_comment;
-        let mut answer = self.get_secret(id, with_comment).await?;
-        if !with_comment && answer.status == 400 && mentions(&answer, "comment") {
+        let mut mode = if requires_comment {
+            Comment::Query
+        } else {
+            Comment::None
+        };
+        let mut answer = self.get_secret(id, mode).await?;
+        if mode == Comment::None && answer.status == 400 && mentions(&answer, "comment") {
             // The summary did not say so; the refusal did.
-            with_comment = true;
-            answer = self.get_secret(id, true).await?;
+            mode = Comment::Query;
+            answer = self.get_secret(id, mode).await?;
+        }
+        if mode == Comment::Query && answer.status == 400 && mentions(&answer, "comment") {
+            // A server that predates `autoComment` ignores it: the restricted POST carries it.
+            mode = Comment::Restricted;
+            answer = self.get_secret(id, mode).await?;
+        }
+        if mode == Comment::Restricted && !answer.is_success() {
+            // Missing or "denied" here is about the comment: the secret was just seen to exist.
+            // Other refusals (approval, check-out) keep their own cause.
+            let e = refusal(step, shown, &answer);
+            return Err(match e.kind {
+                FailureKind::NotFoundOrDenied { .. } => comment_refused(step, id, shown, &answer),
+                _ if answer.looks_like_html() => comment_refused(step, id, shown, &answer),
+                _ => e,
+            });
         }
         if !answer.is_success() {
             return Err(refusal(step, shown, &answer));
@@ -417,9 +497,7 @@ impl RestClient {
                 continue;
             }
             if item.has_attachment() {
-                let bytes = self
-                    .field(id, &item_slug, with_comment, true, shown)
-                    .await?;
+                let bytes = self.field(id, &item_slug, mode, true, shown).await?;
                 fields.set(&item_slug, bytes);
             } else if item.is_file {
                 // A file field without an attachment holds nothing.
@@ -427,9 +505,7 @@ impl RestClient {
                 && item.item_value.as_ref().is_none_or(|v| v.is_empty())
             {
                 // Servers that mask passwords in the secret model still serve the field.
-                let value = self
-                    .field(id, &item_slug, with_comment, false, shown)
-                    .await?;
+                let value = self.field(id, &item_slug, mode, false, shown).await?;
                 fields.set(&item_slug, value);
             } else if let Some(v) = item.item_value {
                 fields.set(&item_slug, v);
@@ -438,18 +514,24 @@ impl RestClient {
         fields.into_credential(model.id, shown)
     }
 
-    async fn get_secret(&self, id: i64, with_comment: bool) -> Result<Answer, VaultError> {
+    /// `GET /api/v1/secrets/{id}` (with `autoComment` when a comment is due), or the
+    /// restricted POST carrying the comment in its body.
+    async fn get_secret(&self, id: i64, mode: Comment) -> Result<Answer, VaultError> {
         let step = Step::SecretFetch;
         self.call(step, |c| {
-            let r = if with_comment {
-                c.post(
-                    self.transport
-                        .url(&format!("/api/v1/secrets/{id}/restricted")),
-                )
-                .json(&serde_json::json!({"comment": self.comment, "noAutoCheckout": true}))
-            } else {
+            let get = || {
                 c.get(self.transport.url(&format!("/api/v1/secrets/{id}")))
                     .query(&[("noAutoCheckout", "true")])
+            };
+            let r = match mode {
+                Comment::None => get(),
+                Comment::Query => get().query(&[("autoComment", self.comment.as_str())]),
+                Comment::Restricted => c
+                    .post(
+                        self.transport
+                            .url(&format!("/api/v1/secrets/{id}/restricted")),
+                    )
+                    .json(&serde_json::json!({"comment": self.comment, "noAutoCheckout": true})),
             };
             r.header("Accept", "application/json")
         })
@@ -461,25 +543,30 @@ impl RestClient {
         &self,
         id: i64,
         field: &str,
-        with_comment: bool,
+        mode: Comment,
         is_file: bool,
         shown: &str,
     ) -> Result<Secret, VaultError> {
         let step = Step::SecretFetch;
         let answer = self
             .call(step, |c| {
-                if with_comment {
-                    c.post(
-                        self.transport
-                            .url(&format!("/api/v1/secrets/{id}/restricted/fields/{field}")),
-                    )
-                    .json(&serde_json::json!({"comment": self.comment, "noAutoCheckout": true}))
-                } else {
+                let get = || {
                     c.get(
                         self.transport
                             .url(&format!("/api/v1/secrets/{id}/fields/{field}")),
                     )
                     .query(&[("noAutoCheckout", "true")])
+                };
+                match mode {
+                    Comment::None => get(),
+                    Comment::Query => get().query(&[("autoComment", self.comment.as_str())]),
+                    Comment::Restricted => {
+                        c.post(
+                            self.transport
+                                .url(&format!("/api/v1/secrets/{id}/restricted/fields/{field}")),
+                        )
+                        .json(&serde_json::json!({"comment": self.comment, "noAutoCheckout": true}))
+                    }
                 }
             })
             .await?;
@@ -553,6 +640,41 @@ impl RestClient {
             Err(e) => log::warn!(target: "sealscan_vault", "token revocation failed: {e}"),
         }
     }
+}
+
+/// How long a token of `lifetime` is used before it is renewed.
+fn renew_after(lifetime: Duration) -> Duration {
+    lifetime - EXPIRY_MARGIN.min(lifetime / 4)
+}
+
+/// How a fetch gives the job's audit comment to a comment-required secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Comment {
+    None,
+    /// `?autoComment=` on the GETs (Secret Server 11.1 and later).
+    Query,
+    /// `POST …/restricted` with `{"comment"}` (servers that ignore `autoComment`).
+    Restricted,
+}
+
+/// The secret asked for a comment and neither way of giving it worked: a 404 or "access
+/// denied" here is about the comment, not the secret (the server has just shown it exists).
+fn comment_refused(step: Step, id: i64, shown: &str, answer: &Answer) -> VaultError {
+    let body = parse::error_body(answer.body.expose());
+    let words = match body.text() {
+        Some(t) if !answer.looks_like_html() => format!(": {}", sanitize(t)),
+        _ => String::new(),
+    };
+    VaultError::new(
+        step,
+        FailureKind::CommentRequired {
+            secret: shown.to_string(),
+            message: format!(
+                "the server ignored autoComment and refused POST /api/v1/secrets/{id}/restricted (HTTP {}){words}",
+                answer.status
+            ),
+        },
+    )
 }
 
 /// Where the next page starts, or `None` when the search is done. Follows the server's
@@ -632,6 +754,23 @@ pub(crate) fn refusal(step: Step, shown: &str, answer: &Answer) -> VaultError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_tokens_are_renewed_ahead_too() {
+        assert_eq!(
+            renew_after(Duration::from_secs(1199)),
+            Duration::from_secs(1169)
+        );
+        assert_eq!(
+            renew_after(Duration::from_secs(20)),
+            Duration::from_secs(15)
+        );
+        assert_eq!(renew_after(Duration::from_secs(4)), Duration::from_secs(3));
+        assert_eq!(
+            renew_after(Duration::from_secs(1)),
+            Duration::from_millis(750)
+        );
+    }
 
     #[test]
     fn paging_only_moves_forward() {

@@ -119,6 +119,21 @@ pub fn search_page(body: &[u8]) -> Result<Page<Summary>, ParseError> {
     json(body, "secret search answer")
 }
 
+/// `GET /api/v1/secrets/{id}/summary`: one `SecretSummary`.
+pub fn summary(body: &[u8]) -> Result<Summary, ParseError> {
+    json(body, "secret summary answer")
+}
+
+/// `GET /api/v1/folders/{id}` (`FolderModel`): only its id is read.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct Folder {
+    pub id: i64,
+}
+
+pub fn folder(body: &[u8]) -> Result<Folder, ParseError> {
+    json(body, "folder answer")
+}
+
 /// One record of `GET /api/v1/folders/lookup`.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 pub struct FolderEntry {

@@ -249,10 +249,15 @@ impl SoapClient {
     }
 
     pub async fn lookup(&self, secret: &SecretRef) -> Result<Found, VaultError> {
+        let (secret_name, folder) = match secret {
+            // GetSecret answers a missing or forbidden id with its own refusal.
+            SecretRef::Id(id) => return Ok(Found { id: *id }),
+            SecretRef::Named { name, folder } => (name, folder),
+        };
         let step = Step::SecretLookup;
         let shown = secret.to_string();
-        let name = secret.name.as_bytes();
-        let (errors, found) = match &secret.folder {
+        let name = secret_name.as_bytes();
+        let (errors, found) = match folder {
             Some(folder) => {
                 let folder_id = self.folder_id(folder, &shown).await?.to_string();
                 self.call(
@@ -290,7 +295,7 @@ impl SoapClient {
             step,
             &shown,
             None,
-            &secret.name,
+            secret_name,
             found,
             |s| &s.name,
             |s| s.id,
@@ -300,8 +305,11 @@ impl SoapClient {
 
     async fn folder_id(&self, folder: &str, shown: &str) -> Result<i64, VaultError> {
         let step = Step::SecretLookup;
+        // SOAP searches folders by name only: a path is resolved by its last component, which
+        // must then be unique among the folders the account sees.
         let name = match FolderRef::parse(folder) {
             FolderRef::Id(id) => return Ok(id),
+            FolderRef::Path(_) => FolderRef::last_name(folder),
             FolderRef::Name(name) => name,
         };
         let (errors, folders) = self

@@ -89,6 +89,8 @@ pub async fn records(ctx: &Ctx, cmd: RecordsCmd) -> R<()> {
                                 .filter(|x| !x.is_empty())
                                 .unwrap_or_else(|| "service-selected".into()),
                             s(&r["login_type"]),
+                            s(&r["vault_id"]),
+                            s(&r["secret"]),
                             secrets_cell(&r["secrets"]),
                             if r["pending_migration"] == true {
                                 "PENDING MIGRATION".into()
@@ -100,7 +102,8 @@ pub async fn records(ctx: &Ctx, cmd: RecordsCmd) -> R<()> {
                     .collect();
                 print_table(
                     &[
-                        "id", "kind", "title", "user", "ips", "login", "secrets", "ncsm",
+                        "id", "kind", "title", "user", "ips", "login", "vault", "secret",
+                        "secrets", "ncsm",
                     ],
                     rows,
                 );
@@ -197,9 +200,24 @@ async fn create_record(ctx: &Ctx, a: CreateRecordArgs) -> R<()> {
     }
     if a.login_type == "vault" {
         body["vault_id"] = json!(a.vault);
-        body["secret_name"] = json!(a.secret_name);
-        body["folder"] = json!(a.folder);
+        put(
+            &mut body,
+            "secret_name",
+            a.secret_name.clone().map(Value::from),
+        );
+        put(&mut body, "folder", a.folder.clone().map(Value::from));
+        put(&mut body, "secret_id", a.secret_id.map(Value::from));
+        put(
+            &mut body,
+            "secret_path",
+            a.secret_path.clone().map(Value::from),
+        );
     }
+    put(
+        &mut body,
+        "unix_auth",
+        a.secret_auth.clone().map(Value::from),
+    );
     if a.kind == "windows" {
         body["windows"] = json!({
             "domain_type": a.domain_type, "domain": a.domain,
@@ -242,6 +260,18 @@ pub async fn vaults(ctx: &Ctx, cmd: VaultsCmd) -> R<()> {
                             s(&x["username"]),
                             s(&x["verify_tls"]),
                             secrets_cell(&x["secrets"]),
+                            x["secret_refs"]
+                                .as_array()
+                                .map(|a| {
+                                    a.iter()
+                                        .map(|r| {
+                                            format!("{}: {}", s(&r["record"]), s(&r["secret"]))
+                                        })
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                })
+                                .filter(|x| !x.is_empty())
+                                .unwrap_or_else(|| "-".into()),
                             if x["pending_migration"] == true {
                                 "PENDING MIGRATION".into()
                             } else {
@@ -258,6 +288,7 @@ pub async fn vaults(ctx: &Ctx, cmd: VaultsCmd) -> R<()> {
                         "user",
                         "verify tls",
                         "secrets",
+                        "records: secret",
                         "ncsm",
                     ],
                     rows,
@@ -447,6 +478,17 @@ async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
         a.secret_name.clone().map(Value::from),
     );
     put(&mut body, "folder", a.folder.clone().map(Value::from));
+    put(&mut body, "secret_id", a.secret_id.map(Value::from));
+    put(
+        &mut body,
+        "secret_path",
+        a.secret_path.clone().map(Value::from),
+    );
+    put(
+        &mut body,
+        "unix_auth",
+        a.secret_auth.clone().map(Value::from),
+    );
     put(&mut body, "comments", a.comments.clone().map(Value::from));
     let mut windows = json!({});
     put(

@@ -44,11 +44,22 @@ pub struct CreateRecordArgs {
     /// Vault logins: the vault record's id.
     #[arg(long)]
     pub vault: Option<String>,
-    /// Vault logins: the secret's name in the vault.
-    #[arg(long)]
+    /// Vault logins: the secret's exact name in the vault (with --folder when not unique).
+    #[arg(long, conflicts_with_all = ["secret_id", "secret_path"])]
     pub secret_name: Option<String>,
-    #[arg(long)]
+    /// Vault logins: the folder holding --secret-name: an id, a name, or a \-path.
+    #[arg(long, requires = "secret_name")]
     pub folder: Option<String>,
+    /// Vault logins: the secret by Secret Server's id.
+    #[arg(long, conflicts_with = "secret_path")]
+    pub secret_id: Option<i64>,
+    /// Vault logins: the secret by its path, e.g. '\Unix\Prod\root-key'.
+    #[arg(long)]
+    pub secret_path: Option<String>,
+    /// Unix vault logins: log in with the secret's password or its private key (default:
+    /// the private key when the secret holds one, else the password).
+    #[arg(long, value_parser = ["password", "private_key"])]
+    pub secret_auth: Option<String>,
     #[arg(long, default_value = "")]
     pub comments: String,
     /// Unix: log in with this private key (PEM file) instead of a password.
@@ -140,10 +151,19 @@ pub struct UpdateRecordArgs {
     pub login_type: Option<String>,
     #[arg(long)]
     pub vault: Option<String>,
-    #[arg(long)]
+    /// A new secret reference replaces the old one whole: a name (and --folder), an id or a
+    /// path.
+    #[arg(long, conflicts_with_all = ["secret_id", "secret_path"])]
     pub secret_name: Option<String>,
     #[arg(long)]
     pub folder: Option<String>,
+    #[arg(long, conflicts_with = "secret_path")]
+    pub secret_id: Option<i64>,
+    #[arg(long)]
+    pub secret_path: Option<String>,
+    /// Unix vault logins: password or private_key.
+    #[arg(long, value_parser = ["password", "private_key"])]
+    pub secret_auth: Option<String>,
     #[arg(long)]
     pub comments: Option<String>,
     /// Give the password again (prompted, or read from stdin).

@@ -90,6 +90,19 @@ pub(crate) fn internal_error() -> Response {
     )
 }
 
+/// A throttled request (429 or 503), with `Retry-After` when the fault gives one.
+pub(crate) fn throttled(status: u16, retry_after: Option<&str>) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::TOO_MANY_REQUESTS);
+    let mut response = json_response(
+        status,
+        json!({"message": "The server is busy; too many requests. Try again later."}),
+    );
+    if let Some(value) = retry_after.and_then(|v| header::HeaderValue::from_str(v).ok()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
 pub(crate) fn method_not_allowed() -> Response {
     json_response(
         StatusCode::METHOD_NOT_ALLOWED,

@@ -1,4 +1,10 @@
 //! Anonymous health endpoints: `/api/v1/healthcheck` (11.x) and `/healthcheck.aspx` (older).
+//!
+//! No public capture of a real 11.x `/api/v1/healthcheck` body exists. The OpenAPI model is
+//! camelCase (`healthy`), but the vendor's own clients, which work against real servers, look
+//! for `Healthy` (python-tss-sdk 2.x: that exact JSON key; tss-sdk-go v3: that substring). The
+//! default body therefore carries both; `health_pascal_key = false` gives the camelCase-only
+//! body of the model, which python-tss-sdk 2.x refuses.
 
 use std::sync::Arc;
 
@@ -39,6 +45,10 @@ pub(crate) async fn healthcheck(State(shared): State<Arc<Shared>>) -> Response {
 
 pub(crate) async fn healthcheck_aspx(State(shared): State<Arc<Shared>>) -> Response {
     let (now, utc_now) = now_pair();
-    let body = json!({"healthy": true, "now": now, "utcNow": utc_now});
-    json_response(StatusCode::OK, with_pascal_key(&shared, body))
+    // The legacy page's documented body (the site-status page) is camelCase only.
+    let _ = shared;
+    json_response(
+        StatusCode::OK,
+        json!({"healthy": true, "now": now, "utcNow": utc_now}),
+    )
 }

@@ -3,6 +3,7 @@
 
 mod auth;
 pub(crate) mod errors;
+mod folders;
 mod health;
 mod params;
 mod search;
@@ -27,6 +28,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/api/v1/secret-access-requests/secrets/{id}/view-comment",
             post(secrets::view_comment),
         );
+    router = router.route("/api/v1/folders/{id}", get(folders::get));
     for version in ["v1", "v2"] {
         let base = format!("/api/{version}/secrets");
         router = router

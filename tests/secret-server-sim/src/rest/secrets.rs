@@ -127,7 +127,10 @@ pub(crate) async fn get(
     finish((|| {
         let params = Params::parse(query.as_deref().unwrap_or(""));
         let (caller, id) = caller_and_id(&shared, &headers, source, &id, &params)?;
-        let options = query_options(&params)?;
+        let mut options = query_options(&params)?;
+        if shared.faults.auto_comment_ignored() {
+            options.comment = None;
+        }
         let secret = view(&shared, &caller, source, id, &options)?;
         Ok(json_response(
             StatusCode::OK,
@@ -202,7 +205,10 @@ pub(crate) async fn field(
     finish((|| {
         let params = Params::parse(query.as_deref().unwrap_or(""));
         let (caller, id) = caller_and_id(&shared, &headers, source, &id, &params)?;
-        let options = query_options(&params)?;
+        let mut options = query_options(&params)?;
+        if shared.faults.auto_comment_ignored() {
+            options.comment = None;
+        }
         let secret = view(&shared, &caller, source, id, &options)?;
         field_response(secret, &slug)
     })())

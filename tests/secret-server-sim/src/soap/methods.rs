@@ -95,6 +95,7 @@ pub(crate) fn run(shared: &Shared, source: Source, call: &Call) -> Result<Output
             let sub = flag(p, "includeSubFolders")?;
             search(shared, source, p, Some((folder, sub)))
         }
+        "SearchFolders" => search_folders(shared, p),
         "DownloadFileAttachmentByItemId" => download(shared, source, p),
         "CheckIn" => check_in(shared, source, p),
         _ => Err(CallError::UnknownMethod),
@@ -315,6 +316,42 @@ fn search(
     Ok(Output {
         inner,
         type_name: "SearchSecretsResult",
+    })
+}
+
+/// `SearchFolders(token, folderName)`: folders whose name contains the term (no case), as
+/// `Folders/Folder{Id, Name, TypeId, ParentFolderId}`. Every folder is visible, as over REST.
+fn search_folders(shared: &Shared, p: &Element) -> Result<Output, CallError> {
+    let term = p.child_text("folderName").unwrap_or("").to_lowercase();
+    let inner = match caller(shared, p)? {
+        Err(e) => errors(&[e]),
+        Ok(_) => {
+            let mut inner = errors(&[]);
+            inner.push_str("<Folders>");
+            for f in shared
+                .seed
+                .folders
+                .iter()
+                .filter(|f| f.name.to_lowercase().contains(&term))
+            {
+                inner.push_str("<Folder>");
+                leaf(&mut inner, "Id", &f.id.to_string());
+                leaf(&mut inner, "Name", &f.name);
+                leaf(&mut inner, "TypeId", "1");
+                leaf(
+                    &mut inner,
+                    "ParentFolderId",
+                    &f.parent_id.unwrap_or(-1).to_string(),
+                );
+                inner.push_str("</Folder>");
+            }
+            inner.push_str("</Folders>");
+            inner
+        }
+    };
+    Ok(Output {
+        inner,
+        type_name: "SearchFoldersResult",
     })
 }
 

@@ -353,7 +353,11 @@ async fn set_locked(
     let now = state.now();
     let user = state.store.write(|tx| {
         let mut u = target(tx, key)?;
-        authz::may_manage(&actor, &u, is_primary(&p.subscription, &u))?;
+        let primary = is_primary(&p.subscription, &u);
+        // The Primary Contact cannot unlock themself: any Manager re-activates them.
+        if !(primary && !locked && actor.role == crate::model::Role::Manager) {
+            authz::may_manage(&actor, &u, primary)?;
+        }
         if u.id == actor.user_id {
             return Err(ApiError::conflict(
                 "user.self-lock",

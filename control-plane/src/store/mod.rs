@@ -78,8 +78,11 @@ impl Store {
         f: impl FnOnce(&Tx<'_>) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
         let mut conn = self.lock();
+        // IMMEDIATE: the write lock is taken up front, waiting (busy_timeout) for another
+        // process's writer such as an operator command run beside the server. A deferred
+        // transaction that read first would fail with SQLITE_BUSY on its first write instead.
         let tx = conn
-            .transaction()
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| E::from(StoreError::from(e)))?;
         let tx = Tx { tx };
         let out = f(&tx)?;

@@ -1,11 +1,11 @@
 //! Argon2 off the request threads. Each hash or verification costs ~19 MiB and tens of
 //! milliseconds of one core; run on the async workers, a sign-in flood stalled every other
-//! request and grew memory with the number of parallel sign-ins. The pool runs at most
-//! `workers` of them at once on tokio's blocking threads (memory bounded by workers x cost)
-//! and lets at most `max_waiting` more wait; beyond that the caller is told to come back.
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use tokio::sync::Semaphore;
+//! request and grew memory with the number of parallel sign-ins. Here a fixed set of
+//! `workers` threads runs them (memory bounded by workers x cost: fixed threads also keep
+//! the allocator from growing one arena per borrowed blocking thread), and at most
+//! `max_waiting` more wait in a bounded queue; beyond that the caller is told to come back.
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
 
 /// Why a job did not run.
 #[derive(Debug, thiserror::Error)]
@@ -16,29 +16,28 @@ pub enum PoolError {
     Failed,
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
 pub struct HashPool {
-    permits: Arc<Semaphore>,
-    waiting: AtomicUsize,
-    max_waiting: usize,
-}
-
-/// Takes a place in the queue; gives it back however the wait ends (a client that hangs up
-/// drops the future mid-wait).
-struct QueueSlot<'a>(&'a AtomicUsize);
-
-impl Drop for QueueSlot<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
+    queue: SyncSender<Job>,
 }
 
 impl HashPool {
     pub fn new(workers: usize, max_waiting: usize) -> Self {
-        HashPool {
-            permits: Arc::new(Semaphore::new(workers.max(1))),
-            waiting: AtomicUsize::new(0),
-            max_waiting,
+        let (queue, jobs) = sync_channel::<Job>(max_waiting);
+        let jobs = Arc::new(Mutex::new(jobs));
+        for i in 0..workers.max(1) {
+            let jobs = jobs.clone();
+            // A pool that cannot start a thread still has the others; with none, every job
+            // waits, fills the queue and is refused as busy, which the log then explains.
+            if let Err(e) = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || work(&jobs))
+            {
+                log::error!("cannot start a password-hashing thread: {e}");
+            }
         }
+        HashPool { queue }
     }
 
     /// Half the cores (at least one), so the other half keeps serving requests; 64 waiting.
@@ -52,30 +51,41 @@ impl HashPool {
         &self,
         job: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, PoolError> {
-        let queued = self.waiting.fetch_add(1, Ordering::AcqRel);
-        let slot = QueueSlot(&self.waiting);
-        if queued >= self.max_waiting {
-            return Err(PoolError::Busy);
+        let (done, result) = tokio::sync::oneshot::channel();
+        let boxed: Job = Box::new(move || {
+            // The waiter may have gone (client hung up): the result is dropped.
+            let _ = done.send(job());
+        });
+        match self.queue.try_send(boxed) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(PoolError::Busy),
+            Err(TrySendError::Disconnected(_)) => return Err(PoolError::Failed),
         }
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| PoolError::Failed)?;
-        drop(slot);
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            job()
-        })
-        .await
-        .map_err(|_| PoolError::Failed)
+        result.await.map_err(|_| PoolError::Failed)
+    }
+}
+
+/// One worker: takes the next job until the pool is dropped.
+fn work(jobs: &Mutex<Receiver<Job>>) {
+    loop {
+        let next = {
+            let jobs = jobs.lock().unwrap_or_else(|p| p.into_inner());
+            jobs.recv()
+        };
+        match next {
+            // A panicking job ends only its own result (the waiter sees Failed).
+            Ok(job) => {
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+            }
+            Err(_) => return,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

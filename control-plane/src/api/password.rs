@@ -96,6 +96,19 @@ pub(super) async fn hash_new(
     Ok((hash, chosen))
 }
 
+/// Hashes a new password on the hashing pool, never on a request thread.
+pub(super) async fn hash_on_pool(
+    state: &Shared,
+    chosen: NewPassword,
+) -> ApiResult<(String, NewPassword)> {
+    let cost = state.hash_cost;
+    let (hash, chosen) = state
+        .hashes
+        .run(move || (hash_password(cost, chosen.expose()), chosen))
+        .await?;
+    Ok((hash?, chosen))
+}
+
 pub async fn change(
     State(state): State<Shared>,
     CurrentUser(p): CurrentUser,
@@ -240,12 +253,7 @@ pub async fn reset(
         req.new_password,
         "password.new-required",
     )?;
-    let cost = state.hash_cost;
-    let (new_hash, chosen) = state
-        .hashes
-        .run(move || (hash_password(cost, chosen.expose()), chosen))
-        .await?;
-    let new_hash = new_hash?;
+    let (new_hash, chosen) = hash_on_pool(&state, chosen).await?;
     state.store.write(|tx| {
         let Some(id) = tx.take_password_reset(&hash, now)? else {
             return Err(invalid());

@@ -19,9 +19,10 @@ const USER: &str = "benchpc";
 const PASSWORD: &str = "Vq7!mZp4#Lw-bench";
 /// The target: an unrelated request stays interactive under the flood.
 const P99_TARGET_MS: f64 = 100.0;
-/// The target: the flood adds at most this much to the baseline's peak (the pool's workers'
-/// Argon2 memory plus the queued requests), whatever N.
-const RSS_GROWTH_TARGET_MIB: f64 = 64.0;
+/// The target: the flood adds at most this much to the baseline's peak, whatever N: the
+/// pool's Argon2 blocks (19 MiB a worker) with what the allocator keeps of them, and the
+/// connections. Before the pool, 40 sign-ins took the server past 600 MiB.
+const RSS_GROWTH_TARGET_MIB: f64 = 128.0;
 
 /// The release server next to this binary (scripts/bench builds it), or SEALSCAN_CONTROL_BIN.
 fn control_binary() -> Result<PathBuf, String> {

@@ -233,6 +233,31 @@ pub fn safe_serde_message(text: &str) -> String {
     out
 }
 
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "request.method-not-allowed",
+        "this endpoint does not take that method; see GET /api/v1/openapi.json",
+    )
+}
+
+pub async fn not_found_fallback() -> ApiError {
+    ApiError::not_found(
+        "request.unknown-endpoint",
+        "no such endpoint; see GET /api/v1/openapi.json",
+    )
+}
+
+impl From<crate::secrets::HashError> for ApiError {
+    fn from(_: crate::secrets::HashError) -> Self {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "password hashing failed",
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::safe_serde_message;
@@ -261,30 +286,5 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(safe_serde_message(input), want);
         }
-    }
-}
-
-pub async fn method_not_allowed() -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "request.method-not-allowed",
-        "this endpoint does not take that method; see GET /api/v1/openapi.json",
-    )
-}
-
-pub async fn not_found_fallback() -> ApiError {
-    ApiError::not_found(
-        "request.unknown-endpoint",
-        "no such endpoint; see GET /api/v1/openapi.json",
-    )
-}
-
-impl From<crate::secrets::HashError> for ApiError {
-    fn from(_: crate::secrets::HashError) -> Self {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "password hashing failed",
-        )
     }
 }

@@ -153,10 +153,7 @@ fn run(figure: Figure) -> (&'static str, Result<Vec<Row>, String>) {
             p6_claims::run(writes.max(1), appliances.max(1), jobs.max(1)),
         ),
         Figure::P7 { jobs } => ("P7", agent_live::p7(jobs.max(1))),
-        Figure::P8 { flood, seconds } => (
-            "P8",
-            p8_login_flood::run(flood.max(1), seconds.max(1)),
-        ),
+        Figure::P8 { flood, seconds } => ("P8", p8_login_flood::run(flood.max(1), seconds.max(1))),
         Figure::All { .. } => ("all", Err("`all` cannot be nested".into())),
     }
 }

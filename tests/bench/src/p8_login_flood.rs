@@ -255,7 +255,10 @@ pub fn run(flood: usize, seconds: u64) -> Result<Vec<Row>, String> {
             .await
             .map_err(|e| format!("sign-in: {e}"))?;
         let v: serde_json::Value = r.json().await.map_err(|e| format!("sign-in: {e}"))?;
-        let token = v["token"].as_str().ok_or("the sign-in gave no token")?.to_string();
+        let token = v["token"]
+            .as_str()
+            .ok_or("the sign-in gave no token")?
+            .to_string();
         let base = phase(&server, &token, 0, seconds).await?;
         let flooded = phase(&server, &token, flood, seconds).await?;
         Ok::<_, String>((base, flooded))

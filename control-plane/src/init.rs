@@ -5,7 +5,6 @@ use crate::model::{Edition, NewUser, Role, SecuritySettings};
 use crate::password_policy::Names;
 use crate::secrets::{HashCost, Password, hash_password};
 use crate::store::Store;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 
 pub struct InitOptions {
@@ -22,11 +21,8 @@ pub struct InitOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
-    #[error("cannot create {path}: {source}")]
-    Dir {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Dir(#[from] crate::datadir::DataDirError),
     #[error("{0}")]
     Store(#[from] crate::store::StoreError),
     #[error("{rule}: {message}")]
@@ -57,15 +53,10 @@ pub fn init(data_dir: &Path, o: InitOptions) -> Result<i64, InitError> {
         },
         &o.password,
     )?;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(data_dir)
-        .map_err(|source| InitError::Dir {
-            path: data_dir.display().to_string(),
-            source,
-        })?;
-    let store = Store::open(&data_dir.join(crate::server::DB_FILE))?;
+    crate::datadir::create(data_dir)?;
+    let db = data_dir.join(crate::server::DB_FILE);
+    crate::datadir::prepare_db_file(&db)?;
+    let store = Store::open(&db)?;
     crate::keyfile::DataKey::load_or_create(data_dir).map_err(|e| InitError::Refused {
         rule: "data-key",
         message: e.to_string(),

@@ -2,16 +2,20 @@
 //! subscription security option, and the client used by the `sealscan` CLI.
 pub mod api;
 pub mod authz;
+pub mod breakglass;
 pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod credentials;
+pub mod datadir;
 pub mod dates;
+pub mod hashing;
 pub mod init;
 pub mod iprange;
 pub mod jobs_material;
 pub mod keyfile;
 pub mod lifecycle;
+pub mod lockout;
 pub mod mail;
 pub mod model;
 pub mod ncsm;

@@ -40,6 +40,8 @@ pub enum ServerError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Key(#[from] crate::keyfile::KeyError),
+    #[error(transparent)]
+    DataDir(#[from] crate::datadir::DataDirError),
     #[error("{0}")]
     NotInitialised(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -71,8 +73,18 @@ impl RunningServer {
     }
 }
 
-pub fn open_store(data_dir: &std::path::Path) -> Result<Store, StoreError> {
-    Store::open(&data_dir.join(DB_FILE))
+/// Opens the data directory's database, 0600 with its -wal and -shm whatever the umask.
+pub fn open_store(data_dir: &std::path::Path) -> Result<Store, ServerError> {
+    let db = data_dir.join(DB_FILE);
+    if !db.exists() {
+        return Err(ServerError::NotInitialised(format!(
+            "{} holds no control-plane database; run `sealscan-control init --data-dir {}` first",
+            data_dir.display(),
+            data_dir.display()
+        )));
+    }
+    crate::datadir::prepare_db_file(&db)?;
+    Ok(Store::open(&db)?)
 }
 
 pub async fn start(opts: ServerOptions) -> Result<RunningServer, ServerError> {
@@ -81,15 +93,8 @@ pub async fn start(opts: ServerOptions) -> Result<RunningServer, ServerError> {
             opts.lease_secs,
         )));
     }
-    let db = opts.data_dir.join(DB_FILE);
-    if !db.exists() {
-        return Err(ServerError::NotInitialised(format!(
-            "{} holds no control-plane database; run `sealscan-control init --data-dir {}` first",
-            opts.data_dir.display(),
-            opts.data_dir.display()
-        )));
-    }
-    let store = Store::open(&db)?;
+    crate::datadir::check(&opts.data_dir)?;
+    let store = open_store(&opts.data_dir)?;
     if store.read(|tx| tx.subscription())?.is_none() {
         return Err(ServerError::NotInitialised(
             "no subscription yet; run `sealscan-control init` first".into(),

@@ -4,7 +4,7 @@ use rustls::ServerConfig;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use sha2::{Digest, Sha256};
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -22,6 +22,10 @@ pub enum TlsError {
     },
     #[error("{path} holds no PEM certificate")]
     NoCertificate { path: PathBuf },
+    #[error(
+        "the TLS key {path} is open to others (mode {mode:04o}); chmod 600 it (640 for a trusted group)"
+    )]
+    KeyTooOpen { path: PathBuf, mode: u32 },
     #[error("{path} holds no PEM private key")]
     NoKey { path: PathBuf },
     #[error("cannot create the self-signed certificate: {0}")]
@@ -69,6 +73,7 @@ pub fn load_or_create(
             ));
         }
     };
+    check_key_mode(&key_path)?;
     let certs = read_certs(&cert_path)?;
     let key = read_key(&key_path)?;
     let fingerprint = certs
@@ -110,10 +115,14 @@ fn generate(cert_path: &Path, key_path: &Path) -> Result<(), TlsError> {
     let ck =
         rcgen::generate_simple_self_signed(names).map_err(|e| TlsError::Generate(e.to_string()))?;
     if let Some(dir) = cert_path.parent() {
-        std::fs::create_dir_all(dir).map_err(|source| TlsError::Write {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|source| TlsError::Write {
+                path: dir.to_path_buf(),
+                source,
+            })?;
     }
     write_file(key_path, ck.key_pair.serialize_pem().as_bytes(), 0o600)?;
     write_file(cert_path, ck.cert.pem().as_bytes(), 0o644)?;
@@ -134,6 +143,25 @@ fn write_file(path: &Path, data: &[u8], mode: u32) -> Result<(), TlsError> {
         .map_err(err)?;
     f.write_all(data).map_err(err)?;
     f.sync_all().map_err(err)
+}
+
+/// A private key others can read is a key others have: refused, not served with.
+fn check_key_mode(path: &Path) -> Result<(), TlsError> {
+    let mode = std::fs::metadata(path)
+        .map_err(|source| TlsError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .permissions()
+        .mode()
+        & 0o777;
+    if mode & 0o007 != 0 {
+        return Err(TlsError::KeyTooOpen {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    Ok(())
 }
 
 fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {

@@ -697,12 +697,12 @@ async fn ncsm_activation_migration_and_the_rules_in_force() {
         )
         .await;
     r.expect_refused(403, "ncsm.self-service-reset-off");
-    assert!(
-        r.body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("Alice Smith")
-    );
+    // Who can help, by role; not the Primary Contact's name or email to an anonymous caller.
+    let message = r.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("Manager Primary Contact"), "{message}");
+    for private in ["Alice", "Smith", "alice@example.com"] {
+        assert!(!r.body.to_string().contains(private), "{}", r.body);
+    }
 }
 
 #[tokio::test]

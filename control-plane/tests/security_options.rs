@@ -116,8 +116,10 @@ async fn two_factor_login_with_totp_enrolment() {
     let pc = h.pc().await;
     h.user(&pc, "bob", "scanner").await;
     h.user(&pc, "ua", "user_administrator").await;
-    // Signed in before the option is on, so this session stays a full one.
+    // Enrolled before the option is on, so these sessions stay full ones.
     let ua = h.login("ua", PASSWORD).await;
+    h.enrol_2fa(&ua).await;
+    h.enrol_2fa(&pc).await;
     h.security(&pc, json!({"two_factor_required": true})).await;
     let first = h.login_reply("bob", PASSWORD).await.expect_ok();
     assert_eq!(first["scope"], "enroll_2fa");

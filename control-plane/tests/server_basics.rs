@@ -57,6 +57,19 @@ async fn operator_supplied_certificate_and_key() {
     let key = files.path().join("server.key");
     std::fs::write(&cert, leaf.pem()).expect("write");
     std::fs::write(&key, leaf_key.serialize_pem()).expect("write");
+    // A key others can read is refused, naming the file and its mode.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let data = tempfile::tempdir().expect("tmp");
+    let err = sealscan_control::tls::load_or_create(data.path(), Some(&cert), Some(&key))
+        .err()
+        .expect("a world-readable key is refused")
+        .to_string();
+    assert!(
+        err.contains(&key.display().to_string()) && err.contains("0644"),
+        "{err}"
+    );
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     let h = Harness::start_full(
         sealscan_control::model::Edition::Standard,
         Some((cert, key, ca.pem().into_bytes())),

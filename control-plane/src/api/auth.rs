@@ -159,7 +159,7 @@ async fn resolve(parts: &Parts, state: &Shared) -> Result<Principal, ApiError> {
                 "the session token is unknown or signed out; sign in again",
             )
         };
-        let session = tx.session(&hash)?.ok_or_else(invalid)?;
+        let mut session = tx.session(&hash)?.ok_or_else(invalid)?;
         if !ct_eq(session.token_hash.as_bytes(), hash.as_bytes()) {
             return Err(invalid());
         }
@@ -182,8 +182,20 @@ async fn resolve(parts: &Parts, state: &Shared) -> Result<Principal, ApiError> {
                 "this account is locked; a Manager or Unit Manager must reactivate it",
             )));
         }
-        tx.touch_session(&hash, now)?;
         let subscription = tx.require_subscription()?;
+        // Checked on every request, not only at sign-in: a session outlives neither its
+        // password nor a security option turned on after it opened.
+        if crate::lifecycle::is_expired(&subscription, &user, now) {
+            tx.delete_session(&hash)?;
+            return Ok(Err(ApiError::unauthorized(
+                "password.expired",
+                "your password has expired; sign in again to set a new one (or ask a Manager, Unit Manager or User Administrator to reset it)",
+            )));
+        }
+        if subscription.security.two_factor_required && !user.totp_enabled {
+            session.scope = SessionScope::EnrollTwoFactor;
+        }
+        tx.touch_session(&hash, now)?;
         Ok(Ok(Principal::User(Box::new(UserPrincipal {
             user,
             session,

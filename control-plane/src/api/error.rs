@@ -67,6 +67,29 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::hashing::PoolError> for ApiError {
+    fn from(e: crate::hashing::PoolError) -> Self {
+        match e {
+            crate::hashing::PoolError::Busy => {
+                log::warn!("password hashing queue full: a request was turned away");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "server.busy",
+                    e.to_string(),
+                )
+            }
+            crate::hashing::PoolError::Failed => {
+                log::error!("{e}");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "password hashing failed; see the server log",
+                )
+            }
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut error = json!({ "rule": self.rule, "message": self.message });
@@ -133,18 +156,10 @@ impl<S: Send + Sync> FromRequest<S> for RawJson {
 }
 
 impl RawJson {
-    /// Parses the body, then wipes it if no one else holds it. serde's message may quote a
-    /// value, and its position is noise: only the description, with quoted parts elided.
+    /// Parses the body, then wipes it if no one else holds it. The refusal names the field
+    /// (its path in the body) and what was expected, never the value sent.
     pub fn parse<T: DeserializeOwned>(self) -> ApiResult<T> {
-        let parsed = serde_json::from_slice(&self.0).map_err(|e| {
-            let text = e.to_string();
-            let text = text.split(" at line ").next().unwrap_or_default();
-            let safe = text.split('`').step_by(2).collect::<Vec<_>>().join("…");
-            ApiError::bad_request(
-                "request.malformed",
-                format!("the request body is not valid: {safe}"),
-            )
-        });
+        let parsed = parse_naming_the_field(&self.0);
         if let Ok(mut buf) = self.0.try_into_mut() {
             zeroize::Zeroize::zeroize(&mut buf[..]);
         }
@@ -152,30 +167,69 @@ impl RawJson {
     }
 }
 
+fn parse_naming_the_field<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    let refused = |text: String| {
+        ApiError::bad_request(
+            "request.malformed",
+            format!("the request body is not valid: {text}"),
+        )
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let text = safe_serde_message(&e.into_inner().to_string());
+        refused(if path == "." {
+            text
+        } else {
+            format!("{path}: {text}")
+        })
+    })?;
+    de.end()
+        .map_err(|e| refused(safe_serde_message(&e.to_string())))?;
+    Ok(value)
+}
+
 fn json_rejection(r: JsonRejection) -> ApiError {
     let text = r.body_text();
+    // axum words it "Failed to deserialize the JSON body into the target type: PATH: ERROR".
+    let text = text
+        .strip_prefix("Failed to deserialize the JSON body into the target type: ")
+        .unwrap_or(&text);
     ApiError::new(
         r.status().max(StatusCode::BAD_REQUEST),
         "request.malformed",
-        format!("the request body is not valid: {}", redact_quoted(&text)),
+        format!(
+            "the request body is not valid: {}",
+            safe_serde_message(text)
+        ),
     )
 }
 
-/// serde quotes offending values; a misplaced password must not be echoed back.
-fn redact_quoted(text: &str) -> String {
+/// serde's message with every value the client sent elided, keeping what names the
+/// problem: the field path, a field name (`unknown field`, `missing field`), and the
+/// expected type or list. serde quotes a string value in double quotes and any other value
+/// (a number, a variant) in backticks; the backticked names after "expected" are the
+/// schema's, not the client's. The position ("at line 1 column 9") is noise.
+pub fn safe_serde_message(text: &str) -> String {
+    let text = text.split(" at line ").next().unwrap_or_default();
     let mut out = String::with_capacity(text.len());
-    let mut inside = false;
-    for c in text.chars() {
-        if c == '"' {
-            inside = !inside;
-            out.push(c);
-            if inside {
-                out.push('…');
-            }
-        } else if !inside {
-            out.push(c);
-        }
+    let mut rest = text;
+    while let Some(i) = rest.find(['"', '`']) {
+        let (before, from) = rest.split_at(i);
+        out.push_str(before);
+        let quote = if from.starts_with('`') { '`' } else { '"' };
+        let body = &from[1..];
+        let Some(end) = body.find(quote) else {
+            out.push('…');
+            return out;
+        };
+        let keep = quote == '`' && (out.ends_with("field ") || out.contains("expected"));
+        out.push(quote);
+        out.push_str(if keep { &body[..end] } else { "…" });
+        out.push(quote);
+        rest = &body[end + 1..];
     }
+    out.push_str(rest);
     out
 }
 
@@ -201,5 +255,36 @@ impl From<crate::secrets::HashError> for ApiError {
             "internal",
             "password hashing failed",
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_serde_message;
+
+    #[test]
+    fn names_the_field_never_the_value() {
+        let cases = [
+            (
+                "totp_code: invalid type: integer `123456`, expected a string at line 1 column 9",
+                "totp_code: invalid type: integer `…`, expected a string",
+            ),
+            (
+                "unknown field `passwrd`, expected one of `username`, `password`",
+                "unknown field `passwrd`, expected one of `username`, `password`",
+            ),
+            (
+                "kind: unknown variant `Hunter2!`, expected `unix` or `windows`",
+                "kind: unknown variant `…`, expected `unix` or `windows`",
+            ),
+            (
+                "port: invalid value: string \"Hunter2!\", expected u16",
+                "port: invalid value: string \"…\", expected u16",
+            ),
+            ("missing field `username`", "missing field `username`"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(safe_serde_message(input), want);
+        }
     }
 }

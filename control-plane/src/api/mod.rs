@@ -32,6 +32,8 @@ pub struct AppState {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub hash_cost: HashCost,
+    /// Where every Argon2 hash and verification runs (see [`crate::hashing`]).
+    pub hashes: crate::hashing::HashPool,
     pub data_key: crate::keyfile::DataKey,
     /// Verified against when a login names no existing user, so both paths cost the same.
     pub dummy_hash: String,
@@ -54,6 +56,7 @@ impl AppState {
             store,
             clock,
             hash_cost,
+            hashes: crate::hashing::HashPool::for_this_machine(),
             data_key,
             dummy_hash,
             work: jobs::WorkSignal::default(),

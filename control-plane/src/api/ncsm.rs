@@ -186,31 +186,14 @@ pub fn check_reset_by(state: &Shared, actor: &crate::authz::Actor) -> ApiResult<
 }
 
 /// Once NCSM is on, self-service reset is off; the refusal names who can help.
+/// The caller is not signed in: the answer names who can help by role only, never the
+/// Primary Contact's name or email (that would hand them to anyone who asks).
 pub fn check_self_service_reset(state: &Shared) -> ApiResult<()> {
-    let helper = state.store.read(|tx| {
-        if tx.ncsm()?.is_none() {
-            return Ok::<_, ApiError>(None);
-        }
-        let sub = tx.require_subscription()?;
-        let pc = match sub.primary_contact_id {
-            Some(id) => tx.user_by_id(id)?,
-            None => None,
-        };
-        Ok(Some(match pc {
-            Some(u) => format!(
-                "a Manager, such as the Manager Primary Contact {} {} ({})",
-                u.first_name, u.last_name, u.email
-            ),
-            None => "a Manager".to_string(),
-        }))
-    })?;
-    match helper {
-        None => Ok(()),
-        Some(who) => Err(ApiError::forbidden(
-            "ncsm.self-service-reset-off",
-            format!(
-                "self-service password reset is off under the New Credential Security Model; ask {who} to reset your password"
-            ),
-        )),
+    if state.store.read(|tx| tx.ncsm())?.is_none() {
+        return Ok(());
     }
+    Err(ApiError::forbidden(
+        "ncsm.self-service-reset-off",
+        "self-service password reset is off under the New Credential Security Model; ask a Manager (the Manager Primary Contact or another Manager) to reset your password",
+    ))
 }

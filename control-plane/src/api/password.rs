@@ -3,6 +3,7 @@ use super::Shared;
 use super::auth::{ClientIp, CurrentUser};
 use super::error::{ApiError, ApiResult, Body};
 use crate::lifecycle::{self, NewPassword};
+use crate::lockout::{self, Factor};
 use crate::password_policy::{self, Names};
 use crate::secrets::{Password, hash_password, new_token, token_hash, verify_password};
 use axum::Json;
@@ -67,13 +68,70 @@ pub struct ChangeResponse {
     pub generated_password: Option<Password>,
 }
 
+/// Refuses the current password as the new one, then hashes the new one; both on the
+/// hashing pool, never on a request thread.
+pub(super) async fn hash_new(
+    state: &Shared,
+    current_hash: &str,
+    chosen: NewPassword,
+) -> ApiResult<(String, NewPassword)> {
+    let current = current_hash.to_string();
+    let cost = state.hash_cost;
+    let (reused, hash, chosen) = state
+        .hashes
+        .run(move || {
+            if verify_password(&current, chosen.expose()) {
+                return (true, None, chosen);
+            }
+            let hash = hash_password(cost, chosen.expose());
+            (false, Some(hash), chosen)
+        })
+        .await?;
+    if reused {
+        return Err(ApiError::unprocessable(
+            "password.reuse",
+            "the new password must differ from the current one",
+        ));
+    }
+    let hash = hash.ok_or(crate::secrets::HashError)??;
+    Ok((hash, chosen))
+}
+
+/// Hashes a new password on the hashing pool, never on a request thread.
+pub(super) async fn hash_on_pool(
+    state: &Shared,
+    chosen: NewPassword,
+) -> ApiResult<(String, NewPassword)> {
+    let cost = state.hash_cost;
+    let (hash, chosen) = state
+        .hashes
+        .run(move || (hash_password(cost, chosen.expose()), chosen))
+        .await?;
+    Ok((hash?, chosen))
+}
+
 pub async fn change(
     State(state): State<Shared>,
     CurrentUser(p): CurrentUser,
     Body(req): Body<ChangeRequest>,
 ) -> ApiResult<Json<ChangeResponse>> {
     let now = state.now();
-    if !verify_password(&p.user.password_hash, req.current_password.expose()) {
+    let ip = p.ip.to_string();
+    let stored = p.user.password_hash.clone();
+    let current = req.current_password;
+    let current_ok = state
+        .hashes
+        .run(move || verify_password(&stored, current.expose()))
+        .await?;
+    if !current_ok {
+        // A stolen session must not give unlimited guesses at the password behind it.
+        log::info!(
+            "wrong current password on a password change by {} from {ip}",
+            p.user.username
+        );
+        state.store.write(|tx| {
+            lockout::record_failure(tx, p.user.id, Factor::CurrentPassword, now, Some(&ip))
+        })?;
         return Err(ApiError::forbidden(
             "password.current-wrong",
             "the current password is wrong",
@@ -86,13 +144,7 @@ pub async fn change(
         req.new_password,
         "password.new-required",
     )?;
-    if verify_password(&p.user.password_hash, chosen.expose()) {
-        return Err(ApiError::unprocessable(
-            "password.reuse",
-            "the new password must differ from the current one",
-        ));
-    }
-    let hash = hash_password(state.hash_cost, chosen.expose())?;
+    let (hash, chosen) = hash_new(&state, &p.user.password_hash, chosen).await?;
     state.store.write(|tx| {
         let Some(mut u) = tx.user_by_id(p.user.id)? else {
             return Err(ApiError::not_found("user.not-found", "no such user"));
@@ -102,13 +154,15 @@ pub async fn change(
         u.must_change_password = false;
         u.last_expiry_notice_at = None;
         tx.save_user(&u)?;
+        // Whoever else holds a session of this user (maybe the reason for the change) is out.
+        let ended = tx.delete_user_sessions_except(u.id, &p.session.token_hash)?;
         tx.audit(
             now,
             &u.username,
             "password.changed",
             &u.username,
-            &json!({}),
-            Some(&p.ip.to_string()),
+            &json!({"other_sessions_ended": ended}),
+            Some(&ip),
         )?;
         Ok(())
     })?;
@@ -212,7 +266,7 @@ pub async fn reset(
         req.new_password,
         "password.new-required",
     )?;
-    let new_hash = hash_password(state.hash_cost, chosen.expose())?;
+    let (new_hash, chosen) = hash_on_pool(&state, chosen).await?;
     state.store.write(|tx| {
         let Some(id) = tx.take_password_reset(&hash, now)? else {
             return Err(invalid());

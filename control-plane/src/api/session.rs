@@ -5,7 +5,8 @@ use super::error::{ApiError, ApiResult, Body};
 use super::twofa;
 use super::views::{UserView, user_view};
 use crate::lifecycle::{self, ExpiryNotice, NewPassword};
-use crate::secrets::{Password, hash_password, new_token, token_hash, verify_password};
+use crate::lockout::{self, Factor};
+use crate::secrets::{Password, new_token, token_hash, verify_password};
 use crate::store::SessionScope;
 use axum::Json;
 use axum::extract::State;
@@ -40,6 +41,46 @@ fn login_failed() -> ApiError {
     ApiError::unauthorized("login.failed", "the user name or password is wrong")
 }
 
+/// The one answer a locked account gives, whatever was guessed: telling a right password
+/// from a wrong one would let guessing go on after the lock.
+fn account_locked() -> ApiError {
+    ApiError::forbidden(
+        "account.locked",
+        "this account is locked after too many failed logins; a Manager or Unit Manager must reactivate it",
+    )
+}
+
+fn code_invalid() -> ApiError {
+    ApiError::unauthorized(
+        "2fa.code-invalid",
+        "the two-factor code is wrong, expired or already used",
+    )
+}
+
+/// Counts a failed factor; the answer is the lock's when the account was locked before.
+fn failed(
+    state: &Shared,
+    user: &crate::model::User,
+    factor: Factor,
+    now: i64,
+    ip: &str,
+    answer: ApiError,
+) -> ApiError {
+    log::info!(
+        "failed sign-in for {} from {ip}: wrong {}",
+        user.username,
+        factor.as_str()
+    );
+    match state
+        .store
+        .write(|tx| lockout::record_failure(tx, user.id, factor, now, Some(ip)))
+    {
+        Ok(lockout::Outcome::AlreadyLocked) => account_locked(),
+        Ok(_) => answer,
+        Err(e) => ApiError::from(e),
+    }
+}
+
 pub async fn login(
     State(state): State<Shared>,
     ClientIp(ip): ClientIp,
@@ -50,45 +91,55 @@ pub async fn login(
     let found = state
         .store
         .read(|tx| tx.user_by_username(req.username.trim()))?;
+    let password = req.password;
     let Some(user) = found else {
         // Same work and same answer as a wrong password.
-        let _ = verify_password(&state.dummy_hash, req.password.expose());
+        let dummy = state.dummy_hash.clone();
+        state
+            .hashes
+            .run(move || verify_password(&dummy, password.expose()))
+            .await?;
+        // The name typed may be a password typed into the wrong field: not logged.
+        log::info!("failed sign-in for an unknown user name from {ip_text}");
         return Err(login_failed());
     };
-    let password_ok = verify_password(&user.password_hash, req.password.expose());
+    let stored = user.password_hash.clone();
+    let password_ok = state
+        .hashes
+        .run(move || verify_password(&stored, password.expose()))
+        .await?;
     if !password_ok {
-        state.store.write(|tx| {
-            let sub = tx.require_subscription()?;
-            let Some(mut u) = tx.user_by_id(user.id)? else {
-                return Ok::<_, ApiError>(());
-            };
-            if u.locked {
-                return Ok(());
-            }
-            u.failed_logins = u.failed_logins.saturating_add(1);
-            let limit = sub.security.lockout_failed_logins;
-            if limit > 0 && u.failed_logins >= limit {
-                u.locked = true;
-                tx.delete_user_sessions(u.id)?;
-                tx.audit(
-                    now,
-                    "system",
-                    "user.locked",
-                    &u.username,
-                    &json!({"reason": "failed logins", "failed_logins": u.failed_logins}),
-                    Some(&ip_text),
-                )?;
-            }
-            tx.save_user(&u)?;
-            Ok(())
-        })?;
-        return Err(login_failed());
+        return Err(failed(
+            &state,
+            &user,
+            Factor::Password,
+            now,
+            &ip_text,
+            login_failed(),
+        ));
     }
     if user.locked {
-        return Err(ApiError::forbidden(
-            "account.locked",
-            "this account is locked after too many failed logins; a Manager or Unit Manager must reactivate it",
-        ));
+        // A wrong code is a guess like a wrong password: counted, answered the same.
+        let code_wrong = user.totp_enabled
+            && req
+                .totp_code
+                .as_deref()
+                .is_some_and(|c| twofa::verify(&state.data_key, &user, c, now).is_none());
+        if code_wrong {
+            return Err(failed(
+                &state,
+                &user,
+                Factor::TwoFactorCode,
+                now,
+                &ip_text,
+                account_locked(),
+            ));
+        }
+        log::info!(
+            "refused sign-in for locked user {} from {ip_text}",
+            user.username
+        );
+        return Err(account_locked());
     }
 
     let sub = state.store.read(|tx| tx.require_subscription())?;
@@ -106,28 +157,13 @@ pub async fn login(
         match twofa::verify(&state.data_key, &user, code, now) {
             Some(step) => totp_step = Some(step),
             None => {
-                state.store.write(|tx| {
-                    if let Some(mut u) = tx.user_by_id(user.id)? {
-                        u.failed_logins = u.failed_logins.saturating_add(1);
-                        let limit = sub.security.lockout_failed_logins;
-                        if limit > 0 && u.failed_logins >= limit && !u.locked {
-                            u.locked = true;
-                            tx.audit(
-                                now,
-                                "system",
-                                "user.locked",
-                                &u.username,
-                                &json!({"reason": "failed logins", "failed_logins": u.failed_logins}),
-                                Some(&ip_text),
-                            )?;
-                        }
-                        tx.save_user(&u)?;
-                    }
-                    Ok::<_, ApiError>(())
-                })?;
-                return Err(ApiError::unauthorized(
-                    "2fa.code-invalid",
-                    "the two-factor code is wrong, expired or already used",
+                return Err(failed(
+                    &state,
+                    &user,
+                    Factor::TwoFactorCode,
+                    now,
+                    &ip_text,
+                    code_invalid(),
                 ));
             }
         }
@@ -165,13 +201,8 @@ pub async fn login(
             req.new_password,
             rule,
         )?;
-        if verify_password(&user.password_hash, chosen.expose()) {
-            return Err(ApiError::unprocessable(
-                "password.reuse",
-                "the new password must differ from the current one",
-            ));
-        }
-        new_hash = Some(hash_password(state.hash_cost, chosen.expose())?);
+        let (hash, chosen) = super::password::hash_new(&state, &user.password_hash, chosen).await?;
+        new_hash = Some(hash);
         new_password = Some(chosen);
     }
 
@@ -183,8 +214,25 @@ pub async fn login(
     };
     let (user, notice, timeout) = state.store.write(|tx| {
         let Some(mut u) = tx.user_by_id(user.id)? else {
-            return Err(login_failed());
+            return Ok(Err(login_failed()));
         };
+        if u.locked {
+            return Ok(Err(account_locked()));
+        }
+        // Checked again under the write lock: of concurrent sign-ins with one code, only the
+        // first to get here may use it.
+        if let Some(step) = totp_step {
+            // Not counted toward the lockout: the code was right, and a client retrying one
+            // sign-in must not lock its user out (nor end the session the first try opened).
+            if u.totp_last_step.is_some_and(|last| step <= last) {
+                log::info!(
+                    "refused sign-in for {} from {ip_text}: two-factor code already used",
+                    u.username
+                );
+                return Ok(Err(code_invalid()));
+            }
+            u.totp_last_step = Some(step);
+        }
         if let Some(h) = new_hash {
             u.password_hash = h;
             u.password_changed_at = now;
@@ -199,9 +247,6 @@ pub async fn login(
                 Some(&ip_text),
             )?;
         }
-        if let Some(step) = totp_step {
-            u.totp_last_step = Some(step);
-        }
         u.failed_logins = 0;
         u.last_login_at = Some(now);
         tx.save_user(&u)?;
@@ -209,8 +254,9 @@ pub async fn login(
         tx.insert_session(&token_hash(&token), u.id, now, timeout, scope)?;
         lifecycle::queue_expiry_email(tx, &sub, &mut u, now)?;
         let notice = lifecycle::expiry_notice(&sub, &u, now);
-        Ok::<_, ApiError>((u, notice, timeout))
-    })?;
+        Ok::<_, ApiError>(Ok((u, notice, timeout)))
+    })??;
+    log::info!("signed in: {} from {ip_text}", user.username);
 
     Ok(Json(LoginResponse {
         token: token.to_string(),

@@ -7,7 +7,7 @@ use super::views::{UserView, user_view};
 use crate::authz::{self, Action};
 use crate::lifecycle::{self, NewPassword};
 use crate::model::{NewUser, Role, SESSION_TIMEOUT_MAX, SESSION_TIMEOUT_MIN, Subscription, User};
-use crate::secrets::{Password, hash_password};
+use crate::secrets::Password;
 use crate::store::{Tx, UnitOwner};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -172,7 +172,7 @@ pub async fn create(
         req.password,
         "password.required",
     )?;
-    let hash = hash_password(state.hash_cost, chosen.expose())?;
+    let (hash, chosen) = super::password::hash_on_pool(&state, chosen).await?;
     let now = state.now();
     let new = NewUser {
         username: req.username,
@@ -378,7 +378,11 @@ async fn set_locked(
     let now = state.now();
     let user = state.store.write(|tx| {
         let mut u = target(tx, key)?;
-        manage(tx, &actor, &p.subscription, &u)?;
+        let primary = is_primary(&p.subscription, &u);
+        // The Primary Contact cannot unlock themself: any Manager re-activates them.
+        if !(primary && !locked && actor.role == Role::Manager) {
+            manage(tx, &actor, &p.subscription, &u)?;
+        }
         if u.id == actor.user_id {
             return Err(ApiError::conflict(
                 "user.self-lock",
@@ -462,7 +466,7 @@ pub async fn reset_password(
         req.password,
         "password.required",
     )?;
-    let hash = hash_password(state.hash_cost, chosen.expose())?;
+    let (hash, chosen) = super::password::hash_on_pool(&state, chosen).await?;
     let user = state.store.write(|tx| {
         let mut u = target(tx, &key)?;
         u.password_hash = hash;

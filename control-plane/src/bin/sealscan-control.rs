@@ -1,6 +1,6 @@
 //! The control-plane server and its operator commands.
 use clap::Parser;
-use sealscan_control::cli::server::{Cli, Command, Feature, NcsmOp};
+use sealscan_control::cli::server::{BreakGlassOp, Cli, Command, Feature, NcsmOp};
 use sealscan_control::clock::{Clock, SystemClock};
 use sealscan_control::init::{InitOptions, init};
 use sealscan_control::model::OperatorFeatures;
@@ -12,6 +12,22 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+/// `println!` panics when stdout is closed (`sealscan-control outbox | head`); what this
+/// program prints is for a reader who may have gone, so a failed write is dropped.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+macro_rules! tell {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 struct StderrLogger;
 
 impl log::Log for StderrLogger {
@@ -20,13 +36,21 @@ impl log::Log for StderrLogger {
     }
     fn log(&self, r: &log::Record<'_>) {
         if self.enabled(r.metadata()) {
-            eprintln!("{} {}", r.level(), r.args());
+            tell!("{} {}", r.level(), r.args());
         }
     }
     fn flush(&self) {}
 }
 
 fn read_password() -> Result<Password, String> {
+    use std::io::IsTerminal;
+    // rpassword opens /dev/tty: without one (a pipe, a service) it fails with "No such
+    // device or address", which says nothing about what to do.
+    if !std::io::stdin().is_terminal() {
+        return Err(
+            "no terminal to prompt for the password: pipe it in with --password-stdin".into(),
+        );
+    }
     let first = rpassword::prompt_password("Password for the Manager Primary Contact: ")
         .map_err(|e| format!("cannot read the password: {e}"))?;
     let first = Password::new(first);
@@ -61,7 +85,7 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            tell!("error: {e}");
             ExitCode::FAILURE
         }
     }
@@ -99,12 +123,12 @@ async fn run(cli: Cli) -> Result<(), String> {
                 },
             )
             .map_err(|e| e.to_string())?;
-            println!(
+            say!(
                 "created subscription {subscription:?} ({}) in {}; Manager Primary Contact: {username}",
                 edition.as_str(),
                 data_dir.display()
             );
-            println!(
+            say!(
                 "next: sealscan-control serve --data-dir {}",
                 data_dir.display()
             );
@@ -134,15 +158,15 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .read(|tx| tx.list_outbox())
                 .map_err(|e| e.to_string())?;
             if json {
-                println!(
+                say!(
                     "{}",
                     serde_json::to_string_pretty(&mails).map_err(|e| e.to_string())?
                 );
             } else if mails.is_empty() {
-                println!("the outbox is empty");
+                say!("the outbox is empty");
             } else {
                 for m in mails {
-                    println!(
+                    say!(
                         "#{} {} to {} [{}]\nSubject: {}\n\n{}\n",
                         m.id,
                         sealscan_control::dates::rfc3339(m.at),
@@ -180,15 +204,16 @@ async fn run(cli: Cli) -> Result<(), String> {
                 })
                 .map_err(|e| e.to_string())?;
             if already {
-                println!("NCSM was already enabled for this subscription");
+                say!("NCSM was already enabled for this subscription");
             } else {
-                println!("NCSM is enabled for this subscription");
+                say!("NCSM is enabled for this subscription");
             }
-            println!(
+            say!(
                 "the Manager Primary Contact activates it and migrates the records: sealscan ncsm start"
             );
             Ok(())
         }
+        Command::BreakGlass { cmd } => break_glass(&data_dir, cmd),
         Command::Feature {
             feature: Feature::ApiNeverExpire { state },
         } => {
@@ -217,17 +242,52 @@ async fn run(cli: Cli) -> Result<(), String> {
                     Ok::<_, sealscan_control::store::StoreError>(cleared)
                 })
                 .map_err(|e| e.to_string())?;
-            println!("never-expiring passwords for API-only users: {state}");
+            say!("never-expiring passwords for API-only users: {state}");
             if on {
-                println!(
+                say!(
                     "the Manager Primary Contact must now accept the risk agreement (sealscan security never-expire-agreement accept)"
                 );
             } else if cleared > 0 {
-                println!("cleared the never-expire flag on {cleared} user(s)");
+                say!("cleared the never-expire flag on {cleared} user(s)");
             }
             Ok(())
         }
     }
+}
+
+fn break_glass(data_dir: &std::path::Path, cmd: BreakGlassOp) -> Result<(), String> {
+    use sealscan_control::breakglass::{self, Unlocked};
+    let store = open_store(data_dir).map_err(|e| e.to_string())?;
+    let now = SystemClock.now();
+    match cmd {
+        BreakGlassOp::UnlockPrimaryContact => {
+            match breakglass::unlock_primary_contact(&store, now).map_err(|e| e.to_string())? {
+                Unlocked::Unlocked(name) => {
+                    log::warn!(
+                        "break-glass: the operator unlocked the Manager Primary Contact {name}"
+                    );
+                    say!("unlocked the Manager Primary Contact {name}; the audit log records it");
+                }
+                Unlocked::WasOpen(name) => {
+                    say!(
+                        "the Manager Primary Contact {name} was not locked; the failed-login count is reset"
+                    );
+                }
+            }
+        }
+        BreakGlassOp::DisableAllowlist => {
+            let was_on = breakglass::disable_allowlist(&store, now).map_err(|e| e.to_string())?;
+            if was_on {
+                log::warn!("break-glass: the operator turned the IP allowlist off");
+                say!(
+                    "the IP allowlist is off (its entries are kept); a Manager can fix it and turn it on: sealscan allowlist set"
+                );
+            } else {
+                say!("the IP allowlist was already off");
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn serve(
@@ -251,21 +311,21 @@ async fn serve(
     .await
     .map_err(|e| e.to_string())?;
     if server.tls.generated {
-        println!(
+        say!(
             "created a self-signed certificate: {}",
             server.tls.cert_path.display()
         );
     }
-    println!(
+    say!(
         "TLS certificate {} SHA-256 fingerprint {}",
         server.tls.cert_path.display(),
         server.tls.fingerprint
     );
     match &smtp {
-        Some(cfg) => println!("delivering the outbox through SMTP relay {}", cfg.relay),
-        None => println!("no SMTP relay: read queued emails with `sealscan-control outbox`"),
+        Some(cfg) => say!("delivering the outbox through SMTP relay {}", cfg.relay),
+        None => say!("no SMTP relay: read queued emails with `sealscan-control outbox`"),
     }
-    println!("listening on https://{}/api/v1", server.addr);
+    say!("listening on https://{}/api/v1", server.addr);
     let state = server.state.clone();
     tokio::spawn(async move {
         loop {
@@ -290,7 +350,7 @@ async fn serve(
     });
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {
-            println!("stopping");
+            say!("stopping");
             server.stop().await;
         }
         _ = terminate() => {

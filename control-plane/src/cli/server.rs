@@ -94,6 +94,19 @@ pub enum Command {
         #[command(subcommand)]
         cmd: NcsmOp,
     },
+    /// Emergency access on the data directory, with the server stopped or running (audited).
+    BreakGlass {
+        #[command(subcommand)]
+        cmd: BreakGlassOp,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum BreakGlassOp {
+    /// Re-activate the Manager Primary Contact locked out by failed logins.
+    UnlockPrimaryContact,
+    /// Turn the IP allowlist off (its entries are kept) when it shuts everyone out.
+    DisableAllowlist,
 }
 
 #[derive(Subcommand)]

@@ -105,6 +105,14 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Ends every session of the user but `keep`; returns how many ended.
+    pub fn delete_user_sessions_except(&self, user_id: i64, keep: &str) -> Result<usize> {
+        Ok(self.tx.execute(
+            "DELETE FROM sessions WHERE user_id = ?1 AND token_hash <> ?2",
+            params![user_id, keep],
+        )?)
+    }
+
     pub fn insert_password_reset(
         &self,
         token_hash: &str,

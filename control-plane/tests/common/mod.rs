@@ -250,6 +250,26 @@ pub fn make_client(ca_pem: &[u8], local: Option<IpAddr>) -> reqwest::Client {
 }
 
 impl Harness {
+    /// Enrols the session's user in two-factor login; returns the base32 secret. The code
+    /// used is spent: a sign-in needs the clock moved on a step.
+    pub async fn enrol_2fa(&self, token: &str) -> String {
+        let e = self
+            .call("post", "/api/v1/2fa/enroll", Some(token), None)
+            .await
+            .expect_ok();
+        let secret = e["secret_base32"].as_str().expect("secret").to_string();
+        let code = sealscan_control::api::twofa::code_for(&secret, self.clock_now()).expect("code");
+        self.call(
+            "post",
+            "/api/v1/2fa/confirm",
+            Some(token),
+            Some(json!({ "code": code })),
+        )
+        .await
+        .expect_ok();
+        secret
+    }
+
     pub fn clock_now(&self) -> i64 {
         use sealscan_control::clock::Clock;
         self.clock.now()

@@ -9,14 +9,14 @@ mod p2_unix;
 mod p3_open;
 mod p4_rewrap;
 mod p6_claims;
-mod p8_login_flood;
+mod p9_login_flood;
 mod report;
 
 use clap::{Parser, Subcommand};
 use report::{Row, Verdict};
 
 #[derive(Parser)]
-#[command(about = "sealscan's benchmark suite (figures P1-P8 of docs/performance.md)")]
+#[command(about = "sealscan's benchmark suite (figures P1-P9 of docs/performance.md)")]
 struct Cli {
     #[command(subcommand)]
     figure: Figure,
@@ -69,12 +69,12 @@ enum Figure {
         jobs: usize,
     },
     /// An authenticated GET's p99 and the server's peak RSS while N sign-ins run in parallel.
-    P8 {
+    P9 {
         /// Parallel sign-ins.
-        #[arg(long, default_value_t = p8_login_flood::FLOOD)]
+        #[arg(long, default_value_t = p9_login_flood::FLOOD)]
         flood: usize,
         /// Seconds each phase (no flood, then the flood) measures.
-        #[arg(long, default_value_t = p8_login_flood::SECONDS)]
+        #[arg(long, default_value_t = p9_login_flood::SECONDS)]
         seconds: u64,
     },
     /// Every figure with its defaults.
@@ -105,9 +105,9 @@ fn main() {
                 jobs: p6_claims::JOBS,
             },
             Figure::P7 { jobs: 10 },
-            Figure::P8 {
-                flood: p8_login_flood::FLOOD,
-                seconds: p8_login_flood::SECONDS,
+            Figure::P9 {
+                flood: p9_login_flood::FLOOD,
+                seconds: p9_login_flood::SECONDS,
             },
         ],
         one => vec![one],
@@ -153,7 +153,7 @@ fn run(figure: Figure) -> (&'static str, Result<Vec<Row>, String>) {
             p6_claims::run(writes.max(1), appliances.max(1), jobs.max(1)),
         ),
         Figure::P7 { jobs } => ("P7", agent_live::p7(jobs.max(1))),
-        Figure::P8 { flood, seconds } => ("P8", p8_login_flood::run(flood.max(1), seconds.max(1))),
+        Figure::P9 { flood, seconds } => ("P9", p9_login_flood::run(flood.max(1), seconds.max(1))),
         Figure::All { .. } => ("all", Err("`all` cannot be nested".into())),
     }
 }

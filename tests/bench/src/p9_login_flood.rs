@@ -1,4 +1,4 @@
-//! P8: an authenticated request's latency and the control plane's memory while N sign-ins
+//! P9: an authenticated request's latency and the control plane's memory while N sign-ins
 //! run in parallel, beside the same requests with no flood, both against one real
 //! `sealscan-control serve` process (production Argon2 cost) in the same run. Argon2 costs
 //! ~19 MiB and tens of milliseconds a sign-in; the server runs it on a bounded pool so a
@@ -266,7 +266,7 @@ pub fn run(flood: usize, seconds: u64) -> Result<Vec<Row>, String> {
     let p = |ph: &Phase, q| percentile(&ph.latencies_ms, q);
     let p99 = p(&flooded, 0.99);
     let latency = Row::new(
-        format!("P8 GET, {flood} sign-ins"),
+        format!("P9 GET, {flood} sign-ins"),
         format!(
             "p99 {:.1} ms, p50 {:.1} ms ({} GETs)",
             p99,
@@ -284,7 +284,7 @@ pub fn run(flood: usize, seconds: u64) -> Result<Vec<Row>, String> {
     latency.print();
     let growth = flooded.peak_rss_mib - base.peak_rss_mib;
     let memory = Row::new(
-        format!("P8 peak RSS, {flood} sign-ins"),
+        format!("P9 peak RSS, {flood} sign-ins"),
         format!("{:.0} MiB (+{growth:.0} MiB)", flooded.peak_rss_mib),
         format!("{:.0} MiB, no flood", base.peak_rss_mib),
         format!("≤ baseline + {RSS_GROWTH_TARGET_MIB} MiB"),
@@ -292,7 +292,7 @@ pub fn run(flood: usize, seconds: u64) -> Result<Vec<Row>, String> {
     );
     memory.print();
     let throughput = Row::new(
-        "P8 sign-ins served",
+        "P9 sign-ins served",
         format!(
             "{:.1}/s, {} turned away busy (503)",
             crate::report::rate(flooded.sign_ins, flooded.seconds),

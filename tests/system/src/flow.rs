@@ -12,6 +12,7 @@ use sealscan_test_peers::sshd::{Sshd, SshdOptions};
 use sealscan_test_peers::system::{ensure_user, free_loopback_port};
 use serde_json::Value;
 use std::net::TcpStream;
+use std::sync::Mutex;
 use std::time::Duration;
 
 pub const UNIX_USER: &str = "sealscan_sys";
@@ -26,6 +27,16 @@ pub const SLOW_HOST: &str = "127.0.0.3";
 pub const CA: &str = "/var/lib/sealscan-control/tls/cert.pem";
 /// Caps on waiting for something broken, never measurements.
 pub const BOUND: Duration = Duration::from_secs(90);
+
+/// The peers, where a signal or the deadline can stop them from another thread: smbd runs in
+/// its own process group, out of reach of a kill of this program's group.
+static PEERS: Mutex<Option<(Sshd, Smbd)>> = Mutex::new(None);
+
+/// Stops sshd and smbd (their `Drop`) and removes their directories.
+pub fn stop_peers() {
+    let peers = PEERS.lock().unwrap_or_else(|e| e.into_inner()).take();
+    drop(peers);
+}
 
 pub struct Session<'a> {
     pub ct: &'a Container,
@@ -52,11 +63,9 @@ pub fn run(ct: &Container) -> Result<(), String> {
     let sshd = Sshd::start(&SshdOptions::default());
     let smbd = Smbd::start(SmbdOptions::default());
     smbd.add_user(WIN_USER, target_pw.expose());
-    println!(
-        "    sshd 127.0.0.1:{}, smbd 127.0.0.1:{}",
-        sshd.port(),
-        smbd.port()
-    );
+    let (ssh_port, smb_port) = (sshd.port(), smbd.port());
+    *PEERS.lock().unwrap_or_else(|e| e.into_inner()) = Some((sshd, smbd));
+    println!("    sshd 127.0.0.1:{ssh_port}, smbd 127.0.0.1:{smb_port}");
 
     install::install(ct)?;
 
@@ -73,8 +82,8 @@ pub fn run(ct: &Container) -> Result<(), String> {
             },
         ),
         target_pw,
-        ssh_port: sshd.port(),
-        smb_port: smbd.port(),
+        ssh_port,
+        smb_port,
         unix_record: String::new(),
         stale_record: String::new(),
     };
@@ -118,7 +127,7 @@ pub fn run(ct: &Container) -> Result<(), String> {
 
     install::remove_and_purge(ct)?;
     rpm::rpm(&s)?;
-    drop((sshd, smbd));
+    stop_peers();
     Ok(())
 }
 

@@ -9,8 +9,8 @@
 //! non-empty spool, a clean stop, upgrade, remove, purge, then the .rpm. Each check names
 //! what was wrong; the first failure ends the run with the units' journals.
 //!
-//! Past `--deadline` seconds it kills its own process group (it runs under setsid), and with
-//! it every peer it started.
+//! Past `--deadline` seconds, or on SIGINT, SIGTERM or SIGHUP, it stops sshd and smbd and kills
+//! its own process group (it runs under setsid): nothing it started outlives it.
 
 mod container;
 mod flow;
@@ -21,6 +21,7 @@ mod service;
 use container::Container;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 fn main() -> ExitCode {
@@ -44,15 +45,16 @@ fn main() -> ExitCode {
     };
     std::thread::spawn(move || {
         std::thread::sleep(Duration::from_secs(deadline));
-        eprintln!(
-            "sealscan-system-test: gave up after {deadline} s; stopping every process it started"
-        );
-        // SAFETY: signals this process's own group (setsid made it the leader).
-        unsafe { libc::kill(0, libc::SIGKILL) };
+        abandon(&format!("gave up after {deadline} s"), 124);
     });
+    if let Err(e) = handle_signals() {
+        eprintln!("sealscan-system-test: {e}");
+        return ExitCode::FAILURE;
+    }
     let ct = Container { tool, dir };
     let started = Instant::now();
     let outcome = std::panic::catch_unwind(|| flow::run(&ct));
+    flow::stop_peers();
     match outcome {
         Ok(Ok(())) => {
             println!(
@@ -72,6 +74,67 @@ fn main() -> ExitCode {
         }
         Err(_) => ExitCode::FAILURE,
     }
+}
+
+/// Stops the peers, then every other process of this program's group (the commands running
+/// in the container through nsenter), itself included.
+fn abandon(why: &str, code: i32) {
+    eprintln!("sealscan-system-test: {why}; stopping every process it started");
+    flow::stop_peers();
+    // SAFETY: signals this process's own group (setsid made it the leader); SIGKILL cannot be
+    // caught, so nothing runs after it.
+    unsafe { libc::kill(0, libc::SIGKILL) };
+    std::process::exit(code);
+}
+
+/// The write end of the pipe that carries caught signals to the thread that stops the peers.
+static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    let byte = sig as u8;
+    // SAFETY: write(2) is async-signal-safe; the pipe outlives the process.
+    unsafe {
+        libc::write(
+            SIGNAL_PIPE.load(Ordering::Relaxed),
+            std::ptr::addr_of!(byte).cast(),
+            1,
+        )
+    };
+}
+
+/// SIGINT, SIGTERM and SIGHUP reach a thread that stops sshd and smbd before the program ends
+/// (as in tests/e2e's demo driver: a handler and a pipe, not a blocked mask, which the peers
+/// would inherit).
+fn handle_signals() -> Result<(), String> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills the two descriptors; sigaction installs a handler that only writes
+    // to the pipe.
+    unsafe {
+        if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
+            return Err(format!(
+                "cannot create a pipe: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        SIGNAL_PIPE.store(fds[1], Ordering::Relaxed);
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        libc::sigemptyset(&mut action.sa_mask);
+        action.sa_flags = libc::SA_RESTART;
+        for s in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            libc::sigaction(s, &action, std::ptr::null_mut());
+        }
+    }
+    let read_end = fds[0];
+    std::thread::spawn(move || {
+        let mut byte = 0u8;
+        // SAFETY: reads one byte into a local from the pipe created above.
+        let n = unsafe { libc::read(read_end, std::ptr::addr_of_mut!(byte).cast(), 1) };
+        if n == 1 {
+            abandon(&format!("signal {byte}"), 128 + i32::from(byte));
+        }
+    });
+    Ok(())
 }
 
 fn usage(why: &str) -> ExitCode {

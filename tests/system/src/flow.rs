@@ -283,7 +283,7 @@ fn approve(s: &Session, fingerprint: &str) -> Result<(), String> {
         })
         .map(|a| text(&a["id"]))
         .ok_or_else(|| format!("no appliance with fingerprint {fingerprint}: {list}"))?;
-    ct.must(&["sealscan", "appliances", "approve", &id], None)?;
+    ct.must(&["sealscan", "appliances", "approve", "--yes", &id], None)?;
     wait_for("the agent to say it waits for jobs", BOUND, || {
         Ok(ct.prop("sealscan-agent", "StatusText")? == "waiting for jobs")
     })?;
@@ -291,7 +291,7 @@ fn approve(s: &Session, fingerprint: &str) -> Result<(), String> {
         ct.root().join("var/lib/sealscan-agent/credential").exists(),
         || "the agent says it waits for jobs but holds no credential".into(),
     )?;
-    ct.must(&["sealscan", "ncsm", "start"], None)?;
+    ct.must(&["sealscan", "ncsm", "start", "--yes"], None)?;
     // Sessions opened before the activation may not change records: sign in again.
     ct.must(
         &[

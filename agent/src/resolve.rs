@@ -14,9 +14,10 @@ use crate::login::windows::{SmbDialect, WindowsCredential};
 use crate::sealed;
 use crate::secret::SecretBytes;
 use sealscan_protocols::appliance::{
-    BindingFields, Job, JobRecord, JobVault, RecordKind, RecordLogin, SecretField, SecretFieldName,
-    SecretValue, VaultUnixAuth, WindowsDomainType,
+    Job, JobRecord, JobVault, RecordKind, RecordLogin, SecretField, SecretFieldName, SecretValue,
+    VaultUnixAuth, WindowsDomainType,
 };
+use sealscan_protocols::envelope::Binding;
 use sealscan_protocols::results::{LoginKind, LoginOutcome, Status, Step};
 use sealscan_vault::{
     Api, JobLabel, Limits, SecretRef, SecretServer, SecretServerSession, TlsSettings,
@@ -181,8 +182,8 @@ impl JobCredentials {
                 format!(
                     "record {} is a {} record, not usable for a {} login",
                     record.record_id,
-                    kind_name(record.kind),
-                    kind_name(expected)
+                    record.kind.as_str(),
+                    expected.as_str()
                 ),
             ));
         }
@@ -392,7 +393,7 @@ impl JobCredentials {
     fn open_value(
         &self,
         value: &SecretValue,
-        binding: &BindingFields,
+        binding: &Binding,
         login_id: &str,
     ) -> Result<SecretBytes, Refusal> {
         match value {
@@ -503,13 +504,6 @@ fn check_account(
     Ok(())
 }
 
-fn kind_name(kind: RecordKind) -> &'static str {
-    match kind {
-        RecordKind::Unix => "unix",
-        RecordKind::Windows => "windows",
-    }
-}
-
 fn login_id(record: &JobRecord) -> String {
     match (&record.kind, record.domain.as_deref()) {
         (RecordKind::Windows, Some(d)) if !d.is_empty() => format!("{d}\\{}", record.user),
@@ -518,29 +512,28 @@ fn login_id(record: &JobRecord) -> String {
 }
 
 /// The binding a record's secret must carry, rebuilt from the job's own fields.
-pub fn record_binding(record: &JobRecord, field: SecretFieldName) -> BindingFields {
-    BindingFields {
-        record_kind: kind_name(record.kind).to_string(),
-        record_id: record.record_id.clone(),
+pub fn record_binding(record: &JobRecord, field: SecretFieldName) -> Binding {
+    Binding::for_record(
+        record.kind.as_str(),
+        &record.record_id,
         field,
-        user: record.user.clone(),
-        domain: record.domain.clone(),
-        vault_url: None,
-        secret_name: None,
-    }
+        &record.user,
+        record.domain.as_deref(),
+        record
+            .windows
+            .as_ref()
+            .is_some_and(|w| w.domain_type == WindowsDomainType::None),
+    )
 }
 
 /// The binding a vault's web-service password must carry.
-pub fn vault_binding(vault: &JobVault) -> BindingFields {
-    BindingFields {
-        record_kind: "vault".to_string(),
-        record_id: vault.vault_id.clone(),
-        field: SecretFieldName::VaultPassword,
-        user: vault.user.clone(),
-        domain: vault.domain.clone(),
-        vault_url: Some(vault.url.clone()),
-        secret_name: None,
-    }
+pub fn vault_binding(vault: &JobVault) -> Binding {
+    Binding::for_vault(
+        &vault.vault_id,
+        &vault.user,
+        vault.domain.as_deref(),
+        &vault.url,
+    )
 }
 
 #[cfg(test)]

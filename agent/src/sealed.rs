@@ -5,22 +5,7 @@
 //! record or field, gets `BindingMismatch` here and the login never starts.
 
 use crate::secret::SecretBytes;
-use sealscan_protocols::appliance::BindingFields;
 use sealscan_protocols::envelope::{self, Binding, Envelope, RecipientKey};
-
-/// The envelope binding for the control plane's view of where a secret belongs. Fields that
-/// do not apply are empty, as the envelope specification says.
-pub fn binding(fields: &BindingFields) -> Binding {
-    Binding {
-        record_kind: fields.record_kind.clone(),
-        record_id: fields.record_id.clone(),
-        field: fields.field.as_str().to_string(),
-        user: fields.user.clone(),
-        domain: fields.domain.clone().unwrap_or_default(),
-        vault_url: fields.vault_url.clone().unwrap_or_default(),
-        secret_name: fields.secret_name.clone().unwrap_or_default(),
-    }
-}
 
 /// Opens `envelope_text` as `me` (the identity key, prepared once by
 /// [`crate::identity::IdentityKey::recipient`] so no open re-derives the public key),
@@ -28,12 +13,11 @@ pub fn binding(fields: &BindingFields) -> Binding {
 /// codec allocated. The error is a cause detail, free of any secret.
 pub fn open(
     envelope_text: &str,
-    expected: &BindingFields,
+    expected: &Binding,
     me: &RecipientKey<'_>,
 ) -> Result<SecretBytes, String> {
     let envelope = Envelope::from_text(envelope_text).map_err(|e| e.to_string())?;
-    let mut plaintext =
-        envelope::open_as(&envelope, &binding(expected), me).map_err(|e| e.to_string())?;
+    let mut plaintext = envelope::open_as(&envelope, expected, me).map_err(|e| e.to_string())?;
     // Moves the box out without a copy; the emptied wrapper has nothing left to wipe.
     Ok(SecretBytes::new(std::mem::take(&mut *plaintext)))
 }
@@ -43,7 +27,7 @@ pub fn open(
 /// public key from `private_key` on each call; a loop over many items uses [`add_recipient_as`].
 pub fn add_recipient(
     envelope_text: &str,
-    expected: &BindingFields,
+    expected: &Binding,
     private_key: &[u8; 32],
     new_public_key: &[u8; 32],
 ) -> Result<String, String> {
@@ -58,12 +42,12 @@ pub fn add_recipient(
 /// [`add_recipient`] as a prepared key.
 pub fn add_recipient_as(
     envelope_text: &str,
-    expected: &BindingFields,
+    expected: &Binding,
     me: &RecipientKey<'_>,
     new_public_key: &[u8; 32],
 ) -> Result<String, String> {
     let envelope = Envelope::from_text(envelope_text).map_err(|e| e.to_string())?;
-    envelope::add_recipient_as(&envelope, &binding(expected), me, new_public_key)
+    envelope::add_recipient_as(&envelope, expected, me, new_public_key)
         .map(|e| e.to_text())
         .map_err(|e| e.to_string())
 }
@@ -74,22 +58,14 @@ mod tests {
     use sealscan_protocols::appliance::SecretFieldName;
     use sealscan_protocols::envelope::{PrivateKey, seal};
 
-    fn fields() -> BindingFields {
-        BindingFields {
-            record_kind: "unix".into(),
-            record_id: "r1".into(),
-            field: SecretFieldName::Password,
-            user: "root".into(),
-            domain: None,
-            vault_url: None,
-            secret_name: None,
-        }
+    fn fields() -> Binding {
+        Binding::for_record("unix", "r1", SecretFieldName::Password, "root", None, false)
     }
 
     #[test]
     fn opens_what_was_sealed_to_it_and_refuses_a_repointed_binding() {
         let me = PrivateKey::generate().unwrap();
-        let sealed = seal(b"s3cret", &binding(&fields()), &[me.public_key()])
+        let sealed = seal(b"s3cret", &fields(), &[me.public_key()])
             .unwrap()
             .to_text();
         let opened = open(&sealed, &fields(), &RecipientKey::new(me.as_bytes())).unwrap();
@@ -107,7 +83,7 @@ mod tests {
     fn rewrap_lets_the_new_appliance_open_it() {
         let me = PrivateKey::generate().unwrap();
         let new = PrivateKey::generate().unwrap();
-        let sealed = seal(b"pw", &binding(&fields()), &[me.public_key()])
+        let sealed = seal(b"pw", &fields(), &[me.public_key()])
             .unwrap()
             .to_text();
         assert!(open(&sealed, &fields(), &RecipientKey::new(new.as_bytes())).is_err());
@@ -128,7 +104,7 @@ mod tests {
     fn rewrap_refuses_an_item_whose_stated_binding_is_not_the_envelopes() {
         let me = PrivateKey::generate().unwrap();
         let new = PrivateKey::generate().unwrap();
-        let sealed = seal(b"keep-out", &binding(&fields()), &[me.public_key()])
+        let sealed = seal(b"keep-out", &fields(), &[me.public_key()])
             .unwrap()
             .to_text();
         let mut claimed = fields();

@@ -1,68 +1,39 @@
 //! What the records' secrets are bound to, and the legacy model's encryption at rest.
 //!
-//! Bindings are built here exactly as the agent rebuilds them from a job
-//! (`agent::resolve::record_binding` / `vault_binding`), so an envelope sealed by the CLI or
-//! by the migration opens on the appliance only for the record, field, user and vault it was
-//! sealed for.
+//! Bindings come from the store's rows through `Binding::for_record` / `for_vault`, the
+//! constructors the CLI seals with and the agent rebuilds with from a job, so an envelope
+//! sealed by the CLI or by the migration opens on the appliance only for the record, field,
+//! user and vault it was sealed for.
 use crate::keyfile::DataKey;
-use crate::store::{RecordRow, VAULT_KIND, VaultRow};
-use sealscan_protocols::appliance::{BindingFields, SecretFieldName, WireSecret};
+use crate::store::{RecordRow, VaultRow};
+use sealscan_protocols::appliance::{SecretFieldName, WireSecret};
 use sealscan_protocols::envelope::Binding;
 
-/// The domain a record's logins use, as the job carries it.
+/// The domain a record's logins use, as the job carries it: the one the binding holds.
 pub fn record_domain(record: &RecordRow) -> Option<String> {
-    let w = record.windows.as_ref()?;
-    if w.domain_type == "none" {
-        return None;
-    }
-    w.domain.clone().filter(|d| !d.is_empty())
+    let b = record_binding(record, SecretFieldName::Password);
+    (!b.domain.is_empty()).then_some(b.domain)
 }
 
-pub fn record_binding(record: &RecordRow, field: SecretFieldName) -> BindingFields {
-    BindingFields {
-        record_kind: record.kind.clone(),
-        record_id: record.id.clone(),
+pub fn record_binding(record: &RecordRow, field: SecretFieldName) -> Binding {
+    let w = record.windows.as_ref();
+    Binding::for_record(
+        &record.kind,
+        &record.id,
         field,
-        user: record.username.clone(),
-        domain: record_domain(record),
-        vault_url: None,
-        secret_name: None,
-    }
+        &record.username,
+        w.and_then(|w| w.domain.as_deref()),
+        w.is_some_and(|w| w.domain_type == "none"),
+    )
 }
 
-pub fn vault_binding(vault: &VaultRow) -> BindingFields {
-    BindingFields {
-        record_kind: VAULT_KIND.to_string(),
-        record_id: vault.id.clone(),
-        field: SecretFieldName::VaultPassword,
-        user: vault.username.clone(),
-        domain: vault.domain.clone(),
-        vault_url: Some(vault.url.clone()),
-        secret_name: None,
-    }
-}
-
-/// The envelope codec's view of binding fields (empty strings for what does not apply).
-pub fn envelope_binding(fields: &BindingFields) -> Binding {
-    Binding {
-        record_kind: fields.record_kind.clone(),
-        record_id: fields.record_id.clone(),
-        field: fields.field.as_str().to_string(),
-        user: fields.user.clone(),
-        domain: fields.domain.clone().unwrap_or_default(),
-        vault_url: fields.vault_url.clone().unwrap_or_default(),
-        secret_name: fields.secret_name.clone().unwrap_or_default(),
-    }
-}
-
-pub fn field_from_str(name: &str) -> Option<SecretFieldName> {
-    Some(match name {
-        "password" => SecretFieldName::Password,
-        "private_key" => SecretFieldName::PrivateKey,
-        "passphrase" => SecretFieldName::Passphrase,
-        "vault_password" => SecretFieldName::VaultPassword,
-        _ => return None,
-    })
+pub fn vault_binding(vault: &VaultRow) -> Binding {
+    Binding::for_vault(
+        &vault.id,
+        &vault.username,
+        vault.domain.as_deref(),
+        &vault.url,
+    )
 }
 
 fn legacy_context(kind: &str, id: &str, field: &str) -> Vec<u8> {

@@ -1,12 +1,12 @@
 //! The credential material of a job: each target matched to its record, with the records'
 //! envelopes (or legacy secrets) and the vaults they log in through.
-use crate::credentials::{field_from_str, open_legacy, record_domain};
+use crate::credentials::{open_legacy, record_domain};
 use crate::iprange::IpRange;
 use crate::keyfile::DataKey;
 use crate::store::{RecordRow, StoreError, Tx, VAULT_KIND, VaultRow};
 use sealscan_protocols::appliance::{
     AddressRange, JobRecord, JobTarget, JobVault, RecordKind, RecordLogin, SecretField,
-    SecretValue, VaultUnixAuth, WindowsDomainType, WindowsOptions,
+    SecretFieldName, SecretValue, VaultUnixAuth, WindowsDomainType, WindowsOptions,
 };
 use sealscan_protocols::results::LoginKind;
 use std::collections::BTreeSet;
@@ -138,7 +138,7 @@ fn job_record(tx: &Tx<'_>, key: &DataKey, r: &RecordRow) -> Result<JobRecord, St
             secrets: secrets_of(tx, key, &r.kind, &r.id)?
                 .into_iter()
                 .filter_map(|(name, value)| {
-                    field_from_str(&name).map(|field| SecretField { field, value })
+                    SecretFieldName::from_name(&name).map(|field| SecretField { field, value })
                 })
                 .collect(),
         },

@@ -6,10 +6,9 @@
 //! either untouched or fully migrated, and a migrated record holds no legacy ciphertext, so
 //! Resume picks up exactly the records still to do and none twice.
 use crate::api::Shared;
-use crate::credentials::{
-    envelope_binding, field_from_str, open_legacy, record_binding, vault_binding,
-};
+use crate::credentials::{open_legacy, record_binding, vault_binding};
 use crate::store::{NcsmState, SecretOwner, StoreError, Tx, VAULT_KIND};
+use sealscan_protocols::appliance::SecretFieldName;
 use sealscan_protocols::envelope;
 use serde_json::json;
 use std::collections::HashSet;
@@ -137,7 +136,7 @@ fn migrate_one(
         };
         let mut b = Vec::new();
         for (field, _) in &legacy {
-            if let Some(f) = field_from_str(field) {
+            if let Some(f) = SecretFieldName::from_name(field) {
                 b.push(record_binding(&r, f));
             }
         }
@@ -160,7 +159,7 @@ fn migrate_one(
                 ),
             );
         };
-        let sealed = match envelope::seal(plain.expose(), &envelope_binding(binding), &recipients) {
+        let sealed = match envelope::seal(plain.expose(), binding, &recipients) {
             Ok(e) => e,
             Err(e) => return pending(tx, owner, &format!("sealing its {field} failed: {e}")),
         };

@@ -6,9 +6,8 @@ mod records_support;
 
 use common::cli::PW;
 use records_support::*;
-use sealscan_control::credentials::envelope_binding;
-use sealscan_protocols::appliance::{BindingFields, SecretFieldName};
-use sealscan_protocols::envelope::{self, Envelope};
+use sealscan_protocols::appliance::SecretFieldName;
+use sealscan_protocols::envelope::{self, Binding, Envelope};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -227,18 +226,16 @@ async fn kill_9_during_migration_then_resume_migrates_every_record_exactly_once(
                 |r| r.get(0),
             )
             .expect("envelope");
-        let fields = BindingFields {
-            record_kind: "unix".into(),
-            record_id: id.clone(),
-            field: SecretFieldName::Password,
-            user: "scanuser".into(),
-            domain: None,
-            vault_url: None,
-            secret_name: None,
-        };
+        let fields = Binding::for_record(
+            "unix",
+            id,
+            SecretFieldName::Password,
+            "scanuser",
+            None,
+            false,
+        );
         let env = Envelope::from_text(&text).expect("parses");
-        let plain =
-            envelope::open(&env, &envelope_binding(&fields), key.as_bytes()).expect("opens");
+        let plain = envelope::open(&env, &fields, key.as_bytes()).expect("opens");
         assert_eq!(&plain[..], secret.as_bytes(), "secret of {id} kept");
     }
     drop(conn);

@@ -7,13 +7,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use common::*;
 use records_support::*;
-use sealscan_control::credentials::envelope_binding;
 use sealscan_control::jobs_material::build_job_material;
 use sealscan_control::keyfile::DataKey;
 use sealscan_control::store::{Store, StoreError};
-use sealscan_protocols::appliance::{
-    BindingFields, RecordLogin, RewrapWork, SecretFieldName, SecretValue,
-};
+use sealscan_protocols::appliance::{RecordLogin, RewrapWork, SecretFieldName, SecretValue};
 use sealscan_protocols::envelope::{self, Binding, Envelope, PrivateKey};
 use sealscan_protocols::results::LoginKind;
 use serde_json::{Value, json};
@@ -440,17 +437,16 @@ async fn updates_under_ncsm_and_the_rewrap_wait_reason() {
     let SecretValue::Sealed { envelope: text } = &secrets[0].1 else {
         panic!("sealed expected")
     };
-    let fields = BindingFields {
-        record_kind: "unix".into(),
-        record_id: "r-upd".into(),
-        field: SecretFieldName::Password,
-        user: "deploy".into(),
-        domain: None,
-        vault_url: None,
-        secret_name: None,
-    };
+    let fields = Binding::for_record(
+        "unix",
+        "r-upd",
+        SecretFieldName::Password,
+        "deploy",
+        None,
+        false,
+    );
     let env = Envelope::from_text(text).unwrap();
-    let plain = envelope::open(&env, &envelope_binding(&fields), a1.key.as_bytes()).unwrap();
+    let plain = envelope::open(&env, &fields, a1.key.as_bytes()).unwrap();
     assert_eq!(&plain[..], b"Ncsm-Pass-2");
 
     // Vaults: the password is bound to the URL and user too.
@@ -542,7 +538,7 @@ async fn updates_under_ncsm_and_the_rewrap_wait_reason() {
         .iter()
         .map(|item| {
             let old = Envelope::from_text(&item.envelope).unwrap();
-            let b = envelope_binding(&item.binding);
+            let b = item.binding.clone();
             let env = envelope::add_recipient(&old, &b, a1.key.as_bytes(), &new_pk).unwrap();
             json!({"item_id": item.item_id, "envelope": env.to_text()})
         })

@@ -7,11 +7,11 @@ mod records_support;
 use base64::Engine;
 use common::*;
 use records_support::*;
-use sealscan_control::credentials::{envelope_binding, record_binding};
+use sealscan_control::credentials::record_binding;
 use sealscan_control::jobs_material::build_job_material;
 use sealscan_control::keyfile::DataKey;
 use sealscan_control::store::{Store, StoreError};
-use sealscan_protocols::appliance::{BindingFields, RecordLogin, SecretFieldName, SecretValue};
+use sealscan_protocols::appliance::{RecordLogin, SecretFieldName, SecretValue};
 use sealscan_protocols::envelope::{self, Binding, Envelope, PrivateKey};
 use sealscan_protocols::results::LoginKind;
 use serde_json::{Value, json};
@@ -49,9 +49,9 @@ fn material(
         .expect("material")
 }
 
-fn open_with(key: &PrivateKey, text: &str, fields: &BindingFields) -> Vec<u8> {
+fn open_with(key: &PrivateKey, text: &str, fields: &Binding) -> Vec<u8> {
     let env = Envelope::from_text(text).expect("envelope");
-    envelope::open(&env, &envelope_binding(fields), key.as_bytes())
+    envelope::open(&env, fields, key.as_bytes())
         .expect("opens")
         .to_vec()
 }
@@ -556,15 +556,7 @@ async fn ncsm_activation_migration_and_the_rules_in_force() {
             let SecretValue::Sealed { envelope } = &s.value else {
                 panic!("still legacy")
             };
-            let fields = BindingFields {
-                record_kind: "unix".into(),
-                record_id: r.record_id.clone(),
-                field: s.field,
-                user: r.user.clone(),
-                domain: None,
-                vault_url: None,
-                secret_name: None,
-            };
+            let fields = Binding::for_record("unix", &r.record_id, s.field, &r.user, None, false);
             opened.push(String::from_utf8(open_with(&key1, envelope, &fields)).unwrap());
             assert_eq!(
                 open_with(&key2, envelope, &fields),
@@ -654,15 +646,14 @@ async fn ncsm_activation_migration_and_the_rules_in_force() {
     let SecretValue::Sealed { envelope } = &secrets[0].value else {
         panic!()
     };
-    let row_binding = BindingFields {
-        record_kind: "unix".into(),
-        record_id: "r-sealed".into(),
-        field: SecretFieldName::Password,
-        user: "ops".into(),
-        domain: None,
-        vault_url: None,
-        secret_name: None,
-    };
+    let row_binding = Binding::for_record(
+        "unix",
+        "r-sealed",
+        SecretFieldName::Password,
+        "ops",
+        None,
+        false,
+    );
     assert_eq!(open_with(&key2, envelope, &row_binding), b"Sealed-Pass-E");
     let _ = record_binding;
 

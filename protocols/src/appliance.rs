@@ -5,6 +5,7 @@
 //! which the control plane cannot open, and — before NCSM is activated — legacy secrets, which
 //! travel inside the job over TLS as base64 and are decoded straight into a zeroizing buffer.
 
+use crate::envelope::Binding;
 use crate::results::{LoginKind, LoginOutcome};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -118,6 +119,16 @@ pub enum RecordKind {
     Windows,
 }
 
+impl RecordKind {
+    /// The name records, jobs and envelope bindings use for this kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Unix => "unix",
+            RecordKind::Windows => "windows",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WindowsDomainType {
@@ -212,6 +223,17 @@ pub enum SecretFieldName {
 }
 
 impl SecretFieldName {
+    /// The field named `name`, or None for a name that is not a secret field.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "password" => SecretFieldName::Password,
+            "private_key" => SecretFieldName::PrivateKey,
+            "passphrase" => SecretFieldName::Passphrase,
+            "vault_password" => SecretFieldName::VaultPassword,
+            _ => return None,
+        })
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             SecretFieldName::Password => "password",
@@ -296,23 +318,6 @@ pub struct ResultAck {
 // ---------------------------------------------------------------------------------------------
 // Rewrap: an approved appliance adds a recipient entry for a newly approved one.
 
-/// What an envelope is bound to, as the control plane knows it; the appliance rebuilds the
-/// expected binding from these fields and refuses any envelope bound otherwise.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct BindingFields {
-    /// "unix", "windows" or "vault".
-    pub record_kind: String,
-    pub record_id: String,
-    pub field: SecretFieldName,
-    pub user: String,
-    #[serde(default)]
-    pub domain: Option<String>,
-    #[serde(default)]
-    pub vault_url: Option<String>,
-    #[serde(default)]
-    pub secret_name: Option<String>,
-}
-
 /// `GET /api/v1/appliance/rewrap` answers this (an empty `items` when there is nothing to do).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RewrapWork {
@@ -325,7 +330,9 @@ pub struct RewrapWork {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RewrapItem {
     pub item_id: String,
-    pub binding: BindingFields,
+    /// What the envelope is bound to, as the control plane states it; the appliance adds a
+    /// recipient only to an envelope that carries exactly this binding.
+    pub binding: Binding,
     pub envelope: String,
 }
 

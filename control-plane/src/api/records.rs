@@ -6,7 +6,7 @@ use super::auth::{CurrentUser, UserPrincipal};
 use super::error::{ApiError, ApiResult, RawJson};
 use super::units;
 use crate::authz::{self, Action};
-use crate::credentials::{envelope_binding, record_binding, seal_legacy, vault_binding};
+use crate::credentials::{record_binding, seal_legacy, vault_binding};
 use crate::iprange::IpRange;
 use crate::store::{NcsmState, RecordRow, Tx, UnitOwner, VAULT_KIND, VaultRow, WindowsSettings};
 use axum::Json;
@@ -14,8 +14,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use rand::RngCore;
 use rand::rngs::OsRng;
-use sealscan_protocols::appliance::{BindingFields, SecretField, SecretFieldName, SecretValue};
-use sealscan_protocols::envelope::Envelope;
+use sealscan_protocols::appliance::{SecretField, SecretFieldName, SecretValue};
+use sealscan_protocols::envelope::{Binding, Envelope};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -203,7 +203,7 @@ fn is_pending(migration: &Option<String>) -> bool {
 fn check_secrets(
     tx: &Tx<'_>,
     model: &SecretModel,
-    secrets: &[(BindingFields, &SecretValue)],
+    secrets: &[(Binding, &SecretValue)],
 ) -> ApiResult<()> {
     let approved = tx.approved_appliances()?;
     for (binding, value) in secrets {
@@ -237,7 +237,7 @@ fn check_secrets(
                         format!("the {field} envelope does not parse: {e}"),
                     )
                 })?;
-                if let Some(diff) = env.binding().first_difference(&envelope_binding(binding)) {
+                if let Some(diff) = env.binding().first_difference(binding) {
                     return Err(bad(
                         "ncsm.binding-mismatch",
                         format!(
@@ -273,7 +273,7 @@ fn check_secrets(
 fn store_secret(
     tx: &Tx<'_>,
     state: &Shared,
-    binding: &BindingFields,
+    binding: &Binding,
     value: &SecretValue,
     now: i64,
 ) -> ApiResult<()> {
@@ -865,7 +865,7 @@ pub async fn create(
     let view = state.store.write(|tx| {
         let model = model_for_change(tx, &state, &p, false)?;
         check_conflicts(tx, &row, &ranges, None)?;
-        let bound: Vec<(BindingFields, &SecretValue)> = secrets
+        let bound: Vec<(Binding, &SecretValue)> = secrets
             .iter()
             .map(|s| (record_binding(&row, s.field), &s.value))
             .collect();
@@ -1245,7 +1245,7 @@ fn rebind_needed(
     kind: &str,
     id: &str,
     replaced: &BTreeSet<String>,
-    binding_for: impl Fn(&str) -> Option<BindingFields>,
+    binding_for: impl Fn(&str) -> Option<Binding>,
 ) -> ApiResult<Option<String>> {
     for (field, text) in tx.envelopes_of(kind, id)? {
         if replaced.contains(&field) {
@@ -1254,7 +1254,7 @@ fn rebind_needed(
         let (Ok(env), Some(b)) = (Envelope::from_text(&text), binding_for(&field)) else {
             continue;
         };
-        if let Some(diff) = env.binding().first_difference(&envelope_binding(&b)) {
+        if let Some(diff) = env.binding().first_difference(&b) {
             return Ok(Some(format!(
                 "its sealed {field} is bound to the old {diff}: the appliances could not open it after this change; send the {field} again, sealed for the new values (sealscan records|vaults update seals it when asked for the secret)"
             )));
@@ -1333,13 +1333,13 @@ pub async fn update(
             .collect::<BTreeSet<_>>();
         let check_row = row.clone();
         if let Some(why) = rebind_needed(tx, &row.kind, &row.id, &given, |f| {
-            crate::credentials::field_from_str(f)
+            SecretFieldName::from_name(f)
                 .filter(|_| kept.contains(f))
                 .map(|field| record_binding(&check_row, field))
         })? {
             return Err(ApiError::conflict("record.secrets-rebind-required", why));
         }
-        let bound: Vec<(BindingFields, &SecretValue)> = secrets
+        let bound: Vec<(Binding, &SecretValue)> = secrets
             .iter()
             .map(|s| (record_binding(&row, s.field), &s.value))
             .collect();

@@ -12,10 +12,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use sealscan_protocols::appliance::{
-    BindingFields, RewrapItem, RewrapSubmit, RewrapWork, SecretFieldName,
-};
-use sealscan_protocols::envelope::{Envelope, same_payload};
+use sealscan_protocols::appliance::{RewrapItem, RewrapSubmit, RewrapWork};
+use sealscan_protocols::envelope::{Binding, Envelope, same_payload};
 use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -45,31 +43,11 @@ pub fn missing_for(tx: &Tx<'_>, target: &ApplianceRow) -> Result<usize, ApiError
     Ok(lacking(tx, target)?.len())
 }
 
-fn field_name(s: &str) -> Option<SecretFieldName> {
-    Some(match s {
-        "password" => SecretFieldName::Password,
-        "private_key" => SecretFieldName::PrivateKey,
-        "passphrase" => SecretFieldName::Passphrase,
-        "vault_password" => SecretFieldName::VaultPassword,
-        _ => return None,
-    })
-}
-
-fn non_empty(s: &str) -> Option<String> {
-    (!s.is_empty()).then(|| s.to_string())
-}
-
-fn binding_fields(env: &Envelope) -> Option<BindingFields> {
+/// The envelope's own binding, for an envelope of a known secret field (the wire's binding
+/// names one).
+fn stated_binding(env: &Envelope) -> Option<Binding> {
     let b = env.binding();
-    Some(BindingFields {
-        record_kind: b.record_kind.clone(),
-        record_id: b.record_id.clone(),
-        field: field_name(&b.field)?,
-        user: b.user.clone(),
-        domain: non_empty(&b.domain),
-        vault_url: non_empty(&b.vault_url),
-        secret_name: non_empty(&b.secret_name),
-    })
+    b.field_name().map(|_| b.clone())
 }
 
 /// `GET /api/v1/appliance/rewrap`: work for the oldest approved appliance that lacks entries
@@ -89,7 +67,7 @@ pub async fn work(
                 .filter_map(|(s, env)| {
                     Some(RewrapItem {
                         item_id: s.id.to_string(),
-                        binding: binding_fields(&env)?,
+                        binding: stated_binding(&env)?,
                         envelope: s.envelope,
                     })
                 })

@@ -61,8 +61,8 @@ CREATE TABLE ncsm (
 );
 "#;
 
-/// "unix", "windows" or "vault": the binding's record kind and the secrets' owner kind.
-pub const VAULT_KIND: &str = "vault";
+/// The secrets' owner kind for a vault: the binding's record kind.
+pub use sealscan_protocols::envelope::VAULT_KIND;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WindowsSettings {

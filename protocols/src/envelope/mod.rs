@@ -10,7 +10,7 @@ mod random;
 mod seal;
 mod wire;
 
-pub use binding::{Binding, FIELD_NAMES, MAX_FIELD_LEN, MAX_VAULT_URL_LEN};
+pub use binding::{Binding, FIELD_NAMES, MAX_FIELD_LEN, MAX_VAULT_URL_LEN, VAULT_KIND};
 pub use error::{EnvelopeError, Result, Stage};
 pub use keys::{PRIVATE_KEY_LEN, PrivateKey, public_key};
 pub use seal::{

@@ -8,12 +8,12 @@ use sealscan_agent::arena::Arena;
 use sealscan_agent::config::Timeouts;
 use sealscan_agent::identity::IdentityKey;
 use sealscan_agent::resolve::{self, JobCredentials};
-use sealscan_agent::{scan, sealed};
+use sealscan_agent::scan;
 use sealscan_protocols::appliance::{
-    BindingFields, Job, JobRecord, JobTarget, JobVault, RecordKind, RecordLogin, ResultPost,
-    SecretField, SecretFieldName, SecretValue, WindowsDomainType, WindowsOptions, WireSecret,
+    Job, JobRecord, JobTarget, JobVault, RecordKind, RecordLogin, ResultPost, SecretField,
+    SecretFieldName, SecretValue, WindowsDomainType, WindowsOptions, WireSecret,
 };
-use sealscan_protocols::envelope;
+use sealscan_protocols::envelope::{self, Binding};
 use sealscan_protocols::results::{LoginKind, LoginOutcome, Status, Step};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -155,7 +155,7 @@ impl Appliance {
     }
 
     /// Seals `plaintext` to this appliance as the operator's CLI would, bound to `fields`.
-    pub fn seal(&self, fields: &BindingFields, plaintext: &[u8]) -> String {
+    pub fn seal(&self, fields: &Binding, plaintext: &[u8]) -> String {
         seal_to(self.identity.public_key(), fields, plaintext)
     }
 }
@@ -167,8 +167,8 @@ impl Default for Appliance {
 }
 
 /// Seals `plaintext` to `public_key`, bound to `fields`; the envelope's text form.
-pub fn seal_to(public_key: &[u8; 32], fields: &BindingFields, plaintext: &[u8]) -> String {
-    envelope::seal(plaintext, &sealed::binding(fields), &[*public_key])
+pub fn seal_to(public_key: &[u8; 32], fields: &Binding, plaintext: &[u8]) -> String {
+    envelope::seal(plaintext, fields, &[*public_key])
         .expect("seal")
         .to_text()
 }
@@ -189,12 +189,12 @@ pub fn tamper(envelope_text: &str) -> String {
 }
 
 /// What a record's secret is bound to (`record_kind` "unix"/"windows", as the contract says).
-pub fn record_fields(record: &JobRecord, field: SecretFieldName) -> BindingFields {
+pub fn record_fields(record: &JobRecord, field: SecretFieldName) -> Binding {
     resolve::record_binding(record, field)
 }
 
 /// What a vault's web-service password is bound to.
-pub fn vault_fields(vault: &JobVault) -> BindingFields {
+pub fn vault_fields(vault: &JobVault) -> Binding {
     resolve::vault_binding(vault)
 }
 

@@ -13,7 +13,8 @@ use reqwest::Method;
 use sealscan_e2e::agent::AgentSettings;
 use sealscan_e2e::control_plane::*;
 use sealscan_e2e::seal_to;
-use sealscan_protocols::appliance::{BindingFields, SecretFieldName};
+use sealscan_protocols::appliance::SecretFieldName;
+use sealscan_protocols::envelope::Binding;
 use sealscan_test_peers::faulty::{FaultyTarget, loopback as ip, unanswered};
 use sealscan_test_peers::smbd::{Smbd, SmbdOptions};
 use sealscan_test_peers::sshd::{KeyFormat, Sshd, SshdOptions, generate_key};
@@ -287,16 +288,8 @@ fn appliance_key(plane: &ControlPlane) -> [u8; 32] {
 }
 
 /// What a record's password is bound to, as the CLI seals it.
-fn password_binding(kind: &str, id: &str, user: &str) -> BindingFields {
-    BindingFields {
-        record_kind: kind.into(),
-        record_id: id.into(),
-        field: SecretFieldName::Password,
-        user: user.into(),
-        domain: None,
-        vault_url: None,
-        secret_name: None,
-    }
+fn password_binding(kind: &str, id: &str, user: &str) -> Binding {
+    Binding::for_record(kind, id, SecretFieldName::Password, user, None, false)
 }
 
 #[test]

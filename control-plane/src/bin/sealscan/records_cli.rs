@@ -9,7 +9,7 @@ use rand::RngCore;
 use sealscan_control::cli::operator::records::{
     CreateRecordArgs, NcsmCmd, RecordsCmd, UpdateRecordArgs, UpdateVaultArgs, VaultsCmd,
 };
-use sealscan_protocols::appliance::{SecretValue, WireSecret};
+use sealscan_protocols::appliance::{SecretFieldName, SecretValue, WireSecret};
 use sealscan_protocols::envelope::{self, Binding};
 use serde_json::{Value, json};
 use std::io::Write;
@@ -147,25 +147,17 @@ async fn create_record(ctx: &Ctx, a: CreateRecordArgs) -> R<()> {
         None
     };
     let id = new_id("r");
-    let domain = if a.kind == "windows" && a.domain_type != "none" {
-        a.domain.clone().filter(|d| !d.trim().is_empty())
-    } else {
-        None
-    };
-    let binding = |field: &str| Binding {
-        record_kind: a.kind.clone(),
-        record_id: id.clone(),
-        field: field.to_string(),
-        user: a.user.clone(),
-        domain: domain.clone().unwrap_or_default(),
-        ..Default::default()
+    // Only a Windows record of a domain type other than none carries a domain, as stored.
+    let local = a.kind != "windows" || a.domain_type == "none";
+    let binding = |field: SecretFieldName| {
+        Binding::for_record(&a.kind, &id, field, &a.user, a.domain.as_deref(), local)
     };
     let mut secrets = Vec::new();
     if a.login_type == "basic" {
-        let mut add = |field: &str, plain: &[u8]| -> R<()> {
+        let mut add = |field: SecretFieldName, plain: &[u8]| -> R<()> {
             let b = binding(field);
             let value = secret_value(plain, keys.as_deref().map(|k| (&b, k)))?;
-            secrets.push(json!({"field": field, "value": value}));
+            secrets.push(json!({"field": field.as_str(), "value": value}));
             Ok(())
         };
         match &a.private_key_file {
@@ -176,10 +168,10 @@ async fn create_record(ctx: &Ctx, a: CreateRecordArgs) -> R<()> {
                         path.display()
                     ))
                 })?);
-                add("private_key", &pem)?;
+                add(SecretFieldName::PrivateKey, &pem)?;
                 if a.passphrase {
                     let p = ctx.new_secret("Passphrase of the private key: ")?;
-                    add("passphrase", p.expose().as_bytes())?;
+                    add(SecretFieldName::Passphrase, p.expose().as_bytes())?;
                 }
             }
             Some(_) => {
@@ -187,7 +179,7 @@ async fn create_record(ctx: &Ctx, a: CreateRecordArgs) -> R<()> {
             }
             None => {
                 let p = ctx.new_secret(&format!("Password of {}: ", a.user))?;
-                add("password", p.expose().as_bytes())?;
+                add(SecretFieldName::Password, p.expose().as_bytes())?;
             }
         }
     }
@@ -318,22 +310,14 @@ pub async fn vaults(ctx: &Ctx, cmd: VaultsCmd) -> R<()> {
             };
             let id = new_id("v");
             let url = a.url.trim().to_string();
-            let domain = a.domain.clone().filter(|d| !d.is_empty());
             let ca_pem = match &a.ca_file {
                 Some(p) => Some(std::fs::read_to_string(p).map_err(|e| {
                     Failure(format!("cannot read the CA bundle {}: {e}", p.display()))
                 })?),
                 None => None,
             };
-            let b = Binding {
-                record_kind: "vault".into(),
-                record_id: id.clone(),
-                field: "vault_password".into(),
-                user: a.user.clone(),
-                domain: domain.clone().unwrap_or_default(),
-                vault_url: url.clone(),
-                secret_name: String::new(),
-            };
+            let domain = a.domain.clone().filter(|d| !d.is_empty());
+            let b = Binding::for_vault(&id, &a.user, domain.as_deref(), &url);
             let p = ctx.new_secret(&format!("Web-service password of {}: ", a.user))?;
             let password = secret_value(p.expose().as_bytes(), keys.as_deref().map(|k| (&b, k)))?;
             drop(p);
@@ -547,38 +531,31 @@ async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
             .clone()
             .or_else(|| w["domain_type"].as_str().map(str::to_string))
             .unwrap_or_else(|| "none".into());
-        let domain = if kind == "windows" && domain_type != "none" {
-            a.domain
-                .clone()
-                .or_else(|| w["domain"].as_str().map(str::to_string))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let domain = a
+            .domain
+            .clone()
+            .or_else(|| w["domain"].as_str().map(str::to_string));
+        let local = kind != "windows" || domain_type == "none";
         sealed = ncsm_active(ctx).await?;
         let keys = if sealed {
             Some(recipients(ctx).await?)
         } else {
             None
         };
-        let binding = |field: &str| Binding {
-            record_kind: kind.clone(),
-            record_id: s(&cur["id"]),
-            field: field.to_string(),
-            user: user.clone(),
-            domain: domain.clone(),
-            ..Default::default()
+        let id = s(&cur["id"]);
+        let binding = |field: SecretFieldName| {
+            Binding::for_record(&kind, &id, field, &user, domain.as_deref(), local)
         };
         let mut secrets = Vec::new();
-        let mut add = |field: &str, plain: &[u8]| -> R<()> {
+        let mut add = |field: SecretFieldName, plain: &[u8]| -> R<()> {
             let b = binding(field);
             let value = secret_value(plain, keys.as_deref().map(|k| (&b, k)))?;
-            secrets.push(json!({"field": field, "value": value}));
+            secrets.push(json!({"field": field.as_str(), "value": value}));
             Ok(())
         };
         if a.password {
             let p = ctx.new_secret(&format!("New password of {user}: "))?;
-            add("password", p.expose().as_bytes())?;
+            add(SecretFieldName::Password, p.expose().as_bytes())?;
         }
         if let Some(path) = &a.private_key_file {
             let pem = Zeroizing::new(std::fs::read(path).map_err(|e| {
@@ -587,11 +564,11 @@ async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
                     path.display()
                 ))
             })?);
-            add("private_key", &pem)?;
+            add(SecretFieldName::PrivateKey, &pem)?;
         }
         if a.passphrase {
             let p = ctx.new_secret("Passphrase of the private key: ")?;
-            add("passphrase", p.expose().as_bytes())?;
+            add(SecretFieldName::Passphrase, p.expose().as_bytes())?;
         }
         body["secrets"] = Value::Array(secrets);
     }
@@ -652,25 +629,17 @@ async fn update_vault(ctx: &Ctx, a: UpdateVaultArgs) -> R<()> {
             .map(str::trim)
             .map(str::to_string)
             .unwrap_or_else(|| s(&cur["url"]));
-        let domain = match &a.domain {
-            Some(d) => d.clone(),
-            None => cur["domain"].as_str().unwrap_or("").to_string(),
-        };
+        let domain = a
+            .domain
+            .clone()
+            .or_else(|| cur["domain"].as_str().map(str::to_string));
         sealed = ncsm_active(ctx).await?;
         let keys = if sealed {
             Some(recipients(ctx).await?)
         } else {
             None
         };
-        let b = Binding {
-            record_kind: "vault".into(),
-            record_id: s(&cur["id"]),
-            field: "vault_password".into(),
-            user: user.clone(),
-            domain,
-            vault_url: url,
-            secret_name: String::new(),
-        };
+        let b = Binding::for_vault(&s(&cur["id"]), &user, domain.as_deref(), &url);
         let p = ctx.new_secret(&format!("New web-service password of {user}: "))?;
         body["password"] = secret_value(p.expose().as_bytes(), keys.as_deref().map(|k| (&b, k)))?;
     }

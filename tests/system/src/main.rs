@@ -21,7 +21,6 @@ mod service;
 use container::Container;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 fn main() -> ExitCode {
@@ -87,51 +86,16 @@ fn abandon(why: &str, code: i32) {
     std::process::exit(code);
 }
 
-/// The write end of the pipe that carries caught signals to the thread that stops the peers.
-static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
-
-extern "C" fn on_signal(sig: libc::c_int) {
-    let byte = sig as u8;
-    // SAFETY: write(2) is async-signal-safe; the pipe outlives the process.
-    unsafe {
-        libc::write(
-            SIGNAL_PIPE.load(Ordering::Relaxed),
-            std::ptr::addr_of!(byte).cast(),
-            1,
-        )
-    };
-}
-
 /// SIGINT, SIGTERM and SIGHUP reach a thread that stops sshd and smbd before the program ends
-/// (as in tests/e2e's demo driver: a handler and a pipe, not a blocked mask, which the peers
-/// would inherit).
+/// (signal-hook's handler and self-pipe, not a blocked mask, which the peers would inherit;
+/// caught signals go back to their defaults on exec).
 fn handle_signals() -> Result<(), String> {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 fills the two descriptors; sigaction installs a handler that only writes
-    // to the pipe.
-    unsafe {
-        if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
-            return Err(format!(
-                "cannot create a pipe: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
-        SIGNAL_PIPE.store(fds[1], Ordering::Relaxed);
-        let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-        libc::sigemptyset(&mut action.sa_mask);
-        action.sa_flags = libc::SA_RESTART;
-        for s in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-            libc::sigaction(s, &action, std::ptr::null_mut());
-        }
-    }
-    let read_end = fds[0];
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(|e| format!("cannot watch for signals: {e}"))?;
     std::thread::spawn(move || {
-        let mut byte = 0u8;
-        // SAFETY: reads one byte into a local from the pipe created above.
-        let n = unsafe { libc::read(read_end, std::ptr::addr_of_mut!(byte).cast(), 1) };
-        if n == 1 {
-            abandon(&format!("signal {byte}"), 128 + i32::from(byte));
+        if let Some(sig) = signals.forever().next() {
+            abandon(&format!("signal {sig}"), 128 + sig);
         }
     });
     Ok(())

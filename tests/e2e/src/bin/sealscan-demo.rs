@@ -24,7 +24,7 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Output, Stdio};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 const UNIX_USER: &str = "sealscan_demo";
@@ -87,58 +87,24 @@ fn stop(mut child: Child, grace: Duration) -> Option<std::process::ExitStatus> {
     child.wait().ok()
 }
 
-/// The write end of the pipe that carries caught signals to the cleanup thread.
-static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
 /// Set once a signal is being handled: the main thread's errors from then on are only the
 /// echo of processes being stopped under it.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
-extern "C" fn on_signal(sig: libc::c_int) {
-    let byte = sig as u8;
-    // SAFETY: write(2) is async-signal-safe; the pipe outlives the process.
-    unsafe {
-        libc::write(
-            SIGNAL_PIPE.load(Ordering::Relaxed),
-            std::ptr::addr_of!(byte).cast(),
-            1,
-        )
-    };
-}
-
 /// SIGINT, SIGTERM and SIGHUP reach a thread that cleans up and exits, so an interrupted demo
-/// leaves no sshd, smbd, control plane or agent behind. A handler and a pipe rather than a
-/// blocked mask and sigwait: children inherit a blocked mask, and an agent with SIGTERM
-/// blocked could not be stopped; caught signals go back to their defaults on exec.
+/// leaves no sshd, smbd, control plane or agent behind. signal-hook's handler and self-pipe
+/// rather than a blocked mask and sigwait: children inherit a blocked mask, and an agent with
+/// SIGTERM blocked could not be stopped; caught signals go back to their defaults on exec.
 fn handle_signals() -> Result<(), String> {
-    let mut fds = [0; 2];
-    // SAFETY: pipe(2) fills the two descriptors; sigaction installs a handler that only
-    // writes to the pipe.
-    unsafe {
-        if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
-            return Err(format!(
-                "cannot create a pipe: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
-        SIGNAL_PIPE.store(fds[1], Ordering::Relaxed);
-        let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-        libc::sigemptyset(&mut action.sa_mask);
-        action.sa_flags = libc::SA_RESTART;
-        for s in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-            libc::sigaction(s, &action, std::ptr::null_mut());
-        }
-    }
-    let read_end = fds[0];
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(|e| format!("cannot watch for signals: {e}"))?;
     std::thread::spawn(move || {
-        let mut byte = 0u8;
-        // SAFETY: reads one byte into a local from the pipe created above.
-        let n = unsafe { libc::read(read_end, std::ptr::addr_of_mut!(byte).cast(), 1) };
-        if n == 1 {
+        if let Some(sig) = signals.forever().next() {
             INTERRUPTED.store(true, Ordering::SeqCst);
             eprintln!("\nsealscan-demo: interrupted; stopping everything it started");
             cleanup();
-            std::process::exit(128 + i32::from(byte));
+            std::process::exit(128 + sig);
         }
     });
     Ok(())

@@ -6,5 +6,6 @@ pub mod envelope;
 pub mod identity;
 pub mod ntlm;
 pub mod results;
+pub mod secret;
 pub mod smb2;
 pub mod spnego;

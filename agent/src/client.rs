@@ -1,6 +1,7 @@
 //! The control-plane API as the appliance calls it: HTTPS with rustls, trusting only the CA
 //! file the agent is configured with, and the appliance credential as a bearer token.
 
+use crate::secret::SecretText;
 use sealscan_protocols::appliance::{
     API_PREFIX, CLAIM_AFTER_START_HEADER, ClaimRequest, EnrollPollRequest, EnrollRequest,
     EnrollResponse, EnrollState, HeartbeatResponse, Job, ResultAck, ResultPost, RewrapSubmit,
@@ -10,7 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -65,7 +66,7 @@ pub struct ApiClient {
     http: reqwest::Client,
     base: String,
     /// The appliance credential (bearer token); absent before approval.
-    credential: Option<std::sync::Arc<Zeroizing<String>>>,
+    credential: Option<std::sync::Arc<SecretText>>,
 }
 
 impl std::fmt::Debug for ApiClient {
@@ -122,13 +123,9 @@ impl ApiClient {
     }
 
     /// The same client, authenticating with the appliance credential.
-    pub fn with_credential(mut self, credential: Zeroizing<String>) -> Self {
+    pub fn with_credential(mut self, credential: SecretText) -> Self {
         self.credential = Some(std::sync::Arc::new(credential));
         self
-    }
-
-    pub fn base_url(&self) -> &str {
-        &self.base
     }
 
     pub async fn enroll(&self, request: &EnrollRequest) -> Result<EnrollResponse, ClientError> {
@@ -212,7 +209,7 @@ impl ApiClient {
 
     fn authorize(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         match &self.credential {
-            Some(c) => request.bearer_auth(c.as_str()),
+            Some(c) => request.bearer_auth(c.expose()),
             None => request,
         }
     }

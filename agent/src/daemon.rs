@@ -17,6 +17,7 @@ use crate::hardening::{self, HardeningError};
 use crate::identity::{self, IdentityError, IdentityKey};
 use crate::logging::{self, LoggingError, OutcomeContext};
 use crate::resolve::JobCredentials;
+use crate::secret::SecretText;
 use crate::spool::{Spool, SpoolError, Spooled};
 use crate::{notify, scan, sealed};
 use base64::Engine as _;
@@ -30,7 +31,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
-use zeroize::Zeroizing;
 
 /// How long a claim waits for work before asking again.
 const CLAIM_WAIT_SECS: u32 = 30;
@@ -242,7 +242,7 @@ pub async fn wait_for_approval(
     enrollment: &Enrollment,
     state_dir: &Path,
     stop: &watch::Receiver<bool>,
-) -> Result<Zeroizing<String>, DaemonError> {
+) -> Result<SecretText, DaemonError> {
     let request = EnrollPollRequest {
         appliance_id: enrollment.appliance_id.clone(),
         poll_secret: enrollment.poll_secret.clone(),
@@ -251,8 +251,8 @@ pub async fn wait_for_approval(
     loop {
         let delay = match client.enroll_poll(&request).await {
             Ok(EnrollState::Approved { credential }) => {
-                let credential = Zeroizing::new(credential);
-                enrollment::save_credential(state_dir, &credential)?;
+                let credential = SecretText::new(credential);
+                enrollment::save_credential(state_dir, credential.expose())?;
                 log::info!("appliance {} approved", enrollment.appliance_id);
                 return Ok(credential);
             }

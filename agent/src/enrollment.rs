@@ -5,6 +5,7 @@
 //! `credential` (0600): the appliance's API credential, written once it is collected. Nothing
 //! else: the identity key has its own file, and no target secret is ever stored.
 
+use crate::secret::SecretText;
 use serde::{Deserialize, Serialize};
 use std::fs::{self, OpenOptions};
 use std::io::{Read, Write};
@@ -86,7 +87,7 @@ pub fn credential_path(state_dir: &Path) -> PathBuf {
 }
 
 /// The stored credential, or `None` before approval.
-pub fn load_credential(state_dir: &Path) -> Result<Option<Zeroizing<String>>, EnrollmentError> {
+pub fn load_credential(state_dir: &Path) -> Result<Option<SecretText>, EnrollmentError> {
     let path = credential_path(state_dir);
     let bytes = match read_private(&path, MAX_CREDENTIAL_LEN) {
         Ok(b) => b,
@@ -104,7 +105,7 @@ pub fn load_credential(state_dir: &Path) -> Result<Option<Zeroizing<String>>, En
             message: "the credential file is empty".into(),
         });
     }
-    Ok(Some(Zeroizing::new(text.to_string())))
+    Ok(Some(SecretText::copy_from(text)))
 }
 
 pub fn save_credential(state_dir: &Path, credential: &str) -> Result<(), EnrollmentError> {
@@ -207,7 +208,7 @@ mod tests {
         assert!(load_credential(dir.path()).unwrap().is_none());
         save_credential(dir.path(), "apc_secret").unwrap();
         assert_eq!(
-            load_credential(dir.path()).unwrap().unwrap().as_str(),
+            load_credential(dir.path()).unwrap().unwrap().expose(),
             "apc_secret"
         );
         for f in [ENROLLMENT_FILE, CREDENTIAL_FILE] {

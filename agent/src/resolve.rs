@@ -12,13 +12,13 @@ use crate::identity::IdentityKey;
 use crate::login::unix::{UnixCredential, UnixSecret};
 use crate::login::windows::{SmbDialect, WindowsCredential};
 use crate::sealed;
-use crate::secret::SecretBytes;
 use sealscan_protocols::appliance::{
     Job, JobRecord, JobVault, RecordKind, RecordLogin, SecretField, SecretFieldName, SecretValue,
     VaultUnixAuth, WindowsDomainType,
 };
 use sealscan_protocols::envelope::Binding;
 use sealscan_protocols::results::{LoginKind, LoginOutcome, Status, Step};
+use sealscan_protocols::secret::SecretBytes;
 use sealscan_vault::{
     Api, JobLabel, Limits, SecretRef, SecretServer, SecretServerSession, TlsSettings,
     VaultConnector, VaultRecord, VaultSession,
@@ -282,7 +282,6 @@ impl JobCredentials {
             .filter(|d| !d.is_empty());
         check_account(record, secret_user, secret_domain)
             .map_err(|why| fail(format!("{shown} {why}")))?;
-        let copy = |s: &sealscan_vault::Secret| SecretBytes::copy_from(s.expose());
         match record.kind {
             RecordKind::Unix => {
                 let key = || {
@@ -290,15 +289,15 @@ impl JobCredentials {
                         .private_key
                         .as_ref()
                         .map(|key| UnixSecret::PrivateKey {
-                            key: copy(key),
-                            passphrase: credential.passphrase.as_ref().map(copy),
+                            key: key.clone(),
+                            passphrase: credential.passphrase.clone(),
                         })
                 };
                 let password = || {
                     credential
                         .password
                         .as_ref()
-                        .map(|p| UnixSecret::Password(copy(p)))
+                        .map(|p| UnixSecret::Password(p.clone()))
                 };
                 let secret = match unix_auth {
                     Some(VaultUnixAuth::Password) => password().ok_or_else(|| {
@@ -330,7 +329,7 @@ impl JobCredentials {
                     .filter(|d| !d.is_empty())
                     .or_else(|| secret_domain.map(str::to_string))
                     .or_else(|| split_domain(secret_user).0.map(str::to_string));
-                windows_credential(record, record.user.clone(), domain, copy(password))
+                windows_credential(record, record.user.clone(), domain, password.clone())
             }
         }
     }
@@ -372,7 +371,7 @@ impl JobCredentials {
         let record = VaultRecord {
             url: vault.url.clone(),
             username: vault.user.clone(),
-            password: sealscan_vault::Secret::copy_from(password.expose()),
+            password,
             domain: vault.domain.clone(),
             organization: vault.organization.clone(),
             tls: TlsSettings {
@@ -381,7 +380,6 @@ impl JobCredentials {
             },
             api,
         };
-        drop(password);
         self.connector
             .open_session(record, &JobLabel::new(self.job_id.clone()))
             .map_err(|e| {

@@ -4,8 +4,8 @@
 //! control plane that edits a record's user, domain or vault, or moves an envelope to another
 //! record or field, gets `BindingMismatch` here and the login never starts.
 
-use crate::secret::SecretBytes;
 use sealscan_protocols::envelope::{self, Binding, Envelope, RecipientKey};
+use sealscan_protocols::secret::SecretBytes;
 
 /// Opens `envelope_text` as `me` (the identity key, prepared once by
 /// [`crate::identity::IdentityKey::recipient`] so no open re-derives the public key),
@@ -23,23 +23,8 @@ pub fn open(
 }
 
 /// Adds `new_public_key` as a recipient of an envelope this appliance can open (rewrap),
-/// keeping header and payload unchanged. Returns the new envelope's text form. Derives the
-/// public key from `private_key` on each call; a loop over many items uses [`add_recipient_as`].
-pub fn add_recipient(
-    envelope_text: &str,
-    expected: &Binding,
-    private_key: &[u8; 32],
-    new_public_key: &[u8; 32],
-) -> Result<String, String> {
-    add_recipient_as(
-        envelope_text,
-        expected,
-        &RecipientKey::new(private_key),
-        new_public_key,
-    )
-}
-
-/// [`add_recipient`] as a prepared key.
+/// keeping header and payload unchanged. Returns the new envelope's text form. `me` is
+/// prepared once for a loop over many items.
 pub fn add_recipient_as(
     envelope_text: &str,
     expected: &Binding,
@@ -87,8 +72,13 @@ mod tests {
             .unwrap()
             .to_text();
         assert!(open(&sealed, &fields(), &RecipientKey::new(new.as_bytes())).is_err());
-        let rewrapped =
-            add_recipient(&sealed, &fields(), me.as_bytes(), &new.public_key()).unwrap();
+        let rewrapped = add_recipient_as(
+            &sealed,
+            &fields(),
+            &RecipientKey::new(me.as_bytes()),
+            &new.public_key(),
+        )
+        .unwrap();
         assert_eq!(
             open(&rewrapped, &fields(), &RecipientKey::new(new.as_bytes()))
                 .unwrap()
@@ -109,7 +99,13 @@ mod tests {
             .to_text();
         let mut claimed = fields();
         claimed.record_id = "r9".into();
-        let err = add_recipient(&sealed, &claimed, me.as_bytes(), &new.public_key()).unwrap_err();
+        let err = add_recipient_as(
+            &sealed,
+            &claimed,
+            &RecipientKey::new(me.as_bytes()),
+            &new.public_key(),
+        )
+        .unwrap_err();
         assert!(!err.contains("keep-out"), "{err}");
     }
 }

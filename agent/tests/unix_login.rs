@@ -4,8 +4,8 @@
 
 use sealscan_agent::login::Target;
 use sealscan_agent::login::unix::{UnixCredential, UnixSecret, login};
-use sealscan_agent::secret::SecretBytes;
 use sealscan_protocols::results::{LoginOutcome, Status, Step};
+use sealscan_protocols::secret::SecretBytes;
 use sealscan_test_peers::sshd::{KeyFormat, Sshd, SshdOptions, TestKey, generate_key};
 use sealscan_test_peers::system::{closed_loopback_port, ensure_user, expire_password, lock_user};
 use std::io::{Read, Write};

@@ -5,8 +5,8 @@ use sealscan_agent::login::Target;
 use sealscan_agent::login::windows::{
     NtlmWrapping, SmbDialect, WindowsCredential, login, login_with, probe_domain,
 };
-use sealscan_agent::secret::SecretBytes;
 use sealscan_protocols::results::{LoginOutcome, Status, Step};
+use sealscan_protocols::secret::SecretBytes;
 use sealscan_test_peers::smbd::{Smbd, SmbdOptions};
 use std::io::Write;
 use std::net::TcpListener;

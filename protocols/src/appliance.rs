@@ -7,12 +7,12 @@
 
 use crate::envelope::Binding;
 use crate::results::{LoginKind, LoginOutcome};
+use crate::secret::{SecretBytes, SecretText};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::net::IpAddr;
-use zeroize::Zeroizing;
 
 /// Where these endpoints live.
 pub const API_PREFIX: &str = "/api/v1/appliance";
@@ -353,30 +353,34 @@ pub struct RewrappedItem {
 // ---------------------------------------------------------------------------------------------
 // Legacy secrets on the wire
 
-/// A legacy-model secret: base64 on the wire, a zeroizing buffer of its exact size in memory.
+/// A legacy-model secret: base64 on the wire, a [`SecretBytes`] of its exact size in memory.
 #[derive(Clone)]
-pub struct WireSecret(Zeroizing<Vec<u8>>);
-
-impl WireSecret {
-    pub fn new(bytes: &[u8]) -> Self {
-        Self(Zeroizing::new(bytes.to_vec()))
-    }
-
-    pub fn expose(&self) -> &[u8] {
-        &self.0
-    }
-}
+pub struct WireSecret(SecretBytes);
 
 impl fmt::Debug for WireSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[REDACTED]")
+        self.0.fmt(f)
+    }
+}
+
+impl WireSecret {
+    pub fn new(bytes: &[u8]) -> Self {
+        Self(SecretBytes::copy_from(bytes))
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        self.0.expose()
+    }
+
+    pub fn into_secret(self) -> SecretBytes {
+        self.0
     }
 }
 
 impl Serialize for WireSecret {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let encoded = Zeroizing::new(STANDARD.encode(self.0.as_slice()));
-        serializer.serialize_str(&encoded)
+        let encoded = SecretText::new(STANDARD.encode(self.expose()));
+        serializer.serialize_str(encoded.expose())
     }
 }
 
@@ -389,13 +393,13 @@ impl<'de> Deserialize<'de> for WireSecret {
                 f.write_str("a base64 string")
             }
             fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<WireSecret, E> {
-                // Decoded into a buffer sized once from the input, so it never reallocates.
-                let mut out = Zeroizing::new(vec![0u8; base64::decoded_len_estimate(text.len())]);
+                // Decoded into a scratch buffer sized from the input (never reallocated), then
+                // copied to the exact length; the scratch is wiped when it drops.
+                let mut scratch = SecretBytes::zeroed(base64::decoded_len_estimate(text.len()));
                 let len = STANDARD
-                    .decode_slice(text.as_bytes(), out.as_mut_slice())
+                    .decode_slice(text.as_bytes(), scratch.expose_mut())
                     .map_err(|_| E::custom("legacy secret is not valid base64"))?;
-                out.truncate(len);
-                Ok(WireSecret(out))
+                Ok(WireSecret(SecretBytes::copy_from(&scratch.expose()[..len])))
             }
         }
         deserializer.deserialize_str(Visitor)

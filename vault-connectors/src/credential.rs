@@ -3,7 +3,7 @@
 use sealscan_protocols::results::Step;
 
 use crate::error::{FailureKind, VaultError};
-use crate::secret::Secret;
+use sealscan_protocols::secret::SecretBytes;
 
 /// Field slugs of the Secret Server templates sealscan reads.
 pub mod slug {
@@ -19,27 +19,27 @@ pub mod slug {
 pub struct Credential {
     /// The vault's id of the secret it came from (for the journal).
     pub secret_id: i64,
-    pub username: Secret,
+    pub username: SecretBytes,
     /// The account's domain, for Windows and Active Directory accounts.
-    pub domain: Option<Secret>,
-    pub password: Option<Secret>,
+    pub domain: Option<SecretBytes>,
+    pub password: Option<SecretBytes>,
     /// The private key file's bytes as stored (OpenSSH or PEM).
-    pub private_key: Option<Secret>,
-    pub passphrase: Option<Secret>,
+    pub private_key: Option<SecretBytes>,
+    pub passphrase: Option<SecretBytes>,
 }
 
 /// Fields gathered from a secret, by slug, before the credential is checked for completeness.
 #[derive(Default)]
 pub(crate) struct Fields {
-    pub username: Option<Secret>,
-    pub domain: Option<Secret>,
-    pub password: Option<Secret>,
-    pub private_key: Option<Secret>,
-    pub passphrase: Option<Secret>,
+    pub username: Option<SecretBytes>,
+    pub domain: Option<SecretBytes>,
+    pub password: Option<SecretBytes>,
+    pub private_key: Option<SecretBytes>,
+    pub passphrase: Option<SecretBytes>,
 }
 
 impl Fields {
-    pub(crate) fn set(&mut self, slug_name: &str, value: Secret) {
+    pub(crate) fn set(&mut self, slug_name: &str, value: SecretBytes) {
         if value.is_empty() {
             return;
         }
@@ -91,21 +91,21 @@ mod tests {
     #[test]
     fn a_credential_needs_a_user_and_a_secret() {
         let mut f = Fields::default();
-        f.set("Username", Secret::copy_from(b"scan"));
+        f.set("Username", SecretBytes::copy_from(b"scan"));
         let e = f.into_credential(1, "\"x\"").unwrap_err();
         assert_eq!(
             e.cause().detail,
             "secret \"x\" has no password or private-key field"
         );
         let mut f = Fields::default();
-        f.set("password", Secret::copy_from(b"pw"));
+        f.set("password", SecretBytes::copy_from(b"pw"));
         assert!(matches!(
             f.into_credential(1, "\"x\"").unwrap_err().kind,
             FailureKind::FieldMissing { .. }
         ));
         let mut f = Fields::default();
-        f.set("username", Secret::copy_from(b"scan"));
-        f.set("private-key", Secret::copy_from(b"KEY"));
+        f.set("username", SecretBytes::copy_from(b"scan"));
+        f.set("private-key", SecretBytes::copy_from(b"KEY"));
         let c = f.into_credential(1, "\"x\"").unwrap();
         assert_eq!(c.private_key.unwrap().expose(), b"KEY");
         assert!(!format!("{:?}", c.username).contains("scan"));

@@ -8,15 +8,16 @@ use std::time::{Duration, SystemTime};
 use reqwest::{Client, RequestBuilder};
 use sealscan_protocols::results::Step;
 
+use crate::body::BodyBuf;
 use crate::error::{FailureKind, VaultError, sanitize};
 use crate::record::{Limits, TlsSettings};
-use crate::secret::{BodyBuf, Secret};
+use sealscan_protocols::secret::SecretBytes;
 
 /// A complete answer. The body may hold secrets, so it lives in a wiping buffer.
 pub struct Answer {
     pub status: u16,
     pub content_type: String,
-    pub body: Secret,
+    pub body: SecretBytes,
     /// How long a throttling answer (429, 503) asks the client to wait (`Retry-After`).
     pub retry_after: Option<Duration>,
 }

@@ -6,13 +6,13 @@
 //! over REST or the legacy SOAP web service. Every failure is a [`VaultError`] whose
 //! [`VaultError::cause`] goes into the login result and the journal.
 
+mod body;
 pub mod credential;
 pub mod error;
 mod http;
 mod lookup;
 pub mod record;
 pub mod rest;
-pub mod secret;
 mod session;
 pub mod soap;
 
@@ -22,7 +22,7 @@ use std::sync::Arc;
 pub use credential::Credential;
 pub use error::{FailureKind, VaultError};
 pub use record::{Api, JobLabel, Limits, SecretRef, TlsSettings, VaultRecord};
-pub use secret::Secret;
+pub use sealscan_protocols::secret::SecretBytes;
 pub use session::{SecretServer, SecretServerSession};
 
 /// A kind of vault the agent can fetch credentials from.

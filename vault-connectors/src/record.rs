@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::secret::Secret;
+use sealscan_protocols::secret::SecretBytes;
 
 /// Which Secret Server web service to speak.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -53,7 +53,7 @@ pub struct VaultRecord {
     /// The application root, e.g. `https://ss.example/SecretServer`.
     pub url: String,
     pub username: String,
-    pub password: Secret,
+    pub password: SecretBytes,
     pub domain: Option<String>,
     /// Only meaningful to the SOAP `Authenticate` call (empty for installed Secret Server).
     pub organization: Option<String>,

@@ -6,7 +6,7 @@ mod common;
 use std::sync::Mutex;
 
 use common::*;
-use sealscan_vault::{Api, Secret, SecretRef, VaultSession};
+use sealscan_vault::{Api, SecretBytes, SecretRef, VaultSession};
 
 static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
@@ -49,7 +49,7 @@ async fn no_secret_reaches_a_log_line_or_a_cause() {
         }
         s.finish().await;
         let mut bad = record(&sim, api);
-        bad.password = Secret::copy_from(b"Wr0ng-pa55");
+        bad.password = SecretBytes::copy_from(b"Wr0ng-pa55");
         if let Err(e) = session(bad)
             .credential(&SecretRef::named("unix-root"))
             .await

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use sealscan_protocols::results::Step;
-use sealscan_vault::{Api, FailureKind, Secret, SecretRef, VaultSession};
+use sealscan_vault::{Api, FailureKind, SecretBytes, SecretRef, VaultSession};
 
 #[tokio::test]
 async fn fetches_a_unix_secret_with_its_private_key() {
@@ -36,14 +36,14 @@ async fn domain_user_logs_in_with_the_domain_field() {
     let sim = sim(false).await;
     let mut r = record(&sim, Api::Rest);
     r.username = "aduser".into();
-    r.password = Secret::copy_from(b"AdPa55!");
+    r.password = SecretBytes::copy_from(b"AdPa55!");
     r.domain = Some("CORP".into());
     let s = session(r.clone());
     let c = s.credential(&SecretRef::named("unix-root")).await.unwrap();
     assert_eq!(c.username.expose(), b"scanuser");
     s.finish().await;
 
-    r.password = Secret::copy_from(b"wrong");
+    r.password = SecretBytes::copy_from(b"wrong");
     let s = session(r);
     let e = s
         .credential(&SecretRef::named("unix-root"))
@@ -67,7 +67,7 @@ async fn domain_user_logs_in_with_the_domain_field() {
 async fn a_failed_login_is_tried_once_per_job() {
     let sim = sim(false).await;
     let mut r = record(&sim, Api::Rest);
-    r.password = Secret::copy_from(b"not-it");
+    r.password = SecretBytes::copy_from(b"not-it");
     let s = session(r);
     for name in ["unix-root", "shared-pw", "win-admin"] {
         let e = s.credential(&SecretRef::named(name)).await.unwrap_err();
@@ -198,7 +198,7 @@ async fn check_out_holds_the_secret_until_the_job_ends() {
 
     let mut r = record(&sim, Api::Rest);
     r.username = "other".into();
-    r.password = Secret::copy_from(b"0ther-pw");
+    r.password = SecretBytes::copy_from(b"0ther-pw");
     let theirs = session(r.clone());
     let e = theirs
         .credential(&SecretRef::named("checkout"))

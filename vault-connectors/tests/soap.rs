@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use sealscan_protocols::results::Step;
-use sealscan_vault::{Api, FailureKind, Secret, SecretRef, VaultSession};
+use sealscan_vault::{Api, FailureKind, SecretBytes, SecretRef, VaultSession};
 
 #[tokio::test]
 async fn fetches_a_unix_secret_with_its_private_key_over_soap() {
@@ -31,7 +31,7 @@ async fn soap_login_failure_names_user_and_domain() {
     let mut r = record(&sim, Api::Soap);
     r.username = "aduser".into();
     r.domain = Some("CORP".into());
-    r.password = Secret::copy_from(b"nope");
+    r.password = SecretBytes::copy_from(b"nope");
     let e = session(r.clone())
         .credential(&SecretRef::named("unix-root"))
         .await
@@ -45,7 +45,7 @@ async fn soap_login_failure_names_user_and_domain() {
             message: "Login failed.".into()
         }
     );
-    r.password = Secret::copy_from(b"AdPa55!");
+    r.password = SecretBytes::copy_from(b"AdPa55!");
     let c = session(r)
         .credential(&SecretRef::named("unix-root"))
         .await
@@ -112,7 +112,7 @@ async fn soap_check_out_is_checked_in_at_the_end() {
     assert!(mine.credential(&SecretRef::named("checkout")).await.is_ok());
     let mut r = record(&sim, Api::Soap);
     r.username = "other".into();
-    r.password = Secret::copy_from(b"0ther-pw");
+    r.password = SecretBytes::copy_from(b"0ther-pw");
     let e = session(r.clone())
         .credential(&SecretRef::named("checkout"))
         .await

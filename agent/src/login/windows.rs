@@ -10,10 +10,10 @@ mod exchange;
 mod transport;
 
 use super::Target;
-use crate::secret::SecretBytes;
 pub use exchange::Failure;
 use exchange::Session;
 use sealscan_protocols::results::{LoginKind, LoginOutcome, Status, Step};
+use sealscan_protocols::secret::SecretBytes;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use sealscan_vault::{
-    Api, JobLabel, Limits, Secret, SecretRef, SecretServer, TlsSettings, VaultConnector,
+    Api, JobLabel, Limits, SecretBytes, SecretRef, SecretServer, TlsSettings, VaultConnector,
     VaultRecord, VaultSession,
 };
 use secret_server_sim::{LoggedRequest, Seed, Sim, SimConfig};
@@ -85,7 +85,7 @@ async fn ours(sim: &Sim, n: usize) -> Result<(), String> {
     let record = VaultRecord {
         url: sim.base_url(),
         username: SERVICE_USER.into(),
-        password: Secret::copy_from(SERVICE_PASSWORD.as_bytes()),
+        password: SecretBytes::copy_from(SERVICE_PASSWORD.as_bytes()),
         domain: None,
         organization: None,
         tls: TlsSettings {

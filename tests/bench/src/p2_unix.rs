@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use sealscan_agent::login::Target;
 use sealscan_agent::login::unix::{UnixCredential, UnixSecret, login};
-use sealscan_agent::secret::SecretBytes;
 use sealscan_protocols::results::Status;
+use sealscan_protocols::secret::SecretBytes;
 use sealscan_test_peers::sshd::{Sshd, SshdOptions};
 use sealscan_test_peers::system::{ensure_packages, ensure_user};
 

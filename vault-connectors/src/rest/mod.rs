@@ -10,13 +10,14 @@ use reqwest::{Client, Method, RequestBuilder};
 use sealscan_protocols::results::Step;
 use tokio::sync::Mutex;
 
+use crate::body::{ExactWriter, wiping_body};
 use crate::credential::{Credential, Fields, slug};
 use crate::error::{FailureKind, VaultError, sanitize};
 use crate::http::{Answer, Transport};
 use crate::lookup::{FolderRef, exactly_one, exactly_one_named, refusal_kind};
 use crate::record::same_name;
 use crate::record::{SecretRef, VaultRecord};
-use crate::secret::{ExactWriter, Secret, wiping_body};
+use sealscan_protocols::secret::SecretBytes;
 
 const PAGE: u64 = 100;
 /// Renew a token this long before the server says it expires, or a quarter of its lifetime
@@ -27,7 +28,7 @@ pub struct RestClient {
     transport: Transport,
     username: String,
     domain: Option<String>,
-    password: Secret,
+    password: SecretBytes,
     comment: String,
     token: Mutex<TokenSlot>,
 }
@@ -546,7 +547,7 @@ impl RestClient {
         mode: Comment,
         is_file: bool,
         shown: &str,
-    ) -> Result<Secret, VaultError> {
+    ) -> Result<SecretBytes, VaultError> {
         let step = Step::SecretFetch;
         let answer = self
             .call(step, |c| {

@@ -1,10 +1,10 @@
 //! Parsers for Secret Server REST answers. Bodies are attacker-shaped: every parser takes raw
 //! bytes, accepts unknown and missing keys, and returns an error naming what was wrong instead
-//! of panicking. Secret values go straight into wiping [`Secret`]s.
+//! of panicking. Secret values go straight into wiping [`SecretBytes`]s.
 
 use serde::Deserialize;
 
-use crate::secret::Secret;
+use sealscan_protocols::secret::SecretBytes;
 
 /// What made an answer unusable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,11 +21,11 @@ fn json<'a, T: Deserialize<'a>>(body: &'a [u8], what: &str) -> Result<T, ParseEr
 /// `POST /oauth2/token` success.
 #[derive(Debug, Deserialize)]
 pub struct TokenGrant {
-    pub access_token: Secret,
+    pub access_token: SecretBytes,
     #[serde(default)]
     pub expires_in: Option<u64>,
     #[serde(default)]
-    pub refresh_token: Option<Secret>,
+    pub refresh_token: Option<SecretBytes>,
 }
 
 pub fn token(body: &[u8]) -> Result<TokenGrant, ParseError> {
@@ -157,7 +157,7 @@ pub struct Item {
     #[serde(default)]
     pub slug: Option<String>,
     #[serde(default)]
-    pub item_value: Option<Secret>,
+    pub item_value: Option<SecretBytes>,
     #[serde(default)]
     pub is_file: bool,
     #[serde(default)]
@@ -193,7 +193,7 @@ pub fn secret(body: &[u8]) -> Result<SecretModel, ParseError> {
 }
 
 /// `GET /secrets/{id}/fields/{slug}` for a text field: a JSON string.
-pub fn field_text(body: &[u8]) -> Result<Secret, ParseError> {
+pub fn field_text(body: &[u8]) -> Result<SecretBytes, ParseError> {
     json(body, "field answer")
 }
 

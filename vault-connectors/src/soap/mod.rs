@@ -6,12 +6,13 @@ pub mod parse;
 use sealscan_protocols::results::Step;
 use tokio::sync::Mutex;
 
+use crate::body::{ExactWriter, wiping_body};
 use crate::credential::{Credential, Fields, slug};
 use crate::error::{FailureKind, VaultError, sanitize};
 use crate::http::{Answer, Transport};
 use crate::lookup::{FolderRef, exactly_one_named, refusal_kind};
 use crate::record::{SecretRef, VaultRecord};
-use crate::secret::{ExactWriter, Secret, wiping_body};
+use sealscan_protocols::secret::SecretBytes;
 
 const PATH: &str = "/webservices/SSWebService.asmx";
 const HEAD: &str = r#"<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>"#;
@@ -102,9 +103,9 @@ pub struct SoapClient {
     username: String,
     domain: Option<String>,
     organization: String,
-    password: Secret,
+    password: SecretBytes,
     comment: String,
-    token: Mutex<(Option<Secret>, u64)>,
+    token: Mutex<(Option<SecretBytes>, u64)>,
 }
 
 /// A secret found by the lookup.
@@ -174,7 +175,7 @@ impl SoapClient {
         self.token().await.map(|_| ())
     }
 
-    async fn token(&self) -> Result<(Secret, u64), VaultError> {
+    async fn token(&self) -> Result<(SecretBytes, u64), VaultError> {
         let mut slot = self.token.lock().await;
         if let Some(t) = &slot.0 {
             return Ok((t.clone(), slot.1));
@@ -427,7 +428,7 @@ impl SoapClient {
         secret_id: i64,
         item_id: i64,
         shown: &str,
-    ) -> Result<Option<Secret>, VaultError> {
+    ) -> Result<Option<SecretBytes>, VaultError> {
         let step = Step::SecretFetch;
         let (s, i) = (secret_id.to_string(), item_id.to_string());
         let (errors, file) = self

@@ -1,7 +1,7 @@
 //! Parsers for the SOAP web service's answers (SOAP 1.1, namespace `urn:thesecretserver.com`).
 //!
 //! The body is read into a small tree with bounded depth and size; every text node is a
-//! wiping [`Secret`] because `Value`, `Token` and `FileAttachment` elements carry secrets.
+//! wiping [`SecretBytes`] because `Value`, `Token` and `FileAttachment` elements carry secrets.
 //! Element names are matched by local name, so any namespace prefix is accepted.
 
 use base64::Engine;
@@ -9,7 +9,7 @@ use quick_xml::events::Event;
 use zeroize::Zeroizing;
 
 use crate::error::sanitize;
-use crate::secret::Secret;
+use sealscan_protocols::secret::SecretBytes;
 
 pub use crate::rest::parse::ParseError;
 
@@ -20,7 +20,7 @@ const MAX_NODES: usize = 100_000;
 #[derive(Debug)]
 pub struct Node {
     pub name: String,
-    pub text: Secret,
+    pub text: SecretBytes,
     pub children: Vec<Node>,
 }
 
@@ -114,7 +114,7 @@ pub fn document(body: &[u8]) -> Result<Node, ParseError> {
                 }
                 let node = Node {
                     name: String::from_utf8_lossy(start.local_name().as_ref()).into_owned(),
-                    text: Secret::copy_from(b""),
+                    text: SecretBytes::copy_from(b""),
                     children: Vec::new(),
                 };
                 if let Some(top) = stack.last_mut() {
@@ -137,7 +137,7 @@ pub fn document(body: &[u8]) -> Result<Node, ParseError> {
                 }
                 let node = Node {
                     name: open.name,
-                    text: Secret::copy_from(&open.text),
+                    text: SecretBytes::copy_from(&open.text),
                     children: open.children,
                 };
                 if let Some(top) = stack.last_mut() {
@@ -199,7 +199,7 @@ fn errors(result: &Node) -> Vec<String> {
 #[derive(Debug)]
 pub struct Authenticated {
     pub errors: Vec<String>,
-    pub token: Option<Secret>,
+    pub token: Option<SecretBytes>,
 }
 
 pub fn authenticate(body: &[u8]) -> Result<Authenticated, ParseError> {
@@ -207,7 +207,7 @@ pub fn authenticate(body: &[u8]) -> Result<Authenticated, ParseError> {
     let r = result(&doc, "AuthenticateResult")?;
     let token = r
         .child("Token")
-        .map(|t| Secret::copy_from(trim_ascii(t.text.expose())))
+        .map(|t| SecretBytes::copy_from(trim_ascii(t.text.expose())))
         .filter(|t| !t.is_empty());
     Ok(Authenticated {
         errors: errors(r),
@@ -288,7 +288,7 @@ pub fn folders(body: &[u8]) -> Result<(Vec<String>, Vec<Folder>), ParseError> {
 pub struct Item {
     pub id: Option<i64>,
     pub field_name: String,
-    pub value: Secret,
+    pub value: SecretBytes,
     pub is_file: bool,
     pub is_password: bool,
 }
@@ -347,7 +347,7 @@ pub fn get_secret(body: &[u8]) -> Result<SecretAnswer, ParseError> {
                 value: i
                     .child("Value")
                     .map(|v| v.text.clone())
-                    .unwrap_or_else(|| Secret::copy_from(b"")),
+                    .unwrap_or_else(|| SecretBytes::copy_from(b"")),
                 is_file: i.child_bool("IsFile"),
                 is_password: i.child_bool("IsPassword"),
             });
@@ -364,7 +364,7 @@ pub fn get_secret(body: &[u8]) -> Result<SecretAnswer, ParseError> {
 }
 
 /// `DownloadFileAttachmentByItemIdResult`: the file, base64-decoded into a wiping buffer.
-pub fn download(body: &[u8]) -> Result<(Vec<String>, Option<Secret>), ParseError> {
+pub fn download(body: &[u8]) -> Result<(Vec<String>, Option<SecretBytes>), ParseError> {
     let doc = document(body)?;
     let r = doc
         .find("DownloadFileAttachmentByItemIdResult")
@@ -389,7 +389,7 @@ pub fn download(body: &[u8]) -> Result<(Vec<String>, Option<Secret>), ParseError
     let n = engine
         .decode_slice(&encoded[..], &mut decoded[..])
         .map_err(|_| ParseError("FileAttachment is not base64".into()))?;
-    let exact = decoded.get(..n).map(Secret::copy_from);
+    let exact = decoded.get(..n).map(SecretBytes::copy_from);
     Ok((errs, exact))
 }
 

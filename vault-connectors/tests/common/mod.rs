@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use sealscan_vault::{
-    Api, JobLabel, Limits, Secret, SecretServer, SecretServerSession, TlsSettings, VaultConnector,
-    VaultRecord,
+    Api, JobLabel, Limits, SecretBytes, SecretServer, SecretServerSession, TlsSettings,
+    VaultConnector, VaultRecord,
 };
 use secret_server_sim::{LoggedRequest, Seed, Sim, SimConfig};
 
@@ -77,7 +77,7 @@ pub fn record(sim: &Sim, api: Api) -> VaultRecord {
     VaultRecord {
         url: sim.base_url(),
         username: "svc-scan".into(),
-        password: Secret::copy_from(SVC_PASSWORD.as_bytes()),
+        password: SecretBytes::copy_from(SVC_PASSWORD.as_bytes()),
         domain: None,
         organization: None,
         tls: TlsSettings {

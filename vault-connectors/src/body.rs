@@ -1,84 +1,15 @@
-//! Zeroizing holders for what a vault hands back, and the one growable buffer response bodies
-//! are read into.
+//! The HTTP bodies that carry secrets: the growable buffer response bodies are read into, and
+//! request bodies handed to the HTTP stack without a copy.
 //!
-//! A vault answer arrives in chunks of unknown total size, so the body buffer must grow; it
-//! never lets `Vec` reallocate behind its back (which would leave the old copy unwiped), and
-//! wipes each network chunk it can reclaim.
-
-use std::fmt;
+//! These stay outside the `sealscan_protocols::secret` family on purpose: a vault answer
+//! arrives in chunks of unknown total size, so its buffer must grow, which a final-size
+//! `SecretBytes` cannot. It never lets `Vec` reallocate behind its back (which would leave the
+//! old copy unwiped), wipes each network chunk it can reclaim, and hands the finished body over
+//! as a `SecretBytes` of its exact size.
 
 use bytes::Bytes;
+use sealscan_protocols::secret::SecretBytes;
 use zeroize::{Zeroize, Zeroizing};
-
-/// Secret bytes at their final size, wiped on drop. `Debug` prints `[REDACTED]`.
-#[derive(Clone)]
-pub struct Secret(Zeroizing<Box<[u8]>>);
-
-impl Secret {
-    pub fn new(bytes: Box<[u8]>) -> Self {
-        Self(Zeroizing::new(bytes))
-    }
-
-    pub fn copy_from(bytes: &[u8]) -> Self {
-        Self::new(Box::from(bytes))
-    }
-
-    pub fn expose(&self) -> &[u8] {
-        &self.0
-    }
-
-    /// The value as text, when it is UTF-8 (user names, passwords typed into a vault).
-    pub fn expose_str(&self) -> Option<&str> {
-        std::str::from_utf8(&self.0).ok()
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[REDACTED]")
-    }
-}
-
-impl PartialEq for Secret {
-    fn eq(&self, other: &Self) -> bool {
-        self.expose() == other.expose()
-    }
-}
-
-impl Eq for Secret {}
-
-impl<'de> serde::Deserialize<'de> for Secret {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl serde::de::Visitor<'_> for V {
-            type Value = Secret;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Secret, E> {
-                Ok(Secret::copy_from(v.as_bytes()))
-            }
-            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Secret, E> {
-                let mut v = Zeroizing::new(v);
-                let s = Secret::copy_from(v.as_bytes());
-                v.zeroize();
-                Ok(s)
-            }
-            fn visit_unit<E: serde::de::Error>(self) -> Result<Secret, E> {
-                Ok(Secret::copy_from(b""))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
 
 /// A response body being read: grows by explicit copy into a fresh buffer so every old buffer
 /// is wiped, and refuses to pass `limit`.
@@ -122,8 +53,8 @@ impl BodyBuf {
     }
 
     /// The body at its exact size.
-    pub(crate) fn finish(self) -> Secret {
-        Secret::copy_from(&self.buf)
+    pub(crate) fn finish(self) -> SecretBytes {
+        SecretBytes::copy_from(&self.buf)
     }
 }
 
@@ -179,11 +110,6 @@ impl ExactWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn debug_is_redacted() {
-        assert_eq!(format!("{:?}", Secret::copy_from(b"pw")), "[REDACTED]");
-    }
 
     #[test]
     fn body_buffer_enforces_its_limit() {

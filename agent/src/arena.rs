@@ -8,6 +8,7 @@
 //! Only this mapping is locked, never the whole process (`mlockall`): a small arena fits in the
 //! kernel's default 8 MiB `RLIMIT_MEMLOCK`, so the agent needs no `CAP_IPC_LOCK`, and a failure
 //! to lock is reported, never silently tolerated.
+#![allow(unsafe_code)]
 
 use nix::errno::Errno;
 use nix::sys::mman::{MapFlags, ProtFlags, mlock, mmap_anonymous, munlock, munmap};
@@ -102,6 +103,7 @@ struct Region {
 // by the allocator: each block belongs to at most one `Slot`, and a slot hands out `&mut [u8]`
 // only through `&mut self`.
 unsafe impl Send for Region {}
+// SAFETY: as for `Send` above.
 unsafe impl Sync for Region {}
 
 impl Region {

@@ -412,6 +412,7 @@ mod tests {
     /// journald's socket path is fixed in systemd-journal-logger, so this is how a test puts
     /// its own socket there, or none, without touching the machine's journal. Needs root
     /// (CAP_SYS_ADMIN).
+    #[allow(unsafe_code)]
     fn with_private_run<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
         std::thread::spawn(move || {
             // SAFETY: plain syscalls on this thread's own namespace; the mounts are private to it.

@@ -101,17 +101,14 @@ async fn pick_record(
         return creds.record(id).cloned().ok_or_else(|| {
             Refusal::not_attempted(
                 Step::Record,
-                format!(
-                    "the job names record {id} for {} but does not carry it",
-                    shown
-                ),
+                format!("the job names record {id} for {shown} but does not carry it"),
             )
         });
     }
     match target.kind {
         LoginKind::Unix => Err(Refusal::not_attempted(
             Step::Record,
-            format!("no Unix authentication record matches {}", shown),
+            format!("no Unix authentication record matches {shown}"),
         )),
         LoginKind::Windows => {
             let info = login::windows::probe_domain(net)
@@ -130,8 +127,7 @@ async fn pick_record(
                 return Err(Refusal::not_attempted(
                     Step::Record,
                     format!(
-                        "no Windows record names {} and the server reports no NetBIOS domain",
-                        shown
+                        "no Windows record names {shown} and the server reports no NetBIOS domain"
                     ),
                 ));
             };
@@ -139,9 +135,8 @@ async fn pick_record(
                 Refusal::not_attempted(
                     Step::Record,
                     format!(
-                        "no Windows record names {} and the job has no service-selected \
-                         NetBIOS record for its domain {domain}",
-                        shown
+                        "no Windows record names {shown} and the job has no service-selected \
+                         NetBIOS record for its domain {domain}"
                     ),
                 )
             })

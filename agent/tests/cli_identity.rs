@@ -1,4 +1,5 @@
 //! The identity commands through the real `sealscan-agent` binary, as an operator runs them.
+#![allow(unsafe_code)]
 
 use base64::Engine as _;
 use sealscan_protocols::identity::fingerprint;

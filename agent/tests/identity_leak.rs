@@ -6,6 +6,7 @@
 //! The pattern is computed byte by byte and never materialised in memory by the test itself,
 //! so any match is a copy made by the code under test. A deliberate heap copy at the end
 //! proves the search finds what it is looking for.
+#![allow(unsafe_code)]
 
 use sealscan_agent::arena::Arena;
 use sealscan_agent::identity::{IdentityKey, KEY_FILE_HEADER, key_path};
@@ -17,6 +18,7 @@ use std::os::unix::fs::{FileExt, PermissionsExt};
 /// Never frees, so nothing a heap copy held is overwritten by a later allocation.
 struct LeakingAllocator;
 
+// SAFETY: every allocation comes from `System`, unchanged; never freeing is allowed.
 unsafe impl GlobalAlloc for LeakingAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded unchanged.

@@ -65,7 +65,7 @@ impl Transport {
             )));
         }
         if parsed.scheme() == "http" {
-            log::warn!(target: "sealscan_vault", "vault {} is plain HTTP: its web-service password and secrets cross the network unencrypted", parsed);
+            log::warn!(target: "sealscan_vault", "vault {parsed} is plain HTTP: its web-service password and secrets cross the network unencrypted");
         }
         let mut builder = Client::builder()
             .use_rustls_tls()
@@ -88,7 +88,7 @@ impl Transport {
             }
         }
         if !tls.verify {
-            log::warn!(target: "sealscan_vault", "TLS verification is off for vault {}", parsed);
+            log::warn!(target: "sealscan_vault", "TLS verification is off for vault {parsed}");
             builder = builder.danger_accept_invalid_certs(true);
         }
         let client = builder

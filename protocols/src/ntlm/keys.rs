@@ -108,6 +108,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(unsafe_code)]
     fn the_hasher_keeps_no_trace_of_the_password() {
         for password in [
             "Pw-canary-1",

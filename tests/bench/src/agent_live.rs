@@ -132,6 +132,7 @@ fn sample(pid: u32) -> Result<Sample, String> {
     })
 }
 
+#[allow(unsafe_code)]
 pub fn p5(seconds: u64) -> Result<Vec<Row>, String> {
     let setup = start_agent()?;
     let pid = setup.agent.pid();

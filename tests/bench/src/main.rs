@@ -160,6 +160,7 @@ fn run(figure: Figure) -> (&'static str, Result<Vec<Row>, String>) {
 
 /// P5 and P7 run the agent binary built next to this one (target/release with scripts/bench),
 /// unless SEALSCAN_AGENT_BIN names another; the e2e harness reads that variable.
+#[allow(unsafe_code)]
 fn use_sibling_agent() {
     if std::env::var_os("SEALSCAN_AGENT_BIN").is_some() {
         return;

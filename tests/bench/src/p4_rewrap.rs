@@ -95,6 +95,7 @@ pub fn run(records: usize) -> Result<Vec<Row>, String> {
 
 /// CPU time this process has used, all threads: unlike wall time, it does not grow when other
 /// work on a shared machine takes the cores, so ours and the baseline compare fairly.
+#[allow(unsafe_code)]
 fn process_cpu_secs() -> f64 {
     let mut t = libc::timespec {
         tv_sec: 0,

@@ -365,6 +365,7 @@ async fn claim(a: &Appliance, url: &str, wait_secs: u32) -> Result<Option<()>, S
 }
 
 /// Two descriptors per appliance (its client socket and the server's) plus headroom.
+#[allow(unsafe_code)]
 fn raise_open_files(appliances: usize) -> Result<(), String> {
     let wanted = (appliances as u64) * 2 + 512;
     let mut limit = libc::rlimit {

@@ -199,6 +199,7 @@ impl RunningAgent {
     }
 
     /// Sends SIGTERM and waits for the exit, which the agent bounds by its shutdown grace.
+    #[allow(unsafe_code)]
     pub fn terminate(mut self) -> ExitStatus {
         let mut child = self.child.take().expect("running agent");
         if let Ok(pid) = i32::try_from(child.id()) {

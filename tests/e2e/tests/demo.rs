@@ -6,6 +6,7 @@
 //!
 //! The three binaries belong to other packages, so `cargo test -p sealscan-e2e` alone does not
 //! build them; `cargo test --workspace` does, into the same directory as `sealscan-demo`.
+#![allow(unsafe_code)]
 
 use std::io::Read;
 use std::net::TcpStream;
@@ -21,8 +22,8 @@ const GRACE: Duration = Duration::from_secs(10);
 
 #[test]
 fn the_readme_demo_runs_and_tells_its_story() {
-    // SAFETY: geteuid has no preconditions.
     assert!(
+        // SAFETY: geteuid has no preconditions.
         unsafe { libc::geteuid() } == 0,
         "the demo test must run as root: sealscan-demo creates two local users and starts sshd and smbd (CI runs the tests as root)"
     );

@@ -327,16 +327,15 @@ struct MachineLock {
 
 impl MachineLock {
     fn take() -> Self {
-        use std::os::fd::AsRawFd;
         let path = "/tmp/sealscan-test-peers.lock";
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
             .unwrap_or_else(|e| panic!("cannot open {path}: {e}"));
-        // SAFETY: flock on a descriptor this value owns; closing it releases the lock.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-        assert_eq!(rc, 0, "flock {path}: {}", std::io::Error::last_os_error());
+        // std's lock is flock(2) on Linux, the same lock the test peers take; closing the
+        // file releases it.
+        file.lock().unwrap_or_else(|e| panic!("flock {path}: {e}"));
         Self { _file: file }
     }
 }

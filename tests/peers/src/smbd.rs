@@ -99,13 +99,12 @@ impl Smbd {
                     self.log()
                 );
             }
-            if Instant::now() > deadline {
-                panic!(
-                    "smbd did not listen on 127.0.0.1:{} in 60 s:\n{}",
-                    self.port,
-                    self.log()
-                );
-            }
+            assert!(
+                Instant::now() <= deadline,
+                "smbd did not listen on 127.0.0.1:{} in 60 s:\n{}",
+                self.port,
+                self.log()
+            );
             sleep(Duration::from_millis(50));
         }
     }
@@ -179,6 +178,7 @@ impl Smbd {
 }
 
 impl Drop for Smbd {
+    #[allow(unsafe_code)]
     fn drop(&mut self) {
         if let Ok(pid) = i32::try_from(self.child.id()) {
             // SAFETY: signals the process group we created for smbd and its children.

@@ -6,7 +6,7 @@
 //! temporary directory. That log is what tests read to prove whether an attempt reached the
 //! peer at all.
 
-use crate::system::{ensure_packages, free_loopback_port};
+use crate::system::{ensure_packages, free_loopback_port, is_root};
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -85,7 +85,7 @@ impl Sshd {
     pub fn start(options: &SshdOptions) -> Sshd {
         ensure_packages(&["openssh-server"]);
         assert!(
-            unsafe { libc::geteuid() } == 0,
+            is_root(),
             "the sshd peer must run as root: an unprivileged sshd can only log in as its own user"
         );
         // sshd refuses to start without its privilege-separation directory.
@@ -204,12 +204,11 @@ impl Sshd {
             if found.len() >= count.max(1) {
                 return found;
             }
-            if state.closed {
-                panic!(
-                    "sshd exited before logging {count} expected line(s); its log:\n{}",
-                    state.lines.join("\n")
-                );
-            }
+            assert!(
+                !state.closed,
+                "sshd exited before logging {count} expected line(s); its log:\n{}",
+                state.lines.join("\n")
+            );
             state = self
                 .log
                 .changed

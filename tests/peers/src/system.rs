@@ -1,10 +1,10 @@
 //! What every peer needs from the machine: its Debian packages, a free loopback port and
 //! local user accounts.
+#![allow(unsafe_code)]
 
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::net::TcpListener;
-use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
@@ -20,11 +20,18 @@ fn with_machine_lock<T>(f: impl FnOnce() -> T) -> T {
         .append(true)
         .open(LOCK_FILE)
         .unwrap_or_else(|e| panic!("cannot open {LOCK_FILE}: {e}"));
-    // SAFETY: flock on a descriptor we own for the duration of the call.
-    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+    file.lock()
+        .unwrap_or_else(|e| panic!("cannot lock {LOCK_FILE}: {e}"));
     let out = f();
-    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) };
+    // Closing the file would release the lock too; unlocking says when.
+    let _ = file.unlock();
     out
+}
+
+/// Whether this process runs as root (the peers install packages and log in as other users).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid takes no arguments, cannot fail and touches no memory.
+    unsafe { libc::geteuid() == 0 }
 }
 
 fn is_installed(package: &str) -> bool {
@@ -48,12 +55,11 @@ pub fn ensure_packages(packages: &[&str]) {
         if missing.is_empty() {
             return;
         }
-        if unsafe { libc::geteuid() } != 0 {
-            panic!(
-                "these tests need the Debian packages {missing:?}; install them as root \
-                 (scripts/install-test-deps does) and run the tests again"
-            );
-        }
+        assert!(
+            is_root(),
+            "these tests need the Debian packages {missing:?}; install them as root \
+             (scripts/install-test-deps does) and run the tests again"
+        );
         let update = Command::new("apt-get").args(["update", "-qq"]).status();
         let install = Command::new("apt-get")
             .args(["install", "-y", "-qq", "--no-install-recommends"])

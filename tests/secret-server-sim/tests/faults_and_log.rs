@@ -168,14 +168,19 @@ async fn the_request_log_records_every_call_in_order() {
     assert_eq!(
         lines,
         [
-            ("POST".into(), "/oauth2/token".into(), "".into(), 200),
+            ("POST".into(), "/oauth2/token".into(), String::new(), 200),
             (
                 "GET".into(),
                 "/api/v1/secrets".into(),
                 "filter.searchText=unix-root&take=5".into(),
                 200
             ),
-            ("GET".into(), "/api/v1/secrets/10".into(), "".into(), 200),
+            (
+                "GET".into(),
+                "/api/v1/secrets/10".into(),
+                String::new(),
+                200
+            ),
         ]
     );
     assert!(

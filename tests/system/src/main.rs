@@ -77,6 +77,7 @@ fn main() -> ExitCode {
 
 /// Stops the peers, then every other process of this program's group (the commands running
 /// in the container through nsenter), itself included.
+#[allow(unsafe_code)]
 fn abandon(why: &str, code: i32) {
     eprintln!("sealscan-system-test: {why}; stopping every process it started");
     flow::stop_peers();

@@ -5,6 +5,7 @@
 //! calls instead hand libssh2 a pointer and a length into our own zeroizing buffers, so the
 //! only plaintext copies are the ones libssh2 makes while building the packet, and OpenSSL's
 //! while it decrypts a PEM or PKCS#8 key (see `scrub_stack`).
+#![allow(unsafe_code)]
 
 use crate::secret::SecretBytes;
 use libssh2_sys as raw;

@@ -71,6 +71,7 @@ fn cleanup() {
 }
 
 /// SIGTERM, then SIGKILL if the process outlives `grace`.
+#[allow(unsafe_code)]
 fn stop(mut child: Child, grace: Duration) -> Option<std::process::ExitStatus> {
     if let Ok(pid) = i32::try_from(child.id()) {
         // SAFETY: signals a child this process started and has not reaped yet.
@@ -110,6 +111,7 @@ fn handle_signals() -> Result<(), String> {
     Ok(())
 }
 
+#[allow(unsafe_code)]
 fn main() -> ExitCode {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {

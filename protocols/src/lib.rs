@@ -1,5 +1,15 @@
 //! Wire formats spoken by sealscan, kept free of network I/O so that each can be read,
 //! tested and fuzzed on its own.
+//!
+//! - [`appliance`]: the control plane ↔ appliance API bodies ([`appliance::Job`],
+//!   [`appliance::SecretValue`], [`appliance::ResultPost`]);
+//! - [`envelope`]: the NCSM envelope, sealed to appliance keys and bound to its record
+//!   ([`envelope::Envelope`], [`envelope::Binding`], [`envelope::seal`], [`envelope::open`]);
+//! - [`identity`]: key ids and fingerprints of appliance public keys;
+//! - [`results`]: what a login reports ([`results::LoginOutcome`], its QIDs and causes);
+//! - [`secret`]: the secret holders every crate uses ([`SecretBytes`], [`SecretText`],
+//!   [`Password`]);
+//! - [`smb2`], [`ntlm`], [`spnego`]: the SMB2/3, NTLMv2 and SPNEGO codecs of Windows logins.
 
 pub mod appliance;
 pub mod envelope;
@@ -9,3 +19,5 @@ pub mod results;
 pub mod secret;
 pub mod smb2;
 pub mod spnego;
+
+pub use secret::{Password, SecretBytes, SecretText};

@@ -109,10 +109,6 @@ impl Transport {
         &self.base
     }
 
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
     pub fn limits(&self) -> &Limits {
         &self.limits
     }

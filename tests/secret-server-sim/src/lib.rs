@@ -4,6 +4,10 @@
 //!
 //! The simulator runs on its own thread and Tokio runtime, so it keeps answering while the
 //! calling test blocks (a blocking client, a child process) on any kind of runtime.
+//!
+//! Start one with [`start`] from a [`SimConfig`] holding a [`Seed`]; the running [`Sim`] gives
+//! its URL, the [`LoggedRequest`]s it answered, and [`Faults`] to inject. Everything else
+//! (the REST and SOAP handlers, the model, access rules, TLS) is private.
 
 mod access;
 mod faults;

@@ -24,7 +24,7 @@ const PAGE: u64 = 100;
 /// before when that is shorter (a 20 s token is renewed after 15 s, not never).
 const EXPIRY_MARGIN: Duration = Duration::from_secs(30);
 
-pub struct RestClient {
+pub(crate) struct RestClient {
     transport: Transport,
     username: String,
     domain: Option<String>,
@@ -47,12 +47,12 @@ struct Token {
 }
 
 /// A secret found by the lookup, with the flags that decide how it is fetched.
-pub struct Found {
+pub(crate) struct Found {
     pub summary: parse::Summary,
 }
 
 impl RestClient {
-    pub fn new(transport: Transport, record: &VaultRecord, comment: String) -> Self {
+    pub(crate) fn new(transport: Transport, record: &VaultRecord, comment: String) -> Self {
         Self {
             transport,
             username: record.username.clone(),

@@ -98,7 +98,7 @@ fn xml_text(s: &str) -> String {
     out
 }
 
-pub struct SoapClient {
+pub(crate) struct SoapClient {
     transport: Transport,
     username: String,
     domain: Option<String>,
@@ -109,12 +109,12 @@ pub struct SoapClient {
 }
 
 /// A secret found by the lookup.
-pub struct Found {
+pub(crate) struct Found {
     pub id: i64,
 }
 
 impl SoapClient {
-    pub fn new(transport: Transport, record: &VaultRecord, comment: String) -> Self {
+    pub(crate) fn new(transport: Transport, record: &VaultRecord, comment: String) -> Self {
         Self {
             transport,
             username: record.username.clone(),

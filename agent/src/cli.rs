@@ -3,10 +3,8 @@
 //! Exit codes: 0 success, 1 the command failed (the message says why and what to do),
 //! 2 the command line itself was wrong (clap's usage errors).
 
-use crate::arena::{Arena, ArenaError};
 use crate::config::{Config, ConfigError, DEFAULT_CONFIG_PATH};
-use crate::daemon::DaemonError;
-use crate::hardening::{self, HardeningError};
+use crate::daemon::{DaemonError, secure_arena};
 use crate::identity::{self, IdentityError, IdentityKey, Keygen};
 use base64::Engine as _;
 use clap::{Args, Parser, Subcommand};
@@ -85,10 +83,6 @@ pub enum CliError {
     #[error("{0}; or pass --state-dir DIR to name the key directory without a configuration")]
     NoStateDir(ConfigError),
     #[error(transparent)]
-    Hardening(#[from] HardeningError),
-    #[error(transparent)]
-    Arena(#[from] ArenaError),
-    #[error(transparent)]
     Identity(#[from] IdentityError),
     #[error(transparent)]
     Daemon(#[from] DaemonError),
@@ -165,13 +159,6 @@ fn state_dir(config: &Path, arg: &StateDirArg) -> Result<PathBuf, CliError> {
             .map(|c| c.state_dir)
             .map_err(CliError::NoStateDir),
     }
-}
-
-/// Hardening and the locked arena come before the key is touched: a process that cannot
-/// protect the key does not read it.
-pub(crate) fn secure_arena() -> Result<Arena, CliError> {
-    hardening::harden_process()?;
-    Ok(Arena::new()?)
 }
 
 fn keygen(state_dir: &Path) -> Result<(), CliError> {

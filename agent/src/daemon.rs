@@ -124,10 +124,16 @@ async fn sleep_or_stop(delay: Duration, stop: &watch::Receiver<bool>) -> bool {
     }
 }
 
+/// Hardening and the locked arena come before the key is touched: a process that cannot
+/// protect the key does not read it.
+pub(crate) fn secure_arena() -> Result<Arena, DaemonError> {
+    hardening::harden_process()?;
+    Ok(Arena::new()?)
+}
+
 /// `sealscan-agent run`.
 pub fn run(config: &Config) -> Result<(), DaemonError> {
-    hardening::harden_process()?;
-    let arena = Arena::new()?;
+    let arena = secure_arena()?;
     let identity = Arc::new(IdentityKey::load(
         &arena,
         &identity::key_path(&config.state_dir),

@@ -1,8 +1,9 @@
 //! `sealscan-agent enroll`.
 
-use super::{CliError, EnrollArgs, out, print_key, secure_arena};
+use super::{CliError, EnrollArgs, out, print_key};
 use crate::client::ApiClient;
 use crate::config::Config;
+use crate::daemon::secure_arena;
 use crate::daemon::{self, DaemonError};
 use crate::enrollment::Enrollment;
 use crate::identity::{self, Keygen};

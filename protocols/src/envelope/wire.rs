@@ -165,27 +165,16 @@ impl Envelope {
         if (kem, kdf, aead) != (KEM_ID, KDF_ID, AEAD_ID) {
             return Err(EnvelopeError::UnsupportedSuite { kem, kdf, aead });
         }
-        let mut values: [String; 7] = Default::default();
-        for (index, value) in values.iter_mut().enumerate() {
-            *value = read_binding_field(&mut r, index)?;
-        }
-        let [
-            record_kind,
-            record_id,
-            field,
-            user,
-            domain,
-            vault_url,
-            secret_name,
-        ] = values;
+        // Fields are initialised in source order, which is the wire order of section 4.
+        let mut next = |index| read_binding_field(&mut r, index);
         let binding = Binding {
-            record_kind,
-            record_id,
-            field,
-            user,
-            domain,
-            vault_url,
-            secret_name,
+            record_kind: next(0)?,
+            record_id: next(1)?,
+            field: next(2)?,
+            user: next(3)?,
+            domain: next(4)?,
+            vault_url: next(5)?,
+            secret_name: next(6)?,
         };
         let nonce = r.array::<NONCE_LEN>("payload nonce")?;
         let ct_len = usize::try_from(r.u32("payload length")?).unwrap_or(usize::MAX);

@@ -275,15 +275,7 @@ impl<'p> Session<'p> {
         } else {
             self.negotiate_token.clone()
         };
-        let req = smb2::session_setup_request(1, 0, self.sign, &token)
-            .map_err(|e| self.fail(Step::Authentication, e.to_string()))?;
-        let resp = self.round_trip(&req, Step::Authentication).await?;
-        let parsed = smb2::parse_session_setup(&resp).map_err(|e| {
-            self.fail(
-                Step::Authentication,
-                format!("bad SESSION_SETUP reply: {e}"),
-            )
-        })?;
+        let (req, resp, parsed) = self.session_setup(1, &token).await?;
         if parsed.header.status != NtStatus::MORE_PROCESSING_REQUIRED {
             return Err(self.fail(
                 Step::Authentication,
@@ -315,6 +307,26 @@ impl<'p> Session<'p> {
         self.challenge_bytes = token;
         self.challenge = Some(ch);
         Ok(())
+    }
+
+    /// Sends one SESSION_SETUP carrying `token` (in this session once the server named it) and
+    /// parses the reply; returns the request and reply bytes too, for the pre-auth hash and
+    /// signature checks.
+    async fn session_setup(
+        &mut self,
+        message_id: u64,
+        token: &[u8],
+    ) -> Result<(Vec<u8>, Vec<u8>, smb2::SessionSetupResponse), Failure> {
+        let req = smb2::session_setup_request(message_id, self.session_id, self.sign, token)
+            .map_err(|e| self.fail(Step::Authentication, e.to_string()))?;
+        let resp = self.round_trip(&req, Step::Authentication).await?;
+        let parsed = smb2::parse_session_setup(&resp).map_err(|e| {
+            self.fail(
+                Step::Authentication,
+                format!("bad SESSION_SETUP reply: {e}"),
+            )
+        })?;
+        Ok((req, resp, parsed))
     }
 
     /// SESSION_SETUP with NTLM AUTHENTICATE; derives the signing key and checks the server's
@@ -351,18 +363,12 @@ impl<'p> Session<'p> {
         } else {
             auth.message.clone()
         };
-        let req = smb2::session_setup_request(2, self.session_id, self.sign, &token)
-            .map_err(|e| self.fail(Step::Authentication, e.to_string()))?;
+        let (req, resp, parsed) = self.session_setup(2, &token).await?;
+        // The final reply stays out of the hash: the signing key is derived from what came
+        // before it.
         if self.dialect == Dialect::Smb311 {
             self.preauth.update(&req);
         }
-        let resp = self.round_trip(&req, Step::Authentication).await?;
-        let parsed = smb2::parse_session_setup(&resp).map_err(|e| {
-            self.fail(
-                Step::Authentication,
-                format!("bad SESSION_SETUP reply: {e}"),
-            )
-        })?;
         if parsed.header.status != NtStatus::SUCCESS {
             return Err(self.fail(Step::Authentication, parsed.header.status.to_string()));
         }

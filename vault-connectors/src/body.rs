@@ -77,8 +77,9 @@ pub(crate) fn wiping_body(secret: Zeroizing<Vec<u8>>) -> reqwest::Body {
     reqwest::Body::from(Bytes::from_owner(Owner(secret)))
 }
 
-/// Writes into a buffer allocated once at the size the caller computed beforehand, so a
-/// secret-bearing request body is never reallocated.
+/// Writes into a buffer allocated at the size the caller computed beforehand (a request body),
+/// so it is normally never reallocated; when outgrown (a sizing bug, or XML text that arrives
+/// in pieces) it grows only by a copy into a fresh buffer, and the old one is wiped.
 pub(crate) struct ExactWriter {
     buf: Zeroizing<Vec<u8>>,
 }
@@ -100,6 +101,10 @@ impl ExactWriter {
             self.buf = bigger;
         }
         self.buf.extend_from_slice(bytes);
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.buf
     }
 
     pub(crate) fn into_inner(self) -> Zeroizing<Vec<u8>> {

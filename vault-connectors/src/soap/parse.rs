@@ -8,6 +8,7 @@ use base64::Engine;
 use quick_xml::events::Event;
 use zeroize::Zeroizing;
 
+use crate::body::ExactWriter;
 use crate::error::sanitize;
 use sealscan_protocols::secret::SecretBytes;
 
@@ -64,17 +65,10 @@ impl Node {
 
 struct Open {
     name: String,
-    text: Zeroizing<Vec<u8>>,
+    /// Element text arrives in pieces (text, entities, CDATA), so it grows; every outgrown
+    /// buffer is wiped.
+    text: ExactWriter,
     children: Vec<Node>,
-}
-
-fn append(buf: &mut Zeroizing<Vec<u8>>, bytes: &[u8]) {
-    if buf.len() + bytes.len() > buf.capacity() {
-        let mut bigger = Zeroizing::new(Vec::with_capacity((buf.len() + bytes.len()).max(16) * 2));
-        bigger.extend_from_slice(buf);
-        *buf = bigger;
-    }
-    buf.extend_from_slice(bytes);
 }
 
 /// Reads a whole XML document into a tree.
@@ -84,7 +78,7 @@ pub fn document(body: &[u8]) -> Result<Node, ParseError> {
     let mut reader = quick_xml::Reader::from_str(text);
     let mut stack: Vec<Open> = vec![Open {
         name: String::new(),
-        text: Zeroizing::new(Vec::new()),
+        text: ExactWriter::with_capacity(16),
         children: Vec::new(),
     }];
     let mut nodes = 0usize;
@@ -103,7 +97,7 @@ pub fn document(body: &[u8]) -> Result<Node, ParseError> {
                 }
                 stack.push(Open {
                     name: String::from_utf8_lossy(start.local_name().as_ref()).into_owned(),
-                    text: Zeroizing::new(Vec::new()),
+                    text: ExactWriter::with_capacity(16),
                     children: Vec::new(),
                 });
             }
@@ -137,7 +131,7 @@ pub fn document(body: &[u8]) -> Result<Node, ParseError> {
                 }
                 let node = Node {
                     name: open.name,
-                    text: SecretBytes::copy_from(&open.text),
+                    text: SecretBytes::copy_from(open.text.as_bytes()),
                     children: open.children,
                 };
                 if let Some(top) = stack.last_mut() {
@@ -148,12 +142,12 @@ pub fn document(body: &[u8]) -> Result<Node, ParseError> {
                 let value = t.unescape().map_err(|e| err(sanitize(&e.to_string())))?;
                 let value = Zeroizing::new(value.into_owned());
                 if let Some(top) = stack.last_mut() {
-                    append(&mut top.text, value.as_bytes());
+                    top.text.push(value.as_bytes());
                 }
             }
             Event::CData(c) => {
                 if let Some(top) = stack.last_mut() {
-                    append(&mut top.text, &c);
+                    top.text.push(&c);
                 }
             }
             Event::Eof => break,

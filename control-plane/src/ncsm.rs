@@ -5,8 +5,8 @@
 //! ciphertext, mark it migrated and audit it. A crash at any point therefore leaves each record
 //! either untouched or fully migrated, and a migrated record holds no legacy ciphertext, so
 //! Resume picks up exactly the records still to do and none twice.
-use crate::api::Shared;
 use crate::credentials::{open_legacy, record_binding, vault_binding};
+use crate::domain::Shared;
 use crate::store::{NcsmState, SecretOwner, StoreError, Tx, VAULT_KIND};
 use sealscan_protocols::appliance::SecretFieldName;
 use sealscan_protocols::envelope;

@@ -22,7 +22,12 @@ pub fn check(tx: &Tx<'_>, p: &UserPrincipal, owner: UnitOwner<'_>) -> ApiResult<
         UnitOwner::Vault(_) => "vaults",
         _ => "records",
     };
-    authz::same_unit(&p.actor(), mine.as_deref(), theirs.as_deref(), what)
+    Ok(authz::same_unit(
+        &p.actor(),
+        mine.as_deref(),
+        theirs.as_deref(),
+        what,
+    )?)
 }
 
 /// A new record or vault joins its Unit Manager creator's unit; anyone else's starts in none

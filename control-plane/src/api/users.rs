@@ -5,6 +5,7 @@ use super::auth::CurrentUser;
 use super::error::{ApiError, ApiResult, Body};
 use super::views::{UserView, user_view};
 use crate::authz::{self, Action};
+use crate::domain::validate;
 use crate::lifecycle::{self, NewPassword};
 use crate::model::{NewUser, Role, SESSION_TIMEOUT_MAX, SESSION_TIMEOUT_MIN, Subscription, User};
 use crate::secrets::Password;
@@ -14,50 +15,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
-
-pub fn validate_username(name: &str) -> Result<(), ApiError> {
-    let ok = (2..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-        && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase());
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(
-            "user.username-invalid",
-            "a user name is 2 to 64 characters: lowercase letters, digits, '.', '_' or '-', starting with a letter (so a name is never taken for a user id)",
-        ))
-    }
-}
-
-pub fn validate_text(field: &'static str, value: &str, max: usize) -> Result<(), ApiError> {
-    if value.trim().is_empty() || value.chars().count() > max || value.chars().any(char::is_control)
-    {
-        return Err(ApiError::bad_request(
-            "user.field-invalid",
-            format!("{field} must be 1 to {max} printable characters"),
-        ));
-    }
-    Ok(())
-}
-
-pub fn validate_email(email: &str) -> Result<(), ApiError> {
-    let parts: Vec<&str> = email.split('@').collect();
-    let ok = email.len() <= 254
-        && parts.len() == 2
-        && parts.iter().all(|p| !p.is_empty())
-        && parts.get(1).is_some_and(|d| d.contains('.'))
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(
-            "user.email-invalid",
-            format!("{email:?} is not an email address"),
-        ))
-    }
-}
 
 fn validate_timeout(minutes: u32) -> Result<(), ApiError> {
     if (SESSION_TIMEOUT_MIN..=SESSION_TIMEOUT_MAX).contains(&minutes) {
@@ -156,12 +113,12 @@ pub async fn create(
     let actor = p.actor();
     authz::require(&actor, Action::CreateUser)?;
     authz::may_assign_role(&actor, req.role)?;
-    validate_username(&req.username)?;
-    validate_text("first_name", &req.first_name, 100)?;
-    validate_text("last_name", &req.last_name, 100)?;
-    validate_email(&req.email)?;
+    validate::username(&req.username)?;
+    validate::text("first_name", &req.first_name, 100)?;
+    validate::text("last_name", &req.last_name, 100)?;
+    validate::email(&req.email)?;
     if let Some(ext) = &req.external_id {
-        validate_text("external_id", ext, 256)?;
+        validate::text("external_id", ext, 256)?;
         authz::may_edit_external_id(&actor, &p.subscription.security)?;
     }
     let security = &p.subscription.security;
@@ -272,16 +229,16 @@ pub async fn update(
         authz::require(&actor, Action::SetNeverExpire)?;
     }
     if let Some(v) = &req.first_name {
-        validate_text("first_name", v, 100)?;
+        validate::text("first_name", v, 100)?;
     }
     if let Some(v) = &req.last_name {
-        validate_text("last_name", v, 100)?;
+        validate::text("last_name", v, 100)?;
     }
     if let Some(v) = &req.email {
-        validate_email(v)?;
+        validate::email(v)?;
     }
     if let Some(Some(v)) = &req.external_id {
-        validate_text("external_id", v, 256)?;
+        validate::text("external_id", v, 256)?;
     }
     if let Some(Some(m)) = req.session_timeout_minutes {
         validate_timeout(m)?;
@@ -674,7 +631,7 @@ pub struct UnitRequest {
 pub fn checked_unit(req: UnitRequest) -> ApiResult<Option<String>> {
     match req.unit {
         Some(u) => {
-            validate_text("unit", &u, 64)?;
+            validate::text("unit", &u, 64)?;
             Ok(Some(u.trim().to_string()))
         }
         None => Ok(None),

@@ -1,0 +1,10 @@
+//! The control plane's rules, below the HTTP layer: no module here sees axum or imports
+//! `api`. Each function takes plain values or domain types and answers a [`DomainError`]
+//! whose [`Kind`] the API maps to a status code.
+pub mod error;
+pub mod jobs;
+pub mod services;
+pub mod validate;
+
+pub use error::{DomainError, DomainResult, Kind};
+pub use services::{AppState, Shared};

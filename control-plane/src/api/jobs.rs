@@ -1,8 +1,8 @@
 //! The appliance side of jobs: long-poll claims, leases extended by heartbeat, and results
 //! posted per target with an idempotency key.
-use super::Shared;
 use super::auth::ApplianceAuth;
 use super::error::{ApiError, ApiResult, Body};
+use crate::domain::Shared;
 use crate::domain::jobs::Wake;
 /// Still reachable here for the tests and benches that start a server.
 pub use crate::domain::jobs::{LEASE_SECS, LEASE_SECS_RANGE, lease_secs_error};

@@ -1,10 +1,10 @@
 //! The New Credential Security Model: status with the count to migrate, Start and Resume
 //! (Manager Primary Contact only, after the operator enabled it), and the approved
 //! appliances' keys that clients seal new secrets to.
-use super::Shared;
 use super::auth::CurrentUser;
 use super::error::{ApiError, ApiResult};
 use crate::authz::{self, Action};
+use crate::domain::Shared;
 use crate::store::{NcsmState, Tx, VAULT_KIND};
 use axum::Json;
 use axum::extract::State;

@@ -1,7 +1,7 @@
 //! Password endpoints: the policy checker, self-service change, and "forgot password".
-use super::Shared;
 use super::auth::{ClientIp, CurrentUser};
 use super::error::{ApiError, ApiResult, Body};
+use crate::domain::Shared;
 use crate::lifecycle::{self, NewPassword};
 use crate::lockout::{self, Factor};
 use crate::password_policy::{self, Names};

@@ -1,12 +1,12 @@
 //! Authentication records (Unix, Windows) and Secret Server vault records. Secrets go in and
 //! never come out: legacy values are encrypted with the data key, NCSM envelopes are checked
 //! against the binding and the approved appliances, and every view names fields only.
-use super::Shared;
 use super::auth::{CurrentUser, UserPrincipal};
 use super::error::{ApiError, ApiResult, RawJson};
 use super::units;
 use crate::authz::{self, Action};
 use crate::credentials::{record_binding, seal_legacy, vault_binding};
+use crate::domain::Shared;
 use crate::iprange::IpRange;
 use crate::store::{NcsmState, RecordRow, Tx, UnitOwner, VAULT_KIND, VaultRow, WindowsSettings};
 use axum::Json;

@@ -1,9 +1,9 @@
 //! Sign-in, sign-out and `whoami`.
-use super::Shared;
 use super::auth::{AnyUserSession, ClientIp, USER_TOKEN_PREFIX};
 use super::error::{ApiError, ApiResult, Body};
 use super::twofa;
 use super::views::{UserView, user_view};
+use crate::domain::Shared;
 use crate::lifecycle::{self, ExpiryNotice, NewPassword};
 use crate::lockout::{self, Factor};
 use crate::secrets::{Password, new_token, token_hash, verify_password};

@@ -1,7 +1,7 @@
 //! TOTP (RFC 6238) enrolment: the user scans the provisioning URI, then proves a code.
-use super::Shared;
 use super::auth::AnyUserSession;
 use super::error::{ApiError, ApiResult, Body};
+use crate::domain::Shared;
 use crate::keyfile::DataKey;
 use crate::model::User;
 use axum::Json;

@@ -1,10 +1,10 @@
 //! Business units of records and vaults: a Unit Manager changes only those of their unit, and
 //! what they create joins it; Managers put records and vaults in units. (Users: `users.rs`.)
-use super::Shared;
 use super::auth::{CurrentUser, UserPrincipal};
 use super::error::{ApiError, ApiResult, Body};
 use super::users::{UnitRequest, checked_unit};
 use crate::authz::{self, Action};
+use crate::domain::Shared;
 use crate::model::Role;
 use crate::store::{Tx, UnitOwner};
 use axum::Json;

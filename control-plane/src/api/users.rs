@@ -1,10 +1,10 @@
 //! Users: list, create, show, edit, lock/unlock, password reset, role, external-ID grant,
 //! records grant.
-use super::Shared;
 use super::auth::CurrentUser;
 use super::error::{ApiError, ApiResult, Body};
 use super::views::{UserView, user_view};
 use crate::authz::{self, Action};
+use crate::domain::Shared;
 use crate::domain::validate;
 use crate::lifecycle::{self, NewPassword};
 use crate::model::{NewUser, Role, SESSION_TIMEOUT_MAX, SESSION_TIMEOUT_MIN, Subscription, User};

@@ -1,5 +1,6 @@
 //! Enrollment tokens, appliances and the sealed-secret store that rewrap work reads.
-use super::{Result, Tx, flag};
+use super::error::Result;
+use super::tx::{Tx, flag};
 use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 

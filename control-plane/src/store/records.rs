@@ -1,7 +1,8 @@
 //! Authentication records (Unix, Windows), Secret Server vault records, their legacy
 //! ciphertext, and the NCSM activation state. Sealed envelopes live in `sealed_secrets`
 //! (shared with rewrap work); legacy secrets live here, encrypted with the data key.
-use super::{Result, StoreError, Tx, flag};
+use super::error::{Result, StoreError};
+use super::tx::{Tx, flag};
 use rusqlite::{OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 

@@ -1,4 +1,5 @@
-use super::{Result, StoreError, Tx};
+use super::error::{Result, StoreError};
+use super::tx::Tx;
 use crate::model::{Edition, OperatorFeatures, SecuritySettings, Subscription};
 use rusqlite::OptionalExtension;
 

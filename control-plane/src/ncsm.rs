@@ -6,7 +6,7 @@
 //! either untouched or fully migrated, and a migrated record holds no legacy ciphertext, so
 //! Resume picks up exactly the records still to do and none twice.
 use crate::credentials::{open_legacy, record_binding, vault_binding};
-use crate::domain::Shared;
+use crate::domain::{DomainError, DomainResult, Shared};
 use crate::store::{NcsmState, SecretOwner, StoreError, Tx, VAULT_KIND};
 use sealscan_protocols::appliance::SecretFieldName;
 use sealscan_protocols::envelope;
@@ -178,4 +178,34 @@ fn migrate_one(
         None,
     )?;
     Ok(Outcome::Migrated)
+}
+
+/// Once NCSM is on, only Managers reset another user's password.
+pub fn check_reset_by(state: &Shared, actor: &crate::authz::Actor) -> DomainResult<()> {
+    if actor.role == crate::model::Role::Manager {
+        return Ok(());
+    }
+    if state
+        .store
+        .read(|tx| Ok::<_, DomainError>(tx.ncsm()?.is_some()))?
+    {
+        return Err(DomainError::forbidden(
+            "ncsm.reset-managers-only",
+            "NCSM is on: only Managers (the Manager Primary Contact included) reset other users' passwords",
+        ));
+    }
+    Ok(())
+}
+
+/// Once NCSM is on, self-service reset is off; the refusal names who can help.
+/// The caller is not signed in: the answer names who can help by role only, never the
+/// Primary Contact's name or email (that would hand them to anyone who asks).
+pub fn check_self_service_reset(state: &Shared) -> DomainResult<()> {
+    if state.store.read(|tx| tx.ncsm())?.is_none() {
+        return Ok(());
+    }
+    Err(DomainError::forbidden(
+        "ncsm.self-service-reset-off",
+        "self-service password reset is off under the New Credential Security Model; ask a Manager (the Manager Primary Contact or another Manager) to reset your password",
+    ))
 }

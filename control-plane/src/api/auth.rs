@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
 
-pub const USER_TOKEN_PREFIX: &str = "ssn_";
+pub use crate::domain::accounts::login::USER_TOKEN_PREFIX;
 pub const APPLIANCE_TOKEN_PREFIX: &str = "apc_";
 
 /// The TCP peer address. Forwarding headers are not trusted.

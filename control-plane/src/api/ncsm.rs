@@ -167,33 +167,3 @@ pub async fn resume(
     let body = state.store.read(|tx| status_of(tx, &state))?;
     Ok((StatusCode::ACCEPTED, Json(body)))
 }
-
-/// Once NCSM is on, only Managers reset another user's password.
-pub fn check_reset_by(state: &Shared, actor: &crate::authz::Actor) -> ApiResult<()> {
-    if actor.role == crate::model::Role::Manager {
-        return Ok(());
-    }
-    if state
-        .store
-        .read(|tx| Ok::<_, ApiError>(tx.ncsm()?.is_some()))?
-    {
-        return Err(ApiError::forbidden(
-            "ncsm.reset-managers-only",
-            "NCSM is on: only Managers (the Manager Primary Contact included) reset other users' passwords",
-        ));
-    }
-    Ok(())
-}
-
-/// Once NCSM is on, self-service reset is off; the refusal names who can help.
-/// The caller is not signed in: the answer names who can help by role only, never the
-/// Primary Contact's name or email (that would hand them to anyone who asks).
-pub fn check_self_service_reset(state: &Shared) -> ApiResult<()> {
-    if state.store.read(|tx| tx.ncsm())?.is_none() {
-        return Ok(());
-    }
-    Err(ApiError::forbidden(
-        "ncsm.self-service-reset-off",
-        "self-service password reset is off under the New Credential Security Model; ask a Manager (the Manager Primary Contact or another Manager) to reset your password",
-    ))
-}

@@ -5,6 +5,7 @@ use super::error::{ApiError, ApiResult, Body};
 use super::views::{UserView, user_view};
 use crate::authz::{self, Action};
 use crate::domain::Shared;
+use crate::domain::accounts::password;
 use crate::domain::validate;
 use crate::lifecycle::{self, NewPassword};
 use crate::model::{NewUser, Role, SESSION_TIMEOUT_MAX, SESSION_TIMEOUT_MIN, Subscription, User};
@@ -129,7 +130,7 @@ pub async fn create(
         req.password,
         "password.required",
     )?;
-    let (hash, chosen) = super::password::hash_on_pool(&state, chosen).await?;
+    let (hash, chosen) = password::hash_on_pool(&state, chosen).await?;
     let now = state.now();
     let new = NewUser {
         username: req.username,
@@ -409,7 +410,7 @@ pub async fn reset_password(
 ) -> ApiResult<Json<ResetResponse>> {
     let actor = p.actor();
     authz::require(&actor, Action::ResetPassword)?;
-    super::ncsm::check_reset_by(&state, &actor)?;
+    crate::ncsm::check_reset_by(&state, &actor)?;
     let now = state.now();
     let target_user = state.store.read(|tx| {
         let u = target(tx, &key)?;
@@ -423,14 +424,10 @@ pub async fn reset_password(
         req.password,
         "password.required",
     )?;
-    let (hash, chosen) = super::password::hash_on_pool(&state, chosen).await?;
+    let (hash, chosen) = password::hash_on_pool(&state, chosen).await?;
     let user = state.store.write(|tx| {
         let mut u = target(tx, &key)?;
-        u.password_hash = hash;
-        u.password_changed_at = now;
-        u.must_change_password = true;
-        u.last_expiry_notice_at = None;
-        tx.save_user(&u)?;
+        password::set_password(tx, &mut u, hash, now, true)?;
         tx.delete_user_sessions(u.id)?;
         tx.audit(
             now,

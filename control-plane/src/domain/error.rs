@@ -88,3 +88,24 @@ impl From<StoreError> for DomainError {
         }
     }
 }
+
+impl From<crate::hashing::PoolError> for DomainError {
+    fn from(e: crate::hashing::PoolError) -> Self {
+        match e {
+            crate::hashing::PoolError::Busy => {
+                log::warn!("password hashing queue full: a request was turned away");
+                DomainError::new(Kind::Busy, "server.busy", e.to_string())
+            }
+            crate::hashing::PoolError::Failed => {
+                log::error!("{e}");
+                DomainError::internal("password hashing failed; see the server log")
+            }
+        }
+    }
+}
+
+impl From<crate::secrets::HashError> for DomainError {
+    fn from(_: crate::secrets::HashError) -> Self {
+        DomainError::internal("password hashing failed")
+    }
+}

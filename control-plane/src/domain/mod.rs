@@ -1,6 +1,7 @@
 //! The control plane's rules, below the HTTP layer: no module here sees axum or imports
 //! `api`. Each function takes plain values or domain types and answers a [`DomainError`]
 //! whose [`Kind`] the API maps to a status code.
+pub mod accounts;
 pub mod error;
 pub mod jobs;
 pub mod services;

@@ -4,8 +4,10 @@
 pub mod accounts;
 pub mod error;
 pub mod jobs;
+pub mod records;
 pub mod services;
 pub mod validate;
+pub mod vaults;
 
 pub use error::{DomainError, DomainResult, Kind};
 pub use services::{AppState, Shared};

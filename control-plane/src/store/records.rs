@@ -4,6 +4,9 @@
 use super::error::{Result, StoreError};
 use super::tx::{Tx, flag};
 use rusqlite::{OptionalExtension, Row, params};
+use sealscan_protocols::appliance::{LoginType, RecordKind, UnixAuth, WindowsDomainType};
+use sealscan_protocols::smb2::Dialect;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// Vault logins may name the secret by Secret Server's id instead of its name.
@@ -67,8 +70,7 @@ pub use sealscan_protocols::envelope::VAULT_KIND;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WindowsSettings {
-    /// "none", "netbios" or "active_directory".
-    pub domain_type: String,
+    pub domain_type: WindowsDomainType,
     #[serde(default)]
     pub domain: Option<String>,
     #[serde(default)]
@@ -76,26 +78,26 @@ pub struct WindowsSettings {
     pub ntlmv2: bool,
     pub ntlmv1: bool,
     pub require_signing: bool,
-    pub min_smb_version: String,
+    pub min_smb_version: Dialect,
 }
 
 #[derive(Clone, Debug, Serialize)]
 pub struct RecordRow {
     pub id: String,
-    pub kind: String,
+    pub kind: RecordKind,
     pub title: String,
     pub username: String,
     pub ips: Vec<String>,
-    pub login_type: String,
+    pub login_type: LoginType,
     pub vault_id: Option<String>,
     pub secret_name: Option<String>,
     pub folder: Option<String>,
     /// Vault logins by Secret Server's id of the secret (then `secret_name` is None).
     pub secret_id: Option<i64>,
     pub comments: String,
-    /// Unix basic logins: "password" or "private_key". Unix vault logins: which of the
+    /// Unix basic logins: the password or the private key. Unix vault logins: which of the
     /// secret's fields to log in with; None takes the key when the secret holds one.
-    pub unix_auth: Option<String>,
+    pub unix_auth: Option<UnixAuth>,
     pub windows: Option<WindowsSettings>,
     pub migration: Option<String>,
     pub migration_reason: Option<String>,
@@ -158,28 +160,75 @@ const RECORD_COLUMNS: &str = "id, kind, title, username, ips, login_type, vault_
     folder, comments, unix_auth, windows, migration, migration_reason, created_by, created_at, \
     secret_id";
 
-fn record_from_row(r: &Row<'_>) -> rusqlite::Result<RecordRow> {
-    let ips: String = r.get(4)?;
-    let windows: Option<String> = r.get(11)?;
-    let corrupt = |i, e: serde_json::Error| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+/// A stored value that this build does not know, named by its column; never a panic.
+#[derive(Debug, thiserror::Error)]
+#[error("auth_records.{column} holds a value this control plane does not know: {reason}")]
+struct UnknownValue {
+    column: &'static str,
+    reason: String,
+}
+
+/// Column `i`, named `column`: one of the protocol's enums by its snake_case name (NULL
+/// reads as None where the field is optional).
+fn variant<T: DeserializeOwned>(
+    r: &Row<'_>,
+    i: usize,
+    column: &'static str,
+) -> rusqlite::Result<T> {
+    let text: Option<String> = r.get(i)?;
+    let value = text.map_or(serde_json::Value::Null, serde_json::Value::String);
+    parsed(i, column, serde_json::from_value(value))
+}
+
+/// Column `i`, named `column`, as JSON (NULL reads as None where the field is optional).
+fn json_column<T: DeserializeOwned>(
+    r: &Row<'_>,
+    i: usize,
+    column: &'static str,
+) -> rusqlite::Result<T> {
+    let text: Option<String> = r.get(i)?;
+    let v = match text {
+        Some(t) => serde_json::from_str(&t),
+        None => serde_json::from_value(serde_json::Value::Null),
     };
+    parsed(i, column, v)
+}
+
+fn parsed<T>(i: usize, column: &'static str, v: serde_json::Result<T>) -> rusqlite::Result<T> {
+    v.map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            Box::new(UnknownValue {
+                column,
+                reason: e.to_string(),
+            }),
+        )
+    })
+}
+
+/// The snake_case name an enum is stored under.
+fn name_of<T: Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+fn record_from_row(r: &Row<'_>) -> rusqlite::Result<RecordRow> {
     Ok(RecordRow {
         id: r.get(0)?,
-        kind: r.get(1)?,
+        kind: variant(r, 1, "kind")?,
         title: r.get(2)?,
         username: r.get(3)?,
-        ips: serde_json::from_str(&ips).map_err(|e| corrupt(4, e))?,
-        login_type: r.get(5)?,
+        ips: json_column(r, 4, "ips")?,
+        login_type: variant(r, 5, "login_type")?,
         vault_id: r.get(6)?,
         secret_name: r.get(7)?,
         folder: r.get(8)?,
         comments: r.get(9)?,
-        unix_auth: r.get(10)?,
-        windows: windows
-            .map(|w| serde_json::from_str(&w))
-            .transpose()
-            .map_err(|e| corrupt(11, e))?,
+        unix_auth: variant(r, 10, "unix_auth")?,
+        windows: json_column(r, 11, "windows")?,
         migration: r.get(12)?,
         migration_reason: r.get(13)?,
         created_by: r.get(14)?,
@@ -221,16 +270,16 @@ impl Tx<'_> {
             &format!("INSERT INTO auth_records ({RECORD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
             params![
                 r.id,
-                r.kind,
+                r.kind.as_str(),
                 r.title,
                 r.username,
                 json(&r.ips)?,
-                r.login_type,
+                r.login_type.as_str(),
                 r.vault_id,
                 r.secret_name,
                 r.folder,
                 r.comments,
-                r.unix_auth,
+                r.unix_auth.as_ref().map(name_of),
                 windows,
                 r.migration,
                 r.migration_reason,
@@ -293,12 +342,12 @@ impl Tx<'_> {
                 r.title,
                 r.username,
                 json(&r.ips)?,
-                r.login_type,
+                r.login_type.as_str(),
                 r.vault_id,
                 r.secret_name,
                 r.folder,
                 r.comments,
-                r.unix_auth,
+                r.unix_auth.as_ref().map(name_of),
                 windows,
                 r.migration,
                 r.migration_reason,

@@ -598,3 +598,34 @@ impl Tx<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::store::{Store, StoreError};
+
+    #[test]
+    fn an_unknown_stored_value_is_an_error_naming_its_column() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("control.db")).expect("open");
+        let insert = |kind: &str, login_type: &str, unix_auth: &str, id: &str| {
+            store.write(|tx| {
+                tx.tx.execute(
+                    "INSERT INTO auth_records (id, kind, title, username, ips, login_type, unix_auth, created_by, created_at) \
+                     VALUES (?1, ?2, ?1, 'u', '[\"10.0.0.1\"]', ?3, ?4, 'test', 0)",
+                    [id, kind, login_type, unix_auth],
+                )?;
+                Ok::<_, StoreError>(())
+            })
+        };
+        insert("unix", "basic", "password", "good").expect("insert");
+        let good = store.read(|tx| tx.record("good")).expect("read");
+        assert!(good.is_some());
+        // The CHECK constraints keep kind and login_type to known text; unix_auth has none.
+        insert("unix", "basic", "kerberos", "bad").expect("insert");
+        let err = store
+            .read(|tx| tx.record("bad"))
+            .expect_err("unknown unix_auth");
+        let text = err.to_string();
+        assert!(text.contains("auth_records.unix_auth"), "{text}");
+    }
+}

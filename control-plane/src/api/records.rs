@@ -1,13 +1,14 @@
 //! Authentication records (Unix, Windows) and Secret Server vault records. Secrets go in and
 //! never come out: legacy values are encrypted with the data key, NCSM envelopes are checked
 //! against the binding and the approved appliances, and every view names fields only.
-use super::auth::CurrentUser;
+use super::auth::{CurrentUser, UserPrincipal};
 use super::error::{ApiError, ApiResult, RawJson};
 use super::units;
 use crate::authz::{self, Action};
 use crate::credentials::{record_binding, vault_binding};
 use crate::domain::records::secrets::{
-    check_secrets, is_pending, model_for_change, rebind_needed, replace_secrets, settle_migration,
+    SecretModel, check_secrets, is_pending, model_for_change, rebind_needed, replace_secrets,
+    settle_migration,
 };
 use crate::domain::records::windows::WindowsDraft;
 use crate::domain::records::{self, RecordDraft, RecordPatch, SecretRef};
@@ -353,6 +354,24 @@ pub async fn show(
     Ok(Json(record))
 }
 
+/// Before any change to a record or vault: the caller's business unit may hold it, and the
+/// secret model the change is made under (see [`model_for_change`]).
+fn changing(
+    tx: &Tx<'_>,
+    state: &Shared,
+    p: &UserPrincipal,
+    owner: UnitOwner<'_>,
+    migration: Option<&str>,
+) -> ApiResult<SecretModel> {
+    units::check(tx, p, owner)?;
+    Ok(model_for_change(
+        tx,
+        state,
+        p.session.created_at,
+        is_pending(migration),
+    )?)
+}
+
 pub async fn create(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
@@ -402,12 +421,12 @@ pub async fn delete(
     let now = state.now();
     state.store.write(|tx| {
         let r = tx.record(&id)?.ok_or_else(|| records::no_record(&id))?;
-        units::check(tx, &p, UnitOwner::Record(&r.id))?;
-        model_for_change(
+        changing(
             tx,
             &state,
-            p.session.created_at,
-            is_pending(r.migration.as_deref()),
+            &p,
+            UnitOwner::Record(&r.id),
+            r.migration.as_deref(),
         )?;
         tx.delete_record(&r.id, r.kind.as_str())?;
         tx.set_unit(UnitOwner::Record(&r.id), None)?;
@@ -518,12 +537,12 @@ pub async fn vault_delete(
     let now = state.now();
     state.store.write(|tx| {
         let v = tx.vault(&id)?.ok_or_else(|| vaults::no_vault(&id))?;
-        units::check(tx, &p, UnitOwner::Vault(&v.id))?;
-        model_for_change(
+        changing(
             tx,
             &state,
-            p.session.created_at,
-            is_pending(v.migration.as_deref()),
+            &p,
+            UnitOwner::Vault(&v.id),
+            v.migration.as_deref(),
         )?;
         let users = tx.records_using_vault(&id)?;
         if !users.is_empty() {
@@ -615,9 +634,7 @@ pub async fn update(
     let now = state.now();
     let view = state.store.write(|tx| {
         let old = tx.record(&id)?.ok_or_else(|| records::no_record(&id))?;
-        units::check(tx, &p, UnitOwner::Record(&old.id))?;
-        let model =
-            model_for_change(tx, &state, p.session.created_at, is_pending(old.migration.as_deref()))?;
+        let model = changing(tx, &state, &p, UnitOwner::Record(&old.id), old.migration.as_deref())?;
         let mut checked = records::check(patch.apply(&old)?, &old.created_by, old.created_at)?;
         checked.row.migration = old.migration.clone();
         checked.row.migration_reason = old.migration_reason.clone();
@@ -720,12 +737,12 @@ pub async fn vault_update(
     let now = state.now();
     let view = state.store.write(|tx| {
         let old = tx.vault(&id)?.ok_or_else(|| vaults::no_vault(&id))?;
-        units::check(tx, &p, UnitOwner::Vault(&old.id))?;
-        let model = model_for_change(
+        let model = changing(
             tx,
             &state,
-            p.session.created_at,
-            is_pending(old.migration.as_deref()),
+            &p,
+            UnitOwner::Vault(&old.id),
+            old.migration.as_deref(),
         )?;
         let mut row = vaults::check(patch.apply(&old), &old.created_by, old.created_at)?;
         row.migration = old.migration.clone();

@@ -1,6 +1,6 @@
 //! Users: list, create, show, edit, lock/unlock, password reset, role, external-ID grant,
 //! records grant.
-use super::auth::CurrentUser;
+use super::auth::{CurrentUser, UserPrincipal};
 use super::error::{ApiError, ApiResult, Body};
 use super::views::{UserView, user_view};
 use crate::authz::{self, Action};
@@ -318,8 +318,34 @@ pub async fn update(
     Ok(Json(user_view(sub, &user)))
 }
 
+/// Changes the user named by `key` in one transaction: `change` edits it and answers the
+/// audit event and its details; then the user is saved and the change audited.
+fn change_user(
+    state: &Shared,
+    p: &UserPrincipal,
+    key: &str,
+    change: impl FnOnce(&Tx<'_>, &mut User) -> ApiResult<(&'static str, serde_json::Value)>,
+) -> ApiResult<Json<UserView>> {
+    let now = state.now();
+    let user = state.store.write(|tx| {
+        let mut u = target(tx, key)?;
+        let (event, details) = change(tx, &mut u)?;
+        tx.save_user(&u)?;
+        tx.audit(
+            now,
+            &p.user.username,
+            event,
+            &u.username,
+            &details,
+            Some(&p.ip.to_string()),
+        )?;
+        Ok::<_, ApiError>(u)
+    })?;
+    Ok(Json(user_view(&p.subscription, &user)))
+}
+
 async fn set_locked(
-    p: &super::auth::UserPrincipal,
+    p: &UserPrincipal,
     state: &Shared,
     key: &str,
     locked: bool,
@@ -333,13 +359,11 @@ async fn set_locked(
             Action::UnlockUser
         },
     )?;
-    let now = state.now();
-    let user = state.store.write(|tx| {
-        let mut u = target(tx, key)?;
-        let primary = is_primary(&p.subscription, &u);
+    change_user(state, p, key, |tx, u| {
+        let primary = is_primary(&p.subscription, u);
         // The Primary Contact cannot unlock themself: any Manager re-activates them.
         if !(primary && !locked && actor.role == Role::Manager) {
-            manage(tx, &actor, &p.subscription, &u)?;
+            manage(tx, &actor, &p.subscription, u)?;
         }
         if u.id == actor.user_id {
             return Err(ApiError::conflict(
@@ -352,22 +376,13 @@ async fn set_locked(
         if locked {
             tx.delete_user_sessions(u.id)?;
         }
-        tx.save_user(&u)?;
-        tx.audit(
-            now,
-            &actor.username,
-            if locked {
-                "user.locked"
-            } else {
-                "user.unlocked"
-            },
-            &u.username,
-            &json!({"by": actor.role}),
-            Some(&p.ip.to_string()),
-        )?;
-        Ok(u)
-    })?;
-    Ok(Json(user_view(&p.subscription, &user)))
+        let event = if locked {
+            "user.locked"
+        } else {
+            "user.unlocked"
+        };
+        Ok((event, json!({"by": actor.role})))
+    })
 }
 
 pub async fn lock(
@@ -464,11 +479,9 @@ pub async fn set_role(
     let actor = p.actor();
     authz::require(&actor, Action::SetRole)?;
     authz::may_assign_role(&actor, req.role)?;
-    let now = state.now();
-    let user = state.store.write(|tx| {
-        let mut u = target(tx, &key)?;
-        manage(tx, &actor, &p.subscription, &u)?;
-        if is_primary(&p.subscription, &u) && req.role != Role::Manager {
+    change_user(&state, &p, &key, |tx, u| {
+        manage(tx, &actor, &p.subscription, u)?;
+        if is_primary(&p.subscription, u) && req.role != Role::Manager {
             return Err(ApiError::conflict(
                 "user.primary-contact-role",
                 "the Manager Primary Contact stays a Manager",
@@ -482,18 +495,11 @@ pub async fn set_role(
         if records_permission_withdrawn {
             u.can_edit_records = false;
         }
-        tx.save_user(&u)?;
-        tx.audit(
-            now,
-            &actor.username,
+        Ok((
             "user.role-changed",
-            &u.username,
-            &json!({"from": old, "to": req.role, "records_permission_withdrawn": records_permission_withdrawn}),
-            Some(&p.ip.to_string()),
-        )?;
-        Ok(u)
-    })?;
-    Ok(Json(user_view(&p.subscription, &user)))
+            json!({"from": old, "to": req.role, "records_permission_withdrawn": records_permission_withdrawn}),
+        ))
+    })
 }
 
 #[derive(Deserialize)]
@@ -517,9 +523,7 @@ pub async fn set_external_id_permission(
             "turn on the external-ID option (PUT /api/v1/security/external-ids) before granting the permission",
         ));
     }
-    let now = state.now();
-    let user = state.store.write(|tx| {
-        let mut u = target(tx, &key)?;
+    change_user(&state, &p, &key, |_, u| {
         if req.granted
             && !matches!(
                 u.role,
@@ -535,18 +539,8 @@ pub async fn set_external_id_permission(
             ));
         }
         u.can_edit_external_ids = req.granted;
-        tx.save_user(&u)?;
-        tx.audit(
-            now,
-            &actor.username,
-            "external-ids.permission",
-            &u.username,
-            &json!({"granted": req.granted}),
-            Some(&p.ip.to_string()),
-        )?;
-        Ok(u)
-    })?;
-    Ok(Json(user_view(&p.subscription, &user)))
+        Ok(("external-ids.permission", json!({"granted": req.granted})))
+    })
 }
 
 /// A Manager grants or withdraws a Unit Manager's permission to create, update and delete
@@ -559,9 +553,7 @@ pub async fn set_records_permission(
 ) -> ApiResult<Json<UserView>> {
     let actor = p.actor();
     authz::require(&actor, Action::GrantRecordsPermission)?;
-    let now = state.now();
-    let user = state.store.write(|tx| {
-        let mut u = target(tx, &key)?;
+    change_user(&state, &p, &key, |_, u| {
         if req.granted && u.role != Role::UnitManager {
             return Err(ApiError::conflict(
                 "records-permission.role",
@@ -573,18 +565,11 @@ pub async fn set_records_permission(
         }
         let was = u.can_edit_records;
         u.can_edit_records = req.granted;
-        tx.save_user(&u)?;
-        tx.audit(
-            now,
-            &actor.username,
+        Ok((
             "records.permission",
-            &u.username,
-            &json!({"granted": req.granted, "was": was}),
-            Some(&p.ip.to_string()),
-        )?;
-        Ok(u)
-    })?;
-    Ok(Json(user_view(&p.subscription, &user)))
+            json!({"granted": req.granted, "was": was}),
+        ))
+    })
 }
 
 /// A Manager or Unit Manager clears a user's TOTP enrolment (lost device); the user enrols
@@ -596,26 +581,14 @@ pub async fn reset_two_factor(
 ) -> ApiResult<Json<UserView>> {
     let actor = p.actor();
     authz::require(&actor, Action::ResetTwoFactor)?;
-    let now = state.now();
-    let user = state.store.write(|tx| {
-        let mut u = target(tx, &key)?;
-        manage(tx, &actor, &p.subscription, &u)?;
+    change_user(&state, &p, &key, |tx, u| {
+        manage(tx, &actor, &p.subscription, u)?;
         u.totp_secret = None;
         u.totp_enabled = false;
         u.totp_last_step = None;
-        tx.save_user(&u)?;
         tx.delete_user_sessions(u.id)?;
-        tx.audit(
-            now,
-            &actor.username,
-            "2fa.reset",
-            &u.username,
-            &json!({}),
-            Some(&p.ip.to_string()),
-        )?;
-        Ok::<_, ApiError>(u)
-    })?;
-    Ok(Json(user_view(&p.subscription, &user)))
+        Ok(("2fa.reset", json!({})))
+    })
 }
 
 #[derive(Deserialize)]

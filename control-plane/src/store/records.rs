@@ -292,33 +292,26 @@ impl Tx<'_> {
     }
 
     pub fn records(&self) -> Result<Vec<RecordRow>> {
-        let mut stmt = self.tx.prepare(&format!(
-            "SELECT {RECORD_COLUMNS} FROM auth_records ORDER BY kind, title"
-        ))?;
-        let rows = stmt.query_map([], record_from_row)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        self.all(
+            &format!("SELECT {RECORD_COLUMNS} FROM auth_records ORDER BY kind, title"),
+            record_from_row,
+        )
     }
 
     pub fn record(&self, id: &str) -> Result<Option<RecordRow>> {
-        Ok(self
-            .tx
-            .query_row(
-                &format!("SELECT {RECORD_COLUMNS} FROM auth_records WHERE id = ?1"),
-                [id],
-                record_from_row,
-            )
-            .optional()?)
+        self.one(
+            &format!("SELECT {RECORD_COLUMNS} FROM auth_records WHERE id = ?1"),
+            id,
+            record_from_row,
+        )
     }
 
     pub fn record_by_title(&self, title: &str) -> Result<Option<RecordRow>> {
-        Ok(self
-            .tx
-            .query_row(
-                &format!("SELECT {RECORD_COLUMNS} FROM auth_records WHERE title = ?1"),
-                [title],
-                record_from_row,
-            )
-            .optional()?)
+        self.one(
+            &format!("SELECT {RECORD_COLUMNS} FROM auth_records WHERE title = ?1"),
+            title,
+            record_from_row,
+        )
     }
 
     /// Deletes the record with every secret it holds, legacy or sealed.
@@ -418,33 +411,26 @@ impl Tx<'_> {
     }
 
     pub fn vaults(&self) -> Result<Vec<VaultRow>> {
-        let mut stmt = self.tx.prepare(&format!(
-            "SELECT {VAULT_COLUMNS} FROM vaults ORDER BY title"
-        ))?;
-        let rows = stmt.query_map([], vault_from_row)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        self.all(
+            &format!("SELECT {VAULT_COLUMNS} FROM vaults ORDER BY title"),
+            vault_from_row,
+        )
     }
 
     pub fn vault(&self, id: &str) -> Result<Option<VaultRow>> {
-        Ok(self
-            .tx
-            .query_row(
-                &format!("SELECT {VAULT_COLUMNS} FROM vaults WHERE id = ?1"),
-                [id],
-                vault_from_row,
-            )
-            .optional()?)
+        self.one(
+            &format!("SELECT {VAULT_COLUMNS} FROM vaults WHERE id = ?1"),
+            id,
+            vault_from_row,
+        )
     }
 
     pub fn vault_by_title(&self, title: &str) -> Result<Option<VaultRow>> {
-        Ok(self
-            .tx
-            .query_row(
-                &format!("SELECT {VAULT_COLUMNS} FROM vaults WHERE title = ?1"),
-                [title],
-                vault_from_row,
-            )
-            .optional()?)
+        self.one(
+            &format!("SELECT {VAULT_COLUMNS} FROM vaults WHERE title = ?1"),
+            title,
+            vault_from_row,
+        )
     }
 
     pub fn delete_vault(&self, id: &str) -> Result<bool> {

@@ -1,6 +1,7 @@
 //! The transaction every typed store operation runs in; each child module of `store` adds
 //! its own operations to it.
-use rusqlite::Transaction;
+use super::error::Result;
+use rusqlite::{OptionalExtension, Row, Transaction};
 
 /// One transaction; dropped without commit means nothing changed.
 pub struct Tx<'a> {
@@ -14,6 +15,27 @@ impl<'a> Tx<'a> {
 
     pub(super) fn commit(self) -> rusqlite::Result<()> {
         self.tx.commit()
+    }
+
+    /// Every row `sql` selects, each read by `from_row`.
+    pub(super) fn all<T>(
+        &self,
+        sql: &str,
+        from_row: fn(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        let mut stmt = self.tx.prepare(sql)?;
+        let rows = stmt.query_map([], from_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The row `sql` selects with `key` as `?1`, if there is one.
+    pub(super) fn one<T>(
+        &self,
+        sql: &str,
+        key: &str,
+        from_row: fn(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Option<T>> {
+        Ok(self.tx.query_row(sql, [key], from_row).optional()?)
     }
 }
 

@@ -301,7 +301,7 @@ impl Tx<'_> {
     pub fn record(&self, id: &str) -> Result<Option<RecordRow>> {
         self.one(
             &format!("SELECT {RECORD_COLUMNS} FROM auth_records WHERE id = ?1"),
-            id,
+            [id],
             record_from_row,
         )
     }
@@ -309,7 +309,7 @@ impl Tx<'_> {
     pub fn record_by_title(&self, title: &str) -> Result<Option<RecordRow>> {
         self.one(
             &format!("SELECT {RECORD_COLUMNS} FROM auth_records WHERE title = ?1"),
-            title,
+            [title],
             record_from_row,
         )
     }
@@ -420,7 +420,7 @@ impl Tx<'_> {
     pub fn vault(&self, id: &str) -> Result<Option<VaultRow>> {
         self.one(
             &format!("SELECT {VAULT_COLUMNS} FROM vaults WHERE id = ?1"),
-            id,
+            [id],
             vault_from_row,
         )
     }
@@ -428,7 +428,7 @@ impl Tx<'_> {
     pub fn vault_by_title(&self, title: &str) -> Result<Option<VaultRow>> {
         self.one(
             &format!("SELECT {VAULT_COLUMNS} FROM vaults WHERE title = ?1"),
-            title,
+            [title],
             vault_from_row,
         )
     }

@@ -28,14 +28,14 @@ impl<'a> Tx<'a> {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    /// The row `sql` selects with `key` as `?1`, if there is one.
+    /// The row `sql` selects with `params`, if there is one.
     pub(super) fn one<T>(
         &self,
         sql: &str,
-        key: &str,
+        params: impl rusqlite::Params,
         from_row: fn(&Row<'_>) -> rusqlite::Result<T>,
     ) -> Result<Option<T>> {
-        Ok(self.tx.query_row(sql, [key], from_row).optional()?)
+        Ok(self.tx.query_row(sql, params, from_row).optional()?)
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod error;
 pub mod jobs;
+pub mod operator;
 pub mod records;
 pub mod services;
 pub mod validate;

@@ -3,7 +3,7 @@
 //! (shared with rewrap work); legacy secrets live here, encrypted with the data key.
 use super::error::{Result, StoreError};
 use super::tx::{Tx, flag};
-use rusqlite::{OptionalExtension, Row, params};
+use rusqlite::{Row, params};
 use sealscan_protocols::appliance::{LoginType, RecordKind, UnixAuth, WindowsDomainType};
 use sealscan_protocols::smb2::Dialect;
 use serde::de::DeserializeOwned;
@@ -123,7 +123,7 @@ pub struct VaultRow {
     pub created_at: i64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NcsmState {
     Migrating,
@@ -162,7 +162,7 @@ const RECORD_COLUMNS: &str = "id, kind, title, username, ips, login_type, vault_
 
 /// A stored value that this build does not know, named by its column; never a panic.
 #[derive(Debug, thiserror::Error)]
-#[error("auth_records.{column} holds a value this control plane does not know: {reason}")]
+#[error("{column} holds a value this control plane does not know: {reason}")]
 struct UnknownValue {
     column: &'static str,
     reason: String,
@@ -218,17 +218,17 @@ fn name_of<T: Serialize>(v: &T) -> String {
 fn record_from_row(r: &Row<'_>) -> rusqlite::Result<RecordRow> {
     Ok(RecordRow {
         id: r.get(0)?,
-        kind: variant(r, 1, "kind")?,
+        kind: variant(r, 1, "auth_records.kind")?,
         title: r.get(2)?,
         username: r.get(3)?,
-        ips: json_column(r, 4, "ips")?,
-        login_type: variant(r, 5, "login_type")?,
+        ips: json_column(r, 4, "auth_records.ips")?,
+        login_type: variant(r, 5, "auth_records.login_type")?,
         vault_id: r.get(6)?,
         secret_name: r.get(7)?,
         folder: r.get(8)?,
         comments: r.get(9)?,
-        unix_auth: variant(r, 10, "unix_auth")?,
-        windows: json_column(r, 11, "windows")?,
+        unix_auth: variant(r, 10, "auth_records.unix_auth")?,
+        windows: json_column(r, 11, "auth_records.windows")?,
         migration: r.get(12)?,
         migration_reason: r.get(13)?,
         created_by: r.get(14)?,
@@ -536,36 +536,18 @@ impl Tx<'_> {
     }
 
     pub fn ncsm(&self) -> Result<Option<NcsmRow>> {
-        let row = self
-            .tx
-            .query_row(
-                "SELECT state, activated_by, activated_at, completed_at FROM ncsm WHERE id = 1",
-                [],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, Option<i64>>(3)?,
-                    ))
-                },
-            )
-            .optional()?;
-        let Some((state, activated_by, activated_at, completed_at)) = row else {
-            return Ok(None);
-        };
-        let state = match state.as_str() {
-            "migrating" => NcsmState::Migrating,
-            "pending" => NcsmState::Pending,
-            "complete" => NcsmState::Complete,
-            other => return Err(StoreError::Corrupt(format!("NCSM state {other:?}"))),
-        };
-        Ok(Some(NcsmRow {
-            state,
-            activated_by,
-            activated_at,
-            completed_at,
-        }))
+        self.one(
+            "SELECT state, activated_by, activated_at, completed_at FROM ncsm WHERE id = 1",
+            [],
+            |r| {
+                Ok(NcsmRow {
+                    state: variant(r, 0, "ncsm.state")?,
+                    activated_by: r.get(1)?,
+                    activated_at: r.get(2)?,
+                    completed_at: r.get(3)?,
+                })
+            },
+        )
     }
 
     /// Activation: refused (false) when NCSM is already active.

@@ -73,6 +73,20 @@ pub struct SecretRef {
 }
 
 impl SecretRef {
+    pub fn new(
+        name: Option<String>,
+        folder: Option<String>,
+        id: Option<i64>,
+        path: Option<String>,
+    ) -> Self {
+        SecretRef {
+            name,
+            folder,
+            id,
+            path,
+        }
+    }
+
     fn is_given(&self) -> bool {
         self.name.is_some() || self.folder.is_some() || self.id.is_some() || self.path.is_some()
     }

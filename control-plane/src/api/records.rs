@@ -12,6 +12,7 @@ use crate::domain::records::secrets::{
 };
 use crate::domain::records::windows::WindowsDraft;
 use crate::domain::records::{self, RecordDraft, RecordPatch, SecretRef};
+use crate::domain::validate;
 use crate::domain::vaults::{self, VaultDraft, VaultPatch};
 use crate::domain::{DomainError, DomainResult, Shared};
 use crate::store::{RecordRow, Tx, UnitOwner, VAULT_KIND, VaultRow};
@@ -124,24 +125,24 @@ fn auto() -> String {
 /// The request's names as the protocol's enums, each refusal naming the field and its
 /// choices. Everything else is checked by the domain.
 fn kind(v: &str) -> DomainResult<RecordKind> {
-    records::choice(v, "record.kind-invalid", "kind is unix or windows")
+    validate::choice(v, "record.kind-invalid", "kind is unix or windows")
 }
 fn login_type(v: &str) -> DomainResult<LoginType> {
-    records::choice(
+    validate::choice(
         v,
         "record.login-type-invalid",
         "login_type is basic or vault",
     )
 }
 fn unix_auth(v: &str) -> DomainResult<UnixAuth> {
-    records::choice(
+    validate::choice(
         v,
         "record.unix-auth-invalid",
         "unix_auth is password or private_key",
     )
 }
 fn domain_type(v: &str) -> DomainResult<WindowsDomainType> {
-    records::choice(
+    validate::choice(
         v,
         "record.domain-type-invalid",
         "domain_type is none, netbios or active_directory",

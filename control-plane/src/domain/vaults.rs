@@ -1,5 +1,5 @@
 //! Secret Server vault records: what a vault record may hold, and how a change applies.
-use super::records::{bad, new_id, text};
+use super::validate::{bad, new_id, record_text as text};
 use crate::domain::{DomainError, DomainResult};
 use crate::store::{Tx, VaultRow};
 

@@ -4,63 +4,15 @@
 pub mod secrets;
 pub mod windows;
 
+use crate::domain::validate::{bad, new_id, record_text as text};
 use crate::domain::{DomainError, DomainResult};
 use crate::iprange::IpRange;
 use crate::store::{RecordRow, Tx};
-use rand::RngCore;
-use rand::rngs::OsRng;
 use sealscan_protocols::appliance::{
     LoginType, RecordKind, SecretField, SecretFieldName, UnixAuth, WindowsDomainType,
 };
-use serde::de::DeserializeOwned;
 use serde_json::json;
 use windows::{WindowsDraft, WindowsPatch};
-
-pub(crate) fn bad(rule: &'static str, message: impl Into<String>) -> DomainError {
-    DomainError::invalid(rule, message)
-}
-
-/// One of the protocol's enums by its snake_case name; `message` lists the choices.
-pub fn choice<T: DeserializeOwned>(
-    value: &str,
-    rule: &'static str,
-    message: impl Into<String>,
-) -> DomainResult<T> {
-    serde_json::from_value(serde_json::Value::String(value.to_string()))
-        .map_err(|_| bad(rule, message))
-}
-
-pub(crate) fn text(field: &'static str, value: &str, max: usize) -> DomainResult<()> {
-    if value.trim().is_empty() || value.chars().count() > max || value.chars().any(char::is_control)
-    {
-        return Err(bad(
-            "record.field-invalid",
-            format!("{field} must be 1 to {max} printable characters"),
-        ));
-    }
-    Ok(())
-}
-
-/// The id asked for, checked, or a new random one with `prefix`.
-pub fn new_id(given: Option<String>, prefix: &str) -> DomainResult<String> {
-    if let Some(id) = given {
-        let ok = (1..=64).contains(&id.len())
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && id.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
-        if !ok {
-            return Err(bad(
-                "record.id-invalid",
-                "a record id is 1 to 64 lowercase letters, digits or '-'",
-            ));
-        }
-        return Ok(id);
-    }
-    let mut bytes = [0u8; 8];
-    OsRng.fill_bytes(&mut bytes);
-    Ok(format!("{prefix}-{}", hex::encode(bytes)))
-}
 
 /// How a vault login names its secret: by name (optionally in a folder), by Secret Server's
 /// id, or by path (`\Folder\Name`).

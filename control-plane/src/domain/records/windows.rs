@@ -1,6 +1,6 @@
 //! A Windows record's login options: what they may be, and how a change applies to them.
-use super::{bad, text};
 use crate::domain::DomainResult;
+use crate::domain::validate::{bad, record_text as text};
 use crate::store::WindowsSettings;
 use sealscan_protocols::appliance::WindowsDomainType;
 use sealscan_protocols::smb2::Dialect;

@@ -112,3 +112,23 @@ impl<'de> serde::Deserialize<'de> for Dialect {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Dialect;
+
+    #[test]
+    fn records_store_the_exact_name() {
+        for d in Dialect::ALL {
+            let text = serde_json::to_string(&d).expect("serialize");
+            assert_eq!(text, format!("\"{}\"", d.name()));
+            assert_eq!(serde_json::from_str::<Dialect>(&text).expect("parse"), d);
+        }
+        // A stored record holds one of the names; `FromStr` stays lenient for the job's text.
+        let err = serde_json::from_str::<Dialect>("\"2\"").expect_err("not a name");
+        assert!(
+            err.to_string().contains("2.0.2, 2.1, 3.0, 3.0.2, 3.1.1"),
+            "{err}"
+        );
+    }
+}

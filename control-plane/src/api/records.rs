@@ -3,13 +3,8 @@
 //! against the binding and the approved appliances, and every view names fields only.
 use super::auth::{CurrentUser, UserPrincipal};
 use super::error::{ApiError, ApiResult, RawJson};
-use super::units;
-use crate::authz::{self, Action};
-use crate::credentials::{record_binding, vault_binding};
-use crate::domain::records::secrets::{
-    SecretModel, check_secrets, is_pending, model_for_change, rebind_needed, replace_secrets,
-    settle_migration,
-};
+use crate::authz::{self, Action, Actor};
+use crate::domain::editor::Editor;
 use crate::domain::records::windows::WindowsDraft;
 use crate::domain::records::{self, RecordDraft, RecordPatch, SecretRef};
 use crate::domain::validate;
@@ -20,13 +15,12 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use sealscan_protocols::appliance::{
-    LoginType, RecordKind, SecretField, SecretFieldName, SecretValue, UnixAuth, WindowsDomainType,
+    LoginType, RecordKind, SecretField, SecretValue, UnixAuth, WindowsDomainType,
 };
-use sealscan_protocols::envelope::{Binding, Envelope};
+use sealscan_protocols::envelope::Envelope;
 use sealscan_protocols::smb2::Dialect;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::BTreeSet;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -249,18 +243,6 @@ fn vault_patch(req: UpdateVault) -> (VaultPatch, Option<SecretValue>) {
     (patch, req.password)
 }
 
-fn secret_required(field: SecretFieldName, on_update: bool) -> DomainError {
-    let name = field.as_str();
-    DomainError::invalid(
-        "record.secret-required",
-        if on_update {
-            format!("this record needs its {name}: give it with this change")
-        } else {
-            format!("this record needs its {name}")
-        },
-    )
-}
-
 fn secret_names(tx: &Tx<'_>, kind: &str, id: &str) -> ApiResult<Vec<Value>> {
     let mut out: Vec<Value> = tx
         .envelopes_of(kind, id)?
@@ -345,22 +327,12 @@ pub async fn show(
     Ok(Json(record))
 }
 
-/// Before any change to a record or vault: the caller's business unit may hold it, and the
-/// secret model the change is made under (see [`model_for_change`]).
-fn changing(
-    tx: &Tx<'_>,
-    state: &Shared,
-    p: &UserPrincipal,
-    owner: UnitOwner<'_>,
-    migration: Option<&str>,
-) -> ApiResult<SecretModel> {
-    units::check(tx, p, owner)?;
-    Ok(model_for_change(
-        tx,
-        state,
-        p.session.created_at,
-        is_pending(migration),
-    )?)
+fn editor<'a>(p: &UserPrincipal, actor: &'a Actor, ip: &'a str) -> Editor<'a> {
+    Editor {
+        actor,
+        session_created_at: p.session.created_at,
+        ip,
+    }
 }
 
 pub async fn create(
@@ -370,34 +342,12 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let actor = p.actor();
     authz::require(&actor, Action::EditRecords)?;
-    let req: CreateRecord = body.parse()?;
-    let now = state.now();
-    let checked = records::check(record_draft(req)?, &actor.username, now)?;
-    if let Some(required) = checked.missing_secret(&|_| false) {
-        return Err(secret_required(required, false).into());
-    }
+    let draft = record_draft(body.parse::<CreateRecord>()?)?;
+    let ip = p.ip.to_string();
+    let ed = editor(&p, &actor, &ip);
     let view = state.store.write(|tx| {
-        let model = model_for_change(tx, &state, p.session.created_at, false)?;
-        records::check_conflicts(tx, &checked, None)?;
-        let row = &checked.row;
-        let bound: Vec<(Binding, &SecretValue)> = checked
-            .secrets
-            .iter()
-            .map(|s| (record_binding(row, s.field), &s.value))
-            .collect();
-        check_secrets(tx, model, &bound)?;
-        tx.insert_record(row)?;
-        units::adopt(tx, &p, UnitOwner::Record(&row.id))?;
-        replace_secrets(tx, &state, &bound, now)?;
-        tx.audit(
-            now,
-            &actor.username,
-            "record.created",
-            &format!("record:{}", row.id),
-            &json!({"kind": row.kind, "title": row.title, "ips": row.ips, "model": model.as_str()}),
-            Some(&p.ip.to_string()),
-        )?;
-        record_view(tx, row)
+        let row = records::edit::create(tx, &state, &ed, draft, state.now())?;
+        record_view(tx, &row)
     })?;
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -409,28 +359,11 @@ pub async fn delete(
 ) -> ApiResult<Json<Value>> {
     let actor = p.actor();
     authz::require(&actor, Action::EditRecords)?;
-    let now = state.now();
-    state.store.write(|tx| {
-        let r = tx.record(&id)?.ok_or_else(|| records::no_record(&id))?;
-        changing(
-            tx,
-            &state,
-            &p,
-            UnitOwner::Record(&r.id),
-            r.migration.as_deref(),
-        )?;
-        tx.delete_record(&r.id, r.kind.as_str())?;
-        tx.set_unit(UnitOwner::Record(&r.id), None)?;
-        tx.audit(
-            now,
-            &actor.username,
-            "record.deleted",
-            &format!("record:{}", r.id),
-            &json!({"title": r.title}),
-            Some(&p.ip.to_string()),
-        )?;
-        Ok::<_, ApiError>(())
-    })?;
+    let ip = p.ip.to_string();
+    let ed = editor(&p, &actor, &ip);
+    state
+        .store
+        .write(|tx| records::edit::delete(tx, &state, &ed, &id, state.now()))?;
     Ok(Json(json!({"deleted": id})))
 }
 
@@ -487,32 +420,11 @@ pub async fn vault_create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let actor = p.actor();
     authz::require(&actor, Action::EditRecords)?;
-    let req: CreateVault = body.parse()?;
-    let now = state.now();
-    let (draft, password) = vault_draft(req);
-    let row = vaults::check(draft, &actor.username, now)?;
+    let (draft, password) = vault_draft(body.parse::<CreateVault>()?);
+    let ip = p.ip.to_string();
+    let ed = editor(&p, &actor, &ip);
     let view = state.store.write(|tx| {
-        let model = model_for_change(tx, &state, p.session.created_at, false)?;
-        vaults::check_title(tx, &row, None)?;
-        if tx.vault(&row.id)?.is_some() {
-            return Err(ApiError::conflict(
-                "vault.id-taken",
-                format!("a vault with id {} exists", row.id),
-            ));
-        }
-        let bound = [(vault_binding(&row), &password)];
-        check_secrets(tx, model, &bound)?;
-        tx.insert_vault(&row)?;
-        units::adopt(tx, &p, UnitOwner::Vault(&row.id))?;
-        replace_secrets(tx, &state, &bound, now)?;
-        tx.audit(
-            now,
-            &actor.username,
-            "vault.created",
-            &format!("vault:{}", row.id),
-            &json!({"title": row.title, "url": row.url}),
-            Some(&p.ip.to_string()),
-        )?;
+        let row = vaults::create(tx, &state, &ed, draft, &password, state.now())?;
         vault_view(tx, &row)
     })?;
     Ok((StatusCode::CREATED, Json(view)))
@@ -525,38 +437,11 @@ pub async fn vault_delete(
 ) -> ApiResult<Json<Value>> {
     let actor = p.actor();
     authz::require(&actor, Action::EditRecords)?;
-    let now = state.now();
-    state.store.write(|tx| {
-        let v = tx.vault(&id)?.ok_or_else(|| vaults::no_vault(&id))?;
-        changing(
-            tx,
-            &state,
-            &p,
-            UnitOwner::Vault(&v.id),
-            v.migration.as_deref(),
-        )?;
-        let users = tx.records_using_vault(&id)?;
-        if !users.is_empty() {
-            return Err(ApiError::conflict(
-                "vault.in-use",
-                format!(
-                    "the vault is used by the records {}; delete or change them first",
-                    users.join(", ")
-                ),
-            ));
-        }
-        tx.delete_vault(&id)?;
-        tx.set_unit(UnitOwner::Vault(&id), None)?;
-        tx.audit(
-            now,
-            &actor.username,
-            "vault.deleted",
-            &format!("vault:{id}"),
-            &json!({"title": v.title}),
-            Some(&p.ip.to_string()),
-        )?;
-        Ok::<_, ApiError>(())
-    })?;
+    let ip = p.ip.to_string();
+    let ed = editor(&p, &actor, &ip);
+    state
+        .store
+        .write(|tx| vaults::delete(tx, &state, &ed, &id, state.now()))?;
     Ok(Json(json!({"deleted": id})))
 }
 
@@ -622,66 +507,10 @@ pub async fn update(
     let actor = p.actor();
     authz::require(&actor, Action::EditRecords)?;
     let patch = record_patch(body.parse::<UpdateRecord>()?)?;
-    let now = state.now();
+    let ip = p.ip.to_string();
+    let ed = editor(&p, &actor, &ip);
     let view = state.store.write(|tx| {
-        let old = tx.record(&id)?.ok_or_else(|| records::no_record(&id))?;
-        let model = changing(tx, &state, &p, UnitOwner::Record(&old.id), old.migration.as_deref())?;
-        let mut checked = records::check(patch.apply(&old)?, &old.created_by, old.created_at)?;
-        checked.row.migration = old.migration.clone();
-        checked.row.migration_reason = old.migration_reason.clone();
-        records::check_conflicts(tx, &checked, Some(&old.id))?;
-        let row = &checked.row;
-        let kind = row.kind.as_str();
-        let given: BTreeSet<String> = checked
-            .secrets
-            .iter()
-            .map(|s| s.field.as_str().to_string())
-            .collect();
-        let takes: BTreeSet<String> = checked.fields.iter().map(|f| f.as_str().to_string()).collect();
-        let stored: BTreeSet<String> = tx
-            .envelopes_of(kind, &row.id)?
-            .into_iter()
-            .map(|(f, _)| f)
-            .chain(tx.legacy_secrets_of(kind, &row.id)?.into_iter().map(|(f, _)| f))
-            .collect();
-        if let Some(required) = checked.missing_secret(&|f| stored.contains(f)) {
-            return Err(secret_required(required, true).into());
-        }
-        let kept: BTreeSet<&String> = stored.intersection(&takes).collect();
-        if let Some(why) = rebind_needed(tx, kind, &row.id, &given, |f| {
-            SecretFieldName::from_name(f)
-                .filter(|_| kept.contains(&f.to_string()))
-                .map(|field| record_binding(row, field))
-        })? {
-            return Err(ApiError::conflict("record.secrets-rebind-required", why));
-        }
-        let bound: Vec<(Binding, &SecretValue)> = checked
-            .secrets
-            .iter()
-            .map(|s| (record_binding(row, s.field), &s.value))
-            .collect();
-        check_secrets(tx, model, &bound)?;
-        tx.update_record(row)?;
-        // Secrets the record no longer takes (another login type or Unix method) go.
-        for field in stored.difference(&takes) {
-            tx.delete_secret_field(kind, &row.id, field)?;
-        }
-        replace_secrets(tx, &state, &bound, now)?;
-        settle_migration(
-            tx,
-            kind,
-            &row.id,
-            is_pending(row.migration.as_deref()) && !given.is_empty(),
-        )?;
-        let row = tx.record(&row.id)?.ok_or_else(|| records::no_record(&id))?;
-        tx.audit(
-            now,
-            &actor.username,
-            "record.updated",
-            &format!("record:{}", row.id),
-            &json!({"title": row.title, "ips": row.ips, "secrets_replaced": given, "model": model.as_str()}),
-            Some(&p.ip.to_string()),
-        )?;
+        let row = records::edit::update(tx, &state, &ed, &id, patch, state.now())?;
         record_view(tx, &row)
     })?;
     Ok(Json(view))
@@ -725,50 +554,10 @@ pub async fn vault_update(
     let actor = p.actor();
     authz::require(&actor, Action::EditRecords)?;
     let (patch, password) = vault_patch(body.parse::<UpdateVault>()?);
-    let now = state.now();
+    let ip = p.ip.to_string();
+    let ed = editor(&p, &actor, &ip);
     let view = state.store.write(|tx| {
-        let old = tx.vault(&id)?.ok_or_else(|| vaults::no_vault(&id))?;
-        let model = changing(
-            tx,
-            &state,
-            &p,
-            UnitOwner::Vault(&old.id),
-            old.migration.as_deref(),
-        )?;
-        let mut row = vaults::check(patch.apply(&old), &old.created_by, old.created_at)?;
-        row.migration = old.migration.clone();
-        row.migration_reason = old.migration_reason.clone();
-        vaults::check_title(tx, &row, Some(&row.id))?;
-        let binding = vault_binding(&row);
-        let given: BTreeSet<String> = password
-            .iter()
-            .map(|_| binding.field.as_str().to_string())
-            .collect();
-        if let Some(why) =
-            rebind_needed(tx, VAULT_KIND, &row.id, &given, |_| Some(binding.clone()))?
-        {
-            return Err(ApiError::conflict("vault.secrets-rebind-required", why));
-        }
-        let bound: Vec<(Binding, &SecretValue)> =
-            password.iter().map(|pw| (binding.clone(), pw)).collect();
-        check_secrets(tx, model, &bound)?;
-        tx.update_vault(&row)?;
-        replace_secrets(tx, &state, &bound, now)?;
-        settle_migration(
-            tx,
-            VAULT_KIND,
-            &row.id,
-            is_pending(row.migration.as_deref()) && !given.is_empty(),
-        )?;
-        let row = tx.vault(&row.id)?.ok_or_else(|| vaults::no_vault(&id))?;
-        tx.audit(
-            now,
-            &actor.username,
-            "vault.updated",
-            &format!("vault:{}", row.id),
-            &json!({"title": row.title, "url": row.url, "password_replaced": !given.is_empty()}),
-            Some(&p.ip.to_string()),
-        )?;
+        let row = vaults::update(tx, &state, &ed, &id, patch, password.as_ref(), state.now())?;
         vault_view(tx, &row)
     })?;
     Ok(Json(view))

@@ -1,7 +1,15 @@
 //! Secret Server vault records: what a vault record may hold, and how a change applies.
+use super::editor::Editor;
+use super::records::secrets::{
+    check_secrets, is_pending, rebind_needed, replace_secrets, settle_migration,
+};
 use super::validate::{bad, new_id, record_text as text};
-use crate::domain::{DomainError, DomainResult};
-use crate::store::{Tx, VaultRow};
+use crate::credentials::vault_binding;
+use crate::domain::{DomainError, DomainResult, Shared, units};
+use crate::store::{Tx, UnitOwner, VAULT_KIND, VaultRow};
+use sealscan_protocols::appliance::SecretValue;
+use serde_json::json;
+use std::collections::BTreeSet;
 
 /// A vault record as asked for (created, or stored with a change applied), before the checks.
 #[derive(Clone, Debug)]
@@ -131,4 +139,117 @@ pub fn check_title(tx: &Tx<'_>, row: &VaultRow, except: Option<&str>) -> DomainR
         ));
     }
     Ok(())
+}
+
+pub fn create(
+    tx: &Tx<'_>,
+    state: &Shared,
+    ed: &Editor<'_>,
+    draft: VaultDraft,
+    password: &SecretValue,
+    now: i64,
+) -> DomainResult<VaultRow> {
+    let row = check(draft, &ed.actor.username, now)?;
+    let model = ed.model(tx, state, false)?;
+    check_title(tx, &row, None)?;
+    if tx.vault(&row.id)?.is_some() {
+        return Err(DomainError::conflict(
+            "vault.id-taken",
+            format!("a vault with id {} exists", row.id),
+        ));
+    }
+    let bound = [(vault_binding(&row), password)];
+    check_secrets(tx, model, &bound)?;
+    tx.insert_vault(&row)?;
+    units::adopt(tx, ed.actor, UnitOwner::Vault(&row.id))?;
+    replace_secrets(tx, state, &bound, now)?;
+    ed.audit(
+        tx,
+        now,
+        "vault.created",
+        &format!("vault:{}", row.id),
+        &json!({"title": row.title, "url": row.url}),
+    )?;
+    Ok(row)
+}
+
+/// Applies `patch` to vault `id`; its password is replaced only when given.
+pub fn update(
+    tx: &Tx<'_>,
+    state: &Shared,
+    ed: &Editor<'_>,
+    id: &str,
+    patch: VaultPatch,
+    password: Option<&SecretValue>,
+    now: i64,
+) -> DomainResult<VaultRow> {
+    let old = tx.vault(id)?.ok_or_else(|| no_vault(id))?;
+    let model = ed.changing(
+        tx,
+        state,
+        UnitOwner::Vault(&old.id),
+        old.migration.as_deref(),
+    )?;
+    let mut row = check(patch.apply(&old), &old.created_by, old.created_at)?;
+    row.migration = old.migration.clone();
+    row.migration_reason = old.migration_reason.clone();
+    check_title(tx, &row, Some(&row.id))?;
+    let binding = vault_binding(&row);
+    let given: BTreeSet<String> = password
+        .iter()
+        .map(|_| binding.field.as_str().to_string())
+        .collect();
+    if let Some(why) = rebind_needed(tx, VAULT_KIND, &row.id, &given, |_| Some(binding.clone()))? {
+        return Err(DomainError::conflict("vault.secrets-rebind-required", why));
+    }
+    let bound: Vec<_> = password.iter().map(|pw| (binding.clone(), *pw)).collect();
+    check_secrets(tx, model, &bound)?;
+    tx.update_vault(&row)?;
+    replace_secrets(tx, state, &bound, now)?;
+    settle_migration(
+        tx,
+        VAULT_KIND,
+        &row.id,
+        is_pending(row.migration.as_deref()) && !given.is_empty(),
+    )?;
+    let row = tx.vault(&row.id)?.ok_or_else(|| no_vault(id))?;
+    ed.audit(
+        tx,
+        now,
+        "vault.updated",
+        &format!("vault:{}", row.id),
+        &json!({"title": row.title, "url": row.url, "password_replaced": !given.is_empty()}),
+    )?;
+    Ok(row)
+}
+
+/// Deletes vault `id` unless a record still logs in through it.
+pub fn delete(
+    tx: &Tx<'_>,
+    state: &Shared,
+    ed: &Editor<'_>,
+    id: &str,
+    now: i64,
+) -> DomainResult<()> {
+    let v = tx.vault(id)?.ok_or_else(|| no_vault(id))?;
+    ed.changing(tx, state, UnitOwner::Vault(&v.id), v.migration.as_deref())?;
+    let users = tx.records_using_vault(id)?;
+    if !users.is_empty() {
+        return Err(DomainError::conflict(
+            "vault.in-use",
+            format!(
+                "the vault is used by the records {}; delete or change them first",
+                users.join(", ")
+            ),
+        ));
+    }
+    tx.delete_vault(id)?;
+    tx.set_unit(UnitOwner::Vault(id), None)?;
+    ed.audit(
+        tx,
+        now,
+        "vault.deleted",
+        &format!("vault:{id}"),
+        &json!({"title": v.title}),
+    )
 }

@@ -1,6 +1,7 @@
 //! Authentication records (Unix, Windows): what a record may hold, checked field by field
 //! and against the other records, and how a change applies to a stored record. The secrets
 //! a record holds follow the NCSM acceptance rule in [`secrets`].
+pub mod edit;
 pub mod secrets;
 pub mod windows;
 

@@ -1,5 +1,5 @@
 //! Authorization by role, in one place. Handlers name the action; this module decides.
-use crate::api::error::ApiError;
+use crate::domain::DomainError;
 use crate::model::{Role, SecuritySettings, User};
 
 #[derive(Clone, Debug)]
@@ -105,13 +105,13 @@ pub fn role_allows(role: Role, primary_contact: bool, action: Action) -> bool {
     action.roles().contains(&role) && (action != Action::PrimaryContactOption || primary_contact)
 }
 
-pub fn require(actor: &Actor, action: Action) -> Result<(), ApiError> {
+pub fn require(actor: &Actor, action: Action) -> Result<(), DomainError> {
     if role_allows(actor.role, actor.primary_contact, action) {
         if action == Action::EditRecords
             && actor.role == Role::UnitManager
             && !actor.can_edit_records
         {
-            return Err(ApiError::forbidden(
+            return Err(DomainError::forbidden(
                 "role.records-permission-required",
                 "changing authentication and vault records needs a Manager, or a Unit Manager with the records permission; a Manager has not granted it to you (sealscan users records-permission NAME on)",
             ));
@@ -119,13 +119,13 @@ pub fn require(actor: &Actor, action: Action) -> Result<(), ApiError> {
         return Ok(());
     }
     if action == Action::PrimaryContactOption && actor.role == Role::Manager {
-        return Err(ApiError::forbidden(
+        return Err(DomainError::forbidden(
             "role.primary-contact-only",
             "only the Manager Primary Contact may change this option",
         ));
     }
     let allowed: Vec<&str> = action.roles().iter().map(|r| r.as_str()).collect();
-    Err(ApiError::forbidden(
+    Err(DomainError::forbidden(
         "role.forbidden",
         format!(
             "{} needs the role {}; you are {}",
@@ -138,9 +138,13 @@ pub fn require(actor: &Actor, action: Action) -> Result<(), ApiError> {
 
 /// Managers manage everyone but the Primary Contact (who manages themself); Unit Managers and
 /// User Administrators manage only Scanners, Readers and User Administrators.
-pub fn may_manage(actor: &Actor, target: &User, target_is_primary: bool) -> Result<(), ApiError> {
+pub fn may_manage(
+    actor: &Actor,
+    target: &User,
+    target_is_primary: bool,
+) -> Result<(), DomainError> {
     if target_is_primary && !actor.primary_contact {
-        return Err(ApiError::forbidden(
+        return Err(DomainError::forbidden(
             "user.primary-contact-protected",
             "the Manager Primary Contact can only be changed by themself",
         ));
@@ -149,7 +153,7 @@ pub fn may_manage(actor: &Actor, target: &User, target_is_primary: bool) -> Resu
         return Ok(());
     }
     if matches!(target.role, Role::Manager | Role::UnitManager) {
-        return Err(ApiError::forbidden(
+        return Err(DomainError::forbidden(
             "role.target-forbidden",
             format!("a {} cannot manage a {}", actor.role, target.role),
         ));
@@ -157,9 +161,9 @@ pub fn may_manage(actor: &Actor, target: &User, target_is_primary: bool) -> Resu
     Ok(())
 }
 
-pub fn may_assign_role(actor: &Actor, role: Role) -> Result<(), ApiError> {
+pub fn may_assign_role(actor: &Actor, role: Role) -> Result<(), DomainError> {
     if actor.role != Role::Manager && matches!(role, Role::Manager | Role::UnitManager) {
-        return Err(ApiError::forbidden(
+        return Err(DomainError::forbidden(
             "role.target-forbidden",
             format!("only a Manager may give the role {role}"),
         ));
@@ -169,7 +173,7 @@ pub fn may_assign_role(actor: &Actor, role: Role) -> Result<(), ApiError> {
 
 /// External IDs: the Primary Contact always; Managers, Unit Managers and User Administrators
 /// only while the subscription option is on and they hold the grant.
-pub fn may_edit_external_id(actor: &Actor, security: &SecuritySettings) -> Result<(), ApiError> {
+pub fn may_edit_external_id(actor: &Actor, security: &SecuritySettings) -> Result<(), DomainError> {
     if actor.primary_contact {
         return Ok(());
     }
@@ -177,19 +181,19 @@ pub fn may_edit_external_id(actor: &Actor, security: &SecuritySettings) -> Resul
         actor.role,
         Role::Manager | Role::UnitManager | Role::UserAdministrator
     ) {
-        return Err(ApiError::forbidden(
+        return Err(DomainError::forbidden(
             "external-ids.forbidden",
             format!("a {} cannot edit external IDs", actor.role),
         ));
     }
     if !security.external_ids_editable {
-        return Err(ApiError::forbidden(
+        return Err(DomainError::forbidden(
             "external-ids.option-off",
             "editing external IDs is reserved to the Manager Primary Contact (the option is off)",
         ));
     }
     if !actor.can_edit_external_ids {
-        return Err(ApiError::forbidden(
+        return Err(DomainError::forbidden(
             "external-ids.not-granted",
             "the Manager Primary Contact has not granted you permission to edit external IDs",
         ));
@@ -205,12 +209,12 @@ pub fn same_unit(
     actor_unit: Option<&str>,
     target_unit: Option<&str>,
     what: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     if actor.role != Role::UnitManager || actor_unit == target_unit {
         return Ok(());
     }
     let name = |u: Option<&str>| u.map_or("no unit".to_string(), |u| format!("unit {u:?}"));
-    Err(ApiError::forbidden(
+    Err(DomainError::forbidden(
         "unit.other-unit",
         format!(
             "a Unit Manager manages only the {what} of their business unit ({}); this one is in {}",

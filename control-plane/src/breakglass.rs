@@ -3,6 +3,7 @@
 //! who could fix it). Each action is one immediate transaction (see [`crate::store`]), so it
 //! works whether the server is stopped or running: a running server sees the change on its
 //! next request. Every action is audited as the operator's.
+use crate::domain::operator::change_subscription;
 use crate::store::{Store, StoreError};
 use serde_json::json;
 
@@ -50,19 +51,13 @@ pub fn unlock_primary_contact(store: &Store, now: i64) -> Result<Unlocked, Store
 /// Turns the IP allowlist off, keeping its entries so a Manager can fix and re-enable it.
 /// Returns whether it was on.
 pub fn disable_allowlist(store: &Store, now: i64) -> Result<bool, StoreError> {
-    store.write(|tx| {
+    change_subscription(store, now, "allowlist.disabled", |tx| {
         let mut security = tx.require_subscription()?.security;
         let was_on = security.allowlist_enabled;
         security.allowlist_enabled = false;
         tx.save_security(&security)?;
-        tx.audit(
-            now,
-            "operator",
-            "allowlist.disabled",
-            "subscription",
-            &json!({"break_glass": true, "was_enabled": was_on, "entries": &security.allowlist}),
-            None,
-        )?;
-        Ok(was_on)
+        let details =
+            json!({"break_glass": true, "was_enabled": was_on, "entries": &security.allowlist});
+        Ok((was_on, Some(details)))
     })
 }

@@ -6,6 +6,7 @@
 //! user and vault it was sealed for.
 use crate::keyfile::DataKey;
 use crate::store::{RecordRow, VaultRow};
+use sealscan_protocols::appliance::WindowsDomainType;
 use sealscan_protocols::appliance::{SecretFieldName, WireSecret};
 use sealscan_protocols::envelope::Binding;
 
@@ -18,12 +19,12 @@ pub fn record_domain(record: &RecordRow) -> Option<String> {
 pub fn record_binding(record: &RecordRow, field: SecretFieldName) -> Binding {
     let w = record.windows.as_ref();
     Binding::for_record(
-        &record.kind,
+        record.kind.as_str(),
         &record.id,
         field,
         &record.username,
         w.and_then(|w| w.domain.as_deref()),
-        w.is_some_and(|w| w.domain_type == "none"),
+        w.is_some_and(|w| w.domain_type == WindowsDomainType::None),
     )
 }
 

@@ -1,5 +1,5 @@
 //! `sealscan-control init`: the subscription and its Manager Primary Contact.
-use crate::api::error::ApiError;
+use crate::domain::{DomainError, validate};
 use crate::lifecycle;
 use crate::model::{Edition, NewUser, Role, SecuritySettings};
 use crate::password_policy::Names;
@@ -29,8 +29,8 @@ pub enum InitError {
     Refused { rule: &'static str, message: String },
 }
 
-impl From<ApiError> for InitError {
-    fn from(e: ApiError) -> Self {
+impl From<DomainError> for InitError {
+    fn from(e: DomainError) -> Self {
         InitError::Refused {
             rule: e.rule,
             message: e.message,
@@ -39,10 +39,10 @@ impl From<ApiError> for InitError {
 }
 
 pub fn init(data_dir: &Path, o: InitOptions) -> Result<i64, InitError> {
-    crate::api::users::validate_username(&o.username)?;
-    crate::api::users::validate_text("first name", &o.first_name, 100)?;
-    crate::api::users::validate_text("last name", &o.last_name, 100)?;
-    crate::api::users::validate_email(&o.email)?;
+    validate::username(&o.username)?;
+    validate::text("first name", &o.first_name, 100)?;
+    validate::text("last name", &o.last_name, 100)?;
+    validate::email(&o.email)?;
     let security = SecuritySettings::for_edition(o.edition, o.now);
     // The Primary Contact's own password always meets every complexity rule.
     lifecycle::check_policy(

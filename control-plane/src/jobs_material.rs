@@ -5,8 +5,8 @@ use crate::iprange::IpRange;
 use crate::keyfile::DataKey;
 use crate::store::{RecordRow, StoreError, Tx, VAULT_KIND, VaultRow};
 use sealscan_protocols::appliance::{
-    AddressRange, JobRecord, JobTarget, JobVault, RecordKind, RecordLogin, SecretField,
-    SecretFieldName, SecretValue, VaultUnixAuth, WindowsDomainType, WindowsOptions,
+    AddressRange, JobRecord, JobTarget, JobVault, LoginType, RecordKind, RecordLogin, SecretField,
+    SecretFieldName, SecretValue, WindowsOptions,
 };
 use sealscan_protocols::results::LoginKind;
 use std::collections::BTreeSet;
@@ -75,12 +75,12 @@ pub fn match_targets(
     }
     let mut used: BTreeSet<String> = BTreeSet::new();
     let mut need_service_selected = false;
-    let mut by_name: BTreeSet<&str> = BTreeSet::new();
+    let mut by_name: BTreeSet<RecordKind> = BTreeSet::new();
     let mut matched_ids = Vec::with_capacity(targets.len());
     for (_, host, kind) in targets {
         let kind_name = match kind {
-            LoginKind::Unix => "unix",
-            LoginKind::Windows => "windows",
+            LoginKind::Unix => RecordKind::Unix,
+            LoginKind::Windows => RecordKind::Windows,
         };
         let ip: Option<IpAddr> = host.parse().ok();
         if ip.is_none() {
@@ -102,7 +102,7 @@ pub fn match_targets(
         matched_ids.push(matched);
     }
     for r in records {
-        if by_name.contains(r.kind.as_str()) && !r.ips.is_empty() {
+        if by_name.contains(&r.kind) && !r.ips.is_empty() {
             used.insert(r.id.clone());
         }
     }
@@ -117,25 +117,16 @@ pub fn match_targets(
 }
 
 fn job_record(tx: &Tx<'_>, key: &DataKey, r: &RecordRow) -> Result<JobRecord, StoreError> {
-    let kind = if r.kind == "windows" {
-        RecordKind::Windows
-    } else {
-        RecordKind::Unix
-    };
-    let login = match (r.login_type.as_str(), &r.vault_id) {
-        ("vault", Some(vault_id)) => RecordLogin::Vault {
+    let login = match (r.login_type, &r.vault_id) {
+        (LoginType::Vault, Some(vault_id)) => RecordLogin::Vault {
             vault_id: vault_id.clone(),
             secret_name: r.secret_name.clone().unwrap_or_default(),
             folder: r.folder.clone(),
             secret_id: r.secret_id,
-            unix_auth: match r.unix_auth.as_deref() {
-                Some("password") => Some(VaultUnixAuth::Password),
-                Some("private_key") => Some(VaultUnixAuth::PrivateKey),
-                _ => None,
-            },
+            unix_auth: r.unix_auth,
         },
         _ => RecordLogin::Basic {
-            secrets: secrets_of(tx, key, &r.kind, &r.id)?
+            secrets: secrets_of(tx, key, r.kind.as_str(), &r.id)?
                 .into_iter()
                 .filter_map(|(name, value)| {
                     SecretFieldName::from_name(&name).map(|field| SecretField { field, value })
@@ -144,20 +135,16 @@ fn job_record(tx: &Tx<'_>, key: &DataKey, r: &RecordRow) -> Result<JobRecord, St
         },
     };
     let windows = r.windows.as_ref().map(|w| WindowsOptions {
-        domain_type: match w.domain_type.as_str() {
-            "netbios" => WindowsDomainType::Netbios,
-            "active_directory" => WindowsDomainType::ActiveDirectory,
-            _ => WindowsDomainType::None,
-        },
+        domain_type: w.domain_type,
         service_selected: w.service_selected,
         ntlmv2: w.ntlmv2,
         require_signing: w.require_signing,
-        min_smb_version: w.min_smb_version.clone(),
+        min_smb_version: w.min_smb_version.to_string(),
     });
     Ok(JobRecord {
         record_id: r.id.clone(),
         title: r.title.clone(),
-        kind,
+        kind: r.kind,
         user: r.username.clone(),
         domain: record_domain(r),
         windows,

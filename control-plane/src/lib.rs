@@ -9,6 +9,7 @@ pub mod clock;
 pub mod credentials;
 pub mod datadir;
 pub mod dates;
+pub mod domain;
 pub mod hashing;
 pub mod init;
 pub mod iprange;

@@ -1,7 +1,7 @@
 //! Password and session lifecycle rules shared by the login, the user endpoints and the
 //! background sweep: expiry, pre-expiry notices, new-password choice, inactivity timeouts.
-use crate::api::error::ApiError;
 use crate::dates::{add_months, rfc3339};
+use crate::domain::DomainError;
 use crate::model::{Role, SecuritySettings, Subscription, User};
 use crate::password_policy::{self, Names};
 use crate::secrets::{Password, generate_password};
@@ -143,11 +143,11 @@ pub fn choose_password(
     last: &str,
     supplied: Option<Password>,
     missing_rule: &'static str,
-) -> Result<NewPassword, ApiError> {
+) -> Result<NewPassword, DomainError> {
     let names = Names { first, last };
     if !security.user_defined_passwords {
         if supplied.is_some() {
-            return Err(ApiError::unprocessable(
+            return Err(DomainError::refused(
                 "password.user-defined-off",
                 "user-defined passwords are off for this subscription: the control plane generates passwords; omit the password",
             ));
@@ -156,7 +156,7 @@ pub fn choose_password(
         return Ok(NewPassword::Generated(generate_password(len, &names)));
     }
     let Some(pw) = supplied else {
-        return Err(ApiError::unprocessable(
+        return Err(DomainError::refused(
             missing_rule,
             "a new password is required (user-defined passwords are on)",
         ));
@@ -169,7 +169,7 @@ pub fn check_policy(
     security: &SecuritySettings,
     names: &Names<'_>,
     pw: &Password,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     let min = security.min_password_length;
     let violations = password_policy::check(pw.expose(), min, &security.password_rules, names);
     let Some(first) = violations.first() else {
@@ -180,7 +180,7 @@ pub fn check_policy(
         .map(|v| serde_json::json!({"rule": v.rule(), "message": v.describe(min)}))
         .collect();
     let text: Vec<String> = violations.iter().map(|v| v.describe(min)).collect();
-    Err(ApiError::unprocessable(
+    Err(DomainError::refused(
         first.rule(),
         format!("the password is not acceptable: it {}", text.join("; it ")),
     )

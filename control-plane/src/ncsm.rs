@@ -5,8 +5,8 @@
 //! ciphertext, mark it migrated and audit it. A crash at any point therefore leaves each record
 //! either untouched or fully migrated, and a migrated record holds no legacy ciphertext, so
 //! Resume picks up exactly the records still to do and none twice.
-use crate::api::Shared;
 use crate::credentials::{open_legacy, record_binding, vault_binding};
+use crate::domain::{DomainError, DomainResult, Shared};
 use crate::store::{NcsmState, SecretOwner, StoreError, Tx, VAULT_KIND};
 use sealscan_protocols::appliance::SecretFieldName;
 use sealscan_protocols::envelope;
@@ -178,4 +178,109 @@ fn migrate_one(
         None,
     )?;
     Ok(Outcome::Migrated)
+}
+
+/// In one transaction: `prepare` checks and sets the NCSM state, answering the audit
+/// details of `event`; then the migration runs in the background.
+fn launch(
+    state: &Shared,
+    actor: &str,
+    ip: &str,
+    event: &str,
+    prepare: impl FnOnce(&Tx<'_>, i64) -> DomainResult<serde_json::Value>,
+) -> DomainResult<()> {
+    let now = state.now();
+    state.store.write(|tx| {
+        let details = prepare(tx, now)?;
+        tx.audit(now, actor, event, "subscription", &details, Some(ip))?;
+        Ok::<_, DomainError>(())
+    })?;
+    spawn(state.clone());
+    Ok(())
+}
+
+/// Activates NCSM (the Primary Contact's decision, once the operator enabled it and an
+/// appliance is approved) and starts moving every legacy secret.
+pub fn start(state: &Shared, actor: &str, ip: &str) -> DomainResult<()> {
+    launch(state, actor, ip, "ncsm.activated", |tx, now| {
+        let sub = tx.require_subscription()?;
+        if !sub.features.ncsm {
+            return Err(DomainError::conflict(
+                "ncsm.not-enabled",
+                "the control plane's operator has not enabled NCSM for this subscription (sealscan-control ncsm enable)",
+            ));
+        }
+        if tx.approved_appliances()?.is_empty() {
+            return Err(DomainError::conflict(
+                "ncsm.no-appliance",
+                "approve at least one appliance first: secrets are sealed to the approved appliances' keys",
+            ));
+        }
+        if let Some(n) = tx.ncsm()? {
+            return Err(DomainError::conflict(
+                "ncsm.already-active",
+                format!(
+                    "NCSM was activated by {}; its migration is {} (use Resume to continue it)",
+                    n.activated_by,
+                    n.state.as_str()
+                ),
+            ));
+        }
+        tx.activate_ncsm(actor, now)?;
+        let owners = tx.legacy_owners()?;
+        for o in &owners {
+            tx.set_migration(o, Some("pending"), Some("waiting for the migration"))?;
+        }
+        Ok(json!({"to_migrate": owners.len()}))
+    })
+}
+
+/// Continues a migration that stopped (a crash, or records left pending).
+pub fn resume(state: &Shared, actor: &str, ip: &str) -> DomainResult<()> {
+    launch(state, actor, ip, "ncsm.resumed", |tx, now| {
+        let n = tx.ncsm()?.ok_or_else(|| {
+            DomainError::conflict(
+                "ncsm.not-active",
+                "NCSM is not activated yet; Start it first",
+            )
+        })?;
+        if n.state == NcsmState::Complete {
+            return Err(DomainError::conflict(
+                "ncsm.complete",
+                "the migration is complete; there is nothing to resume",
+            ));
+        }
+        tx.set_ncsm_state(NcsmState::Migrating, now)?;
+        Ok(json!({}))
+    })
+}
+
+/// Once NCSM is on, only Managers reset another user's password.
+pub fn check_reset_by(state: &Shared, actor: &crate::authz::Actor) -> DomainResult<()> {
+    if actor.role == crate::model::Role::Manager {
+        return Ok(());
+    }
+    if state
+        .store
+        .read(|tx| Ok::<_, DomainError>(tx.ncsm()?.is_some()))?
+    {
+        return Err(DomainError::forbidden(
+            "ncsm.reset-managers-only",
+            "NCSM is on: only Managers (the Manager Primary Contact included) reset other users' passwords",
+        ));
+    }
+    Ok(())
+}
+
+/// Once NCSM is on, self-service reset is off; the refusal names who can help.
+/// The caller is not signed in: the answer names who can help by role only, never the
+/// Primary Contact's name or email (that would hand them to anyone who asks).
+pub fn check_self_service_reset(state: &Shared) -> DomainResult<()> {
+    if state.store.read(|tx| tx.ncsm())?.is_none() {
+        return Ok(());
+    }
+    Err(DomainError::forbidden(
+        "ncsm.self-service-reset-off",
+        "self-service password reset is off under the New Credential Security Model; ask a Manager (the Manager Primary Contact or another Manager) to reset your password",
+    ))
 }

@@ -27,7 +27,7 @@ pub struct ServerOptions {
     pub key: Option<PathBuf>,
     pub hash_cost: HashCost,
     pub clock: Arc<dyn Clock>,
-    /// How long a job claim or heartbeat holds a job (see [`api::jobs::LEASE_SECS_RANGE`]);
+    /// How long a job claim or heartbeat holds a job (see [`crate::domain::jobs::LEASE_SECS_RANGE`]);
     /// appliances heartbeat every third of it.
     pub lease_secs: u32,
 }
@@ -88,8 +88,8 @@ pub fn open_store(data_dir: &std::path::Path) -> Result<Store, ServerError> {
 }
 
 pub async fn start(opts: ServerOptions) -> Result<RunningServer, ServerError> {
-    if !api::jobs::LEASE_SECS_RANGE.contains(&opts.lease_secs) {
-        return Err(ServerError::Setup(api::jobs::lease_secs_error(
+    if !crate::domain::jobs::LEASE_SECS_RANGE.contains(&opts.lease_secs) {
+        return Err(ServerError::Setup(crate::domain::jobs::lease_secs_error(
             opts.lease_secs,
         )));
     }

@@ -6,6 +6,7 @@
 //! appliances that may claim the job, reading envelopes only, never opening a secret.
 use crate::jobs_material::match_targets;
 use crate::store::{ApplianceRow, ApplianceState, JobRow, RecordRow, StoreError, Tx, VAULT_KIND};
+use sealscan_protocols::appliance::LoginType;
 use sealscan_protocols::envelope::Envelope;
 use sealscan_protocols::results::LoginKind;
 use serde::Serialize;
@@ -31,8 +32,8 @@ pub struct WaitingTarget {
 
 /// The key ids every sealed secret of `r` (and of the vault it logs in through) is sealed to.
 fn recipient_sets(tx: &Tx<'_>, r: &RecordRow) -> Result<Vec<BTreeSet<String>>, StoreError> {
-    let mut envelopes = tx.envelopes_of(&r.kind, &r.id)?;
-    if r.login_type == "vault"
+    let mut envelopes = tx.envelopes_of(r.kind.as_str(), &r.id)?;
+    if r.login_type == LoginType::Vault
         && let Some(v) = &r.vault_id
     {
         envelopes.extend(tx.envelopes_of(VAULT_KIND, v)?);

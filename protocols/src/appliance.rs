@@ -112,7 +112,7 @@ pub struct JobTarget {
     pub record_id: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordKind {
     Unix,
@@ -125,6 +125,23 @@ impl RecordKind {
         match self {
             RecordKind::Unix => "unix",
             RecordKind::Windows => "windows",
+        }
+    }
+}
+
+/// How a record logs in: with secrets it holds itself, or with a secret fetched from a vault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginType {
+    Basic,
+    Vault,
+}
+
+impl LoginType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoginType::Basic => "basic",
+            LoginType::Vault => "vault",
         }
     }
 }
@@ -204,12 +221,26 @@ pub enum RecordLogin {
     },
 }
 
-/// A Unix vault login's choice between the secret's password and its private key.
+/// A Unix login's choice between the password and the private key (of the record, or of the
+/// vault's secret).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VaultUnixAuth {
     Password,
     PrivateKey,
+}
+
+/// The same choice for basic and vault logins alike.
+pub type UnixAuth = VaultUnixAuth;
+
+impl VaultUnixAuth {
+    /// The secret field this choice logs in with.
+    pub fn field(self) -> SecretFieldName {
+        match self {
+            VaultUnixAuth::Password => SecretFieldName::Password,
+            VaultUnixAuth::PrivateKey => SecretFieldName::PrivateKey,
+        }
+    }
 }
 
 /// Which secret of a record a value is; also the envelope binding's field name.

@@ -1,8 +1,8 @@
 //! What Managers read: the email outbox and the audit log.
-use super::Shared;
 use super::auth::CurrentUser;
 use super::error::ApiResult;
 use crate::authz::{self, Action};
+use crate::domain::Shared;
 use crate::store::{AuditEntry, OutboxEmail};
 use axum::Json;
 use axum::extract::State;

@@ -1,10 +1,10 @@
 //! Appliances as Managers see them: one-time enrollment tokens, the pending list with key
 //! fingerprints, approve / reject / revoke (audited and announced to every Manager), and the
 //! two public enrollment calls an appliance makes before it holds a credential.
-use super::Shared;
 use super::auth::{APPLIANCE_TOKEN_PREFIX, ClientIp, CurrentUser};
 use super::error::{ApiError, ApiResult, Body};
 use crate::authz::{self, Action};
+use crate::domain::Shared;
 use crate::model::Role;
 use crate::secrets::{ct_eq, new_token, token_hash};
 use crate::store::{ApplianceRow, ApplianceState, EnrollmentToken, NewAppliance, Tx};

@@ -1,9 +1,9 @@
 //! Who is calling: the TCP peer's address (for the allowlist) and the bearer token's
 //! principal. Users hold `ssn_` session tokens; approved appliances hold `apc_` credentials
 //! issued at approval, and reach only the appliance API.
-use super::Shared;
 use super::error::ApiError;
 use crate::authz::Actor;
+use crate::domain::Shared;
 use crate::model::{Subscription, User};
 use crate::secrets::{ct_eq, token_hash};
 use crate::store::{SessionRow, SessionScope};
@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use ipnet::IpNet;
 use std::net::{IpAddr, SocketAddr};
 
-pub const USER_TOKEN_PREFIX: &str = "ssn_";
+pub use crate::domain::accounts::login::USER_TOKEN_PREFIX;
 pub const APPLIANCE_TOKEN_PREFIX: &str = "apc_";
 
 /// The TCP peer address. Forwarding headers are not trusted.
@@ -205,13 +205,18 @@ async fn resolve(parts: &Parts, state: &Shared) -> Result<Principal, ApiError> {
     })?
 }
 
+/// The caller the role gate resolved, handed to the handler's `CurrentUser` so the session is
+/// looked up (and touched) once.
+#[derive(Clone)]
+pub struct Resolved(pub UserPrincipal);
+
 /// A user with a full session (2FA enrolment done when required).
 pub struct CurrentUser(pub UserPrincipal);
 
 impl FromRequestParts<Shared> for CurrentUser {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
-        if let Some(super::gate::Resolved(p)) = parts.extensions.remove() {
+        if let Some(Resolved(p)) = parts.extensions.remove() {
             return Ok(CurrentUser(p));
         }
         let p = user_only(resolve(parts, state).await?)?;

@@ -3,21 +3,16 @@
 //! read) before any body is read or parsed, so no body shape — absent, empty, malformed — can
 //! reach a handler that the caller's role may not call. Handlers keep their own, finer checks
 //! (the target user, the grants, the options in force).
-use super::Shared;
-use super::auth::{CurrentUser, UserPrincipal};
+use super::auth::{CurrentUser, Resolved};
 use super::error::ApiError;
 use super::openapi::{ENDPOINTS, Endpoint};
 use crate::authz::{self, Action, Actor};
+use crate::domain::Shared;
 use crate::model::Role;
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-
-/// The caller the gate resolved, handed to the handler's `CurrentUser` so the session is
-/// looked up (and touched) once.
-#[derive(Clone)]
-pub struct Resolved(pub UserPrincipal);
 
 /// Decisions the seed gives to a person, never to an API-only account (a program's, whose
 /// password may never expire): trusting an appliance's key after comparing its fingerprint out
@@ -87,7 +82,7 @@ pub async fn role_gate(State(state): State<Shared>, req: Request, next: Next) ->
 /// Whether the table's access entry admits this caller.
 fn admits(e: &Endpoint, actor: &Actor) -> Result<(), ApiError> {
     if e.access == "primary contact" {
-        return authz::require(actor, Action::PrimaryContactOption);
+        return Ok(authz::require(actor, Action::PrimaryContactOption)?);
     }
     let mut needs_records_grant = false;
     for entry in e.access.split(", ") {
@@ -103,7 +98,7 @@ fn admits(e: &Endpoint, actor: &Actor) -> Result<(), ApiError> {
         }
     }
     if needs_records_grant && actor.role == Role::UnitManager {
-        return authz::require(actor, Action::EditRecords);
+        return Ok(authz::require(actor, Action::EditRecords)?);
     }
     let roles: Vec<&str> = e.access.split(", ").collect();
     Err(ApiError::forbidden(

@@ -1,10 +1,10 @@
 //! The New Credential Security Model: status with the count to migrate, Start and Resume
 //! (Manager Primary Contact only, after the operator enabled it), and the approved
 //! appliances' keys that clients seal new secrets to.
-use super::Shared;
 use super::auth::CurrentUser;
 use super::error::{ApiError, ApiResult};
 use crate::authz::{self, Action};
+use crate::domain::Shared;
 use crate::store::{NcsmState, Tx, VAULT_KIND};
 use axum::Json;
 use axum::extract::State;
@@ -81,119 +81,26 @@ pub async fn recipients(
     Ok(Json(json!({ "recipients": list })))
 }
 
+/// Answers the status once the migration was started or resumed.
+fn launched(state: &Shared) -> ApiResult<(StatusCode, Json<Value>)> {
+    let body = state.store.read(|tx| status_of(tx, state))?;
+    Ok((StatusCode::ACCEPTED, Json(body)))
+}
+
 pub async fn start(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let actor = p.actor();
-    authz::require(&actor, Action::PrimaryContactOption)?;
-    let now = state.now();
-    state.store.write(|tx| {
-        let sub = tx.require_subscription()?;
-        if !sub.features.ncsm {
-            return Err(ApiError::conflict(
-                "ncsm.not-enabled",
-                "the control plane's operator has not enabled NCSM for this subscription (sealscan-control ncsm enable)",
-            ));
-        }
-        if tx.approved_appliances()?.is_empty() {
-            return Err(ApiError::conflict(
-                "ncsm.no-appliance",
-                "approve at least one appliance first: secrets are sealed to the approved appliances' keys",
-            ));
-        }
-        if let Some(n) = tx.ncsm()? {
-            return Err(ApiError::conflict(
-                "ncsm.already-active",
-                format!(
-                    "NCSM was activated by {}; its migration is {} (use Resume to continue it)",
-                    n.activated_by,
-                    n.state.as_str()
-                ),
-            ));
-        }
-        tx.activate_ncsm(&actor.username, now)?;
-        let owners = tx.legacy_owners()?;
-        for o in &owners {
-            tx.set_migration(o, Some("pending"), Some("waiting for the migration"))?;
-        }
-        tx.audit(
-            now,
-            &actor.username,
-            "ncsm.activated",
-            "subscription",
-            &json!({"to_migrate": owners.len()}),
-            Some(&p.ip.to_string()),
-        )?;
-        Ok(())
-    })?;
-    crate::ncsm::spawn(state.clone());
-    let body = state.store.read(|tx| status_of(tx, &state))?;
-    Ok((StatusCode::ACCEPTED, Json(body)))
+    authz::require(&p.actor(), Action::PrimaryContactOption)?;
+    crate::ncsm::start(&state, &p.user.username, &p.ip.to_string())?;
+    launched(&state)
 }
 
 pub async fn resume(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let actor = p.actor();
-    authz::require(&actor, Action::PrimaryContactOption)?;
-    let now = state.now();
-    state.store.write(|tx| {
-        let n = tx.ncsm()?.ok_or_else(|| {
-            ApiError::conflict(
-                "ncsm.not-active",
-                "NCSM is not activated yet; Start it first",
-            )
-        })?;
-        if n.state == NcsmState::Complete {
-            return Err(ApiError::conflict(
-                "ncsm.complete",
-                "the migration is complete; there is nothing to resume",
-            ));
-        }
-        tx.set_ncsm_state(NcsmState::Migrating, now)?;
-        tx.audit(
-            now,
-            &actor.username,
-            "ncsm.resumed",
-            "subscription",
-            &json!({}),
-            Some(&p.ip.to_string()),
-        )?;
-        Ok(())
-    })?;
-    crate::ncsm::spawn(state.clone());
-    let body = state.store.read(|tx| status_of(tx, &state))?;
-    Ok((StatusCode::ACCEPTED, Json(body)))
-}
-
-/// Once NCSM is on, only Managers reset another user's password.
-pub fn check_reset_by(state: &Shared, actor: &crate::authz::Actor) -> ApiResult<()> {
-    if actor.role == crate::model::Role::Manager {
-        return Ok(());
-    }
-    if state
-        .store
-        .read(|tx| Ok::<_, ApiError>(tx.ncsm()?.is_some()))?
-    {
-        return Err(ApiError::forbidden(
-            "ncsm.reset-managers-only",
-            "NCSM is on: only Managers (the Manager Primary Contact included) reset other users' passwords",
-        ));
-    }
-    Ok(())
-}
-
-/// Once NCSM is on, self-service reset is off; the refusal names who can help.
-/// The caller is not signed in: the answer names who can help by role only, never the
-/// Primary Contact's name or email (that would hand them to anyone who asks).
-pub fn check_self_service_reset(state: &Shared) -> ApiResult<()> {
-    if state.store.read(|tx| tx.ncsm())?.is_none() {
-        return Ok(());
-    }
-    Err(ApiError::forbidden(
-        "ncsm.self-service-reset-off",
-        "self-service password reset is off under the New Credential Security Model; ask a Manager (the Manager Primary Contact or another Manager) to reset your password",
-    ))
+    authz::require(&p.actor(), Action::PrimaryContactOption)?;
+    crate::ncsm::resume(&state, &p.user.username, &p.ip.to_string())?;
+    launched(&state)
 }

@@ -1,5 +1,6 @@
 //! The routes of records, vaults and NCSM, kept apart so the router gains them with one line.
-use super::{Shared, ncsm, records, units};
+use super::{ncsm, records, units};
+use crate::domain::Shared;
 use axum::Router;
 use axum::routing::{get, post, put};
 

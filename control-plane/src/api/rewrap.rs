@@ -2,9 +2,9 @@
 //! approved appliance cannot open yet, adds a recipient entry for that appliance, and sends them
 //! back. The control plane never sees a content key; it stores a returned envelope only when it
 //! parses, keeps the same binding and payload ciphertext, and keeps every old recipient.
-use super::Shared;
 use super::auth::ApplianceAuth;
 use super::error::{ApiError, ApiResult, Body};
+use crate::domain::Shared;
 use crate::store::{ApplianceRow, SealedSecret, Tx};
 use axum::Json;
 use axum::extract::State;

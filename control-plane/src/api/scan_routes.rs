@@ -1,6 +1,7 @@
 //! The routes of the scanning side: appliances (Manager and appliance halves), rewrap work,
 //! scans, jobs and results. Kept apart so the router gains them with one line.
-use super::{Shared, appliances, jobs, rewrap, scans};
+use super::{appliances, jobs, rewrap, scans};
+use crate::domain::Shared;
 use axum::Router;
 use axum::routing::{get, post};
 use sealscan_protocols::appliance::API_PREFIX;

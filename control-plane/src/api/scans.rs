@@ -1,9 +1,9 @@
 //! Scans as users see them: create (targets, login kinds, an appliance or any approved one),
 //! list, show with job and lease state, and the results table.
-use super::Shared;
 use super::auth::CurrentUser;
 use super::error::{ApiError, ApiResult, Body};
 use crate::authz::{self, Action};
+use crate::domain::Shared;
 use crate::store::{ApplianceState, JobRow, ScanPorts, ScanRow, Tx};
 use axum::Json;
 use axum::extract::{Path, State};

@@ -1,8 +1,8 @@
 //! The subscription's security options (Managers only; some reserved to the Primary Contact).
-use super::Shared;
 use super::auth::{CurrentUser, allowlist_permits, parse_allow_entry};
 use super::error::{ApiError, ApiResult, Body};
 use crate::authz::{self, Action};
+use crate::domain::Shared;
 use crate::model::{
     Acceptance, OperatorFeatures, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH_FLOOR, RiskAgreement,
     RiskStatus, Role, SESSION_TIMEOUT_MAX, SESSION_TIMEOUT_MIN, SecuritySettings,

@@ -1,41 +1,14 @@
 //! Business units of records and vaults: a Unit Manager changes only those of their unit, and
 //! what they create joins it; Managers put records and vaults in units. (Users: `users.rs`.)
-use super::Shared;
 use super::auth::{CurrentUser, UserPrincipal};
 use super::error::{ApiError, ApiResult, Body};
 use super::users::{UnitRequest, checked_unit};
 use crate::authz::{self, Action};
-use crate::model::Role;
-use crate::store::{Tx, UnitOwner};
+use crate::domain::Shared;
+use crate::store::UnitOwner;
 use axum::Json;
 use axum::extract::{Path, State};
 use serde_json::{Value, json};
-
-/// A record or vault change by `p` stays inside their unit when they are a Unit Manager.
-pub fn check(tx: &Tx<'_>, p: &UserPrincipal, owner: UnitOwner<'_>) -> ApiResult<()> {
-    if p.user.role != Role::UnitManager {
-        return Ok(());
-    }
-    let mine = tx.unit_of(UnitOwner::User(p.user.id))?;
-    let theirs = tx.unit_of(owner)?;
-    let what = match owner {
-        UnitOwner::Vault(_) => "vaults",
-        _ => "records",
-    };
-    authz::same_unit(&p.actor(), mine.as_deref(), theirs.as_deref(), what)
-}
-
-/// A new record or vault joins its Unit Manager creator's unit; anyone else's starts in none
-/// (an id used before by a deleted one keeps no stale unit).
-pub fn adopt(tx: &Tx<'_>, p: &UserPrincipal, owner: UnitOwner<'_>) -> ApiResult<()> {
-    let unit = if p.user.role == Role::UnitManager {
-        tx.unit_of(UnitOwner::User(p.user.id))?
-    } else {
-        None
-    };
-    tx.set_unit(owner, unit.as_deref())?;
-    Ok(())
-}
 
 async fn set(
     p: UserPrincipal,

@@ -1,10 +1,12 @@
 //! Users: list, create, show, edit, lock/unlock, password reset, role, external-ID grant,
 //! records grant.
-use super::Shared;
-use super::auth::CurrentUser;
+use super::auth::{CurrentUser, UserPrincipal};
 use super::error::{ApiError, ApiResult, Body};
 use super::views::{UserView, user_view};
 use crate::authz::{self, Action};
+use crate::domain::Shared;
+use crate::domain::accounts::password;
+use crate::domain::validate;
 use crate::lifecycle::{self, NewPassword};
 use crate::model::{NewUser, Role, SESSION_TIMEOUT_MAX, SESSION_TIMEOUT_MIN, Subscription, User};
 use crate::secrets::Password;
@@ -14,50 +16,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
-
-pub fn validate_username(name: &str) -> Result<(), ApiError> {
-    let ok = (2..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-        && name.bytes().next().is_some_and(|b| b.is_ascii_lowercase());
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(
-            "user.username-invalid",
-            "a user name is 2 to 64 characters: lowercase letters, digits, '.', '_' or '-', starting with a letter (so a name is never taken for a user id)",
-        ))
-    }
-}
-
-pub fn validate_text(field: &'static str, value: &str, max: usize) -> Result<(), ApiError> {
-    if value.trim().is_empty() || value.chars().count() > max || value.chars().any(char::is_control)
-    {
-        return Err(ApiError::bad_request(
-            "user.field-invalid",
-            format!("{field} must be 1 to {max} printable characters"),
-        ));
-    }
-    Ok(())
-}
-
-pub fn validate_email(email: &str) -> Result<(), ApiError> {
-    let parts: Vec<&str> = email.split('@').collect();
-    let ok = email.len() <= 254
-        && parts.len() == 2
-        && parts.iter().all(|p| !p.is_empty())
-        && parts.get(1).is_some_and(|d| d.contains('.'))
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(
-            "user.email-invalid",
-            format!("{email:?} is not an email address"),
-        ))
-    }
-}
 
 fn validate_timeout(minutes: u32) -> Result<(), ApiError> {
     if (SESSION_TIMEOUT_MIN..=SESSION_TIMEOUT_MAX).contains(&minutes) {
@@ -156,12 +114,12 @@ pub async fn create(
     let actor = p.actor();
     authz::require(&actor, Action::CreateUser)?;
     authz::may_assign_role(&actor, req.role)?;
-    validate_username(&req.username)?;
-    validate_text("first_name", &req.first_name, 100)?;
-    validate_text("last_name", &req.last_name, 100)?;
-    validate_email(&req.email)?;
+    validate::username(&req.username)?;
+    validate::text("first_name", &req.first_name, 100)?;
+    validate::text("last_name", &req.last_name, 100)?;
+    validate::email(&req.email)?;
     if let Some(ext) = &req.external_id {
-        validate_text("external_id", ext, 256)?;
+        validate::text("external_id", ext, 256)?;
         authz::may_edit_external_id(&actor, &p.subscription.security)?;
     }
     let security = &p.subscription.security;
@@ -172,7 +130,7 @@ pub async fn create(
         req.password,
         "password.required",
     )?;
-    let (hash, chosen) = super::password::hash_on_pool(&state, chosen).await?;
+    let (hash, chosen) = password::hash_on_pool(&state, chosen).await?;
     let now = state.now();
     let new = NewUser {
         username: req.username,
@@ -272,16 +230,16 @@ pub async fn update(
         authz::require(&actor, Action::SetNeverExpire)?;
     }
     if let Some(v) = &req.first_name {
-        validate_text("first_name", v, 100)?;
+        validate::text("first_name", v, 100)?;
     }
     if let Some(v) = &req.last_name {
-        validate_text("last_name", v, 100)?;
+        validate::text("last_name", v, 100)?;
     }
     if let Some(v) = &req.email {
-        validate_email(v)?;
+        validate::email(v)?;
     }
     if let Some(Some(v)) = &req.external_id {
-        validate_text("external_id", v, 256)?;
+        validate::text("external_id", v, 256)?;
     }
     if let Some(Some(m)) = req.session_timeout_minutes {
         validate_timeout(m)?;
@@ -360,8 +318,34 @@ pub async fn update(
     Ok(Json(user_view(sub, &user)))
 }
 
+/// Changes the user named by `key` in one transaction: `change` edits it and answers the
+/// audit event and its details; then the user is saved and the change audited.
+fn change_user(
+    state: &Shared,
+    p: &UserPrincipal,
+    key: &str,
+    change: impl FnOnce(&Tx<'_>, &mut User) -> ApiResult<(&'static str, serde_json::Value)>,
+) -> ApiResult<Json<UserView>> {
+    let now = state.now();
+    let user = state.store.write(|tx| {
+        let mut u = target(tx, key)?;
+        let (event, details) = change(tx, &mut u)?;
+        tx.save_user(&u)?;
+        tx.audit(
+            now,
+            &p.user.username,
+            event,
+            &u.username,
+            &details,
+            Some(&p.ip.to_string()),
+        )?;
+        Ok::<_, ApiError>(u)
+    })?;
+    Ok(Json(user_view(&p.subscription, &user)))
+}
+
 async fn set_locked(
-    p: &super::auth::UserPrincipal,
+    p: &UserPrincipal,
     state: &Shared,
     key: &str,
     locked: bool,
@@ -375,13 +359,11 @@ async fn set_locked(
             Action::UnlockUser
         },
     )?;
-    let now = state.now();
-    let user = state.store.write(|tx| {
-        let mut u = target(tx, key)?;
-        let primary = is_primary(&p.subscription, &u);
+    change_user(state, p, key, |tx, u| {
+        let primary = is_primary(&p.subscription, u);
         // The Primary Contact cannot unlock themself: any Manager re-activates them.
         if !(primary && !locked && actor.role == Role::Manager) {
-            manage(tx, &actor, &p.subscription, &u)?;
+            manage(tx, &actor, &p.subscription, u)?;
         }
         if u.id == actor.user_id {
             return Err(ApiError::conflict(
@@ -394,22 +376,13 @@ async fn set_locked(
         if locked {
             tx.delete_user_sessions(u.id)?;
         }
-        tx.save_user(&u)?;
-        tx.audit(
-            now,
-            &actor.username,
-            if locked {
-                "user.locked"
-            } else {
-                "user.unlocked"
-            },
-            &u.username,
-            &json!({"by": actor.role}),
-            Some(&p.ip.to_string()),
-        )?;
-        Ok(u)
-    })?;
-    Ok(Json(user_view(&p.subscription, &user)))
+        let event = if locked {
+            "user.locked"
+        } else {
+            "user.unlocked"
+        };
+        Ok((event, json!({"by": actor.role})))
+    })
 }
 
 pub async fn lock(
@@ -452,7 +425,7 @@ pub async fn reset_password(
 ) -> ApiResult<Json<ResetResponse>> {
     let actor = p.actor();
     authz::require(&actor, Action::ResetPassword)?;
-    super::ncsm::check_reset_by(&state, &actor)?;
+    crate::ncsm::check_reset_by(&state, &actor)?;
     let now = state.now();
     let target_user = state.store.read(|tx| {
         let u = target(tx, &key)?;
@@ -466,14 +439,10 @@ pub async fn reset_password(
         req.password,
         "password.required",
     )?;
-    let (hash, chosen) = super::password::hash_on_pool(&state, chosen).await?;
+    let (hash, chosen) = password::hash_on_pool(&state, chosen).await?;
     let user = state.store.write(|tx| {
         let mut u = target(tx, &key)?;
-        u.password_hash = hash;
-        u.password_changed_at = now;
-        u.must_change_password = true;
-        u.last_expiry_notice_at = None;
-        tx.save_user(&u)?;
+        password::set_password(tx, &mut u, hash, now, true)?;
         tx.delete_user_sessions(u.id)?;
         tx.audit(
             now,
@@ -510,11 +479,9 @@ pub async fn set_role(
     let actor = p.actor();
     authz::require(&actor, Action::SetRole)?;
     authz::may_assign_role(&actor, req.role)?;
-    let now = state.now();
-    let user = state.store.write(|tx| {
-        let mut u = target(tx, &key)?;
-        manage(tx, &actor, &p.subscription, &u)?;
-        if is_primary(&p.subscription, &u) && req.role != Role::Manager {
+    change_user(&state, &p, &key, |tx, u| {
+        manage(tx, &actor, &p.subscription, u)?;
+        if is_primary(&p.subscription, u) && req.role != Role::Manager {
             return Err(ApiError::conflict(
                 "user.primary-contact-role",
                 "the Manager Primary Contact stays a Manager",
@@ -528,18 +495,11 @@ pub async fn set_role(
         if records_permission_withdrawn {
             u.can_edit_records = false;
         }
-        tx.save_user(&u)?;
-        tx.audit(
-            now,
-            &actor.username,
+        Ok((
             "user.role-changed",
-            &u.username,
-            &json!({"from": old, "to": req.role, "records_permission_withdrawn": records_permission_withdrawn}),
-            Some(&p.ip.to_string()),
-        )?;
-        Ok(u)
-    })?;
-    Ok(Json(user_view(&p.subscription, &user)))
+            json!({"from": old, "to": req.role, "records_permission_withdrawn": records_permission_withdrawn}),
+        ))
+    })
 }
 
 #[derive(Deserialize)]
@@ -563,9 +523,7 @@ pub async fn set_external_id_permission(
             "turn on the external-ID option (PUT /api/v1/security/external-ids) before granting the permission",
         ));
     }
-    let now = state.now();
-    let user = state.store.write(|tx| {
-        let mut u = target(tx, &key)?;
+    change_user(&state, &p, &key, |_, u| {
         if req.granted
             && !matches!(
                 u.role,
@@ -581,18 +539,8 @@ pub async fn set_external_id_permission(
             ));
         }
         u.can_edit_external_ids = req.granted;
-        tx.save_user(&u)?;
-        tx.audit(
-            now,
-            &actor.username,
-            "external-ids.permission",
-            &u.username,
-            &json!({"granted": req.granted}),
-            Some(&p.ip.to_string()),
-        )?;
-        Ok(u)
-    })?;
-    Ok(Json(user_view(&p.subscription, &user)))
+        Ok(("external-ids.permission", json!({"granted": req.granted})))
+    })
 }
 
 /// A Manager grants or withdraws a Unit Manager's permission to create, update and delete
@@ -605,9 +553,7 @@ pub async fn set_records_permission(
 ) -> ApiResult<Json<UserView>> {
     let actor = p.actor();
     authz::require(&actor, Action::GrantRecordsPermission)?;
-    let now = state.now();
-    let user = state.store.write(|tx| {
-        let mut u = target(tx, &key)?;
+    change_user(&state, &p, &key, |_, u| {
         if req.granted && u.role != Role::UnitManager {
             return Err(ApiError::conflict(
                 "records-permission.role",
@@ -619,18 +565,11 @@ pub async fn set_records_permission(
         }
         let was = u.can_edit_records;
         u.can_edit_records = req.granted;
-        tx.save_user(&u)?;
-        tx.audit(
-            now,
-            &actor.username,
+        Ok((
             "records.permission",
-            &u.username,
-            &json!({"granted": req.granted, "was": was}),
-            Some(&p.ip.to_string()),
-        )?;
-        Ok(u)
-    })?;
-    Ok(Json(user_view(&p.subscription, &user)))
+            json!({"granted": req.granted, "was": was}),
+        ))
+    })
 }
 
 /// A Manager or Unit Manager clears a user's TOTP enrolment (lost device); the user enrols
@@ -642,26 +581,14 @@ pub async fn reset_two_factor(
 ) -> ApiResult<Json<UserView>> {
     let actor = p.actor();
     authz::require(&actor, Action::ResetTwoFactor)?;
-    let now = state.now();
-    let user = state.store.write(|tx| {
-        let mut u = target(tx, &key)?;
-        manage(tx, &actor, &p.subscription, &u)?;
+    change_user(&state, &p, &key, |tx, u| {
+        manage(tx, &actor, &p.subscription, u)?;
         u.totp_secret = None;
         u.totp_enabled = false;
         u.totp_last_step = None;
-        tx.save_user(&u)?;
         tx.delete_user_sessions(u.id)?;
-        tx.audit(
-            now,
-            &actor.username,
-            "2fa.reset",
-            &u.username,
-            &json!({}),
-            Some(&p.ip.to_string()),
-        )?;
-        Ok::<_, ApiError>(u)
-    })?;
-    Ok(Json(user_view(&p.subscription, &user)))
+        Ok(("2fa.reset", json!({})))
+    })
 }
 
 #[derive(Deserialize)]
@@ -674,7 +601,7 @@ pub struct UnitRequest {
 pub fn checked_unit(req: UnitRequest) -> ApiResult<Option<String>> {
     match req.unit {
         Some(u) => {
-            validate_text("unit", &u, 64)?;
+            validate::text("unit", &u, 64)?;
             Ok(Some(u.trim().to_string()))
         }
         None => Ok(None),

@@ -2,8 +2,8 @@
 use clap::Parser;
 use sealscan_control::cli::server::{BreakGlassOp, Cli, Command, Feature, NcsmOp};
 use sealscan_control::clock::{Clock, SystemClock};
+use sealscan_control::domain::operator;
 use sealscan_control::init::{InitOptions, init};
-use sealscan_control::model::OperatorFeatures;
 use sealscan_control::secrets::{HashCost, Password};
 use sealscan_control::server::{ServerOptions, open_store, start};
 use std::io::BufRead;
@@ -184,25 +184,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         } => {
             let store = open_store(&data_dir).map_err(|e| e.to_string())?;
             let now = SystemClock.now();
-            let already = store
-                .write(|tx| {
-                    let mut features: OperatorFeatures = tx.require_subscription()?.features;
-                    if features.ncsm {
-                        return Ok(true);
-                    }
-                    features.ncsm = true;
-                    tx.save_features(&features)?;
-                    tx.audit(
-                        now,
-                        "operator",
-                        "feature.ncsm",
-                        "subscription",
-                        &serde_json::json!({"enabled": true}),
-                        None,
-                    )?;
-                    Ok::<_, sealscan_control::store::StoreError>(false)
-                })
-                .map_err(|e| e.to_string())?;
+            let already = operator::enable_ncsm(&store, now).map_err(|e| e.to_string())?;
             if already {
                 say!("NCSM was already enabled for this subscription");
             } else {
@@ -220,28 +202,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             let on = state == "on";
             let store = open_store(&data_dir).map_err(|e| e.to_string())?;
             let now = SystemClock.now();
-            let cleared = store
-                .write(|tx| {
-                    let sub = tx.require_subscription()?;
-                    let mut cleared = 0;
-                    if !on {
-                        // Turning the feature off withdraws every never-expiring password.
-                        cleared = tx.clear_never_expire_all()?;
-                    }
-                    let mut features: OperatorFeatures = sub.features;
-                    features.api_never_expire = on;
-                    tx.save_features(&features)?;
-                    tx.audit(
-                        now,
-                        "operator",
-                        "feature.api-never-expire",
-                        "subscription",
-                        &serde_json::json!({"enabled": on, "cleared_users": cleared}),
-                        None,
-                    )?;
-                    Ok::<_, sealscan_control::store::StoreError>(cleared)
-                })
-                .map_err(|e| e.to_string())?;
+            let cleared =
+                operator::set_api_never_expire(&store, now, on).map_err(|e| e.to_string())?;
             say!("never-expiring passwords for API-only users: {state}");
             if on {
                 say!(

@@ -24,10 +24,10 @@ fn parse_lease_secs(text: &str) -> Result<u32, String> {
     let secs: u32 = text
         .parse()
         .map_err(|_| format!("{text:?} is not a whole number of seconds"))?;
-    if crate::api::jobs::LEASE_SECS_RANGE.contains(&secs) {
+    if crate::domain::jobs::LEASE_SECS_RANGE.contains(&secs) {
         Ok(secs)
     } else {
-        Err(crate::api::jobs::lease_secs_error(secs))
+        Err(crate::domain::jobs::lease_secs_error(secs))
     }
 }
 
@@ -76,7 +76,7 @@ pub enum Command {
         /// How long a job claim or heartbeat holds a job (3 to 3600 seconds); a job whose
         /// appliance stops heartbeating goes back to the queue after this. Appliances
         /// heartbeat every third of it.
-        #[arg(long, default_value_t = crate::api::jobs::LEASE_SECS, value_parser = parse_lease_secs)]
+        #[arg(long, default_value_t = crate::domain::jobs::LEASE_SECS, value_parser = parse_lease_secs)]
         lease_seconds: u32,
     },
     /// Print the queued emails (pre-expiry notices, reset tokens) for delivery.

@@ -1,5 +1,6 @@
 //! Enrollment tokens, appliances and the sealed-secret store that rewrap work reads.
-use super::{Result, Tx, flag};
+use super::error::Result;
+use super::tx::{Tx, flag};
 use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 
@@ -117,6 +118,18 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<ApplianceRow> {
     })
 }
 
+const SEALED_COLUMNS: &str = "id, record_kind, record_id, field, envelope";
+
+fn sealed_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SealedSecret> {
+    Ok(SealedSecret {
+        id: r.get(0)?,
+        record_kind: r.get(1)?,
+        record_id: r.get(2)?,
+        field: r.get(3)?,
+        envelope: r.get(4)?,
+    })
+}
+
 impl Tx<'_> {
     pub fn insert_enrollment_token(
         &self,
@@ -135,21 +148,20 @@ impl Tx<'_> {
     }
 
     pub fn list_enrollment_tokens(&self) -> Result<Vec<EnrollmentToken>> {
-        let mut stmt = self.tx.prepare(
+        self.all(
             "SELECT label, created_by, created_at, expires_at, used_at, appliance_id \
              FROM enrollment_tokens ORDER BY created_at, rowid",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(EnrollmentToken {
-                label: r.get(0)?,
-                created_by: r.get(1)?,
-                created_at: r.get(2)?,
-                expires_at: r.get(3)?,
-                used_at: r.get(4)?,
-                appliance_id: r.get(5)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            |r| {
+                Ok(EnrollmentToken {
+                    label: r.get(0)?,
+                    created_by: r.get(1)?,
+                    created_at: r.get(2)?,
+                    expires_at: r.get(3)?,
+                    used_at: r.get(4)?,
+                    appliance_id: r.get(5)?,
+                })
+            },
+        )
     }
 
     /// Marks a live token used by `appliance_id`; false when it is unknown, used or expired.
@@ -277,38 +289,18 @@ impl Tx<'_> {
     }
 
     pub fn sealed_secrets(&self) -> Result<Vec<SealedSecret>> {
-        let mut stmt = self.tx.prepare(
-            "SELECT id, record_kind, record_id, field, envelope FROM sealed_secrets ORDER BY id",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(SealedSecret {
-                id: r.get(0)?,
-                record_kind: r.get(1)?,
-                record_id: r.get(2)?,
-                field: r.get(3)?,
-                envelope: r.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        self.all(
+            &format!("SELECT {SEALED_COLUMNS} FROM sealed_secrets ORDER BY id"),
+            sealed_from_row,
+        )
     }
 
     pub fn sealed_secret(&self, id: i64) -> Result<Option<SealedSecret>> {
-        Ok(self
-            .tx
-            .query_row(
-                "SELECT id, record_kind, record_id, field, envelope FROM sealed_secrets WHERE id = ?1",
-                [id],
-                |r| {
-                    Ok(SealedSecret {
-                        id: r.get(0)?,
-                        record_kind: r.get(1)?,
-                        record_id: r.get(2)?,
-                        field: r.get(3)?,
-                        envelope: r.get(4)?,
-                    })
-                },
-            )
-            .optional()?)
+        self.one(
+            &format!("SELECT {SEALED_COLUMNS} FROM sealed_secrets WHERE id = ?1"),
+            [id],
+            sealed_from_row,
+        )
     }
 
     /// Stores (or replaces) the envelope of one record field.

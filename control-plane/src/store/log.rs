@@ -1,4 +1,5 @@
-use super::{Result, Tx};
+use super::error::Result;
+use super::tx::Tx;
 use rusqlite::params;
 use serde::Serialize;
 

@@ -1,6 +1,6 @@
 //! Numbered schema migrations, applied in order at open; each runs once in its own
 //! transaction and is recorded in `schema_migrations`.
-use super::{Result, StoreError};
+use super::error::{Result, StoreError};
 use rusqlite::Connection;
 
 const MIGRATIONS: &[(i64, &str)] = &[

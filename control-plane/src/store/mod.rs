@@ -3,49 +3,34 @@
 //! numbered migrations applied at open); another backend would implement the same `Tx`
 //! operations.
 mod appliances;
+mod error;
 mod log;
 mod migrations;
 mod records;
 mod scans;
 mod sessions;
 mod subscription;
+mod tx;
 mod units;
 mod users;
 
 pub use appliances::{ApplianceRow, ApplianceState, EnrollmentToken, NewAppliance, SealedSecret};
+pub use error::{Result, StoreError};
 pub use log::{AuditEntry, OutboxEmail};
 pub use records::{
     NcsmRow, NcsmState, RecordRow, SecretOwner, VAULT_KIND, VaultRow, WindowsSettings,
 };
 pub use scans::{JobRow, JobTargetRow, ResultRow, ScanPorts, ScanRow, kind_str};
 pub use sessions::{SessionRow, SessionScope};
+pub use tx::Tx;
 pub use units::UnitOwner;
 
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior};
 use std::path::Path;
 use std::sync::Mutex;
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("stored data is corrupt: {0}")]
-    Corrupt(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("the database schema is version {found}, newer than this build knows ({known})")]
-    TooNew { found: i64, known: i64 },
-}
-
-pub type Result<T> = std::result::Result<T, StoreError>;
-
 pub struct Store {
     conn: Mutex<Connection>,
-}
-
-/// One transaction; dropped without commit means nothing changed.
-pub struct Tx<'a> {
-    tx: Transaction<'a>,
 }
 
 impl Store {
@@ -86,9 +71,9 @@ impl Store {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| E::from(StoreError::from(e)))?;
-        let tx = Tx { tx };
+        let tx = Tx::new(tx);
         let out = f(&tx)?;
-        tx.tx.commit().map_err(|e| E::from(StoreError::from(e)))?;
+        tx.commit().map_err(|e| E::from(StoreError::from(e)))?;
         Ok(out)
     }
 
@@ -99,8 +84,4 @@ impl Store {
         // Reads use a transaction too, so they see one consistent snapshot.
         self.write(f)
     }
-}
-
-fn flag(b: bool) -> i64 {
-    i64::from(b)
 }

@@ -1,8 +1,12 @@
 //! Authentication records (Unix, Windows), Secret Server vault records, their legacy
 //! ciphertext, and the NCSM activation state. Sealed envelopes live in `sealed_secrets`
 //! (shared with rewrap work); legacy secrets live here, encrypted with the data key.
-use super::{Result, StoreError, Tx, flag};
-use rusqlite::{OptionalExtension, Row, params};
+use super::error::{Result, StoreError};
+use super::tx::{Tx, flag};
+use rusqlite::{Row, params};
+use sealscan_protocols::appliance::{LoginType, RecordKind, UnixAuth, WindowsDomainType};
+use sealscan_protocols::smb2::Dialect;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// Vault logins may name the secret by Secret Server's id instead of its name.
@@ -66,8 +70,7 @@ pub use sealscan_protocols::envelope::VAULT_KIND;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WindowsSettings {
-    /// "none", "netbios" or "active_directory".
-    pub domain_type: String,
+    pub domain_type: WindowsDomainType,
     #[serde(default)]
     pub domain: Option<String>,
     #[serde(default)]
@@ -75,26 +78,26 @@ pub struct WindowsSettings {
     pub ntlmv2: bool,
     pub ntlmv1: bool,
     pub require_signing: bool,
-    pub min_smb_version: String,
+    pub min_smb_version: Dialect,
 }
 
 #[derive(Clone, Debug, Serialize)]
 pub struct RecordRow {
     pub id: String,
-    pub kind: String,
+    pub kind: RecordKind,
     pub title: String,
     pub username: String,
     pub ips: Vec<String>,
-    pub login_type: String,
+    pub login_type: LoginType,
     pub vault_id: Option<String>,
     pub secret_name: Option<String>,
     pub folder: Option<String>,
     /// Vault logins by Secret Server's id of the secret (then `secret_name` is None).
     pub secret_id: Option<i64>,
     pub comments: String,
-    /// Unix basic logins: "password" or "private_key". Unix vault logins: which of the
+    /// Unix basic logins: the password or the private key. Unix vault logins: which of the
     /// secret's fields to log in with; None takes the key when the secret holds one.
-    pub unix_auth: Option<String>,
+    pub unix_auth: Option<UnixAuth>,
     pub windows: Option<WindowsSettings>,
     pub migration: Option<String>,
     pub migration_reason: Option<String>,
@@ -120,7 +123,7 @@ pub struct VaultRow {
     pub created_at: i64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NcsmState {
     Migrating,
@@ -157,28 +160,75 @@ const RECORD_COLUMNS: &str = "id, kind, title, username, ips, login_type, vault_
     folder, comments, unix_auth, windows, migration, migration_reason, created_by, created_at, \
     secret_id";
 
-fn record_from_row(r: &Row<'_>) -> rusqlite::Result<RecordRow> {
-    let ips: String = r.get(4)?;
-    let windows: Option<String> = r.get(11)?;
-    let corrupt = |i, e: serde_json::Error| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+/// A stored value that this build does not know, named by its column; never a panic.
+#[derive(Debug, thiserror::Error)]
+#[error("{column} holds a value this control plane does not know: {reason}")]
+struct UnknownValue {
+    column: &'static str,
+    reason: String,
+}
+
+/// Column `i`, named `column`: one of the protocol's enums by its snake_case name (NULL
+/// reads as None where the field is optional).
+fn variant<T: DeserializeOwned>(
+    r: &Row<'_>,
+    i: usize,
+    column: &'static str,
+) -> rusqlite::Result<T> {
+    let text: Option<String> = r.get(i)?;
+    let value = text.map_or(serde_json::Value::Null, serde_json::Value::String);
+    parsed(i, column, serde_json::from_value(value))
+}
+
+/// Column `i`, named `column`, as JSON (NULL reads as None where the field is optional).
+fn json_column<T: DeserializeOwned>(
+    r: &Row<'_>,
+    i: usize,
+    column: &'static str,
+) -> rusqlite::Result<T> {
+    let text: Option<String> = r.get(i)?;
+    let v = match text {
+        Some(t) => serde_json::from_str(&t),
+        None => serde_json::from_value(serde_json::Value::Null),
     };
+    parsed(i, column, v)
+}
+
+fn parsed<T>(i: usize, column: &'static str, v: serde_json::Result<T>) -> rusqlite::Result<T> {
+    v.map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            Box::new(UnknownValue {
+                column,
+                reason: e.to_string(),
+            }),
+        )
+    })
+}
+
+/// The snake_case name an enum is stored under.
+fn name_of<T: Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+fn record_from_row(r: &Row<'_>) -> rusqlite::Result<RecordRow> {
     Ok(RecordRow {
         id: r.get(0)?,
-        kind: r.get(1)?,
+        kind: variant(r, 1, "auth_records.kind")?,
         title: r.get(2)?,
         username: r.get(3)?,
-        ips: serde_json::from_str(&ips).map_err(|e| corrupt(4, e))?,
-        login_type: r.get(5)?,
+        ips: json_column(r, 4, "auth_records.ips")?,
+        login_type: variant(r, 5, "auth_records.login_type")?,
         vault_id: r.get(6)?,
         secret_name: r.get(7)?,
         folder: r.get(8)?,
         comments: r.get(9)?,
-        unix_auth: r.get(10)?,
-        windows: windows
-            .map(|w| serde_json::from_str(&w))
-            .transpose()
-            .map_err(|e| corrupt(11, e))?,
+        unix_auth: variant(r, 10, "auth_records.unix_auth")?,
+        windows: json_column(r, 11, "auth_records.windows")?,
         migration: r.get(12)?,
         migration_reason: r.get(13)?,
         created_by: r.get(14)?,
@@ -220,16 +270,16 @@ impl Tx<'_> {
             &format!("INSERT INTO auth_records ({RECORD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
             params![
                 r.id,
-                r.kind,
+                r.kind.as_str(),
                 r.title,
                 r.username,
                 json(&r.ips)?,
-                r.login_type,
+                r.login_type.as_str(),
                 r.vault_id,
                 r.secret_name,
                 r.folder,
                 r.comments,
-                r.unix_auth,
+                r.unix_auth.as_ref().map(name_of),
                 windows,
                 r.migration,
                 r.migration_reason,
@@ -242,33 +292,26 @@ impl Tx<'_> {
     }
 
     pub fn records(&self) -> Result<Vec<RecordRow>> {
-        let mut stmt = self.tx.prepare(&format!(
-            "SELECT {RECORD_COLUMNS} FROM auth_records ORDER BY kind, title"
-        ))?;
-        let rows = stmt.query_map([], record_from_row)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        self.all(
+            &format!("SELECT {RECORD_COLUMNS} FROM auth_records ORDER BY kind, title"),
+            record_from_row,
+        )
     }
 
     pub fn record(&self, id: &str) -> Result<Option<RecordRow>> {
-        Ok(self
-            .tx
-            .query_row(
-                &format!("SELECT {RECORD_COLUMNS} FROM auth_records WHERE id = ?1"),
-                [id],
-                record_from_row,
-            )
-            .optional()?)
+        self.one(
+            &format!("SELECT {RECORD_COLUMNS} FROM auth_records WHERE id = ?1"),
+            [id],
+            record_from_row,
+        )
     }
 
     pub fn record_by_title(&self, title: &str) -> Result<Option<RecordRow>> {
-        Ok(self
-            .tx
-            .query_row(
-                &format!("SELECT {RECORD_COLUMNS} FROM auth_records WHERE title = ?1"),
-                [title],
-                record_from_row,
-            )
-            .optional()?)
+        self.one(
+            &format!("SELECT {RECORD_COLUMNS} FROM auth_records WHERE title = ?1"),
+            [title],
+            record_from_row,
+        )
     }
 
     /// Deletes the record with every secret it holds, legacy or sealed.
@@ -292,12 +335,12 @@ impl Tx<'_> {
                 r.title,
                 r.username,
                 json(&r.ips)?,
-                r.login_type,
+                r.login_type.as_str(),
                 r.vault_id,
                 r.secret_name,
                 r.folder,
                 r.comments,
-                r.unix_auth,
+                r.unix_auth.as_ref().map(name_of),
                 windows,
                 r.migration,
                 r.migration_reason,
@@ -368,33 +411,26 @@ impl Tx<'_> {
     }
 
     pub fn vaults(&self) -> Result<Vec<VaultRow>> {
-        let mut stmt = self.tx.prepare(&format!(
-            "SELECT {VAULT_COLUMNS} FROM vaults ORDER BY title"
-        ))?;
-        let rows = stmt.query_map([], vault_from_row)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        self.all(
+            &format!("SELECT {VAULT_COLUMNS} FROM vaults ORDER BY title"),
+            vault_from_row,
+        )
     }
 
     pub fn vault(&self, id: &str) -> Result<Option<VaultRow>> {
-        Ok(self
-            .tx
-            .query_row(
-                &format!("SELECT {VAULT_COLUMNS} FROM vaults WHERE id = ?1"),
-                [id],
-                vault_from_row,
-            )
-            .optional()?)
+        self.one(
+            &format!("SELECT {VAULT_COLUMNS} FROM vaults WHERE id = ?1"),
+            [id],
+            vault_from_row,
+        )
     }
 
     pub fn vault_by_title(&self, title: &str) -> Result<Option<VaultRow>> {
-        Ok(self
-            .tx
-            .query_row(
-                &format!("SELECT {VAULT_COLUMNS} FROM vaults WHERE title = ?1"),
-                [title],
-                vault_from_row,
-            )
-            .optional()?)
+        self.one(
+            &format!("SELECT {VAULT_COLUMNS} FROM vaults WHERE title = ?1"),
+            [title],
+            vault_from_row,
+        )
     }
 
     pub fn delete_vault(&self, id: &str) -> Result<bool> {
@@ -500,36 +536,18 @@ impl Tx<'_> {
     }
 
     pub fn ncsm(&self) -> Result<Option<NcsmRow>> {
-        let row = self
-            .tx
-            .query_row(
-                "SELECT state, activated_by, activated_at, completed_at FROM ncsm WHERE id = 1",
-                [],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, Option<i64>>(3)?,
-                    ))
-                },
-            )
-            .optional()?;
-        let Some((state, activated_by, activated_at, completed_at)) = row else {
-            return Ok(None);
-        };
-        let state = match state.as_str() {
-            "migrating" => NcsmState::Migrating,
-            "pending" => NcsmState::Pending,
-            "complete" => NcsmState::Complete,
-            other => return Err(StoreError::Corrupt(format!("NCSM state {other:?}"))),
-        };
-        Ok(Some(NcsmRow {
-            state,
-            activated_by,
-            activated_at,
-            completed_at,
-        }))
+        self.one(
+            "SELECT state, activated_by, activated_at, completed_at FROM ncsm WHERE id = 1",
+            [],
+            |r| {
+                Ok(NcsmRow {
+                    state: variant(r, 0, "ncsm.state")?,
+                    activated_by: r.get(1)?,
+                    activated_at: r.get(2)?,
+                    completed_at: r.get(3)?,
+                })
+            },
+        )
     }
 
     /// Activation: refused (false) when NCSM is already active.
@@ -546,5 +564,36 @@ impl Tx<'_> {
             params![state.as_str(), now],
         )?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::{Store, StoreError};
+
+    #[test]
+    fn an_unknown_stored_value_is_an_error_naming_its_column() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("control.db")).expect("open");
+        let insert = |kind: &str, login_type: &str, unix_auth: &str, id: &str| {
+            store.write(|tx| {
+                tx.tx.execute(
+                    "INSERT INTO auth_records (id, kind, title, username, ips, login_type, unix_auth, created_by, created_at) \
+                     VALUES (?1, ?2, ?1, 'u', '[\"10.0.0.1\"]', ?3, ?4, 'test', 0)",
+                    [id, kind, login_type, unix_auth],
+                )?;
+                Ok::<_, StoreError>(())
+            })
+        };
+        insert("unix", "basic", "password", "good").expect("insert");
+        let good = store.read(|tx| tx.record("good")).expect("read");
+        assert!(good.is_some());
+        // The CHECK constraints keep kind and login_type to known text; unix_auth has none.
+        insert("unix", "basic", "kerberos", "bad").expect("insert");
+        let err = store
+            .read(|tx| tx.record("bad"))
+            .expect_err("unknown unix_auth");
+        let text = err.to_string();
+        assert!(text.contains("auth_records.unix_auth"), "{text}");
     }
 }

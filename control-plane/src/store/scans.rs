@@ -1,5 +1,6 @@
 //! Scans, their jobs and targets, leases, and the results appliances post.
-use super::{Result, StoreError, Tx, flag};
+use super::error::{Result, StoreError};
+use super::tx::{Tx, flag};
 use rusqlite::{OptionalExtension, Row, params};
 use sealscan_protocols::results::{LoginKind, LoginOutcome};
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,5 @@
-use super::{Result, StoreError, Tx};
+use super::error::{Result, StoreError};
+use super::tx::Tx;
 use rusqlite::{OptionalExtension, params};
 
 /// What a session may do: everything its role allows, or only finish 2FA enrolment.

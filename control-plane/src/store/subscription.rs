@@ -1,37 +1,44 @@
-use super::{Result, StoreError, Tx};
+use super::error::{Result, StoreError};
+use super::tx::Tx;
 use crate::model::{Edition, OperatorFeatures, SecuritySettings, Subscription};
-use rusqlite::OptionalExtension;
+
+/// The subscription row as SQLite holds it, before its text columns are parsed.
+struct StoredSubscription {
+    name: String,
+    edition: String,
+    created_at: i64,
+    primary_contact_id: Option<i64>,
+    security: String,
+    features: String,
+}
 
 impl Tx<'_> {
     pub fn subscription(&self) -> Result<Option<Subscription>> {
-        let row = self
-            .tx
-            .query_row(
-                "SELECT name, edition, created_at, primary_contact_id, security, features FROM subscription WHERE id = 1",
-                [],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, Option<i64>>(3)?,
-                        r.get::<_, String>(4)?,
-                        r.get::<_, String>(5)?,
-                    ))
-                },
-            )
-            .optional()?;
-        let Some((name, edition, created_at, primary_contact_id, security, features)) = row else {
+        let row = self.one(
+            "SELECT name, edition, created_at, primary_contact_id, security, features FROM subscription WHERE id = 1",
+            [],
+            |r| {
+                Ok(StoredSubscription {
+                    name: r.get(0)?,
+                    edition: r.get(1)?,
+                    created_at: r.get(2)?,
+                    primary_contact_id: r.get(3)?,
+                    security: r.get(4)?,
+                    features: r.get(5)?,
+                })
+            },
+        )?;
+        let Some(row) = row else {
             return Ok(None);
         };
         Ok(Some(Subscription {
-            name,
-            edition: edition.parse().map_err(StoreError::Corrupt)?,
-            created_at,
-            primary_contact_id,
-            security: serde_json::from_str(&security)
+            name: row.name,
+            edition: row.edition.parse().map_err(StoreError::Corrupt)?,
+            created_at: row.created_at,
+            primary_contact_id: row.primary_contact_id,
+            security: serde_json::from_str(&row.security)
                 .map_err(|e| StoreError::Corrupt(format!("security settings: {e}")))?,
-            features: serde_json::from_str(&features)
+            features: serde_json::from_str(&row.features)
                 .map_err(|e| StoreError::Corrupt(format!("operator features: {e}")))?,
         }))
     }

@@ -1,7 +1,8 @@
 //! Business units: which unit a user, an authentication record or a vault belongs to. Kept in
 //! their own table so the rows of users, records and vaults stay as they are; no row means
 //! "no unit".
-use super::{Result, Tx};
+use super::error::Result;
+use super::tx::Tx;
 use rusqlite::OptionalExtension;
 
 pub const V300: &str = "CREATE TABLE business_units (

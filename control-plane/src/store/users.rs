@@ -1,4 +1,5 @@
-use super::{Result, StoreError, Tx, flag};
+use super::error::{Result, StoreError};
+use super::tx::{Tx, flag};
 use crate::model::{NewUser, User};
 use rusqlite::{OptionalExtension, Row, params};
 

@@ -1,0 +1,53 @@
+//! Who changes a record or a vault, and what every such change checks first and records last.
+use crate::authz::Actor;
+use crate::domain::records::secrets::{SecretModel, is_pending, model_for_change};
+use crate::domain::{DomainResult, Shared, units};
+use crate::store::{Tx, UnitOwner};
+use serde_json::Value;
+
+pub struct Editor<'a> {
+    pub actor: &'a Actor,
+    /// When the editor signed in: NCSM applies to them from their next sign-in.
+    pub session_created_at: i64,
+    /// For the audit.
+    pub ip: &'a str,
+}
+
+impl Editor<'_> {
+    /// Before any change to an existing record or vault: the editor's business unit may hold
+    /// it; answers the secret model the change is made under. `migration` is the owner's.
+    pub fn changing(
+        &self,
+        tx: &Tx<'_>,
+        state: &Shared,
+        owner: UnitOwner<'_>,
+        migration: Option<&str>,
+    ) -> DomainResult<SecretModel> {
+        units::check(tx, self.actor, owner)?;
+        self.model(tx, state, is_pending(migration))
+    }
+
+    /// The secret model a change by this editor is made under.
+    pub fn model(&self, tx: &Tx<'_>, state: &Shared, pending: bool) -> DomainResult<SecretModel> {
+        model_for_change(tx, state, self.session_created_at, pending)
+    }
+
+    pub fn audit(
+        &self,
+        tx: &Tx<'_>,
+        now: i64,
+        event: &str,
+        target: &str,
+        details: &Value,
+    ) -> DomainResult<()> {
+        tx.audit(
+            now,
+            &self.actor.username,
+            event,
+            target,
+            details,
+            Some(self.ip),
+        )?;
+        Ok(())
+    }
+}

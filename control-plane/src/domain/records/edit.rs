@@ -1,0 +1,162 @@
+//! Creating, changing and deleting records, in the caller's transaction: the checks, the
+//! business unit, the NCSM acceptance rule, the secrets and the audit.
+use super::secrets::{check_secrets, is_pending, rebind_needed, replace_secrets, settle_migration};
+use super::{RecordDraft, RecordPatch, check, check_conflicts, no_record};
+use crate::credentials::record_binding;
+use crate::domain::editor::Editor;
+use crate::domain::{DomainError, DomainResult, Shared, units};
+use crate::store::{RecordRow, Tx, UnitOwner};
+use sealscan_protocols::appliance::{SecretField, SecretFieldName, SecretValue};
+use sealscan_protocols::envelope::Binding;
+use serde_json::json;
+use std::collections::BTreeSet;
+
+fn secret_required(field: SecretFieldName, on_update: bool) -> DomainError {
+    let name = field.as_str();
+    DomainError::invalid(
+        "record.secret-required",
+        if on_update {
+            format!("this record needs its {name}: give it with this change")
+        } else {
+            format!("this record needs its {name}")
+        },
+    )
+}
+
+/// Each given secret with the binding it must carry for `row`.
+fn bind<'s>(row: &RecordRow, secrets: &'s [SecretField]) -> Vec<(Binding, &'s SecretValue)> {
+    secrets
+        .iter()
+        .map(|s| (record_binding(row, s.field), &s.value))
+        .collect()
+}
+
+pub fn create(
+    tx: &Tx<'_>,
+    state: &Shared,
+    ed: &Editor<'_>,
+    draft: RecordDraft,
+    now: i64,
+) -> DomainResult<RecordRow> {
+    let checked = check(draft, &ed.actor.username, now)?;
+    if let Some(required) = checked.missing_secret(&|_| false) {
+        return Err(secret_required(required, false));
+    }
+    let model = ed.model(tx, state, false)?;
+    check_conflicts(tx, &checked, None)?;
+    let row = &checked.row;
+    let bound = bind(row, &checked.secrets);
+    check_secrets(tx, model, &bound)?;
+    tx.insert_record(row)?;
+    units::adopt(tx, ed.actor, UnitOwner::Record(&row.id))?;
+    replace_secrets(tx, state, &bound, now)?;
+    ed.audit(
+        tx,
+        now,
+        "record.created",
+        &format!("record:{}", row.id),
+        &json!({"kind": row.kind, "title": row.title, "ips": row.ips, "model": model.as_str()}),
+    )?;
+    Ok(checked.row.clone())
+}
+
+/// Applies `patch` to record `id`. Secrets are replaced only when given (per field); those
+/// the record no longer takes go, and stored envelopes the change would leave bound to old
+/// values refuse it.
+pub fn update(
+    tx: &Tx<'_>,
+    state: &Shared,
+    ed: &Editor<'_>,
+    id: &str,
+    patch: RecordPatch,
+    now: i64,
+) -> DomainResult<RecordRow> {
+    let old = tx.record(id)?.ok_or_else(|| no_record(id))?;
+    let model = ed.changing(
+        tx,
+        state,
+        UnitOwner::Record(&old.id),
+        old.migration.as_deref(),
+    )?;
+    let mut checked = check(patch.apply(&old)?, &old.created_by, old.created_at)?;
+    checked.row.migration = old.migration.clone();
+    checked.row.migration_reason = old.migration_reason.clone();
+    check_conflicts(tx, &checked, Some(&old.id))?;
+    let row = &checked.row;
+    let kind = row.kind.as_str();
+    let given: BTreeSet<String> = checked
+        .secrets
+        .iter()
+        .map(|s| s.field.as_str().to_string())
+        .collect();
+    let takes: BTreeSet<String> = checked
+        .fields
+        .iter()
+        .map(|f| f.as_str().to_string())
+        .collect();
+    let stored: BTreeSet<String> = tx
+        .envelopes_of(kind, &row.id)?
+        .into_iter()
+        .map(|(f, _)| f)
+        .chain(
+            tx.legacy_secrets_of(kind, &row.id)?
+                .into_iter()
+                .map(|(f, _)| f),
+        )
+        .collect();
+    if let Some(required) = checked.missing_secret(&|f| stored.contains(f)) {
+        return Err(secret_required(required, true));
+    }
+    let kept: BTreeSet<&String> = stored.intersection(&takes).collect();
+    if let Some(why) = rebind_needed(tx, kind, &row.id, &given, |f| {
+        SecretFieldName::from_name(f)
+            .filter(|_| kept.contains(&f.to_string()))
+            .map(|field| record_binding(row, field))
+    })? {
+        return Err(DomainError::conflict("record.secrets-rebind-required", why));
+    }
+    let bound = bind(row, &checked.secrets);
+    check_secrets(tx, model, &bound)?;
+    tx.update_record(row)?;
+    // Secrets the record no longer takes (another login type or Unix method) go.
+    for field in stored.difference(&takes) {
+        tx.delete_secret_field(kind, &row.id, field)?;
+    }
+    replace_secrets(tx, state, &bound, now)?;
+    settle_migration(
+        tx,
+        kind,
+        &row.id,
+        is_pending(row.migration.as_deref()) && !given.is_empty(),
+    )?;
+    let row = tx.record(&row.id)?.ok_or_else(|| no_record(id))?;
+    ed.audit(
+        tx,
+        now,
+        "record.updated",
+        &format!("record:{}", row.id),
+        &json!({"title": row.title, "ips": row.ips, "secrets_replaced": given, "model": model.as_str()}),
+    )?;
+    Ok(row)
+}
+
+/// Deletes record `id` with every secret it holds.
+pub fn delete(
+    tx: &Tx<'_>,
+    state: &Shared,
+    ed: &Editor<'_>,
+    id: &str,
+    now: i64,
+) -> DomainResult<()> {
+    let r = tx.record(id)?.ok_or_else(|| no_record(id))?;
+    ed.changing(tx, state, UnitOwner::Record(&r.id), r.migration.as_deref())?;
+    tx.delete_record(&r.id, r.kind.as_str())?;
+    tx.set_unit(UnitOwner::Record(&r.id), None)?;
+    ed.audit(
+        tx,
+        now,
+        "record.deleted",
+        &format!("record:{}", r.id),
+        &json!({"title": r.title}),
+    )
+}

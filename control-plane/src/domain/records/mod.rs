@@ -1,0 +1,494 @@
+//! Authentication records (Unix, Windows): what a record may hold, checked field by field
+//! and against the other records, and how a change applies to a stored record. The secrets
+//! a record holds follow the NCSM acceptance rule in [`secrets`].
+pub mod edit;
+pub mod secrets;
+pub mod windows;
+
+use crate::domain::validate::{bad, new_id, record_text as text};
+use crate::domain::{DomainError, DomainResult};
+use crate::iprange::IpRange;
+use crate::store::{RecordRow, Tx};
+use sealscan_protocols::appliance::{
+    LoginType, RecordKind, SecretField, SecretFieldName, UnixAuth, WindowsDomainType,
+};
+use serde_json::json;
+use windows::{WindowsDraft, WindowsPatch};
+
+/// How a vault login names its secret: by name (optionally in a folder), by Secret Server's
+/// id, or by path (`\Folder\Name`).
+#[derive(Clone, Debug, Default)]
+pub struct SecretRef {
+    pub name: Option<String>,
+    pub folder: Option<String>,
+    pub id: Option<i64>,
+    pub path: Option<String>,
+}
+
+impl SecretRef {
+    pub fn new(
+        name: Option<String>,
+        folder: Option<String>,
+        id: Option<i64>,
+        path: Option<String>,
+    ) -> Self {
+        SecretRef {
+            name,
+            folder,
+            id,
+            path,
+        }
+    }
+
+    fn is_given(&self) -> bool {
+        self.name.is_some() || self.folder.is_some() || self.id.is_some() || self.path.is_some()
+    }
+}
+
+/// A record as asked for (created, or stored with a change applied), before the checks.
+#[derive(Clone, Debug)]
+pub struct RecordDraft {
+    pub id: Option<String>,
+    pub kind: RecordKind,
+    pub title: String,
+    pub user: String,
+    pub ips: Vec<String>,
+    pub login_type: LoginType,
+    pub vault_id: Option<String>,
+    pub secret: SecretRef,
+    pub comments: String,
+    /// Unix basic logins: the password (default) or the private key. Unix vault logins:
+    /// which of the secret's fields to use; None takes the private key when it holds one.
+    pub unix_auth: Option<UnixAuth>,
+    pub windows: Option<WindowsDraft>,
+    pub secrets: Vec<SecretField>,
+}
+
+/// A change of some fields of a stored record; None keeps the stored value.
+#[derive(Clone, Debug, Default)]
+pub struct RecordPatch {
+    pub title: Option<String>,
+    pub user: Option<String>,
+    pub ips: Option<Vec<String>>,
+    pub login_type: Option<LoginType>,
+    pub vault_id: Option<String>,
+    pub secret: SecretRef,
+    pub comments: Option<String>,
+    pub unix_auth: Option<UnixAuth>,
+    pub windows: Option<WindowsPatch>,
+    pub secrets: Vec<SecretField>,
+}
+
+impl RecordPatch {
+    /// The record as a create request would describe it with this change applied, so one
+    /// set of checks serves both.
+    pub fn apply(self, old: &RecordRow) -> DomainResult<RecordDraft> {
+        let login_type = self.login_type.unwrap_or(old.login_type);
+        let to_vault = login_type == LoginType::Vault;
+        let was_vault = old.login_type == LoginType::Vault;
+        let windows = match (old.windows.as_ref(), self.windows) {
+            (Some(w), p) => Some(p.unwrap_or_default().apply(w)),
+            (None, Some(_)) => return Err(windows_only()),
+            (None, None) => None,
+        };
+        let unix_auth = match self.unix_auth {
+            Some(a) => Some(a),
+            None if old.kind == RecordKind::Unix && !to_vault => Some(
+                old.unix_auth
+                    .filter(|_| !was_vault)
+                    .unwrap_or(UnixAuth::Password),
+            ),
+            // A vault login keeps its choice; a basic login's does not carry over.
+            None if to_vault && was_vault => old.unix_auth,
+            None => None,
+        };
+        // Fields of the other login type fall away with a change of type, unless given again
+        // (which the checks then refuse, naming them). A new secret reference replaces the
+        // old one whole (name, folder, id).
+        let new_reference =
+            self.secret.name.is_some() || self.secret.id.is_some() || self.secret.path.is_some();
+        let secret = if new_reference || !to_vault {
+            self.secret
+        } else {
+            SecretRef {
+                name: old.secret_name.clone(),
+                folder: self.secret.folder.or_else(|| old.folder.clone()),
+                id: old.secret_id,
+                path: None,
+            }
+        };
+        Ok(RecordDraft {
+            id: Some(old.id.clone()),
+            kind: old.kind,
+            title: self.title.unwrap_or_else(|| old.title.clone()),
+            user: self.user.unwrap_or_else(|| old.username.clone()),
+            ips: self.ips.unwrap_or_else(|| old.ips.clone()),
+            vault_id: self
+                .vault_id
+                .or_else(|| if to_vault { old.vault_id.clone() } else { None }),
+            secret,
+            login_type,
+            comments: self.comments.unwrap_or_else(|| old.comments.clone()),
+            unix_auth,
+            windows,
+            secrets: self.secrets,
+        })
+    }
+}
+
+fn windows_only() -> DomainError {
+    bad(
+        "record.windows-options-invalid",
+        "Windows options belong to Windows records only",
+    )
+}
+
+/// A record checked field by field, before anything touches the store.
+pub struct CheckedRecord {
+    pub row: RecordRow,
+    pub ranges: Vec<(String, IpRange)>,
+    /// The secret fields this record takes; the first is required.
+    pub fields: Vec<SecretFieldName>,
+    pub secrets: Vec<SecretField>,
+}
+
+impl CheckedRecord {
+    /// The required secret, unless it is given or `stored` already.
+    pub fn missing_secret(&self, stored: &dyn Fn(&str) -> bool) -> Option<SecretFieldName> {
+        let required = *self.fields.first()?;
+        let given = self.secrets.iter().any(|s| s.field == required);
+        (!given && !stored(required.as_str())).then_some(required)
+    }
+}
+
+fn check_ips(ips: &[String]) -> DomainResult<Vec<(String, IpRange)>> {
+    let mut ranges: Vec<(String, IpRange)> = Vec::with_capacity(ips.len());
+    for entry in ips {
+        let r = IpRange::parse(entry).map_err(|e| bad("record.ip-invalid", e))?;
+        if ranges.iter().any(|(_, x)| x.overlaps(&r)) {
+            return Err(bad(
+                "record.ip-duplicate",
+                format!("{entry:?} overlaps another entry of the same list"),
+            ));
+        }
+        ranges.push((entry.trim().to_string(), r));
+    }
+    Ok(ranges)
+}
+
+/// The Unix method and the secret fields a record of this kind and login type takes.
+fn login_fields(
+    kind: RecordKind,
+    login_type: LoginType,
+    unix_auth: Option<UnixAuth>,
+) -> DomainResult<(Option<UnixAuth>, Vec<SecretFieldName>)> {
+    let unix_only = || {
+        bad(
+            "record.unix-auth-invalid",
+            "unix_auth applies to Unix records only",
+        )
+    };
+    Ok(match (login_type, kind) {
+        (LoginType::Vault, RecordKind::Unix) => (unix_auth, Vec::new()),
+        (_, RecordKind::Windows) if unix_auth.is_some() => return Err(unix_only()),
+        (LoginType::Vault, RecordKind::Windows) => (None, Vec::new()),
+        (LoginType::Basic, RecordKind::Unix) => match unix_auth.unwrap_or(UnixAuth::Password) {
+            UnixAuth::Password => (Some(UnixAuth::Password), vec![SecretFieldName::Password]),
+            UnixAuth::PrivateKey => (
+                Some(UnixAuth::PrivateKey),
+                vec![SecretFieldName::PrivateKey, SecretFieldName::Passphrase],
+            ),
+        },
+        (LoginType::Basic, RecordKind::Windows) => (None, vec![SecretFieldName::Password]),
+    })
+}
+
+/// A vault login's reference to its secret, or None for a basic login (which takes none).
+fn vault_reference(d: &RecordDraft) -> DomainResult<(Option<String>, SecretRef)> {
+    if d.login_type != LoginType::Vault {
+        if d.vault_id.is_some() || d.secret.is_given() {
+            return Err(bad(
+                "record.vault-unexpected",
+                "vault_id, secret_name, secret_id, secret_path and folder belong to vault logins",
+            ));
+        }
+        return Ok((None, SecretRef::default()));
+    }
+    let vault_id = d.vault_id.clone().ok_or_else(|| {
+        bad(
+            "record.vault-required",
+            "a vault login names the vault (vault_id)",
+        )
+    })?;
+    let secret = secret_reference(d.secret.clone())?;
+    if !d.secrets.is_empty() {
+        return Err(bad(
+            "record.secrets-unexpected",
+            "a vault login holds no secret: the appliance fetches it from the vault at scan time",
+        ));
+    }
+    Ok((Some(vault_id), secret))
+}
+
+/// Checks a record field by field; `actor` and `now` become its creation fields.
+pub fn check(d: RecordDraft, actor: &str, now: i64) -> DomainResult<CheckedRecord> {
+    text("title", &d.title, 128)?;
+    text("user", &d.user, 255)?;
+    if d.comments.chars().count() > 2000 {
+        return Err(bad(
+            "record.field-invalid",
+            "comments are at most 2000 characters",
+        ));
+    }
+    let ranges = check_ips(&d.ips)?;
+    let windows = match (d.kind, d.windows.clone()) {
+        (RecordKind::Windows, w) => Some(windows::check(w.unwrap_or_default(), ranges.is_empty())?),
+        (_, Some(_)) => return Err(windows_only()),
+        _ => None,
+    };
+    if d.kind == RecordKind::Unix && ranges.is_empty() {
+        return Err(bad("record.ips-required", "a Unix record needs IPs"));
+    }
+    // NTLM carries the domain in its own field: a `DOM\user` name would be sent whole as the
+    // account name and fail with a bare STATUS_LOGON_FAILURE, so it is refused here, where
+    // the operator can still say which part is the domain.
+    if d.kind == RecordKind::Windows && d.user.contains('\\') {
+        let local = windows
+            .as_ref()
+            .is_none_or(|w| w.domain_type == WindowsDomainType::None);
+        return Err(bad(
+            "record.user-has-domain",
+            if local {
+                "user holds a domain part (DOMAIN\\user) but domain_type none means a local \
+                 account of the target: for a domain account set domain_type netbios or \
+                 active_directory, the domain in domain and the bare account name in user; for \
+                 a local account give the bare account name"
+            } else {
+                "user holds a domain part (DOMAIN\\user): the record's domain is already sent \
+                 as the domain, so give the bare account name in user"
+            },
+        ));
+    }
+    let id = new_id(d.id.clone(), "r")?;
+    let (unix_auth, fields) = login_fields(d.kind, d.login_type, d.unix_auth)?;
+    let (vault_id, secret) = vault_reference(&d)?;
+    // Secrets: each allowed field at most once; the password (or private key) is required.
+    let mut seen = std::collections::HashSet::new();
+    for s in &d.secrets {
+        if !fields.contains(&s.field) {
+            return Err(bad(
+                "record.secret-unexpected",
+                format!("this record takes no {}", s.field.as_str()),
+            ));
+        }
+        if !seen.insert(s.field) {
+            return Err(bad(
+                "record.secret-duplicate",
+                format!("the {} is given twice", s.field.as_str()),
+            ));
+        }
+    }
+    let row = RecordRow {
+        id,
+        kind: d.kind,
+        title: d.title.trim().to_string(),
+        username: d.user,
+        ips: ranges.iter().map(|(e, _)| e.clone()).collect(),
+        login_type: d.login_type,
+        vault_id,
+        secret_name: secret.name,
+        folder: secret.folder,
+        secret_id: secret.id,
+        comments: d.comments,
+        unix_auth,
+        windows,
+        migration: None,
+        migration_reason: None,
+        created_by: actor.to_string(),
+        created_at: now,
+    };
+    Ok(CheckedRecord {
+        row,
+        ranges,
+        fields,
+        secrets: d.secrets,
+    })
+}
+
+/// A vault login's secret: exactly one of a name (optionally with its folder), an id, or a
+/// path (`\Folder\Name`, stored as its folder and name).
+fn secret_reference(r: SecretRef) -> DomainResult<SecretRef> {
+    let given = [r.name.is_some(), r.id.is_some(), r.path.is_some()];
+    match given.iter().filter(|g| **g).count() {
+        0 => {
+            return Err(bad(
+                "record.secret-name-required",
+                "a vault login names the secret to fetch: secret_name, secret_id or secret_path",
+            ));
+        }
+        1 => {}
+        _ => {
+            return Err(bad(
+                "record.secret-reference-conflict",
+                "give one of secret_name, secret_id and secret_path",
+            ));
+        }
+    }
+    if r.folder.is_some() && r.name.is_none() {
+        return Err(bad(
+            "record.folder-unexpected",
+            "folder goes with secret_name; a secret_path holds its folder, a secret_id needs none",
+        ));
+    }
+    if let Some(id) = r.id {
+        if id <= 0 {
+            return Err(bad(
+                "record.secret-id-invalid",
+                "secret_id is a positive number",
+            ));
+        }
+        return Ok(SecretRef {
+            id: Some(id),
+            ..SecretRef::default()
+        });
+    }
+    if let Some(path) = r.path {
+        text("secret_path", &path, 1000)?;
+        let parts: Vec<&str> = path.split(['\\', '/']).filter(|p| !p.is_empty()).collect();
+        let Some((last, folders)) = parts.split_last() else {
+            return Err(bad(
+                "record.secret-path-invalid",
+                "secret_path is \\Folder\\Name: a folder path and the secret's name",
+            ));
+        };
+        if folders.is_empty() {
+            return Err(bad(
+                "record.secret-path-invalid",
+                "secret_path names no folder; give the name alone as secret_name",
+            ));
+        }
+        let folder: String = folders.iter().flat_map(|f| ["\\", f]).collect();
+        text("secret_path", last, 255)?;
+        text("folder", &folder, 255)?;
+        return Ok(SecretRef {
+            name: Some((*last).to_string()),
+            folder: Some(folder),
+            ..SecretRef::default()
+        });
+    }
+    let name = r.name.unwrap_or_default();
+    text("secret_name", &name, 255)?;
+    if let Some(f) = &r.folder {
+        text("folder", f, 255)?;
+    }
+    Ok(SecretRef {
+        name: Some(name),
+        folder: r.folder,
+        ..SecretRef::default()
+    })
+}
+
+/// How a record's secret is shown in listings: `name`, `\Folder\name` (or `name in
+/// folder F` for a folder given by name or id), or `id 42`.
+pub fn secret_shown(r: &RecordRow) -> Option<String> {
+    if let Some(id) = r.secret_id {
+        return Some(format!("id {id}"));
+    }
+    let name = r.secret_name.as_ref()?;
+    Some(match &r.folder {
+        Some(f) if f.starts_with('\\') => format!("{f}\\{name}"),
+        Some(f) => format!("{name} in folder {f}"),
+        None => name.clone(),
+    })
+}
+
+pub fn no_record(id: &str) -> DomainError {
+    DomainError::not_found(
+        "record.not-found",
+        format!("no authentication record {id:?}"),
+    )
+}
+
+/// One record per IP per type: the first address another record of the kind already holds.
+fn check_ip_claims(
+    tx: &Tx<'_>,
+    kind: RecordKind,
+    ranges: &[(String, IpRange)],
+    except: Option<&str>,
+) -> DomainResult<()> {
+    for other in tx
+        .records()?
+        .into_iter()
+        .filter(|r| r.kind == kind && Some(r.id.as_str()) != except)
+    {
+        for entry in &other.ips {
+            let Ok(theirs) = IpRange::parse(entry) else {
+                continue;
+            };
+            for (_, mine) in ranges {
+                if let Some(ip) = mine.first_common(&theirs) {
+                    return Err(DomainError::conflict(
+                        "record.ip-taken",
+                        format!(
+                            "{ip} already belongs to the {} record {:?} ({}); one record per IP per type",
+                            kind.as_str(),
+                            other.title,
+                            other.id
+                        ),
+                    )
+                    .with_details(json!({"ip": ip.to_string(), "record_id": other.id})));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The rules against other records: unique title, one record per IP per type, one
+/// service-selected record per NetBIOS domain, an existing vault. `except`: the record being
+/// updated, which may keep what it holds.
+pub fn check_conflicts(tx: &Tx<'_>, c: &CheckedRecord, except: Option<&str>) -> DomainResult<()> {
+    let row = &c.row;
+    if let Some(other) = tx.record_by_title(&row.title)?
+        && Some(other.id.as_str()) != except
+    {
+        return Err(DomainError::conflict(
+            "record.title-taken",
+            format!("the title {:?} is taken by record {}", row.title, other.id),
+        ));
+    }
+    if except.is_none() && tx.record(&row.id)?.is_some() {
+        return Err(DomainError::conflict(
+            "record.id-taken",
+            format!("a record with id {} exists", row.id),
+        ));
+    }
+    if let Some(v) = &row.vault_id
+        && tx.vault(v)?.is_none()
+    {
+        return Err(crate::domain::vaults::no_vault(v));
+    }
+    check_ip_claims(tx, row.kind, &c.ranges, except)?;
+    if let Some(w) = &row.windows
+        && w.service_selected
+        && let Some(other) = tx.records()?.into_iter().find(|o| {
+            Some(o.id.as_str()) != except
+                && o.windows.as_ref().is_some_and(|ow| {
+                    ow.service_selected
+                        && ow.domain.as_deref().map(str::to_ascii_lowercase)
+                            == w.domain.as_deref().map(str::to_ascii_lowercase)
+                })
+        })
+    {
+        return Err(DomainError::conflict(
+            "record.domain-taken",
+            format!(
+                "the NetBIOS domain {} already has the service-selected record {:?} ({})",
+                w.domain.as_deref().unwrap_or(""),
+                other.title,
+                other.id
+            ),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,134 @@
+//! A Windows record's login options: what they may be, and how a change applies to them.
+use crate::domain::DomainResult;
+use crate::domain::validate::{bad, record_text as text};
+use crate::store::WindowsSettings;
+use sealscan_protocols::appliance::WindowsDomainType;
+use sealscan_protocols::smb2::Dialect;
+
+/// Windows options as asked for, before the checks.
+#[derive(Clone, Debug)]
+pub struct WindowsDraft {
+    pub domain_type: WindowsDomainType,
+    pub domain: Option<String>,
+    pub service_selected: bool,
+    pub ntlmv2: bool,
+    pub ntlmv1: bool,
+    pub require_signing: bool,
+    pub min_smb_version: Dialect,
+}
+
+impl Default for WindowsDraft {
+    /// A local account, NTLMv2, any SMB2 dialect.
+    fn default() -> Self {
+        WindowsDraft {
+            domain_type: WindowsDomainType::None,
+            domain: None,
+            service_selected: false,
+            ntlmv2: true,
+            ntlmv1: false,
+            require_signing: false,
+            min_smb_version: Dialect::Smb202,
+        }
+    }
+}
+
+/// A change of some Windows options; None keeps the stored value.
+#[derive(Clone, Debug, Default)]
+pub struct WindowsPatch {
+    pub domain_type: Option<WindowsDomainType>,
+    /// An empty string clears it.
+    pub domain: Option<String>,
+    pub service_selected: Option<bool>,
+    pub ntlmv2: Option<bool>,
+    pub ntlmv1: Option<bool>,
+    pub require_signing: Option<bool>,
+    pub min_smb_version: Option<Dialect>,
+}
+
+impl WindowsPatch {
+    /// The stored options with this change applied.
+    pub fn apply(self, w: &WindowsSettings) -> WindowsDraft {
+        let domain_type = self.domain_type.unwrap_or(w.domain_type);
+        WindowsDraft {
+            domain: match self.domain {
+                Some(d) => Some(d),
+                // Local accounts carry no domain: switching to none drops the old one.
+                None if domain_type == WindowsDomainType::None => None,
+                None => w.domain.clone(),
+            },
+            domain_type,
+            service_selected: self.service_selected.unwrap_or(w.service_selected),
+            ntlmv2: self.ntlmv2.unwrap_or(w.ntlmv2),
+            ntlmv1: self.ntlmv1.unwrap_or(w.ntlmv1),
+            require_signing: self.require_signing.unwrap_or(w.require_signing),
+            min_smb_version: self.min_smb_version.unwrap_or(w.min_smb_version),
+        }
+    }
+}
+
+fn name(t: WindowsDomainType) -> &'static str {
+    match t {
+        WindowsDomainType::None => "none",
+        WindowsDomainType::Netbios => "netbios",
+        WindowsDomainType::ActiveDirectory => "active_directory",
+    }
+}
+
+pub fn check(w: WindowsDraft, ips_empty: bool) -> DomainResult<WindowsSettings> {
+    let domain = w.domain.filter(|d| !d.trim().is_empty());
+    match (w.domain_type, &domain) {
+        (WindowsDomainType::None, Some(_)) => {
+            return Err(bad(
+                "record.domain-invalid",
+                "a record for local accounts (domain_type none) takes no domain",
+            ));
+        }
+        (WindowsDomainType::Netbios | WindowsDomainType::ActiveDirectory, None) => {
+            return Err(bad(
+                "record.domain-invalid",
+                format!("domain_type {} needs a domain", name(w.domain_type)),
+            ));
+        }
+        (_, Some(d)) => text("domain", d, 255)?,
+        _ => {}
+    }
+    if w.service_selected && w.domain_type != WindowsDomainType::Netbios {
+        return Err(bad(
+            "record.service-selected-invalid",
+            "service-selected IPs apply to NetBIOS-domain records only",
+        ));
+    }
+    if w.service_selected && !ips_empty {
+        return Err(bad(
+            "record.service-selected-ips",
+            "a service-selected NetBIOS record carries no IP list: it applies to every Windows target reporting its domain",
+        ));
+    }
+    if !w.service_selected && ips_empty {
+        return Err(bad(
+            "record.ips-required",
+            "a Windows record needs IPs, unless it is a NetBIOS-domain record with service-selected IPs",
+        ));
+    }
+    if !w.ntlmv2 {
+        return Err(bad(
+            "record.ntlmv2-required",
+            "NTLMv2 must stay on: it is the only NTLM version sealscan logs in with",
+        ));
+    }
+    if w.ntlmv1 {
+        return Err(bad(
+            "record.ntlmv1-refused",
+            "NTLMv1 stays off: it is broken and sealscan never sends it",
+        ));
+    }
+    Ok(WindowsSettings {
+        domain_type: w.domain_type,
+        domain,
+        service_selected: w.service_selected,
+        ntlmv2: true,
+        ntlmv1: false,
+        require_signing: w.require_signing,
+        min_smb_version: w.min_smb_version,
+    })
+}

@@ -1,0 +1,255 @@
+//! Secret Server vault records: what a vault record may hold, and how a change applies.
+use super::editor::Editor;
+use super::records::secrets::{
+    check_secrets, is_pending, rebind_needed, replace_secrets, settle_migration,
+};
+use super::validate::{bad, new_id, record_text as text};
+use crate::credentials::vault_binding;
+use crate::domain::{DomainError, DomainResult, Shared, units};
+use crate::store::{Tx, UnitOwner, VAULT_KIND, VaultRow};
+use sealscan_protocols::appliance::SecretValue;
+use serde_json::json;
+use std::collections::BTreeSet;
+
+/// A vault record as asked for (created, or stored with a change applied), before the checks.
+#[derive(Clone, Debug)]
+pub struct VaultDraft {
+    pub id: Option<String>,
+    pub title: String,
+    pub url: String,
+    pub user: String,
+    pub domain: Option<String>,
+    pub organization: Option<String>,
+    pub verify_tls: bool,
+    pub ca_pem: Option<String>,
+    /// "rest", "soap" or "auto".
+    pub api: String,
+    pub comments: String,
+}
+
+/// A change of some fields of a stored vault; None keeps the stored value, an empty string
+/// clears an optional one.
+#[derive(Clone, Debug, Default)]
+pub struct VaultPatch {
+    pub title: Option<String>,
+    pub url: Option<String>,
+    pub user: Option<String>,
+    pub domain: Option<String>,
+    pub organization: Option<String>,
+    pub verify_tls: Option<bool>,
+    pub ca_pem: Option<String>,
+    pub api: Option<String>,
+    pub comments: Option<String>,
+}
+
+impl VaultPatch {
+    pub fn apply(self, old: &VaultRow) -> VaultDraft {
+        let clearable = |given: Option<String>, old: &Option<String>| match given {
+            Some(v) if v.is_empty() => None,
+            Some(v) => Some(v),
+            None => old.clone(),
+        };
+        VaultDraft {
+            id: Some(old.id.clone()),
+            title: self.title.unwrap_or_else(|| old.title.clone()),
+            url: self.url.unwrap_or_else(|| old.url.clone()),
+            user: self.user.unwrap_or_else(|| old.username.clone()),
+            domain: clearable(self.domain, &old.domain),
+            organization: clearable(self.organization, &old.organization),
+            verify_tls: self.verify_tls.unwrap_or(old.verify_tls),
+            ca_pem: clearable(self.ca_pem, &old.ca_pem),
+            api: self.api.unwrap_or_else(|| old.api.clone()),
+            comments: self.comments.unwrap_or_else(|| old.comments.clone()),
+        }
+    }
+}
+
+pub fn no_vault(id: &str) -> DomainError {
+    DomainError::not_found("vault.not-found", format!("no vault record {id:?}"))
+}
+
+/// Checks a vault field by field; `actor` and `now` become its creation fields.
+pub fn check(req: VaultDraft, actor: &str, now: i64) -> DomainResult<VaultRow> {
+    text("title", &req.title, 128)?;
+    text("user", &req.user, 255)?;
+    text("url", &req.url, 2000)?;
+    let url = reqwest::Url::parse(req.url.trim()).map_err(|e| {
+        bad(
+            "vault.url-invalid",
+            format!("the vault URL does not parse: {e}"),
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(bad(
+            "vault.url-invalid",
+            "the vault URL is http:// or https:// with a host",
+        ));
+    }
+    if !["rest", "soap", "auto"].contains(&req.api.as_str()) {
+        return Err(bad("vault.api-invalid", "api is rest, soap or auto"));
+    }
+    for (name, v) in [("domain", &req.domain), ("organization", &req.organization)] {
+        if let Some(v) = v {
+            text(name, v, 255)?;
+        }
+    }
+    if let Some(pem) = &req.ca_pem {
+        let certs: Vec<_> = rustls_pemfile::certs(&mut pem.as_bytes())
+            .collect::<Result<_, _>>()
+            .map_err(|e| bad("vault.ca-invalid", format!("the CA bundle is not PEM: {e}")))?;
+        if certs.is_empty() {
+            return Err(bad(
+                "vault.ca-invalid",
+                "the CA bundle holds no certificate",
+            ));
+        }
+        if !req.verify_tls {
+            return Err(bad(
+                "vault.ca-unused",
+                "a CA bundle is given but TLS verification is off",
+            ));
+        }
+    }
+    Ok(VaultRow {
+        id: new_id(req.id, "v")?,
+        title: req.title.trim().to_string(),
+        url: req.url.trim().to_string(),
+        username: req.user,
+        domain: req.domain.filter(|d| !d.is_empty()),
+        organization: req.organization.filter(|o| !o.is_empty()),
+        verify_tls: req.verify_tls,
+        ca_pem: req.ca_pem,
+        api: req.api,
+        comments: req.comments,
+        migration: None,
+        migration_reason: None,
+        created_by: actor.to_string(),
+        created_at: now,
+    })
+}
+
+/// A vault title names one vault; `except` is the vault being updated.
+pub fn check_title(tx: &Tx<'_>, row: &VaultRow, except: Option<&str>) -> DomainResult<()> {
+    if let Some(other) = tx.vault_by_title(&row.title)?
+        && Some(other.id.as_str()) != except
+    {
+        return Err(DomainError::conflict(
+            "vault.title-taken",
+            format!("the title {:?} is taken by vault {}", row.title, other.id),
+        ));
+    }
+    Ok(())
+}
+
+pub fn create(
+    tx: &Tx<'_>,
+    state: &Shared,
+    ed: &Editor<'_>,
+    draft: VaultDraft,
+    password: &SecretValue,
+    now: i64,
+) -> DomainResult<VaultRow> {
+    let row = check(draft, &ed.actor.username, now)?;
+    let model = ed.model(tx, state, false)?;
+    check_title(tx, &row, None)?;
+    if tx.vault(&row.id)?.is_some() {
+        return Err(DomainError::conflict(
+            "vault.id-taken",
+            format!("a vault with id {} exists", row.id),
+        ));
+    }
+    let bound = [(vault_binding(&row), password)];
+    check_secrets(tx, model, &bound)?;
+    tx.insert_vault(&row)?;
+    units::adopt(tx, ed.actor, UnitOwner::Vault(&row.id))?;
+    replace_secrets(tx, state, &bound, now)?;
+    ed.audit(
+        tx,
+        now,
+        "vault.created",
+        &format!("vault:{}", row.id),
+        &json!({"title": row.title, "url": row.url}),
+    )?;
+    Ok(row)
+}
+
+/// Applies `patch` to vault `id`; its password is replaced only when given.
+pub fn update(
+    tx: &Tx<'_>,
+    state: &Shared,
+    ed: &Editor<'_>,
+    id: &str,
+    patch: VaultPatch,
+    password: Option<&SecretValue>,
+    now: i64,
+) -> DomainResult<VaultRow> {
+    let old = tx.vault(id)?.ok_or_else(|| no_vault(id))?;
+    let model = ed.changing(
+        tx,
+        state,
+        UnitOwner::Vault(&old.id),
+        old.migration.as_deref(),
+    )?;
+    let mut row = check(patch.apply(&old), &old.created_by, old.created_at)?;
+    row.migration = old.migration.clone();
+    row.migration_reason = old.migration_reason.clone();
+    check_title(tx, &row, Some(&row.id))?;
+    let binding = vault_binding(&row);
+    let given: BTreeSet<String> = password
+        .iter()
+        .map(|_| binding.field.as_str().to_string())
+        .collect();
+    if let Some(why) = rebind_needed(tx, VAULT_KIND, &row.id, &given, |_| Some(binding.clone()))? {
+        return Err(DomainError::conflict("vault.secrets-rebind-required", why));
+    }
+    let bound: Vec<_> = password.iter().map(|pw| (binding.clone(), *pw)).collect();
+    check_secrets(tx, model, &bound)?;
+    tx.update_vault(&row)?;
+    replace_secrets(tx, state, &bound, now)?;
+    settle_migration(
+        tx,
+        VAULT_KIND,
+        &row.id,
+        is_pending(row.migration.as_deref()) && !given.is_empty(),
+    )?;
+    let row = tx.vault(&row.id)?.ok_or_else(|| no_vault(id))?;
+    ed.audit(
+        tx,
+        now,
+        "vault.updated",
+        &format!("vault:{}", row.id),
+        &json!({"title": row.title, "url": row.url, "password_replaced": !given.is_empty()}),
+    )?;
+    Ok(row)
+}
+
+/// Deletes vault `id` unless a record still logs in through it.
+pub fn delete(
+    tx: &Tx<'_>,
+    state: &Shared,
+    ed: &Editor<'_>,
+    id: &str,
+    now: i64,
+) -> DomainResult<()> {
+    let v = tx.vault(id)?.ok_or_else(|| no_vault(id))?;
+    ed.changing(tx, state, UnitOwner::Vault(&v.id), v.migration.as_deref())?;
+    let users = tx.records_using_vault(id)?;
+    if !users.is_empty() {
+        return Err(DomainError::conflict(
+            "vault.in-use",
+            format!(
+                "the vault is used by the records {}; delete or change them first",
+                users.join(", ")
+            ),
+        ));
+    }
+    tx.delete_vault(id)?;
+    tx.set_unit(UnitOwner::Vault(id), None)?;
+    ed.audit(
+        tx,
+        now,
+        "vault.deleted",
+        &format!("vault:{id}"),
+        &json!({"title": v.title}),
+    )
+}

@@ -1,0 +1,361 @@
+#!/usr/bin/env python3
+"""Property-based test of the operator and appliance API with Schemathesis, a tool nobody here
+wrote, driven by the OpenAPI document the control plane serves.
+
+For every caller (each role's user, a Unit Manager with and without the records permission,
+an enrolled appliance, and no token at all) this starts a real `sealscan-control serve` on
+loopback with a fresh data directory, so what one caller breaks (its own sign-out, a lock, an
+allowlist that shuts everyone out) never blinds the next. It then runs `st run` against
+`/api/v1/openapi.json` with a bounded example count and fails on any server error (5xx), any
+response that does not match the document (status code, content type, body schema), any
+Schemathesis error, and any server that panicked or died.
+
+Run it through scripts/test-api-properties, which builds the server and this venv's tools.
+"""
+
+import argparse
+import base64
+import copy
+import json
+import os
+import re
+import shutil
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+from request_bodies import BODIES
+
+PC_USER = "alice"
+PC_PASSWORD = "Vq7!mZp4#Lw"
+PASSWORD = "Gt5%nRw8!Kd"
+
+CHECKS = ",".join(
+    [
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_schema_conformance",
+    ]
+)
+
+# Signing out ends the caller's session, after which every call is a 401 that tests nothing:
+# it runs last, on its own, rather than being left out.
+SIGN_OUT = ("DELETE", "/api/v1/session")
+
+# (name, role, records permission); role None: the appliance or no token.
+CALLERS = [
+    ("primary-contact", "primary-contact", False),
+    ("manager", "manager", False),
+    ("unit-manager", "unit_manager", False),
+    ("unit-manager-with-records", "unit_manager", True),
+    ("scanner", "scanner", False),
+    ("reader", "reader", False),
+    ("user-administrator", "user_administrator", False),
+    ("appliance", None, False),
+    ("anonymous", None, False),
+]
+
+# Failure types Schemathesis reports, grouped as the totals this test promises.
+SERVER_ERROR_TYPES = {"ServerError"}
+
+
+class Failed(Exception):
+    pass
+
+
+class Server:
+    """`sealscan-control init` and `serve` on 127.0.0.1, port chosen by the kernel."""
+
+    def __init__(self, binary, root):
+        self.data = os.path.join(root, "data")
+        self.log_path = os.path.join(root, "server.log")
+        init = subprocess.run(
+            [binary, "--data-dir", self.data, "init", "--username", PC_USER,
+             "--first-name", "Alice", "--last-name", "Smith",
+             "--email", "alice@example.com", "--password-stdin"],
+            input=PC_PASSWORD + "\n", capture_output=True, text=True, check=False,
+        )
+        if init.returncode != 0:
+            raise Failed(f"sealscan-control init failed: {init.stderr.strip()}")
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [binary, "--data-dir", self.data, "serve", "--listen", "127.0.0.1:0"],
+            stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
+        self.base = self._wait_listening()
+        self.ca = os.path.join(self.data, "tls", "cert.pem")
+        self.tls = ssl.create_default_context(cafile=self.ca)
+
+    def _wait_listening(self):
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            m = re.search(r"listening on (https://[0-9.:]+)/api/v1", self.log_text())
+            if m:
+                return m.group(1)
+            if self.proc.poll() is not None:
+                raise Failed(f"sealscan-control serve exited:\n{self.log_text()}")
+            time.sleep(0.05)
+        raise Failed(f"sealscan-control serve did not start in 30 s:\n{self.log_text()}")
+
+    def log_text(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def call(self, method, path, token=None, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base + path, data=data, method=method)
+        if body is not None:
+            req.add_header("Content-Type", "application/json")
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(req, context=self.tls, timeout=30) as r:
+                status, text = r.status, r.read()
+        except urllib.error.HTTPError as e:
+            status, text = e.code, e.read()
+        return status, (json.loads(text) if text else None)
+
+    def ok(self, method, path, token=None, body=None):
+        status, answer = self.call(method, path, token, body)
+        if not 200 <= status < 300:
+            raise Failed(f"setup call {method} {path}: {status} {answer}")
+        return answer
+
+    def crashed(self):
+        """Why the server counts as crashed, or None."""
+        if self.proc.poll() is not None:
+            return f"the server exited with {self.proc.returncode}"
+        if "panicked" in self.log_text():
+            return "the server panicked"
+        return None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def user_token(server, role, records):
+    """A session token of a fresh user with `role` (the Primary Contact's own for theirs)."""
+    pc = server.ok("POST", "/api/v1/session", body={"username": PC_USER, "password": PC_PASSWORD})["token"]
+    if role == "primary-contact":
+        return pc
+    server.ok("PUT", "/api/v1/security", pc, {"user_defined_passwords": True})
+    server.ok("POST", "/api/v1/users", pc, {
+        "username": "caller", "first_name": "Caller", "last_name": "Test",
+        "email": "caller@example.com", "role": role, "password": PASSWORD,
+    })
+    if records:
+        server.ok("PUT", "/api/v1/users/caller/records-permission", pc, {"granted": True})
+    return server.ok("POST", "/api/v1/session", body={"username": "caller", "password": PASSWORD})["token"]
+
+
+def appliance_token(server):
+    """The credential of an appliance enrolled with a one-time token and approved."""
+    pc = server.ok("POST", "/api/v1/session", body={"username": PC_USER, "password": PC_PASSWORD})["token"]
+    enrollment = server.ok("POST", "/api/v1/appliances/tokens", pc, {})["token"]
+    # Any 32 bytes are an X25519 public key; nothing here opens what is sealed to it.
+    key = base64.b64encode(os.urandom(32)).decode()
+    enrolled = server.ok("POST", "/api/v1/appliance/enroll", body={
+        "token": enrollment, "name": "schemathesis", "public_key": key,
+    })
+    server.ok("POST", f"/api/v1/appliances/{enrolled['appliance_id']}/approve", pc)
+    state = server.ok("POST", "/api/v1/appliance/enroll/poll", body={
+        "appliance_id": enrolled["appliance_id"], "poll_secret": enrolled["poll_secret"],
+    })
+    if state.get("state") != "approved":
+        raise Failed(f"appliance not approved: {state}")
+    return state["credential"]
+
+
+def caller_token(server, role, records, name):
+    if name == "anonymous":
+        return None
+    if name == "appliance":
+        return appliance_token(server)
+    return user_token(server, role, records)
+
+
+def operations(doc):
+    for path, item in doc.get("paths", {}).items():
+        for method, op in item.items():
+            if isinstance(op, dict):
+                yield method, path, op
+
+
+def resolve(doc, schema):
+    """`schema` with a local `$ref` followed (one level)."""
+    ref = schema.get("$ref", "")
+    if ref.startswith("#/"):
+        node = doc
+        for part in ref[2:].split("/"):
+            node = node[part]
+        return node
+    return schema
+
+
+def prepare(doc):
+    """Fits the served document for the run where it is not yet typed; returns what it changed,
+    for the log. A fully typed document comes out unchanged except for the claim's wait."""
+    notes = {}
+
+    def note(why, what):
+        notes.setdefault(why, []).append(what)
+
+    for method, path, op in operations(doc):
+        name = f"{method.upper()} {path}"
+        # Schemathesis refuses an operation whose path has an undeclared `{name}`.
+        params = op.setdefault("parameters", [])
+        declared = {p.get("name") for p in params if p.get("in") == "path"}
+        for param in re.findall(r"\{([^}]+)\}", path):
+            if param not in declared:
+                params.append({"name": param, "in": "path", "required": True,
+                               "schema": {"type": "string"}})
+                note("undeclared path parameter, taken as a string", f"{name} {{{param}}}")
+        body = BODIES.get((method, path))
+        if body is not None and "requestBody" not in op:
+            op["requestBody"] = {"required": bool(body.get("required")),
+                                 "content": {"application/json": {"schema": body}}}
+            note("no request schema, request_bodies.py's used", name)
+        # "200 Success" with no content says nothing of which 2xx: any is within it.
+        responses = op.get("responses", {})
+        if "200" in responses and "content" not in responses["200"] and "2XX" not in responses:
+            responses["2XX"] = responses.pop("200")
+            note("untyped 200 answer, any 2xx accepted", name)
+        # A claim waits up to wait_secs for work; bounded so a run takes seconds, not hours.
+        if (method, path) == ("post", "/api/v1/appliance/jobs/claim"):
+            media = op.get("requestBody", {}).get("content", {}).get("application/json", {})
+            if "schema" in media:
+                schema = copy.deepcopy(resolve(doc, media["schema"]))
+                wait = schema.get("properties", {}).get("wait_secs")
+                if wait is not None:
+                    wait["maximum"] = 1
+                    media["schema"] = schema
+                    note("long-poll, wait_secs at most 1", name)
+    return notes
+
+
+def st_run(args, server, token, schema_path, report_dir, only_sign_out):
+    """One `st run`; returns its JSON report."""
+    sign_out = " ".join(SIGN_OUT)
+    cmd = [args.st, "run", schema_path, "--url", server.base,
+           "--tls-verify", server.ca, "--checks", CHECKS,
+           "--max-examples", str(args.max_examples), "--seed", str(args.seed),
+           "--phases", "examples,coverage,fuzzing",
+           "--request-timeout", "30", "--no-color",
+           "--report", "json", "--report-dir", report_dir,
+           "--include-name" if only_sign_out else "--exclude-name", sign_out]
+    if token:
+        cmd += ["--header", f"Authorization: Bearer {token}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    reports = sorted(f for f in os.listdir(report_dir) if f.endswith(".json"))
+    if not reports:
+        raise Failed(f"st run wrote no report (exit {out.returncode}):\n{out.stdout}\n{out.stderr}")
+    path = os.path.join(report_dir, reports[-1])
+    with open(path) as f:
+        report = json.load(f)
+    os.rename(path, path + ".read")
+    report["_output"] = out.stdout + out.stderr
+    return report
+
+
+def test_caller(args, name, role, records, root):
+    """Runs Schemathesis as one caller on a server of its own; returns its figures."""
+    os.makedirs(root)
+    server = Server(args.server, root)
+    try:
+        token = caller_token(server, role, records, name)
+        _, doc = server.call("GET", "/api/v1/openapi.json")
+        notes = prepare(doc)
+        schema_path = os.path.join(root, "openapi.json")
+        with open(schema_path, "w") as f:
+            json.dump(doc, f)
+        report_dir = os.path.join(root, "reports")
+        figures = {"operations": 0, "examples": 0, "server_errors": 0, "mismatches": 0,
+                   "errors": 0, "crash": None, "output": [], "notes": notes}
+        for only_sign_out in (False, True):
+            report = st_run(args, server, token, schema_path, report_dir, only_sign_out)
+            figures["operations"] += report["operations"]["tested"]
+            figures["examples"] += report["test_cases"]["generated"]
+            for failure in report["failures"]:
+                kind = "server_errors" if failure["type"] in SERVER_ERROR_TYPES else "mismatches"
+                figures[kind] += failure["count"]
+            figures["errors"] += len(report["errors"]) + report["test_cases"]["errored"]
+            if report["failures"] or report["errors"] or report["exit_code"] != 0:
+                figures["output"].append(report["_output"])
+        figures["crash"] = server.crashed()
+        if figures["crash"]:
+            figures["output"].append(server.log_text())
+        return figures
+    finally:
+        server.stop()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--server", required=True, help="the sealscan-control binary")
+    parser.add_argument("--st", required=True, help="the Schemathesis command")
+    parser.add_argument("--max-examples", type=int, default=int(os.environ.get("API_PROPERTIES_EXAMPLES", "20")))
+    # A fixed seed keeps CI reproducible; API_PROPERTIES_SEED explores further.
+    parser.add_argument("--seed", type=int, default=int(os.environ.get("API_PROPERTIES_SEED", "1100")))
+    parser.add_argument("--caller", action="append", help="only these callers (repeatable)")
+    args = parser.parse_args()
+
+    callers = [c for c in CALLERS if not args.caller or c[0] in args.caller]
+    root = tempfile.mkdtemp(prefix="sealscan-api-properties-")
+    started = time.monotonic()
+    print(f"api-properties: Schemathesis as {len(callers)} callers, {args.max_examples} examples "
+          f"per operation, seed {args.seed}; {' '.join(SIGN_OUT)} runs last for each caller")
+    totals = {"operations": 0, "examples": 0, "server_errors": 0, "mismatches": 0, "errors": 0,
+              "crashes": 0}
+    failed = []
+    printed_notes = False
+    for name, role, records in callers:
+        t0 = time.monotonic()
+        try:
+            f = test_caller(args, name, role, records, os.path.join(root, name))
+        except Failed as e:
+            failed.append(name)
+            print(f"  {name}: setup failed: {e}")
+            continue
+        if not printed_notes:
+            print("  the served document, fitted for the run:")
+            for why, names in sorted(f["notes"].items()):
+                listed = ", ".join(names) if len(names) <= 12 else "see the document"
+                print(f"    {why}: {len(names)} operations ({listed})")
+            printed_notes = True
+        for k in ("operations", "examples", "server_errors", "mismatches", "errors"):
+            totals[k] += f[k]
+        totals["crashes"] += 1 if f["crash"] else 0
+        bad = f["server_errors"] or f["mismatches"] or f["errors"] or f["crash"] or f["output"]
+        print(f"  {name}: {f['operations']} operations, {f['examples']} examples, "
+              f"{f['server_errors']} server errors, {f['mismatches']} schema mismatches, "
+              f"{f['errors']} errors{', ' + f['crash'] if f['crash'] else ''} "
+              f"({time.monotonic() - t0:.1f} s)")
+        if bad:
+            failed.append(name)
+            for text in f["output"]:
+                print(text)
+    print(f"api-properties: {totals['operations']} operation runs, {totals['examples']} examples, "
+          f"{totals['server_errors']} server errors, {totals['mismatches']} schema mismatches, "
+          f"{totals['errors']} errors, {totals['crashes']} crashes in "
+          f"{time.monotonic() - started:.0f} s")
+    if failed:
+        print(f"api-properties: FAILED for {', '.join(failed)}; servers' data and logs kept in {root}")
+        return 1
+    shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

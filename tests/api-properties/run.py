@@ -28,7 +28,8 @@ import time
 import urllib.error
 import urllib.request
 
-from request_bodies import BODIES
+sys.dont_write_bytecode = True  # no __pycache__ beside the sources
+from request_bodies import BODIES  # noqa: E402
 
 PC_USER = "alice"
 PC_PASSWORD = "Vq7!mZp4#Lw"
@@ -43,9 +44,11 @@ CHECKS = ",".join(
     ]
 )
 
-# Signing out ends the caller's session, after which every call is a 401 that tests nothing:
-# it runs last, on its own, rather than being left out.
-SIGN_OUT = ("DELETE", "/api/v1/session")
+# Operations that can shut the caller out of everything after them (two-factor login made
+# compulsory, an allowlist without loopback, the session ended): each runs after all the
+# others, on its own, on a fresh server when the one before it left the caller shut out,
+# rather than being left out.
+LAST = ["PUT /api/v1/security", "PUT /api/v1/security/allowlist", "DELETE /api/v1/session"]
 
 # (name, role, records permission); role None: the appliance or no token.
 CALLERS = [
@@ -245,16 +248,14 @@ def prepare(doc):
     return notes
 
 
-def st_run(args, server, token, schema_path, report_dir, only_sign_out):
-    """One `st run`; returns its JSON report."""
-    sign_out = " ".join(SIGN_OUT)
+def st_run(args, server, token, schema_path, report_dir, selection):
+    """One `st run` over the operations `selection` names (options); returns its JSON report."""
     cmd = [args.st, "run", schema_path, "--url", server.base,
            "--tls-verify", server.ca, "--checks", CHECKS,
            "--max-examples", str(args.max_examples), "--seed", str(args.seed),
            "--phases", "examples,coverage,fuzzing",
-           "--request-timeout", "30", "--no-color",
-           "--report", "json", "--report-dir", report_dir,
-           "--include-name" if only_sign_out else "--exclude-name", sign_out]
+           "--request-timeout", "30", "--no-color", "--workers", str(args.workers),
+           "--report", "json", "--report-dir", report_dir, *selection]
     if token:
         cmd += ["--header", f"Authorization: Bearer {token}"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -269,22 +270,64 @@ def st_run(args, server, token, schema_path, report_dir, only_sign_out):
     return report
 
 
-def test_caller(args, name, role, records, root):
-    """Runs Schemathesis as one caller on a server of its own; returns its figures."""
-    os.makedirs(root)
-    server = Server(args.server, root)
-    try:
-        token = caller_token(server, role, records, name)
-        _, doc = server.call("GET", "/api/v1/openapi.json")
-        notes = prepare(doc)
-        schema_path = os.path.join(root, "openapi.json")
-        with open(schema_path, "w") as f:
+def still_admitted(server, name, token):
+    """Whether the caller's token still gets through (no token: nothing to lose)."""
+    if name == "anonymous":
+        return True
+    if name == "appliance":
+        probe = "/api/v1/appliance/rewrap"
+    else:
+        # Showing oneself: any signed-in user may, unless shut out (whoami stays open to a
+        # user who must still enrol in two-factor login).
+        probe = f"/api/v1/users/{PC_USER if name == 'primary-contact' else 'caller'}"
+    return server.call("GET", probe, token)[0] == 200
+
+
+class Caller:
+    """One caller's server, token and fitted document; renewed when a pass shut it out."""
+
+    def __init__(self, args, name, role, records, root):
+        self.args, self.name, self.role, self.records, self.root = args, name, role, records, root
+        self.servers = 0
+        self.server = None
+        self.crash = None
+        self.start()
+
+    def start(self):
+        self.stop()
+        self.servers += 1
+        root = os.path.join(self.root, f"server{self.servers}")
+        os.makedirs(root)
+        self.server = Server(self.args.server, root)
+        self.token = caller_token(self.server, self.role, self.records, self.name)
+        _, doc = self.server.call("GET", "/api/v1/openapi.json")
+        self.notes = prepare(doc)
+        self.schema_path = os.path.join(root, "openapi.json")
+        with open(self.schema_path, "w") as f:
             json.dump(doc, f)
-        report_dir = os.path.join(root, "reports")
+        self.report_dir = os.path.join(root, "reports")
+
+    def stop(self):
+        if self.server is not None:
+            self.crash = self.crash or self.server.crashed()
+            self.server.stop()
+            self.server = None
+
+
+def test_caller(args, name, role, records, root):
+    """Runs Schemathesis as one caller; returns its figures."""
+    os.makedirs(root)
+    caller = Caller(args, name, role, records, root)
+    try:
         figures = {"operations": 0, "examples": 0, "server_errors": 0, "mismatches": 0,
-                   "errors": 0, "crash": None, "output": [], "notes": notes}
-        for only_sign_out in (False, True):
-            report = st_run(args, server, token, schema_path, report_dir, only_sign_out)
+                   "errors": 0, "output": [], "notes": caller.notes}
+        passes = [[opt for op in LAST for opt in ("--exclude-name", op)]]
+        passes += [["--include-name", op] for op in LAST]
+        for selection in passes:
+            if not still_admitted(caller.server, name, caller.token):
+                caller.start()
+            report = st_run(args, caller.server, caller.token, caller.schema_path,
+                            caller.report_dir, selection)
             figures["operations"] += report["operations"]["tested"]
             figures["examples"] += report["test_cases"]["generated"]
             for failure in report["failures"]:
@@ -293,12 +336,16 @@ def test_caller(args, name, role, records, root):
             figures["errors"] += len(report["errors"]) + report["test_cases"]["errored"]
             if report["failures"] or report["errors"] or report["exit_code"] != 0:
                 figures["output"].append(report["_output"])
-        figures["crash"] = server.crashed()
-        if figures["crash"]:
-            figures["output"].append(server.log_text())
+        figures["servers"] = caller.servers
+        caller.stop()
+        figures["crash"] = caller.crash
         return figures
     finally:
-        server.stop()
+        caller.stop()
+        if caller.crash:
+            for n in range(1, caller.servers + 1):
+                with open(os.path.join(root, f"server{n}", "server.log"), errors="replace") as f:
+                    print(f.read())
 
 
 def main():
@@ -308,6 +355,7 @@ def main():
     parser.add_argument("--max-examples", type=int, default=int(os.environ.get("API_PROPERTIES_EXAMPLES", "20")))
     # A fixed seed keeps CI reproducible; API_PROPERTIES_SEED explores further.
     parser.add_argument("--seed", type=int, default=int(os.environ.get("API_PROPERTIES_SEED", "1100")))
+    parser.add_argument("--workers", type=int, default=4, help="concurrent Schemathesis workers")
     parser.add_argument("--caller", action="append", help="only these callers (repeatable)")
     args = parser.parse_args()
 
@@ -315,7 +363,7 @@ def main():
     root = tempfile.mkdtemp(prefix="sealscan-api-properties-")
     started = time.monotonic()
     print(f"api-properties: Schemathesis as {len(callers)} callers, {args.max_examples} examples "
-          f"per operation, seed {args.seed}; {' '.join(SIGN_OUT)} runs last for each caller")
+          f"per operation, seed {args.seed}; last, each on its own: {', '.join(LAST)}")
     totals = {"operations": 0, "examples": 0, "server_errors": 0, "mismatches": 0, "errors": 0,
               "crashes": 0}
     failed = []
@@ -340,7 +388,8 @@ def main():
         bad = f["server_errors"] or f["mismatches"] or f["errors"] or f["crash"] or f["output"]
         print(f"  {name}: {f['operations']} operations, {f['examples']} examples, "
               f"{f['server_errors']} server errors, {f['mismatches']} schema mismatches, "
-              f"{f['errors']} errors{', ' + f['crash'] if f['crash'] else ''} "
+              f"{f['errors']} errors{', ' + f['crash'] if f['crash'] else ''}, "
+              f"{f['servers']} server{'s' if f['servers'] > 1 else ''} "
               f"({time.monotonic() - t0:.1f} s)")
         if bad:
             failed.append(name)

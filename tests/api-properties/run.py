@@ -148,12 +148,64 @@ class Server:
         self.log.close()
 
 
-def user_token(server, role, records):
-    """A session token of a fresh user with `role` (the Primary Contact's own for theirs)."""
+def enroll(server, pc, name):
+    """An appliance enrolled with a one-time token: (appliance id, poll secret)."""
+    enrollment = server.ok("POST", "/api/v1/appliances/tokens", pc, {})["token"]
+    # Any 32 bytes are an X25519 public key; nothing here opens what is sealed to it.
+    key = base64.b64encode(os.urandom(32)).decode()
+    enrolled = server.ok("POST", "/api/v1/appliance/enroll", body={
+        "token": enrollment, "name": name, "public_key": key,
+    })
+    return enrolled["appliance_id"], enrolled["poll_secret"]
+
+
+def seed(server):
+    """One of each resource, so the operations on `{id}` meet real ones: returns the
+    approved appliance's credential and, per path prefix, the id to offer as an example."""
     pc = server.ok("POST", "/api/v1/session", body={"username": PC_USER, "password": PC_PASSWORD})["token"]
+    server.ok("PUT", "/api/v1/security", pc, {"user_defined_passwords": True})
+    appliance, poll_secret = enroll(server, pc, "approved")
+    server.ok("POST", f"/api/v1/appliances/{appliance}/approve", pc)
+    state = server.ok("POST", "/api/v1/appliance/enroll/poll", body={
+        "appliance_id": appliance, "poll_secret": poll_secret,
+    })
+    if state.get("state") != "approved":
+        raise Failed(f"appliance not approved: {state}")
+    credential = state["credential"]
+    pending, _ = enroll(server, pc, "pending")
+    secret = {"model": "legacy", "value": base64.b64encode(b"seed-secret").decode()}
+    server.ok("POST", "/api/v1/users", pc, {
+        "username": "target", "first_name": "Target", "last_name": "User",
+        "email": "target@example.com", "role": "scanner", "password": PASSWORD,
+    })
+    record = server.ok("POST", "/api/v1/records", pc, {
+        "kind": "unix", "title": "seed", "user": "root", "ips": ["127.0.0.1"],
+        "secrets": [{"field": "password", "value": secret}],
+    })["id"]
+    vault = server.ok("POST", "/api/v1/vaults", pc, {
+        "title": "seed", "url": "https://127.0.0.1:1/", "user": "vault", "password": secret,
+    })["id"]
+    scan = server.ok("POST", "/api/v1/scans", pc, {"targets": ["127.0.0.1"], "kinds": "unix"})["id"]
+    job = server.ok("POST", "/api/v1/appliance/jobs/claim", credential, {"wait_secs": 0})
+    examples = {
+        ("/api/v1/users/", "id"): "target",
+        ("/api/v1/records/", "id"): record,
+        ("/api/v1/vaults/", "id"): vault,
+        ("/api/v1/appliances/", "id"): pending,
+        ("/api/v1/scans/", "id"): scan,
+        ("/api/v1/appliance/jobs/", "job_id"): job["job_id"],
+    }
+    return pc, credential, examples
+
+
+def caller_token(server, name, role, records, pc, credential):
+    """The token `name` calls with: its own user's session, the appliance's credential, none."""
+    if name == "anonymous":
+        return None
+    if name == "appliance":
+        return credential
     if role == "primary-contact":
         return pc
-    server.ok("PUT", "/api/v1/security", pc, {"user_defined_passwords": True})
     server.ok("POST", "/api/v1/users", pc, {
         "username": "caller", "first_name": "Caller", "last_name": "Test",
         "email": "caller@example.com", "role": role, "password": PASSWORD,
@@ -161,32 +213,6 @@ def user_token(server, role, records):
     if records:
         server.ok("PUT", "/api/v1/users/caller/records-permission", pc, {"granted": True})
     return server.ok("POST", "/api/v1/session", body={"username": "caller", "password": PASSWORD})["token"]
-
-
-def appliance_token(server):
-    """The credential of an appliance enrolled with a one-time token and approved."""
-    pc = server.ok("POST", "/api/v1/session", body={"username": PC_USER, "password": PC_PASSWORD})["token"]
-    enrollment = server.ok("POST", "/api/v1/appliances/tokens", pc, {})["token"]
-    # Any 32 bytes are an X25519 public key; nothing here opens what is sealed to it.
-    key = base64.b64encode(os.urandom(32)).decode()
-    enrolled = server.ok("POST", "/api/v1/appliance/enroll", body={
-        "token": enrollment, "name": "schemathesis", "public_key": key,
-    })
-    server.ok("POST", f"/api/v1/appliances/{enrolled['appliance_id']}/approve", pc)
-    state = server.ok("POST", "/api/v1/appliance/enroll/poll", body={
-        "appliance_id": enrolled["appliance_id"], "poll_secret": enrolled["poll_secret"],
-    })
-    if state.get("state") != "approved":
-        raise Failed(f"appliance not approved: {state}")
-    return state["credential"]
-
-
-def caller_token(server, role, records, name):
-    if name == "anonymous":
-        return None
-    if name == "appliance":
-        return appliance_token(server)
-    return user_token(server, role, records)
 
 
 def operations(doc):
@@ -207,7 +233,7 @@ def resolve(doc, schema):
     return schema
 
 
-def prepare(doc):
+def prepare(doc, examples):
     """Fits the served document for the run where it is not yet typed; returns what it changed,
     for the log. A fully typed document comes out unchanged except for the claim's wait."""
     notes = {}
@@ -225,6 +251,11 @@ def prepare(doc):
                 params.append({"name": param, "in": "path", "required": True,
                                "schema": {"type": "string"}})
                 note("undeclared path parameter, taken as a string", f"{name} {{{param}}}")
+        # The seeded resource's id as the example, beside what Schemathesis generates.
+        for p in params:
+            for (prefix, param), value in examples.items():
+                if p.get("in") == "path" and p.get("name") == param and path.startswith(prefix):
+                    p["example"] = value
         body = BODIES.get((method, path))
         if body is not None and "requestBody" not in op:
             op["requestBody"] = {"required": bool(body.get("required")),
@@ -255,7 +286,7 @@ def st_run(args, server, token, schema_path, report_dir, selection):
            "--max-examples", str(args.max_examples), "--seed", str(args.seed),
            "--phases", "examples,coverage,fuzzing",
            "--request-timeout", "30", "--no-color", "--workers", str(args.workers),
-           "--report", "json", "--report-dir", report_dir, *selection]
+           "--report", "json,ndjson" if args.keep else "json", "--report-dir", report_dir, *selection]
     if token:
         cmd += ["--header", f"Authorization: Bearer {token}"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -280,7 +311,7 @@ def still_admitted(server, name, token):
         # Showing oneself: any signed-in user may, unless shut out (whoami stays open to a
         # user who must still enrol in two-factor login).
         probe = f"/api/v1/users/{PC_USER if name == 'primary-contact' else 'caller'}"
-    return server.call("GET", probe, token)[0] == 200
+    return 200 <= server.call("GET", probe, token)[0] < 300
 
 
 class Caller:
@@ -299,9 +330,11 @@ class Caller:
         root = os.path.join(self.root, f"server{self.servers}")
         os.makedirs(root)
         self.server = Server(self.args.server, root)
-        self.token = caller_token(self.server, self.role, self.records, self.name)
+        pc, credential, examples = seed(self.server)
+        self.token = caller_token(self.server, self.name, self.role, self.records, pc,
+                                  credential)
         _, doc = self.server.call("GET", "/api/v1/openapi.json")
-        self.notes = prepare(doc)
+        self.notes = prepare(doc, examples)
         self.schema_path = os.path.join(root, "openapi.json")
         with open(self.schema_path, "w") as f:
             json.dump(doc, f)
@@ -356,6 +389,8 @@ def main():
     # A fixed seed keeps CI reproducible; API_PROPERTIES_SEED explores further.
     parser.add_argument("--seed", type=int, default=int(os.environ.get("API_PROPERTIES_SEED", "1100")))
     parser.add_argument("--workers", type=int, default=4, help="concurrent Schemathesis workers")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the servers' data, logs and every request (ndjson reports)")
     parser.add_argument("--caller", action="append", help="only these callers (repeatable)")
     args = parser.parse_args()
 
@@ -402,7 +437,10 @@ def main():
     if failed:
         print(f"api-properties: FAILED for {', '.join(failed)}; servers' data and logs kept in {root}")
         return 1
-    shutil.rmtree(root, ignore_errors=True)
+    if args.keep:
+        print(f"api-properties: servers' data, logs and reports kept in {root}")
+    else:
+        shutil.rmtree(root, ignore_errors=True)
     return 0
 
 

@@ -10,7 +10,8 @@ allowlist that shuts everyone out) never blinds the next. It then runs `st run` 
 response that does not match the document (status code, content type, body schema), any
 Schemathesis error, and any server that panicked or died.
 
-Run it through scripts/test-api-properties, which builds the server and this venv's tools.
+Run it through scripts/test-api-properties, which builds the server and finds Schemathesis
+where scripts/install-test-deps pinned it (target/pyenv).
 """
 
 import argparse
@@ -52,7 +53,7 @@ CHECKS = ",".join(
 # rather than being left out.
 LAST = ["PUT /api/v1/security", "PUT /api/v1/security/allowlist", "DELETE /api/v1/session"]
 
-# (name, role, records permission); role None: the appliance or no token.
+# (name, role, records permission); the appliance and no one have no role.
 CALLERS = [
     ("primary-contact", "primary-contact", False),
     ("manager", "manager", False),
@@ -64,7 +65,6 @@ CALLERS = [
     ("appliance", None, False),
     ("anonymous", None, False),
 ]
-
 
 
 def failure_kind(schemathesis_type):
@@ -228,7 +228,7 @@ def operations(doc):
     for path, item in doc.get("paths", {}).items():
         for method, op in item.items():
             if isinstance(op, dict):
-                yield method, path, op
+                yield method, path, item, op
 
 
 def resolve(doc, schema):
@@ -242,6 +242,16 @@ def resolve(doc, schema):
     return schema
 
 
+def parameters(doc, item, op):
+    """The operation's parameters with the path item's, `$ref`s followed, as copies (examples
+    set on them stay on this operation)."""
+    merged = {}
+    for p in item.get("parameters", []) + op.get("parameters", []):
+        p = copy.deepcopy(resolve(doc, p))
+        merged[(p.get("name"), p.get("in"))] = p
+    return list(merged.values())
+
+
 def prepare(doc, examples):
     """Fits the served document for the run where it is not yet typed; returns what it changed,
     for the log. A fully typed document comes out unchanged except for the claim's wait."""
@@ -250,10 +260,10 @@ def prepare(doc, examples):
     def note(why, what):
         notes.setdefault(why, []).append(what)
 
-    for method, path, op in operations(doc):
+    for method, path, item, op in operations(doc):
         name = f"{method.upper()} {path}"
+        params = op["parameters"] = parameters(doc, item, op)
         # Schemathesis refuses an operation whose path has an undeclared `{name}`.
-        params = op.setdefault("parameters", [])
         declared = {p.get("name") for p in params if p.get("in") == "path"}
         for param in re.findall(r"\{([^}]+)\}", path):
             if param not in declared:
@@ -272,7 +282,8 @@ def prepare(doc, examples):
             note("no request schema, request_bodies.py's used", name)
         # "200 Success" with no content says nothing of which 2xx: any is within it.
         responses = op.get("responses", {})
-        if "200" in responses and "content" not in responses["200"] and "2XX" not in responses:
+        if ("200" in responses and "content" not in resolve(doc, responses["200"])
+                and "2XX" not in responses):
             responses["2XX"] = responses.pop("200")
             note("untyped 200 answer, any 2xx accepted", name)
         # A claim waits up to wait_secs for work; bounded so a run takes seconds, not hours.
@@ -298,7 +309,9 @@ def st_run(args, server, token, schema_path, report_dir, selection):
            "--report", "json,ndjson" if args.keep else "json", "--report-dir", report_dir, *selection]
     if token:
         cmd += ["--header", f"Authorization: Bearer {token}"]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    # In the server's own directory: Schemathesis and Hypothesis keep state in the working one.
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False,
+                         cwd=os.path.dirname(report_dir))
     reports = sorted(f for f in os.listdir(report_dir) if f.endswith(".json"))
     if not reports:
         raise Failed(f"st run wrote no report (exit {out.returncode}):\n{out.stdout}\n{out.stderr}")
@@ -400,8 +413,8 @@ def test_caller(args, name, role, records, root):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--server", required=True, help="the sealscan-control binary")
-    parser.add_argument("--st", required=True, help="the Schemathesis command")
+    parser.add_argument("--server", required=True, help="path of the sealscan-control binary")
+    parser.add_argument("--st", required=True, help="path of Schemathesis' st")
     parser.add_argument("--max-examples", type=int, default=int(os.environ.get("API_PROPERTIES_EXAMPLES", "20")))
     # A fixed seed keeps CI reproducible; API_PROPERTIES_SEED explores further.
     parser.add_argument("--seed", type=int, default=int(os.environ.get("API_PROPERTIES_SEED", "1100")))
@@ -410,6 +423,7 @@ def main():
                         help="keep the servers' data, logs and every request (ndjson reports)")
     parser.add_argument("--caller", action="append", help="only these callers (repeatable)")
     args = parser.parse_args()
+    args.server, args.st = os.path.abspath(args.server), os.path.abspath(args.st)
 
     callers = [c for c in CALLERS if not args.caller or c[0] in args.caller]
     root = tempfile.mkdtemp(prefix="sealscan-api-properties-")

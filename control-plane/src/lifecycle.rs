@@ -6,6 +6,7 @@ use crate::model::{Role, SecuritySettings, Subscription, User};
 use crate::password_policy::{self, Names};
 use crate::secrets::{Password, generate_password};
 use crate::store::{StoreError, Tx};
+use sealscan_api::ErrorDetails;
 use serde::Serialize;
 
 const DAY: i64 = 86_400;
@@ -175,16 +176,16 @@ pub fn check_policy(
     let Some(first) = violations.first() else {
         return Ok(());
     };
-    let list: Vec<serde_json::Value> = violations
-        .iter()
-        .map(|v| serde_json::json!({"rule": v.rule(), "message": v.describe(min)}))
-        .collect();
+    let list = violations.iter().map(|v| v.reported(min)).collect();
     let text: Vec<String> = violations.iter().map(|v| v.describe(min)).collect();
     Err(ApiError::unprocessable(
-        first.rule(),
+        first.rule().as_str(),
         format!("the password is not acceptable: it {}", text.join("; it ")),
     )
-    .with_details(serde_json::json!({ "violations": list })))
+    .with_details(ErrorDetails {
+        violations: Some(list),
+        ..ErrorDetails::default()
+    }))
 }
 
 /// Per-user value first, then the role's, then the global one.

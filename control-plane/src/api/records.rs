@@ -398,7 +398,11 @@ fn check_ip_claims(
                             other.title, other.id
                         ),
                     )
-                    .with_details(json!({"ip": ip.to_string(), "record_id": other.id})));
+                    .with_details(sealscan_api::ErrorDetails {
+                        ip: Some(ip.to_string()),
+                        record_id: Some(other.id),
+                        ..Default::default()
+                    }));
                 }
             }
         }

@@ -285,7 +285,10 @@ pub async fn set_allowlist(
                 p.ip
             ),
         )
-        .with_details(json!({"your_ip": p.ip.to_string()})));
+        .with_details(sealscan_api::ErrorDetails {
+            your_ip: Some(p.ip.to_string()),
+            ..Default::default()
+        }));
     }
     let now = state.now();
     let s = state.store.write(|tx| {

@@ -186,7 +186,11 @@ pub async fn login(
             return Err(ApiError::forbidden(
                 "password.expired",
                 "the password has expired and changing it at login is off; ask a Manager, Unit Manager or User Administrator to reset it",
-            ));
+            )
+            .with_details(sealscan_api::ErrorDetails {
+                change_at_login: Some(false),
+                ..Default::default()
+            }));
         }
         if security.user_defined_passwords && req.new_password.is_none() {
             return Err(ApiError::forbidden(

@@ -2,11 +2,12 @@
 //! active: the approved appliances' keys are fetched and shown by fingerprint, secrets are read
 //! from a prompt or stdin into zeroizing buffers, and only envelopes leave this process. Before
 //! activation (legacy model) the secret travels to the server over TLS.
-use super::{Ctx, Failure, R, print_kv, print_table, s};
+use super::{Ctx, Failure, R, print_kv, print_table};
+use crate::untyped::s;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rand::RngCore;
-use sealscan_control::cli::operator::records::{
+use sealscan_cli::args::records::{
     CreateRecordArgs, NcsmCmd, RecordsCmd, UpdateRecordArgs, UpdateVaultArgs, VaultsCmd,
 };
 use sealscan_protocols::appliance::{SecretFieldName, SecretValue, WireSecret};
@@ -23,7 +24,7 @@ fn new_id(prefix: &str) -> String {
 
 /// The approved appliances' keys, shown by fingerprint before anything is sealed to them.
 async fn recipients(ctx: &Ctx) -> R<Vec<[u8; 32]>> {
-    let v = ctx.call("GET", "/ncsm/recipients", None).await?;
+    let v = ctx.call_value("GET", "/ncsm/recipients", None).await?;
     let list = v["recipients"].as_array().cloned().unwrap_or_default();
     if list.is_empty() {
         return Err(Failure(
@@ -48,7 +49,7 @@ async fn recipients(ctx: &Ctx) -> R<Vec<[u8; 32]>> {
 }
 
 async fn ncsm_active(ctx: &Ctx) -> R<bool> {
-    let v = ctx.call("GET", "/ncsm", None).await?;
+    let v = ctx.call_value("GET", "/ncsm", None).await?;
     Ok(v["state"].as_str().unwrap_or("off") != "off")
 }
 
@@ -70,7 +71,7 @@ fn secret_value(plain: &[u8], binding: Option<(&Binding, &[[u8; 32]])>) -> R<Val
 pub async fn records(ctx: &Ctx, cmd: RecordsCmd) -> R<()> {
     match cmd {
         RecordsCmd::List => {
-            let v = ctx.call("GET", "/records", None).await?;
+            let v = ctx.call_value("GET", "/records", None).await?;
             ctx.out(&v, |v| {
                 let rows = v["records"]
                     .as_array()
@@ -112,13 +113,13 @@ pub async fn records(ctx: &Ctx, cmd: RecordsCmd) -> R<()> {
         RecordsCmd::Unit { id, unit, none: _ } => set_unit(ctx, "records", &id, unit).await?,
         RecordsCmd::Show { id } => {
             let v = ctx
-                .call("GET", &format!("/records/{}", super::enc(&id)), None)
+                .call_value("GET", &format!("/records/{}", super::enc(&id)), None)
                 .await?;
             ctx.out(&v, print_kv);
         }
         RecordsCmd::Delete { id } => {
             let v = ctx
-                .call("DELETE", &format!("/records/{}", super::enc(&id)), None)
+                .call_value("DELETE", &format!("/records/{}", super::enc(&id)), None)
                 .await?;
             ctx.out(&v, |_| println!("deleted record {id}"));
         }
@@ -217,7 +218,7 @@ async fn create_record(ctx: &Ctx, a: CreateRecordArgs) -> R<()> {
             "min_smb_version": a.min_smb_version,
         });
     }
-    let v = ctx.call("POST", "/records", Some(body)).await?;
+    let v = ctx.call_value("POST", "/records", Some(body)).await?;
     ctx.out(&v, |v| {
         println!(
             "created {} record {} ({}), secrets {}",
@@ -237,7 +238,7 @@ async fn create_record(ctx: &Ctx, a: CreateRecordArgs) -> R<()> {
 pub async fn vaults(ctx: &Ctx, cmd: VaultsCmd) -> R<()> {
     match cmd {
         VaultsCmd::List => {
-            let v = ctx.call("GET", "/vaults", None).await?;
+            let v = ctx.call_value("GET", "/vaults", None).await?;
             ctx.out(&v, |v| {
                 let rows = v["vaults"]
                     .as_array()
@@ -290,13 +291,13 @@ pub async fn vaults(ctx: &Ctx, cmd: VaultsCmd) -> R<()> {
         VaultsCmd::Unit { id, unit, none: _ } => set_unit(ctx, "vaults", &id, unit).await?,
         VaultsCmd::Show { id } => {
             let v = ctx
-                .call("GET", &format!("/vaults/{}", super::enc(&id)), None)
+                .call_value("GET", &format!("/vaults/{}", super::enc(&id)), None)
                 .await?;
             ctx.out(&v, print_kv);
         }
         VaultsCmd::Delete { id } => {
             let v = ctx
-                .call("DELETE", &format!("/vaults/{}", super::enc(&id)), None)
+                .call_value("DELETE", &format!("/vaults/{}", super::enc(&id)), None)
                 .await?;
             ctx.out(&v, |_| println!("deleted vault {id}"));
         }
@@ -326,7 +327,7 @@ pub async fn vaults(ctx: &Ctx, cmd: VaultsCmd) -> R<()> {
                 "organization": a.organization, "verify_tls": !a.no_verify_tls, "ca_pem": ca_pem,
                 "api": a.api, "comments": a.comments, "password": password,
             });
-            let v = ctx.call("POST", "/vaults", Some(body)).await?;
+            let v = ctx.call_value("POST", "/vaults", Some(body)).await?;
             ctx.out(&v, |v| {
                 println!("created vault {} ({})", s(&v["id"]), s(&v["title"]))
             });
@@ -377,13 +378,13 @@ fn print_status(v: &Value) {
 pub async fn ncsm(ctx: &Ctx, cmd: NcsmCmd) -> R<()> {
     let path = match cmd {
         NcsmCmd::Status => {
-            let v = ctx.call("GET", "/ncsm", None).await?;
+            let v = ctx.call_value("GET", "/ncsm", None).await?;
             ctx.out(&v, print_status);
             return Ok(());
         }
         NcsmCmd::Start { yes } => {
             if !yes {
-                let v = ctx.call("GET", "/ncsm", None).await?;
+                let v = ctx.call_value("GET", "/ncsm", None).await?;
                 eprintln!(
                     "NCSM moves {} record(s) and {} vault(s) into envelopes sealed to the {} approved appliance(s) and destroys their legacy ciphertext; it cannot be turned off, and records cannot change until the migration completes.",
                     s(&v["to_migrate"]["records"]),
@@ -399,10 +400,10 @@ pub async fn ncsm(ctx: &Ctx, cmd: NcsmCmd) -> R<()> {
         }
         NcsmCmd::Resume => "/ncsm/resume",
     };
-    ctx.call("POST", path, None).await?;
+    ctx.call_value("POST", path, None).await?;
     let mut last = String::new();
     let v = loop {
-        let v = ctx.call("GET", "/ncsm", None).await?;
+        let v = ctx.call_value("GET", "/ncsm", None).await?;
         if !ctx.json {
             let line = bar(
                 v["migrated"].as_i64().unwrap_or(0),
@@ -513,7 +514,7 @@ async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
     if asks_secret {
         // The binding is the record as it will be: its kind and id, and the new user and
         // domain when they change.
-        let cur = ctx.call("GET", &path, None).await?;
+        let cur = ctx.call_value("GET", &path, None).await?;
         let kind = s(&cur["kind"]);
         // A new password on a key-based Unix record switches it back to password logins.
         if kind == "unix" && a.password && cur["unix_auth"] == "private_key" {
@@ -572,7 +573,7 @@ async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
         }
         body["secrets"] = Value::Array(secrets);
     }
-    let v = ctx.call("PATCH", &path, Some(body)).await?;
+    let v = ctx.call_value("PATCH", &path, Some(body)).await?;
     ctx.out(&v, |v| {
         println!(
             "updated {} record {} ({}){}",
@@ -621,7 +622,7 @@ async fn update_vault(ctx: &Ctx, a: UpdateVaultArgs) -> R<()> {
     }
     let mut sealed = false;
     if a.password {
-        let cur = ctx.call("GET", &path, None).await?;
+        let cur = ctx.call_value("GET", &path, None).await?;
         let user = a.user.clone().unwrap_or_else(|| s(&cur["username"]));
         let url = a
             .url
@@ -643,7 +644,7 @@ async fn update_vault(ctx: &Ctx, a: UpdateVaultArgs) -> R<()> {
         let p = ctx.new_secret(&format!("New web-service password of {user}: "))?;
         body["password"] = secret_value(p.expose().as_bytes(), keys.as_deref().map(|k| (&b, k)))?;
     }
-    let v = ctx.call("PATCH", &path, Some(body)).await?;
+    let v = ctx.call_value("PATCH", &path, Some(body)).await?;
     ctx.out(&v, |v| {
         println!(
             "updated vault {} ({}){}",
@@ -662,7 +663,7 @@ async fn update_vault(ctx: &Ctx, a: UpdateVaultArgs) -> R<()> {
 /// `unit` None (--none) takes the record or vault out of every unit.
 async fn set_unit(ctx: &Ctx, collection: &str, id: &str, unit: Option<String>) -> R<()> {
     let v = ctx
-        .call(
+        .call_value(
             "PUT",
             &format!("/{collection}/{}/unit", super::enc(id)),
             Some(json!({ "unit": unit })),

@@ -1,8 +1,9 @@
 //! `sealscan appliances ...` and `sealscan scans ...`: enrollment tokens, approvals with the
 //! key fingerprints to compare out of band, scans and their results tables.
-use super::{Ctx, Failure, R, enc, print_kv, print_table, s};
-use sealscan_control::cli::operator::scanning::{AppliancesCmd, ScansCmd, TokensCmd};
-use sealscan_control::dates::rfc3339;
+use super::{Ctx, Failure, R, enc, print_kv, print_table};
+use crate::untyped::s;
+use sealscan_api::dates::rfc3339;
+use sealscan_cli::args::scanning::{AppliancesCmd, ScansCmd, TokensCmd};
 use serde_json::{Value, json};
 
 fn time(v: &Value) -> String {
@@ -48,7 +49,7 @@ pub async fn appliances(ctx: &Ctx, cmd: AppliancesCmd) -> R<()> {
                 },
         } => {
             let v = ctx
-                .call(
+                .call_value(
                     "POST",
                     "/appliances/tokens",
                     Some(json!({"label": label, "expires_in_hours": expires_hours})),
@@ -65,7 +66,7 @@ pub async fn appliances(ctx: &Ctx, cmd: AppliancesCmd) -> R<()> {
         AppliancesCmd::Tokens {
             cmd: TokensCmd::List,
         } => {
-            let v = ctx.call("GET", "/appliances/tokens", None).await?;
+            let v = ctx.call_value("GET", "/appliances/tokens", None).await?;
             ctx.out(&v, |v| {
                 print_table(
                     &[
@@ -90,7 +91,7 @@ pub async fn appliances(ctx: &Ctx, cmd: AppliancesCmd) -> R<()> {
             });
         }
         AppliancesCmd::List => {
-            let v = ctx.call("GET", "/appliances", None).await?;
+            let v = ctx.call_value("GET", "/appliances", None).await?;
             ctx.out(&v, print_appliances);
         }
         AppliancesCmd::Approve { id, yes } => {
@@ -107,7 +108,7 @@ pub async fn appliances(ctx: &Ctx, cmd: AppliancesCmd) -> R<()> {
 
 /// Shows the key fingerprint the approval trusts and asks before approving.
 async fn confirm_approval(ctx: &Ctx, id: &str) -> R<()> {
-    let list = ctx.call("GET", "/appliances", None).await?;
+    let list = ctx.call_value("GET", "/appliances", None).await?;
     let found = list
         .as_array()
         .or_else(|| list["appliances"].as_array())
@@ -133,7 +134,7 @@ async fn confirm_approval(ctx: &Ctx, id: &str) -> R<()> {
 async fn decide(ctx: &Ctx, id: &str, verb: &str, reason: Option<String>) -> R<()> {
     let body = (verb != "approve").then(|| json!({"reason": reason}));
     let v = ctx
-        .call("POST", &format!("/appliances/{}/{verb}", enc(id)), body)
+        .call_value("POST", &format!("/appliances/{}/{verb}", enc(id)), body)
         .await?;
     ctx.out(&v, |v| {
         let a = &v["appliance"];
@@ -280,7 +281,7 @@ pub async fn scans(ctx: &Ctx, cmd: ScansCmd) -> R<()> {
                 return Err(Failure("name at least one target".into()));
             }
             let v = ctx
-                .call(
+                .call_value(
                     "POST",
                     "/scans",
                     Some(json!({
@@ -298,18 +299,18 @@ pub async fn scans(ctx: &Ctx, cmd: ScansCmd) -> R<()> {
             });
         }
         ScansCmd::List => {
-            let v = ctx.call("GET", "/scans", None).await?;
+            let v = ctx.call_value("GET", "/scans", None).await?;
             ctx.out(&v, print_scans);
         }
         ScansCmd::Show { id } => {
             let v = ctx
-                .call("GET", &format!("/scans/{}", enc(&id)), None)
+                .call_value("GET", &format!("/scans/{}", enc(&id)), None)
                 .await?;
             ctx.out(&v, print_scan);
         }
         ScansCmd::Results { id } => {
             let v = ctx
-                .call("GET", &format!("/scans/{}/results", enc(&id)), None)
+                .call_value("GET", &format!("/scans/{}/results", enc(&id)), None)
                 .await?;
             ctx.out(&v, print_results);
         }

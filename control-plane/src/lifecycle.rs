@@ -7,7 +7,7 @@ use crate::password_policy::{self, Names};
 use crate::secrets::{Password, generate_password};
 use crate::store::{StoreError, Tx};
 use sealscan_api::ErrorDetails;
-use serde::Serialize;
+pub use sealscan_api::session::ExpiryNotice;
 
 const DAY: i64 = 86_400;
 
@@ -30,13 +30,6 @@ pub fn password_expires_at(sub: &Subscription, user: &User) -> Option<i64> {
 
 pub fn is_expired(sub: &Subscription, user: &User, now: i64) -> bool {
     password_expires_at(sub, user).is_some_and(|at| now >= at)
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct ExpiryNotice {
-    pub expires_at: String,
-    pub days_left: i64,
-    pub message: String,
 }
 
 /// The notice shown in the sign-in answer and `whoami`, unless Managers send it by email only.

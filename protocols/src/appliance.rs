@@ -24,6 +24,7 @@ pub const MAX_CLAIM_WAIT_SECS: u32 = 60;
 
 /// `POST /api/v1/appliance/enroll`: a one-time token from a Manager and the appliance's key.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EnrollRequest {
     pub token: String,
@@ -33,6 +34,7 @@ pub struct EnrollRequest {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct EnrollResponse {
     pub appliance_id: String,
     /// `protocols::identity::fingerprint` of the key, for comparison with the control plane.
@@ -43,6 +45,7 @@ pub struct EnrollResponse {
 
 /// `POST /api/v1/appliance/enroll/poll`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EnrollPollRequest {
     pub appliance_id: String,
@@ -50,6 +53,7 @@ pub struct EnrollPollRequest {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum EnrollState {
     Pending,
@@ -76,12 +80,14 @@ pub const CLAIM_AFTER_START_HEADER: &str = "sealscan-claim-after-start";
 /// `POST /api/v1/appliance/jobs/claim`: returns a `Job` at once when work exists, else waits up
 /// to `wait_secs` and answers 204 No Content.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ClaimRequest {
     pub wait_secs: u32,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Job {
     pub job_id: String,
     pub scan_id: String,
@@ -94,6 +100,7 @@ pub struct Job {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct JobTarget {
     /// Unique within the job; part of every result's idempotency key.
     pub target_id: String,
@@ -113,6 +120,7 @@ pub struct JobTarget {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RecordKind {
     Unix,
@@ -130,6 +138,7 @@ impl RecordKind {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum WindowsDomainType {
     /// No domain: a local account on the target.
@@ -139,6 +148,7 @@ pub enum WindowsDomainType {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct WindowsOptions {
     pub domain_type: WindowsDomainType,
     /// NetBIOS records with service-selected IPs apply to every target reporting the domain.
@@ -150,6 +160,7 @@ pub struct WindowsOptions {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct JobRecord {
     pub record_id: String,
     pub title: String,
@@ -169,6 +180,7 @@ pub struct JobRecord {
 /// An inclusive range of addresses of one family: a single address, a CIDR network or a
 /// `first-last` range of a record's IP list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct AddressRange {
     pub first: IpAddr,
     pub last: IpAddr,
@@ -181,6 +193,7 @@ impl AddressRange {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RecordLogin {
     Basic {
@@ -206,6 +219,7 @@ pub enum RecordLogin {
 
 /// A Unix vault login's choice between the secret's password and its private key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum VaultUnixAuth {
     Password,
@@ -214,6 +228,7 @@ pub enum VaultUnixAuth {
 
 /// Which secret of a record a value is; also the envelope binding's field name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SecretFieldName {
     Password,
@@ -245,12 +260,14 @@ impl SecretFieldName {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct SecretField {
     pub field: SecretFieldName,
     pub value: SecretValue,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(tag = "model", rename_all = "snake_case")]
 pub enum SecretValue {
     /// NCSM: the envelope's text form, opened only by the appliance.
@@ -261,6 +278,7 @@ pub enum SecretValue {
 
 /// A Secret Server vault as the appliance needs it to log in there.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct JobVault {
     pub vault_id: String,
     pub title: String,
@@ -280,6 +298,7 @@ pub struct JobVault {
 
 /// `POST /api/v1/appliance/jobs/{job_id}/heartbeat` answers this.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct HeartbeatResponse {
     pub lease_secs: u32,
     /// The job was cancelled or re-assigned: stop working on it.
@@ -289,6 +308,7 @@ pub struct HeartbeatResponse {
 /// `POST /api/v1/appliance/jobs/{job_id}/results`: one per target and login kind. Posting the
 /// same `idempotency_key` again is acknowledged without recording a second result.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct ResultPost {
     pub idempotency_key: String,
     pub target_id: String,
@@ -310,6 +330,7 @@ impl ResultPost {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct ResultAck {
     /// True when this post was a repeat of one already recorded.
     pub duplicate: bool,
@@ -320,6 +341,7 @@ pub struct ResultAck {
 
 /// `GET /api/v1/appliance/rewrap` answers this (an empty `items` when there is nothing to do).
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct RewrapWork {
     pub new_appliance_id: String,
     /// The new appliance's X25519 public key, standard base64.
@@ -328,6 +350,7 @@ pub struct RewrapWork {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct RewrapItem {
     pub item_id: String,
     /// What the envelope is bound to, as the control plane states it; the appliance adds a
@@ -339,12 +362,14 @@ pub struct RewrapItem {
 /// `POST /api/v1/appliance/rewrap`: the same envelopes with one more recipient each. The control
 /// plane checks that each still parses and carries the original payload unchanged.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct RewrapSubmit {
     pub new_appliance_id: String,
     pub items: Vec<RewrappedItem>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct RewrappedItem {
     pub item_id: String,
     pub envelope: String,
@@ -370,6 +395,17 @@ impl WireSecret {
 impl fmt::Debug for WireSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[REDACTED]")
+    }
+}
+
+/// On the wire: the secret's bytes in standard base64.
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for WireSecret {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "WireSecret".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "contentEncoding": "base64"})
     }
 }
 

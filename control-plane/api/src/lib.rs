@@ -10,8 +10,12 @@ mod error;
 mod role;
 
 pub mod admin;
+pub mod appliances;
 pub mod dates;
+pub mod ncsm;
 pub mod password;
+pub mod records;
+pub mod scans;
 pub mod security;
 pub mod session;
 pub mod users;

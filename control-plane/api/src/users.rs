@@ -162,3 +162,20 @@ pub struct UserUnit {
     pub username: String,
     pub unit: Option<String>,
 }
+
+/// `PUT /records/{id}/unit` and `/vaults/{id}/unit`.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerUnit {
+    /// `record` or `vault`.
+    pub kind: UnitOwnerKind,
+    pub id: String,
+    pub unit: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UnitOwnerKind {
+    Record,
+    Vault,
+}

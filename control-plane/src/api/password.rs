@@ -5,32 +5,18 @@ use super::error::{ApiError, ApiResult, Body};
 use crate::lifecycle::{self, NewPassword};
 use crate::lockout::{self, Factor};
 use crate::password_policy::{self, Names};
-use crate::secrets::{Password, hash_password, new_token, token_hash, verify_password};
+use crate::secrets::{hash_password, new_token, token_hash, verify_password};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+pub use sealscan_api::password::{
+    ChangeRequest, ChangeResponse, CheckRequest, CheckResponse, ForgotRequest, Message,
+    ResetRequest,
+};
 use serde_json::json;
 
 const RESET_TOKEN_PREFIX: &str = "rst_";
 const RESET_TOKEN_LIFETIME: i64 = 3600;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CheckRequest {
-    pub password: Password,
-    #[serde(default)]
-    pub first_name: Option<String>,
-    #[serde(default)]
-    pub last_name: Option<String>,
-}
-
-#[derive(Serialize)]
-pub struct CheckResponse {
-    pub acceptable: bool,
-    pub min_length: u32,
-    pub violations: Vec<serde_json::Value>,
-}
 
 /// The same checker as user passwords, for any password a client wants to vet.
 pub async fn check(
@@ -47,25 +33,8 @@ pub async fn check(
     Json(CheckResponse {
         acceptable: violations.is_empty(),
         min_length: min,
-        violations: violations
-            .iter()
-            .map(|v| json!({"rule": v.rule(), "message": v.describe(min)}))
-            .collect(),
+        violations: violations.iter().map(|v| v.reported(min)).collect(),
     })
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChangeRequest {
-    pub current_password: Password,
-    #[serde(default)]
-    pub new_password: Option<Password>,
-}
-
-#[derive(Serialize)]
-pub struct ChangeResponse {
-    pub changed: bool,
-    pub generated_password: Option<Password>,
 }
 
 /// Refuses the current password as the new one, then hashes the new one; both on the
@@ -172,18 +141,12 @@ pub async fn change(
     }))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ForgotRequest {
-    pub username: String,
-}
-
 /// Always the same answer, whether or not the user exists.
 pub async fn forgot(
     State(state): State<Shared>,
     ClientIp(ip): ClientIp,
     Body(req): Body<ForgotRequest>,
-) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+) -> ApiResult<(StatusCode, Json<Message>)> {
     super::ncsm::check_self_service_reset(&state)?;
     let now = state.now();
     let token = new_token(RESET_TOKEN_PREFIX);
@@ -203,7 +166,19 @@ pub async fn forgot(
             &u.email,
             "Reset your sealscan password",
             &format!(
-                "Hello {} {},\n\nsomeone asked to reset the password of sealscan user {}.\nIf it was you, run\n\n  sealscan password reset\n\n(add --url https://CONTROL-PLANE:8443 --ca-file ITS-CERTIFICATE.pem if this computer never signed in to it) and give it this token when it asks:\n\n  {}\n\nThe token works once, for one hour. If it was not you, ignore this email.\n",
+                "Hello {} {},
+
+someone asked to reset the password of sealscan user {}.
+If it was you, run
+
+  sealscan password reset
+
+(add --url https://CONTROL-PLANE:8443 --ca-file ITS-CERTIFICATE.pem if this computer never signed in to it) and give it this token when it asks:
+
+  {}
+
+The token works once, for one hour. If it was not you, ignore this email.
+",
                 u.first_name,
                 u.last_name,
                 u.username,
@@ -217,18 +192,11 @@ pub async fn forgot(
     })?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({
-            "message": "if the account exists, a reset token was sent to its email address"
-        })),
+        Json(Message {
+            message: "if the account exists, a reset token was sent to its email address"
+                .to_string(),
+        }),
     ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ResetRequest {
-    pub token: Password,
-    #[serde(default)]
-    pub new_password: Option<Password>,
 }
 
 pub async fn reset(

@@ -3,39 +3,17 @@ use super::Shared;
 use super::auth::{AnyUserSession, ClientIp, USER_TOKEN_PREFIX};
 use super::error::{ApiError, ApiResult, Body};
 use super::twofa;
-use super::views::{UserView, user_view};
-use crate::lifecycle::{self, ExpiryNotice, NewPassword};
+use super::views::user_view;
+use crate::lifecycle::{self, NewPassword};
 use crate::lockout::{self, Factor};
-use crate::secrets::{Password, new_token, token_hash, verify_password};
+use crate::secrets::{new_token, token_hash, verify_password};
 use crate::store::SessionScope;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use sealscan_api::session::SessionScope as Scope;
+pub use sealscan_api::session::{LoginRequest, LoginResponse, WhoAmI};
 use serde_json::json;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LoginRequest {
-    pub username: String,
-    pub password: Password,
-    #[serde(default)]
-    pub totp_code: Option<String>,
-    /// Sets a new password during the login when one is due (first login, expiry).
-    #[serde(default)]
-    pub new_password: Option<Password>,
-}
-
-#[derive(Serialize)]
-pub struct LoginResponse {
-    pub token: String,
-    pub scope: &'static str,
-    pub idle_timeout_minutes: u32,
-    pub user: UserView,
-    pub password_expiry_notice: Option<ExpiryNotice>,
-    /// Present once when the control plane generated the user's new password.
-    pub generated_password: Option<Password>,
-}
 
 fn login_failed() -> ApiError {
     ApiError::unauthorized("login.failed", "the user name or password is wrong")
@@ -265,25 +243,14 @@ pub async fn login(
     Ok(Json(LoginResponse {
         token: token.to_string(),
         scope: match scope {
-            SessionScope::Full => "full",
-            SessionScope::EnrollTwoFactor => "enroll_2fa",
+            SessionScope::Full => Scope::Full,
+            SessionScope::EnrollTwoFactor => Scope::EnrollTwoFactor,
         },
         idle_timeout_minutes: timeout,
         user: user_view(&sub, &user),
         password_expiry_notice: notice,
         generated_password: new_password.and_then(NewPassword::into_generated),
     }))
-}
-
-#[derive(Serialize)]
-pub struct WhoAmI {
-    pub user: UserView,
-    pub scope: &'static str,
-    pub idle_timeout_minutes: u32,
-    pub client_ip: String,
-    pub subscription: String,
-    pub edition: &'static str,
-    pub password_expiry_notice: Option<ExpiryNotice>,
 }
 
 pub async fn whoami(
@@ -294,13 +261,13 @@ pub async fn whoami(
     Json(WhoAmI {
         user: user_view(&p.subscription, &p.user),
         scope: match p.session.scope {
-            SessionScope::Full => "full",
-            SessionScope::EnrollTwoFactor => "enroll_2fa",
+            SessionScope::Full => Scope::Full,
+            SessionScope::EnrollTwoFactor => Scope::EnrollTwoFactor,
         },
         idle_timeout_minutes: p.session.idle_timeout_minutes,
         client_ip: p.ip.to_string(),
         subscription: p.subscription.name.clone(),
-        edition: p.subscription.edition.as_str(),
+        edition: p.subscription.edition,
         password_expiry_notice: lifecycle::expiry_notice(&p.subscription, &p.user, now),
     })
 }

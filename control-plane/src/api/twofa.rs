@@ -6,7 +6,7 @@ use crate::keyfile::DataKey;
 use crate::model::User;
 use axum::Json;
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
+pub use sealscan_api::session::{ConfirmRequest, Confirmed, Enrollment};
 use serde_json::json;
 use totp_rs::{Algorithm, Secret, TOTP};
 use zeroize::Zeroizing;
@@ -65,13 +65,6 @@ pub fn code_for(secret_base32: &str, now: i64) -> Option<String> {
     Some(t.generate(u64::try_from(now).ok()?))
 }
 
-#[derive(Serialize)]
-pub struct Enrollment {
-    pub secret_base32: String,
-    pub provisioning_uri: String,
-    pub message: &'static str,
-}
-
 pub async fn enroll(
     State(state): State<Shared>,
     AnyUserSession(p): AnyUserSession,
@@ -111,21 +104,16 @@ pub async fn enroll(
     Ok(Json(Enrollment {
         secret_base32: base32,
         provisioning_uri: uri,
-        message: "scan the provisioning URI with an authenticator app, then confirm with POST /api/v1/2fa/confirm",
+        message: "scan the provisioning URI with an authenticator app, then confirm with POST /api/v1/2fa/confirm"
+            .to_string(),
     }))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConfirmRequest {
-    pub code: String,
 }
 
 pub async fn confirm(
     State(state): State<Shared>,
     AnyUserSession(p): AnyUserSession,
     Body(req): Body<ConfirmRequest>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<Confirmed>> {
     let now = state.now();
     if p.user.totp_enabled {
         return Err(ApiError::conflict(
@@ -162,8 +150,8 @@ pub async fn confirm(
         )?;
         Ok(())
     })?;
-    Ok(Json(json!({
-        "two_factor_enabled": true,
-        "message": "two-factor login is on for you; sign in again with your code"
-    })))
+    Ok(Json(Confirmed {
+        two_factor_enabled: true,
+        message: "two-factor login is on for you; sign in again with your code".to_string(),
+    }))
 }

@@ -9,7 +9,8 @@ use crate::model::Role;
 use crate::store::{Tx, UnitOwner};
 use axum::Json;
 use axum::extract::{Path, State};
-use serde_json::{Value, json};
+use sealscan_api::users::{OwnerUnit, UnitOwnerKind};
+use serde_json::json;
 
 /// A record or vault change by `p` stays inside their unit when they are a Unit Manager.
 pub fn check(tx: &Tx<'_>, p: &UserPrincipal, owner: UnitOwner<'_>) -> ApiResult<()> {
@@ -43,7 +44,7 @@ async fn set(
     owner_kind: &'static str,
     id: String,
     req: UnitRequest,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<OwnerUnit>> {
     let actor = p.actor();
     authz::require(&actor, Action::SetUnits)?;
     let unit = checked_unit(req)?;
@@ -72,7 +73,15 @@ async fn set(
         )?;
         Ok(())
     })?;
-    Ok(Json(json!({"kind": owner_kind, "id": id, "unit": unit})))
+    Ok(Json(OwnerUnit {
+        kind: if owner_kind == "vault" {
+            UnitOwnerKind::Vault
+        } else {
+            UnitOwnerKind::Record
+        },
+        id,
+        unit,
+    }))
 }
 
 pub async fn set_record_unit(
@@ -80,7 +89,7 @@ pub async fn set_record_unit(
     State(state): State<Shared>,
     Path(id): Path<String>,
     Body(req): Body<UnitRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<OwnerUnit>> {
     set(p, state, "record", id, req).await
 }
 
@@ -89,6 +98,6 @@ pub async fn set_vault_unit(
     State(state): State<Shared>,
     Path(id): Path<String>,
     Body(req): Body<UnitRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<OwnerUnit>> {
     set(p, state, "vault", id, req).await
 }

@@ -79,6 +79,21 @@ pub struct WindowsInput {
     pub min_smb_version: String,
 }
 
+/// What a Windows record gets when it gives no options: the serde defaults.
+impl Default for WindowsInput {
+    fn default() -> Self {
+        WindowsInput {
+            domain_type: none_domain(),
+            domain: None,
+            service_selected: false,
+            ntlmv2: true,
+            ntlmv1: false,
+            require_signing: false,
+            min_smb_version: smb_min(),
+        }
+    }
+}
+
 /// `POST /vaults`.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -3,7 +3,8 @@
 //! (shared with rewrap work); legacy secrets live here, encrypted with the data key.
 use super::{Result, StoreError, Tx, flag};
 use rusqlite::{OptionalExtension, Row, params};
-use serde::{Deserialize, Serialize};
+pub use sealscan_api::records::WindowsSettings;
+use serde::Serialize;
 
 /// Vault logins may name the secret by Secret Server's id instead of its name.
 pub(super) const V201: &str = "ALTER TABLE auth_records ADD COLUMN secret_id INTEGER;";
@@ -63,20 +64,6 @@ CREATE TABLE ncsm (
 
 /// The secrets' owner kind for a vault: the binding's record kind.
 pub use sealscan_protocols::envelope::VAULT_KIND;
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WindowsSettings {
-    /// "none", "netbios" or "active_directory".
-    pub domain_type: String,
-    #[serde(default)]
-    pub domain: Option<String>,
-    #[serde(default)]
-    pub service_selected: bool,
-    pub ntlmv2: bool,
-    pub ntlmv1: bool,
-    pub require_signing: bool,
-    pub min_smb_version: String,
-}
 
 #[derive(Clone, Debug, Serialize)]
 pub struct RecordRow {

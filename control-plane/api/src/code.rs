@@ -7,13 +7,30 @@ macro_rules! codes {
     ($($variant:ident = $text:literal,)*) => {
         /// What refused a request, as the string the server sends (`account.locked`). A
         /// client decides on this, never on the message text.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
         pub enum Code {
             $(#[serde(rename = $text)] $variant,)*
             /// A rule this build does not know (a newer server); never sent by this one.
             #[serde(other)]
-            #[schemars(skip)]
             Unknown,
+        }
+
+        /// The closed list the server sends: `Unknown` is only a reader's fallback.
+        impl JsonSchema for Code {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                "Code".into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                let names: Vec<serde_json::Value> = Code::ALL
+                    .iter()
+                    .map(|c| serde_json::Value::from(c.as_str()))
+                    .collect();
+                schemars::json_schema!({
+                    "description": "The rule that refused the request.",
+                    "type": "string",
+                    "enum": names,
+                })
+            }
         }
 
         impl Code {

@@ -294,7 +294,7 @@ pub struct VaultView {
     /// In `GET /vaults`: which records fetch which secret from this vault.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_refs: Option<Vec<SecretRef>>,
-    /// In `GET /vaults/{id}`: the ids of the records that log in through it.
+    /// In `GET /vaults/{id}`: the titles of the records that log in through it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub used_by: Option<Vec<String>>,
 }

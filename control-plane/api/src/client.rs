@@ -18,7 +18,7 @@ pub enum ClientError {
     #[error("cannot reach the control plane: {0}")]
     Transport(String),
     #[error("refused ({status}, rule {}): {}", .error.rule, .error.message)]
-    Api { status: u16, error: ErrorInfo },
+    Api { status: u16, error: Box<ErrorInfo> },
 }
 
 impl ClientError {
@@ -243,7 +243,7 @@ impl Client {
         })?;
         Err(ClientError::Api {
             status: status.as_u16(),
-            error: body.error,
+            error: Box::new(body.error),
         })
     }
 

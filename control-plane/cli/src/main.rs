@@ -237,7 +237,7 @@ fn print_kv<T: Serialize>(v: &T) {
     }
 }
 
-fn print_users(users: &Vec<UserView>) {
+fn print_users(users: &[UserView]) {
     let rows = users
         .iter()
         .map(|u| {
@@ -551,7 +551,7 @@ async fn users(ctx: &Ctx, cmd: UsersCmd) -> R<()> {
     match cmd {
         UsersCmd::List => {
             let v: Vec<UserView> = ctx.get("/users").await?;
-            ctx.out(&v, print_users);
+            ctx.out(&v, |v| print_users(v));
         }
         UsersCmd::Show { user } => {
             let v: UserView = ctx.get(&format!("/users/{}", enc(&user))).await?;

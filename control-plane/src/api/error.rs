@@ -13,7 +13,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub rule: &'static str,
     pub message: String,
-    pub details: Option<ErrorDetails>,
+    /// Boxed: most refusals have none, and every `Result` carrying an `ApiError` stays small.
+    pub details: Option<Box<ErrorDetails>>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -46,7 +47,7 @@ impl ApiError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, rule, message)
     }
     pub fn with_details(mut self, details: ErrorDetails) -> Self {
-        self.details = Some(details);
+        self.details = Some(Box::new(details));
         self
     }
 }
@@ -111,7 +112,7 @@ impl IntoResponse for ApiError {
             error: RefusalInfo {
                 rule: self.rule,
                 message: &self.message,
-                details: self.details.as_ref(),
+                details: self.details.as_deref(),
             },
         };
         (self.status, Json(body)).into_response()

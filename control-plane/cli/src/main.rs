@@ -35,7 +35,6 @@ use std::process::ExitCode;
 
 mod records;
 mod scanning;
-mod untyped;
 
 struct Ctx {
     json: bool,
@@ -196,6 +195,14 @@ impl Ctx {
 /// A cell: `-` for nothing.
 fn s<T: std::fmt::Display>(v: Option<T>) -> String {
     v.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
+/// An enum as the API names it (`unit_manager`, `queued`).
+fn name<T: Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => "-".to_string(),
+    }
 }
 
 fn print_table(headers: &[&str], rows: Vec<Vec<String>>) {
@@ -893,12 +900,9 @@ async fn security(ctx: &Ctx, cmd: SecurityCmd) -> R<()> {
                 )
                 .await?;
             ctx.out(&v, |v| {
-                let status = serde_json::to_value(v.agreement.status)
-                    .ok()
-                    .and_then(|s| s.as_str().map(String::from));
                 println!(
                     "risk agreement: {} by {}",
-                    s(status),
+                    name(&v.agreement.status),
                     s(v.agreement.by.as_deref())
                 );
                 if v.cleared_users > 0 {

@@ -2,17 +2,23 @@
 //! active: the approved appliances' keys are fetched and shown by fingerprint, secrets are read
 //! from a prompt or stdin into zeroizing buffers, and only envelopes leave this process. Before
 //! activation (legacy model) the secret travels to the server over TLS.
-use super::{Ctx, Failure, R, print_kv, print_table};
-use crate::untyped::s;
+use super::{Ctx, Failure, R, enc, name, print_kv, print_table, s};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rand::RngCore;
-use sealscan_cli::args::records::{
-    CreateRecordArgs, NcsmCmd, RecordsCmd, UpdateRecordArgs, UpdateVaultArgs, VaultsCmd,
+use sealscan_api::client::{Method, NO_BODY};
+use sealscan_api::ncsm::{NcsmStateName, NcsmStatus, Recipients};
+use sealscan_api::records::{
+    CreateRecord, CreateVault, Deleted, RecordList, RecordView, SecretInfo, UpdateRecord,
+    UpdateVault, VaultList, VaultView, WindowsInput, WindowsPatch,
 };
-use sealscan_protocols::appliance::{SecretFieldName, SecretValue, WireSecret};
+use sealscan_api::users::{OwnerUnit, UnitRequest};
+use sealscan_cli::args::records::{
+    CreateRecordArgs, NcsmCmd, RecordsCmd, UpdateRecordArgs, UpdateVaultArgs, VaultSecretArgs,
+    VaultsCmd,
+};
+use sealscan_protocols::appliance::{SecretField, SecretFieldName, SecretValue, WireSecret};
 use sealscan_protocols::envelope::{self, Binding};
-use serde_json::{Value, json};
 use std::io::Write;
 use zeroize::Zeroizing;
 
@@ -24,8 +30,7 @@ fn new_id(prefix: &str) -> String {
 
 /// The approved appliances' keys, shown by fingerprint before anything is sealed to them.
 async fn recipients(ctx: &Ctx) -> R<Vec<[u8; 32]>> {
-    let v = ctx.call_value("GET", "/ncsm/recipients", None).await?;
-    let list = v["recipients"].as_array().cloned().unwrap_or_default();
+    let list = ctx.get::<Recipients>("/ncsm/recipients").await?.recipients;
     if list.is_empty() {
         return Err(Failure(
             "no approved appliance to seal to; approve one first (sealscan appliances approve)"
@@ -35,9 +40,9 @@ async fn recipients(ctx: &Ctx) -> R<Vec<[u8; 32]>> {
     eprintln!("sealing to {} approved appliance(s):", list.len());
     let mut keys = Vec::with_capacity(list.len());
     for a in &list {
-        eprintln!("  {}  {}", s(&a["name"]), s(&a["fingerprint"]));
+        eprintln!("  {}  {}", a.name, a.fingerprint);
         let raw = STANDARD
-            .decode(a["public_key"].as_str().unwrap_or(""))
+            .decode(&a.public_key)
             .map_err(|_| Failure("the server sent a malformed appliance key".into()))?;
         let key: [u8; 32] = raw
             .as_slice()
@@ -49,13 +54,13 @@ async fn recipients(ctx: &Ctx) -> R<Vec<[u8; 32]>> {
 }
 
 async fn ncsm_active(ctx: &Ctx) -> R<bool> {
-    let v = ctx.call_value("GET", "/ncsm", None).await?;
-    Ok(v["state"].as_str().unwrap_or("off") != "off")
+    let v: NcsmStatus = ctx.get("/ncsm").await?;
+    Ok(v.state != NcsmStateName::Off)
 }
 
 /// One secret as the server takes it: an envelope when sealing, else the legacy value.
-fn secret_value(plain: &[u8], binding: Option<(&Binding, &[[u8; 32]])>) -> R<Value> {
-    let value = match binding {
+fn secret_value(plain: &[u8], binding: Option<(&Binding, &[[u8; 32]])>) -> R<SecretValue> {
+    Ok(match binding {
         Some((b, keys)) => SecretValue::Sealed {
             envelope: envelope::seal(plain, b, keys)
                 .map_err(|e| Failure(format!("sealing failed: {e}")))?
@@ -64,40 +69,33 @@ fn secret_value(plain: &[u8], binding: Option<(&Binding, &[[u8; 32]])>) -> R<Val
         None => SecretValue::Legacy {
             value: WireSecret::new(plain),
         },
-    };
-    serde_json::to_value(&value).map_err(|e| Failure(e.to_string()))
+    })
 }
 
 pub async fn records(ctx: &Ctx, cmd: RecordsCmd) -> R<()> {
     match cmd {
         RecordsCmd::List => {
-            let v = ctx.call_value("GET", "/records", None).await?;
+            let v: RecordList = ctx.get("/records").await?;
             ctx.out(&v, |v| {
-                let rows = v["records"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
+                let rows = v
+                    .records
                     .iter()
                     .map(|r| {
                         vec![
-                            s(&r["id"]),
-                            s(&r["kind"]),
-                            s(&r["title"]),
-                            s(&r["username"]),
-                            r["ips"]
-                                .as_array()
-                                .map(|a| a.iter().map(s).collect::<Vec<_>>().join(","))
-                                .filter(|x| !x.is_empty())
-                                .unwrap_or_else(|| "service-selected".into()),
-                            s(&r["login_type"]),
-                            s(&r["vault_id"]),
-                            s(&r["secret"]),
-                            secrets_cell(&r["secrets"]),
-                            if r["pending_migration"] == true {
-                                "PENDING MIGRATION".into()
+                            r.id.clone(),
+                            r.kind.clone(),
+                            r.title.clone(),
+                            r.username.clone(),
+                            if r.ips.is_empty() {
+                                "service-selected".into()
                             } else {
-                                String::new()
+                                r.ips.join(",")
                             },
+                            r.login_type.clone(),
+                            s(r.vault_id.as_deref()),
+                            s(r.secret.as_deref()),
+                            secrets_cell(&r.secrets),
+                            pending_cell(r.pending_migration),
                         ]
                     })
                     .collect();
@@ -112,14 +110,12 @@ pub async fn records(ctx: &Ctx, cmd: RecordsCmd) -> R<()> {
         }
         RecordsCmd::Unit { id, unit, none: _ } => set_unit(ctx, "records", &id, unit).await?,
         RecordsCmd::Show { id } => {
-            let v = ctx
-                .call_value("GET", &format!("/records/{}", super::enc(&id)), None)
-                .await?;
+            let v: RecordView = ctx.get(&format!("/records/{}", enc(&id))).await?;
             ctx.out(&v, print_kv);
         }
         RecordsCmd::Delete { id } => {
-            let v = ctx
-                .call_value("DELETE", &format!("/records/{}", super::enc(&id)), None)
+            let v: Deleted = ctx
+                .call(Method::DELETE, &format!("/records/{}", enc(&id)), NO_BODY)
                 .await?;
             ctx.out(&v, |_| println!("deleted record {id}"));
         }
@@ -129,15 +125,45 @@ pub async fn records(ctx: &Ctx, cmd: RecordsCmd) -> R<()> {
     Ok(())
 }
 
-fn secrets_cell(v: &Value) -> String {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .map(|x| format!("{}({})", s(&x["field"]), s(&x["model"])))
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_default()
+fn secrets_cell(secrets: &[SecretInfo]) -> String {
+    secrets
+        .iter()
+        .map(|x| format!("{}({})", x.field, name(&x.model)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn pending_cell(pending: bool) -> String {
+    if pending {
+        "PENDING MIGRATION".into()
+    } else {
+        String::new()
+    }
+}
+
+/// Seals (or, before NCSM, wraps) each secret for `binding` and collects the request's list.
+struct Secrets<'a, F: Fn(SecretFieldName) -> Binding> {
+    binding: F,
+    keys: Option<&'a [[u8; 32]]>,
+    fields: Vec<SecretField>,
+}
+
+impl<F: Fn(SecretFieldName) -> Binding> Secrets<'_, F> {
+    fn add(&mut self, field: SecretFieldName, plain: &[u8]) -> R<()> {
+        let b = (self.binding)(field);
+        let value = secret_value(plain, self.keys.map(|k| (&b, k)))?;
+        self.fields.push(SecretField { field, value });
+        Ok(())
+    }
+}
+
+fn read_key(path: &std::path::Path) -> R<Zeroizing<Vec<u8>>> {
+    std::fs::read(path).map(Zeroizing::new).map_err(|e| {
+        Failure(format!(
+            "cannot read the private key {}: {e}",
+            path.display()
+        ))
+    })
 }
 
 async fn create_record(ctx: &Ctx, a: CreateRecordArgs) -> R<()> {
@@ -150,29 +176,20 @@ async fn create_record(ctx: &Ctx, a: CreateRecordArgs) -> R<()> {
     let id = new_id("r");
     // Only a Windows record of a domain type other than none carries a domain, as stored.
     let local = a.kind != "windows" || a.domain_type == "none";
-    let binding = |field: SecretFieldName| {
-        Binding::for_record(&a.kind, &id, field, &a.user, a.domain.as_deref(), local)
+    let mut secrets = Secrets {
+        binding: |field: SecretFieldName| {
+            Binding::for_record(&a.kind, &id, field, &a.user, a.domain.as_deref(), local)
+        },
+        keys: keys.as_deref(),
+        fields: Vec::new(),
     };
-    let mut secrets = Vec::new();
     if a.login_type == "basic" {
-        let mut add = |field: SecretFieldName, plain: &[u8]| -> R<()> {
-            let b = binding(field);
-            let value = secret_value(plain, keys.as_deref().map(|k| (&b, k)))?;
-            secrets.push(json!({"field": field.as_str(), "value": value}));
-            Ok(())
-        };
         match &a.private_key_file {
             Some(path) if a.kind == "unix" => {
-                let pem = Zeroizing::new(std::fs::read(path).map_err(|e| {
-                    Failure(format!(
-                        "cannot read the private key {}: {e}",
-                        path.display()
-                    ))
-                })?);
-                add(SecretFieldName::PrivateKey, &pem)?;
+                secrets.add(SecretFieldName::PrivateKey, &read_key(path)?)?;
                 if a.passphrase {
                     let p = ctx.new_secret("Passphrase of the private key: ")?;
-                    add(SecretFieldName::Passphrase, p.expose().as_bytes())?;
+                    secrets.add(SecretFieldName::Passphrase, p.expose().as_bytes())?;
                 }
             }
             Some(_) => {
@@ -180,51 +197,52 @@ async fn create_record(ctx: &Ctx, a: CreateRecordArgs) -> R<()> {
             }
             None => {
                 let p = ctx.new_secret(&format!("Password of {}: ", a.user))?;
-                add(SecretFieldName::Password, p.expose().as_bytes())?;
+                secrets.add(SecretFieldName::Password, p.expose().as_bytes())?;
             }
         }
     }
-    let mut body = json!({
-        "id": id, "kind": a.kind, "title": a.title, "user": a.user, "ips": a.ips,
-        "login_type": a.login_type, "comments": a.comments, "secrets": secrets,
-    });
-    if a.private_key_file.is_some() {
-        body["unix_auth"] = json!("private_key");
-    }
-    if a.login_type == "vault" {
-        body["vault_id"] = json!(a.vault);
-        put(
-            &mut body,
-            "secret_name",
-            a.secret_name.clone().map(Value::from),
-        );
-        put(&mut body, "folder", a.folder.clone().map(Value::from));
-        put(&mut body, "secret_id", a.secret_id.map(Value::from));
-        put(
-            &mut body,
-            "secret_path",
-            a.secret_path.clone().map(Value::from),
-        );
-    }
-    put(
-        &mut body,
-        "unix_auth",
-        a.secret_auth.clone().map(Value::from),
-    );
-    if a.kind == "windows" {
-        body["windows"] = json!({
-            "domain_type": a.domain_type, "domain": a.domain,
-            "service_selected": a.service_selected, "require_signing": a.require_signing,
-            "min_smb_version": a.min_smb_version,
-        });
-    }
-    let v = ctx.call_value("POST", "/records", Some(body)).await?;
+    let secrets = secrets.fields;
+    let VaultSecretArgs {
+        vault,
+        secret_name,
+        folder,
+        secret_id,
+        secret_path,
+        secret_auth,
+    } = a.secret;
+    let by_vault = a.login_type == "vault";
+    let body = CreateRecord {
+        id: Some(id.clone()),
+        unix_auth: secret_auth
+            .or_else(|| a.private_key_file.is_some().then(|| "private_key".into())),
+        vault_id: vault.filter(|_| by_vault),
+        secret_name: secret_name.filter(|_| by_vault),
+        folder: folder.filter(|_| by_vault),
+        secret_id: secret_id.filter(|_| by_vault),
+        secret_path: secret_path.filter(|_| by_vault),
+        windows: (a.kind == "windows").then(|| WindowsInput {
+            domain_type: a.domain_type.clone(),
+            domain: a.domain.clone(),
+            service_selected: a.service_selected,
+            require_signing: a.require_signing,
+            min_smb_version: a.min_smb_version.clone(),
+            ..WindowsInput::default()
+        }),
+        kind: a.kind.clone(),
+        title: a.title,
+        user: a.user.clone(),
+        ips: a.ips,
+        login_type: a.login_type.clone(),
+        comments: a.comments,
+        secrets,
+    };
+    let v: RecordView = ctx.call(Method::POST, "/records", Some(&body)).await?;
     ctx.out(&v, |v| {
         println!(
             "created {} record {} ({}), secrets {}",
-            s(&v["kind"]),
-            s(&v["id"]),
-            s(&v["title"]),
+            v.kind,
+            v.id,
+            v.title,
             if sealed {
                 "sealed on this machine"
             } else {
@@ -238,38 +256,31 @@ async fn create_record(ctx: &Ctx, a: CreateRecordArgs) -> R<()> {
 pub async fn vaults(ctx: &Ctx, cmd: VaultsCmd) -> R<()> {
     match cmd {
         VaultsCmd::List => {
-            let v = ctx.call_value("GET", "/vaults", None).await?;
+            let v: VaultList = ctx.get("/vaults").await?;
             ctx.out(&v, |v| {
-                let rows = v["vaults"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
+                let rows = v
+                    .vaults
                     .iter()
                     .map(|x| {
+                        let refs: Vec<String> = x
+                            .secret_refs
+                            .iter()
+                            .flatten()
+                            .map(|r| format!("{}: {}", r.record, s(r.secret.as_deref())))
+                            .collect();
                         vec![
-                            s(&x["id"]),
-                            s(&x["title"]),
-                            s(&x["url"]),
-                            s(&x["username"]),
-                            s(&x["verify_tls"]),
-                            secrets_cell(&x["secrets"]),
-                            x["secret_refs"]
-                                .as_array()
-                                .map(|a| {
-                                    a.iter()
-                                        .map(|r| {
-                                            format!("{}: {}", s(&r["record"]), s(&r["secret"]))
-                                        })
-                                        .collect::<Vec<_>>()
-                                        .join(", ")
-                                })
-                                .filter(|x| !x.is_empty())
-                                .unwrap_or_else(|| "-".into()),
-                            if x["pending_migration"] == true {
-                                "PENDING MIGRATION".into()
+                            x.id.clone(),
+                            x.title.clone(),
+                            x.url.clone(),
+                            x.username.clone(),
+                            x.verify_tls.to_string(),
+                            secrets_cell(&x.secrets),
+                            if refs.is_empty() {
+                                "-".into()
                             } else {
-                                String::new()
+                                refs.join(", ")
                             },
+                            pending_cell(x.pending_migration),
                         ]
                     })
                     .collect();
@@ -290,14 +301,12 @@ pub async fn vaults(ctx: &Ctx, cmd: VaultsCmd) -> R<()> {
         }
         VaultsCmd::Unit { id, unit, none: _ } => set_unit(ctx, "vaults", &id, unit).await?,
         VaultsCmd::Show { id } => {
-            let v = ctx
-                .call_value("GET", &format!("/vaults/{}", super::enc(&id)), None)
-                .await?;
+            let v: VaultView = ctx.get(&format!("/vaults/{}", enc(&id))).await?;
             ctx.out(&v, print_kv);
         }
         VaultsCmd::Delete { id } => {
-            let v = ctx
-                .call_value("DELETE", &format!("/vaults/{}", super::enc(&id)), None)
+            let v: Deleted = ctx
+                .call(Method::DELETE, &format!("/vaults/{}", enc(&id)), NO_BODY)
                 .await?;
             ctx.out(&v, |_| println!("deleted vault {id}"));
         }
@@ -322,15 +331,21 @@ pub async fn vaults(ctx: &Ctx, cmd: VaultsCmd) -> R<()> {
             let p = ctx.new_secret(&format!("Web-service password of {}: ", a.user))?;
             let password = secret_value(p.expose().as_bytes(), keys.as_deref().map(|k| (&b, k)))?;
             drop(p);
-            let body = json!({
-                "id": id, "title": a.title, "url": url, "user": a.user, "domain": domain,
-                "organization": a.organization, "verify_tls": !a.no_verify_tls, "ca_pem": ca_pem,
-                "api": a.api, "comments": a.comments, "password": password,
-            });
-            let v = ctx.call_value("POST", "/vaults", Some(body)).await?;
-            ctx.out(&v, |v| {
-                println!("created vault {} ({})", s(&v["id"]), s(&v["title"]))
-            });
+            let body = CreateVault {
+                id: Some(id),
+                title: a.title,
+                url,
+                user: a.user,
+                domain,
+                organization: a.organization,
+                verify_tls: !a.no_verify_tls,
+                ca_pem,
+                api: a.api,
+                comments: a.comments,
+                password,
+            };
+            let v: VaultView = ctx.call(Method::POST, "/vaults", Some(&body)).await?;
+            ctx.out(&v, |v| println!("created vault {} ({})", v.id, v.title));
         }
     }
     Ok(())
@@ -350,26 +365,30 @@ fn bar(done: i64, total: i64) -> String {
     )
 }
 
-fn print_status(v: &Value) {
+fn print_status(v: &NcsmStatus) {
     println!(
         "NCSM: {} (enabled by the operator: {})",
-        s(&v["state"]),
-        s(&v["enabled"])
+        name(&v.state),
+        v.enabled
     );
     println!(
         "to migrate: {} record(s), {} vault(s); migrated: {}",
-        s(&v["to_migrate"]["records"]),
-        s(&v["to_migrate"]["vaults"]),
-        s(&v["migrated"])
+        v.to_migrate.records, v.to_migrate.vaults, v.migrated
     );
-    let pending = v["pending"].as_array().cloned().unwrap_or_default();
-    if !pending.is_empty() && v["state"] != "off" {
+    if !v.pending.is_empty() && v.state != NcsmStateName::Off {
         println!("pending migration:");
         print_table(
             &["kind", "id", "title", "reason"],
-            pending
+            v.pending
                 .iter()
-                .map(|p| vec![s(&p["kind"]), s(&p["id"]), s(&p["title"]), s(&p["reason"])])
+                .map(|p| {
+                    vec![
+                        p.kind.clone(),
+                        p.id.clone(),
+                        p.title.clone(),
+                        s(p.reason.as_deref()),
+                    ]
+                })
                 .collect(),
         );
     }
@@ -378,18 +397,16 @@ fn print_status(v: &Value) {
 pub async fn ncsm(ctx: &Ctx, cmd: NcsmCmd) -> R<()> {
     let path = match cmd {
         NcsmCmd::Status => {
-            let v = ctx.call_value("GET", "/ncsm", None).await?;
+            let v: NcsmStatus = ctx.get("/ncsm").await?;
             ctx.out(&v, print_status);
             return Ok(());
         }
         NcsmCmd::Start { yes } => {
             if !yes {
-                let v = ctx.call_value("GET", "/ncsm", None).await?;
+                let v: NcsmStatus = ctx.get("/ncsm").await?;
                 eprintln!(
                     "NCSM moves {} record(s) and {} vault(s) into envelopes sealed to the {} approved appliance(s) and destroys their legacy ciphertext; it cannot be turned off, and records cannot change until the migration completes.",
-                    s(&v["to_migrate"]["records"]),
-                    s(&v["to_migrate"]["vaults"]),
-                    s(&v["approved_appliances"])
+                    v.to_migrate.records, v.to_migrate.vaults, v.approved_appliances
                 );
                 ctx.confirm(
                     "Start the migration?",
@@ -400,15 +417,13 @@ pub async fn ncsm(ctx: &Ctx, cmd: NcsmCmd) -> R<()> {
         }
         NcsmCmd::Resume => "/ncsm/resume",
     };
-    ctx.call_value("POST", path, None).await?;
+    ctx.call::<(), NcsmStatus>(Method::POST, path, NO_BODY)
+        .await?;
     let mut last = String::new();
     let v = loop {
-        let v = ctx.call_value("GET", "/ncsm", None).await?;
+        let v: NcsmStatus = ctx.get("/ncsm").await?;
         if !ctx.json {
-            let line = bar(
-                v["migrated"].as_i64().unwrap_or(0),
-                v["total"].as_i64().unwrap_or(0),
-            );
+            let line = bar(v.migrated, v.total);
             if line != last {
                 eprint!("\rmigrating {line}");
                 let _ = std::io::stderr().flush();
@@ -417,7 +432,7 @@ pub async fn ncsm(ctx: &Ctx, cmd: NcsmCmd) -> R<()> {
         }
         // The server runs the migration; it is over (finished, pending or interrupted) once
         // nothing runs it.
-        if v["running"] != true {
+        if !v.running {
             break v;
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -426,7 +441,7 @@ pub async fn ncsm(ctx: &Ctx, cmd: NcsmCmd) -> R<()> {
         eprintln!();
     }
     ctx.out(&v, print_status);
-    if v["state"] == "pending" {
+    if v.state == NcsmStateName::Pending {
         return Err(Failure(
             "some records are pending migration (reasons above); fix them, then run `sealscan ncsm resume`".into(),
         ));
@@ -434,77 +449,54 @@ pub async fn ncsm(ctx: &Ctx, cmd: NcsmCmd) -> R<()> {
     Ok(())
 }
 
-/// Inserts the options that were given; `None` leaves the field as the server holds it.
-fn put(body: &mut Value, key: &str, v: Option<Value>) {
-    if let Some(v) = v {
-        body[key] = v;
-    }
+/// Whether a PATCH body changes nothing (every field absent).
+fn is_empty_patch<T: serde::Serialize>(patch: &T) -> bool {
+    serde_json::to_string(patch).is_ok_and(|text| text == "{}")
 }
 
 async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
-    let path = format!("/records/{}", super::enc(&a.id));
-    let mut body = json!({});
-    put(&mut body, "title", a.title.clone().map(Value::from));
-    put(&mut body, "user", a.user.clone().map(Value::from));
-    if a.no_ips {
-        body["ips"] = json!([]);
-    } else if !a.ips.is_empty() {
-        body["ips"] = json!(a.ips);
-    }
-    put(
-        &mut body,
-        "login_type",
-        a.login_type.clone().map(Value::from),
-    );
-    put(&mut body, "vault_id", a.vault.clone().map(Value::from));
-    put(
-        &mut body,
-        "secret_name",
-        a.secret_name.clone().map(Value::from),
-    );
-    put(&mut body, "folder", a.folder.clone().map(Value::from));
-    put(&mut body, "secret_id", a.secret_id.map(Value::from));
-    put(
-        &mut body,
-        "secret_path",
-        a.secret_path.clone().map(Value::from),
-    );
-    put(
-        &mut body,
-        "unix_auth",
-        a.secret_auth.clone().map(Value::from),
-    );
-    put(&mut body, "comments", a.comments.clone().map(Value::from));
-    let mut windows = json!({});
-    put(
-        &mut windows,
-        "domain_type",
-        a.domain_type.clone().map(Value::from),
-    );
-    put(&mut windows, "domain", a.domain.clone().map(Value::from));
-    put(
-        &mut windows,
-        "service_selected",
-        a.service_selected.map(Value::from),
-    );
-    put(
-        &mut windows,
-        "require_signing",
-        a.require_signing.map(Value::from),
-    );
-    put(
-        &mut windows,
-        "min_smb_version",
-        a.min_smb_version.clone().map(Value::from),
-    );
-    if windows.as_object().is_some_and(|w| !w.is_empty()) {
-        body["windows"] = windows;
-    }
-    if a.private_key_file.is_some() {
-        body["unix_auth"] = json!("private_key");
-    }
+    let path = format!("/records/{}", enc(&a.id));
+    let VaultSecretArgs {
+        vault,
+        secret_name,
+        folder,
+        secret_id,
+        secret_path,
+        secret_auth,
+    } = a.secret;
+    let windows = WindowsPatch {
+        domain_type: a.domain_type.clone(),
+        domain: a.domain.clone(),
+        service_selected: a.service_selected,
+        require_signing: a.require_signing,
+        min_smb_version: a.min_smb_version.clone(),
+        ..WindowsPatch::default()
+    };
+    let mut body = UpdateRecord {
+        title: a.title.clone(),
+        user: a.user.clone(),
+        ips: if a.no_ips {
+            Some(Vec::new())
+        } else {
+            (!a.ips.is_empty()).then(|| a.ips.clone())
+        },
+        login_type: a.login_type.clone(),
+        vault_id: vault,
+        secret_name,
+        folder,
+        secret_id,
+        secret_path,
+        comments: a.comments.clone(),
+        unix_auth: if a.private_key_file.is_some() {
+            Some("private_key".into())
+        } else {
+            secret_auth
+        },
+        windows: (!is_empty_patch(&windows)).then_some(windows),
+        secrets: Vec::new(),
+    };
     let asks_secret = a.password || a.private_key_file.is_some() || a.passphrase;
-    if !asks_secret && body.as_object().is_some_and(|b| b.is_empty()) {
+    if !asks_secret && is_empty_patch(&body) {
         return Err(Failure(
             "nothing to change: give at least one option (see sealscan records update --help)"
                 .into(),
@@ -514,28 +506,28 @@ async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
     if asks_secret {
         // The binding is the record as it will be: its kind and id, and the new user and
         // domain when they change.
-        let cur = ctx.call_value("GET", &path, None).await?;
-        let kind = s(&cur["kind"]);
+        let cur: RecordView = ctx.get(&path).await?;
+        let kind = cur.kind.as_str();
         // A new password on a key-based Unix record switches it back to password logins.
-        if kind == "unix" && a.password && cur["unix_auth"] == "private_key" {
-            body["unix_auth"] = json!("password");
+        if kind == "unix" && a.password && cur.unix_auth.as_deref() == Some("private_key") {
+            body.unix_auth = Some("password".into());
         }
         if kind != "unix" && (a.private_key_file.is_some() || a.passphrase) {
             return Err(Failure(
                 "--private-key-file and --passphrase are for Unix records".into(),
             ));
         }
-        let user = a.user.clone().unwrap_or_else(|| s(&cur["username"]));
-        let w = &cur["windows"];
+        let user = a.user.clone().unwrap_or_else(|| cur.username.clone());
+        let w = cur.windows.as_ref();
         let domain_type = a
             .domain_type
             .clone()
-            .or_else(|| w["domain_type"].as_str().map(str::to_string))
+            .or_else(|| w.map(|w| w.domain_type.clone()))
             .unwrap_or_else(|| "none".into());
         let domain = a
             .domain
             .clone()
-            .or_else(|| w["domain"].as_str().map(str::to_string));
+            .or_else(|| w.and_then(|w| w.domain.clone()));
         let local = kind != "windows" || domain_type == "none";
         sealed = ncsm_active(ctx).await?;
         let keys = if sealed {
@@ -543,43 +535,33 @@ async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
         } else {
             None
         };
-        let id = s(&cur["id"]);
-        let binding = |field: SecretFieldName| {
-            Binding::for_record(&kind, &id, field, &user, domain.as_deref(), local)
-        };
-        let mut secrets = Vec::new();
-        let mut add = |field: SecretFieldName, plain: &[u8]| -> R<()> {
-            let b = binding(field);
-            let value = secret_value(plain, keys.as_deref().map(|k| (&b, k)))?;
-            secrets.push(json!({"field": field.as_str(), "value": value}));
-            Ok(())
+        let mut secrets = Secrets {
+            binding: |field: SecretFieldName| {
+                Binding::for_record(kind, &cur.id, field, &user, domain.as_deref(), local)
+            },
+            keys: keys.as_deref(),
+            fields: Vec::new(),
         };
         if a.password {
             let p = ctx.new_secret(&format!("New password of {user}: "))?;
-            add(SecretFieldName::Password, p.expose().as_bytes())?;
+            secrets.add(SecretFieldName::Password, p.expose().as_bytes())?;
         }
         if let Some(path) = &a.private_key_file {
-            let pem = Zeroizing::new(std::fs::read(path).map_err(|e| {
-                Failure(format!(
-                    "cannot read the private key {}: {e}",
-                    path.display()
-                ))
-            })?);
-            add(SecretFieldName::PrivateKey, &pem)?;
+            secrets.add(SecretFieldName::PrivateKey, &read_key(path)?)?;
         }
         if a.passphrase {
             let p = ctx.new_secret("Passphrase of the private key: ")?;
-            add(SecretFieldName::Passphrase, p.expose().as_bytes())?;
+            secrets.add(SecretFieldName::Passphrase, p.expose().as_bytes())?;
         }
-        body["secrets"] = Value::Array(secrets);
+        body.secrets = secrets.fields;
     }
-    let v = ctx.call_value("PATCH", &path, Some(body)).await?;
+    let v: RecordView = ctx.call(Method::PATCH, &path, Some(&body)).await?;
     ctx.out(&v, |v| {
         println!(
             "updated {} record {} ({}){}",
-            s(&v["kind"]),
-            s(&v["id"]),
-            s(&v["title"]),
+            v.kind,
+            v.id,
+            v.title,
             match (asks_secret, sealed) {
                 (false, _) => "; secrets unchanged",
                 (true, true) => "; secrets sealed on this machine",
@@ -591,30 +573,27 @@ async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
 }
 
 async fn update_vault(ctx: &Ctx, a: UpdateVaultArgs) -> R<()> {
-    let path = format!("/vaults/{}", super::enc(&a.id));
-    let mut body = json!({});
-    put(&mut body, "title", a.title.clone().map(Value::from));
-    put(
-        &mut body,
-        "url",
-        a.url.clone().map(|u| Value::from(u.trim())),
-    );
-    put(&mut body, "user", a.user.clone().map(Value::from));
-    put(&mut body, "domain", a.domain.clone().map(Value::from));
-    put(
-        &mut body,
-        "organization",
-        a.organization.clone().map(Value::from),
-    );
-    put(&mut body, "verify_tls", a.verify_tls.map(Value::from));
-    put(&mut body, "api", a.api.clone().map(Value::from));
-    put(&mut body, "comments", a.comments.clone().map(Value::from));
-    if let Some(p) = &a.ca_file {
-        let pem = std::fs::read_to_string(p)
-            .map_err(|e| Failure(format!("cannot read the CA bundle {}: {e}", p.display())))?;
-        body["ca_pem"] = json!(pem);
-    }
-    if !a.password && body.as_object().is_some_and(|b| b.is_empty()) {
+    let path = format!("/vaults/{}", enc(&a.id));
+    let ca_pem = match &a.ca_file {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .map_err(|e| Failure(format!("cannot read the CA bundle {}: {e}", p.display())))?,
+        ),
+        None => None,
+    };
+    let mut body = UpdateVault {
+        title: a.title.clone(),
+        url: a.url.as_deref().map(|u| u.trim().to_string()),
+        user: a.user.clone(),
+        domain: a.domain.clone(),
+        organization: a.organization.clone(),
+        verify_tls: a.verify_tls,
+        ca_pem,
+        api: a.api.clone(),
+        comments: a.comments.clone(),
+        password: None,
+    };
+    if !a.password && is_empty_patch(&body) {
         return Err(Failure(
             "nothing to change: give at least one option (see sealscan vaults update --help)"
                 .into(),
@@ -622,34 +601,29 @@ async fn update_vault(ctx: &Ctx, a: UpdateVaultArgs) -> R<()> {
     }
     let mut sealed = false;
     if a.password {
-        let cur = ctx.call_value("GET", &path, None).await?;
-        let user = a.user.clone().unwrap_or_else(|| s(&cur["username"]));
-        let url = a
-            .url
-            .as_deref()
-            .map(str::trim)
-            .map(str::to_string)
-            .unwrap_or_else(|| s(&cur["url"]));
-        let domain = a
-            .domain
-            .clone()
-            .or_else(|| cur["domain"].as_str().map(str::to_string));
+        let cur: VaultView = ctx.get(&path).await?;
+        let user = a.user.clone().unwrap_or_else(|| cur.username.clone());
+        let url = body.url.clone().unwrap_or_else(|| cur.url.clone());
+        let domain = a.domain.clone().or_else(|| cur.domain.clone());
         sealed = ncsm_active(ctx).await?;
         let keys = if sealed {
             Some(recipients(ctx).await?)
         } else {
             None
         };
-        let b = Binding::for_vault(&s(&cur["id"]), &user, domain.as_deref(), &url);
+        let b = Binding::for_vault(&cur.id, &user, domain.as_deref(), &url);
         let p = ctx.new_secret(&format!("New web-service password of {user}: "))?;
-        body["password"] = secret_value(p.expose().as_bytes(), keys.as_deref().map(|k| (&b, k)))?;
+        body.password = Some(secret_value(
+            p.expose().as_bytes(),
+            keys.as_deref().map(|k| (&b, k)),
+        )?);
     }
-    let v = ctx.call_value("PATCH", &path, Some(body)).await?;
+    let v: VaultView = ctx.call(Method::PATCH, &path, Some(&body)).await?;
     ctx.out(&v, |v| {
         println!(
             "updated vault {} ({}){}",
-            s(&v["id"]),
-            s(&v["title"]),
+            v.id,
+            v.title,
             match (a.password, sealed) {
                 (false, _) => "; password unchanged",
                 (true, true) => "; password sealed on this machine",
@@ -662,20 +636,20 @@ async fn update_vault(ctx: &Ctx, a: UpdateVaultArgs) -> R<()> {
 
 /// `unit` None (--none) takes the record or vault out of every unit.
 async fn set_unit(ctx: &Ctx, collection: &str, id: &str, unit: Option<String>) -> R<()> {
-    let v = ctx
-        .call_value(
-            "PUT",
-            &format!("/{collection}/{}/unit", super::enc(id)),
-            Some(json!({ "unit": unit })),
+    let v: OwnerUnit = ctx
+        .call(
+            Method::PUT,
+            &format!("/{collection}/{}/unit", enc(id)),
+            Some(&UnitRequest { unit }),
         )
         .await?;
     ctx.out(&v, |v| {
         println!(
             "{} {}: {}",
-            s(&v["kind"]),
-            s(&v["id"]),
-            v["unit"]
-                .as_str()
+            name(&v.kind),
+            v.id,
+            v.unit
+                .as_deref()
                 .map_or("no unit".to_string(), |u| format!("unit {u}"))
         )
     });

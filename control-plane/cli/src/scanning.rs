@@ -1,22 +1,20 @@
 //! `sealscan appliances ...` and `sealscan scans ...`: enrollment tokens, approvals with the
 //! key fingerprints to compare out of band, scans and their results tables.
-use super::{Ctx, Failure, R, enc, print_kv, print_table};
-use crate::untyped::s;
+use super::{Ctx, Failure, R, enc, name, print_kv, print_table, s};
+use sealscan_api::appliances::{
+    ApplianceView, Decided, DecisionRequest, EnrollmentToken, TokenCreated, TokenRequest,
+};
+use sealscan_api::client::{Method, NO_BODY};
 use sealscan_api::dates::rfc3339;
+use sealscan_api::scans::{ResultView, ScanPorts, ScanRequest, ScanView};
 use sealscan_cli::args::scanning::{AppliancesCmd, ScansCmd, TokensCmd};
-use serde_json::{Value, json};
+use serde::Serialize;
 
-fn time(v: &Value) -> String {
-    v.as_i64().map(rfc3339).unwrap_or_else(|| "-".into())
+fn time(t: Option<i64>) -> String {
+    t.map_or_else(|| "-".into(), rfc3339)
 }
 
-fn rows(v: &Value, f: impl Fn(&Value) -> Vec<String>) -> Vec<Vec<String>> {
-    v.as_array()
-        .map(|a| a.iter().map(f).collect())
-        .unwrap_or_default()
-}
-
-fn print_appliances(v: &Value) {
+fn print_appliances(list: &[ApplianceView]) {
     print_table(
         &[
             "id",
@@ -26,16 +24,18 @@ fn print_appliances(v: &Value) {
             "enrolled",
             "last seen",
         ],
-        rows(v, |a| {
-            vec![
-                s(&a["id"]),
-                s(&a["name"]),
-                s(&a["state"]),
-                s(&a["fingerprint"]),
-                time(&a["enrolled_at"]),
-                time(&a["last_seen_at"]),
-            ]
-        }),
+        list.iter()
+            .map(|a| {
+                vec![
+                    a.id.clone(),
+                    a.name.clone(),
+                    a.state.as_str().to_string(),
+                    a.fingerprint.clone(),
+                    rfc3339(a.enrolled_at),
+                    time(a.last_seen_at),
+                ]
+            })
+            .collect(),
     );
 }
 
@@ -48,16 +48,16 @@ pub async fn appliances(ctx: &Ctx, cmd: AppliancesCmd) -> R<()> {
                     expires_hours,
                 },
         } => {
-            let v = ctx
-                .call_value(
-                    "POST",
-                    "/appliances/tokens",
-                    Some(json!({"label": label, "expires_in_hours": expires_hours})),
-                )
+            let body = TokenRequest {
+                label,
+                expires_in_hours: expires_hours,
+            };
+            let v: TokenCreated = ctx
+                .call(Method::POST, "/appliances/tokens", Some(&body))
                 .await?;
             ctx.out(&v, |v| {
-                println!("enrollment token (shown once): {}", s(&v["token"]));
-                println!("expires: {}", time(&v["expires_at"]));
+                println!("enrollment token (shown once): {}", v.token);
+                println!("expires: {}", rfc3339(v.expires_at));
                 println!(
                     "on the appliance: sealscan-agent enroll --token <token>; then compare fingerprints and approve"
                 );
@@ -66,7 +66,7 @@ pub async fn appliances(ctx: &Ctx, cmd: AppliancesCmd) -> R<()> {
         AppliancesCmd::Tokens {
             cmd: TokensCmd::List,
         } => {
-            let v = ctx.call_value("GET", "/appliances/tokens", None).await?;
+            let v: Vec<EnrollmentToken> = ctx.get("/appliances/tokens").await?;
             ctx.out(&v, |v| {
                 print_table(
                     &[
@@ -77,22 +77,24 @@ pub async fn appliances(ctx: &Ctx, cmd: AppliancesCmd) -> R<()> {
                         "used",
                         "appliance",
                     ],
-                    rows(v, |t| {
-                        vec![
-                            s(&t["label"]),
-                            s(&t["created_by"]),
-                            time(&t["created_at"]),
-                            time(&t["expires_at"]),
-                            time(&t["used_at"]),
-                            s(&t["appliance_id"]),
-                        ]
-                    }),
+                    v.iter()
+                        .map(|t| {
+                            vec![
+                                t.label.clone(),
+                                t.created_by.clone(),
+                                rfc3339(t.created_at),
+                                rfc3339(t.expires_at),
+                                time(t.used_at),
+                                s(t.appliance_id.as_deref()),
+                            ]
+                        })
+                        .collect(),
                 )
             });
         }
         AppliancesCmd::List => {
-            let v = ctx.call_value("GET", "/appliances", None).await?;
-            ctx.out(&v, print_appliances);
+            let v: Vec<ApplianceView> = ctx.get("/appliances").await?;
+            ctx.out(&v, |v| print_appliances(v));
         }
         AppliancesCmd::Approve { id, yes } => {
             if !yes {
@@ -108,22 +110,18 @@ pub async fn appliances(ctx: &Ctx, cmd: AppliancesCmd) -> R<()> {
 
 /// Shows the key fingerprint the approval trusts and asks before approving.
 async fn confirm_approval(ctx: &Ctx, id: &str) -> R<()> {
-    let list = ctx.call_value("GET", "/appliances", None).await?;
-    let found = list
-        .as_array()
-        .or_else(|| list["appliances"].as_array())
-        .and_then(|all| all.iter().find(|a| a["id"].as_str() == Some(id)).cloned());
-    let Some(a) = found else {
+    let list: Vec<ApplianceView> = ctx.get("/appliances").await?;
+    let Some(a) = list.into_iter().find(|a| a.id == id) else {
         return Err(Failure(format!(
             "no appliance has the id {id:?} (see `sealscan appliances list`)"
         )));
     };
     eprintln!(
         "appliance {} ({}) is {}; key fingerprint:\n  {}\ncompare it with `sealscan-agent fingerprint` on the appliance.",
-        s(&a["name"]),
-        s(&a["id"]),
-        s(&a["state"]),
-        s(&a["fingerprint"])
+        a.name,
+        a.id,
+        a.state.as_str(),
+        a.fingerprint
     );
     ctx.confirm(
         "Approve it, trusting this key with the secrets sealed to appliances?",
@@ -132,25 +130,28 @@ async fn confirm_approval(ctx: &Ctx, id: &str) -> R<()> {
 }
 
 async fn decide(ctx: &Ctx, id: &str, verb: &str, reason: Option<String>) -> R<()> {
-    let body = (verb != "approve").then(|| json!({"reason": reason}));
-    let v = ctx
-        .call_value("POST", &format!("/appliances/{}/{verb}", enc(id)), body)
-        .await?;
+    let path = format!("/appliances/{}/{verb}", enc(id));
+    let v: Decided = if verb == "approve" {
+        ctx.call(Method::POST, &path, NO_BODY).await?
+    } else {
+        ctx.call(Method::POST, &path, Some(&DecisionRequest { reason }))
+            .await?
+    };
     ctx.out(&v, |v| {
-        let a = &v["appliance"];
+        let a = &v.appliance;
         println!(
             "appliance {} ({}) is now {}",
-            s(&a["name"]),
-            s(&a["id"]),
-            s(&a["state"])
+            a.name,
+            a.id,
+            a.state.as_str()
         );
-        println!("key fingerprint: {}", s(&a["fingerprint"]));
+        println!("key fingerprint: {}", a.fingerprint);
         if verb == "approve" {
             println!("compare it with `sealscan-agent fingerprint` on the appliance; revoke at once if it differs");
-            if v["rewrap_pending"].as_u64().unwrap_or(0) > 0 {
+            if v.rewrap_pending > 0 {
                 println!(
                     "{} sealed secrets await a rewrap by an approved appliance",
-                    s(&v["rewrap_pending"])
+                    v.rewrap_pending
                 );
             }
         }
@@ -158,7 +159,7 @@ async fn decide(ctx: &Ctx, id: &str, verb: &str, reason: Option<String>) -> R<()
     Ok(())
 }
 
-fn print_scans(v: &Value) {
+fn print_scans(list: &[ScanView]) {
     print_table(
         &[
             "id",
@@ -170,92 +171,118 @@ fn print_scans(v: &Value) {
             "created",
             "by",
         ],
-        rows(v, |sc| {
-            vec![
-                s(&sc["id"]),
-                s(&sc["title"]),
-                match sc["waiting"].as_str() {
-                    Some(_) => format!("{} (waiting)", s(&sc["state"])),
-                    None => s(&sc["state"]),
-                },
-                format!("{}/{}", s(&sc["targets_done"]), s(&sc["targets_total"])),
-                s(&sc["kinds"]),
-                sc["appliance"].as_str().unwrap_or("any").to_string(),
-                time(&sc["created_at"]),
-                s(&sc["created_by"]),
-            ]
-        }),
+        list.iter()
+            .map(|sc| {
+                vec![
+                    sc.id.clone(),
+                    sc.title.clone(),
+                    match sc.waiting {
+                        Some(_) => format!("{} (waiting)", name(&sc.state)),
+                        None => name(&sc.state),
+                    },
+                    format!("{}/{}", sc.targets_done, sc.targets_total),
+                    sc.kinds.clone(),
+                    sc.appliance.clone().unwrap_or_else(|| "any".into()),
+                    rfc3339(sc.created_at),
+                    sc.created_by.clone(),
+                ]
+            })
+            .collect(),
     );
 }
 
-fn print_scan(v: &Value) {
-    print_kv(&json!({
-        "id": v["id"], "title": v["title"], "state": v["state"],
-        "targets": v["targets"].as_array().map(|t| t.iter().map(s).collect::<Vec<_>>().join(", ")),
-        "kinds": v["kinds"], "appliance": v["appliance"].as_str().unwrap_or("any"),
-        "progress": format!("{}/{} targets", s(&v["targets_done"]), s(&v["targets_total"])),
-        "created": time(&v["created_at"]), "created_by": v["created_by"],
-        "completed": time(&v["completed_at"]),
-    }));
+/// The `scans show` summary above the jobs table.
+#[derive(Serialize)]
+struct ScanSummary<'a> {
+    id: &'a str,
+    title: &'a str,
+    state: String,
+    targets: String,
+    kinds: &'a str,
+    appliance: &'a str,
+    progress: String,
+    created: String,
+    created_by: &'a str,
+    completed: String,
+}
+
+fn print_scan(v: &ScanView) {
+    print_kv(&ScanSummary {
+        id: &v.id,
+        title: &v.title,
+        state: name(&v.state),
+        targets: v.targets.join(", "),
+        kinds: &v.kinds,
+        appliance: v.appliance.as_deref().unwrap_or("any"),
+        progress: format!("{}/{} targets", v.targets_done, v.targets_total),
+        created: rfc3339(v.created_at),
+        created_by: &v.created_by,
+        completed: time(v.completed_at),
+    });
     println!();
     print_table(
         &["job", "state", "appliance", "claims", "lease until", "done"],
-        rows(&v["jobs"], |j| {
-            vec![
-                s(&j["id"]),
-                s(&j["state"]),
-                s(&j["claimed_by"]),
-                s(&j["claims"]),
-                time(&j["lease_expires_at"]),
-                format!("{}/{}", s(&j["targets_done"]), s(&j["targets_total"])),
-            ]
-        }),
+        v.jobs
+            .iter()
+            .map(|j| {
+                vec![
+                    j.id.clone(),
+                    j.state.clone(),
+                    s(j.claimed_by.as_deref()),
+                    j.claims.to_string(),
+                    time(j.lease_expires_at),
+                    format!("{}/{}", j.targets_done, j.targets_total),
+                ]
+            })
+            .collect(),
     );
-    for j in v["jobs"].as_array().into_iter().flatten() {
-        let w = &j["waiting"];
-        if w.is_null() {
+    for j in &v.jobs {
+        let Some(w) = &j.waiting else {
             continue;
-        }
+        };
         println!();
-        println!("job {} is {}", s(&j["id"]), s(&w["reason"]));
-        let held: Vec<Vec<String>> = rows(&w["targets"], |t| {
-            vec![s(&t["host"]), s(&t["kind"]), s(&t["reason"])]
-        });
+        println!("job {} is {}", j.id, w.reason);
+        let held: Vec<Vec<String>> = w
+            .targets
+            .iter()
+            .map(|t| vec![t.host.clone(), name(&t.kind), t.reason.clone()])
+            .collect();
         if !held.is_empty() {
             print_table(&["target", "kind", "waiting because"], held);
         }
     }
 }
 
-fn facts(v: &Value) -> String {
-    v.as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k}={}", s(v)))
-                .collect::<Vec<_>>()
-                .join("; ")
-        })
-        .filter(|f| !f.is_empty())
-        .unwrap_or_else(|| "-".into())
+fn facts(r: &ResultView) -> String {
+    if r.facts.is_empty() {
+        return "-".into();
+    }
+    r.facts
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
-fn print_results(v: &Value) {
+fn print_results(list: &[ResultView]) {
     print_table(
         &[
             "target", "kind", "status", "qid", "cause", "login id", "method", "facts",
         ],
-        rows(v, |r| {
-            vec![
-                s(&r["host"]),
-                s(&r["kind"]),
-                s(&r["status"]),
-                s(&r["qid"]),
-                s(&r["cause"]),
-                s(&r["login_id"]),
-                s(&r["method"]),
-                facts(&r["facts"]),
-            ]
-        }),
+        list.iter()
+            .map(|r| {
+                vec![
+                    r.host.clone(),
+                    name(&r.kind),
+                    name(&r.status),
+                    r.qid.to_string(),
+                    s(r.cause.as_deref()),
+                    r.login_id.clone(),
+                    r.method.clone(),
+                    facts(r),
+                ]
+            })
+            .collect(),
     );
 }
 
@@ -280,39 +307,32 @@ pub async fn scans(ctx: &Ctx, cmd: ScansCmd) -> R<()> {
             if targets.is_empty() {
                 return Err(Failure("name at least one target".into()));
             }
-            let v = ctx
-                .call_value(
-                    "POST",
-                    "/scans",
-                    Some(json!({
-                        "targets": targets, "kinds": kinds, "appliance": appliance, "title": title,
-                        "ports": {"unix": unix_port, "windows": windows_port},
-                    })),
-                )
-                .await?;
+            let body = ScanRequest {
+                title,
+                targets,
+                kinds,
+                appliance,
+                ports: Some(ScanPorts {
+                    unix: unix_port,
+                    windows: windows_port,
+                }),
+            };
+            let v: ScanView = ctx.call(Method::POST, "/scans", Some(&body)).await?;
             ctx.out(&v, |v| {
-                println!(
-                    "scan {} queued: {} targets",
-                    s(&v["id"]),
-                    s(&v["targets_total"])
-                );
+                println!("scan {} queued: {} targets", v.id, v.targets_total);
             });
         }
         ScansCmd::List => {
-            let v = ctx.call_value("GET", "/scans", None).await?;
-            ctx.out(&v, print_scans);
+            let v: Vec<ScanView> = ctx.get("/scans").await?;
+            ctx.out(&v, |v| print_scans(v));
         }
         ScansCmd::Show { id } => {
-            let v = ctx
-                .call_value("GET", &format!("/scans/{}", enc(&id)), None)
-                .await?;
+            let v: ScanView = ctx.get(&format!("/scans/{}", enc(&id))).await?;
             ctx.out(&v, print_scan);
         }
         ScansCmd::Results { id } => {
-            let v = ctx
-                .call_value("GET", &format!("/scans/{}/results", enc(&id)), None)
-                .await?;
-            ctx.out(&v, print_results);
+            let v: Vec<ResultView> = ctx.get(&format!("/scans/{}/results", enc(&id))).await?;
+            ctx.out(&v, |v| print_results(v));
         }
     }
     Ok(())

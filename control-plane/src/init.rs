@@ -1,7 +1,7 @@
 //! `sealscan-control init`: the subscription and its Manager Primary Contact.
 use crate::domain::{DomainError, validate};
 use crate::lifecycle;
-use crate::model::{Edition, NewUser, Role, SecuritySettings};
+use crate::model::{Edition, NewUser, Role};
 use crate::password_policy::Names;
 use crate::secrets::{HashCost, Password, hash_password};
 use crate::store::Store;
@@ -43,7 +43,7 @@ pub fn init(data_dir: &Path, o: InitOptions) -> Result<i64, InitError> {
     validate::text("first name", &o.first_name, 100)?;
     validate::text("last name", &o.last_name, 100)?;
     validate::email(&o.email)?;
-    let security = SecuritySettings::for_edition(o.edition, o.now);
+    let security = crate::model::security_for_edition(o.edition, o.now);
     // The Primary Contact's own password always meets every complexity rule.
     lifecycle::check_policy(
         &security,

@@ -1,14 +1,13 @@
 //! The sealscan control plane: the HTTPS server, its store, the identity layer with every
-//! subscription security option, and the client used by the `sealscan` CLI.
+//! subscription security option. Its API types live in `sealscan-api`.
 pub mod api;
 pub mod authz;
 pub mod breakglass;
 pub mod cli;
-pub mod client;
 pub mod clock;
 pub mod credentials;
 pub mod datadir;
-pub mod dates;
+pub use sealscan_api::dates;
 pub mod domain;
 pub mod hashing;
 pub mod init;

@@ -6,7 +6,8 @@ use crate::model::{Role, SecuritySettings, Subscription, User};
 use crate::password_policy::{self, Names};
 use crate::secrets::{Password, generate_password};
 use crate::store::{StoreError, Tx};
-use serde::Serialize;
+use sealscan_api::ErrorDetails;
+pub use sealscan_api::session::ExpiryNotice;
 
 const DAY: i64 = 86_400;
 
@@ -29,13 +30,6 @@ pub fn password_expires_at(sub: &Subscription, user: &User) -> Option<i64> {
 
 pub fn is_expired(sub: &Subscription, user: &User, now: i64) -> bool {
     password_expires_at(sub, user).is_some_and(|at| now >= at)
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct ExpiryNotice {
-    pub expires_at: String,
-    pub days_left: i64,
-    pub message: String,
 }
 
 /// The notice shown in the sign-in answer and `whoami`, unless Managers send it by email only.
@@ -175,16 +169,16 @@ pub fn check_policy(
     let Some(first) = violations.first() else {
         return Ok(());
     };
-    let list: Vec<serde_json::Value> = violations
-        .iter()
-        .map(|v| serde_json::json!({"rule": v.rule(), "message": v.describe(min)}))
-        .collect();
+    let list = violations.iter().map(|v| v.reported(min)).collect();
     let text: Vec<String> = violations.iter().map(|v| v.describe(min)).collect();
     Err(DomainError::refused(
-        first.rule(),
+        first.rule().as_str(),
         format!("the password is not acceptable: it {}", text.join("; it ")),
     )
-    .with_details(serde_json::json!({ "violations": list })))
+    .with_details(ErrorDetails {
+        violations: Some(list),
+        ..ErrorDetails::default()
+    }))
 }
 
 /// Per-user value first, then the role's, then the global one.

@@ -1,6 +1,7 @@
 //! The complexity rules for user-defined passwords, as the seed states them. The same checker
 //! serves user passwords and any other password a client wants to vet (report passwords...).
 pub use crate::model::PasswordRules;
+use sealscan_api::Code;
 use serde::Serialize;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -19,18 +20,26 @@ pub enum Violation {
 }
 
 impl Violation {
-    pub fn rule(self) -> &'static str {
+    /// This rule as the API reports it, with its text for people.
+    pub fn reported(self, min_len: u32) -> sealscan_api::Violation {
+        sealscan_api::Violation {
+            rule: self.rule(),
+            message: self.describe(min_len),
+        }
+    }
+
+    pub fn rule(self) -> Code {
         match self {
-            Violation::TooShort => "password.min-length",
-            Violation::TooLong => "password.max-length",
-            Violation::NoLowercase => "password.lowercase",
-            Violation::NoUppercase => "password.uppercase",
-            Violation::NoDigit => "password.digit",
-            Violation::NoSpecial => "password.special",
-            Violation::ThreeIdentical => "password.three-identical",
-            Violation::ThreeSequential => "password.three-sequential",
-            Violation::ContainsFirstName => "password.first-name",
-            Violation::ContainsLastName => "password.last-name",
+            Violation::TooShort => Code::PasswordMinLength,
+            Violation::TooLong => Code::PasswordMaxLength,
+            Violation::NoLowercase => Code::PasswordLowercase,
+            Violation::NoUppercase => Code::PasswordUppercase,
+            Violation::NoDigit => Code::PasswordDigit,
+            Violation::NoSpecial => Code::PasswordSpecial,
+            Violation::ThreeIdentical => Code::PasswordThreeIdentical,
+            Violation::ThreeSequential => Code::PasswordThreeSequential,
+            Violation::ContainsFirstName => Code::PasswordFirstName,
+            Violation::ContainsLastName => Code::PasswordLastName,
         }
     }
 

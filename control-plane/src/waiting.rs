@@ -6,29 +6,11 @@
 //! appliances that may claim the job, reading envelopes only, never opening a secret.
 use crate::jobs_material::match_targets;
 use crate::store::{ApplianceRow, ApplianceState, JobRow, RecordRow, StoreError, Tx, VAULT_KIND};
+pub use sealscan_api::scans::{WaitCause, Waiting, WaitingTarget};
 use sealscan_protocols::appliance::LoginType;
 use sealscan_protocols::envelope::Envelope;
 use sealscan_protocols::results::LoginKind;
-use serde::Serialize;
 use std::collections::BTreeSet;
-
-#[derive(Clone, Debug, Serialize)]
-pub struct Waiting {
-    /// "rewrap" or "appliance".
-    pub cause: &'static str,
-    pub reason: String,
-    /// The open targets held back, each with the record that holds it back.
-    pub targets: Vec<WaitingTarget>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct WaitingTarget {
-    pub target_id: String,
-    pub host: String,
-    pub kind: LoginKind,
-    pub record_id: Option<String>,
-    pub reason: String,
-}
 
 /// The key ids every sealed secret of `r` (and of the vault it logs in through) is sealed to.
 fn recipient_sets(tx: &Tx<'_>, r: &RecordRow) -> Result<Vec<BTreeSet<String>>, StoreError> {
@@ -65,7 +47,7 @@ pub fn job_waiting(tx: &Tx<'_>, job: &JobRow) -> Result<Option<Waiting>, StoreEr
             other => {
                 let state = other.map_or("unknown", |a| a.state.as_str());
                 return Ok(Some(Waiting {
-                    cause: "appliance",
+                    cause: WaitCause::Appliance,
                     reason: format!(
                         "waiting for appliance {id}, which is {state}: only an approved appliance claims jobs"
                     ),
@@ -77,7 +59,7 @@ pub fn job_waiting(tx: &Tx<'_>, job: &JobRow) -> Result<Option<Waiting>, StoreEr
     };
     if candidates.is_empty() {
         return Ok(Some(Waiting {
-            cause: "appliance",
+            cause: WaitCause::Appliance,
             reason: "waiting for an approved appliance: none is approved now".into(),
             targets: Vec::new(),
         }));
@@ -143,7 +125,7 @@ pub fn job_waiting(tx: &Tx<'_>, job: &JobRow) -> Result<Option<Waiting>, StoreEr
         }
     }
     Ok(Some(Waiting {
-        cause: "rewrap",
+        cause: WaitCause::Rewrap,
         reason,
         targets,
     }))

@@ -304,7 +304,7 @@ fn init_serve_login_and_the_cli_commands() {
     fails(&run(&bob_cfg, &["users", "list"], ""), "role.forbidden");
 
     // 2FA enrolment: read the secret the CLI prints, answer with the current code.
-    let mut child = Command::new(CLI)
+    let mut child = Command::new(&*CLI)
         .env("SEALSCAN_CONFIG_DIR", &bob_cfg)
         .args(["2fa", "enroll"])
         .stdin(Stdio::piped())

@@ -1,5 +1,5 @@
-//! The control plane's two command lines, defined in its library (sealscan_control::cli) so
-//! that only the definitions, not the programs, are compiled into the man-page generator.
+//! The control plane's two command lines, defined in the libraries of sealscan-control
+//! (`cli::server`) and sealscan-cli (`args`), so that the man pages show what they parse.
 
 /// The `sealscan-control` server's command line.
 pub fn server_command() -> clap::Command {
@@ -8,5 +8,5 @@ pub fn server_command() -> clap::Command {
 
 /// The `sealscan` operator CLI's command line.
 pub fn operator_command() -> clap::Command {
-    sealscan_control::cli::operator::command()
+    sealscan_cli::command()
 }

@@ -24,6 +24,7 @@ pub const MAX_CLAIM_WAIT_SECS: u32 = 60;
 
 /// `POST /api/v1/appliance/enroll`: a one-time token from a Manager and the appliance's key.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EnrollRequest {
     pub token: String,
@@ -33,6 +34,7 @@ pub struct EnrollRequest {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct EnrollResponse {
     pub appliance_id: String,
     /// `protocols::identity::fingerprint` of the key, for comparison with the control plane.
@@ -43,6 +45,7 @@ pub struct EnrollResponse {
 
 /// `POST /api/v1/appliance/enroll/poll`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EnrollPollRequest {
     pub appliance_id: String,
@@ -50,6 +53,7 @@ pub struct EnrollPollRequest {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum EnrollState {
     Pending,
@@ -76,12 +80,14 @@ pub const CLAIM_AFTER_START_HEADER: &str = "sealscan-claim-after-start";
 /// `POST /api/v1/appliance/jobs/claim`: returns a `Job` at once when work exists, else waits up
 /// to `wait_secs` and answers 204 No Content.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ClaimRequest {
     pub wait_secs: u32,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Job {
     pub job_id: String,
     pub scan_id: String,
@@ -94,6 +100,7 @@ pub struct Job {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct JobTarget {
     /// Unique within the job; part of every result's idempotency key.
     pub target_id: String,
@@ -113,6 +120,7 @@ pub struct JobTarget {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum RecordKind {
     Unix,
@@ -131,6 +139,7 @@ impl RecordKind {
 
 /// How a record logs in: with secrets it holds itself, or with a secret fetched from a vault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum LoginType {
     Basic,
@@ -147,6 +156,7 @@ impl LoginType {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum WindowsDomainType {
     /// No domain: a local account on the target.
@@ -155,7 +165,19 @@ pub enum WindowsDomainType {
     ActiveDirectory,
 }
 
+impl WindowsDomainType {
+    /// The name records and jobs use on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WindowsDomainType::None => "none",
+            WindowsDomainType::Netbios => "netbios",
+            WindowsDomainType::ActiveDirectory => "active_directory",
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct WindowsOptions {
     pub domain_type: WindowsDomainType,
     /// NetBIOS records with service-selected IPs apply to every target reporting the domain.
@@ -167,6 +189,7 @@ pub struct WindowsOptions {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct JobRecord {
     pub record_id: String,
     pub title: String,
@@ -186,6 +209,7 @@ pub struct JobRecord {
 /// An inclusive range of addresses of one family: a single address, a CIDR network or a
 /// `first-last` range of a record's IP list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct AddressRange {
     pub first: IpAddr,
     pub last: IpAddr,
@@ -198,6 +222,7 @@ impl AddressRange {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RecordLogin {
     Basic {
@@ -224,6 +249,7 @@ pub enum RecordLogin {
 /// A Unix login's choice between the password and the private key (of the record, or of the
 /// vault's secret).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum VaultUnixAuth {
     Password,
@@ -245,6 +271,7 @@ impl VaultUnixAuth {
 
 /// Which secret of a record a value is; also the envelope binding's field name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SecretFieldName {
     Password,
@@ -276,12 +303,14 @@ impl SecretFieldName {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct SecretField {
     pub field: SecretFieldName,
     pub value: SecretValue,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(tag = "model", rename_all = "snake_case")]
 pub enum SecretValue {
     /// NCSM: the envelope's text form, opened only by the appliance.
@@ -292,6 +321,7 @@ pub enum SecretValue {
 
 /// A Secret Server vault as the appliance needs it to log in there.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct JobVault {
     pub vault_id: String,
     pub title: String,
@@ -311,6 +341,7 @@ pub struct JobVault {
 
 /// `POST /api/v1/appliance/jobs/{job_id}/heartbeat` answers this.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct HeartbeatResponse {
     pub lease_secs: u32,
     /// The job was cancelled or re-assigned: stop working on it.
@@ -320,6 +351,7 @@ pub struct HeartbeatResponse {
 /// `POST /api/v1/appliance/jobs/{job_id}/results`: one per target and login kind. Posting the
 /// same `idempotency_key` again is acknowledged without recording a second result.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct ResultPost {
     pub idempotency_key: String,
     pub target_id: String,
@@ -341,6 +373,7 @@ impl ResultPost {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct ResultAck {
     /// True when this post was a repeat of one already recorded.
     pub duplicate: bool,
@@ -351,6 +384,7 @@ pub struct ResultAck {
 
 /// `GET /api/v1/appliance/rewrap` answers this (an empty `items` when there is nothing to do).
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct RewrapWork {
     pub new_appliance_id: String,
     /// The new appliance's X25519 public key, standard base64.
@@ -359,6 +393,7 @@ pub struct RewrapWork {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct RewrapItem {
     pub item_id: String,
     /// What the envelope is bound to, as the control plane states it; the appliance adds a
@@ -370,12 +405,14 @@ pub struct RewrapItem {
 /// `POST /api/v1/appliance/rewrap`: the same envelopes with one more recipient each. The control
 /// plane checks that each still parses and carries the original payload unchanged.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct RewrapSubmit {
     pub new_appliance_id: String,
     pub items: Vec<RewrappedItem>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct RewrappedItem {
     pub item_id: String,
     pub envelope: String,
@@ -405,6 +442,17 @@ impl WireSecret {
 
     pub fn into_secret(self) -> SecretBytes {
         self.0
+    }
+}
+
+/// On the wire: the secret's bytes in standard base64.
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for WireSecret {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "WireSecret".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "contentEncoding": "base64"})
     }
 }
 

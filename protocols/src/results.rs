@@ -7,6 +7,7 @@ use std::fmt;
 
 /// Which login a result is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum LoginKind {
     Unix,
@@ -15,6 +16,7 @@ pub enum LoginKind {
 
 /// How the attempt ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Passed,
@@ -25,6 +27,7 @@ pub enum Status {
 
 /// The step at which an attempt stopped; named in every cause.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
     /// Resolving the target's host name to an address (DNS) failed: nothing was attempted.
@@ -67,6 +70,7 @@ impl fmt::Display for Step {
 /// Why an attempt did not pass: the step and, where the peer said something, its own words
 /// (SSH methods offered, an NT STATUS name, a vault `errorCode`). Never holds a secret.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Cause {
     pub step: Step,
     pub detail: String,
@@ -103,6 +107,7 @@ pub fn qid_for(kind: LoginKind, status: Status) -> u32 {
 
 /// The outcome of one login attempt against one target.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct LoginOutcome {
     pub kind: LoginKind,
     pub status: Status,

@@ -13,11 +13,13 @@ use axum::extract::{Path, State};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rand::RngCore;
+pub use sealscan_api::appliances::{
+    ApplianceView, Decided, DecisionRequest, TokenCreated, TokenRequest,
+};
 use sealscan_protocols::appliance::{
     EnrollPollRequest, EnrollRequest, EnrollResponse, EnrollState,
 };
 use sealscan_protocols::identity;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 pub const ENROLL_TOKEN_PREFIX: &str = "enr_";
@@ -25,24 +27,6 @@ const POLL_SECRET_PREFIX: &str = "eps_";
 const DEFAULT_TOKEN_HOURS: u32 = 24;
 const MAX_TOKEN_HOURS: u32 = 24 * 30;
 const MAX_NAME_LEN: usize = 64;
-
-#[derive(Serialize)]
-pub struct ApplianceView {
-    pub id: String,
-    pub name: String,
-    pub state: ApplianceState,
-    pub fingerprint: String,
-    /// Standard base64 of the X25519 public key: what clients seal record secrets to.
-    pub public_key: String,
-    pub key_id: String,
-    pub enrolled_at: i64,
-    pub enrolled_ip: Option<String>,
-    pub decided_at: Option<i64>,
-    pub decided_by: Option<String>,
-    pub reason: Option<String>,
-    pub credential_collected: bool,
-    pub last_seen_at: Option<i64>,
-}
 
 pub fn view(a: &ApplianceRow) -> ApplianceView {
     ApplianceView {
@@ -60,23 +44,6 @@ pub fn view(a: &ApplianceRow) -> ApplianceView {
         credential_collected: a.credential_collected,
         last_seen_at: a.last_seen_at,
     }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TokenRequest {
-    #[serde(default)]
-    pub label: Option<String>,
-    #[serde(default)]
-    pub expires_in_hours: Option<u32>,
-}
-
-#[derive(Serialize)]
-pub struct TokenCreated {
-    /// Shown once; only its hash is kept.
-    pub token: String,
-    pub label: String,
-    pub expires_at: i64,
 }
 
 pub async fn create_token(
@@ -143,20 +110,6 @@ pub async fn list(
     authz::require(&p.actor(), Action::ViewAppliances)?;
     let all = state.store.read(|tx| tx.list_appliances())?;
     Ok(Json(all.iter().map(view).collect()))
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct DecisionRequest {
-    #[serde(default)]
-    pub reason: Option<String>,
-}
-
-#[derive(Serialize)]
-pub struct Decided {
-    pub appliance: ApplianceView,
-    /// Envelopes an already-approved appliance must still rewrap for this one.
-    pub rewrap_pending: usize,
 }
 
 pub async fn approve(

@@ -5,15 +5,16 @@ use axum::extract::FromRequest;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use sealscan_api::ErrorDetails;
 use serde::de::DeserializeOwned;
-use serde_json::json;
 
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
     pub rule: &'static str,
     pub message: String,
-    pub details: Option<serde_json::Value>,
+    /// Boxed: most refusals have none, and every `Result` carrying an `ApiError` stays small.
+    pub details: Option<Box<ErrorDetails>>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -45,8 +46,8 @@ impl ApiError {
     pub fn unprocessable(rule: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, rule, message)
     }
-    pub fn with_details(mut self, details: serde_json::Value) -> Self {
-        self.details = Some(details);
+    pub fn with_details(mut self, details: ErrorDetails) -> Self {
+        self.details = Some(Box::new(details));
         self
     }
 }
@@ -90,13 +91,31 @@ impl From<crate::hashing::PoolError> for ApiError {
     }
 }
 
+/// [`sealscan_api::ErrorBody`] as the server writes it: the rule as the literal the handler
+/// gave (the `error_codes` test holds every such literal to a [`sealscan_api::Code`]).
+#[derive(serde::Serialize)]
+struct Refusal<'a> {
+    error: RefusalInfo<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct RefusalInfo<'a> {
+    rule: &'static str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<&'a ErrorDetails>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut error = json!({ "rule": self.rule, "message": self.message });
-        if let (Some(details), Some(obj)) = (self.details, error.as_object_mut()) {
-            obj.insert("details".into(), details);
-        }
-        (self.status, Json(json!({ "error": error }))).into_response()
+        let body = Refusal {
+            error: RefusalInfo {
+                rule: self.rule,
+                message: &self.message,
+                details: self.details.as_deref(),
+            },
+        };
+        (self.status, Json(body)).into_response()
     }
 }
 

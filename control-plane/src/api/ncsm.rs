@@ -10,9 +10,11 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use base64::Engine;
-use serde_json::{Value, json};
+use sealscan_api::ncsm::{
+    NcsmStateName, NcsmStatus, PendingMigration, Recipient, Recipients, ToMigrate,
+};
 
-fn status_of(tx: &Tx<'_>, state: &Shared) -> ApiResult<Value> {
+fn status_of(tx: &Tx<'_>, state: &Shared) -> ApiResult<NcsmStatus> {
     let sub = tx.require_subscription()?;
     let ncsm = tx.ncsm()?;
     let owners = tx.legacy_owners()?;
@@ -20,38 +22,57 @@ fn status_of(tx: &Tx<'_>, state: &Shared) -> ApiResult<Value> {
     let mut pending = Vec::new();
     for r in tx.records()? {
         if r.migration.as_deref() == Some("pending") {
-            pending.push(
-                json!({"kind": r.kind, "id": r.id, "title": r.title, "reason": r.migration_reason}),
-            );
+            pending.push(PendingMigration {
+                kind: r.kind.as_str().to_string(),
+                id: r.id,
+                title: r.title,
+                reason: r.migration_reason,
+            });
         }
     }
     for v in tx.vaults()? {
         if v.migration.as_deref() == Some("pending") {
-            pending.push(json!({"kind": VAULT_KIND, "id": v.id, "title": v.title, "reason": v.migration_reason}));
+            pending.push(PendingMigration {
+                kind: VAULT_KIND.to_string(),
+                id: v.id,
+                title: v.title,
+                reason: v.migration_reason,
+            });
         }
     }
     let migrated = tx.count_migrated()?;
     let to_migrate = owners.len() as i64;
-    Ok(json!({
-        "enabled": sub.features.ncsm,
-        "state": ncsm.as_ref().map(|n| n.state.as_str()).unwrap_or("off"),
-        "in_force": ncsm.as_ref().is_some_and(|n| n.state == NcsmState::Complete),
-        "activated_by": ncsm.as_ref().map(|n| n.activated_by.clone()),
-        "activated_at": ncsm.as_ref().map(|n| n.activated_at),
-        "completed_at": ncsm.as_ref().and_then(|n| n.completed_at),
-        "to_migrate": {"records": to_migrate - vaults as i64, "vaults": vaults, "total": to_migrate},
-        "migrated": migrated,
-        "total": migrated + to_migrate,
-        "pending": pending,
-        "running": crate::ncsm::is_running(state),
-        "approved_appliances": tx.approved_appliances()?.len(),
-    }))
+    Ok(NcsmStatus {
+        enabled: sub.features.ncsm,
+        state: match ncsm.as_ref().map(|n| n.state) {
+            None => NcsmStateName::Off,
+            Some(NcsmState::Migrating) => NcsmStateName::Migrating,
+            Some(NcsmState::Pending) => NcsmStateName::Pending,
+            Some(NcsmState::Complete) => NcsmStateName::Complete,
+        },
+        in_force: ncsm
+            .as_ref()
+            .is_some_and(|n| n.state == NcsmState::Complete),
+        activated_by: ncsm.as_ref().map(|n| n.activated_by.clone()),
+        activated_at: ncsm.as_ref().map(|n| n.activated_at),
+        completed_at: ncsm.as_ref().and_then(|n| n.completed_at),
+        to_migrate: ToMigrate {
+            records: to_migrate - vaults as i64,
+            vaults,
+            total: to_migrate,
+        },
+        migrated,
+        total: migrated + to_migrate,
+        pending,
+        running: crate::ncsm::is_running(state),
+        approved_appliances: tx.approved_appliances()?.len(),
+    })
 }
 
 pub async fn status(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<NcsmStatus>> {
     authz::require(&p.actor(), Action::ViewRecords)?;
     Ok(Json(state.store.read(|tx| status_of(tx, &state))?))
 }
@@ -60,29 +81,27 @@ pub async fn status(
 pub async fn recipients(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Recipients>> {
     authz::require(&p.actor(), Action::ViewRecords)?;
     let list = state.store.read(|tx| {
         Ok::<_, ApiError>(
             tx.approved_appliances()?
                 .into_iter()
-                .map(|a| {
-                    json!({
-                        "appliance_id": a.id,
-                        "name": a.name,
-                        "public_key": base64::engine::general_purpose::STANDARD.encode(&a.public_key),
-                        "key_id": a.key_id,
-                        "fingerprint": a.fingerprint,
-                    })
+                .map(|a| Recipient {
+                    appliance_id: a.id,
+                    name: a.name,
+                    public_key: base64::engine::general_purpose::STANDARD.encode(&a.public_key),
+                    key_id: a.key_id,
+                    fingerprint: a.fingerprint,
                 })
                 .collect::<Vec<_>>(),
         )
     })?;
-    Ok(Json(json!({ "recipients": list })))
+    Ok(Json(Recipients { recipients: list }))
 }
 
 /// Answers the status once the migration was started or resumed.
-fn launched(state: &Shared) -> ApiResult<(StatusCode, Json<Value>)> {
+fn launched(state: &Shared) -> ApiResult<(StatusCode, Json<NcsmStatus>)> {
     let body = state.store.read(|tx| status_of(tx, state))?;
     Ok((StatusCode::ACCEPTED, Json(body)))
 }
@@ -90,7 +109,7 @@ fn launched(state: &Shared) -> ApiResult<(StatusCode, Json<Value>)> {
 pub async fn start(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<NcsmStatus>)> {
     authz::require(&p.actor(), Action::PrimaryContactOption)?;
     crate::ncsm::start(&state, &p.user.username, &p.ip.to_string())?;
     launched(&state)
@@ -99,7 +118,7 @@ pub async fn start(
 pub async fn resume(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<NcsmStatus>)> {
     authz::require(&p.actor(), Action::PrimaryContactOption)?;
     crate::ncsm::resume(&state, &p.user.username, &p.ip.to_string())?;
     launched(&state)

@@ -4,29 +4,13 @@ use super::error::{ApiResult, Body};
 use crate::domain::Shared;
 use crate::domain::accounts::password;
 use crate::password_policy::{self, Names};
-use crate::secrets::Password;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
-use serde_json::json;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CheckRequest {
-    pub password: Password,
-    #[serde(default)]
-    pub first_name: Option<String>,
-    #[serde(default)]
-    pub last_name: Option<String>,
-}
-
-#[derive(Serialize)]
-pub struct CheckResponse {
-    pub acceptable: bool,
-    pub min_length: u32,
-    pub violations: Vec<serde_json::Value>,
-}
+pub use sealscan_api::password::{
+    ChangeRequest, ChangeResponse, CheckRequest, CheckResponse, ForgotRequest, Message,
+    ResetRequest,
+};
 
 /// The same checker as user passwords, for any password a client wants to vet.
 pub async fn check(
@@ -43,25 +27,8 @@ pub async fn check(
     Json(CheckResponse {
         acceptable: violations.is_empty(),
         min_length: min,
-        violations: violations
-            .iter()
-            .map(|v| json!({"rule": v.rule(), "message": v.describe(min)}))
-            .collect(),
+        violations: violations.iter().map(|v| v.reported(min)).collect(),
     })
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChangeRequest {
-    pub current_password: Password,
-    #[serde(default)]
-    pub new_password: Option<Password>,
-}
-
-#[derive(Serialize)]
-pub struct ChangeResponse {
-    pub changed: bool,
-    pub generated_password: Option<Password>,
 }
 
 pub async fn change(
@@ -85,33 +52,20 @@ pub async fn change(
     }))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ForgotRequest {
-    pub username: String,
-}
-
 /// Always the same answer, whether or not the user exists.
 pub async fn forgot(
     State(state): State<Shared>,
     ClientIp(ip): ClientIp,
     Body(req): Body<ForgotRequest>,
-) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+) -> ApiResult<(StatusCode, Json<Message>)> {
     password::forgot(&state, &req.username, &ip.to_string())?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({
-            "message": "if the account exists, a reset token was sent to its email address"
-        })),
+        Json(Message {
+            message: "if the account exists, a reset token was sent to its email address"
+                .to_string(),
+        }),
     ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ResetRequest {
-    pub token: Password,
-    #[serde(default)]
-    pub new_password: Option<Password>,
 }
 
 pub async fn reset(

@@ -14,107 +14,16 @@ use crate::store::{RecordRow, Tx, UnitOwner, VAULT_KIND, VaultRow};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+pub use sealscan_api::records::{
+    CreateRecord, CreateVault, Deleted, RecordList, RecordView, SecretInfo,
+    SecretModel as ShownModel, SecretRef as ShownSecretRef, UpdateRecord, UpdateVault, VaultList,
+    VaultView, WindowsInput, WindowsPatch,
+};
 use sealscan_protocols::appliance::{
-    LoginType, RecordKind, SecretField, SecretValue, UnixAuth, WindowsDomainType,
+    LoginType, RecordKind, SecretValue, UnixAuth, WindowsDomainType,
 };
 use sealscan_protocols::envelope::Envelope;
 use sealscan_protocols::smb2::Dialect;
-use serde::Deserialize;
-use serde_json::{Value, json};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateRecord {
-    #[serde(default)]
-    pub id: Option<String>,
-    pub kind: String,
-    pub title: String,
-    pub user: String,
-    #[serde(default)]
-    pub ips: Vec<String>,
-    #[serde(default = "basic")]
-    pub login_type: String,
-    #[serde(default)]
-    pub vault_id: Option<String>,
-    #[serde(default)]
-    pub secret_name: Option<String>,
-    #[serde(default)]
-    pub folder: Option<String>,
-    /// Vault logins: the secret by Secret Server's id, instead of its name.
-    #[serde(default)]
-    pub secret_id: Option<i64>,
-    /// Vault logins: the secret by its path, `\Folder\Sub\Name` (stored as folder and name).
-    #[serde(default)]
-    pub secret_path: Option<String>,
-    #[serde(default)]
-    pub comments: String,
-    /// Unix basic logins: "password" (default) or "private_key". Unix vault logins: which of
-    /// the secret's fields to use; absent takes the private key when the secret holds one.
-    #[serde(default)]
-    pub unix_auth: Option<String>,
-    #[serde(default)]
-    pub windows: Option<WindowsInput>,
-    #[serde(default)]
-    pub secrets: Vec<SecretField>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WindowsInput {
-    #[serde(default = "none_domain")]
-    pub domain_type: String,
-    #[serde(default)]
-    pub domain: Option<String>,
-    #[serde(default)]
-    pub service_selected: bool,
-    #[serde(default = "yes")]
-    pub ntlmv2: bool,
-    #[serde(default)]
-    pub ntlmv1: bool,
-    #[serde(default)]
-    pub require_signing: bool,
-    #[serde(default = "smb_min")]
-    pub min_smb_version: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateVault {
-    #[serde(default)]
-    pub id: Option<String>,
-    pub title: String,
-    pub url: String,
-    pub user: String,
-    #[serde(default)]
-    pub domain: Option<String>,
-    #[serde(default)]
-    pub organization: Option<String>,
-    #[serde(default = "yes")]
-    pub verify_tls: bool,
-    #[serde(default)]
-    pub ca_pem: Option<String>,
-    #[serde(default = "auto")]
-    pub api: String,
-    #[serde(default)]
-    pub comments: String,
-    pub password: SecretValue,
-}
-
-fn basic() -> String {
-    "basic".into()
-}
-fn none_domain() -> String {
-    "none".into()
-}
-fn yes() -> bool {
-    true
-}
-fn smb_min() -> String {
-    "2.0.2".into()
-}
-fn auto() -> String {
-    "auto".into()
-}
 
 /// The request's names as the protocol's enums, each refusal naming the field and its
 /// choices. Everything else is checked by the domain.
@@ -243,67 +152,87 @@ fn vault_patch(req: UpdateVault) -> (VaultPatch, Option<SecretValue>) {
     (patch, req.password)
 }
 
-fn secret_names(tx: &Tx<'_>, kind: &str, id: &str) -> ApiResult<Vec<Value>> {
-    let mut out: Vec<Value> = tx
+fn secret_names(tx: &Tx<'_>, kind: &str, id: &str) -> ApiResult<Vec<SecretInfo>> {
+    let mut out: Vec<SecretInfo> = tx
         .envelopes_of(kind, id)?
         .into_iter()
-        .map(|(f, env)| {
+        .map(|(field, env)| {
             let recipients = Envelope::from_text(&env)
                 .map(|e| e.recipient_key_ids().map(hex::encode).collect::<Vec<_>>())
                 .unwrap_or_default();
-            json!({"field": f, "model": "sealed", "recipients": recipients})
+            SecretInfo {
+                field,
+                model: ShownModel::Sealed,
+                recipients: Some(recipients),
+            }
         })
         .collect();
     out.extend(
         tx.legacy_secrets_of(kind, id)?
             .into_iter()
-            .map(|(f, _)| json!({"field": f, "model": "legacy"})),
+            .map(|(field, _)| SecretInfo {
+                field,
+                model: ShownModel::Legacy,
+                recipients: None,
+            }),
     );
     Ok(out)
 }
 
-fn record_view(tx: &Tx<'_>, r: &RecordRow) -> ApiResult<Value> {
-    let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
-    if let Some(obj) = v.as_object_mut() {
-        obj.insert(
-            "secrets".into(),
-            Value::Array(secret_names(tx, r.kind.as_str(), &r.id)?),
-        );
-        obj.insert(
-            "pending_migration".into(),
-            Value::Bool(r.migration.as_deref() == Some("pending")),
-        );
-        obj.insert("unit".into(), tx.unit_of(UnitOwner::Record(&r.id))?.into());
-        if let Some(shown) = records::secret_shown(r) {
-            obj.insert("secret".into(), Value::String(shown));
-        }
-    }
-    Ok(v)
+fn record_view(tx: &Tx<'_>, r: &RecordRow) -> ApiResult<RecordView> {
+    Ok(RecordView {
+        id: r.id.clone(),
+        kind: r.kind,
+        title: r.title.clone(),
+        username: r.username.clone(),
+        ips: r.ips.clone(),
+        login_type: r.login_type,
+        vault_id: r.vault_id.clone(),
+        secret_name: r.secret_name.clone(),
+        folder: r.folder.clone(),
+        secret_id: r.secret_id,
+        comments: r.comments.clone(),
+        unix_auth: r.unix_auth,
+        windows: r.windows.clone(),
+        migration: r.migration.clone(),
+        migration_reason: r.migration_reason.clone(),
+        created_by: r.created_by.clone(),
+        created_at: r.created_at,
+        secrets: secret_names(tx, r.kind.as_str(), &r.id)?,
+        pending_migration: r.migration.as_deref() == Some("pending"),
+        unit: tx.unit_of(UnitOwner::Record(&r.id))?,
+        secret: records::secret_shown(r),
+    })
 }
 
-fn vault_view(tx: &Tx<'_>, vault: &VaultRow) -> ApiResult<Value> {
-    let mut v = serde_json::to_value(vault).unwrap_or(Value::Null);
-    if let Some(obj) = v.as_object_mut() {
-        obj.insert(
-            "secrets".into(),
-            Value::Array(secret_names(tx, VAULT_KIND, &vault.id)?),
-        );
-        obj.insert(
-            "pending_migration".into(),
-            Value::Bool(vault.migration.as_deref() == Some("pending")),
-        );
-        obj.insert(
-            "unit".into(),
-            tx.unit_of(UnitOwner::Vault(&vault.id))?.into(),
-        );
-    }
-    Ok(v)
+fn vault_view(tx: &Tx<'_>, vault: &VaultRow) -> ApiResult<VaultView> {
+    Ok(VaultView {
+        id: vault.id.clone(),
+        title: vault.title.clone(),
+        url: vault.url.clone(),
+        username: vault.username.clone(),
+        domain: vault.domain.clone(),
+        organization: vault.organization.clone(),
+        verify_tls: vault.verify_tls,
+        ca_pem: vault.ca_pem.clone(),
+        api: vault.api.clone(),
+        comments: vault.comments.clone(),
+        migration: vault.migration.clone(),
+        migration_reason: vault.migration_reason.clone(),
+        created_by: vault.created_by.clone(),
+        created_at: vault.created_at,
+        secrets: secret_names(tx, VAULT_KIND, &vault.id)?,
+        pending_migration: vault.migration.as_deref() == Some("pending"),
+        unit: tx.unit_of(UnitOwner::Vault(&vault.id))?,
+        secret_refs: None,
+        used_by: None,
+    })
 }
 
 pub async fn list(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RecordList>> {
     authz::require(&p.actor(), Action::ViewRecords)?;
     let records = state.store.read(|tx| {
         tx.records()?
@@ -311,14 +240,14 @@ pub async fn list(
             .map(|r| record_view(tx, r))
             .collect::<ApiResult<Vec<_>>>()
     })?;
-    Ok(Json(json!({ "records": records })))
+    Ok(Json(RecordList { records }))
 }
 
 pub async fn show(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RecordView>> {
     authz::require(&p.actor(), Action::ViewRecords)?;
     let record = state.store.read(|tx| match tx.record(&id)? {
         Some(r) => record_view(tx, &r),
@@ -339,7 +268,7 @@ pub async fn create(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
     body: RawJson,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<RecordView>)> {
     let actor = p.actor();
     authz::require(&actor, Action::EditRecords)?;
     let draft = record_draft(body.parse::<CreateRecord>()?)?;
@@ -356,7 +285,7 @@ pub async fn delete(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Deleted>> {
     let actor = p.actor();
     authz::require(&actor, Action::EditRecords)?;
     let ip = p.ip.to_string();
@@ -364,13 +293,13 @@ pub async fn delete(
     state
         .store
         .write(|tx| records::edit::delete(tx, &state, &ed, &id, state.now()))?;
-    Ok(Json(json!({"deleted": id})))
+    Ok(Json(Deleted { deleted: id }))
 }
 
 pub async fn vault_list(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<VaultList>> {
     authz::require(&p.actor(), Action::ViewRecords)?;
     let vaults = state.store.read(|tx| {
         let records = tx.records()?;
@@ -379,33 +308,34 @@ pub async fn vault_list(
             .map(|v| {
                 let mut view = vault_view(tx, v)?;
                 // Which records fetch which secret from this vault.
-                let secrets: Vec<Value> = records
-                    .iter()
-                    .filter(|r| r.vault_id.as_deref() == Some(v.id.as_str()))
-                    .map(|r| json!({"record": r.id, "title": r.title, "secret": records::secret_shown(r)}))
-                    .collect();
-                if let Some(obj) = view.as_object_mut() {
-                    obj.insert("secret_refs".into(), Value::Array(secrets));
-                }
+                view.secret_refs = Some(
+                    records
+                        .iter()
+                        .filter(|r| r.vault_id.as_deref() == Some(v.id.as_str()))
+                        .map(|r| ShownSecretRef {
+                            record: r.id.clone(),
+                            title: r.title.clone(),
+                            secret: records::secret_shown(r),
+                        })
+                        .collect(),
+                );
                 Ok(view)
             })
             .collect::<ApiResult<Vec<_>>>()
     })?;
-    Ok(Json(json!({ "vaults": vaults })))
+    Ok(Json(VaultList { vaults }))
 }
 
 pub async fn vault_show(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<VaultView>> {
     authz::require(&p.actor(), Action::ViewRecords)?;
     let v = state.store.read(|tx| match tx.vault(&id)? {
         Some(v) => {
             let mut view = vault_view(tx, &v)?;
-            if let Some(obj) = view.as_object_mut() {
-                obj.insert("used_by".into(), json!(tx.records_using_vault(&id)?));
-            }
+            view.used_by = Some(tx.records_using_vault(&id)?);
             Ok(view)
         }
         None => Err(ApiError::from(vaults::no_vault(&id))),
@@ -417,7 +347,7 @@ pub async fn vault_create(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
     body: RawJson,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<VaultView>)> {
     let actor = p.actor();
     authz::require(&actor, Action::EditRecords)?;
     let (draft, password) = vault_draft(body.parse::<CreateVault>()?);
@@ -434,7 +364,7 @@ pub async fn vault_delete(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Deleted>> {
     let actor = p.actor();
     authz::require(&actor, Action::EditRecords)?;
     let ip = p.ip.to_string();
@@ -442,60 +372,7 @@ pub async fn vault_delete(
     state
         .store
         .write(|tx| vaults::delete(tx, &state, &ed, &id, state.now()))?;
-    Ok(Json(json!({"deleted": id})))
-}
-
-/// `PATCH /records/{id}`: only the fields given change; the kind and id stay. Secrets are
-/// replaced only when given (per field), under the same NCSM rules as create.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateRecord {
-    #[serde(default)]
-    pub title: Option<String>,
-    #[serde(default)]
-    pub user: Option<String>,
-    #[serde(default)]
-    pub ips: Option<Vec<String>>,
-    #[serde(default)]
-    pub login_type: Option<String>,
-    #[serde(default)]
-    pub vault_id: Option<String>,
-    #[serde(default)]
-    pub secret_name: Option<String>,
-    #[serde(default)]
-    pub folder: Option<String>,
-    #[serde(default)]
-    pub secret_id: Option<i64>,
-    #[serde(default)]
-    pub secret_path: Option<String>,
-    #[serde(default)]
-    pub comments: Option<String>,
-    #[serde(default)]
-    pub unix_auth: Option<String>,
-    #[serde(default)]
-    pub windows: Option<WindowsPatch>,
-    #[serde(default)]
-    pub secrets: Vec<SecretField>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct WindowsPatch {
-    #[serde(default)]
-    pub domain_type: Option<String>,
-    /// An empty string clears it.
-    #[serde(default)]
-    pub domain: Option<String>,
-    #[serde(default)]
-    pub service_selected: Option<bool>,
-    #[serde(default)]
-    pub ntlmv2: Option<bool>,
-    #[serde(default)]
-    pub ntlmv1: Option<bool>,
-    #[serde(default)]
-    pub require_signing: Option<bool>,
-    #[serde(default)]
-    pub min_smb_version: Option<String>,
+    Ok(Json(Deleted { deleted: id }))
 }
 
 pub async fn update(
@@ -503,7 +380,7 @@ pub async fn update(
     State(state): State<Shared>,
     Path(id): Path<String>,
     body: RawJson,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<RecordView>> {
     let actor = p.actor();
     authz::require(&actor, Action::EditRecords)?;
     let patch = record_patch(body.parse::<UpdateRecord>()?)?;
@@ -516,41 +393,12 @@ pub async fn update(
     Ok(Json(view))
 }
 
-/// `PATCH /vaults/{id}`: only the fields given change; the password only when given.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateVault {
-    #[serde(default)]
-    pub title: Option<String>,
-    #[serde(default)]
-    pub url: Option<String>,
-    #[serde(default)]
-    pub user: Option<String>,
-    /// An empty string clears it.
-    #[serde(default)]
-    pub domain: Option<String>,
-    /// An empty string clears it.
-    #[serde(default)]
-    pub organization: Option<String>,
-    #[serde(default)]
-    pub verify_tls: Option<bool>,
-    /// An empty string clears it.
-    #[serde(default)]
-    pub ca_pem: Option<String>,
-    #[serde(default)]
-    pub api: Option<String>,
-    #[serde(default)]
-    pub comments: Option<String>,
-    #[serde(default)]
-    pub password: Option<SecretValue>,
-}
-
 pub async fn vault_update(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
     Path(id): Path<String>,
     body: RawJson,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<VaultView>> {
     let actor = p.actor();
     authz::require(&actor, Action::EditRecords)?;
     let (patch, password) = vault_patch(body.parse::<UpdateVault>()?);

@@ -12,9 +12,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+pub use sealscan_api::appliances::RewrapStored;
 use sealscan_protocols::appliance::{RewrapItem, RewrapSubmit, RewrapWork};
 use sealscan_protocols::envelope::{Binding, Envelope, same_payload};
-use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeSet;
 
@@ -87,13 +87,6 @@ pub async fn work(
         Some(work) => Json(work).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     })
-}
-
-#[derive(Serialize)]
-pub struct RewrapStored {
-    pub stored: usize,
-    /// Envelopes the new appliance still lacks.
-    pub remaining: usize,
 }
 
 /// `POST /api/v1/appliance/rewrap`: all items are checked first; one bad item refuses the

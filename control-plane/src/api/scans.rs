@@ -4,83 +4,14 @@ use super::auth::CurrentUser;
 use super::error::{ApiError, ApiResult, Body};
 use crate::authz::{self, Action};
 use crate::domain::Shared;
-use crate::store::{ApplianceState, JobRow, ScanPorts, ScanRow, Tx};
+use crate::store::{ApplianceState, JobRow, ScanRow, Tx};
 use axum::Json;
 use axum::extract::{Path, State};
-use sealscan_protocols::results::{LoginKind, Status};
-use serde::{Deserialize, Serialize};
+pub use sealscan_api::scans::{JobView, ResultView, ScanRequest, ScanState, ScanView};
+use sealscan_protocols::results::LoginKind;
 use serde_json::json;
-use std::collections::BTreeMap;
 
 const MAX_TITLE_LEN: usize = 120;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScanRequest {
-    #[serde(default)]
-    pub title: Option<String>,
-    pub targets: Vec<String>,
-    /// "unix", "windows" or "both".
-    pub kinds: String,
-    /// An approved appliance's id; any approved appliance when absent.
-    #[serde(default)]
-    pub appliance: Option<String>,
-    /// Log in at these ports instead of 22 (unix) and 445 (windows).
-    #[serde(default)]
-    pub ports: Option<ScanPorts>,
-}
-
-#[derive(Serialize)]
-pub struct JobView {
-    pub id: String,
-    pub state: String,
-    pub claimed_by: Option<String>,
-    pub claims: i64,
-    pub lease_expires_at: Option<i64>,
-    pub targets_total: usize,
-    pub targets_done: usize,
-    pub completed_at: Option<i64>,
-    /// Why a queued job is held back (e.g. waiting for rewrap), when something holds it.
-    pub waiting: Option<crate::waiting::Waiting>,
-}
-
-#[derive(Serialize)]
-pub struct ScanView {
-    pub id: String,
-    pub title: String,
-    pub created_by: String,
-    pub created_at: i64,
-    pub targets: Vec<String>,
-    pub kinds: String,
-    pub appliance: Option<String>,
-    pub ports: ScanPorts,
-    /// queued, running or done.
-    pub state: &'static str,
-    pub targets_total: usize,
-    pub targets_done: usize,
-    pub completed_at: Option<i64>,
-    /// The first held-back job's reason, so a list shows why a scan does not start.
-    pub waiting: Option<String>,
-    pub jobs: Vec<JobView>,
-}
-
-#[derive(Serialize)]
-pub struct ResultView {
-    pub host: String,
-    pub target_id: String,
-    pub kind: LoginKind,
-    pub status: Status,
-    pub qid: u32,
-    pub cause: Option<String>,
-    pub step: Option<String>,
-    pub login_id: String,
-    pub method: String,
-    pub facts: BTreeMap<String, String>,
-    pub record_id: Option<String>,
-    pub appliance_id: String,
-    pub job_id: String,
-    pub at: i64,
-}
 
 fn parse_kinds(s: &str) -> Result<Vec<LoginKind>, ApiError> {
     match s.trim().to_ascii_lowercase().as_str() {
@@ -126,11 +57,11 @@ fn scan_view(tx: &Tx<'_>, s: ScanRow) -> Result<ScanView, ApiError> {
     let total = jobs.iter().map(|j| j.targets_total).sum();
     let done = jobs.iter().map(|j| j.targets_done).sum();
     let state = if s.completed_at.is_some() {
-        "done"
+        ScanState::Done
     } else if jobs.iter().any(|j| j.claims > 0) {
-        "running"
+        ScanState::Running
     } else {
-        "queued"
+        ScanState::Queued
     };
     Ok(ScanView {
         id: s.id.to_string(),

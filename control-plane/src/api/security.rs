@@ -4,66 +4,25 @@ use super::error::{ApiError, ApiResult, Body};
 use crate::authz::{self, Action};
 use crate::domain::Shared;
 use crate::model::{
-    Acceptance, OperatorFeatures, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH_FLOOR, RiskAgreement,
-    RiskStatus, Role, SESSION_TIMEOUT_MAX, SESSION_TIMEOUT_MIN, SecuritySettings,
+    Acceptance, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH_FLOOR, RiskAgreement, RiskStatus,
+    SESSION_TIMEOUT_MAX, SESSION_TIMEOUT_MIN, SecuritySettings,
 };
 use axum::Json;
 use axum::extract::State;
-use serde::{Deserialize, Serialize};
+pub use sealscan_api::security::{
+    AgreementRequest, AgreementView, AllowlistRequest, AllowlistView, ExternalIdsView, NdsmRequest,
+    NdsmView, PasswordRulesPatch, SecurityPatch, SecurityView, ToggleRequest,
+};
 use serde_json::json;
-use std::collections::BTreeMap;
-
-#[derive(Serialize)]
-pub struct SecurityView {
-    pub edition: &'static str,
-    pub security: SecuritySettings,
-    pub operator_features: OperatorFeatures,
-    pub your_ip: String,
-}
 
 pub async fn show(CurrentUser(p): CurrentUser) -> ApiResult<Json<SecurityView>> {
     authz::require(&p.actor(), Action::ManageSecurity)?;
     Ok(Json(SecurityView {
-        edition: p.subscription.edition.as_str(),
+        edition: p.subscription.edition,
         security: p.subscription.security.clone(),
         operator_features: p.subscription.features.clone(),
         your_ip: p.ip.to_string(),
     }))
-}
-
-/// Options changed with PUT /security; absent fields stay as they are. The allowlist, the
-/// external-ID option, the risk agreement and the NDSM have their own endpoints.
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct SecurityPatch {
-    pub password_expiry_months: Option<u32>,
-    pub expiry_notice_days: Option<u32>,
-    pub expiry_notice_repeat_days: Option<u32>,
-    pub change_expired_at_login: Option<bool>,
-    pub user_defined_passwords: Option<bool>,
-    pub min_password_length: Option<u32>,
-    /// The complexity rules to change; absent rules stay as they are.
-    pub password_rules: Option<PasswordRulesPatch>,
-    pub expiry_notice_ui: Option<bool>,
-    pub expiry_notice_email: Option<bool>,
-    pub force_change_first_login: Option<bool>,
-    pub lockout_failed_logins: Option<u32>,
-    pub two_factor_required: Option<bool>,
-    pub session_timeout_minutes: Option<u32>,
-    /// A role's value; null removes it (the global value applies again).
-    pub session_timeout_by_role: Option<BTreeMap<Role, Option<u32>>>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct PasswordRulesPatch {
-    pub lowercase: Option<bool>,
-    pub uppercase: Option<bool>,
-    pub digit: Option<bool>,
-    pub special: Option<bool>,
-    pub no_three_identical: Option<bool>,
-    pub no_three_sequential: Option<bool>,
-    pub no_names: Option<bool>,
 }
 
 fn range(rule: &'static str, what: &str, v: u32, lo: u32, hi: u32) -> Result<(), ApiError> {
@@ -223,19 +182,11 @@ pub async fn update(
         Ok::<_, ApiError>(sub)
     })?;
     Ok(Json(SecurityView {
-        edition: sub.edition.as_str(),
+        edition: sub.edition,
         security: sub.security,
         operator_features: sub.features,
         your_ip: p.ip.to_string(),
     }))
-}
-
-#[derive(Serialize)]
-pub struct AllowlistView {
-    pub enabled: bool,
-    pub entries: Vec<String>,
-    pub your_ip: String,
-    pub you_are_allowed: bool,
 }
 
 pub async fn show_allowlist(CurrentUser(p): CurrentUser) -> ApiResult<Json<AllowlistView>> {
@@ -247,13 +198,6 @@ pub async fn show_allowlist(CurrentUser(p): CurrentUser) -> ApiResult<Json<Allow
         your_ip: p.ip.to_string(),
         you_are_allowed: !s.allowlist_enabled || allowlist_permits(&s.allowlist, p.ip),
     }))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AllowlistRequest {
-    pub enabled: bool,
-    pub entries: Vec<String>,
 }
 
 /// Replaces the allowlist. A list that would shut out the Manager saving it is refused.
@@ -285,7 +229,10 @@ pub async fn set_allowlist(
                 p.ip
             ),
         )
-        .with_details(json!({"your_ip": p.ip.to_string()})));
+        .with_details(sealscan_api::ErrorDetails {
+            your_ip: Some(p.ip.to_string()),
+            ..Default::default()
+        }));
     }
     let now = state.now();
     let s = state.store.write(|tx| {
@@ -311,12 +258,6 @@ pub async fn set_allowlist(
     }))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ToggleRequest {
-    pub enabled: bool,
-}
-
 /// The Primary Contact's option letting granted Managers, Unit Managers and User
 /// Administrators edit external IDs. Grants are kept while it is off, so turning it back on
 /// restores them.
@@ -324,7 +265,7 @@ pub async fn set_external_ids(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
     Body(req): Body<ToggleRequest>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<ExternalIdsView>> {
     let actor = p.actor();
     authz::require(&actor, Action::PrimaryContactOption)?;
     let now = state.now();
@@ -342,13 +283,9 @@ pub async fn set_external_ids(
         )?;
         Ok::<_, ApiError>(())
     })?;
-    Ok(Json(json!({"external_ids_editable": req.enabled})))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AgreementRequest {
-    pub accept: bool,
+    Ok(Json(ExternalIdsView {
+        external_ids_editable: req.enabled,
+    }))
 }
 
 /// The risk agreement for never-expiring API-only passwords. Declining (or opting out later)
@@ -357,7 +294,7 @@ pub async fn never_expire_agreement(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
     Body(req): Body<AgreementRequest>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<AgreementView>> {
     let actor = p.actor();
     authz::require(&actor, Action::PrimaryContactOption)?;
     if !p.subscription.features.api_never_expire {
@@ -398,15 +335,10 @@ pub async fn never_expire_agreement(
         )?;
         Ok::<_, ApiError>((sub.security.never_expire_risk, cleared))
     })?;
-    Ok(Json(
-        json!({"agreement": agreement, "cleared_users": cleared}),
-    ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NdsmRequest {
-    pub accepted: bool,
+    Ok(Json(AgreementView {
+        agreement,
+        cleared_users: cleared,
+    }))
 }
 
 /// The New Data Security Model: accepted once, for good.
@@ -414,7 +346,7 @@ pub async fn new_data_security_model(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
     Body(req): Body<NdsmRequest>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<NdsmView>> {
     let actor = p.actor();
     authz::require(&actor, Action::ManageSecurity)?;
     let now = state.now();
@@ -450,5 +382,7 @@ pub async fn new_data_security_model(
             }
         }
     })?;
-    Ok(Json(json!({"new_data_security_model": acceptance})))
+    Ok(Json(NdsmView {
+        new_data_security_model: acceptance,
+    }))
 }

@@ -1,44 +1,21 @@
 //! Sign-in, sign-out and `whoami`.
 use super::auth::{AnyUserSession, ClientIp};
 use super::error::{ApiResult, Body};
-use super::views::{UserView, user_view};
+use super::views::user_view;
 use crate::domain::Shared;
 use crate::domain::accounts::login::{self, Credentials};
-use crate::lifecycle::{self, ExpiryNotice};
-use crate::secrets::Password;
+use crate::lifecycle;
 use crate::store::SessionScope;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use sealscan_api::session::SessionScope as Scope;
+pub use sealscan_api::session::{LoginRequest, LoginResponse, WhoAmI};
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LoginRequest {
-    pub username: String,
-    pub password: Password,
-    #[serde(default)]
-    pub totp_code: Option<String>,
-    /// Sets a new password during the login when one is due (first login, expiry).
-    #[serde(default)]
-    pub new_password: Option<Password>,
-}
-
-#[derive(Serialize)]
-pub struct LoginResponse {
-    pub token: String,
-    pub scope: &'static str,
-    pub idle_timeout_minutes: u32,
-    pub user: UserView,
-    pub password_expiry_notice: Option<ExpiryNotice>,
-    /// Present once when the control plane generated the user's new password.
-    pub generated_password: Option<Password>,
-}
-
-fn scope_name(scope: SessionScope) -> &'static str {
+fn scope_name(scope: SessionScope) -> Scope {
     match scope {
-        SessionScope::Full => "full",
-        SessionScope::EnrollTwoFactor => "enroll_2fa",
+        SessionScope::Full => Scope::Full,
+        SessionScope::EnrollTwoFactor => Scope::EnrollTwoFactor,
     }
 }
 
@@ -64,17 +41,6 @@ pub async fn login(
     }))
 }
 
-#[derive(Serialize)]
-pub struct WhoAmI {
-    pub user: UserView,
-    pub scope: &'static str,
-    pub idle_timeout_minutes: u32,
-    pub client_ip: String,
-    pub subscription: String,
-    pub edition: &'static str,
-    pub password_expiry_notice: Option<ExpiryNotice>,
-}
-
 pub async fn whoami(
     State(state): State<Shared>,
     AnyUserSession(p): AnyUserSession,
@@ -86,7 +52,7 @@ pub async fn whoami(
         idle_timeout_minutes: p.session.idle_timeout_minutes,
         client_ip: p.ip.to_string(),
         subscription: p.subscription.name.clone(),
-        edition: p.subscription.edition.as_str(),
+        edition: p.subscription.edition,
         password_expiry_notice: lifecycle::expiry_notice(&p.subscription, &p.user, now),
     })
 }

@@ -8,7 +8,8 @@ use crate::domain::Shared;
 use crate::store::UnitOwner;
 use axum::Json;
 use axum::extract::{Path, State};
-use serde_json::{Value, json};
+use sealscan_api::users::{OwnerUnit, UnitOwnerKind};
+use serde_json::json;
 
 async fn set(
     p: UserPrincipal,
@@ -16,7 +17,7 @@ async fn set(
     owner_kind: &'static str,
     id: String,
     req: UnitRequest,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<OwnerUnit>> {
     let actor = p.actor();
     authz::require(&actor, Action::SetUnits)?;
     let unit = checked_unit(req)?;
@@ -45,7 +46,15 @@ async fn set(
         )?;
         Ok(())
     })?;
-    Ok(Json(json!({"kind": owner_kind, "id": id, "unit": unit})))
+    Ok(Json(OwnerUnit {
+        kind: if owner_kind == "vault" {
+            UnitOwnerKind::Vault
+        } else {
+            UnitOwnerKind::Record
+        },
+        id,
+        unit,
+    }))
 }
 
 pub async fn set_record_unit(
@@ -53,7 +62,7 @@ pub async fn set_record_unit(
     State(state): State<Shared>,
     Path(id): Path<String>,
     Body(req): Body<UnitRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<OwnerUnit>> {
     set(p, state, "record", id, req).await
 }
 
@@ -62,6 +71,6 @@ pub async fn set_vault_unit(
     State(state): State<Shared>,
     Path(id): Path<String>,
     Body(req): Body<UnitRequest>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<OwnerUnit>> {
     set(p, state, "vault", id, req).await
 }

@@ -9,12 +9,15 @@ use crate::domain::accounts::password;
 use crate::domain::validate;
 use crate::lifecycle::{self, NewPassword};
 use crate::model::{NewUser, Role, SESSION_TIMEOUT_MAX, SESSION_TIMEOUT_MIN, Subscription, User};
-use crate::secrets::Password;
 use crate::store::{Tx, UnitOwner};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::{Deserialize, Deserializer, Serialize};
+pub use sealscan_api::users::{
+    CreateUser as CreateRequest, PermissionRequest, ResetUserPassword as ResetRequest, RoleRequest,
+    UnitRequest, UpdateUser as UpdateRequest, UserCreated as CreateResponse,
+    UserPasswordReset as ResetResponse, UserUnit,
+};
 use serde_json::json;
 
 fn validate_timeout(minutes: u32) -> Result<(), ApiError> {
@@ -84,28 +87,6 @@ pub async fn show(
     Ok(Json(user_view(&p.subscription, &u)))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateRequest {
-    pub username: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub email: String,
-    pub role: Role,
-    #[serde(default)]
-    pub api_only: bool,
-    #[serde(default)]
-    pub external_id: Option<String>,
-    #[serde(default)]
-    pub password: Option<Password>,
-}
-
-#[derive(Serialize)]
-pub struct CreateResponse {
-    pub user: UserView,
-    pub generated_password: Option<Password>,
-}
-
 pub async fn create(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
@@ -168,32 +149,6 @@ pub async fn create(
             generated_password: chosen.into_generated(),
         }),
     ))
-}
-
-/// Distinguishes "absent" from "null" (which clears the value).
-fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateRequest {
-    #[serde(default)]
-    pub first_name: Option<String>,
-    #[serde(default)]
-    pub last_name: Option<String>,
-    #[serde(default)]
-    pub email: Option<String>,
-    #[serde(default)]
-    pub api_only: Option<bool>,
-    #[serde(default, deserialize_with = "double_option")]
-    pub external_id: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    pub session_timeout_minutes: Option<Option<u32>>,
-    #[serde(default)]
-    pub never_expire: Option<bool>,
 }
 
 pub async fn update(
@@ -401,20 +356,6 @@ pub async fn unlock(
     set_locked(&p, &state, &key, false).await
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct ResetRequest {
-    #[serde(default)]
-    pub password: Option<Password>,
-}
-
-#[derive(Serialize)]
-pub struct ResetResponse {
-    pub user: UserView,
-    pub generated_password: Option<Password>,
-    pub must_change_password: bool,
-}
-
 /// An authorised user sets a new password for someone else; it must be changed at the
 /// next login.
 pub async fn reset_password(
@@ -464,12 +405,6 @@ pub async fn reset_password(
     }))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RoleRequest {
-    pub role: Role,
-}
-
 pub async fn set_role(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
@@ -500,12 +435,6 @@ pub async fn set_role(
             json!({"from": old, "to": req.role, "records_permission_withdrawn": records_permission_withdrawn}),
         ))
     })
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PermissionRequest {
-    pub granted: bool,
 }
 
 /// The Primary Contact grants or withdraws one user's permission to edit external IDs.
@@ -591,13 +520,6 @@ pub async fn reset_two_factor(
     })
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UnitRequest {
-    /// The unit's name; null takes the owner out of every unit.
-    pub unit: Option<String>,
-}
-
 pub fn checked_unit(req: UnitRequest) -> ApiResult<Option<String>> {
     match req.unit {
         Some(u) => {
@@ -613,14 +535,17 @@ pub async fn show_unit(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
     Path(key): Path<String>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<UserUnit>> {
     authz::require(&p.actor(), Action::ViewUsers)?;
     let (u, unit) = state.store.read(|tx| {
         let u = target(tx, &key)?;
         let unit = tx.unit_of(UnitOwner::User(u.id))?;
         Ok::<_, ApiError>((u, unit))
     })?;
-    Ok(Json(json!({"username": u.username, "unit": unit})))
+    Ok(Json(UserUnit {
+        username: u.username,
+        unit,
+    }))
 }
 
 /// A Manager puts a user in a business unit, or takes them out of every unit.
@@ -629,7 +554,7 @@ pub async fn set_unit(
     State(state): State<Shared>,
     Path(key): Path<String>,
     Body(req): Body<UnitRequest>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<UserUnit>> {
     let actor = p.actor();
     authz::require(&actor, Action::SetUnits)?;
     let unit = checked_unit(req)?;
@@ -649,5 +574,8 @@ pub async fn set_unit(
         )?;
         Ok::<_, ApiError>(u)
     })?;
-    Ok(Json(json!({"username": u.username, "unit": unit})))
+    Ok(Json(UserUnit {
+        username: u.username,
+        unit,
+    }))
 }

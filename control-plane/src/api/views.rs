@@ -2,39 +2,7 @@
 use crate::dates::rfc3339;
 use crate::lifecycle;
 use crate::model::{Role, Subscription, User};
-use serde::Serialize;
-
-#[derive(Serialize)]
-pub struct UserView {
-    pub id: i64,
-    pub username: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub email: String,
-    pub role: Role,
-    pub primary_contact: bool,
-    pub api_only: bool,
-    pub external_id: Option<String>,
-    /// The grant as stored, and whether it is in force (the subscription option is on).
-    pub external_id_permission: bool,
-    pub external_id_permission_effective: bool,
-    /// The records grant as stored, and whether this user may change records and vaults
-    /// (Managers always; Unit Managers with the grant).
-    pub records_permission: bool,
-    pub records_permission_effective: bool,
-    pub never_expire: bool,
-    pub never_expire_effective: bool,
-    pub locked: bool,
-    pub failed_logins: u32,
-    pub must_change_password: bool,
-    pub two_factor_enabled: bool,
-    pub session_timeout_minutes: Option<u32>,
-    pub effective_session_timeout_minutes: u32,
-    pub password_changed_at: String,
-    pub password_expires_at: Option<String>,
-    pub created_at: String,
-    pub last_login_at: Option<String>,
-}
+pub use sealscan_api::users::UserView;
 
 pub fn user_view(sub: &Subscription, u: &User) -> UserView {
     let primary = sub.primary_contact_id == Some(u.id);

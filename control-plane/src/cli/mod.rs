@@ -1,7 +1,7 @@
-//! The command lines of `sealscan-control` and `sealscan`, as clap definitions only.
+//! The command line of `sealscan-control`, as clap definitions only.
 //!
-//! They live in the library rather than in the binaries so that packaging/ can render the man
-//! pages from exactly what the programs parse, without compiling the programs' behaviour (and
-//! its dependencies) into the man-page generator.
-pub mod operator;
+//! It lives in the library rather than in the binary so that packaging/ can render the man
+//! pages from exactly what the program parses, without compiling the program's behaviour (and
+//! its dependencies) into the man-page generator. The operator CLI `sealscan` has its own
+//! crate (control-plane/cli).
 pub mod server;

@@ -1,6 +1,7 @@
 //! The one error type of the domain layer: a refusal that names its rule, or a failure below
 //! it. It knows nothing of HTTP; `api` maps each [`Kind`] to a status code.
 use crate::store::StoreError;
+use sealscan_api::ErrorDetails;
 
 /// What sort of refusal this is; the API answers each with its own status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,7 +29,8 @@ pub struct DomainError {
     /// The stable code clients match on, such as `user.username-invalid`.
     pub rule: &'static str,
     pub message: String,
-    pub details: Option<serde_json::Value>,
+    /// Boxed like the API's: most refusals carry none.
+    pub details: Option<Box<ErrorDetails>>,
 }
 
 pub type DomainResult<T> = Result<T, DomainError>;
@@ -63,8 +65,8 @@ impl DomainError {
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(Kind::Internal, "internal", message)
     }
-    pub fn with_details(mut self, details: serde_json::Value) -> Self {
-        self.details = Some(details);
+    pub fn with_details(mut self, details: ErrorDetails) -> Self {
+        self.details = Some(Box::new(details));
         self
     }
 }

@@ -2,50 +2,10 @@
 use super::error::Result;
 use super::tx::{Tx, flag};
 use rusqlite::{OptionalExtension, Row, params};
-use serde::Serialize;
+pub use sealscan_api::appliances::{ApplianceState, EnrollmentToken};
 
 /// How stale `last_seen_at` may get before an appliance request rewrites it.
 pub const LAST_SEEN_GRANULARITY_SECS: i64 = 15;
-
-#[derive(Clone, Debug, Serialize)]
-pub struct EnrollmentToken {
-    pub label: String,
-    pub created_by: String,
-    pub created_at: i64,
-    pub expires_at: i64,
-    pub used_at: Option<i64>,
-    pub appliance_id: Option<String>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ApplianceState {
-    Pending,
-    Approved,
-    Rejected,
-    Revoked,
-}
-
-impl ApplianceState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ApplianceState::Pending => "pending",
-            ApplianceState::Approved => "approved",
-            ApplianceState::Rejected => "rejected",
-            ApplianceState::Revoked => "revoked",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "pending" => ApplianceState::Pending,
-            "approved" => ApplianceState::Approved,
-            "rejected" => ApplianceState::Rejected,
-            "revoked" => ApplianceState::Revoked,
-            _ => return None,
-        })
-    }
-}
 
 #[derive(Clone, Debug)]
 pub struct ApplianceRow {
@@ -99,7 +59,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<ApplianceRow> {
         public_key: r.get(2)?,
         key_id: r.get(3)?,
         fingerprint: r.get(4)?,
-        state: ApplianceState::parse(&state).ok_or_else(|| {
+        state: ApplianceState::from_name(&state).ok_or_else(|| {
             rusqlite::Error::FromSqlConversionFailure(
                 5,
                 rusqlite::types::Type::Text,

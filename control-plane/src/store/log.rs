@@ -1,32 +1,7 @@
 use super::error::Result;
 use super::tx::Tx;
 use rusqlite::params;
-use serde::Serialize;
-
-#[derive(Clone, Debug, Serialize)]
-pub struct AuditEntry {
-    pub id: i64,
-    pub at: i64,
-    pub actor: String,
-    pub action: String,
-    pub target: String,
-    pub detail: serde_json::Value,
-    pub ip: Option<String>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct OutboxEmail {
-    pub id: i64,
-    pub at: i64,
-    pub to: String,
-    pub subject: String,
-    pub body: String,
-    pub kind: String,
-    pub user_id: Option<i64>,
-    pub sent_at: Option<i64>,
-    pub attempts: u32,
-    pub last_error: Option<String>,
-}
+pub use sealscan_api::admin::{AuditEntry, OutboxEmail};
 
 fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEmail> {
     Ok(OutboxEmail {

@@ -4,8 +4,8 @@
 use super::error::{Result, StoreError};
 use super::tx::{Tx, flag};
 use rusqlite::{Row, params};
-use sealscan_protocols::appliance::{LoginType, RecordKind, UnixAuth, WindowsDomainType};
-use sealscan_protocols::smb2::Dialect;
+pub use sealscan_api::records::WindowsSettings;
+use sealscan_protocols::appliance::{LoginType, RecordKind, UnixAuth};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -67,19 +67,6 @@ CREATE TABLE ncsm (
 
 /// The secrets' owner kind for a vault: the binding's record kind.
 pub use sealscan_protocols::envelope::VAULT_KIND;
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WindowsSettings {
-    pub domain_type: WindowsDomainType,
-    #[serde(default)]
-    pub domain: Option<String>,
-    #[serde(default)]
-    pub service_selected: bool,
-    pub ntlmv2: bool,
-    pub ntlmv1: bool,
-    pub require_signing: bool,
-    pub min_smb_version: Dialect,
-}
 
 #[derive(Clone, Debug, Serialize)]
 pub struct RecordRow {

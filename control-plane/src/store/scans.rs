@@ -2,27 +2,8 @@
 use super::error::{Result, StoreError};
 use super::tx::{Tx, flag};
 use rusqlite::{OptionalExtension, Row, params};
+pub use sealscan_api::scans::ScanPorts;
 use sealscan_protocols::results::{LoginKind, LoginOutcome};
-use serde::{Deserialize, Serialize};
-
-/// Ports to log in at instead of 22 and 445.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScanPorts {
-    #[serde(default)]
-    pub unix: Option<u16>,
-    #[serde(default)]
-    pub windows: Option<u16>,
-}
-
-impl ScanPorts {
-    pub fn for_kind(&self, kind: LoginKind) -> Option<u16> {
-        match kind {
-            LoginKind::Unix => self.unix,
-            LoginKind::Windows => self.windows,
-        }
-    }
-}
 
 #[derive(Clone, Debug)]
 pub struct ScanRow {

@@ -5,7 +5,20 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
 pub const CONTROL: &str = env!("CARGO_BIN_EXE_sealscan-control");
-pub const CLI: &str = env!("CARGO_BIN_EXE_sealscan");
+/// The `sealscan` CLI is another package's binary (sealscan-cli), which cargo builds beside
+/// this one: `cargo test --workspace` does, or `cargo build -p sealscan-cli` first.
+pub static CLI: std::sync::LazyLock<std::path::PathBuf> = std::sync::LazyLock::new(|| {
+    let dir = std::path::Path::new(CONTROL)
+        .parent()
+        .expect("the binaries' directory");
+    let cli = dir.join("sealscan");
+    assert!(
+        cli.is_file(),
+        "{} is missing: build it with `cargo build -p sealscan-cli` (cargo test --workspace does)",
+        cli.display()
+    );
+    cli
+});
 /// The Primary Contact's password in these tests.
 pub const PW: &str = "Vq7!mZp4#Lw";
 
@@ -97,7 +110,7 @@ pub fn init_and_serve(data: &Path) -> Served {
 
 /// `sealscan ARGS` with `stdin` as its whole standard input.
 pub fn run(cfg: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(CLI)
+    let mut child = Command::new(&*CLI)
         .env("SEALSCAN_CONFIG_DIR", cfg)
         .args(args)
         .stdin(Stdio::piped())

@@ -28,6 +28,7 @@ pub const FIELD_NAMES: [&str; 7] = [
 /// In JSON (the appliance API's rewrap items) a field that does not apply is `null`, and
 /// `field` must name a [`SecretFieldName`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Binding {
     /// "unix", "windows" or "vault".
     pub record_kind: String,
@@ -36,10 +37,13 @@ pub struct Binding {
     pub field: String,
     pub user: String,
     #[serde(default, with = "wire::empty_is_null")]
+    #[cfg_attr(feature = "schemars", schemars(with = "Option<String>"))]
     pub domain: String,
     #[serde(default, with = "wire::empty_is_null")]
+    #[cfg_attr(feature = "schemars", schemars(with = "Option<String>"))]
     pub vault_url: String,
     #[serde(default, with = "wire::empty_is_null")]
+    #[cfg_attr(feature = "schemars", schemars(with = "Option<String>"))]
     pub secret_name: String,
 }
 

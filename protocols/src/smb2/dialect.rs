@@ -113,6 +113,18 @@ impl<'de> serde::Deserialize<'de> for Dialect {
     }
 }
 
+/// In JSON Schema: one of the exact names.
+#[cfg(feature = "schemars")]
+impl schemars::JsonSchema for Dialect {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SmbDialect".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names: Vec<&str> = Dialect::ALL.iter().map(|d| d.name()).collect();
+        schemars::json_schema!({"type": "string", "enum": names})
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Dialect;

@@ -38,7 +38,7 @@ fn the_readme_demo_runs_and_tells_its_story() {
         .collect();
     assert!(
         missing.is_empty(),
-        "{} missing in {}: `cargo test --workspace` builds them, or run `cargo build -p sealscan-control -p sealscan-agent` first",
+        "{} missing in {}: `cargo test --workspace` builds them, or run `cargo build -p sealscan-control -p sealscan-cli -p sealscan-agent` first",
         missing.join(", "),
         bins.display()
     );

@@ -9,10 +9,10 @@ use crate::domain::validate::{bad, new_id, record_text as text};
 use crate::domain::{DomainError, DomainResult};
 use crate::iprange::IpRange;
 use crate::store::{RecordRow, Tx};
+use sealscan_api::ErrorDetails;
 use sealscan_protocols::appliance::{
     LoginType, RecordKind, SecretField, SecretFieldName, UnixAuth, WindowsDomainType,
 };
-use serde_json::json;
 use windows::{WindowsDraft, WindowsPatch};
 
 /// How a vault login names its secret: by name (optionally in a folder), by Secret Server's
@@ -436,7 +436,11 @@ fn check_ip_claims(
                             other.id
                         ),
                     )
-                    .with_details(json!({"ip": ip.to_string(), "record_id": other.id})));
+                    .with_details(ErrorDetails {
+                        ip: Some(ip.to_string()),
+                        record_id: Some(other.id.clone()),
+                        ..ErrorDetails::default()
+                    }));
                 }
             }
         }

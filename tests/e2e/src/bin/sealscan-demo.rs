@@ -772,7 +772,7 @@ fn binaries_dir() -> Result<PathBuf, String> {
         .collect();
     if !missing.is_empty() {
         return Err(format!(
-            "{} missing in {}: build them with `cargo build -p sealscan-control -p sealscan-agent` (scripts/demo does), or set SEALSCAN_BIN_DIR",
+            "{} missing in {}: build them with `cargo build -p sealscan-control -p sealscan-cli -p sealscan-agent` (scripts/demo does), or set SEALSCAN_BIN_DIR",
             missing.join(", "),
             dir.display()
         ));

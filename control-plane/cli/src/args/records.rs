@@ -27,6 +27,32 @@ pub enum RecordsCmd {
     },
 }
 
+/// Where a vault login's secret is: the vault, and the secret by name (and folder), id or path.
+/// On update a new reference replaces the old one whole.
+#[derive(Args)]
+pub struct VaultSecretArgs {
+    /// Vault logins: the vault record's id.
+    #[arg(long)]
+    pub vault: Option<String>,
+    /// Vault logins: the secret's exact name in the vault (with --folder when not unique).
+    #[arg(long, conflicts_with_all = ["secret_id", "secret_path"])]
+    pub secret_name: Option<String>,
+    /// Vault logins: the folder holding --secret-name: an id, a name, or a \-path (the
+    /// control plane refuses a folder without a name).
+    #[arg(long)]
+    pub folder: Option<String>,
+    /// Vault logins: the secret by Secret Server's id.
+    #[arg(long, conflicts_with = "secret_path")]
+    pub secret_id: Option<i64>,
+    /// Vault logins: the secret by its path, e.g. '\Unix\Prod\root-key'.
+    #[arg(long)]
+    pub secret_path: Option<String>,
+    /// Unix vault logins: log in with the secret's password or its private key (default:
+    /// the private key when the secret holds one, else the password).
+    #[arg(long, value_parser = ["password", "private_key"])]
+    pub secret_auth: Option<String>,
+}
+
 #[derive(Args)]
 pub struct CreateRecordArgs {
     #[arg(long, value_parser = ["unix", "windows"])]
@@ -41,25 +67,8 @@ pub struct CreateRecordArgs {
     pub ips: Vec<String>,
     #[arg(long, default_value = "basic", value_parser = ["basic", "vault"])]
     pub login_type: String,
-    /// Vault logins: the vault record's id.
-    #[arg(long)]
-    pub vault: Option<String>,
-    /// Vault logins: the secret's exact name in the vault (with --folder when not unique).
-    #[arg(long, conflicts_with_all = ["secret_id", "secret_path"])]
-    pub secret_name: Option<String>,
-    /// Vault logins: the folder holding --secret-name: an id, a name, or a \-path.
-    #[arg(long, requires = "secret_name")]
-    pub folder: Option<String>,
-    /// Vault logins: the secret by Secret Server's id.
-    #[arg(long, conflicts_with = "secret_path")]
-    pub secret_id: Option<i64>,
-    /// Vault logins: the secret by its path, e.g. '\Unix\Prod\root-key'.
-    #[arg(long)]
-    pub secret_path: Option<String>,
-    /// Unix vault logins: log in with the secret's password or its private key (default:
-    /// the private key when the secret holds one, else the password).
-    #[arg(long, value_parser = ["password", "private_key"])]
-    pub secret_auth: Option<String>,
+    #[command(flatten)]
+    pub secret: VaultSecretArgs,
     #[arg(long, default_value = "")]
     pub comments: String,
     /// Unix: log in with this private key (PEM file) instead of a password.
@@ -149,21 +158,8 @@ pub struct UpdateRecordArgs {
     pub no_ips: bool,
     #[arg(long, value_parser = ["basic", "vault"])]
     pub login_type: Option<String>,
-    #[arg(long)]
-    pub vault: Option<String>,
-    /// A new secret reference replaces the old one whole: a name (and --folder), an id or a
-    /// path.
-    #[arg(long, conflicts_with_all = ["secret_id", "secret_path"])]
-    pub secret_name: Option<String>,
-    #[arg(long)]
-    pub folder: Option<String>,
-    #[arg(long, conflicts_with = "secret_path")]
-    pub secret_id: Option<i64>,
-    #[arg(long)]
-    pub secret_path: Option<String>,
-    /// Unix vault logins: password or private_key.
-    #[arg(long, value_parser = ["password", "private_key"])]
-    pub secret_auth: Option<String>,
+    #[command(flatten)]
+    pub secret: VaultSecretArgs,
     #[arg(long)]
     pub comments: Option<String>,
     /// Give the password again (prompted, or read from stdin).

@@ -1,7 +1,11 @@
 //! The HTTPS client the `sealscan` CLI uses, and its saved login profile: the control plane's
 //! URL and CA file in `profile.toml`, the session token in a 0600 file beside it.
+use crate::Code;
+use crate::error::{ErrorBody, ErrorInfo};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+
+pub use reqwest::Method;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -13,13 +17,18 @@ pub enum ClientError {
     Config(String),
     #[error("cannot reach the control plane: {0}")]
     Transport(String),
-    #[error("refused ({status}, rule {rule}): {message}")]
-    Api {
-        status: u16,
-        rule: String,
-        message: String,
-        details: Value,
-    },
+    #[error("refused ({status}, rule {}): {}", .error.rule, .error.message)]
+    Api { status: u16, error: Box<ErrorInfo> },
+}
+
+impl ClientError {
+    /// The rule that refused the request, when the server refused it.
+    pub fn code(&self) -> Option<Code> {
+        match self {
+            ClientError::Api { error, .. } => Some(error.rule),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -124,6 +133,7 @@ pub fn delete_token(dir: &Path) -> Result<(), ClientError> {
 pub struct Client {
     http: reqwest::Client,
     base: String,
+    token: Option<Zeroizing<String>>,
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -136,6 +146,9 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     out
 }
+
+/// A request without a body.
+pub const NO_BODY: Option<&()> = None;
 
 impl Client {
     pub fn new(profile: &Profile) -> Result<Client, ClientError> {
@@ -176,23 +189,29 @@ impl Client {
         Ok(Client {
             http,
             base: url.to_string(),
+            token: None,
         })
     }
 
-    pub async fn send(
+    /// The same client, sending `token` as its bearer credential.
+    pub fn with_token(mut self, token: Zeroizing<String>) -> Client {
+        self.token = Some(token);
+        self
+    }
+
+    /// One request: `body` as JSON, the answer parsed as `T` (an empty answer as JSON null,
+    /// so `()` takes a 204), a refusal as [`ClientError::Api`] with its [`Code`].
+    pub async fn send<B: Serialize + ?Sized, T: DeserializeOwned>(
         &self,
-        method: &str,
+        method: reqwest::Method,
         path: &str,
-        token: Option<&str>,
-        body: Option<&Value>,
-    ) -> Result<Value, ClientError> {
-        let method = reqwest::Method::from_bytes(method.as_bytes())
-            .map_err(|_| ClientError::Config(format!("bad method {method}")))?;
+        body: Option<&B>,
+    ) -> Result<T, ClientError> {
         let mut req = self
             .http
             .request(method, format!("{}/api/v1{path}", self.base));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t.as_str());
         }
         if let Some(b) = body {
             req = req.json(b);
@@ -202,31 +221,61 @@ impl Client {
             .await
             .map_err(|e| ClientError::Transport(error_chain(&e)))?;
         let status = resp.status();
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| ClientError::Transport(error_chain(&e)))?;
-        let value: Value = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).map_err(|_| {
-                ClientError::Transport(format!("the server answered {status} with a non-JSON body"))
-            })?
-        };
+        // The answer may hold a generated password: keep its bytes in a wiped buffer.
+        let bytes = Zeroizing::new(
+            resp.bytes()
+                .await
+                .map_err(|e| ClientError::Transport(error_chain(&e)))?
+                .to_vec(),
+        );
+        let text: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
         if status.is_success() {
-            return Ok(value);
+            return serde_json::from_slice(text).map_err(|e| {
+                ClientError::Transport(format!(
+                    "the server answered {status} with a body this CLI does not understand: {e}"
+                ))
+            });
         }
+        let body: ErrorBody = serde_json::from_slice(text).map_err(|_| {
+            ClientError::Transport(format!(
+                "the server answered {status} without a sealscan error body"
+            ))
+        })?;
         Err(ClientError::Api {
             status: status.as_u16(),
-            rule: value["error"]["rule"]
-                .as_str()
-                .unwrap_or("unknown")
-                .to_string(),
-            message: value["error"]["message"]
-                .as_str()
-                .unwrap_or("no message")
-                .to_string(),
-            details: value["error"]["details"].clone(),
+            error: Box::new(body.error),
         })
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        self.send(reqwest::Method::GET, path, NO_BODY).await
+    }
+
+    pub async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub async fn put<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        self.send(reqwest::Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn patch<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        self.send(reqwest::Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+        self.send(reqwest::Method::DELETE, path, NO_BODY).await
     }
 }

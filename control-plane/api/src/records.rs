@@ -1,0 +1,323 @@
+//! Authentication records (`/records`) and vault records (`/vaults`): what creates and changes
+//! them, and how the API shows them (secrets by name and model only, never their value).
+use schemars::JsonSchema;
+use sealscan_protocols::appliance::{
+    LoginType, RecordKind, SecretField, SecretValue, UnixAuth, WindowsDomainType,
+};
+use sealscan_protocols::smb2::Dialect;
+use serde::{Deserialize, Serialize};
+
+fn basic() -> String {
+    "basic".into()
+}
+fn none_domain() -> String {
+    "none".into()
+}
+fn yes() -> bool {
+    true
+}
+fn smb_min() -> String {
+    "2.0.2".into()
+}
+fn auto() -> String {
+    "auto".into()
+}
+
+/// `POST /records`.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRecord {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// "unix" or "windows".
+    pub kind: String,
+    pub title: String,
+    pub user: String,
+    #[serde(default)]
+    pub ips: Vec<String>,
+    /// "basic" or "vault".
+    #[serde(default = "basic")]
+    pub login_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vault_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<String>,
+    /// Vault logins: the secret by Secret Server's id, instead of its name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_id: Option<i64>,
+    /// Vault logins: the secret by its path, `\Folder\Sub\Name` (stored as folder and name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_path: Option<String>,
+    #[serde(default)]
+    pub comments: String,
+    /// Unix basic logins: "password" (default) or "private_key". Unix vault logins: which of
+    /// the secret's fields to use; absent takes the private key when the secret holds one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unix_auth: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows: Option<WindowsInput>,
+    #[serde(default)]
+    pub secrets: Vec<SecretField>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WindowsInput {
+    /// "none", "netbios" or "active_directory".
+    #[serde(default = "none_domain")]
+    pub domain_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    #[serde(default)]
+    pub service_selected: bool,
+    #[serde(default = "yes")]
+    pub ntlmv2: bool,
+    #[serde(default)]
+    pub ntlmv1: bool,
+    #[serde(default)]
+    pub require_signing: bool,
+    #[serde(default = "smb_min")]
+    pub min_smb_version: String,
+}
+
+/// What a Windows record gets when it gives no options: the serde defaults.
+impl Default for WindowsInput {
+    fn default() -> Self {
+        WindowsInput {
+            domain_type: none_domain(),
+            domain: None,
+            service_selected: false,
+            ntlmv2: true,
+            ntlmv1: false,
+            require_signing: false,
+            min_smb_version: smb_min(),
+        }
+    }
+}
+
+/// `POST /vaults`.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateVault {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub title: String,
+    pub url: String,
+    pub user: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+    #[serde(default = "yes")]
+    pub verify_tls: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_pem: Option<String>,
+    /// "auto", "rest" or "soap".
+    #[serde(default = "auto")]
+    pub api: String,
+    #[serde(default)]
+    pub comments: String,
+    pub password: SecretValue,
+}
+
+/// `PATCH /records/{id}`: only the fields given change; the kind and id stay. Secrets are
+/// replaced only when given (per field), under the same NCSM rules as create.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRecord {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ips: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vault_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comments: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unix_auth: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows: Option<WindowsPatch>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<SecretField>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WindowsPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_type: Option<String>,
+    /// An empty string clears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_selected: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ntlmv2: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ntlmv1: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_signing: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_smb_version: Option<String>,
+}
+
+/// `PATCH /vaults/{id}`: only the fields given change; the password only when given.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateVault {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// An empty string clears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    /// An empty string clears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_tls: Option<bool>,
+    /// An empty string clears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_pem: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comments: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<SecretValue>,
+}
+
+/// A Windows record's SMB and domain settings as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WindowsSettings {
+    pub domain_type: WindowsDomainType,
+    #[serde(default)]
+    pub domain: Option<String>,
+    #[serde(default)]
+    pub service_selected: bool,
+    pub ntlmv2: bool,
+    pub ntlmv1: bool,
+    pub require_signing: bool,
+    pub min_smb_version: Dialect,
+}
+
+/// How a stored secret is kept: sealed to the appliances (NCSM) or legacy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretModel {
+    Sealed,
+    Legacy,
+}
+
+/// One stored secret of a record or vault: its field and model, never its value.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretInfo {
+    pub field: String,
+    pub model: SecretModel,
+    /// Sealed secrets: the hex key ids of the appliances that can open it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipients: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordView {
+    pub id: String,
+    pub kind: RecordKind,
+    pub title: String,
+    pub username: String,
+    pub ips: Vec<String>,
+    pub login_type: LoginType,
+    pub vault_id: Option<String>,
+    pub secret_name: Option<String>,
+    pub folder: Option<String>,
+    /// Vault logins by Secret Server's id of the secret (then `secret_name` is None).
+    pub secret_id: Option<i64>,
+    pub comments: String,
+    pub unix_auth: Option<UnixAuth>,
+    pub windows: Option<WindowsSettings>,
+    pub migration: Option<String>,
+    pub migration_reason: Option<String>,
+    pub created_by: String,
+    pub created_at: i64,
+    pub secrets: Vec<SecretInfo>,
+    pub pending_migration: bool,
+    pub unit: Option<String>,
+    /// Vault logins: the secret the record fetches, as people name it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordList {
+    pub records: Vec<RecordView>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VaultView {
+    pub id: String,
+    pub title: String,
+    pub url: String,
+    pub username: String,
+    pub domain: Option<String>,
+    pub organization: Option<String>,
+    pub verify_tls: bool,
+    pub ca_pem: Option<String>,
+    pub api: String,
+    pub comments: String,
+    pub migration: Option<String>,
+    pub migration_reason: Option<String>,
+    pub created_by: String,
+    pub created_at: i64,
+    pub secrets: Vec<SecretInfo>,
+    pub pending_migration: bool,
+    pub unit: Option<String>,
+    /// In `GET /vaults`: which records fetch which secret from this vault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_refs: Option<Vec<SecretRef>>,
+    /// In `GET /vaults/{id}`: the titles of the records that log in through it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_by: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRef {
+    pub record: String,
+    pub title: String,
+    pub secret: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VaultList {
+    pub vaults: Vec<VaultView>,
+}
+
+/// `DELETE /records/{id}` and `/vaults/{id}`.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Deleted {
+    pub deleted: String,
+}

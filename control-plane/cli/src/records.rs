@@ -1,0 +1,659 @@
+//! `sealscan records|vaults|ncsm`: records are sealed here, on the client, once NCSM is
+//! active: the approved appliances' keys are fetched and shown by fingerprint, secrets are read
+//! from a prompt or stdin into zeroizing buffers, and only envelopes leave this process. Before
+//! activation (legacy model) the secret travels to the server over TLS.
+use super::{Ctx, Failure, R, enc, name, print_kv, print_table, s};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use rand::RngCore;
+use sealscan_api::client::{Method, NO_BODY};
+use sealscan_api::ncsm::{NcsmStateName, NcsmStatus, Recipients};
+use sealscan_api::records::{
+    CreateRecord, CreateVault, Deleted, RecordList, RecordView, SecretInfo, UpdateRecord,
+    UpdateVault, VaultList, VaultView, WindowsInput, WindowsPatch,
+};
+use sealscan_api::users::{OwnerUnit, UnitRequest};
+use sealscan_cli::args::records::{
+    CreateRecordArgs, NcsmCmd, RecordsCmd, UpdateRecordArgs, UpdateVaultArgs, VaultSecretArgs,
+    VaultsCmd,
+};
+use sealscan_protocols::appliance::{
+    SecretField, SecretFieldName, SecretValue, UnixAuth, WireSecret,
+};
+use sealscan_protocols::envelope::{self, Binding};
+use std::io::Write;
+use zeroize::Zeroizing;
+
+fn new_id(prefix: &str) -> String {
+    let mut b = [0u8; 8];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    format!("{prefix}-{}", hex::encode(b))
+}
+
+/// The approved appliances' keys, shown by fingerprint before anything is sealed to them.
+async fn recipients(ctx: &Ctx) -> R<Vec<[u8; 32]>> {
+    let list = ctx.get::<Recipients>("/ncsm/recipients").await?.recipients;
+    if list.is_empty() {
+        return Err(Failure(
+            "no approved appliance to seal to; approve one first (sealscan appliances approve)"
+                .into(),
+        ));
+    }
+    eprintln!("sealing to {} approved appliance(s):", list.len());
+    let mut keys = Vec::with_capacity(list.len());
+    for a in &list {
+        eprintln!("  {}  {}", a.name, a.fingerprint);
+        let raw = STANDARD
+            .decode(&a.public_key)
+            .map_err(|_| Failure("the server sent a malformed appliance key".into()))?;
+        let key: [u8; 32] = raw
+            .as_slice()
+            .try_into()
+            .map_err(|_| Failure("the server sent an appliance key that is not 32 bytes".into()))?;
+        keys.push(key);
+    }
+    Ok(keys)
+}
+
+async fn ncsm_active(ctx: &Ctx) -> R<bool> {
+    let v: NcsmStatus = ctx.get("/ncsm").await?;
+    Ok(v.state != NcsmStateName::Off)
+}
+
+/// One secret as the server takes it: an envelope when sealing, else the legacy value.
+fn secret_value(plain: &[u8], binding: Option<(&Binding, &[[u8; 32]])>) -> R<SecretValue> {
+    Ok(match binding {
+        Some((b, keys)) => SecretValue::Sealed {
+            envelope: envelope::seal(plain, b, keys)
+                .map_err(|e| Failure(format!("sealing failed: {e}")))?
+                .to_text(),
+        },
+        None => SecretValue::Legacy {
+            value: WireSecret::new(plain),
+        },
+    })
+}
+
+pub async fn records(ctx: &Ctx, cmd: RecordsCmd) -> R<()> {
+    match cmd {
+        RecordsCmd::List => {
+            let v: RecordList = ctx.get("/records").await?;
+            ctx.out(&v, |v| {
+                let rows = v
+                    .records
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.id.clone(),
+                            r.kind.as_str().to_string(),
+                            r.title.clone(),
+                            r.username.clone(),
+                            if r.ips.is_empty() {
+                                "service-selected".into()
+                            } else {
+                                r.ips.join(",")
+                            },
+                            r.login_type.as_str().to_string(),
+                            s(r.vault_id.as_deref()),
+                            s(r.secret.as_deref()),
+                            secrets_cell(&r.secrets),
+                            pending_cell(r.pending_migration),
+                        ]
+                    })
+                    .collect();
+                print_table(
+                    &[
+                        "id", "kind", "title", "user", "ips", "login", "vault", "secret",
+                        "secrets", "ncsm",
+                    ],
+                    rows,
+                );
+            });
+        }
+        RecordsCmd::Unit { id, unit, none: _ } => set_unit(ctx, "records", &id, unit).await?,
+        RecordsCmd::Show { id } => {
+            let v: RecordView = ctx.get(&format!("/records/{}", enc(&id))).await?;
+            ctx.out(&v, print_kv);
+        }
+        RecordsCmd::Delete { id } => {
+            let v: Deleted = ctx
+                .call(Method::DELETE, &format!("/records/{}", enc(&id)), NO_BODY)
+                .await?;
+            ctx.out(&v, |_| println!("deleted record {id}"));
+        }
+        RecordsCmd::Create(a) => create_record(ctx, *a).await?,
+        RecordsCmd::Update(a) => update_record(ctx, *a).await?,
+    }
+    Ok(())
+}
+
+fn secrets_cell(secrets: &[SecretInfo]) -> String {
+    secrets
+        .iter()
+        .map(|x| format!("{}({})", x.field, name(&x.model)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn pending_cell(pending: bool) -> String {
+    if pending {
+        "PENDING MIGRATION".into()
+    } else {
+        String::new()
+    }
+}
+
+/// Seals (or, before NCSM, wraps) each secret for `binding` and collects the request's list.
+struct Secrets<'a, F: Fn(SecretFieldName) -> Binding> {
+    binding: F,
+    keys: Option<&'a [[u8; 32]]>,
+    fields: Vec<SecretField>,
+}
+
+impl<F: Fn(SecretFieldName) -> Binding> Secrets<'_, F> {
+    fn add(&mut self, field: SecretFieldName, plain: &[u8]) -> R<()> {
+        let b = (self.binding)(field);
+        let value = secret_value(plain, self.keys.map(|k| (&b, k)))?;
+        self.fields.push(SecretField { field, value });
+        Ok(())
+    }
+}
+
+fn read_key(path: &std::path::Path) -> R<Zeroizing<Vec<u8>>> {
+    std::fs::read(path).map(Zeroizing::new).map_err(|e| {
+        Failure(format!(
+            "cannot read the private key {}: {e}",
+            path.display()
+        ))
+    })
+}
+
+async fn create_record(ctx: &Ctx, a: CreateRecordArgs) -> R<()> {
+    let sealed = ncsm_active(ctx).await?;
+    let keys = if sealed && a.login_type == "basic" {
+        Some(recipients(ctx).await?)
+    } else {
+        None
+    };
+    let id = new_id("r");
+    // Only a Windows record of a domain type other than none carries a domain, as stored.
+    let local = a.kind != "windows" || a.domain_type == "none";
+    let mut secrets = Secrets {
+        binding: |field: SecretFieldName| {
+            Binding::for_record(&a.kind, &id, field, &a.user, a.domain.as_deref(), local)
+        },
+        keys: keys.as_deref(),
+        fields: Vec::new(),
+    };
+    if a.login_type == "basic" {
+        match &a.private_key_file {
+            Some(path) if a.kind == "unix" => {
+                secrets.add(SecretFieldName::PrivateKey, &read_key(path)?)?;
+                if a.passphrase {
+                    let p = ctx.new_secret("Passphrase of the private key: ")?;
+                    secrets.add(SecretFieldName::Passphrase, p.expose().as_bytes())?;
+                }
+            }
+            Some(_) => {
+                return Err(Failure("--private-key-file is for Unix records".into()));
+            }
+            None => {
+                let p = ctx.new_secret(&format!("Password of {}: ", a.user))?;
+                secrets.add(SecretFieldName::Password, p.expose().as_bytes())?;
+            }
+        }
+    }
+    let secrets = secrets.fields;
+    let VaultSecretArgs {
+        vault,
+        secret_name,
+        folder,
+        secret_id,
+        secret_path,
+        secret_auth,
+    } = a.secret;
+    let by_vault = a.login_type == "vault";
+    let body = CreateRecord {
+        id: Some(id.clone()),
+        unix_auth: secret_auth
+            .or_else(|| a.private_key_file.is_some().then(|| "private_key".into())),
+        vault_id: vault.filter(|_| by_vault),
+        secret_name: secret_name.filter(|_| by_vault),
+        folder: folder.filter(|_| by_vault),
+        secret_id: secret_id.filter(|_| by_vault),
+        secret_path: secret_path.filter(|_| by_vault),
+        windows: (a.kind == "windows").then(|| WindowsInput {
+            domain_type: a.domain_type.clone(),
+            domain: a.domain.clone(),
+            service_selected: a.service_selected,
+            require_signing: a.require_signing,
+            min_smb_version: a.min_smb_version.clone(),
+            ..WindowsInput::default()
+        }),
+        kind: a.kind.clone(),
+        title: a.title,
+        user: a.user.clone(),
+        ips: a.ips,
+        login_type: a.login_type.clone(),
+        comments: a.comments,
+        secrets,
+    };
+    let v: RecordView = ctx.call(Method::POST, "/records", Some(&body)).await?;
+    ctx.out(&v, |v| {
+        println!(
+            "created {} record {} ({}), secrets {}",
+            v.kind.as_str(),
+            v.id,
+            v.title,
+            if sealed {
+                "sealed on this machine"
+            } else {
+                "sent over TLS (legacy model)"
+            }
+        );
+    });
+    Ok(())
+}
+
+pub async fn vaults(ctx: &Ctx, cmd: VaultsCmd) -> R<()> {
+    match cmd {
+        VaultsCmd::List => {
+            let v: VaultList = ctx.get("/vaults").await?;
+            ctx.out(&v, |v| {
+                let rows = v
+                    .vaults
+                    .iter()
+                    .map(|x| {
+                        let refs: Vec<String> = x
+                            .secret_refs
+                            .iter()
+                            .flatten()
+                            .map(|r| format!("{}: {}", r.record, s(r.secret.as_deref())))
+                            .collect();
+                        vec![
+                            x.id.clone(),
+                            x.title.clone(),
+                            x.url.clone(),
+                            x.username.clone(),
+                            x.verify_tls.to_string(),
+                            secrets_cell(&x.secrets),
+                            if refs.is_empty() {
+                                "-".into()
+                            } else {
+                                refs.join(", ")
+                            },
+                            pending_cell(x.pending_migration),
+                        ]
+                    })
+                    .collect();
+                print_table(
+                    &[
+                        "id",
+                        "title",
+                        "url",
+                        "user",
+                        "verify tls",
+                        "secrets",
+                        "records: secret",
+                        "ncsm",
+                    ],
+                    rows,
+                );
+            });
+        }
+        VaultsCmd::Unit { id, unit, none: _ } => set_unit(ctx, "vaults", &id, unit).await?,
+        VaultsCmd::Show { id } => {
+            let v: VaultView = ctx.get(&format!("/vaults/{}", enc(&id))).await?;
+            ctx.out(&v, print_kv);
+        }
+        VaultsCmd::Delete { id } => {
+            let v: Deleted = ctx
+                .call(Method::DELETE, &format!("/vaults/{}", enc(&id)), NO_BODY)
+                .await?;
+            ctx.out(&v, |_| println!("deleted vault {id}"));
+        }
+        VaultsCmd::Update(a) => update_vault(ctx, *a).await?,
+        VaultsCmd::Create(a) => {
+            let sealed = ncsm_active(ctx).await?;
+            let keys = if sealed {
+                Some(recipients(ctx).await?)
+            } else {
+                None
+            };
+            let id = new_id("v");
+            let url = a.url.trim().to_string();
+            let ca_pem = match &a.ca_file {
+                Some(p) => Some(std::fs::read_to_string(p).map_err(|e| {
+                    Failure(format!("cannot read the CA bundle {}: {e}", p.display()))
+                })?),
+                None => None,
+            };
+            let domain = a.domain.clone().filter(|d| !d.is_empty());
+            let b = Binding::for_vault(&id, &a.user, domain.as_deref(), &url);
+            let p = ctx.new_secret(&format!("Web-service password of {}: ", a.user))?;
+            let password = secret_value(p.expose().as_bytes(), keys.as_deref().map(|k| (&b, k)))?;
+            drop(p);
+            let body = CreateVault {
+                id: Some(id),
+                title: a.title,
+                url,
+                user: a.user,
+                domain,
+                organization: a.organization,
+                verify_tls: !a.no_verify_tls,
+                ca_pem,
+                api: a.api,
+                comments: a.comments,
+                password,
+            };
+            let v: VaultView = ctx.call(Method::POST, "/vaults", Some(&body)).await?;
+            ctx.out(&v, |v| println!("created vault {} ({})", v.id, v.title));
+        }
+    }
+    Ok(())
+}
+
+fn bar(done: i64, total: i64) -> String {
+    let width = 30usize;
+    let filled = if total > 0 {
+        usize::try_from(done.clamp(0, total) * width as i64 / total).unwrap_or(0)
+    } else {
+        width
+    };
+    format!(
+        "[{}{}] {done}/{total}",
+        "#".repeat(filled),
+        "-".repeat(width - filled)
+    )
+}
+
+fn print_status(v: &NcsmStatus) {
+    println!(
+        "NCSM: {} (enabled by the operator: {})",
+        name(&v.state),
+        v.enabled
+    );
+    println!(
+        "to migrate: {} record(s), {} vault(s); migrated: {}",
+        v.to_migrate.records, v.to_migrate.vaults, v.migrated
+    );
+    if !v.pending.is_empty() && v.state != NcsmStateName::Off {
+        println!("pending migration:");
+        print_table(
+            &["kind", "id", "title", "reason"],
+            v.pending
+                .iter()
+                .map(|p| {
+                    vec![
+                        p.kind.clone(),
+                        p.id.clone(),
+                        p.title.clone(),
+                        s(p.reason.as_deref()),
+                    ]
+                })
+                .collect(),
+        );
+    }
+}
+
+pub async fn ncsm(ctx: &Ctx, cmd: NcsmCmd) -> R<()> {
+    let path = match cmd {
+        NcsmCmd::Status => {
+            let v: NcsmStatus = ctx.get("/ncsm").await?;
+            ctx.out(&v, print_status);
+            return Ok(());
+        }
+        NcsmCmd::Start { yes } => {
+            if !yes {
+                let v: NcsmStatus = ctx.get("/ncsm").await?;
+                eprintln!(
+                    "NCSM moves {} record(s) and {} vault(s) into envelopes sealed to the {} approved appliance(s) and destroys their legacy ciphertext; it cannot be turned off, and records cannot change until the migration completes.",
+                    v.to_migrate.records, v.to_migrate.vaults, v.approved_appliances
+                );
+                ctx.confirm(
+                    "Start the migration?",
+                    "not started (answer y to start; --yes skips the question in scripts)",
+                )?;
+            }
+            "/ncsm/start"
+        }
+        NcsmCmd::Resume => "/ncsm/resume",
+    };
+    ctx.call::<(), NcsmStatus>(Method::POST, path, NO_BODY)
+        .await?;
+    let mut last = String::new();
+    let v = loop {
+        let v: NcsmStatus = ctx.get("/ncsm").await?;
+        if !ctx.json {
+            let line = bar(v.migrated, v.total);
+            if line != last {
+                eprint!("\rmigrating {line}");
+                let _ = std::io::stderr().flush();
+                last = line;
+            }
+        }
+        // The server runs the migration; it is over (finished, pending or interrupted) once
+        // nothing runs it.
+        if !v.running {
+            break v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    if !ctx.json {
+        eprintln!();
+    }
+    ctx.out(&v, print_status);
+    if v.state == NcsmStateName::Pending {
+        return Err(Failure(
+            "some records are pending migration (reasons above); fix them, then run `sealscan ncsm resume`".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a PATCH body changes nothing (every field absent).
+fn is_empty_patch<T: serde::Serialize>(patch: &T) -> bool {
+    serde_json::to_string(patch).is_ok_and(|text| text == "{}")
+}
+
+async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
+    let path = format!("/records/{}", enc(&a.id));
+    let VaultSecretArgs {
+        vault,
+        secret_name,
+        folder,
+        secret_id,
+        secret_path,
+        secret_auth,
+    } = a.secret;
+    let windows = WindowsPatch {
+        domain_type: a.domain_type.clone(),
+        domain: a.domain.clone(),
+        service_selected: a.service_selected,
+        require_signing: a.require_signing,
+        min_smb_version: a.min_smb_version.clone(),
+        ..WindowsPatch::default()
+    };
+    let mut body = UpdateRecord {
+        title: a.title.clone(),
+        user: a.user.clone(),
+        ips: if a.no_ips {
+            Some(Vec::new())
+        } else {
+            (!a.ips.is_empty()).then(|| a.ips.clone())
+        },
+        login_type: a.login_type.clone(),
+        vault_id: vault,
+        secret_name,
+        folder,
+        secret_id,
+        secret_path,
+        comments: a.comments.clone(),
+        unix_auth: if a.private_key_file.is_some() {
+            Some("private_key".into())
+        } else {
+            secret_auth
+        },
+        windows: (!is_empty_patch(&windows)).then_some(windows),
+        secrets: Vec::new(),
+    };
+    let asks_secret = a.password || a.private_key_file.is_some() || a.passphrase;
+    if !asks_secret && is_empty_patch(&body) {
+        return Err(Failure(
+            "nothing to change: give at least one option (see sealscan records update --help)"
+                .into(),
+        ));
+    }
+    let mut sealed = false;
+    if asks_secret {
+        // The binding is the record as it will be: its kind and id, and the new user and
+        // domain when they change.
+        let cur: RecordView = ctx.get(&path).await?;
+        let kind = cur.kind.as_str();
+        // A new password on a key-based Unix record switches it back to password logins.
+        if kind == "unix" && a.password && cur.unix_auth == Some(UnixAuth::PrivateKey) {
+            body.unix_auth = Some("password".into());
+        }
+        if kind != "unix" && (a.private_key_file.is_some() || a.passphrase) {
+            return Err(Failure(
+                "--private-key-file and --passphrase are for Unix records".into(),
+            ));
+        }
+        let user = a.user.clone().unwrap_or_else(|| cur.username.clone());
+        let w = cur.windows.as_ref();
+        let domain_type = a
+            .domain_type
+            .clone()
+            .or_else(|| w.map(|w| w.domain_type.as_str().to_string()))
+            .unwrap_or_else(|| "none".into());
+        let domain = a
+            .domain
+            .clone()
+            .or_else(|| w.and_then(|w| w.domain.clone()));
+        let local = kind != "windows" || domain_type == "none";
+        sealed = ncsm_active(ctx).await?;
+        let keys = if sealed {
+            Some(recipients(ctx).await?)
+        } else {
+            None
+        };
+        let mut secrets = Secrets {
+            binding: |field: SecretFieldName| {
+                Binding::for_record(kind, &cur.id, field, &user, domain.as_deref(), local)
+            },
+            keys: keys.as_deref(),
+            fields: Vec::new(),
+        };
+        if a.password {
+            let p = ctx.new_secret(&format!("New password of {user}: "))?;
+            secrets.add(SecretFieldName::Password, p.expose().as_bytes())?;
+        }
+        if let Some(path) = &a.private_key_file {
+            secrets.add(SecretFieldName::PrivateKey, &read_key(path)?)?;
+        }
+        if a.passphrase {
+            let p = ctx.new_secret("Passphrase of the private key: ")?;
+            secrets.add(SecretFieldName::Passphrase, p.expose().as_bytes())?;
+        }
+        body.secrets = secrets.fields;
+    }
+    let v: RecordView = ctx.call(Method::PATCH, &path, Some(&body)).await?;
+    ctx.out(&v, |v| {
+        println!(
+            "updated {} record {} ({}){}",
+            v.kind.as_str(),
+            v.id,
+            v.title,
+            match (asks_secret, sealed) {
+                (false, _) => "; secrets unchanged",
+                (true, true) => "; secrets sealed on this machine",
+                (true, false) => "; secrets sent over TLS (legacy model)",
+            }
+        );
+    });
+    Ok(())
+}
+
+async fn update_vault(ctx: &Ctx, a: UpdateVaultArgs) -> R<()> {
+    let path = format!("/vaults/{}", enc(&a.id));
+    let ca_pem = match &a.ca_file {
+        Some(p) => Some(
+            std::fs::read_to_string(p)
+                .map_err(|e| Failure(format!("cannot read the CA bundle {}: {e}", p.display())))?,
+        ),
+        None => None,
+    };
+    let mut body = UpdateVault {
+        title: a.title.clone(),
+        url: a.url.as_deref().map(|u| u.trim().to_string()),
+        user: a.user.clone(),
+        domain: a.domain.clone(),
+        organization: a.organization.clone(),
+        verify_tls: a.verify_tls,
+        ca_pem,
+        api: a.api.clone(),
+        comments: a.comments.clone(),
+        password: None,
+    };
+    if !a.password && is_empty_patch(&body) {
+        return Err(Failure(
+            "nothing to change: give at least one option (see sealscan vaults update --help)"
+                .into(),
+        ));
+    }
+    let mut sealed = false;
+    if a.password {
+        let cur: VaultView = ctx.get(&path).await?;
+        let user = a.user.clone().unwrap_or_else(|| cur.username.clone());
+        let url = body.url.clone().unwrap_or_else(|| cur.url.clone());
+        let domain = a.domain.clone().or_else(|| cur.domain.clone());
+        sealed = ncsm_active(ctx).await?;
+        let keys = if sealed {
+            Some(recipients(ctx).await?)
+        } else {
+            None
+        };
+        let b = Binding::for_vault(&cur.id, &user, domain.as_deref(), &url);
+        let p = ctx.new_secret(&format!("New web-service password of {user}: "))?;
+        body.password = Some(secret_value(
+            p.expose().as_bytes(),
+            keys.as_deref().map(|k| (&b, k)),
+        )?);
+    }
+    let v: VaultView = ctx.call(Method::PATCH, &path, Some(&body)).await?;
+    ctx.out(&v, |v| {
+        println!(
+            "updated vault {} ({}){}",
+            v.id,
+            v.title,
+            match (a.password, sealed) {
+                (false, _) => "; password unchanged",
+                (true, true) => "; password sealed on this machine",
+                (true, false) => "; password sent over TLS (legacy model)",
+            }
+        );
+    });
+    Ok(())
+}
+
+/// `unit` None (--none) takes the record or vault out of every unit.
+async fn set_unit(ctx: &Ctx, collection: &str, id: &str, unit: Option<String>) -> R<()> {
+    let v: OwnerUnit = ctx
+        .call(
+            Method::PUT,
+            &format!("/{collection}/{}/unit", enc(id)),
+            Some(&UnitRequest { unit }),
+        )
+        .await?;
+    ctx.out(&v, |v| {
+        println!(
+            "{} {}: {}",
+            name(&v.kind),
+            v.id,
+            v.unit
+                .as_deref()
+                .map_or("no unit".to_string(), |u| format!("unit {u}"))
+        )
+    });
+    Ok(())
+}

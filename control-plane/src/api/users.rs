@@ -4,11 +4,9 @@ use super::auth::{CurrentUser, UserPrincipal};
 use super::error::{ApiError, ApiResult, Body};
 use super::views::{UserView, user_view};
 use crate::authz::{self, Action};
-use crate::domain::accounts::password;
 use crate::domain::accounts::users::{self, UserChanges};
 use crate::domain::validate;
 use crate::domain::{DomainError, Shared};
-use crate::lifecycle::{self, NewPassword};
 use crate::model::{NewUser, Role};
 use crate::secrets::Password;
 use crate::store::UnitOwner;
@@ -291,42 +289,19 @@ pub async fn reset_password(
 ) -> ApiResult<Json<ResetResponse>> {
     let actor = p.actor();
     authz::require(&actor, Action::ResetPassword)?;
-    crate::ncsm::check_reset_by(&state, &actor)?;
-    let now = state.now();
-    let target_user = state.store.read(|tx| {
-        let u = users::target(tx, &key)?;
-        users::manage(tx, &actor, &p.subscription, &u)?;
-        Ok::<_, ApiError>(u)
-    })?;
-    let chosen = lifecycle::choose_password(
-        &p.subscription.security,
-        &target_user.first_name,
-        &target_user.last_name,
+    let (user, generated) = users::reset_password(
+        &state,
+        &actor,
+        &p.subscription,
+        &p.ip.to_string(),
+        &key,
         req.password,
-        "password.required",
-    )?;
-    let (hash, chosen) = password::hash_on_pool(&state, chosen).await?;
-    let user = state.store.write(|tx| {
-        let mut u = users::target(tx, &key)?;
-        password::set_password(tx, &mut u, hash, now, true)?;
-        tx.delete_user_sessions(u.id)?;
-        tx.audit(
-            now,
-            &actor.username,
-            "password.reset",
-            &u.username,
-            &json!({"self_service": false}),
-            Some(&p.ip.to_string()),
-        )?;
-        Ok::<_, ApiError>(u)
-    })?;
+    )
+    .await?;
     Ok(Json(ResetResponse {
         user: user_view(&p.subscription, &user),
         must_change_password: true,
-        generated_password: match chosen {
-            NewPassword::Generated(pw) => Some(pw),
-            NewPassword::Chosen(_) => None,
-        },
+        generated_password: generated,
     }))
 }
 

@@ -1,6 +1,6 @@
 //! Users as the accounts domain sees them: finding the one a request names, who may manage
 //! whom, creating a user and changing their fields.
-use super::password::hash_on_pool;
+use super::password::{hash_on_pool, set_password};
 use crate::authz::{self, Actor};
 use crate::domain::{DomainError, DomainResult, Shared};
 use crate::lifecycle;
@@ -65,6 +65,49 @@ pub fn change(
         tx.audit(now, &actor.username, event, &u.username, &details, Some(ip))?;
         Ok(u)
     })
+}
+
+/// `actor` sets a new password for the user named by `key`, who must change it at the next
+/// login; every session of theirs ends. Answers the generated password when the control
+/// plane chose it.
+pub async fn reset_password(
+    state: &Shared,
+    actor: &Actor,
+    sub: &Subscription,
+    ip: &str,
+    key: &str,
+    password: Option<Password>,
+) -> DomainResult<(User, Option<Password>)> {
+    crate::ncsm::check_reset_by(state, actor)?;
+    let target_user = state.store.read(|tx| {
+        let u = target(tx, key)?;
+        manage(tx, actor, sub, &u)?;
+        Ok::<_, DomainError>(u)
+    })?;
+    let chosen = lifecycle::choose_password(
+        &sub.security,
+        &target_user.first_name,
+        &target_user.last_name,
+        password,
+        "password.required",
+    )?;
+    let (hash, chosen) = hash_on_pool(state, chosen).await?;
+    let now = state.now();
+    let user = state.store.write(|tx| {
+        let mut u = target(tx, key)?;
+        set_password(tx, &mut u, hash, now, true)?;
+        tx.delete_user_sessions(u.id)?;
+        tx.audit(
+            now,
+            &actor.username,
+            "password.reset",
+            &u.username,
+            &json!({"self_service": false}),
+            Some(ip),
+        )?;
+        Ok::<_, DomainError>(u)
+    })?;
+    Ok((user, chosen.into_generated()))
 }
 
 /// Creates a user with `new`'s profile; its password fields are set here: the password

@@ -4,12 +4,11 @@ use super::auth::{CurrentUser, UserPrincipal};
 use super::error::{ApiError, ApiResult, Body};
 use super::views::{UserView, user_view};
 use crate::authz::{self, Action};
-use crate::domain::Shared;
-use crate::domain::accounts::password;
+use crate::domain::accounts::users::{self, UserChanges};
 use crate::domain::validate;
-use crate::lifecycle::{self, NewPassword};
-use crate::model::{NewUser, Role, SESSION_TIMEOUT_MAX, SESSION_TIMEOUT_MIN, Subscription, User};
-use crate::store::{Tx, UnitOwner};
+use crate::domain::{DomainError, Shared};
+use crate::model::{NewUser, Role};
+use crate::store::UnitOwner;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -19,43 +18,6 @@ pub use sealscan_api::users::{
     UserPasswordReset as ResetResponse, UserUnit,
 };
 use serde_json::json;
-
-fn validate_timeout(minutes: u32) -> Result<(), ApiError> {
-    if (SESSION_TIMEOUT_MIN..=SESSION_TIMEOUT_MAX).contains(&minutes) {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(
-            "session-timeout.range",
-            format!(
-                "a session timeout is {SESSION_TIMEOUT_MIN} to {SESSION_TIMEOUT_MAX} minutes; {minutes} is outside"
-            ),
-        ))
-    }
-}
-
-/// Loads the target user by id or user name.
-fn target(tx: &Tx<'_>, key: &str) -> Result<User, ApiError> {
-    let found = match key.parse::<i64>() {
-        Ok(id) => tx.user_by_id(id)?,
-        Err(_) => tx.user_by_username(key)?,
-    };
-    found.ok_or_else(|| ApiError::not_found("user.not-found", format!("no user {key:?}")))
-}
-
-fn is_primary(sub: &Subscription, u: &User) -> bool {
-    sub.primary_contact_id == Some(u.id)
-}
-
-/// Whether `actor` may manage `u`: the role hierarchy, then the business unit.
-fn manage(tx: &Tx<'_>, actor: &authz::Actor, sub: &Subscription, u: &User) -> ApiResult<()> {
-    authz::may_manage(actor, u, is_primary(sub, u))?;
-    if actor.role == Role::UnitManager {
-        let mine = tx.unit_of(UnitOwner::User(actor.user_id))?;
-        let theirs = tx.unit_of(UnitOwner::User(u.id))?;
-        authz::same_unit(actor, mine.as_deref(), theirs.as_deref(), "users")?;
-    }
-    Ok(())
-}
 
 pub async fn list(
     CurrentUser(p): CurrentUser,
@@ -83,7 +45,7 @@ pub async fn show(
     if !is_self {
         authz::require(&actor, Action::ViewUsers)?;
     }
-    let u = state.store.read(|tx| target(tx, &key))?;
+    let u = state.store.read(|tx| users::target(tx, &key))?;
     Ok(Json(user_view(&p.subscription, &u)))
 }
 
@@ -103,50 +65,31 @@ pub async fn create(
         validate::text("external_id", ext, 256)?;
         authz::may_edit_external_id(&actor, &p.subscription.security)?;
     }
-    let security = &p.subscription.security;
-    let chosen = lifecycle::choose_password(
-        security,
-        &req.first_name,
-        &req.last_name,
-        req.password,
-        "password.required",
-    )?;
-    let (hash, chosen) = password::hash_on_pool(&state, chosen).await?;
-    let now = state.now();
     let new = NewUser {
         username: req.username,
-        first_name: req.first_name.trim().to_string(),
-        last_name: req.last_name.trim().to_string(),
+        first_name: req.first_name,
+        last_name: req.last_name,
         email: req.email,
         role: req.role,
         api_only: req.api_only,
         external_id: req.external_id,
-        password_hash: hash,
-        must_change_password: security.force_change_first_login,
+        password_hash: String::new(),
+        must_change_password: false,
     };
-    let user = state.store.write(|tx| {
-        let id = tx.insert_user(&new, now)?;
-        // A Unit Manager's users join their unit.
-        if actor.role == Role::UnitManager {
-            let unit = tx.unit_of(UnitOwner::User(actor.user_id))?;
-            tx.set_unit(UnitOwner::User(id), unit.as_deref())?;
-        }
-        tx.audit(
-            now,
-            &actor.username,
-            "user.created",
-            &new.username,
-            &json!({"role": new.role, "api_only": new.api_only}),
-            Some(&p.ip.to_string()),
-        )?;
-        tx.user_by_id(id)?
-            .ok_or_else(|| ApiError::not_found("user.not-found", "the new user vanished"))
-    })?;
+    let (user, generated) = users::create(
+        &state,
+        &actor,
+        &p.subscription.security,
+        &p.ip.to_string(),
+        new,
+        req.password,
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(CreateResponse {
             user: user_view(&p.subscription, &user),
-            generated_password: chosen.into_generated(),
+            generated_password: generated,
         }),
     ))
 }
@@ -158,7 +101,6 @@ pub async fn update(
     Body(req): Body<UpdateRequest>,
 ) -> ApiResult<Json<UserView>> {
     let actor = p.actor();
-    let now = state.now();
     let sub = &p.subscription;
     let changed: Vec<&str> = [
         ("first_name", req.first_name.is_some()),
@@ -197,106 +139,27 @@ pub async fn update(
         validate::text("external_id", v, 256)?;
     }
     if let Some(Some(m)) = req.session_timeout_minutes {
-        validate_timeout(m)?;
+        users::session_timeout(m)?;
     }
-    let user = state.store.write(|tx| {
-        let mut u = target(tx, &key)?;
-        // The external-ID grant, too, reaches only users the holder may manage.
-        manage(tx, &actor, sub, &u)?;
-        if changed.is_empty() {
-            return Err(ApiError::bad_request(
-                "user.nothing-to-change",
-                "the request changes nothing: give at least one of first_name, last_name, email, api_only, external_id, session_timeout_minutes, never_expire",
-            ));
-        }
-        if let Some(v) = req.first_name {
-            u.first_name = v.trim().to_string();
-        }
-        if let Some(v) = req.last_name {
-            u.last_name = v.trim().to_string();
-        }
-        if let Some(v) = req.email {
-            u.email = v;
-        }
-        if let Some(v) = req.api_only {
-            if v && is_primary(sub, &u) {
-                return Err(ApiError::conflict(
-                    "user.primary-contact-api-only",
-                    "the Manager Primary Contact is a person and cannot be an API-only account",
-                ));
-            }
-            u.api_only = v;
-            if !v {
-                u.never_expire = false;
-            }
-        }
-        if let Some(v) = req.external_id {
-            u.external_id = v;
-        }
-        if let Some(v) = req.session_timeout_minutes {
-            u.session_timeout_minutes = v;
-        }
-        if let Some(v) = req.never_expire {
-            if v {
-                if !sub.features.api_never_expire {
-                    return Err(ApiError::conflict(
-                        "never-expire.feature-off",
-                        "never-expiring passwords are not enabled for this subscription (the control plane's operator enables them)",
-                    ));
-                }
-                if sub.security.never_expire_risk.status != crate::model::RiskStatus::Accepted {
-                    return Err(ApiError::conflict(
-                        "never-expire.agreement-required",
-                        "the Manager Primary Contact must first accept the risk agreement (POST /api/v1/security/never-expire-agreement)",
-                    ));
-                }
-                if !u.api_only {
-                    return Err(ApiError::conflict(
-                        "never-expire.api-only",
-                        "only API-only users may have a never-expiring password",
-                    ));
-                }
-            }
-            u.never_expire = v;
-        }
-        tx.save_user(&u)?;
-        tx.audit(
-            now,
-            &actor.username,
-            "user.updated",
-            &u.username,
-            &json!({"changed": changed}),
-            Some(&p.ip.to_string()),
-        )?;
-        Ok(u)
-    })?;
+    let changes = UserChanges {
+        first_name: req.first_name,
+        last_name: req.last_name,
+        email: req.email,
+        api_only: req.api_only,
+        external_id: req.external_id,
+        session_timeout_minutes: req.session_timeout_minutes,
+        never_expire: req.never_expire,
+    };
+    let user = users::update(
+        &state,
+        &actor,
+        sub,
+        &p.ip.to_string(),
+        &key,
+        changes,
+        &changed,
+    )?;
     Ok(Json(user_view(sub, &user)))
-}
-
-/// Changes the user named by `key` in one transaction: `change` edits it and answers the
-/// audit event and its details; then the user is saved and the change audited.
-fn change_user(
-    state: &Shared,
-    p: &UserPrincipal,
-    key: &str,
-    change: impl FnOnce(&Tx<'_>, &mut User) -> ApiResult<(&'static str, serde_json::Value)>,
-) -> ApiResult<Json<UserView>> {
-    let now = state.now();
-    let user = state.store.write(|tx| {
-        let mut u = target(tx, key)?;
-        let (event, details) = change(tx, &mut u)?;
-        tx.save_user(&u)?;
-        tx.audit(
-            now,
-            &p.user.username,
-            event,
-            &u.username,
-            &details,
-            Some(&p.ip.to_string()),
-        )?;
-        Ok::<_, ApiError>(u)
-    })?;
-    Ok(Json(user_view(&p.subscription, &user)))
 }
 
 async fn set_locked(
@@ -314,14 +177,14 @@ async fn set_locked(
             Action::UnlockUser
         },
     )?;
-    change_user(state, p, key, |tx, u| {
-        let primary = is_primary(&p.subscription, u);
+    let user = users::change(state, &actor, &p.ip.to_string(), key, |tx, u| {
+        let primary = users::is_primary(&p.subscription, u);
         // The Primary Contact cannot unlock themself: any Manager re-activates them.
         if !(primary && !locked && actor.role == Role::Manager) {
-            manage(tx, &actor, &p.subscription, u)?;
+            users::manage(tx, &actor, &p.subscription, u)?;
         }
         if u.id == actor.user_id {
-            return Err(ApiError::conflict(
+            return Err(DomainError::conflict(
                 "user.self-lock",
                 "you cannot lock or unlock your own account",
             ));
@@ -337,7 +200,8 @@ async fn set_locked(
             "user.unlocked"
         };
         Ok((event, json!({"by": actor.role})))
-    })
+    })?;
+    Ok(Json(user_view(&p.subscription, &user)))
 }
 
 pub async fn lock(
@@ -366,42 +230,19 @@ pub async fn reset_password(
 ) -> ApiResult<Json<ResetResponse>> {
     let actor = p.actor();
     authz::require(&actor, Action::ResetPassword)?;
-    crate::ncsm::check_reset_by(&state, &actor)?;
-    let now = state.now();
-    let target_user = state.store.read(|tx| {
-        let u = target(tx, &key)?;
-        manage(tx, &actor, &p.subscription, &u)?;
-        Ok::<_, ApiError>(u)
-    })?;
-    let chosen = lifecycle::choose_password(
-        &p.subscription.security,
-        &target_user.first_name,
-        &target_user.last_name,
+    let (user, generated) = users::reset_password(
+        &state,
+        &actor,
+        &p.subscription,
+        &p.ip.to_string(),
+        &key,
         req.password,
-        "password.required",
-    )?;
-    let (hash, chosen) = password::hash_on_pool(&state, chosen).await?;
-    let user = state.store.write(|tx| {
-        let mut u = target(tx, &key)?;
-        password::set_password(tx, &mut u, hash, now, true)?;
-        tx.delete_user_sessions(u.id)?;
-        tx.audit(
-            now,
-            &actor.username,
-            "password.reset",
-            &u.username,
-            &json!({"self_service": false}),
-            Some(&p.ip.to_string()),
-        )?;
-        Ok::<_, ApiError>(u)
-    })?;
+    )
+    .await?;
     Ok(Json(ResetResponse {
         user: user_view(&p.subscription, &user),
         must_change_password: true,
-        generated_password: match chosen {
-            NewPassword::Generated(pw) => Some(pw),
-            NewPassword::Chosen(_) => None,
-        },
+        generated_password: generated,
     }))
 }
 
@@ -414,10 +255,10 @@ pub async fn set_role(
     let actor = p.actor();
     authz::require(&actor, Action::SetRole)?;
     authz::may_assign_role(&actor, req.role)?;
-    change_user(&state, &p, &key, |tx, u| {
-        manage(tx, &actor, &p.subscription, u)?;
-        if is_primary(&p.subscription, u) && req.role != Role::Manager {
-            return Err(ApiError::conflict(
+    let user = users::change(&state, &actor, &p.ip.to_string(), &key, |tx, u| {
+        users::manage(tx, &actor, &p.subscription, u)?;
+        if users::is_primary(&p.subscription, u) && req.role != Role::Manager {
+            return Err(DomainError::conflict(
                 "user.primary-contact-role",
                 "the Manager Primary Contact stays a Manager",
             ));
@@ -434,7 +275,8 @@ pub async fn set_role(
             "user.role-changed",
             json!({"from": old, "to": req.role, "records_permission_withdrawn": records_permission_withdrawn}),
         ))
-    })
+    })?;
+    Ok(Json(user_view(&p.subscription, &user)))
 }
 
 /// The Primary Contact grants or withdraws one user's permission to edit external IDs.
@@ -452,14 +294,14 @@ pub async fn set_external_id_permission(
             "turn on the external-ID option (PUT /api/v1/security/external-ids) before granting the permission",
         ));
     }
-    change_user(&state, &p, &key, |_, u| {
+    let user = users::change(&state, &actor, &p.ip.to_string(), &key, |_, u| {
         if req.granted
             && !matches!(
                 u.role,
                 Role::Manager | Role::UnitManager | Role::UserAdministrator
             )
         {
-            return Err(ApiError::conflict(
+            return Err(DomainError::conflict(
                 "external-ids.role",
                 format!(
                     "only Managers, Unit Managers and User Administrators can be granted this; {} is a {}",
@@ -469,7 +311,8 @@ pub async fn set_external_id_permission(
         }
         u.can_edit_external_ids = req.granted;
         Ok(("external-ids.permission", json!({"granted": req.granted})))
-    })
+    })?;
+    Ok(Json(user_view(&p.subscription, &user)))
 }
 
 /// A Manager grants or withdraws a Unit Manager's permission to create, update and delete
@@ -482,9 +325,9 @@ pub async fn set_records_permission(
 ) -> ApiResult<Json<UserView>> {
     let actor = p.actor();
     authz::require(&actor, Action::GrantRecordsPermission)?;
-    change_user(&state, &p, &key, |_, u| {
+    let user = users::change(&state, &actor, &p.ip.to_string(), &key, |_, u| {
         if req.granted && u.role != Role::UnitManager {
-            return Err(ApiError::conflict(
+            return Err(DomainError::conflict(
                 "records-permission.role",
                 format!(
                     "only a Unit Manager can be granted the records permission (Managers always have it); {} is a {}",
@@ -498,7 +341,8 @@ pub async fn set_records_permission(
             "records.permission",
             json!({"granted": req.granted, "was": was}),
         ))
-    })
+    })?;
+    Ok(Json(user_view(&p.subscription, &user)))
 }
 
 /// A Manager or Unit Manager clears a user's TOTP enrolment (lost device); the user enrols
@@ -510,14 +354,15 @@ pub async fn reset_two_factor(
 ) -> ApiResult<Json<UserView>> {
     let actor = p.actor();
     authz::require(&actor, Action::ResetTwoFactor)?;
-    change_user(&state, &p, &key, |tx, u| {
-        manage(tx, &actor, &p.subscription, u)?;
+    let user = users::change(&state, &actor, &p.ip.to_string(), &key, |tx, u| {
+        users::manage(tx, &actor, &p.subscription, u)?;
         u.totp_secret = None;
         u.totp_enabled = false;
         u.totp_last_step = None;
         tx.delete_user_sessions(u.id)?;
         Ok(("2fa.reset", json!({})))
-    })
+    })?;
+    Ok(Json(user_view(&p.subscription, &user)))
 }
 
 pub fn checked_unit(req: UnitRequest) -> ApiResult<Option<String>> {
@@ -538,7 +383,7 @@ pub async fn show_unit(
 ) -> ApiResult<Json<UserUnit>> {
     authz::require(&p.actor(), Action::ViewUsers)?;
     let (u, unit) = state.store.read(|tx| {
-        let u = target(tx, &key)?;
+        let u = users::target(tx, &key)?;
         let unit = tx.unit_of(UnitOwner::User(u.id))?;
         Ok::<_, ApiError>((u, unit))
     })?;
@@ -560,8 +405,8 @@ pub async fn set_unit(
     let unit = checked_unit(req)?;
     let now = state.now();
     let u = state.store.write(|tx| {
-        let u = target(tx, &key)?;
-        authz::may_manage(&actor, &u, is_primary(&p.subscription, &u))?;
+        let u = users::target(tx, &key)?;
+        authz::may_manage(&actor, &u, users::is_primary(&p.subscription, &u))?;
         let was = tx.unit_of(UnitOwner::User(u.id))?;
         tx.set_unit(UnitOwner::User(u.id), unit.as_deref())?;
         tx.audit(

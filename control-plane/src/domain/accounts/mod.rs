@@ -3,3 +3,4 @@
 pub mod login;
 pub mod password;
 pub mod twofa;
+pub mod users;

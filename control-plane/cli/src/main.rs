@@ -643,17 +643,12 @@ async fn users(ctx: &Ctx, cmd: UsersCmd) -> R<()> {
             ctx.out(&v, |v| println!("{} is now {}", v.username, v.role));
         }
         UsersCmd::ExternalIdPermission { user, state } => {
-            let v: UserView = ctx
-                .api()?
-                .set_external_id_permission(
-                    &user,
-                    &PermissionRequest {
-                        granted: state == "on",
-                    },
-                )
-                .await?;
+            let grant = PermissionRequest {
+                granted: state == "on",
+            };
+            let v = ctx.api()?.set_external_id_permission(&user, &grant).await?;
             ctx.out(&v, |v| {
-                println!("{}: external-ID permission {}", v.username, state)
+                println!("{}: external-ID permission {state}", v.username)
             });
         }
         UsersCmd::Unit { user, unit, none } => {
@@ -675,17 +670,12 @@ async fn users(ctx: &Ctx, cmd: UsersCmd) -> R<()> {
             });
         }
         UsersCmd::RecordsPermission { user, state } => {
-            let v: UserView = ctx
-                .api()?
-                .set_records_permission(
-                    &user,
-                    &PermissionRequest {
-                        granted: state == "on",
-                    },
-                )
-                .await?;
+            let grant = PermissionRequest {
+                granted: state == "on",
+            };
+            let v = ctx.api()?.set_records_permission(&user, &grant).await?;
             ctx.out(&v, |v| {
-                println!("{}: records permission {}", v.username, state)
+                println!("{}: records permission {state}", v.username)
             });
         }
     }

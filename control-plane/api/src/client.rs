@@ -246,36 +246,4 @@ impl Client {
             error: Box::new(body.error),
         })
     }
-
-    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        self.send(reqwest::Method::GET, path, NO_BODY).await
-    }
-
-    pub async fn post<B: Serialize + ?Sized, T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &B,
-    ) -> Result<T, ClientError> {
-        self.send(reqwest::Method::POST, path, Some(body)).await
-    }
-
-    pub async fn put<B: Serialize + ?Sized, T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &B,
-    ) -> Result<T, ClientError> {
-        self.send(reqwest::Method::PUT, path, Some(body)).await
-    }
-
-    pub async fn patch<B: Serialize + ?Sized, T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &B,
-    ) -> Result<T, ClientError> {
-        self.send(reqwest::Method::PATCH, path, Some(body)).await
-    }
-
-    pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        self.send(reqwest::Method::DELETE, path, NO_BODY).await
-    }
 }

@@ -219,3 +219,23 @@ codes! {
     VaultTitleTaken = "vault.title-taken",
     VaultUrlInvalid = "vault.url-invalid",
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Code;
+
+    #[test]
+    fn every_code_is_its_string_both_ways() {
+        for &code in Code::ALL {
+            let text = serde_json::to_string(&code).unwrap();
+            assert_eq!(text, format!("\"{}\"", code.as_str()));
+            assert_eq!(serde_json::from_str::<Code>(&text).unwrap(), code);
+        }
+    }
+
+    #[test]
+    fn a_rule_from_a_newer_server_reads_as_unknown() {
+        let code: Code = serde_json::from_str("\"quota.exceeded\"").unwrap();
+        assert_eq!(code, Code::Unknown);
+    }
+}

@@ -22,6 +22,10 @@ pub mod users;
 
 #[cfg(feature = "client")]
 pub mod client;
+#[cfg(feature = "client")]
+mod endpoints;
+#[cfg(feature = "client")]
+pub use endpoints::segment;
 
 pub use code::Code;
 pub use error::{ErrorBody, ErrorDetails, ErrorInfo, Violation};

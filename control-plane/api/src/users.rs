@@ -179,3 +179,24 @@ pub enum UnitOwnerKind {
     Record,
     Vault,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::UpdateUser;
+
+    #[test]
+    fn a_patch_tells_null_from_absent() {
+        let clear = UpdateUser {
+            external_id: Some(None),
+            ..UpdateUser::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&clear).unwrap(),
+            r#"{"external_id":null}"#
+        );
+        let back: UpdateUser = serde_json::from_str(r#"{"external_id":null}"#).unwrap();
+        assert_eq!(back.external_id, Some(None));
+        let absent: UpdateUser = serde_json::from_str("{}").unwrap();
+        assert!(absent.is_empty());
+    }
+}

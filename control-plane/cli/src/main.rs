@@ -20,7 +20,7 @@ use sealscan_api::session::{
 };
 use sealscan_api::users::{
     CreateUser, PermissionRequest, ResetUserPassword, RoleRequest, UnitRequest, UpdateUser,
-    UserCreated, UserPasswordReset, UserUnit, UserView,
+    UserPasswordReset, UserUnit, UserView,
 };
 use sealscan_api::{Code, Role};
 use sealscan_cli::args::{
@@ -28,7 +28,6 @@ use sealscan_cli::args::{
 };
 use sealscan_protocols::secret::Password;
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +49,12 @@ impl From<ClientError> for Failure {
         match e {
             ClientError::Api { error, .. } => {
                 let mut out = format!("{} [rule {}]", error.message, error.rule);
+                if matches!(
+                    error.rule,
+                    Code::AuthRequired | Code::AuthInvalidToken | Code::SessionInactivityTimeout
+                ) {
+                    out.push_str("; run `sealscan login` again");
+                }
                 let violations = error.details.and_then(|d| d.violations);
                 for x in violations.iter().flatten() {
                     out.push_str(&format!("\n  - {}", x.message));
@@ -69,7 +74,6 @@ impl From<String> for Failure {
 
 type R<T> = Result<T, Failure>;
 
-use sealscan_api::client::{Method, NO_BODY};
 impl Ctx {
     fn secret(&self, prompt: &str) -> R<Password> {
         if self.stdin_secrets || !std::io::stdin().is_terminal() {
@@ -128,58 +132,27 @@ impl Ctx {
         })
     }
 
-    fn session(&self) -> R<Client> {
+    /// The client of the saved session: one method per endpoint.
+    fn api(&self) -> R<Client> {
         let profile = self.profile()?;
         let token = load_token(&self.dir)?
             .ok_or_else(|| Failure("not signed in: run `sealscan login` first".into()))?;
         Ok(Client::new(&profile)?.with_token(token))
     }
 
-    /// One request in the saved session; the refusal keeps its [`Code`] for the caller to
-    /// decide on.
-    async fn try_call<B: Serialize + ?Sized, T: DeserializeOwned>(
+    /// When `reply` says a password is required (user-defined passwords are on and none was
+    /// given), asks for one, to send again with it.
+    fn password_if_required<T>(
         &self,
-        method: Method,
-        path: &str,
-        body: Option<&B>,
-    ) -> Result<T, ClientError> {
-        let client = self
-            .session()
-            .map_err(|Failure(m)| ClientError::Config(m))?;
-        client.send(method, path, body).await
-    }
-
-    /// One request in the saved session; a refusal becomes the message shown.
-    async fn call<B: Serialize + ?Sized, T: DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&B>,
-    ) -> R<T> {
-        ctx_result(self.try_call(method, path, body).await)
-    }
-
-    async fn get<T: DeserializeOwned>(&self, path: &str) -> R<T> {
-        self.call(Method::GET, path, NO_BODY).await
-    }
-
-    /// Sends `body`; when the server says a password is required (user-defined passwords
-    /// on) and none was given, asks for one, sets it with `set`, and sends again.
-    async fn call_asking_password<B: Serialize, T: DeserializeOwned>(
-        &self,
-        path: &str,
-        mut body: B,
-        set: impl FnOnce(&mut B, Password),
+        reply: &Result<T, ClientError>,
         user: &str,
-    ) -> R<T> {
-        match self.try_call(Method::POST, path, Some(&body)).await {
+    ) -> R<Option<Password>> {
+        match reply {
             Err(e) if e.code() == Some(Code::PasswordRequired) => {
                 eprintln!("user-defined passwords are on: choose the password");
-                let pw = self.new_secret(&format!("Password for {user}: "))?;
-                set(&mut body, pw);
-                self.call(Method::POST, path, Some(&body)).await
+                Ok(Some(self.new_secret(&format!("Password for {user}: "))?))
             }
-            other => Ok(other?),
+            _ => Ok(None),
         }
     }
 
@@ -371,16 +344,16 @@ async fn run(ctx: &Ctx, cmd: Command) -> R<()> {
             totp,
         } => login(ctx, url, ca_file, user, totp).await,
         Command::Logout => {
-            if let Ok(client) = ctx.session() {
+            if let Ok(client) = ctx.api() {
                 // Forget the token even if the server already ended the session.
-                let _ = client.delete::<()>("/session").await;
+                let _ = client.logout().await;
             }
             delete_token(&ctx.dir)?;
             println!("signed out");
             Ok(())
         }
         Command::Whoami => {
-            let v: WhoAmI = ctx.get("/session").await?;
+            let v: WhoAmI = ctx.api()?.whoami().await?;
             ctx.out(&v, |v| {
                 let u = &v.user;
                 print_kv(&WhoAmIRow {
@@ -406,19 +379,16 @@ async fn run(ctx: &Ctx, cmd: Command) -> R<()> {
         Command::TwoFa {
             cmd: TwoFaCmd::Enroll,
         } => {
-            let v: Enrollment = ctx.call(Method::POST, "/2fa/enroll", NO_BODY).await?;
+            let v: Enrollment = ctx.api()?.enroll_2fa().await?;
             println!("Scan this URI with your authenticator app (or type the secret):");
             println!("  {}", v.provisioning_uri);
             println!("  secret: {}", v.secret_base32);
             let code = ctx.secret("Code shown by the app: ")?;
             let r: Confirmed = ctx
-                .call(
-                    Method::POST,
-                    "/2fa/confirm",
-                    Some(&ConfirmRequest {
-                        code: code.expose().to_string(),
-                    }),
-                )
+                .api()?
+                .confirm_2fa(&ConfirmRequest {
+                    code: code.expose().to_string(),
+                })
                 .await?;
             ctx.out(&r, |r| println!("{}", r.message));
             Ok(())
@@ -430,7 +400,7 @@ async fn run(ctx: &Ctx, cmd: Command) -> R<()> {
         Command::Ncsm { cmd } => records::ncsm(ctx, cmd).await,
         Command::Scans { cmd } => scanning::scans(ctx, cmd).await,
         Command::Outbox => {
-            let v: Vec<OutboxEmail> = ctx.get("/outbox").await?;
+            let v: Vec<OutboxEmail> = ctx.api()?.outbox().await?;
             ctx.out(&v, |v| {
                 let rows = v
                     .iter()
@@ -449,7 +419,7 @@ async fn run(ctx: &Ctx, cmd: Command) -> R<()> {
             Ok(())
         }
         Command::Audit => {
-            let v: Vec<AuditEntry> = ctx.get("/audit").await?;
+            let v: Vec<AuditEntry> = ctx.api()?.audit().await?;
             ctx.out(&v, |v| {
                 let rows = v
                     .iter()
@@ -500,7 +470,7 @@ async fn login(
         totp_code: totp,
         new_password: None,
     };
-    let mut reply: Result<LoginResponse, ClientError> = client.post("/session", &body).await;
+    let mut reply: Result<LoginResponse, ClientError> = client.login(&body).await;
     // Answer what the server asks for: a TOTP code, or a new password (first login, expiry).
     for _ in 0..2 {
         match &reply {
@@ -527,7 +497,7 @@ async fn login(
             }
             _ => break,
         }
-        reply = client.post("/session", &body).await;
+        reply = client.login(&body).await;
     }
     let v = reply?;
     save_profile(&ctx.dir, &profile)?;
@@ -557,11 +527,11 @@ async fn login(
 async fn users(ctx: &Ctx, cmd: UsersCmd) -> R<()> {
     match cmd {
         UsersCmd::List => {
-            let v: Vec<UserView> = ctx.get("/users").await?;
+            let v: Vec<UserView> = ctx.api()?.users().await?;
             ctx.out(&v, |v| print_users(v));
         }
         UsersCmd::Show { user } => {
-            let v: UserView = ctx.get(&format!("/users/{}", enc(&user))).await?;
+            let v: UserView = ctx.api()?.user(&user).await?;
             ctx.out(&v, print_kv);
         }
         UsersCmd::Create {
@@ -579,7 +549,7 @@ async fn users(ctx: &Ctx, cmd: UsersCmd) -> R<()> {
             } else {
                 None
             };
-            let body = CreateUser {
+            let mut body = CreateUser {
                 username: username.clone(),
                 first_name,
                 last_name,
@@ -589,9 +559,13 @@ async fn users(ctx: &Ctx, cmd: UsersCmd) -> R<()> {
                 external_id,
                 password,
             };
-            let v: UserCreated = ctx
-                .call_asking_password("/users", body, |b, pw| b.password = Some(pw), &username)
-                .await?;
+            let api = ctx.api()?;
+            let mut reply = api.create_user(&body).await;
+            if let Some(pw) = ctx.password_if_required(&reply, &username)? {
+                body.password = Some(pw);
+                reply = api.create_user(&body).await;
+            }
+            let v = reply?;
             ctx.out(&v, |v| {
                 println!("created user {} ({})", v.user.username, v.user.role);
                 print_generated(v.generated_password.as_ref());
@@ -623,33 +597,15 @@ async fn users(ctx: &Ctx, cmd: UsersCmd) -> R<()> {
                     "nothing to change: give at least one option (see --help)".into(),
                 ));
             }
-            let v: UserView = ctx
-                .call(
-                    Method::PATCH,
-                    &format!("/users/{}", enc(&user)),
-                    Some(&body),
-                )
-                .await?;
+            let v: UserView = ctx.api()?.update_user(&user, &body).await?;
             ctx.out(&v, print_kv);
         }
         UsersCmd::Lock { user } => {
-            let v: UserView = ctx
-                .call(
-                    Method::POST,
-                    &format!("/users/{}/lock", enc(&user)),
-                    NO_BODY,
-                )
-                .await?;
+            let v: UserView = ctx.api()?.lock_user(&user).await?;
             ctx.out(&v, |v| println!("{} is locked", v.username));
         }
         UsersCmd::Unlock { user } => {
-            let v: UserView = ctx
-                .call(
-                    Method::POST,
-                    &format!("/users/{}/unlock", enc(&user)),
-                    NO_BODY,
-                )
-                .await?;
+            let v: UserView = ctx.api()?.unlock_user(&user).await?;
             ctx.out(&v, |v| println!("{} is active again", v.username));
         }
         UsersCmd::ResetPassword { user, set_password } => {
@@ -658,14 +614,14 @@ async fn users(ctx: &Ctx, cmd: UsersCmd) -> R<()> {
             } else {
                 None
             };
-            let v: UserPasswordReset = ctx
-                .call_asking_password(
-                    &format!("/users/{}/reset-password", enc(&user)),
-                    ResetUserPassword { password },
-                    |b, pw| b.password = Some(pw),
-                    &user,
-                )
-                .await?;
+            let api = ctx.api()?;
+            let mut body = ResetUserPassword { password };
+            let mut reply = api.reset_user_password(&user, &body).await;
+            if let Some(pw) = ctx.password_if_required(&reply, &user)? {
+                body.password = Some(pw);
+                reply = api.reset_user_password(&user, &body).await;
+            }
+            let v: UserPasswordReset = reply?;
             ctx.out(&v, |v| {
                 println!(
                     "password of {} reset; it must be changed at the next login",
@@ -676,36 +632,31 @@ async fn users(ctx: &Ctx, cmd: UsersCmd) -> R<()> {
         }
         UsersCmd::SetRole { user, role } => {
             let v: UserView = ctx
-                .call(
-                    Method::PUT,
-                    &format!("/users/{}/role", enc(&user)),
-                    Some(&RoleRequest {
+                .api()?
+                .set_role(
+                    &user,
+                    &RoleRequest {
                         role: role_arg(&role)?,
-                    }),
+                    },
                 )
                 .await?;
             ctx.out(&v, |v| println!("{} is now {}", v.username, v.role));
         }
         UsersCmd::ExternalIdPermission { user, state } => {
-            let v: UserView = ctx
-                .call(
-                    Method::PUT,
-                    &format!("/users/{}/external-id-permission", enc(&user)),
-                    Some(&PermissionRequest {
-                        granted: state == "on",
-                    }),
-                )
-                .await?;
+            let grant = PermissionRequest {
+                granted: state == "on",
+            };
+            let v = ctx.api()?.set_external_id_permission(&user, &grant).await?;
             ctx.out(&v, |v| {
-                println!("{}: external-ID permission {}", v.username, state)
+                println!("{}: external-ID permission {state}", v.username)
             });
         }
         UsersCmd::Unit { user, unit, none } => {
-            let path = format!("/users/{}/unit", enc(&user));
             let v: UserUnit = if unit.is_none() && !none {
-                ctx.get(&path).await?
+                ctx.api()?.user_unit(&user).await?
             } else {
-                ctx.call(Method::PUT, &path, Some(&UnitRequest { unit }))
+                ctx.api()?
+                    .set_user_unit(&user, &UnitRequest { unit })
                     .await?
             };
             ctx.out(&v, |v| {
@@ -719,27 +670,16 @@ async fn users(ctx: &Ctx, cmd: UsersCmd) -> R<()> {
             });
         }
         UsersCmd::RecordsPermission { user, state } => {
-            let v: UserView = ctx
-                .call(
-                    Method::PUT,
-                    &format!("/users/{}/records-permission", enc(&user)),
-                    Some(&PermissionRequest {
-                        granted: state == "on",
-                    }),
-                )
-                .await?;
+            let grant = PermissionRequest {
+                granted: state == "on",
+            };
+            let v = ctx.api()?.set_records_permission(&user, &grant).await?;
             ctx.out(&v, |v| {
-                println!("{}: records permission {}", v.username, state)
+                println!("{}: records permission {state}", v.username)
             });
         }
     }
     Ok(())
-}
-
-/// User names are [a-z0-9._-]; anything else is refused by the server anyway, so only '/'
-/// and '%' need care to keep the path intact.
-fn enc(s: &str) -> String {
-    s.replace('%', "%25").replace('/', "%2F")
 }
 
 /// The `security show` table: the settings, then what only the operator sets.
@@ -756,7 +696,7 @@ struct SecurityRow<'a> {
 async fn security(ctx: &Ctx, cmd: SecurityCmd) -> R<()> {
     match cmd {
         SecurityCmd::Show => {
-            let v: SecurityView = ctx.get("/security").await?;
+            let v: SecurityView = ctx.api()?.security().await?;
             ctx.out(&v, |v| {
                 print_kv(&SecurityRow {
                     security: &v.security,
@@ -837,13 +777,13 @@ async fn security(ctx: &Ctx, cmd: SecurityCmd) -> R<()> {
             if body.is_empty() {
                 return Err(Failure("nothing to change: give at least one option (see sealscan security set --help)".into()));
             }
-            let v: SecurityView = ctx.call(Method::PUT, "/security", Some(&body)).await?;
+            let v: SecurityView = ctx.api()?.update_security(&body).await?;
             ctx.out(&v, |v| print_kv(&v.security));
         }
         SecurityCmd::Allowlist {
             cmd: AllowlistCmd::Show,
         } => {
-            let v: AllowlistView = ctx.get("/security/allowlist").await?;
+            let v: AllowlistView = ctx.api()?.allowlist().await?;
             ctx.out(&v, print_kv);
         }
         SecurityCmd::Allowlist {
@@ -860,44 +800,35 @@ async fn security(ctx: &Ctx, cmd: SecurityCmd) -> R<()> {
             // Without addresses the saved list stays: --disable keeps it for later, --enable
             // turns it on again.
             let entries = if entries.is_empty() {
-                let current: AllowlistView = ctx.get("/security/allowlist").await?;
+                let current: AllowlistView = ctx.api()?.allowlist().await?;
                 current.entries
             } else {
                 entries
             };
             let v: AllowlistView = ctx
-                .call(
-                    Method::PUT,
-                    "/security/allowlist",
-                    Some(&AllowlistRequest {
-                        enabled: enable,
-                        entries,
-                    }),
-                )
+                .api()?
+                .set_allowlist(&AllowlistRequest {
+                    enabled: enable,
+                    entries,
+                })
                 .await?;
             ctx.out(&v, print_kv);
         }
         SecurityCmd::ExternalIds { state } => {
             let v: ExternalIdsView = ctx
-                .call(
-                    Method::PUT,
-                    "/security/external-ids",
-                    Some(&ToggleRequest {
-                        enabled: state == "on",
-                    }),
-                )
+                .api()?
+                .set_external_ids(&ToggleRequest {
+                    enabled: state == "on",
+                })
                 .await?;
             ctx.out(&v, print_kv);
         }
         SecurityCmd::NeverExpireAgreement { answer } => {
             let v: AgreementView = ctx
-                .call(
-                    Method::POST,
-                    "/security/never-expire-agreement",
-                    Some(&AgreementRequest {
-                        accept: answer == "accept",
-                    }),
-                )
+                .api()?
+                .answer_never_expire_agreement(&AgreementRequest {
+                    accept: answer == "accept",
+                })
                 .await?;
             ctx.out(&v, |v| {
                 println!(
@@ -912,11 +843,8 @@ async fn security(ctx: &Ctx, cmd: SecurityCmd) -> R<()> {
         }
         SecurityCmd::Ndsm { answer: _ } => {
             let v: NdsmView = ctx
-                .call(
-                    Method::PUT,
-                    "/security/new-data-security-model",
-                    Some(&NdsmRequest { accepted: true }),
-                )
+                .api()?
+                .accept_ndsm(&NdsmRequest { accepted: true })
                 .await?;
             ctx.out(&v, |v| {
                 println!(
@@ -937,15 +865,12 @@ async fn password(ctx: &Ctx, cmd: PasswordCmd) -> R<()> {
         } => {
             let pw = ctx.secret("Password to check: ")?;
             let v: CheckResponse = ctx
-                .call(
-                    Method::POST,
-                    "/password/check",
-                    Some(&CheckRequest {
-                        password: pw,
-                        first_name,
-                        last_name,
-                    }),
-                )
+                .api()?
+                .check_password(&CheckRequest {
+                    password: pw,
+                    first_name,
+                    last_name,
+                })
                 .await?;
             ctx.out(&v, |v| {
                 if v.acceptable {
@@ -982,12 +907,9 @@ async fn password(ctx: &Ctx, cmd: PasswordCmd) -> R<()> {
                 current_password: current,
                 new_password,
             };
-            let v: ChangeResponse = match ctx
-                .try_call(Method::POST, "/password/change", Some(&body))
-                .await
-            {
+            let v: ChangeResponse = match ctx.api()?.change_password(&body).await {
                 Err(e) if e.code() == Some(refused) => return Err(Failure(why.into())),
-                other => ctx_result(other)?,
+                other => other?,
             };
             ctx.out(&v, |v| {
                 println!("password changed");
@@ -997,7 +919,7 @@ async fn password(ctx: &Ctx, cmd: PasswordCmd) -> R<()> {
         PasswordCmd::Forgot { url, ca_file, user } => {
             let profile = profile_for(ctx, url, ca_file, Some(user.clone()))?;
             let v: Message = Client::new(&profile)?
-                .post("/password/forgot", &ForgotRequest { username: user })
+                .forgot_password(&ForgotRequest { username: user })
                 .await?;
             ctx.out(&v, |v| println!("{}", v.message));
         }
@@ -1017,10 +939,7 @@ async fn password(ctx: &Ctx, cmd: PasswordCmd) -> R<()> {
                 token,
                 new_password,
             };
-            let v: ChangeResponse = match Client::new(&profile)?
-                .post("/password/reset", &body)
-                .await
-            {
+            let v: ChangeResponse = match Client::new(&profile)?.reset_password(&body).await {
                 // A refused password leaves the token usable.
                 Err(e) if e.code() == Some(Code::PasswordUserDefinedOff) => {
                     return Err(Failure(
@@ -1041,15 +960,4 @@ async fn password(ctx: &Ctx, cmd: PasswordCmd) -> R<()> {
         }
     }
     Ok(())
-}
-
-/// A session call's answer as [`Ctx::call`] words it (a 401 says to sign in again).
-fn ctx_result<T>(r: Result<T, ClientError>) -> R<T> {
-    match r {
-        Err(ClientError::Api { status: 401, error }) => Err(Failure(format!(
-            "{} [rule {}]; run `sealscan login` again",
-            error.message, error.rule
-        ))),
-        other => Ok(other?),
-    }
 }

@@ -2,12 +2,11 @@
 //! active: the approved appliances' keys are fetched and shown by fingerprint, secrets are read
 //! from a prompt or stdin into zeroizing buffers, and only envelopes leave this process. Before
 //! activation (legacy model) the secret travels to the server over TLS.
-use super::{Ctx, Failure, R, enc, name, print_kv, print_table, s};
+use super::{Ctx, Failure, R, name, print_kv, print_table, s};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rand::RngCore;
-use sealscan_api::client::{Method, NO_BODY};
-use sealscan_api::ncsm::{NcsmStateName, NcsmStatus, Recipients};
+use sealscan_api::ncsm::{NcsmStateName, NcsmStatus};
 use sealscan_api::records::{
     CreateRecord, CreateVault, Deleted, RecordList, RecordView, SecretInfo, UpdateRecord,
     UpdateVault, VaultList, VaultView, WindowsInput, WindowsPatch,
@@ -32,7 +31,7 @@ fn new_id(prefix: &str) -> String {
 
 /// The approved appliances' keys, shown by fingerprint before anything is sealed to them.
 async fn recipients(ctx: &Ctx) -> R<Vec<[u8; 32]>> {
-    let list = ctx.get::<Recipients>("/ncsm/recipients").await?.recipients;
+    let list = ctx.api()?.ncsm_recipients().await?.recipients;
     if list.is_empty() {
         return Err(Failure(
             "no approved appliance to seal to; approve one first (sealscan appliances approve)"
@@ -56,7 +55,7 @@ async fn recipients(ctx: &Ctx) -> R<Vec<[u8; 32]>> {
 }
 
 async fn ncsm_active(ctx: &Ctx) -> R<bool> {
-    let v: NcsmStatus = ctx.get("/ncsm").await?;
+    let v: NcsmStatus = ctx.api()?.ncsm_status().await?;
     Ok(v.state != NcsmStateName::Off)
 }
 
@@ -77,7 +76,7 @@ fn secret_value(plain: &[u8], binding: Option<(&Binding, &[[u8; 32]])>) -> R<Sec
 pub async fn records(ctx: &Ctx, cmd: RecordsCmd) -> R<()> {
     match cmd {
         RecordsCmd::List => {
-            let v: RecordList = ctx.get("/records").await?;
+            let v: RecordList = ctx.api()?.records().await?;
             ctx.out(&v, |v| {
                 let rows = v
                     .records
@@ -112,13 +111,11 @@ pub async fn records(ctx: &Ctx, cmd: RecordsCmd) -> R<()> {
         }
         RecordsCmd::Unit { id, unit, none: _ } => set_unit(ctx, "records", &id, unit).await?,
         RecordsCmd::Show { id } => {
-            let v: RecordView = ctx.get(&format!("/records/{}", enc(&id))).await?;
+            let v: RecordView = ctx.api()?.record(&id).await?;
             ctx.out(&v, print_kv);
         }
         RecordsCmd::Delete { id } => {
-            let v: Deleted = ctx
-                .call(Method::DELETE, &format!("/records/{}", enc(&id)), NO_BODY)
-                .await?;
+            let v: Deleted = ctx.api()?.delete_record(&id).await?;
             ctx.out(&v, |_| println!("deleted record {id}"));
         }
         RecordsCmd::Create(a) => create_record(ctx, *a).await?,
@@ -238,7 +235,7 @@ async fn create_record(ctx: &Ctx, a: CreateRecordArgs) -> R<()> {
         comments: a.comments,
         secrets,
     };
-    let v: RecordView = ctx.call(Method::POST, "/records", Some(&body)).await?;
+    let v: RecordView = ctx.api()?.create_record(&body).await?;
     ctx.out(&v, |v| {
         println!(
             "created {} record {} ({}), secrets {}",
@@ -258,7 +255,7 @@ async fn create_record(ctx: &Ctx, a: CreateRecordArgs) -> R<()> {
 pub async fn vaults(ctx: &Ctx, cmd: VaultsCmd) -> R<()> {
     match cmd {
         VaultsCmd::List => {
-            let v: VaultList = ctx.get("/vaults").await?;
+            let v: VaultList = ctx.api()?.vaults().await?;
             ctx.out(&v, |v| {
                 let rows = v
                     .vaults
@@ -303,13 +300,11 @@ pub async fn vaults(ctx: &Ctx, cmd: VaultsCmd) -> R<()> {
         }
         VaultsCmd::Unit { id, unit, none: _ } => set_unit(ctx, "vaults", &id, unit).await?,
         VaultsCmd::Show { id } => {
-            let v: VaultView = ctx.get(&format!("/vaults/{}", enc(&id))).await?;
+            let v: VaultView = ctx.api()?.vault(&id).await?;
             ctx.out(&v, print_kv);
         }
         VaultsCmd::Delete { id } => {
-            let v: Deleted = ctx
-                .call(Method::DELETE, &format!("/vaults/{}", enc(&id)), NO_BODY)
-                .await?;
+            let v: Deleted = ctx.api()?.delete_vault(&id).await?;
             ctx.out(&v, |_| println!("deleted vault {id}"));
         }
         VaultsCmd::Update(a) => update_vault(ctx, *a).await?,
@@ -346,7 +341,7 @@ pub async fn vaults(ctx: &Ctx, cmd: VaultsCmd) -> R<()> {
                 comments: a.comments,
                 password,
             };
-            let v: VaultView = ctx.call(Method::POST, "/vaults", Some(&body)).await?;
+            let v: VaultView = ctx.api()?.create_vault(&body).await?;
             ctx.out(&v, |v| println!("created vault {} ({})", v.id, v.title));
         }
     }
@@ -397,15 +392,15 @@ fn print_status(v: &NcsmStatus) {
 }
 
 pub async fn ncsm(ctx: &Ctx, cmd: NcsmCmd) -> R<()> {
-    let path = match cmd {
+    let start = match cmd {
         NcsmCmd::Status => {
-            let v: NcsmStatus = ctx.get("/ncsm").await?;
+            let v: NcsmStatus = ctx.api()?.ncsm_status().await?;
             ctx.out(&v, print_status);
             return Ok(());
         }
         NcsmCmd::Start { yes } => {
             if !yes {
-                let v: NcsmStatus = ctx.get("/ncsm").await?;
+                let v: NcsmStatus = ctx.api()?.ncsm_status().await?;
                 eprintln!(
                     "NCSM moves {} record(s) and {} vault(s) into envelopes sealed to the {} approved appliance(s) and destroys their legacy ciphertext; it cannot be turned off, and records cannot change until the migration completes.",
                     v.to_migrate.records, v.to_migrate.vaults, v.approved_appliances
@@ -415,15 +410,18 @@ pub async fn ncsm(ctx: &Ctx, cmd: NcsmCmd) -> R<()> {
                     "not started (answer y to start; --yes skips the question in scripts)",
                 )?;
             }
-            "/ncsm/start"
+            true
         }
-        NcsmCmd::Resume => "/ncsm/resume",
+        NcsmCmd::Resume => false,
     };
-    ctx.call::<(), NcsmStatus>(Method::POST, path, NO_BODY)
-        .await?;
+    if start {
+        ctx.api()?.start_ncsm().await?;
+    } else {
+        ctx.api()?.resume_ncsm().await?;
+    }
     let mut last = String::new();
     let v = loop {
-        let v: NcsmStatus = ctx.get("/ncsm").await?;
+        let v: NcsmStatus = ctx.api()?.ncsm_status().await?;
         if !ctx.json {
             let line = bar(v.migrated, v.total);
             if line != last {
@@ -457,7 +455,6 @@ fn is_empty_patch<T: serde::Serialize>(patch: &T) -> bool {
 }
 
 async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
-    let path = format!("/records/{}", enc(&a.id));
     let VaultSecretArgs {
         vault,
         secret_name,
@@ -508,7 +505,7 @@ async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
     if asks_secret {
         // The binding is the record as it will be: its kind and id, and the new user and
         // domain when they change.
-        let cur: RecordView = ctx.get(&path).await?;
+        let cur: RecordView = ctx.api()?.record(&a.id).await?;
         let kind = cur.kind.as_str();
         // A new password on a key-based Unix record switches it back to password logins.
         if kind == "unix" && a.password && cur.unix_auth == Some(UnixAuth::PrivateKey) {
@@ -557,7 +554,7 @@ async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
         }
         body.secrets = secrets.fields;
     }
-    let v: RecordView = ctx.call(Method::PATCH, &path, Some(&body)).await?;
+    let v: RecordView = ctx.api()?.update_record(&a.id, &body).await?;
     ctx.out(&v, |v| {
         println!(
             "updated {} record {} ({}){}",
@@ -575,7 +572,6 @@ async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
 }
 
 async fn update_vault(ctx: &Ctx, a: UpdateVaultArgs) -> R<()> {
-    let path = format!("/vaults/{}", enc(&a.id));
     let ca_pem = match &a.ca_file {
         Some(p) => Some(
             std::fs::read_to_string(p)
@@ -603,7 +599,7 @@ async fn update_vault(ctx: &Ctx, a: UpdateVaultArgs) -> R<()> {
     }
     let mut sealed = false;
     if a.password {
-        let cur: VaultView = ctx.get(&path).await?;
+        let cur: VaultView = ctx.api()?.vault(&a.id).await?;
         let user = a.user.clone().unwrap_or_else(|| cur.username.clone());
         let url = body.url.clone().unwrap_or_else(|| cur.url.clone());
         let domain = a.domain.clone().or_else(|| cur.domain.clone());
@@ -620,7 +616,7 @@ async fn update_vault(ctx: &Ctx, a: UpdateVaultArgs) -> R<()> {
             keys.as_deref().map(|k| (&b, k)),
         )?);
     }
-    let v: VaultView = ctx.call(Method::PATCH, &path, Some(&body)).await?;
+    let v: VaultView = ctx.api()?.update_vault(&a.id, &body).await?;
     ctx.out(&v, |v| {
         println!(
             "updated vault {} ({}){}",
@@ -638,13 +634,12 @@ async fn update_vault(ctx: &Ctx, a: UpdateVaultArgs) -> R<()> {
 
 /// `unit` None (--none) takes the record or vault out of every unit.
 async fn set_unit(ctx: &Ctx, collection: &str, id: &str, unit: Option<String>) -> R<()> {
-    let v: OwnerUnit = ctx
-        .call(
-            Method::PUT,
-            &format!("/{collection}/{}/unit", enc(id)),
-            Some(&UnitRequest { unit }),
-        )
-        .await?;
+    let body = UnitRequest { unit };
+    let v: OwnerUnit = if collection == "vaults" {
+        ctx.api()?.set_vault_unit(id, &body).await?
+    } else {
+        ctx.api()?.set_record_unit(id, &body).await?
+    };
     ctx.out(&v, |v| {
         println!(
             "{} {}: {}",

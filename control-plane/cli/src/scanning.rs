@@ -1,10 +1,9 @@
 //! `sealscan appliances ...` and `sealscan scans ...`: enrollment tokens, approvals with the
 //! key fingerprints to compare out of band, scans and their results tables.
-use super::{Ctx, Failure, R, enc, name, print_kv, print_table, s};
+use super::{Ctx, Failure, R, name, print_kv, print_table, s};
 use sealscan_api::appliances::{
     ApplianceView, Decided, DecisionRequest, EnrollmentToken, TokenCreated, TokenRequest,
 };
-use sealscan_api::client::{Method, NO_BODY};
 use sealscan_api::dates::rfc3339;
 use sealscan_api::scans::{ResultView, ScanPorts, ScanRequest, ScanView};
 use sealscan_cli::args::scanning::{AppliancesCmd, ScansCmd, TokensCmd};
@@ -52,9 +51,7 @@ pub async fn appliances(ctx: &Ctx, cmd: AppliancesCmd) -> R<()> {
                 label,
                 expires_in_hours: expires_hours,
             };
-            let v: TokenCreated = ctx
-                .call(Method::POST, "/appliances/tokens", Some(&body))
-                .await?;
+            let v: TokenCreated = ctx.api()?.create_enrollment_token(&body).await?;
             ctx.out(&v, |v| {
                 println!("enrollment token (shown once): {}", v.token);
                 println!("expires: {}", rfc3339(v.expires_at));
@@ -66,7 +63,7 @@ pub async fn appliances(ctx: &Ctx, cmd: AppliancesCmd) -> R<()> {
         AppliancesCmd::Tokens {
             cmd: TokensCmd::List,
         } => {
-            let v: Vec<EnrollmentToken> = ctx.get("/appliances/tokens").await?;
+            let v: Vec<EnrollmentToken> = ctx.api()?.enrollment_tokens().await?;
             ctx.out(&v, |v| {
                 print_table(
                     &[
@@ -93,7 +90,7 @@ pub async fn appliances(ctx: &Ctx, cmd: AppliancesCmd) -> R<()> {
             });
         }
         AppliancesCmd::List => {
-            let v: Vec<ApplianceView> = ctx.get("/appliances").await?;
+            let v: Vec<ApplianceView> = ctx.api()?.appliances().await?;
             ctx.out(&v, |v| print_appliances(v));
         }
         AppliancesCmd::Approve { id, yes } => {
@@ -110,7 +107,7 @@ pub async fn appliances(ctx: &Ctx, cmd: AppliancesCmd) -> R<()> {
 
 /// Shows the key fingerprint the approval trusts and asks before approving.
 async fn confirm_approval(ctx: &Ctx, id: &str) -> R<()> {
-    let list: Vec<ApplianceView> = ctx.get("/appliances").await?;
+    let list: Vec<ApplianceView> = ctx.api()?.appliances().await?;
     let Some(a) = list.into_iter().find(|a| a.id == id) else {
         return Err(Failure(format!(
             "no appliance has the id {id:?} (see `sealscan appliances list`)"
@@ -130,12 +127,12 @@ async fn confirm_approval(ctx: &Ctx, id: &str) -> R<()> {
 }
 
 async fn decide(ctx: &Ctx, id: &str, verb: &str, reason: Option<String>) -> R<()> {
-    let path = format!("/appliances/{}/{verb}", enc(id));
-    let v: Decided = if verb == "approve" {
-        ctx.call(Method::POST, &path, NO_BODY).await?
-    } else {
-        ctx.call(Method::POST, &path, Some(&DecisionRequest { reason }))
-            .await?
+    let api = ctx.api()?;
+    let why = DecisionRequest { reason };
+    let v: Decided = match verb {
+        "approve" => api.approve_appliance(id).await?,
+        "reject" => api.reject_appliance(id, &why).await?,
+        _ => api.revoke_appliance(id, &why).await?,
     };
     ctx.out(&v, |v| {
         let a = &v.appliance;
@@ -317,21 +314,21 @@ pub async fn scans(ctx: &Ctx, cmd: ScansCmd) -> R<()> {
                     windows: windows_port,
                 }),
             };
-            let v: ScanView = ctx.call(Method::POST, "/scans", Some(&body)).await?;
+            let v: ScanView = ctx.api()?.create_scan(&body).await?;
             ctx.out(&v, |v| {
                 println!("scan {} queued: {} targets", v.id, v.targets_total);
             });
         }
         ScansCmd::List => {
-            let v: Vec<ScanView> = ctx.get("/scans").await?;
+            let v: Vec<ScanView> = ctx.api()?.scans().await?;
             ctx.out(&v, |v| print_scans(v));
         }
         ScansCmd::Show { id } => {
-            let v: ScanView = ctx.get(&format!("/scans/{}", enc(&id))).await?;
+            let v: ScanView = ctx.api()?.scan(&id).await?;
             ctx.out(&v, print_scan);
         }
         ScansCmd::Results { id } => {
-            let v: Vec<ResultView> = ctx.get(&format!("/scans/{}/results", enc(&id))).await?;
+            let v: Vec<ResultView> = ctx.api()?.scan_results(&id).await?;
             ctx.out(&v, |v| print_results(v));
         }
     }

@@ -40,25 +40,21 @@ macro_rules! ep {
     (@resp $code:literal) => {
         ($code, None)
     };
-    ($m:literal, $p:literal, $s:literal, $a:literal; body $req:ty; $($code:literal $(=> $t:ty)?);+) => {
+    ($m:literal, $p:literal, $s:literal, $a:literal; $(body $req:ty;)? $($code:literal $(=> $t:ty)?);+) => {
         Endpoint {
             method: $m,
             path: $p,
             summary: $s,
             access: $a,
-            request: Some(schema::<$req> as SchemaOf),
+            request: ep!(@req $($req)?),
             responses: &[$(ep!(@resp $code $(=> $t)?)),+],
         }
     };
-    ($m:literal, $p:literal, $s:literal, $a:literal; $($code:literal $(=> $t:ty)?);+) => {
-        Endpoint {
-            method: $m,
-            path: $p,
-            summary: $s,
-            access: $a,
-            request: None,
-            responses: &[$(ep!(@resp $code $(=> $t)?)),+],
-        }
+    (@req $req:ty) => {
+        Some(schema::<$req> as SchemaOf)
+    };
+    (@req) => {
+        None
     };
 }
 

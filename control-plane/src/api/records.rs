@@ -352,19 +352,31 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
+type Deletion = fn(&Tx<'_>, &Shared, &Editor<'_>, &str, i64) -> DomainResult<()>;
+
+/// Deletes a record or vault with `delete` and says so.
+fn deleted(
+    p: &UserPrincipal,
+    state: &Shared,
+    id: String,
+    delete: Deletion,
+) -> ApiResult<Json<Value>> {
+    let actor = p.actor();
+    authz::require(&actor, Action::EditRecords)?;
+    let ip = p.ip.to_string();
+    let ed = editor(p, &actor, &ip);
+    state
+        .store
+        .write(|tx| delete(tx, state, &ed, &id, state.now()))?;
+    Ok(Json(json!({"deleted": id})))
+}
+
 pub async fn delete(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let actor = p.actor();
-    authz::require(&actor, Action::EditRecords)?;
-    let ip = p.ip.to_string();
-    let ed = editor(&p, &actor, &ip);
-    state
-        .store
-        .write(|tx| records::edit::delete(tx, &state, &ed, &id, state.now()))?;
-    Ok(Json(json!({"deleted": id})))
+    deleted(&p, &state, id, records::edit::delete)
 }
 
 pub async fn vault_list(
@@ -435,14 +447,7 @@ pub async fn vault_delete(
     State(state): State<Shared>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let actor = p.actor();
-    authz::require(&actor, Action::EditRecords)?;
-    let ip = p.ip.to_string();
-    let ed = editor(&p, &actor, &ip);
-    state
-        .store
-        .write(|tx| vaults::delete(tx, &state, &ed, &id, state.now()))?;
-    Ok(Json(json!({"deleted": id})))
+    deleted(&p, &state, id, vaults::delete)
 }
 
 /// `PATCH /records/{id}`: only the fields given change; the kind and id stay. Secrets are

@@ -281,19 +281,31 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
+type Deletion = fn(&Tx<'_>, &Shared, &Editor<'_>, &str, i64) -> DomainResult<()>;
+
+/// Deletes a record or vault with `delete` and says so.
+fn deleted(
+    p: &UserPrincipal,
+    state: &Shared,
+    id: String,
+    delete: Deletion,
+) -> ApiResult<Json<Deleted>> {
+    let actor = p.actor();
+    authz::require(&actor, Action::EditRecords)?;
+    let ip = p.ip.to_string();
+    let ed = editor(p, &actor, &ip);
+    state
+        .store
+        .write(|tx| delete(tx, state, &ed, &id, state.now()))?;
+    Ok(Json(Deleted { deleted: id }))
+}
+
 pub async fn delete(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Deleted>> {
-    let actor = p.actor();
-    authz::require(&actor, Action::EditRecords)?;
-    let ip = p.ip.to_string();
-    let ed = editor(&p, &actor, &ip);
-    state
-        .store
-        .write(|tx| records::edit::delete(tx, &state, &ed, &id, state.now()))?;
-    Ok(Json(Deleted { deleted: id }))
+    deleted(&p, &state, id, records::edit::delete)
 }
 
 pub async fn vault_list(
@@ -365,14 +377,7 @@ pub async fn vault_delete(
     State(state): State<Shared>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Deleted>> {
-    let actor = p.actor();
-    authz::require(&actor, Action::EditRecords)?;
-    let ip = p.ip.to_string();
-    let ed = editor(&p, &actor, &ip);
-    state
-        .store
-        .write(|tx| vaults::delete(tx, &state, &ed, &id, state.now()))?;
-    Ok(Json(Deleted { deleted: id }))
+    deleted(&p, &state, id, vaults::delete)
 }
 
 pub async fn update(

@@ -3,12 +3,12 @@
 use super::auth::{CurrentUser, UserPrincipal};
 use super::error::{ApiError, ApiResult, Body};
 use super::views::{UserView, user_view};
-use crate::authz::{self, Action};
+use crate::authz::{self, Action, Actor};
 use crate::domain::accounts::users::{self, UserChanges};
 use crate::domain::validate;
-use crate::domain::{DomainError, Shared};
-use crate::model::{NewUser, Role};
-use crate::store::UnitOwner;
+use crate::domain::{DomainError, DomainResult, Shared};
+use crate::model::{NewUser, Role, User};
+use crate::store::{Tx, UnitOwner};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -162,6 +162,18 @@ pub async fn update(
     Ok(Json(user_view(sub, &user)))
 }
 
+/// Changes one user through [`users::change`] and shows the result.
+fn change_and_show(
+    state: &Shared,
+    p: &UserPrincipal,
+    actor: &Actor,
+    key: &str,
+    change: impl FnOnce(&Tx<'_>, &mut User) -> DomainResult<(&'static str, serde_json::Value)>,
+) -> ApiResult<Json<UserView>> {
+    let user = users::change(state, actor, &p.ip.to_string(), key, change)?;
+    Ok(Json(user_view(&p.subscription, &user)))
+}
+
 async fn set_locked(
     p: &UserPrincipal,
     state: &Shared,
@@ -177,7 +189,7 @@ async fn set_locked(
             Action::UnlockUser
         },
     )?;
-    let user = users::change(state, &actor, &p.ip.to_string(), key, |tx, u| {
+    change_and_show(state, p, &actor, key, |tx, u| {
         let primary = users::is_primary(&p.subscription, u);
         // The Primary Contact cannot unlock themself: any Manager re-activates them.
         if !(primary && !locked && actor.role == Role::Manager) {
@@ -200,8 +212,7 @@ async fn set_locked(
             "user.unlocked"
         };
         Ok((event, json!({"by": actor.role})))
-    })?;
-    Ok(Json(user_view(&p.subscription, &user)))
+    })
 }
 
 pub async fn lock(
@@ -255,7 +266,7 @@ pub async fn set_role(
     let actor = p.actor();
     authz::require(&actor, Action::SetRole)?;
     authz::may_assign_role(&actor, req.role)?;
-    let user = users::change(&state, &actor, &p.ip.to_string(), &key, |tx, u| {
+    change_and_show(&state, &p, &actor, &key, |tx, u| {
         users::manage(tx, &actor, &p.subscription, u)?;
         if users::is_primary(&p.subscription, u) && req.role != Role::Manager {
             return Err(DomainError::conflict(
@@ -275,8 +286,7 @@ pub async fn set_role(
             "user.role-changed",
             json!({"from": old, "to": req.role, "records_permission_withdrawn": records_permission_withdrawn}),
         ))
-    })?;
-    Ok(Json(user_view(&p.subscription, &user)))
+    })
 }
 
 /// The Primary Contact grants or withdraws one user's permission to edit external IDs.
@@ -294,7 +304,7 @@ pub async fn set_external_id_permission(
             "turn on the external-ID option (PUT /api/v1/security/external-ids) before granting the permission",
         ));
     }
-    let user = users::change(&state, &actor, &p.ip.to_string(), &key, |_, u| {
+    change_and_show(&state, &p, &actor, &key, |_, u| {
         if req.granted
             && !matches!(
                 u.role,
@@ -311,8 +321,7 @@ pub async fn set_external_id_permission(
         }
         u.can_edit_external_ids = req.granted;
         Ok(("external-ids.permission", json!({"granted": req.granted})))
-    })?;
-    Ok(Json(user_view(&p.subscription, &user)))
+    })
 }
 
 /// A Manager grants or withdraws a Unit Manager's permission to create, update and delete
@@ -325,7 +334,7 @@ pub async fn set_records_permission(
 ) -> ApiResult<Json<UserView>> {
     let actor = p.actor();
     authz::require(&actor, Action::GrantRecordsPermission)?;
-    let user = users::change(&state, &actor, &p.ip.to_string(), &key, |_, u| {
+    change_and_show(&state, &p, &actor, &key, |_, u| {
         if req.granted && u.role != Role::UnitManager {
             return Err(DomainError::conflict(
                 "records-permission.role",
@@ -341,8 +350,7 @@ pub async fn set_records_permission(
             "records.permission",
             json!({"granted": req.granted, "was": was}),
         ))
-    })?;
-    Ok(Json(user_view(&p.subscription, &user)))
+    })
 }
 
 /// A Manager or Unit Manager clears a user's TOTP enrolment (lost device); the user enrols
@@ -354,15 +362,14 @@ pub async fn reset_two_factor(
 ) -> ApiResult<Json<UserView>> {
     let actor = p.actor();
     authz::require(&actor, Action::ResetTwoFactor)?;
-    let user = users::change(&state, &actor, &p.ip.to_string(), &key, |tx, u| {
+    change_and_show(&state, &p, &actor, &key, |tx, u| {
         users::manage(tx, &actor, &p.subscription, u)?;
         u.totp_secret = None;
         u.totp_enabled = false;
         u.totp_last_step = None;
         tx.delete_user_sessions(u.id)?;
         Ok(("2fa.reset", json!({})))
-    })?;
-    Ok(Json(user_view(&p.subscription, &user)))
+    })
 }
 
 pub fn checked_unit(req: UnitRequest) -> ApiResult<Option<String>> {

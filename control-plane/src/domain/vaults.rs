@@ -1,8 +1,6 @@
 //! Secret Server vault records: what a vault record may hold, and how a change applies.
 use super::editor::Editor;
-use super::records::secrets::{
-    check_secrets, is_pending, rebind_needed, replace_secrets, settle_migration,
-};
+use super::records::secrets::{check_secrets, rebind_needed, replace_secrets, settle_migration};
 use super::validate::{bad, new_id, record_text as text};
 use crate::credentials::vault_binding;
 use crate::domain::{DomainError, DomainResult, Shared, units};
@@ -210,7 +208,8 @@ pub fn update(
         tx,
         VAULT_KIND,
         &row.id,
-        is_pending(row.migration.as_deref()) && !given.is_empty(),
+        row.migration.as_deref(),
+        !given.is_empty(),
     )?;
     let row = tx.vault(&row.id)?.ok_or_else(|| no_vault(id))?;
     ed.audit(

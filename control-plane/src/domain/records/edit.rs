@@ -1,6 +1,6 @@
 //! Creating, changing and deleting records, in the caller's transaction: the checks, the
 //! business unit, the NCSM acceptance rule, the secrets and the audit.
-use super::secrets::{check_secrets, is_pending, rebind_needed, replace_secrets, settle_migration};
+use super::secrets::{check_secrets, rebind_needed, replace_secrets, settle_migration};
 use super::{RecordDraft, RecordPatch, check, check_conflicts, no_record};
 use crate::credentials::record_binding;
 use crate::domain::editor::Editor;
@@ -127,7 +127,8 @@ pub fn update(
         tx,
         kind,
         &row.id,
-        is_pending(row.migration.as_deref()) && !given.is_empty(),
+        row.migration.as_deref(),
+        !given.is_empty(),
     )?;
     let row = tx.record(&row.id)?.ok_or_else(|| no_record(id))?;
     ed.audit(

@@ -214,10 +214,16 @@ pub fn rebind_needed(
     Ok(None)
 }
 
-/// After secrets were given again under NCSM: a record left pending by the migration whose
-/// legacy ciphertext is now all replaced is migrated.
-pub fn settle_migration(tx: &Tx<'_>, kind: &str, id: &str, pending: bool) -> DomainResult<()> {
-    if pending && tx.legacy_secrets_of(kind, id)?.is_empty() {
+/// After secrets were given again under NCSM: an owner left pending by the migration
+/// (`migration`) whose legacy ciphertext is now all replaced is migrated.
+pub fn settle_migration(
+    tx: &Tx<'_>,
+    kind: &str,
+    id: &str,
+    migration: Option<&str>,
+    replaced_any: bool,
+) -> DomainResult<()> {
+    if is_pending(migration) && replaced_any && tx.legacy_secrets_of(kind, id)?.is_empty() {
         tx.set_migration(
             &SecretOwner {
                 kind: kind.to_string(),

@@ -31,10 +31,15 @@ async fn the_served_document_has_schemas_for_every_endpoint() {
         .await
         .expect_ok();
     assert_eq!(doc["openapi"], "3.1.0");
+    let mut ids = std::collections::BTreeSet::new();
     for e in ENDPOINTS {
         let op = &doc["paths"][e.path][e.method];
         let name = format!("{} {}", e.method, e.path);
         assert!(op.is_object(), "{name} missing");
+        assert!(
+            ids.insert(op["operationId"].as_str().expect("operationId").to_string()),
+            "{name}: operationId repeated"
+        );
         if e.request.is_some() {
             assert!(
                 op["requestBody"]["content"]["application/json"]["schema"].is_object(),

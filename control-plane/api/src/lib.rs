@@ -1,10 +1,11 @@
-//! The sealscan control plane's API in one place: every operator endpoint's request and
-//! response types, the error body and its [`Code`] enum, shared by the server (which
-//! serializes them and derives its OpenAPI document from their `JsonSchema`) and by the
-//! `sealscan` CLI (which deserializes them through [`client::Client`], feature `client`).
+//! The sealscan control plane's API in one place, shared by the server and the `sealscan` CLI:
+//! every operator endpoint's request and response types (one module per resource), the error
+//! body [`ErrorBody`] and its closed list of rules [`Code`]. The server answers these types and
+//! derives its OpenAPI document from their `JsonSchema`; with feature `client`,
+//! [`client::Client`] sends them, one method per endpoint, and reads the answers back.
 //!
 //! Main types: [`Code`], [`ErrorBody`], [`Role`], [`users::UserView`],
-//! [`session::LoginRequest`], [`security::SecurityView`].
+//! [`session::LoginRequest`], [`records::RecordView`], [`security::SecurityView`].
 mod code;
 mod error;
 mod role;

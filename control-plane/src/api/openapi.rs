@@ -157,6 +157,20 @@ fn path_parameters(path: &str) -> Vec<Value> {
         .collect()
 }
 
+/// `post_users_id_reset_password` for `POST /api/v1/users/{id}/reset-password`: unique, as
+/// the table holds each method and path once, and made of identifier characters only.
+fn operation_id(e: &Endpoint) -> String {
+    let path = e.path.trim_start_matches("/api/v1/");
+    let mut id = e.method.to_string();
+    for word in path.split(|c: char| !c.is_ascii_alphanumeric()) {
+        if !word.is_empty() {
+            id.push('_');
+            id.push_str(word);
+        }
+    }
+    id
+}
+
 /// Renames `$ref`s to `from` into `to`, everywhere in `v`.
 fn rename_refs(v: &mut Value, from: &str, to: &str) {
     match v {
@@ -193,10 +207,7 @@ pub fn build() -> Value {
             "description".into(),
             format!("Access: {}.", e.access).into(),
         );
-        op.insert(
-            "operationId".into(),
-            format!("{} {}", e.method, e.path).into(),
-        );
+        op.insert("operationId".into(), operation_id(e).into());
         let params = path_parameters(e.path);
         if !params.is_empty() {
             op.insert("parameters".into(), params.into());

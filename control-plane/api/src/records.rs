@@ -30,6 +30,9 @@ pub struct CreateRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// "unix" or "windows".
+    // Text on the wire, parsed by the server so that a refusal names the field; the schema
+    // lists the values.
+    #[schemars(with = "RecordKind")]
     pub kind: String,
     pub title: String,
     pub user: String,
@@ -37,6 +40,9 @@ pub struct CreateRecord {
     pub ips: Vec<String>,
     /// "basic" or "vault".
     #[serde(default = "basic")]
+    // Text on the wire, parsed by the server so that a refusal names the field; the schema
+    // lists the values.
+    #[schemars(with = "LoginType")]
     pub login_type: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vault_id: Option<String>,
@@ -55,6 +61,9 @@ pub struct CreateRecord {
     /// Unix basic logins: "password" (default) or "private_key". Unix vault logins: which of
     /// the secret's fields to use; absent takes the private key when the secret holds one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    // Text on the wire, parsed by the server so that a refusal names the field; the schema
+    // lists the values.
+    #[schemars(with = "Option<UnixAuth>")]
     pub unix_auth: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub windows: Option<WindowsInput>,
@@ -67,6 +76,9 @@ pub struct CreateRecord {
 pub struct WindowsInput {
     /// "none", "netbios" or "active_directory".
     #[serde(default = "none_domain")]
+    // Text on the wire, parsed by the server so that a refusal names the field; the schema
+    // lists the values.
+    #[schemars(with = "WindowsDomainType")]
     pub domain_type: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
@@ -79,6 +91,9 @@ pub struct WindowsInput {
     #[serde(default)]
     pub require_signing: bool,
     #[serde(default = "smb_min")]
+    // Text on the wire, parsed by the server so that a refusal names the field; the schema
+    // lists the values.
+    #[schemars(with = "Dialect")]
     pub min_smb_version: String,
 }
 
@@ -134,6 +149,9 @@ pub struct UpdateRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ips: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    // Text on the wire, parsed by the server so that a refusal names the field; the schema
+    // lists the values.
+    #[schemars(with = "Option<LoginType>")]
     pub login_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vault_id: Option<String>,
@@ -148,6 +166,9 @@ pub struct UpdateRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    // Text on the wire, parsed by the server so that a refusal names the field; the schema
+    // lists the values.
+    #[schemars(with = "Option<UnixAuth>")]
     pub unix_auth: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub windows: Option<WindowsPatch>,
@@ -159,6 +180,9 @@ pub struct UpdateRecord {
 #[serde(deny_unknown_fields)]
 pub struct WindowsPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    // Text on the wire, parsed by the server so that a refusal names the field; the schema
+    // lists the values.
+    #[schemars(with = "Option<WindowsDomainType>")]
     pub domain_type: Option<String>,
     /// An empty string clears it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -172,6 +196,9 @@ pub struct WindowsPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_signing: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    // Text on the wire, parsed by the server so that a refusal names the field; the schema
+    // lists the values.
+    #[schemars(with = "Option<Dialect>")]
     pub min_smb_version: Option<String>,
 }
 

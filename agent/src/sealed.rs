@@ -17,9 +17,7 @@ pub fn open(
     me: &RecipientKey<'_>,
 ) -> Result<SecretBytes, String> {
     let envelope = Envelope::from_text(envelope_text).map_err(|e| e.to_string())?;
-    let mut plaintext = envelope::open_as(&envelope, expected, me).map_err(|e| e.to_string())?;
-    // Moves the box out without a copy; the emptied wrapper has nothing left to wipe.
-    Ok(SecretBytes::new(std::mem::take(&mut *plaintext)))
+    envelope::open_as(&envelope, expected, me).map_err(|e| e.to_string())
 }
 
 /// Adds `new_public_key` as a recipient of an envelope this appliance can open (rewrap),

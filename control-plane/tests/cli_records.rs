@@ -256,7 +256,7 @@ fn records_vaults_and_ncsm_from_the_cli() {
         ..Default::default()
     };
     let plain = envelope::open(&env, &binding("deploy"), key.as_bytes()).expect("opens");
-    assert_eq!(&plain[..], SECRETS[3].as_bytes());
+    assert_eq!(plain.expose(), SECRETS[3].as_bytes());
     assert!(envelope::open(&env, &binding("ops"), key.as_bytes()).is_err());
 
     // A second appliance, approved after the record was sealed: a scan pinned to it says why

@@ -447,7 +447,7 @@ async fn updates_under_ncsm_and_the_rewrap_wait_reason() {
     );
     let env = Envelope::from_text(text).unwrap();
     let plain = envelope::open(&env, &fields, a1.key.as_bytes()).unwrap();
-    assert_eq!(&plain[..], b"Ncsm-Pass-2");
+    assert_eq!(plain.expose(), b"Ncsm-Pass-2");
 
     // Vaults: the password is bound to the URL and user too.
     let vb = |id: &str, url: &str| Binding {

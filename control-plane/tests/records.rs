@@ -53,6 +53,7 @@ fn open_with(key: &PrivateKey, text: &str, fields: &Binding) -> Vec<u8> {
     let env = Envelope::from_text(text).expect("envelope");
     envelope::open(&env, fields, key.as_bytes())
         .expect("opens")
+        .expose()
         .to_vec()
 }
 

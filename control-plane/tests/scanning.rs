@@ -786,7 +786,7 @@ async fn rewrap_adds_the_new_appliance_and_nothing_else() {
     let env = Envelope::from_text(&stored.envelope).expect("parses");
     assert!(envelope::same_payload(&env, &sealed));
     let opened = envelope::open(&env, &binding(), b.key.as_bytes()).expect("b opens");
-    assert_eq!(&opened[..], secret);
+    assert_eq!(opened.expose(), secret);
     assert_eq!(
         h.call("get", "/api/v1/appliance/rewrap", Some(&a.credential), None)
             .await
@@ -869,7 +869,7 @@ async fn a_claimed_job_carries_the_matched_records_envelopes() {
     let env =
         Envelope::from_text(secret["value"]["envelope"].as_str().expect("text")).expect("parses");
     let opened = envelope::open(&env, &bound, a.key.as_bytes()).expect("opens");
-    assert_eq!(&opened[..], b"material-canary");
+    assert_eq!(opened.expose(), b"material-canary");
 }
 
 /// Every path routed in api/scan_routes.rs is in the endpoint table (so in the OpenAPI

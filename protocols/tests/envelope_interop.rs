@@ -160,7 +160,7 @@ fn python_seals_rust_opens() {
     let env = python_seal(SECRET, &binding(), &refs, json!({}));
     for k in &ks {
         assert_eq!(
-            &open(&env, &binding(), k.as_bytes()).expect("open")[..],
+            open(&env, &binding(), k.as_bytes()).expect("open").expose(),
             SECRET
         );
     }

@@ -56,7 +56,7 @@ fn round_trip_one_and_many_recipients() {
         assert_eq!(from_text, env);
         for k in &ks {
             let pt = open(&parsed, &binding(), k.as_bytes()).expect("open");
-            assert_eq!(&pt[..], SECRET);
+            assert_eq!(pt.expose(), SECRET);
         }
         let ids: Vec<_> = parsed.recipient_key_ids().copied().collect();
         assert!(ids.windows(2).all(|w| w[0] < w[1]), "entries sorted");
@@ -70,7 +70,9 @@ fn largest_plaintext_round_trips_and_one_more_byte_is_refused() {
     let env = seal(&big, &binding(), &pks(&ks)).expect("seal max");
     let env = Envelope::from_text(&env.to_text()).expect("parse max");
     assert_eq!(
-        &open(&env, &binding(), ks[0].as_bytes()).expect("open")[..],
+        open(&env, &binding(), ks[0].as_bytes())
+            .expect("open")
+            .expose(),
         &big[..]
     );
     let too_big = vec![0u8; MAX_PLAINTEXT_LEN + 1];
@@ -144,7 +146,9 @@ fn rewrap_adds_a_recipient_and_keeps_the_payload() {
     );
     for k in ks.iter().chain([&newcomer]) {
         assert_eq!(
-            &open(&rewrapped, &binding(), k.as_bytes()).expect("open")[..],
+            open(&rewrapped, &binding(), k.as_bytes())
+                .expect("open")
+                .expose(),
             SECRET
         );
     }

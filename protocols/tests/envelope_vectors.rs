@@ -610,7 +610,7 @@ fn ncsm_vectors_reproduce_byte_for_byte() {
             let sk = PrivateKey::from_bytes(&hex32(&recipient["sk"]));
             assert_eq!(sk.public_key(), hex32(&recipient["pk"]), "{name}: pk");
             let opened = open(&envelope, envelope.binding(), sk.as_bytes()).expect(name);
-            assert_eq!(&opened[..], &plaintext[..], "{name}: plaintext");
+            assert_eq!(opened.expose(), &plaintext[..], "{name}: plaintext");
         }
     }
 
@@ -632,7 +632,7 @@ fn ncsm_vectors_reproduce_byte_for_byte() {
         let sk = hex32(&rewrap["new_recipient"]["sk"]);
         let plaintext = hex::decode(case["plaintext_hex"].as_str().expect("hex")).expect("hex");
         let opened = open(&envelope, envelope.binding(), &sk).expect("new recipient opens");
-        assert_eq!(&opened[..], &plaintext[..]);
+        assert_eq!(opened.expose(), &plaintext[..]);
     }
 }
 

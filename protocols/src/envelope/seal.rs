@@ -19,6 +19,7 @@ use super::wire::{
     RecipientEntry, TAG_LEN, WRAPPED_LEN,
 };
 use crate::identity::{KEY_ID_LEN, PUBLIC_KEY_LEN, key_id};
+use crate::secret::SecretBytes;
 
 const WRAP_INFO_LABEL: &[u8] = b"sealscan ncsm v1 wrap\0";
 
@@ -187,7 +188,7 @@ pub fn open(
     envelope: &Envelope,
     expected: &Binding,
     my_private_key: &[u8; PRIVATE_KEY_LEN],
-) -> Result<Zeroizing<Box<[u8]>>> {
+) -> Result<SecretBytes> {
     open_as(envelope, expected, &RecipientKey::new(my_private_key))
 }
 
@@ -196,7 +197,7 @@ pub fn open_as(
     envelope: &Envelope,
     expected: &Binding,
     me: &RecipientKey<'_>,
-) -> Result<Zeroizing<Box<[u8]>>> {
+) -> Result<SecretBytes> {
     let header = checked_header(envelope, expected)?;
     let context = WrapContext::of(envelope, &header);
     let content_key = unwrap_content_key(envelope, &context, me)?;
@@ -389,7 +390,7 @@ fn decrypt_payload(
     envelope: &Envelope,
     header: &[u8],
     content_key: &[u8; CONTENT_KEY_LEN],
-) -> Result<Zeroizing<Box<[u8]>>> {
+) -> Result<SecretBytes> {
     let body_len =
         envelope
             .ciphertext
@@ -399,13 +400,13 @@ fn decrypt_payload(
                 at: "payload ciphertext shorter than its 16-byte tag",
             })?;
     let (body, tag) = envelope.ciphertext.split_at(body_len);
-    let mut plaintext = Zeroizing::new(vec![0u8; body_len].into_boxed_slice());
-    plaintext.copy_from_slice(body);
+    let mut plaintext = SecretBytes::zeroed(body_len);
+    plaintext.expose_mut().copy_from_slice(body);
     ChaCha20Poly1305::new(Key::from_slice(content_key))
         .decrypt_in_place_detached(
             Nonce::from_slice(&envelope.nonce),
             header,
-            &mut plaintext,
+            plaintext.expose_mut(),
             Tag::from_slice(tag),
         )
         .map_err(|_| EnvelopeError::Authentication(Stage::Payload))?;

@@ -271,6 +271,7 @@ fn role_arg(role: &str) -> R<Role> {
 async fn main() -> ExitCode {
     // Piping into `head` must end the CLI quietly, as it does other Unix tools.
     // SAFETY: restoring the default disposition of SIGPIPE before any thread is started.
+    #[allow(unsafe_code)]
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }

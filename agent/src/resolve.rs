@@ -455,6 +455,7 @@ fn windows_credential(
         password,
         require_signing,
         min_dialect,
+        auth: Default::default(),
     }))
 }
 

@@ -1,13 +1,19 @@
-//! Windows logins over SMB2/3 with NTLMv2.
+//! Windows logins over SMB2/3 with NTLMv2 or Kerberos.
 //!
 //! One TCP connection per attempt: NEGOTIATE (dialects from the record's minimum up to
-//! 3.1.1), SESSION_SETUP with NTLMSSP NEGOTIATE/CHALLENGE/AUTHENTICATE, then a TREE_CONNECT
-//! to IPC$ as the proof of session, signed when the record or the server requires it. The
-//! messages come from the sans-I/O codec in `sealscan_protocols::{smb2, ntlm}`; this module
-//! only moves bytes and turns what the server said into a `LoginOutcome`.
+//! 3.1.1), SESSION_SETUP with NTLMSSP NEGOTIATE/CHALLENGE/AUTHENTICATE or with a Kerberos
+//! AP-REQ (tickets from the job's cache, `kdc.rs`), then a TREE_CONNECT to IPC$ as the proof
+//! of session, signed when the record or the server requires it and always with Kerberos.
+//! The messages come from the sans-I/O codecs in `sealscan_protocols::{smb2, ntlm, spnego}`
+//! and `kerberos.rs`; this module only moves bytes and turns what the server and the KDC
+//! said into a `LoginOutcome`.
 
 mod exchange;
+mod kdc;
+mod kerberos;
 mod transport;
+
+pub use kdc::{KerberosRealm, TicketCache};
 
 use super::Target;
 use crate::secret::SecretBytes;
@@ -30,6 +36,33 @@ pub struct WindowsCredential {
     pub require_signing: bool,
     /// The lowest dialect the record allows.
     pub min_dialect: SmbDialect,
+    /// NTLMv2, Kerberos, or Kerberos falling back to NTLMv2.
+    pub auth: WindowsAuth,
+}
+
+/// The authentication protocol of a Windows record.
+#[derive(Clone, Debug, Default)]
+pub enum WindowsAuth {
+    /// NTLMv2 only: local accounts and NetBIOS domains, where Kerberos cannot work.
+    #[default]
+    Ntlm,
+    /// Kerberos only: never an NTLM message, whatever the server asks.
+    Kerberos(KerberosLogin),
+    /// Kerberos first; NTLMv2 where Kerberos is not possible (no KDC reachable, no service
+    /// principal for the host). A rogue server can force that fallback, which is why it is
+    /// an explicit choice.
+    Negotiate(KerberosLogin),
+}
+
+/// What a Kerberos login needs beyond the user and password.
+#[derive(Clone, Debug)]
+pub struct KerberosLogin {
+    pub realm: KerberosRealm,
+    /// The host name for the service principal `cifs/<name>`, from the record; `None`: the
+    /// target's own name as the job gives it. Never what the server says about itself.
+    pub service_host: Option<String>,
+    /// The job's tickets, shared by every login of the job with this credential.
+    pub tickets: std::sync::Arc<TicketCache>,
 }
 
 impl WindowsCredential {
@@ -111,6 +144,110 @@ pub async fn login(target: &Target, cred: &WindowsCredential) -> LoginOutcome {
 
 /// [`login`] with the NTLM wrapping chosen by the caller.
 pub async fn login_with(
+    target: &Target,
+    cred: &WindowsCredential,
+    wrapping: NtlmWrapping,
+) -> LoginOutcome {
+    let (kerberos, fallback) = match &cred.auth {
+        WindowsAuth::Ntlm => (None, false),
+        WindowsAuth::Kerberos(k) => (Some(k), false),
+        WindowsAuth::Negotiate(k) => (Some(k), true),
+    };
+    if let Some(k) = kerberos {
+        match kerberos_login(target, cred, k).await {
+            Err(f) if fallback && f.kerberos_impossible => {
+                let mut out = ntlm_login(target, cred, wrapping).await;
+                out.facts
+                    .insert("kerberos_not_possible".into(), f.failure.detail);
+                return out;
+            }
+            other => return other.unwrap_or_else(|f| f.outcome),
+        }
+    }
+    ntlm_login(target, cred, wrapping).await
+}
+
+/// A Kerberos attempt that did not pass, and whether Kerberos was impossible (so that a
+/// `negotiate` record may try NTLMv2) rather than refused.
+struct KerberosFailure {
+    failure: Failure,
+    kerberos_impossible: bool,
+    outcome: LoginOutcome,
+}
+
+async fn kerberos_login(
+    target: &Target,
+    cred: &WindowsCredential,
+    k: &KerberosLogin,
+) -> Result<LoginOutcome, KerberosFailure> {
+    let principal = format!("{}@{}", cred.user, k.realm.realm.to_ascii_uppercase());
+    let host = k.service_host.as_deref().unwrap_or(&target.host);
+    let spn = format!("cifs/{host}");
+    let progress = Mutex::new(Step::Authentication);
+    let result = bounded(target, &progress, async {
+        let ticket = k
+            .tickets
+            .service_ticket(&k.realm, &cred.user, &cred.password, &spn)
+            .await
+            .map_err(|f| kdc_failure(f, &principal, &spn))?;
+        *progress.lock().unwrap_or_else(|e| e.into_inner()) = Step::Connect;
+        let mut s = Session::connect(target, &progress).await?;
+        s.negotiate(cred.min_dialect, true, NtlmWrapping::Auto)
+            .await?;
+        s.kerberos_setup(&ticket).await?;
+        s.tree_connect(&target.host).await?;
+        Ok(s)
+    })
+    .await;
+    match result {
+        Ok(s) => {
+            let mut out = LoginOutcome::passed(LoginKind::Windows, principal, s.method());
+            out.facts = s.info.facts();
+            out.facts
+                .insert("smb_signing".into(), s.signing_fact().into());
+            out.facts
+                .insert("security_token".into(), s.token_fact().into());
+            out.facts.insert("service_principal".into(), spn);
+            out.facts.insert(
+                "kdc_round_trips".into(),
+                k.tickets.round_trips().to_string(),
+            );
+            Ok(out)
+        }
+        Err(f) => {
+            let impossible = f.step == Step::Authentication
+                && (f.detail.starts_with(NO_KDC) || f.detail.starts_with(NO_SPN));
+            let mut out = LoginOutcome::not_passed(
+                LoginKind::Windows,
+                f.status,
+                f.step,
+                f.detail.clone(),
+                principal,
+            );
+            out.facts = f.info.as_ref().map(|i| i.facts()).unwrap_or_default();
+            out.facts.insert("service_principal".into(), spn);
+            Err(KerberosFailure {
+                failure: f,
+                kerberos_impossible: impossible,
+                outcome: out,
+            })
+        }
+    }
+}
+
+const NO_KDC: &str = "no KDC reachable";
+const NO_SPN: &str = "no service principal";
+
+fn kdc_failure(f: kdc::KdcFailure, principal: &str, spn: &str) -> Failure {
+    let detail = match f {
+        kdc::KdcFailure::Refused(e) => e.cause(principal, spn),
+        kdc::KdcFailure::Unreachable(d) => d,
+        kdc::KdcFailure::Protocol(d) => format!("Kerberos failed: {d}"),
+    };
+    Failure::failed(Step::Authentication, detail)
+}
+
+async fn ntlm_login(
     target: &Target,
     cred: &WindowsCredential,
     wrapping: NtlmWrapping,

@@ -1,5 +1,6 @@
 //! The message exchange of one Windows login, step by step, over one connection.
 
+use super::kerberos::{self, ApAnswer, Ticketed};
 use super::transport::{CLOSED, receive, send};
 use super::{NtlmWrapping, ServerInfo, WindowsCredential};
 use crate::login::Target;
@@ -72,6 +73,11 @@ pub(super) struct Session<'p> {
     mic_verified: bool,
     /// `cifs/HOST`, the service the client means to reach, bound into the NTLMv2 response.
     spn: String,
+    /// The Kerberos session key's enctype, once a Kerberos session is set up.
+    kerberos: Option<&'static str>,
+    /// The TREE_CONNECT's message id: after NEGOTIATE and the one (Kerberos) or two (NTLM)
+    /// SESSION_SETUPs; servers close the connection on an id out of sequence.
+    tree_message_id: u64,
 }
 
 fn offered_list(d: &[Dialect]) -> String {
@@ -153,6 +159,8 @@ impl<'p> Session<'p> {
             spnego: false,
             mic_verified: false,
             spn: format!("cifs/{}", target.host),
+            kerberos: None,
+            tree_message_id: 3,
         })
     }
 
@@ -411,6 +419,90 @@ impl<'p> Session<'p> {
         Ok(())
     }
 
+    /// SESSION_SETUP with the Kerberos AP-REQ in SPNEGO (offering Kerberos only, so the server
+    /// cannot ask for NTLM); checks the AP-REP (mutual authentication) and derives the signing
+    /// key from the GSS session key. Signing is always on for Kerberos.
+    pub(super) async fn kerberos_setup(&mut self, ticket: &Ticketed) -> Result<(), Failure> {
+        self.at(Step::Authentication);
+        self.sign = true;
+        let ap = kerberos::ap_req(ticket).map_err(|e| self.fail(Step::Authentication, e))?;
+        let token = spnego::neg_token_init_of(&[spnego::MS_KRB5_OID, spnego::KRB5_OID], &ap.token);
+        let req = smb2::session_setup_request(1, 0, true, &token)
+            .map_err(|e| self.fail(Step::Authentication, e.to_string()))?;
+        if self.dialect == Dialect::Smb311 {
+            self.preauth.update(&req);
+        }
+        let resp = self.round_trip(&req, Step::Authentication).await?;
+        let parsed = smb2::parse_session_setup(&resp).map_err(|e| {
+            self.fail(
+                Step::Authentication,
+                format!("bad SESSION_SETUP reply: {e}"),
+            )
+        })?;
+        self.session_id = parsed.header.session_id;
+        let answer = spnego::parse_neg_token_resp(&parsed.token)
+            .ok()
+            .and_then(|t| t.response_token)
+            .map(|t| kerberos::read_ap_rep(&t, ticket, &ap));
+        if parsed.header.status != NtStatus::SUCCESS {
+            let why = match answer {
+                Some(Ok(ApAnswer::Error(e))) => {
+                    format!(": the server's Kerberos error {}", e.code)
+                }
+                _ => String::new(),
+            };
+            return Err(self.fail(
+                Step::Authentication,
+                format!(
+                    "{} in answer to the Kerberos AP-REQ{why}",
+                    parsed.header.status
+                ),
+            ));
+        }
+        if parsed.session_flags & (session_flags::IS_GUEST | session_flags::IS_NULL) != 0 {
+            return Err(self.fail(
+                Step::Authentication,
+                "the server accepted the session only as guest or anonymous, not as the user",
+            ));
+        }
+        let session_key = match answer {
+            Some(Ok(ApAnswer::Verified(k))) => k,
+            Some(Ok(ApAnswer::Error(e))) => {
+                return Err(self.fail(
+                    Step::Authentication,
+                    format!(
+                        "the server accepted the session but sent Kerberos error {}",
+                        e.code
+                    ),
+                ));
+            }
+            Some(Err(e)) => {
+                return Err(self.fail(
+                    Step::Authentication,
+                    format!("mutual authentication failed: {e}"),
+                ));
+            }
+            None => {
+                return Err(self.fail(
+                    Step::Authentication,
+                    "mutual authentication failed: the server sent no AP-REP",
+                ));
+            }
+        };
+        let key = smb2::signing_key(self.dialect, &session_key, Some(&self.preauth));
+        if !parsed.header.is_signed() || !smb2::verify(&resp, &key) {
+            return Err(self.fail(
+                Step::Authentication,
+                "the server's signature on the final SESSION_SETUP reply is missing or does not \
+                 verify with the Kerberos session key",
+            ));
+        }
+        self.key = Some(key);
+        self.kerberos = Some(ticket.enctype_name());
+        self.tree_message_id = 2;
+        Ok(())
+    }
+
     /// TREE_CONNECT to IPC$: the session's harmless proof, signed when signing is on, and
     /// always on 3.1.1, where Samba refuses an unsigned one with STATUS_ACCESS_DENIED
     /// whatever its signing setting.
@@ -418,7 +510,7 @@ impl<'p> Session<'p> {
         self.at(Step::Session);
         let sign = self.sign || self.dialect == Dialect::Smb311;
         let path = format!("\\\\{host}\\IPC$");
-        let mut req = smb2::tree_connect_request(3, self.session_id, &path)
+        let mut req = smb2::tree_connect_request(self.tree_message_id, self.session_id, &path)
             .map_err(|e| self.fail(Step::Session, e.to_string()))?;
         if sign && let Some(key) = &self.key {
             smb2::sign(&mut req, key);
@@ -447,10 +539,16 @@ impl<'p> Session<'p> {
 
     pub(super) fn method(&self) -> String {
         let signed = if self.sign { "signed" } else { "unsigned" };
-        format!("NTLMv2 (SMB {}, {signed})", self.dialect)
+        match self.kerberos {
+            Some(enctype) => format!("Kerberos ({enctype}, SMB {}, {signed})", self.dialect),
+            None => format!("NTLMv2 (SMB {}, {signed})", self.dialect),
+        }
     }
 
     pub(super) fn token_fact(&self) -> &'static str {
+        if self.kerberos.is_some() {
+            return "SPNEGO (Kerberos AP-REQ, AP-REP mutual authentication verified)";
+        }
         match (self.spnego, self.mic_verified) {
             (true, true) => "SPNEGO (server mechListMIC verified)",
             (true, false) => "SPNEGO",
@@ -459,6 +557,9 @@ impl<'p> Session<'p> {
     }
 
     pub(super) fn signing_fact(&self) -> &'static str {
+        if self.kerberos.is_some() {
+            return "on (always for Kerberos)";
+        }
         match (self.signing_by_record, self.info.signing_required) {
             (true, true) => "on (required by the record and the server)",
             (true, false) => "on (required by the record)",

@@ -74,3 +74,114 @@ fn a_valid_account_logs_in_with_kerberos_signed_and_mutually_authenticated() {
     assert_eq!(again.status, Status::Passed, "cause: {}", cause(&again));
     assert_eq!(tickets.round_trips(), 3);
 }
+
+#[test]
+fn each_account_state_gets_its_own_cause_from_the_kdc() {
+    let _dc = AdDc::start(DcSettings::default());
+    let expected = [
+        (
+            Account::WrongPassword,
+            "wrong password for wrongpw@SEAL.TEST (Kerberos error 24)",
+        ),
+        (
+            Account::Disabled,
+            "the account disableduser@SEAL.TEST is disabled (Kerberos error 18, NTSTATUS 0xC0000072)",
+        ),
+        (
+            Account::Expired,
+            "the account expireduser@SEAL.TEST has expired (Kerberos error 18, NTSTATUS 0xC0000193)",
+        ),
+        (
+            Account::MustChange,
+            "mustchange@SEAL.TEST must change the password before logging in (Kerberos error 23",
+        ),
+        (
+            Account::LockedOut,
+            "the account lockeduser@SEAL.TEST is locked out (Kerberos error 18",
+        ),
+        (
+            Account::Unknown,
+            "unknown principal: the KDC has no account nosuchuser@SEAL.TEST (Kerberos error 6)",
+        ),
+    ];
+    for (account, text) in expected {
+        let tickets = Arc::new(TicketCache::default());
+        let out = run(&cred(
+            account,
+            WindowsAuth::Kerberos(kerberos(addc::HOST_NAME, &tickets)),
+        ));
+        assert_eq!(out.status, Status::Failed, "{account:?}: {}", cause(&out));
+        assert_eq!(out.qid, 105015);
+        assert!(
+            cause(&out).contains(text),
+            "{account:?}: expected {text:?} in {:?}",
+            cause(&out)
+        );
+    }
+}
+
+#[test]
+fn a_host_without_a_service_principal_is_named_as_such() {
+    let _dc = AdDc::start(DcSettings::default());
+    let tickets = Arc::new(TicketCache::default());
+    // The DC's address is not a principal name it has: the KDC cannot issue cifs/127.0.0.70.
+    let out = run(&cred(
+        Account::Valid,
+        WindowsAuth::Kerberos(kerberos(addc::ADDRESS, &tickets)),
+    ));
+    assert_eq!(out.status, Status::Failed);
+    assert!(
+        cause(&out).contains("no service principal cifs/127.0.0.70"),
+        "{}",
+        cause(&out)
+    );
+}
+
+#[test]
+fn no_reachable_kdc_is_named() {
+    let (_closed, port) = sealscan_test_peers::system::closed_loopback_port();
+    let tickets = Arc::new(TicketCache::default());
+    let mut k = kerberos(addc::HOST_NAME, &tickets);
+    k.realm.kdcs = vec![format!("127.0.0.1:{port}")];
+    let out = run(&cred(Account::Valid, WindowsAuth::Kerberos(k)));
+    assert_eq!(out.status, Status::Failed);
+    assert!(
+        cause(&out).contains("no KDC reachable for realm SEAL.TEST"),
+        "{}",
+        cause(&out)
+    );
+}
+
+#[test]
+fn with_ntlm_refused_negotiate_passes_and_ntlm_fails_naming_the_refusal() {
+    let dc = AdDc::start(DcSettings {
+        ntlm_refused: true,
+        ..DcSettings::default()
+    });
+    let tickets = Arc::new(TicketCache::default());
+    let negotiate = run(&cred(
+        Account::Valid,
+        WindowsAuth::Negotiate(kerberos(addc::HOST_NAME, &tickets)),
+    ));
+    assert_eq!(negotiate.status, Status::Passed, "{}", cause(&negotiate));
+    assert!(
+        negotiate.method.starts_with("Kerberos"),
+        "{}",
+        negotiate.method
+    );
+    let ntlm = run(&cred(Account::Valid, WindowsAuth::Ntlm));
+    assert_eq!(ntlm.status, Status::Failed);
+    assert!(cause(&ntlm).contains("NTLM_BLOCKED"), "{}", cause(&ntlm));
+    // A Kerberos record sends no NTLM message: the DC logs no NTLMSSP login of the user
+    // after this one.
+    let before = dc.log().matches("NTLMSSP] user [SEAL]\\[scanuser]").count();
+    let k = run(&cred(
+        Account::Valid,
+        WindowsAuth::Kerberos(kerberos(addc::HOST_NAME, &tickets)),
+    ));
+    assert_eq!(k.status, Status::Passed, "{}", cause(&k));
+    assert_eq!(
+        dc.log().matches("NTLMSSP] user [SEAL]\\[scanuser]").count(),
+        before
+    );
+}

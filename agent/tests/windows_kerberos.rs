@@ -185,3 +185,19 @@ fn with_ntlm_refused_negotiate_passes_and_ntlm_fails_naming_the_refusal() {
         before
     );
 }
+
+#[test]
+fn with_encryption_required_the_login_passes_encrypted() {
+    let _dc = AdDc::start(DcSettings {
+        signing_mandatory: true,
+        encryption_required: true,
+        ..DcSettings::default()
+    });
+    let tickets = Arc::new(TicketCache::default());
+    let out = run(&cred(
+        Account::Valid,
+        WindowsAuth::Kerberos(kerberos(addc::HOST_NAME, &tickets)),
+    ));
+    assert_eq!(out.status, Status::Passed, "{}", cause(&out));
+    assert_eq!(out.method, "Kerberos (AES256, SMB 3.1.1, encrypted)");
+}

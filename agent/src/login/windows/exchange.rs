@@ -78,6 +78,10 @@ pub(super) struct Session<'p> {
     /// The TREE_CONNECT's message id: after NEGOTIATE and the one (Kerberos) or two (NTLM)
     /// SESSION_SETUPs; servers close the connection on an id out of sequence.
     tree_message_id: u64,
+    /// The 3.1.1 cipher the server chose (0: none).
+    cipher: u16,
+    /// Set when the server marks the session ENCRYPT_DATA: the TREE_CONNECT travels encrypted.
+    encryption: Option<smb2::CipherKeys>,
 }
 
 fn offered_list(d: &[Dialect]) -> String {
@@ -161,6 +165,8 @@ impl<'p> Session<'p> {
             spn: format!("cifs/{}", target.host),
             kerberos: None,
             tree_message_id: 3,
+            cipher: 0,
+            encryption: None,
         })
     }
 
@@ -231,6 +237,7 @@ impl<'p> Session<'p> {
             && spnego::hinted_mechs(&parsed.security_buffer)
                 .is_ok_and(|mechs| mechs.iter().any(|m| m == spnego::NTLMSSP_OID));
         self.dialect = dialect;
+        self.cipher = parsed.cipher;
         self.signing_by_record = require_signing;
         self.sign = require_signing || parsed.signing_required();
         self.info.dialect = Some(dialect);
@@ -401,6 +408,7 @@ impl<'p> Session<'p> {
                 self.mic_verified = true;
             }
         }
+        self.encrypt_if_required(parsed.session_flags, &auth.session_key)?;
         let key = smb2::signing_key(self.dialect, &auth.session_key, Some(&self.preauth));
         if parsed.header.is_signed() {
             if !smb2::verify(&resp, &key) {
@@ -489,6 +497,7 @@ impl<'p> Session<'p> {
                 ));
             }
         };
+        self.encrypt_if_required(parsed.session_flags, &session_key)?;
         let key = smb2::signing_key(self.dialect, &session_key, Some(&self.preauth));
         if !parsed.header.is_signed() || !smb2::verify(&resp, &key) {
             return Err(self.fail(
@@ -503,6 +512,48 @@ impl<'p> Session<'p> {
         Ok(())
     }
 
+    /// Derives the cipher keys when the server marks the session ENCRYPT_DATA; only 3.1.1 with
+    /// AES-128-GCM is spoken, so anything else the server demands is named as such.
+    fn encrypt_if_required(&mut self, flags: u16, session_key: &[u8; 16]) -> Result<(), Failure> {
+        if flags & session_flags::ENCRYPT_DATA == 0 {
+            return Ok(());
+        }
+        if self.dialect != Dialect::Smb311 || self.cipher != smb2::AES128_GCM {
+            return Err(self.fail(
+                Step::Authentication,
+                format!(
+                    "the server requires encryption, which this client speaks only on SMB 3.1.1 \
+                     with AES-128-GCM (negotiated: SMB {}, cipher {:#06x})",
+                    self.dialect, self.cipher
+                ),
+            ));
+        }
+        self.encryption = Some(smb2::CipherKeys::derive(session_key, &self.preauth));
+        Ok(())
+    }
+
+    /// A request and its reply, encrypted when the session is.
+    async fn sealed_round_trip(&mut self, msg: &[u8], step: Step) -> Result<Vec<u8>, Failure> {
+        let Some(keys) = self.encryption.take() else {
+            return self.round_trip(msg, step).await;
+        };
+        let mut nonce = [0u8; 12];
+        OsRng.fill_bytes(&mut nonce);
+        let sealed = smb2::encrypt(&keys, self.session_id, nonce, msg);
+        let resp = self.round_trip(&sealed, step).await;
+        let opened = resp.and_then(|r| {
+            if !smb2::is_encrypted(&r) {
+                return Err(self.fail(
+                    step,
+                    "the server answered an encrypted request in the clear",
+                ));
+            }
+            smb2::decrypt(&keys, &r).map_err(|e| self.fail(step, e.to_string()))
+        });
+        self.encryption = Some(keys);
+        opened
+    }
+
     /// TREE_CONNECT to IPC$: the session's harmless proof, signed when signing is on, and
     /// always on 3.1.1, where Samba refuses an unsigned one with STATUS_ACCESS_DENIED
     /// whatever its signing setting.
@@ -512,10 +563,12 @@ impl<'p> Session<'p> {
         let path = format!("\\\\{host}\\IPC$");
         let mut req = smb2::tree_connect_request(self.tree_message_id, self.session_id, &path)
             .map_err(|e| self.fail(Step::Session, e.to_string()))?;
+        // An encrypted message is authenticated by its cipher and carries no signature.
+        let sign = sign && self.encryption.is_none();
         if sign && let Some(key) = &self.key {
             smb2::sign(&mut req, key);
         }
-        let resp = self.round_trip(&req, Step::Session).await?;
+        let resp = self.sealed_round_trip(&req, Step::Session).await?;
         let parsed = smb2::parse_tree_connect(&resp)
             .map_err(|e| self.fail(Step::Session, format!("bad TREE_CONNECT reply: {e}")))?;
         if parsed.header.status != NtStatus::SUCCESS {
@@ -538,7 +591,11 @@ impl<'p> Session<'p> {
     }
 
     pub(super) fn method(&self) -> String {
-        let signed = if self.sign { "signed" } else { "unsigned" };
+        let signed = match (self.encryption.is_some(), self.sign) {
+            (true, _) => "encrypted",
+            (false, true) => "signed",
+            (false, false) => "unsigned",
+        };
         match self.kerberos {
             Some(enctype) => format!("Kerberos ({enctype}, SMB {}, {signed})", self.dialect),
             None => format!("NTLMv2 (SMB {}, {signed})", self.dialect),

@@ -408,7 +408,8 @@ impl<'p> Session<'p> {
                 self.mic_verified = true;
             }
         }
-        self.encrypt_if_required(parsed.session_flags, &auth.session_key)?;
+        self.encrypt_if_required(parsed.session_flags, &auth.session_key)
+            .map_err(|e| self.fail(Step::Authentication, e))?;
         let key = smb2::signing_key(self.dialect, &auth.session_key, Some(&self.preauth));
         if parsed.header.is_signed() {
             if !smb2::verify(&resp, &key) {
@@ -497,7 +498,8 @@ impl<'p> Session<'p> {
                 ));
             }
         };
-        self.encrypt_if_required(parsed.session_flags, &session_key)?;
+        self.encrypt_if_required(parsed.session_flags, &session_key)
+            .map_err(|e| self.fail(Step::Authentication, e))?;
         let key = smb2::signing_key(self.dialect, &session_key, Some(&self.preauth));
         if !parsed.header.is_signed() || !smb2::verify(&resp, &key) {
             return Err(self.fail(
@@ -514,18 +516,15 @@ impl<'p> Session<'p> {
 
     /// Derives the cipher keys when the server marks the session ENCRYPT_DATA; only 3.1.1 with
     /// AES-128-GCM is spoken, so anything else the server demands is named as such.
-    fn encrypt_if_required(&mut self, flags: u16, session_key: &[u8; 16]) -> Result<(), Failure> {
+    fn encrypt_if_required(&mut self, flags: u16, session_key: &[u8; 16]) -> Result<(), String> {
         if flags & session_flags::ENCRYPT_DATA == 0 {
             return Ok(());
         }
         if self.dialect != Dialect::Smb311 || self.cipher != smb2::AES128_GCM {
-            return Err(self.fail(
-                Step::Authentication,
-                format!(
-                    "the server requires encryption, which this client speaks only on SMB 3.1.1 \
-                     with AES-128-GCM (negotiated: SMB {}, cipher {:#06x})",
-                    self.dialect, self.cipher
-                ),
+            return Err(format!(
+                "the server requires encryption, which this client speaks only on SMB 3.1.1 \
+                 with AES-128-GCM (negotiated: SMB {}, cipher {:#06x})",
+                self.dialect, self.cipher
             ));
         }
         self.encryption = Some(smb2::CipherKeys::derive(session_key, &self.preauth));
@@ -541,15 +540,16 @@ impl<'p> Session<'p> {
         OsRng.fill_bytes(&mut nonce);
         let sealed = smb2::encrypt(&keys, self.session_id, nonce, msg);
         let resp = self.round_trip(&sealed, step).await;
-        let opened = resp.and_then(|r| {
-            if !smb2::is_encrypted(&r) {
-                return Err(self.fail(
-                    step,
-                    "the server answered an encrypted request in the clear",
-                ));
+        let opened = match resp {
+            Ok(r) if smb2::is_encrypted(&r) => {
+                smb2::decrypt(&keys, &r).map_err(|e| self.fail(step, e.to_string()))
             }
-            smb2::decrypt(&keys, &r).map_err(|e| self.fail(step, e.to_string()))
-        });
+            Ok(_) => Err(self.fail(
+                step,
+                "the server answered an encrypted request in the clear",
+            )),
+            Err(f) => Err(f),
+        };
         self.encryption = Some(keys);
         opened
     }

@@ -204,13 +204,14 @@ impl AdDc {
         self.wait_ready();
     }
 
-    /// The KDC answering for the valid account and SMB accepting connections.
+    /// A Kerberos SMB session of the valid account working end to end: smbd accepts
+    /// connections a moment before it can check tickets (STATUS_INTERNAL_ERROR until then).
     fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
         let smb: SocketAddr = format!("{ADDRESS}:445").parse().expect("address");
         loop {
             let smb_up = TcpStream::connect_timeout(&smb, Duration::from_millis(200)).is_ok();
-            if smb_up && self.kinit(Account::Valid.user(), PASSWORD).ok {
+            if smb_up && self.smbclient(Account::Valid.user(), PASSWORD, true, "").ok {
                 return;
             }
             if Instant::now() > deadline {

@@ -189,7 +189,23 @@ impl AdDc {
             .unwrap_or_else(|e| panic!("write {}: {e}", mark.display()));
     }
 
+    /// Tests give the wrong-password account bad passwords; enough of them within a minute
+    /// (repeated test runs) would lock it for good, so each start unlocks it (lockoutTime 0
+    /// also clears its bad-password count).
+    fn unlock_wrong_password_account(&self) {
+        let ldif = format!(
+            "dn: CN={},CN=Users,DC=seal,DC=test\nchangetype: modify\nreplace: lockoutTime\n\
+             lockoutTime: 0\n",
+            Account::WrongPassword.user()
+        );
+        self.container.must(
+            &format!("printf '{ldif}' | ldbmodify -H /var/lib/samba/private/sam.ldb >/dev/null"),
+            &[],
+        );
+    }
+
     fn apply(&self, settings: DcSettings) {
+        self.unlock_wrong_password_account();
         let path = self.file(SETTINGS_FILE);
         let wanted = settings.conf();
         let changed = std::fs::read_to_string(&path).map_or(true, |c| c != wanted);

@@ -153,6 +153,12 @@ fn job_record(tx: &Tx<'_>, key: &DataKey, r: &RecordRow) -> Result<JobRecord, St
         ntlmv2: w.ntlmv2,
         require_signing: w.require_signing,
         min_smb_version: w.min_smb_version.clone(),
+        // The store holds only the three names; anything else reads as NTLM, the protocol
+        // records had before the choice existed.
+        auth_protocol: w.auth_protocol.parse().unwrap_or_default(),
+        realm: w.realm.clone(),
+        kdcs: w.kdcs.clone(),
+        host_names: w.host_names.clone(),
     });
     Ok(JobRecord {
         record_id: r.id.clone(),

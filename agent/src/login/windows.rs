@@ -75,6 +75,34 @@ impl WindowsCredential {
     }
 }
 
+/// Sets the Kerberos service host of `cred`: the job's host name for a target given by name
+/// (its forward DNS gave the address connected to); for a target given by address, the
+/// first of the record's `host_names` whose forward DNS gives that address. Never reverse
+/// DNS, never what the server says about itself: a rogue host naming a real server would get
+/// a ticket for that server to relay.
+pub async fn choose_service_host(
+    cred: &mut WindowsCredential,
+    job_host: &str,
+    host_names: &[String],
+) {
+    let login = match &mut cred.auth {
+        WindowsAuth::Kerberos(k) | WindowsAuth::Negotiate(k) => k,
+        WindowsAuth::Ntlm => return,
+    };
+    let Ok(address) = job_host.parse::<std::net::IpAddr>() else {
+        login.service_host = Some(job_host.to_string());
+        return;
+    };
+    for name in host_names {
+        if let Ok(found) = tokio::net::lookup_host((name.as_str(), 0)).await
+            && found.into_iter().any(|a| a.ip() == address)
+        {
+            login.service_host = Some(name.clone());
+            return;
+        }
+    }
+}
+
 /// What the server says about itself before anyone authenticates: the chosen dialect and
 /// the names and OS version from its NTLM CHALLENGE.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

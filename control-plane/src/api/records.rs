@@ -14,7 +14,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use rand::RngCore;
 use rand::rngs::OsRng;
-use sealscan_protocols::appliance::{SecretField, SecretFieldName, SecretValue};
+use sealscan_protocols::appliance::{
+    SecretField, SecretFieldName, SecretValue, WindowsAuthProtocol, WindowsDomainType,
+};
 use sealscan_protocols::envelope::{Binding, Envelope};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -75,6 +77,17 @@ pub struct WindowsInput {
     pub require_signing: bool,
     #[serde(default = "smb_min")]
     pub min_smb_version: String,
+    /// "kerberos", "ntlm" or "negotiate"; absent: kerberos for Active Directory records,
+    /// ntlm otherwise.
+    #[serde(default)]
+    pub auth_protocol: Option<String>,
+    /// The Kerberos realm; absent: the Active Directory domain in upper case.
+    #[serde(default)]
+    pub realm: Option<String>,
+    #[serde(default)]
+    pub kdcs: Vec<String>,
+    #[serde(default)]
+    pub host_names: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -309,7 +322,7 @@ fn validate_windows(w: WindowsInput, ips_empty: bool) -> ApiResult<WindowsSettin
             "domain_type is none, netbios or active_directory",
         ));
     }
-    let domain = w.domain.filter(|d| !d.trim().is_empty());
+    let domain = w.domain.clone().filter(|d| !d.trim().is_empty());
     match (w.domain_type.as_str(), &domain) {
         ("none", Some(_)) => {
             return Err(bad(
@@ -362,6 +375,7 @@ fn validate_windows(w: WindowsInput, ips_empty: bool) -> ApiResult<WindowsSettin
             format!("min_smb_version is one of {}", SMB_VERSIONS.join(", ")),
         ));
     }
+    let kerberos = windows_kerberos(&w, domain.as_deref())?;
     Ok(WindowsSettings {
         domain_type: w.domain_type,
         domain,
@@ -370,7 +384,61 @@ fn validate_windows(w: WindowsInput, ips_empty: bool) -> ApiResult<WindowsSettin
         ntlmv1: false,
         require_signing: w.require_signing,
         min_smb_version: w.min_smb_version,
+        auth_protocol: kerberos.0.as_str().to_string(),
+        realm: kerberos.1,
+        kdcs: w.kdcs,
+        host_names: w.host_names,
     })
+}
+
+/// The record's authentication protocol and, for Kerberos, its realm: the one given, else
+/// the Active Directory domain (a DNS name) in upper case.
+fn windows_kerberos(
+    w: &WindowsInput,
+    domain: Option<&str>,
+) -> ApiResult<(WindowsAuthProtocol, Option<String>)> {
+    let domain_type = match w.domain_type.as_str() {
+        "active_directory" => WindowsDomainType::ActiveDirectory,
+        "netbios" => WindowsDomainType::Netbios,
+        _ => WindowsDomainType::None,
+    };
+    let protocol = match &w.auth_protocol {
+        Some(p) => p
+            .parse::<WindowsAuthProtocol>()
+            .map_err(|e| bad("record.auth-protocol-invalid", e))?,
+        None => WindowsAuthProtocol::default_for(domain_type),
+    };
+    for (what, list) in [("kdcs", &w.kdcs), ("host_names", &w.host_names)] {
+        if list
+            .iter()
+            .any(|v| v.is_empty() || v.chars().any(|c| c.is_whitespace() || c == '/'))
+        {
+            return Err(bad(
+                "record.kerberos-invalid",
+                format!("{what} holds an empty entry or one with a space or '/'"),
+            ));
+        }
+    }
+    if protocol == WindowsAuthProtocol::Ntlm {
+        return Ok((protocol, None));
+    }
+    let realm = w
+        .realm
+        .clone()
+        .filter(|r| !r.trim().is_empty())
+        .or_else(|| domain.filter(|d| d.contains('.')).map(str::to_owned))
+        .map(|r| r.trim().to_ascii_uppercase());
+    match realm {
+        Some(r) => Ok((protocol, Some(r))),
+        None => Err(bad(
+            "record.realm-required",
+            format!(
+                "auth_protocol {} needs a Kerberos realm: give realm, or an Active Directory \
+                 domain (its DNS name, e.g. corp.example.com); a NetBIOS domain is not a realm",
+                protocol.as_str()
+            ),
+        )),
+    }
 }
 
 /// One record per IP per type: the first address another record of the kind already holds.
@@ -546,6 +614,10 @@ fn check_record(req: CreateRecord, actor: &str, now: i64) -> ApiResult<CheckedRe
                 ntlmv1: false,
                 require_signing: false,
                 min_smb_version: smb_min(),
+                auth_protocol: None,
+                realm: None,
+                kdcs: Vec::new(),
+                host_names: Vec::new(),
             }),
             ranges.is_empty(),
         )?),
@@ -1153,6 +1225,15 @@ pub struct WindowsPatch {
     pub require_signing: Option<bool>,
     #[serde(default)]
     pub min_smb_version: Option<String>,
+    #[serde(default)]
+    pub auth_protocol: Option<String>,
+    /// An empty string clears it.
+    #[serde(default)]
+    pub realm: Option<String>,
+    #[serde(default)]
+    pub kdcs: Option<Vec<String>>,
+    #[serde(default)]
+    pub host_names: Option<Vec<String>>,
 }
 
 /// The record as a create request would describe it with `patch` applied, so one set of
@@ -1168,8 +1249,16 @@ fn merged_request(old: &RecordRow, patch: UpdateRecord) -> ApiResult<CreateRecor
     let windows = match (old.windows.as_ref(), patch.windows) {
         (Some(w), p) => {
             let p = p.unwrap_or_default();
+            // A new domain type without a protocol takes that type's default again.
+            let auth_protocol = p
+                .auth_protocol
+                .or_else(|| p.domain_type.is_none().then(|| w.auth_protocol.clone()));
             let domain_type = p.domain_type.unwrap_or_else(|| w.domain_type.clone());
             Some(WindowsInput {
+                auth_protocol,
+                realm: p.realm.or_else(|| w.realm.clone()),
+                kdcs: p.kdcs.unwrap_or_else(|| w.kdcs.clone()),
+                host_names: p.host_names.unwrap_or_else(|| w.host_names.clone()),
                 domain: match p.domain {
                     Some(d) => Some(d),
                     // Local accounts carry no domain: switching to none drops the old one.

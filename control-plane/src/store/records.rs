@@ -76,7 +76,29 @@ pub struct WindowsSettings {
     pub ntlmv1: bool,
     pub require_signing: bool,
     pub min_smb_version: String,
+    /// "kerberos", "ntlm" or "negotiate"; rows from before V240 read as NTLM.
+    #[serde(default = "ntlm")]
+    pub auth_protocol: String,
+    /// The Kerberos realm (kerberos and negotiate records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realm: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kdcs: Vec<String>,
+    /// Host names for the service principals of targets given by address.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_names: Vec<String>,
 }
+
+fn ntlm() -> String {
+    "ntlm".into()
+}
+
+/// Windows records from before the authentication protocol existed keep logging in as they
+/// did, with NTLMv2; only new Active Directory records default to Kerberos.
+pub const V240: &str = r#"
+UPDATE auth_records SET windows = json_set(windows, '$.auth_protocol', 'ntlm')
+WHERE windows IS NOT NULL AND json_extract(windows, '$.auth_protocol') IS NULL;
+"#;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct RecordRow {

@@ -215,6 +215,8 @@ async fn create_record(ctx: &Ctx, a: CreateRecordArgs) -> R<()> {
             "domain_type": a.domain_type, "domain": a.domain,
             "service_selected": a.service_selected, "require_signing": a.require_signing,
             "min_smb_version": a.min_smb_version,
+            "auth_protocol": a.auth_protocol, "realm": a.realm,
+            "kdcs": a.kdcs, "host_names": a.host_names,
         });
     }
     let v = ctx.call("POST", "/records", Some(body)).await?;
@@ -495,6 +497,18 @@ async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
         &mut windows,
         "min_smb_version",
         a.min_smb_version.clone().map(Value::from),
+    );
+    put(
+        &mut windows,
+        "auth_protocol",
+        a.auth_protocol.clone().map(Value::from),
+    );
+    put(&mut windows, "realm", a.realm.clone().map(Value::from));
+    put(&mut windows, "kdcs", a.kdcs.clone().map(Value::from));
+    put(
+        &mut windows,
+        "host_names",
+        a.host_names.clone().map(Value::from),
     );
     if windows.as_object().is_some_and(|w| !w.is_empty()) {
         body["windows"] = windows;

@@ -201,3 +201,32 @@ fn with_encryption_required_the_login_passes_encrypted() {
     assert_eq!(out.status, Status::Passed, "{}", cause(&out));
     assert_eq!(out.method, "Kerberos (AES256, SMB 3.1.1, encrypted)");
 }
+
+#[test]
+fn negotiate_falls_back_to_ntlm_only_where_kerberos_is_not_possible() {
+    let _dc = AdDc::start(DcSettings::default());
+    let tickets = Arc::new(TicketCache::default());
+    // No service principal for the address: Kerberos is not possible, NTLMv2 is tried.
+    let out = run(&cred(
+        Account::Valid,
+        WindowsAuth::Negotiate(kerberos(addc::ADDRESS, &tickets)),
+    ));
+    assert_eq!(out.status, Status::Passed, "{}", cause(&out));
+    assert!(out.method.starts_with("NTLMv2"), "{}", out.method);
+    assert!(
+        out.facts["kerberos_not_possible"].contains("no service principal"),
+        "{:?}",
+        out.facts
+    );
+    // A wrong password is the KDC's refusal, not an impossibility: no NTLM attempt.
+    let wrong = run(&cred(
+        Account::WrongPassword,
+        WindowsAuth::Negotiate(kerberos(addc::HOST_NAME, &Arc::new(TicketCache::default()))),
+    ));
+    assert_eq!(wrong.status, Status::Failed);
+    assert!(
+        cause(&wrong).contains("wrong password"),
+        "{}",
+        cause(&wrong)
+    );
+}

@@ -309,6 +309,13 @@ impl AdDc {
         path
     }
 
+    /// Makes [`HOST_NAME`] resolve to [`ADDRESS`] on this machine (a line in /etc/hosts, added
+    /// once): the forward DNS the agent checks a Kerberos host name against. The test
+    /// machine has no DNS server for seal.test.
+    pub fn ensure_host_name_resolves(&self) {
+        crate::system::ensure_hosts_line(ADDRESS, HOST_NAME);
+    }
+
     /// Powers the container off (the provisioned root stays cached).
     pub fn shut_down(self) {
         self.container.down();

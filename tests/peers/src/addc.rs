@@ -309,6 +309,16 @@ impl AdDc {
         path
     }
 
+    /// Creates (or re-creates) the valid account `user` with `password` (tests whose password
+    /// is a canary).
+    pub fn add_user(&self, user: &str, password: &str) {
+        self.container.must(
+            "samba-tool user delete \"$U\" >/dev/null 2>&1; \
+             samba-tool user add \"$U\" \"$P\" >/dev/null",
+            &[("U", user), ("P", password)],
+        );
+    }
+
     /// Makes [`HOST_NAME`] resolve to [`ADDRESS`] on this machine (a line in /etc/hosts, added
     /// once): the forward DNS the agent checks a Kerberos host name against. The test
     /// machine has no DNS server for seal.test.

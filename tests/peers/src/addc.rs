@@ -253,9 +253,14 @@ impl AdDc {
             "export KRB5CCNAME=FILE:$(mktemp); kinit '{user}@{REALM}' 2>&1; rc=$?; \
              kdestroy >/dev/null 2>&1; exit $rc"
         );
+        self.with_password(&script, password)
+    }
+
+    /// Runs `script` inside with `password` on its input; what it printed.
+    fn with_password(&self, script: &str, password: &str) -> Ran {
         let out = self
             .container
-            .sh(&script, &[], Some(format!("{password}\n").as_bytes()));
+            .sh(script, &[], Some(format!("{password}\n").as_bytes()));
         Ran {
             ok: out.status.success(),
             output: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -279,13 +284,7 @@ impl AdDc {
                  --use-kerberos=off {extra} -c ls 2>&1"
             )
         };
-        let out = self
-            .container
-            .sh(&script, &[], Some(format!("{password}\n").as_bytes()));
-        Ran {
-            ok: out.status.success(),
-            output: String::from_utf8_lossy(&out.stdout).into_owned(),
-        }
+        self.with_password(&script, password)
     }
 
     /// The DC's logs, KDC's and SMB server's, with their authentication audit lines

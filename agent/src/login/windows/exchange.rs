@@ -281,6 +281,25 @@ impl<'p> Session<'p> {
         }
     }
 
+    /// Sends a SESSION_SETUP request and parses its reply; on 3.1.1 the request joins the
+    /// preauth hash (an intermediate reply joins it too, by the caller; the final one never).
+    async fn session_setup(
+        &mut self,
+        req: &[u8],
+    ) -> Result<(Vec<u8>, smb2::SessionSetupResponse), Failure> {
+        if self.dialect == Dialect::Smb311 {
+            self.preauth.update(req);
+        }
+        let resp = self.round_trip(req, Step::Authentication).await?;
+        let parsed = smb2::parse_session_setup(&resp).map_err(|e| {
+            self.fail(
+                Step::Authentication,
+                format!("bad SESSION_SETUP reply: {e}"),
+            )
+        })?;
+        Ok((resp, parsed))
+    }
+
     /// SESSION_SETUP with NTLM NEGOTIATE; reads the server's CHALLENGE.
     pub(super) async fn challenge(&mut self) -> Result<(), Failure> {
         self.at(Step::Authentication);
@@ -292,13 +311,7 @@ impl<'p> Session<'p> {
         };
         let req = smb2::session_setup_request(1, 0, self.sign, &token)
             .map_err(|e| self.fail(Step::Authentication, e.to_string()))?;
-        let resp = self.round_trip(&req, Step::Authentication).await?;
-        let parsed = smb2::parse_session_setup(&resp).map_err(|e| {
-            self.fail(
-                Step::Authentication,
-                format!("bad SESSION_SETUP reply: {e}"),
-            )
-        })?;
+        let (resp, parsed) = self.session_setup(&req).await?;
         if parsed.header.status != NtStatus::MORE_PROCESSING_REQUIRED {
             return Err(self.fail(
                 Step::Authentication,
@@ -306,7 +319,6 @@ impl<'p> Session<'p> {
             ));
         }
         if self.dialect == Dialect::Smb311 {
-            self.preauth.update(&req);
             self.preauth.update(&resp);
         }
         self.session_id = parsed.header.session_id;
@@ -368,16 +380,7 @@ impl<'p> Session<'p> {
         };
         let req = smb2::session_setup_request(2, self.session_id, self.sign, &token)
             .map_err(|e| self.fail(Step::Authentication, e.to_string()))?;
-        if self.dialect == Dialect::Smb311 {
-            self.preauth.update(&req);
-        }
-        let resp = self.round_trip(&req, Step::Authentication).await?;
-        let parsed = smb2::parse_session_setup(&resp).map_err(|e| {
-            self.fail(
-                Step::Authentication,
-                format!("bad SESSION_SETUP reply: {e}"),
-            )
-        })?;
+        let (resp, parsed) = self.session_setup(&req).await?;
         if parsed.header.status != NtStatus::SUCCESS {
             return Err(self.fail(Step::Authentication, parsed.header.status.to_string()));
         }
@@ -438,16 +441,7 @@ impl<'p> Session<'p> {
         let token = spnego::neg_token_init_of(&[spnego::MS_KRB5_OID, spnego::KRB5_OID], &ap.token);
         let req = smb2::session_setup_request(1, 0, true, &token)
             .map_err(|e| self.fail(Step::Authentication, e.to_string()))?;
-        if self.dialect == Dialect::Smb311 {
-            self.preauth.update(&req);
-        }
-        let resp = self.round_trip(&req, Step::Authentication).await?;
-        let parsed = smb2::parse_session_setup(&resp).map_err(|e| {
-            self.fail(
-                Step::Authentication,
-                format!("bad SESSION_SETUP reply: {e}"),
-            )
-        })?;
+        let (resp, parsed) = self.session_setup(&req).await?;
         self.session_id = parsed.header.session_id;
         let answer = spnego::parse_neg_token_resp(&parsed.token)
             .ok()

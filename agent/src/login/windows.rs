@@ -22,6 +22,7 @@ use exchange::Session;
 use sealscan_protocols::results::{LoginKind, LoginOutcome, Status, Step};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use sealscan_protocols::smb2::Dialect as SmbDialect;
 
@@ -195,6 +196,17 @@ pub async fn login_with(
     ntlm_login(target, cred, wrapping).await
 }
 
+/// A passed login with what the session showed.
+fn passed(s: &Session<'_>, login_id: String) -> LoginOutcome {
+    let mut out = LoginOutcome::passed(LoginKind::Windows, login_id, s.method());
+    out.facts = s.info.facts();
+    out.facts
+        .insert("smb_signing".into(), s.signing_fact().into());
+    out.facts
+        .insert("security_token".into(), s.token_fact().into());
+    out
+}
+
 /// A Kerberos attempt that did not pass, and whether Kerberos was impossible (so that a
 /// `negotiate` record may try NTLMv2) rather than refused.
 struct KerberosFailure {
@@ -212,12 +224,16 @@ async fn kerberos_login(
     let host = k.service_host.as_deref().unwrap_or(&target.host);
     let spn = format!("cifs/{host}");
     let progress = Mutex::new(Step::Authentication);
+    let impossible = AtomicBool::new(false);
     let result = bounded(target, &progress, async {
         let ticket = k
             .tickets
             .service_ticket(&k.realm, &cred.user, &cred.password, &spn)
             .await
-            .map_err(|f| kdc_failure(f, &principal, &spn))?;
+            .map_err(|f| {
+                impossible.store(f.makes_kerberos_impossible(), Ordering::Relaxed);
+                kdc_failure(f, &principal, &spn)
+            })?;
         *progress.lock().unwrap_or_else(|e| e.into_inner()) = Step::Connect;
         let mut s = Session::connect(target, &progress).await?;
         s.negotiate(cred.min_dialect, true, NtlmWrapping::Auto)
@@ -229,12 +245,7 @@ async fn kerberos_login(
     .await;
     match result {
         Ok(s) => {
-            let mut out = LoginOutcome::passed(LoginKind::Windows, principal, s.method());
-            out.facts = s.info.facts();
-            out.facts
-                .insert("smb_signing".into(), s.signing_fact().into());
-            out.facts
-                .insert("security_token".into(), s.token_fact().into());
+            let mut out = passed(&s, principal);
             out.facts.insert("service_principal".into(), spn);
             out.facts.insert(
                 "kdc_round_trips".into(),
@@ -243,8 +254,6 @@ async fn kerberos_login(
             Ok(out)
         }
         Err(f) => {
-            let impossible = f.step == Step::Authentication
-                && (f.detail.starts_with(NO_KDC) || f.detail.starts_with(NO_SPN));
             let mut out = LoginOutcome::not_passed(
                 LoginKind::Windows,
                 f.status,
@@ -256,15 +265,12 @@ async fn kerberos_login(
             out.facts.insert("service_principal".into(), spn);
             Err(KerberosFailure {
                 failure: f,
-                kerberos_impossible: impossible,
+                kerberos_impossible: impossible.load(Ordering::Relaxed),
                 outcome: out,
             })
         }
     }
 }
-
-const NO_KDC: &str = "no KDC reachable";
-const NO_SPN: &str = "no service principal";
 
 fn kdc_failure(f: kdc::KdcFailure, principal: &str, spn: &str) -> Failure {
     let detail = match f {
@@ -294,12 +300,7 @@ async fn ntlm_login(
     .await;
     match result {
         Ok(s) => {
-            let mut out = LoginOutcome::passed(LoginKind::Windows, login_id, s.method());
-            out.facts = s.info.facts();
-            out.facts
-                .insert("smb_signing".into(), s.signing_fact().into());
-            out.facts
-                .insert("security_token".into(), s.token_fact().into());
+            let mut out = passed(&s, login_id);
             if let Some(note) = domain_mismatch(cred, &s.info) {
                 out.facts.insert("domain_mismatch".into(), note);
             }

@@ -31,6 +31,18 @@ pub enum KdcFailure {
     Protocol(String),
 }
 
+impl KdcFailure {
+    /// Kerberos cannot work here at all (no KDC answers, the domain has no principal for the
+    /// host), as opposed to the KDC refusing the account: only then may `negotiate` try NTLM.
+    pub fn makes_kerberos_impossible(&self) -> bool {
+        match self {
+            KdcFailure::Unreachable(_) => true,
+            KdcFailure::Refused(e) => e.code == kerberos::code::S_PRINCIPAL_UNKNOWN,
+            KdcFailure::Protocol(_) => false,
+        }
+    }
+}
+
 /// Where the realm's KDCs are.
 #[derive(Clone, Debug)]
 pub struct KerberosRealm {

@@ -66,7 +66,7 @@ pub fn run(levels: &[(usize, usize)]) -> Result<Vec<Row>, String> {
 
 /// `logins` attempts spread over `concurrency` threads; logins per second over the whole
 /// batch. Every attempt must pass, or the figure would count failures as work.
-fn pool(
+pub(crate) fn pool(
     concurrency: usize,
     logins: usize,
     one: impl Fn() -> Result<(), String> + Sync,

@@ -20,7 +20,7 @@ use sspi::kerberos::client::generators::{
     generate_tgs_req,
 };
 use sspi::kerberos::flags::ApOptions;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 /// Names this client in the AS-REQ's addresses (a NetBIOS name, as Windows sends).
 const CLIENT_NAME: &str = "SEALSCAN";
@@ -239,10 +239,14 @@ impl Ticketed {
     }
 }
 
-fn session_key_of(key: &EncryptionKey) -> Result<(Secret<Vec<u8>>, CipherSuite), String> {
+/// Moves the session key out of a decrypted reply part, leaving zeros behind (the part's
+/// own buffers are not zeroizing).
+fn session_key_of(key: &mut EncryptionKey) -> Result<(Secret<Vec<u8>>, CipherSuite), String> {
     let suite = CipherSuite::try_from(key.key_type.0.0.as_slice())
         .map_err(|e| format!("the KDC issued a session key of an unsupported type: {e}"))?;
-    Ok((Secret::new(key.key_value.0.0.clone()), suite))
+    let value = Secret::new(key.key_value.0.0.clone());
+    key.key_value.0.0.zeroize();
+    Ok((value, suite))
 }
 
 /// Opens the AS-REP with the user's key: the TGT and its session key.
@@ -255,11 +259,11 @@ pub fn read_as_rep(rep: AsRep, key: &UserKey) -> Result<Ticketed, String> {
     );
     // MIT and Samba tag the part as EncTGSRepPart; RFC 4120 5.4.2 allows accepting both.
     let key_of = match picky_asn1_der::from_bytes::<EncAsRepPart>(&plain) {
-        Ok(part) => session_key_of(&part.0.key.0)?,
+        Ok(mut part) => session_key_of(&mut part.0.key.0)?,
         Err(_) => {
-            let part: EncTgsRepPart = picky_asn1_der::from_bytes(&plain)
+            let mut part: EncTgsRepPart = picky_asn1_der::from_bytes(&plain)
                 .map_err(|e| format!("undecodable AS-REP part: {e}"))?;
-            session_key_of(&part.0.key.0)?
+            session_key_of(&mut part.0.key.0)?
         }
     };
     Ok(Ticketed {
@@ -307,9 +311,9 @@ pub fn read_tgs_rep(rep: TgsRep, tgt: &Ticketed) -> Result<Ticketed, String> {
             )
             .map_err(|_| "the TGS-REP does not decrypt with the TGT's session key".to_string())?,
     );
-    let part: EncTgsRepPart =
+    let mut part: EncTgsRepPart =
         picky_asn1_der::from_bytes(&plain).map_err(|e| format!("undecodable TGS-REP part: {e}"))?;
-    let (session_key, suite) = session_key_of(&part.0.key.0)?;
+    let (session_key, suite) = session_key_of(&mut part.0.key.0)?;
     Ok(Ticketed {
         rep: rep.0,
         session_key,
@@ -395,17 +399,98 @@ pub fn read_ap_rep(token: &[u8], ticket: &Ticketed, ap: &ApExchange) -> Result<A
     }
     let rep: ApRep =
         picky_asn1_der::from_bytes(message).map_err(|e| format!("undecodable AP-REP: {e}"))?;
-    let part = decrypt_ap_rep(&rep, &ticket.session_key, &ticket.params())
+    let mut part = decrypt_ap_rep(&rep, &ticket.session_key, &ticket.params())
         .map_err(|_| "the AP-REP does not decrypt with the ticket's session key".to_string())?;
     let echoed = picky_asn1_der::to_vec(&part.0.ctime.0)
         .map_err(|e| format!("cannot encode the AP-REP time: {e}"))?;
     if echoed != ap.ctime {
         return Err("the AP-REP does not echo the authenticator's time".into());
     }
-    let acceptor = part.0.subkey.0.as_ref().map(|k| k.0.key_value.0.0.clone());
-    let gss_key = Zeroizing::new(acceptor.unwrap_or_else(|| ap.subkey.as_ref().clone()));
+    let acceptor = part.0.subkey.0.as_mut().map(|k| {
+        let value = Zeroizing::new(k.0.key_value.0.0.clone());
+        k.0.key_value.0.0.zeroize();
+        value
+    });
+    let gss_key = acceptor.unwrap_or_else(|| Zeroizing::new(ap.subkey.as_ref().clone()));
     let mut smb = Zeroizing::new([0u8; 16]);
     let n = gss_key.len().min(16);
     smb[..n].copy_from_slice(&gss_key[..n]);
     Ok(ApAnswer::Verified(smb))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_and_truncated_replies_are_errors_not_panics() {
+        let req = as_req("scanuser", "seal.test", None).unwrap();
+        for n in 0..req.len() {
+            assert!(decode::<AsRep>(&req[..n]).is_err(), "prefix {n}");
+        }
+        let mut x: u32 = 0x1234_5678;
+        for len in [0usize, 1, 7, 64, 300] {
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    x as u8
+                })
+                .collect();
+            let _ = decode::<AsRep>(&bytes);
+            let mut krb_error = bytes.clone();
+            krb_error.insert(0, KRB_ERROR_TAG);
+            assert!(decode::<AsRep>(&krb_error).is_err());
+        }
+    }
+
+    #[test]
+    fn causes_name_the_account_state() {
+        let err = |code, ntstatus| KdcError {
+            code,
+            ntstatus,
+            preauth: None,
+        };
+        let p = "u@SEAL.TEST";
+        let s = "cifs/h";
+        assert!(
+            err(24, None)
+                .cause(p, s)
+                .starts_with("wrong password for u@SEAL.TEST")
+        );
+        assert!(
+            err(18, Some(0xC000_0072))
+                .cause(p, s)
+                .contains("is disabled")
+        );
+        assert!(
+            err(18, Some(0xC000_0193))
+                .cause(p, s)
+                .contains("has expired")
+        );
+        assert!(err(18, None).cause(p, s).contains("is locked out"));
+        assert!(
+            err(23, Some(0xC000_0224))
+                .cause(p, s)
+                .contains("must change")
+        );
+        assert!(err(6, None).cause(p, s).contains("unknown principal"));
+        assert!(
+            err(7, None)
+                .cause(p, s)
+                .contains("no service principal cifs/h")
+        );
+        assert!(err(37, None).cause(p, s).starts_with("clock skew"));
+        assert!(err(60, None).cause(p, s).contains("Kerberos error 60"));
+    }
+
+    #[test]
+    fn a_gss_ap_req_token_wraps_the_ap_req() {
+        let token = spnego::krb5_gss_token(krb5_token::AP_REQ, &[0x6e, 0x00]);
+        assert_eq!(
+            spnego::parse_krb5_gss_token(&token).unwrap(),
+            (krb5_token::AP_REQ, &[0x6e, 0x00][..])
+        );
+    }
 }

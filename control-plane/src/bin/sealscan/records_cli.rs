@@ -114,7 +114,12 @@ pub async fn records(ctx: &Ctx, cmd: RecordsCmd) -> R<()> {
             let v = ctx
                 .call("GET", &format!("/records/{}", super::enc(&id)), None)
                 .await?;
-            ctx.out(&v, print_kv);
+            ctx.out(&v, |v| {
+                print_kv(v);
+                if let Some(line) = windows_auth_line(&v["windows"]) {
+                    println!("{line}");
+                }
+            });
         }
         RecordsCmd::Delete { id } => {
             let v = ctx
@@ -126,6 +131,24 @@ pub async fn records(ctx: &Ctx, cmd: RecordsCmd) -> R<()> {
         RecordsCmd::Update(a) => update_record(ctx, *a).await?,
     }
     Ok(())
+}
+
+/// What a Windows record will log in with, in words.
+fn windows_auth_line(w: &Value) -> Option<String> {
+    let protocol = w["auth_protocol"].as_str()?;
+    let realm = w["realm"].as_str().unwrap_or("?");
+    let kdcs = w["kdcs"]
+        .as_array()
+        .filter(|k| !k.is_empty())
+        .map(|k| k.iter().map(s).collect::<Vec<_>>().join(", "))
+        .unwrap_or_else(|| format!("{} (DNS)", realm.to_ascii_lowercase()));
+    Some(match protocol {
+        "kerberos" => format!("login: Kerberos only (realm {realm}, KDC {kdcs}); never NTLM"),
+        "negotiate" => format!(
+            "login: Kerberos (realm {realm}, KDC {kdcs}), NTLMv2 where Kerberos is not possible"
+        ),
+        _ => "login: NTLMv2".to_string(),
+    })
 }
 
 fn secrets_cell(v: &Value) -> String {

@@ -5,7 +5,7 @@
 //! agent's Kerberos logins share one job's ticket cache, as a job's targets do; the KDC round
 //! trips it cost are reported beside the number of logins.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ use sealscan_protocols::results::Status;
 use sealscan_test_peers::addc::{self, Account, AdDc, DcSettings};
 use sealscan_test_peers::smbd::{Smbd, SmbdOptions};
 
-use crate::p2_unix::pool;
+use crate::p2_unix::{pool, run_quiet};
 use crate::report::{Row, Verdict, median};
 
 const USER: &str = "sealbenchwin";
@@ -167,24 +167,12 @@ fn measure(
 }
 
 fn smbclient(args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
-    let out = Command::new("smbclient")
+    let mut command = Command::new("smbclient");
+    command
         .args(args)
         .envs(env.iter().copied())
-        .args(["-c", "exit"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .map_err(|e| format!("cannot run smbclient: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "smbclient failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
+        .args(["-c", "exit"]);
+    run_quiet(&mut command, "smbclient")
 }
 
 fn smbclient_ntlm(port: u16) -> Result<(), String> {

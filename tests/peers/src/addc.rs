@@ -267,21 +267,22 @@ impl AdDc {
         }
     }
 
-    /// Lists the `netlogon` share with `smbclient` inside the container: with Kerberos
+    /// Connects to `IPC$` with `smbclient` inside the container (as the agent does; the
+    /// `netlogon` share can refuse a listing after the container restarts): with Kerberos
     /// (`kinit` first, then `--use-kerberos=required` to `//dc1.seal.test` at the DC's
     /// address), or with NTLMv2 as `SEAL\user`. `extra` adds smbclient options.
     pub fn smbclient(&self, user: &str, password: &str, kerberos: bool, extra: &str) -> Ran {
         let script = if kerberos {
             format!(
                 "export KRB5CCNAME=FILE:$(mktemp); kinit '{user}@{REALM}' >/dev/null 2>&1 || \
-                 {{ echo kinit failed; exit 1; }}; smbclient //{HOST_NAME}/netlogon \
-                 -I {ADDRESS} --use-kerberos=required {extra} -c ls 2>&1; rc=$?; \
+                 {{ echo kinit failed; exit 1; }}; smbclient //{HOST_NAME}/IPC$ \
+                 -I {ADDRESS} --use-kerberos=required {extra} -c exit 2>&1; rc=$?; \
                  kdestroy >/dev/null 2>&1; exit $rc"
             )
         } else {
             format!(
-                "read -r PASSWD; export PASSWD; smbclient //{ADDRESS}/netlogon -U '{NETBIOS_DOMAIN}\\{user}' \
-                 --use-kerberos=off {extra} -c ls 2>&1"
+                "read -r PASSWD; export PASSWD; smbclient //{ADDRESS}/IPC$ -U '{NETBIOS_DOMAIN}\\{user}' \
+                 --use-kerberos=off {extra} -c exit 2>&1"
             )
         };
         self.with_password(&script, password)

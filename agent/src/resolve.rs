@@ -10,11 +10,13 @@
 
 use crate::identity::IdentityKey;
 use crate::login::unix::{UnixCredential, UnixSecret};
-use crate::login::windows::{SmbDialect, WindowsCredential};
+use crate::login::windows::{
+    KerberosLogin, KerberosRealm, SmbDialect, TicketCache, WindowsAuth, WindowsCredential,
+};
 use crate::sealed;
 use sealscan_protocols::appliance::{
     Job, JobRecord, JobVault, RecordKind, RecordLogin, SecretField, SecretFieldName, SecretValue,
-    VaultUnixAuth, WindowsDomainType,
+    VaultUnixAuth, WindowsAuthProtocol, WindowsDomainType,
 };
 use sealscan_protocols::envelope::Binding;
 use sealscan_protocols::results::{LoginKind, LoginOutcome, Status, Step};
@@ -92,6 +94,10 @@ pub struct JobCredentials {
     /// One session per vault for the whole job; an error is kept so each target reports it
     /// without asking the vault again.
     sessions: Mutex<HashMap<String, Result<Arc<SecretServerSession>, Refusal>>>,
+    /// Kerberos tickets per record, for the job only: one AS exchange per record's account
+    /// and one TGS per host, never shared between records (another record's password must
+    /// not pass on this one's ticket).
+    tickets: Mutex<HashMap<String, Arc<TicketCache>>>,
 }
 
 impl JobCredentials {
@@ -126,7 +132,13 @@ impl JobCredentials {
                 },
             },
             sessions: Mutex::new(HashMap::new()),
+            tickets: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn tickets_for(&self, record: &JobRecord) -> Arc<TicketCache> {
+        let mut all = self.tickets.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(all.entry(record.record_id.clone()).or_default())
     }
 
     pub fn record(&self, record_id: &str) -> Option<&JobRecord> {
@@ -249,7 +261,13 @@ impl JobCredentials {
                     ));
                 };
                 let password = open(password)?;
-                windows_credential(record, record.user.clone(), record.domain.clone(), password)
+                windows_credential(
+                    record,
+                    record.user.clone(),
+                    record.domain.clone(),
+                    password,
+                    self.tickets_for(record),
+                )
             }
         }
     }
@@ -329,7 +347,13 @@ impl JobCredentials {
                     .filter(|d| !d.is_empty())
                     .or_else(|| secret_domain.map(str::to_string))
                     .or_else(|| split_domain(secret_user).0.map(str::to_string));
-                windows_credential(record, record.user.clone(), domain, password.clone())
+                windows_credential(
+                    record,
+                    record.user.clone(),
+                    domain,
+                    password.clone(),
+                    self.tickets_for(record),
+                )
             }
         }
     }
@@ -431,6 +455,7 @@ fn windows_credential(
     user: String,
     domain: Option<String>,
     password: SecretBytes,
+    tickets: Arc<TicketCache>,
 ) -> Result<Resolved, Refusal> {
     let (require_signing, min_dialect) = match &record.windows {
         Some(w) => {
@@ -447,13 +472,56 @@ fn windows_credential(
         Some(WindowsDomainType::None) => None,
         _ => domain.filter(|d| !d.is_empty()),
     };
+    let auth = windows_auth(record, domain.as_deref(), tickets)
+        .map_err(|e| Refusal::failed(Step::Record, e, &user))?;
     Ok(Resolved::Windows(WindowsCredential {
         user,
         domain,
         password,
         require_signing,
         min_dialect,
+        auth,
     }))
+}
+
+/// The record's authentication protocol with what Kerberos needs: the realm (the record's
+/// own, else its domain in upper case) and the KDCs. The service host is the target's, set
+/// per target (`scan.rs`).
+fn windows_auth(
+    record: &JobRecord,
+    domain: Option<&str>,
+    tickets: Arc<TicketCache>,
+) -> Result<WindowsAuth, String> {
+    let Some(w) = &record.windows else {
+        return Ok(WindowsAuth::Ntlm);
+    };
+    if w.auth_protocol == WindowsAuthProtocol::Ntlm {
+        return Ok(WindowsAuth::Ntlm);
+    }
+    let realm = w
+        .realm
+        .clone()
+        .or_else(|| domain.filter(|d| d.contains('.')).map(str::to_owned))
+        .ok_or_else(|| {
+            format!(
+                "record {} uses {} but names no Kerberos realm (the DNS domain, e.g. \
+                 CORP.EXAMPLE.COM); a NetBIOS domain is not a realm",
+                record.record_id,
+                w.auth_protocol.as_str()
+            )
+        })?;
+    let login = KerberosLogin {
+        realm: KerberosRealm {
+            realm: realm.to_ascii_uppercase(),
+            kdcs: w.kdcs.clone(),
+        },
+        service_host: None,
+        tickets,
+    };
+    Ok(match w.auth_protocol {
+        WindowsAuthProtocol::Negotiate => WindowsAuth::Negotiate(login),
+        _ => WindowsAuth::Kerberos(login),
+    })
 }
 
 /// `DOMAIN\user` into its parts; a name without `\` has no domain part.
@@ -556,6 +624,7 @@ mod account_tests {
                 ntlmv2: true,
                 require_signing: false,
                 min_smb_version: "2.0.2".into(),
+                ..WindowsOptions::default()
             }),
             login: RecordLogin::Basic { secrets: vec![] },
             address_ranges: vec![],

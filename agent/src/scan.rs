@@ -37,7 +37,7 @@ pub async fn run_target(
             let id = record.record_id.clone();
             (
                 Some(id),
-                attempt(&creds, &record, target.kind, net.clone()).await,
+                attempt(&creds, &record, target, net.clone()).await,
             )
         }
         Err(refusal) => (None, refusal.into_outcome(target.kind)),
@@ -147,9 +147,10 @@ async fn pick_record(
 async fn attempt(
     creds: &JobCredentials,
     record: &JobRecord,
-    kind: LoginKind,
+    target: &JobTarget,
     net: Target,
 ) -> LoginOutcome {
+    let kind = target.kind;
     let resolved = match creds.resolve(record, kind).await {
         Ok(r) => r,
         Err(refusal) => return refusal.into_outcome(kind),
@@ -175,7 +176,14 @@ async fn attempt(
                 )
             })
         }
-        Resolved::Windows(credential) => {
+        Resolved::Windows(mut credential) => {
+            let names = record.windows.as_ref().map(|w| w.host_names.as_slice());
+            login::windows::choose_service_host(
+                &mut credential,
+                &target.host,
+                names.unwrap_or(&[]),
+            )
+            .await;
             let outcome = login::windows::login(&net, &credential).await;
             drop(credential);
             outcome

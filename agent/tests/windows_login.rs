@@ -29,6 +29,7 @@ fn cred(user: &str, domain: Option<&str>, password: &str) -> WindowsCredential {
         password: SecretBytes::copy_from(password.as_bytes()),
         require_signing: false,
         min_dialect: SmbDialect::Smb202,
+        auth: Default::default(),
     }
 }
 

@@ -140,6 +140,10 @@ fn job_record(tx: &Tx<'_>, key: &DataKey, r: &RecordRow) -> Result<JobRecord, St
         ntlmv2: w.ntlmv2,
         require_signing: w.require_signing,
         min_smb_version: w.min_smb_version.to_string(),
+        auth_protocol: w.auth_protocol,
+        realm: w.realm.clone(),
+        kdcs: w.kdcs.clone(),
+        host_names: w.host_names.clone(),
     });
     Ok(JobRecord {
         record_id: r.id.clone(),

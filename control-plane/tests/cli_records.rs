@@ -302,6 +302,42 @@ fn records_vaults_and_ncsm_from_the_cli() {
     let list = ok(&run(&cfg, &["scans", "list"], ""));
     assert!(list.contains("queued (waiting)"), "{list}");
 
+    // An Active Directory record logs in with Kerberos by default; `records show` says so.
+    let created = json_out(&run(
+        &cfg,
+        &[
+            "--password-stdin",
+            "--json",
+            "records",
+            "create",
+            "--kind",
+            "windows",
+            "--title",
+            "CORP",
+            "--user",
+            "scansvc",
+            "--ip",
+            "10.6.0.1",
+            "--domain-type",
+            "active_directory",
+            "--domain",
+            "corp.example",
+            "--kdc",
+            "dc1.corp.example",
+            "--host-name",
+            "fs1.corp.example",
+        ],
+        &secret(SECRETS[5]),
+    ));
+    let win_id = created["id"].as_str().expect("id").to_string();
+    let shown = ok(&run(&cfg, &["records", "show", &win_id], ""));
+    assert!(
+        shown.contains(
+            "login: Kerberos only (realm CORP.EXAMPLE, KDC dc1.corp.example); never NTLM"
+        ),
+        "{shown}"
+    );
+
     // No test secret anywhere in the database files, while serving and after.
     for s in SECRETS {
         assert!(

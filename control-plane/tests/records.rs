@@ -132,6 +132,9 @@ async fn record_and_vault_rules_and_secrets_never_returned() {
         "secrets": [{"field": "password", "value": legacy("Win-Secret-2")}]
     })).await;
     assert_eq!(win["windows"]["ntlmv1"], false);
+    // Active Directory records log in with Kerberos unless told otherwise, in the domain's realm.
+    assert_eq!(win["windows"]["auth_protocol"], "kerberos");
+    assert_eq!(win["windows"]["realm"], "CORP.EXAMPLE");
     // Windows rules: NTLMv1 stays off, service-selected NetBIOS records carry no IPs.
     for (w, ips, rule) in [
         (
@@ -153,6 +156,16 @@ async fn record_and_vault_rules_and_secrets_never_returned() {
             json!({"domain_type": "none", "min_smb_version": "1.0"}),
             json!(["10.5.0.2"]),
             "record.smb-version-invalid",
+        ),
+        (
+            json!({"domain_type": "netbios", "domain": "CORP", "auth_protocol": "kerberos"}),
+            json!(["10.5.0.3"]),
+            "record.realm-required",
+        ),
+        (
+            json!({"domain_type": "none", "auth_protocol": "lanman"}),
+            json!(["10.5.0.4"]),
+            "record.auth-protocol-invalid",
         ),
     ] {
         h.call(
@@ -179,6 +192,7 @@ async fn record_and_vault_rules_and_secrets_never_returned() {
     )
     .await;
     assert_eq!(nb["ips"], json!([]));
+    assert_eq!(nb["windows"]["auth_protocol"], "ntlm");
 
     // Vaults: http(s) URLs only; a vault login names the vault and the secret.
     h.call(

@@ -155,11 +155,12 @@ impl LoginType {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum WindowsDomainType {
     /// No domain: a local account on the target.
+    #[default]
     None,
     Netbios,
     ActiveDirectory,
@@ -176,7 +177,54 @@ impl WindowsDomainType {
     }
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// How a Windows record authenticates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum WindowsAuthProtocol {
+    /// Kerberos only, never an NTLM message: the default for Active Directory records.
+    Kerberos,
+    /// NTLMv2 only: the default for local accounts and NetBIOS domains.
+    #[default]
+    Ntlm,
+    /// Kerberos first, NTLMv2 where Kerberos is not possible; only by explicit choice, since
+    /// a rogue server can force the fallback.
+    Negotiate,
+}
+
+impl WindowsAuthProtocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WindowsAuthProtocol::Kerberos => "kerberos",
+            WindowsAuthProtocol::Ntlm => "ntlm",
+            WindowsAuthProtocol::Negotiate => "negotiate",
+        }
+    }
+
+    /// The protocol a record of `domain_type` uses when none is chosen.
+    pub fn default_for(domain_type: WindowsDomainType) -> Self {
+        match domain_type {
+            WindowsDomainType::ActiveDirectory => WindowsAuthProtocol::Kerberos,
+            WindowsDomainType::None | WindowsDomainType::Netbios => WindowsAuthProtocol::Ntlm,
+        }
+    }
+}
+
+impl std::str::FromStr for WindowsAuthProtocol {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "kerberos" => Ok(WindowsAuthProtocol::Kerberos),
+            "ntlm" => Ok(WindowsAuthProtocol::Ntlm),
+            "negotiate" => Ok(WindowsAuthProtocol::Negotiate),
+            other => Err(format!(
+                "unknown Windows authentication protocol {other:?}: use kerberos, ntlm or negotiate"
+            )),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct WindowsOptions {
     pub domain_type: WindowsDomainType,
@@ -186,6 +234,20 @@ pub struct WindowsOptions {
     pub require_signing: bool,
     /// "2.0.2", "2.1", "3.0", "3.0.2" or "3.1.1".
     pub min_smb_version: String,
+    /// Absent from control planes older than the field: NTLM, as before it existed.
+    #[serde(default)]
+    pub auth_protocol: WindowsAuthProtocol,
+    /// The Kerberos realm of an Active Directory record (its DNS domain); absent: the record's
+    /// domain in upper case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realm: Option<String>,
+    /// KDC addresses (`host` or `host:port`); empty: the realm's DNS domain.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kdcs: Vec<String>,
+    /// Host names of the record's targets, for the Kerberos service principal `cifs/<name>`
+    /// of a target given by address: the name whose forward DNS gives that address.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_names: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

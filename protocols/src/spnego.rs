@@ -1,7 +1,8 @@
-//! The few SPNEGO (RFC 4178, MS-SPNG) tokens an NTLM client needs, with a minimal DER
-//! reader and writer: NegTokenInit carrying NTLM NEGOTIATE, NegTokenResp carrying the
-//! CHALLENGE and AUTHENTICATE with its mechListMIC, and the server's NegTokenInit2 hint in
-//! the SMB2 NEGOTIATE response.
+//! The few SPNEGO (RFC 4178, MS-SPNG) tokens an NTLM or Kerberos client needs, with a minimal
+//! DER reader and writer: NegTokenInit carrying NTLM NEGOTIATE or a Kerberos AP-REQ,
+//! NegTokenResp carrying the CHALLENGE, AUTHENTICATE with its mechListMIC, or the AP-REP, the
+//! server's NegTokenInit2 hint in the SMB2 NEGOTIATE response, and the RFC 1964 framing of
+//! Kerberos messages inside GSS-API tokens.
 
 use thiserror::Error;
 
@@ -9,6 +10,18 @@ use thiserror::Error;
 pub const SPNEGO_OID: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x02];
 /// 1.3.6.1.4.1.311.2.2.10, NTLMSSP.
 pub const NTLMSSP_OID: &[u8] = &[0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x02, 0x02, 0x0a];
+
+/// 1.2.840.113554.1.2.2, Kerberos 5 (RFC 1964).
+pub const KRB5_OID: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x12, 0x01, 0x02, 0x02];
+/// 1.2.840.48018.1.2.2, the Kerberos OID Windows lists first (MS-KILE).
+pub const MS_KRB5_OID: &[u8] = &[0x2a, 0x86, 0x48, 0x82, 0xf7, 0x12, 0x01, 0x02, 0x02];
+
+/// GSS-API krb5 token identifiers (RFC 4121 4.1).
+pub mod krb5_token {
+    pub const AP_REQ: [u8; 2] = [0x01, 0x00];
+    pub const AP_REP: [u8; 2] = [0x02, 0x00];
+    pub const KRB_ERROR: [u8; 2] = [0x03, 0x00];
+}
 
 const SEQUENCE: u8 = 0x30;
 const OID: u8 = 0x06;
@@ -36,6 +49,8 @@ pub enum SpnegoError {
     NotSpnego,
     #[error("the server rejected the SPNEGO negotiation (negState reject)")]
     Rejected,
+    #[error("GSS-API token is not a Kerberos 5 token")]
+    NotKerberos,
 }
 
 /// One DER element: its tag, its content, and what follows it.
@@ -91,15 +106,27 @@ fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The DER MechTypeList this client offers (NTLMSSP only); the mechListMIC covers it.
+/// The DER MechTypeList this client offers with NTLM (NTLMSSP only); the mechListMIC
+/// covers it.
 pub fn mech_type_list() -> Vec<u8> {
-    tlv(SEQUENCE, &tlv(OID, NTLMSSP_OID))
+    mech_type_list_of(&[NTLMSSP_OID])
+}
+
+/// The DER MechTypeList of `mechs`, in order of preference.
+pub fn mech_type_list_of(mechs: &[&[u8]]) -> Vec<u8> {
+    let oids: Vec<u8> = mechs.iter().flat_map(|m| tlv(OID, m)).collect();
+    tlv(SEQUENCE, &oids)
 }
 
 /// The first token: InitialContextToken with a NegTokenInit offering NTLMSSP and carrying
 /// `mech_token` (the NTLM NEGOTIATE message).
 pub fn neg_token_init(mech_token: &[u8]) -> Vec<u8> {
-    let mut init = tlv(ctx(0), &mech_type_list());
+    neg_token_init_of(&[NTLMSSP_OID], mech_token)
+}
+
+/// The first token offering `mechs` (the first is the one `mech_token` is for).
+pub fn neg_token_init_of(mechs: &[&[u8]], mech_token: &[u8]) -> Vec<u8> {
+    let mut init = tlv(ctx(0), &mech_type_list_of(mechs));
     init.extend(tlv(ctx(2), &tlv(OCTET_STRING, mech_token)));
     let mut inner = tlv(OID, SPNEGO_OID);
     inner.extend(tlv(ctx(0), &tlv(SEQUENCE, &init)));
@@ -113,6 +140,26 @@ pub fn neg_token_resp(response_token: &[u8], mech_list_mic: Option<&[u8]>) -> Ve
         fields.extend(tlv(ctx(3), &tlv(OCTET_STRING, mic)));
     }
     tlv(ctx(1), &tlv(SEQUENCE, &fields))
+}
+
+/// A Kerberos message inside a GSS-API InitialContextToken: the krb5 OID, the two-byte token
+/// identifier, then the DER message (RFC 1964 1.1).
+pub fn krb5_gss_token(token_id: [u8; 2], message: &[u8]) -> Vec<u8> {
+    let mut inner = tlv(OID, KRB5_OID);
+    inner.extend_from_slice(&token_id);
+    inner.extend_from_slice(message);
+    tlv(APPLICATION_0, &inner)
+}
+
+/// The token identifier and Kerberos message of a krb5 GSS-API token.
+pub fn parse_krb5_gss_token(token: &[u8]) -> Result<([u8; 2], &[u8]), SpnegoError> {
+    let (app, _) = expect(token, APPLICATION_0, "InitialContextToken")?;
+    let (oid, rest) = expect(app, OID, "thisMech")?;
+    if oid != KRB5_OID && oid != MS_KRB5_OID {
+        return Err(SpnegoError::NotKerberos);
+    }
+    let (id, message) = rest.split_at_checked(2).ok_or(SpnegoError::Truncated)?;
+    Ok(([id[0], id[1]], message))
 }
 
 /// negState values.
@@ -206,6 +253,27 @@ mod tests {
         let t = neg_token_init(b"NTLMSSP\0abc");
         assert_eq!(hinted_mechs(&t).unwrap(), vec![NTLMSSP_OID.to_vec()]);
         assert!(t.ends_with(b"NTLMSSP\0abc"));
+    }
+
+    #[test]
+    fn krb5_tokens_round_trip_and_are_offered() {
+        let t = krb5_gss_token(krb5_token::AP_REQ, b"\x6e\x03abc");
+        assert_eq!(
+            parse_krb5_gss_token(&t).unwrap(),
+            (krb5_token::AP_REQ, &b"\x6e\x03abc"[..])
+        );
+        let init = neg_token_init_of(&[MS_KRB5_OID, KRB5_OID], &t);
+        assert_eq!(
+            hinted_mechs(&init).unwrap(),
+            vec![MS_KRB5_OID.to_vec(), KRB5_OID.to_vec()]
+        );
+        assert_eq!(
+            parse_krb5_gss_token(&neg_token_init(b"x")),
+            Err(SpnegoError::NotKerberos)
+        );
+        for n in 0..t.len().min(14) {
+            assert!(parse_krb5_gss_token(&t[..n]).is_err(), "prefix {n}");
+        }
     }
 
     #[test]

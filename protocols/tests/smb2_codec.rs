@@ -73,10 +73,14 @@ fn negotiate_request_lists_dialects_and_311_context() {
     assert_eq!(&m[100..106], &[0x00, 0x03, 0x02, 0x03, 0x11, 0x03]);
     let ctx_off = u32::from_le_bytes([m[92], m[93], m[94], m[95]]) as usize;
     assert_eq!(ctx_off % 8, 0);
-    assert_eq!(u16::from_le_bytes([m[96], m[97]]), 1);
+    assert_eq!(u16::from_le_bytes([m[96], m[97]]), 2);
     assert_eq!(&m[ctx_off..ctx_off + 2], &[1, 0]); // PREAUTH_INTEGRITY_CAPABILITIES
     assert_eq!(&m[ctx_off + 12..ctx_off + 14], &[1, 0]); // SHA-512
-    assert_eq!(&m[ctx_off + 14..], &[2u8; 32]);
+    assert_eq!(&m[ctx_off + 14..ctx_off + 46], &[2u8; 32]);
+    // ENCRYPTION_CAPABILITIES, 8-aligned after it: one cipher, AES-128-GCM.
+    let enc = ctx_off + 48;
+    assert_eq!(&m[enc..enc + 4], &[2, 0, 4, 0]);
+    assert_eq!(&m[enc + 8..], &[1, 0, 2, 0]);
 }
 
 #[test]

@@ -1,13 +1,19 @@
-//! Windows logins over SMB2/3 with NTLMv2.
+//! Windows logins over SMB2/3 with NTLMv2 or Kerberos.
 //!
 //! One TCP connection per attempt: NEGOTIATE (dialects from the record's minimum up to
-//! 3.1.1), SESSION_SETUP with NTLMSSP NEGOTIATE/CHALLENGE/AUTHENTICATE, then a TREE_CONNECT
-//! to IPC$ as the proof of session, signed when the record or the server requires it. The
-//! messages come from the sans-I/O codec in `sealscan_protocols::{smb2, ntlm}`; this module
-//! only moves bytes and turns what the server said into a `LoginOutcome`.
+//! 3.1.1), SESSION_SETUP with NTLMSSP NEGOTIATE/CHALLENGE/AUTHENTICATE or with a Kerberos
+//! AP-REQ (tickets from the job's cache, `kdc.rs`), then a TREE_CONNECT to IPC$ as the proof
+//! of session, signed when the record or the server requires it and always with Kerberos.
+//! The messages come from the sans-I/O codecs in `sealscan_protocols::{smb2, ntlm, spnego}`
+//! and `kerberos.rs`; this module only moves bytes and turns what the server and the KDC
+//! said into a `LoginOutcome`.
 
 mod exchange;
+mod kdc;
+mod kerberos;
 mod transport;
+
+pub use kdc::{KerberosRealm, TicketCache};
 
 use super::Target;
 pub use exchange::Failure;
@@ -16,6 +22,7 @@ use sealscan_protocols::results::{LoginKind, LoginOutcome, Status, Step};
 use sealscan_protocols::secret::SecretBytes;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use sealscan_protocols::smb2::Dialect as SmbDialect;
 
@@ -30,6 +37,33 @@ pub struct WindowsCredential {
     pub require_signing: bool,
     /// The lowest dialect the record allows.
     pub min_dialect: SmbDialect,
+    /// NTLMv2, Kerberos, or Kerberos falling back to NTLMv2.
+    pub auth: WindowsAuth,
+}
+
+/// The authentication protocol of a Windows record.
+#[derive(Clone, Debug, Default)]
+pub enum WindowsAuth {
+    /// NTLMv2 only: local accounts and NetBIOS domains, where Kerberos cannot work.
+    #[default]
+    Ntlm,
+    /// Kerberos only: never an NTLM message, whatever the server asks.
+    Kerberos(KerberosLogin),
+    /// Kerberos first; NTLMv2 where Kerberos is not possible (no KDC reachable, no service
+    /// principal for the host). A rogue server can force that fallback, which is why it is
+    /// an explicit choice.
+    Negotiate(KerberosLogin),
+}
+
+/// What a Kerberos login needs beyond the user and password.
+#[derive(Clone, Debug)]
+pub struct KerberosLogin {
+    pub realm: KerberosRealm,
+    /// The host name for the service principal `cifs/<name>`, from the record; `None`: the
+    /// target's own name as the job gives it. Never what the server says about itself.
+    pub service_host: Option<String>,
+    /// The job's tickets, shared by every login of the job with this credential.
+    pub tickets: std::sync::Arc<TicketCache>,
 }
 
 impl WindowsCredential {
@@ -38,6 +72,34 @@ impl WindowsCredential {
         match &self.domain {
             Some(d) if !d.is_empty() => format!("{d}\\{}", self.user),
             _ => self.user.clone(),
+        }
+    }
+}
+
+/// Sets the Kerberos service host of `cred`: the job's host name for a target given by name
+/// (its forward DNS gave the address connected to); for a target given by address, the
+/// first of the record's `host_names` whose forward DNS gives that address. Never reverse
+/// DNS, never what the server says about itself: a rogue host naming a real server would get
+/// a ticket for that server to relay.
+pub async fn choose_service_host(
+    cred: &mut WindowsCredential,
+    job_host: &str,
+    host_names: &[String],
+) {
+    let login = match &mut cred.auth {
+        WindowsAuth::Kerberos(k) | WindowsAuth::Negotiate(k) => k,
+        WindowsAuth::Ntlm => return,
+    };
+    let Ok(address) = job_host.parse::<std::net::IpAddr>() else {
+        login.service_host = Some(job_host.to_string());
+        return;
+    };
+    for name in host_names {
+        if let Ok(found) = tokio::net::lookup_host((name.as_str(), 0)).await
+            && found.into_iter().any(|a| a.ip() == address)
+        {
+            login.service_host = Some(name.clone());
+            return;
         }
     }
 }
@@ -115,6 +177,115 @@ pub async fn login_with(
     cred: &WindowsCredential,
     wrapping: NtlmWrapping,
 ) -> LoginOutcome {
+    let (kerberos, fallback) = match &cred.auth {
+        WindowsAuth::Ntlm => (None, false),
+        WindowsAuth::Kerberos(k) => (Some(k), false),
+        WindowsAuth::Negotiate(k) => (Some(k), true),
+    };
+    if let Some(k) = kerberos {
+        match kerberos_login(target, cred, k).await {
+            Err(f) if fallback && f.kerberos_impossible => {
+                let mut out = ntlm_login(target, cred, wrapping).await;
+                out.facts
+                    .insert("kerberos_not_possible".into(), f.failure.detail);
+                return out;
+            }
+            other => return other.unwrap_or_else(|f| f.outcome),
+        }
+    }
+    ntlm_login(target, cred, wrapping).await
+}
+
+/// A passed login with what the session showed.
+fn passed(s: &Session<'_>, login_id: String) -> LoginOutcome {
+    let mut out = LoginOutcome::passed(LoginKind::Windows, login_id, s.method());
+    out.facts = s.info.facts();
+    out.facts
+        .insert("smb_signing".into(), s.signing_fact().into());
+    out.facts
+        .insert("security_token".into(), s.token_fact().into());
+    out
+}
+
+/// A Kerberos attempt that did not pass, and whether Kerberos was impossible (so that a
+/// `negotiate` record may try NTLMv2) rather than refused.
+struct KerberosFailure {
+    failure: Failure,
+    kerberos_impossible: bool,
+    outcome: LoginOutcome,
+}
+
+async fn kerberos_login(
+    target: &Target,
+    cred: &WindowsCredential,
+    k: &KerberosLogin,
+) -> Result<LoginOutcome, KerberosFailure> {
+    let principal = format!("{}@{}", cred.user, k.realm.realm.to_ascii_uppercase());
+    let host = k.service_host.as_deref().unwrap_or(&target.host);
+    let spn = format!("cifs/{host}");
+    let progress = Mutex::new(Step::Authentication);
+    let impossible = AtomicBool::new(false);
+    let result = bounded(target, &progress, async {
+        let ticket = k
+            .tickets
+            .service_ticket(&k.realm, &cred.user, &cred.password, &spn)
+            .await
+            .map_err(|f| {
+                impossible.store(f.makes_kerberos_impossible(), Ordering::Relaxed);
+                kdc_failure(f, &principal, &spn)
+            })?;
+        *progress.lock().unwrap_or_else(|e| e.into_inner()) = Step::Connect;
+        let mut s = Session::connect(target, &progress).await?;
+        s.negotiate(cred.min_dialect, true, NtlmWrapping::Auto)
+            .await?;
+        s.kerberos_setup(&ticket).await?;
+        s.tree_connect(&target.host).await?;
+        Ok(s)
+    })
+    .await;
+    match result {
+        Ok(s) => {
+            let mut out = passed(&s, principal);
+            out.facts.insert("service_principal".into(), spn);
+            out.facts.insert(
+                "kdc_round_trips".into(),
+                k.tickets.round_trips().to_string(),
+            );
+            Ok(out)
+        }
+        Err(f) => {
+            let mut out = LoginOutcome::not_passed(
+                LoginKind::Windows,
+                f.status,
+                f.step,
+                f.detail.clone(),
+                principal,
+            );
+            out.facts = f.info.as_ref().map(|i| i.facts()).unwrap_or_default();
+            out.facts.insert("service_principal".into(), spn);
+            Err(KerberosFailure {
+                failure: f,
+                kerberos_impossible: impossible.load(Ordering::Relaxed),
+                outcome: out,
+            })
+        }
+    }
+}
+
+fn kdc_failure(f: kdc::KdcFailure, principal: &str, spn: &str) -> Failure {
+    let detail = match f {
+        kdc::KdcFailure::Refused(e) => e.cause(principal, spn),
+        kdc::KdcFailure::Unreachable(d) => d,
+        kdc::KdcFailure::Protocol(d) => format!("Kerberos failed: {d}"),
+    };
+    Failure::failed(Step::Authentication, detail)
+}
+
+async fn ntlm_login(
+    target: &Target,
+    cred: &WindowsCredential,
+    wrapping: NtlmWrapping,
+) -> LoginOutcome {
     let login_id = cred.login_id();
     let progress = Mutex::new(Step::Connect);
     let result = bounded(target, &progress, async {
@@ -129,12 +300,7 @@ pub async fn login_with(
     .await;
     match result {
         Ok(s) => {
-            let mut out = LoginOutcome::passed(LoginKind::Windows, login_id, s.method());
-            out.facts = s.info.facts();
-            out.facts
-                .insert("smb_signing".into(), s.signing_fact().into());
-            out.facts
-                .insert("security_token".into(), s.token_fact().into());
+            let mut out = passed(&s, login_id);
             if let Some(note) = domain_mismatch(cred, &s.info) {
                 out.facts.insert("domain_mismatch".into(), note);
             }

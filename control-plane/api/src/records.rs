@@ -2,7 +2,8 @@
 //! them, and how the API shows them (secrets by name and model only, never their value).
 use schemars::JsonSchema;
 use sealscan_protocols::appliance::{
-    LoginType, RecordKind, SecretField, SecretValue, UnixAuth, WindowsDomainType,
+    LoginType, RecordKind, SecretField, SecretValue, UnixAuth, WindowsAuthProtocol,
+    WindowsDomainType,
 };
 use sealscan_protocols::smb2::Dialect;
 use serde::{Deserialize, Serialize};
@@ -95,6 +96,20 @@ pub struct WindowsInput {
     // lists the values.
     #[schemars(with = "Dialect")]
     pub min_smb_version: String,
+    /// "kerberos", "ntlm" or "negotiate"; absent: kerberos for Active Directory records,
+    /// ntlm otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<WindowsAuthProtocol>")]
+    pub auth_protocol: Option<String>,
+    /// The Kerberos realm; absent: the Active Directory domain in upper case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realm: Option<String>,
+    /// KDC addresses (host or host:port); absent: the realm's DNS name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kdcs: Vec<String>,
+    /// Host names for the service principals of targets given by address.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_names: Vec<String>,
 }
 
 /// What a Windows record gets when it gives no options: the serde defaults.
@@ -108,6 +123,10 @@ impl Default for WindowsInput {
             ntlmv1: false,
             require_signing: false,
             min_smb_version: smb_min(),
+            auth_protocol: None,
+            realm: None,
+            kdcs: Vec::new(),
+            host_names: Vec::new(),
         }
     }
 }
@@ -200,6 +219,18 @@ pub struct WindowsPatch {
     // lists the values.
     #[schemars(with = "Option<Dialect>")]
     pub min_smb_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<WindowsAuthProtocol>")]
+    pub auth_protocol: Option<String>,
+    /// An empty string clears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realm: Option<String>,
+    /// Replaces the list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kdcs: Option<Vec<String>>,
+    /// Replaces the list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_names: Option<Vec<String>>,
 }
 
 /// `PATCH /vaults/{id}`: only the fields given change; the password only when given.
@@ -244,6 +275,17 @@ pub struct WindowsSettings {
     pub ntlmv1: bool,
     pub require_signing: bool,
     pub min_smb_version: Dialect,
+    /// Rows from before migration 240 read as NTLM, as they logged in then.
+    #[serde(default)]
+    pub auth_protocol: WindowsAuthProtocol,
+    /// The Kerberos realm (kerberos and negotiate records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realm: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kdcs: Vec<String>,
+    /// Host names for the service principals of targets given by address.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_names: Vec<String>,
 }
 
 /// How a stored secret is kept: sealed to the appliances (NCSM) or legacy.

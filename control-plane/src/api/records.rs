@@ -20,7 +20,7 @@ pub use sealscan_api::records::{
     VaultView, WindowsInput, WindowsPatch,
 };
 use sealscan_protocols::appliance::{
-    LoginType, RecordKind, SecretValue, UnixAuth, WindowsDomainType,
+    LoginType, RecordKind, SecretValue, UnixAuth, WindowsAuthProtocol, WindowsDomainType,
 };
 use sealscan_protocols::envelope::Envelope;
 use sealscan_protocols::smb2::Dialect;
@@ -51,6 +51,10 @@ fn domain_type(v: &str) -> DomainResult<WindowsDomainType> {
         "domain_type is none, netbios or active_directory",
     )
 }
+fn auth_protocol(v: &str) -> DomainResult<WindowsAuthProtocol> {
+    v.parse()
+        .map_err(|e: String| DomainError::invalid("record.auth-protocol-invalid", e))
+}
 fn smb_version(v: &str) -> DomainResult<Dialect> {
     Dialect::from_name(v).ok_or_else(|| {
         DomainError::invalid(
@@ -73,6 +77,10 @@ fn record_draft(req: CreateRecord) -> DomainResult<RecordDraft> {
                 ntlmv1: w.ntlmv1,
                 require_signing: w.require_signing,
                 min_smb_version: smb_version(&w.min_smb_version)?,
+                auth_protocol: w.auth_protocol.as_deref().map(auth_protocol).transpose()?,
+                realm: w.realm,
+                kdcs: w.kdcs,
+                host_names: w.host_names,
             })
         })
         .transpose()?;
@@ -104,6 +112,10 @@ fn record_patch(req: UpdateRecord) -> DomainResult<RecordPatch> {
                 ntlmv1: w.ntlmv1,
                 require_signing: w.require_signing,
                 min_smb_version: w.min_smb_version.as_deref().map(smb_version).transpose()?,
+                auth_protocol: w.auth_protocol.as_deref().map(auth_protocol).transpose()?,
+                realm: w.realm,
+                kdcs: w.kdcs,
+                host_names: w.host_names,
             })
         })
         .transpose()?;

@@ -68,6 +68,13 @@ CREATE TABLE ncsm (
 /// The secrets' owner kind for a vault: the binding's record kind.
 pub use sealscan_protocols::envelope::VAULT_KIND;
 
+/// Windows records from before the authentication protocol existed keep logging in as they
+/// did, with NTLMv2; only new Active Directory records default to Kerberos.
+pub const V240: &str = r#"
+UPDATE auth_records SET windows = json_set(windows, '$.auth_protocol', 'ntlm')
+WHERE windows IS NOT NULL AND json_extract(windows, '$.auth_protocol') IS NULL;
+"#;
+
 #[derive(Clone, Debug, Serialize)]
 pub struct RecordRow {
     pub id: String,

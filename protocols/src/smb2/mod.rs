@@ -6,6 +6,7 @@
 //! makes these functions panic: every read is bounds-checked and names its field.
 
 mod dialect;
+mod encryption;
 mod header;
 mod negotiate;
 mod session;
@@ -15,6 +16,7 @@ mod tree;
 pub(crate) mod wire;
 
 pub use dialect::{Dialect, DialectError};
+pub use encryption::{AES128_GCM, CipherKeys, decrypt, encrypt, is_encrypted};
 pub use header::{Command, HEADER_LEN, Header, flags as header_flags};
 pub use negotiate::{NegotiateRequest, NegotiateResponse, negotiate_request, parse_negotiate};
 pub use session::{
@@ -56,6 +58,8 @@ pub enum Smb2Error {
     Bounds(#[from] OutOfBounds),
     #[error("SMB2 {0} is longer than its length field allows")]
     TooLong(&'static str),
+    #[error("SMB2 encryption: {0}")]
+    Encryption(&'static str),
 }
 
 /// Prefixes an SMB2 message with the NetBIOS session-service header (RFC 1002: type 0x00

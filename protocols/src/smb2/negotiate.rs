@@ -7,6 +7,8 @@ use super::wire::{array, slice, u16_at, u32_at};
 use super::{Smb2Error, security_mode};
 
 const PREAUTH_INTEGRITY_CAPABILITIES: u16 = 0x0001;
+const ENCRYPTION_CAPABILITIES: u16 = 0x0002;
+const CAP_ENCRYPTION: u32 = 0x0000_0040;
 const SHA512: u16 = 0x0001;
 
 /// What the client offers.
@@ -35,13 +37,14 @@ pub fn negotiate_request(req: &NegotiateRequest) -> Vec<u8> {
     m.extend_from_slice(&(req.dialects.len() as u16).to_le_bytes());
     m.extend_from_slice(&mode.to_le_bytes());
     m.extend_from_slice(&0u16.to_le_bytes());
-    m.extend_from_slice(&0u32.to_le_bytes()); // Capabilities: none needed for a login
+    // Capabilities: only ENCRYPTION, without which Samba picks no cipher even on 3.1.1.
+    m.extend_from_slice(&CAP_ENCRYPTION.to_le_bytes());
     m.extend_from_slice(&req.client_guid);
     let dialects_end = HEADER_LEN + 36 + 2 * req.dialects.len();
     let contexts_at = dialects_end.next_multiple_of(8);
     if with_311 {
         m.extend_from_slice(&(contexts_at as u32).to_le_bytes());
-        m.extend_from_slice(&1u16.to_le_bytes());
+        m.extend_from_slice(&2u16.to_le_bytes());
         m.extend_from_slice(&0u16.to_le_bytes());
     } else {
         m.extend_from_slice(&0u64.to_le_bytes()); // ClientStartTime
@@ -59,8 +62,30 @@ pub fn negotiate_request(req: &NegotiateRequest) -> Vec<u8> {
         m.extend_from_slice(&(req.salt.len() as u16).to_le_bytes());
         m.extend_from_slice(&SHA512.to_le_bytes());
         m.extend_from_slice(&req.salt);
+        // Offered so a server that requires encryption can have it (AES-128-GCM only).
+        m.resize(m.len().next_multiple_of(8), 0);
+        m.extend_from_slice(&ENCRYPTION_CAPABILITIES.to_le_bytes());
+        m.extend_from_slice(&4u16.to_le_bytes());
+        m.extend_from_slice(&0u32.to_le_bytes());
+        m.extend_from_slice(&1u16.to_le_bytes()); // CipherCount
+        m.extend_from_slice(&super::AES128_GCM.to_le_bytes());
     }
     m
+}
+
+/// The cipher a 3.1.1 server chose in its ENCRYPTION_CAPABILITIES context (0: none).
+fn chosen_cipher(msg: &[u8], b: &[u8]) -> Result<u16, Smb2Error> {
+    let count = u16_at(b, 6, "NegotiateContextCount")?;
+    let mut at = u32_at(b, 60, "NegotiateContextOffset")? as usize;
+    for _ in 0..count {
+        let kind = u16_at(msg, at, "ContextType")?;
+        let len = usize::from(u16_at(msg, at + 2, "DataLength")?);
+        if kind == ENCRYPTION_CAPABILITIES && len >= 4 {
+            return Ok(u16_at(msg, at + 10, "Cipher")?);
+        }
+        at = (at + 8 + len).next_multiple_of(8);
+    }
+    Ok(0)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,6 +98,8 @@ pub struct NegotiateResponse {
     pub capabilities: u32,
     /// The server's SPNEGO hint, usually a NegTokenInit listing its mechanisms.
     pub security_buffer: Vec<u8>,
+    /// The 3.1.1 cipher the server chose (0: none, or not 3.1.1).
+    pub cipher: u16,
 }
 
 impl NegotiateResponse {
@@ -93,6 +120,7 @@ pub fn parse_negotiate(msg: &[u8], offered: &[Dialect]) -> Result<NegotiateRespo
             server_guid: [0; 16],
             capabilities: 0,
             security_buffer: Vec::new(),
+            cipher: 0,
         });
     }
     let b = body(msg, "NEGOTIATE", 65)?;
@@ -107,7 +135,13 @@ pub fn parse_negotiate(msg: &[u8], offered: &[Dialect]) -> Result<NegotiateRespo
     let sb_len = u16_at(b, 58, "SecurityBufferLength")?;
     slice(b, 0, 64, "NEGOTIATE response body")?;
     let security_buffer = buffer(msg, sb_offset, sb_len, "SecurityBuffer")?.to_vec();
+    let cipher = if dialect == Dialect::Smb311 {
+        chosen_cipher(msg, b)?
+    } else {
+        0
+    };
     Ok(NegotiateResponse {
+        cipher,
         header,
         security_mode,
         dialect: Some(dialect),

@@ -46,7 +46,7 @@ impl std::fmt::Debug for SigningKey {
 }
 
 /// SP800-108 counter-mode KDF with HMAC-SHA256, one 128-bit block, as SMB 3 uses it.
-fn kdf(key: &[u8; 16], label: &[u8], context: &[u8]) -> Zeroizing<[u8; 16]> {
+pub(super) fn kdf(key: &[u8; 16], label: &[u8], context: &[u8]) -> Zeroizing<[u8; 16]> {
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
     mac.update(&1u32.to_be_bytes());
     mac.update(label);

@@ -6,6 +6,7 @@ mod agent_live;
 mod control_plane;
 mod p1_vault;
 mod p2_unix;
+mod p2w_windows;
 mod p3_open;
 mod p4_rewrap;
 mod p6_claims;
@@ -33,6 +34,13 @@ enum Figure {
     /// Unix logins per second at concurrency 1, 8 and 32, beside sshpass+ssh.
     P2 {
         /// Scale the number of logins per level (64 at c=1, 256 at c=8 and c=32) by this.
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+    },
+    /// Windows logins per second at concurrency 1, 8 and 32, NTLMv2 against smbd and
+    /// Kerberos against the AD DC, beside smbclient.
+    P2w {
+        /// Scale the number of logins per level (32 at c=1, 128 at c=8 and c=32) by this.
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
     },
@@ -94,6 +102,7 @@ fn main() {
                 targets: vec![1, 10, 200],
             },
             Figure::P2 { scale: 1.0 },
+            Figure::P2w { scale: 1.0 },
             Figure::P3 { iterations: 5_000 },
             Figure::P4 {
                 records: p4_rewrap::RECORDS,
@@ -140,6 +149,13 @@ fn run(figure: Figure) -> (&'static str, Result<Vec<Row>, String>) {
                 .map(|&(c, n)| (c, ((n as f64 * scale).round() as usize).max(c)))
                 .collect();
             ("P2", p2_unix::run(&levels))
+        }
+        Figure::P2w { scale } => {
+            let levels: Vec<(usize, usize)> = p2w_windows::LEVELS
+                .iter()
+                .map(|&(c, n)| (c, ((n as f64 * scale).round() as usize).max(c)))
+                .collect();
+            ("P2w", p2w_windows::run(&levels))
         }
         Figure::P3 { iterations } => ("P3", p3_open::run(iterations.max(1))),
         Figure::P4 { records } => ("P4", p4_rewrap::run(records.max(1))),

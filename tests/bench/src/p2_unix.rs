@@ -66,7 +66,7 @@ pub fn run(levels: &[(usize, usize)]) -> Result<Vec<Row>, String> {
 
 /// `logins` attempts spread over `concurrency` threads; logins per second over the whole
 /// batch. Every attempt must pass, or the figure would count failures as work.
-fn pool(
+pub(crate) fn pool(
     concurrency: usize,
     logins: usize,
     one: impl Fn() -> Result<(), String> + Sync,
@@ -119,7 +119,8 @@ fn agent_login(port: u16) -> Result<(), String> {
 }
 
 fn openssh_login(port: u16) -> Result<(), String> {
-    let status = Command::new("sshpass")
+    let mut command = Command::new("sshpass");
+    command
         .arg("-e")
         .env("SSHPASS", PASSWORD)
         .args([
@@ -140,19 +141,26 @@ fn openssh_login(port: u16) -> Result<(), String> {
         ])
         .arg(port.to_string())
         .arg(format!("{USER}@127.0.0.1"))
-        .arg(PROOF)
+        .arg(PROOF);
+    run_quiet(&mut command, "sshpass+ssh")
+}
+
+/// Runs a baseline client with no input and its output discarded; its error output names a
+/// failure.
+pub(crate) fn run_quiet(command: &mut Command, what: &str) -> Result<(), String> {
+    let out = command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .output()
-        .map_err(|e| format!("cannot run sshpass/ssh: {e}"))?;
-    if status.status.success() {
+        .map_err(|e| format!("cannot run {what}: {e}"))?;
+    if out.status.success() {
         Ok(())
     } else {
         Err(format!(
-            "sshpass+ssh login failed ({}): {}",
-            status.status,
-            String::from_utf8_lossy(&status.stderr).trim()
+            "{what} login failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
         ))
     }
 }

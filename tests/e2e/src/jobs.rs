@@ -50,6 +50,7 @@ pub fn windows_options(domain_type: WindowsDomainType, service_selected: bool) -
         ntlmv2: true,
         require_signing: false,
         min_smb_version: "2.0.2".into(),
+        ..WindowsOptions::default()
     }
 }
 

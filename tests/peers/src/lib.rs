@@ -1,13 +1,18 @@
 //! Real authentication peers for tests: OpenSSH `sshd` and Samba `smbd`, started on loopback
-//! high ports from temporary configuration, with test users created on this machine.
+//! high ports from temporary configuration, with test users created on this machine; and
+//! Samba's Active Directory DC in a systemd container on 127.0.0.70.
 //!
 //! - [`sshd`]: [`sshd::Sshd`] from [`sshd::SshdOptions`], and test keys in every format
 //!   ([`sshd::generate_key`], [`sshd::KeyFormat`]);
 //! - [`smbd`]: [`smbd::Smbd`] from [`smbd::SmbdOptions`];
+//! - [`addc`]: the Active Directory DC, one account per state, switchable NTLM, signing and
+//!   encryption; [`container`]: the systemd container it runs in;
 //! - [`faulty`]: [`faulty::FaultyTarget`], a listener that misbehaves as its
 //!   [`faulty::Behaviour`] says, and ports that never answer;
 //! - [`system`]: what the peers need from the machine: packages, users, loopback ports.
 
+pub mod addc;
+pub mod container;
 pub mod faulty;
 pub mod smbd;
 pub mod sshd;

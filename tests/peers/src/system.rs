@@ -166,3 +166,22 @@ pub fn expire_password(name: &str) {
         assert!(status.success(), "chage -d 0 {name} failed");
     })
 }
+
+/// Adds `address name` to /etc/hosts unless `name` is there already. Needs root.
+pub fn ensure_hosts_line(address: &str, name: &str) {
+    with_machine_lock(|| {
+        let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        let known = hosts
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .any(|l| l.split_whitespace().skip(1).any(|n| n == name));
+        if known {
+            return;
+        }
+        let mut file = OpenOptions::new()
+            .append(true)
+            .open("/etc/hosts")
+            .unwrap_or_else(|e| panic!("cannot open /etc/hosts to add {name}: {e} (needs root)"));
+        writeln!(file, "{address} {name}").expect("append to /etc/hosts");
+    })
+}

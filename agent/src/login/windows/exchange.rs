@@ -1,5 +1,6 @@
 //! The message exchange of one Windows login, step by step, over one connection.
 
+use super::kerberos::{self, ApAnswer, Ticketed};
 use super::transport::{CLOSED, receive, send};
 use super::{NtlmWrapping, ServerInfo, WindowsCredential};
 use crate::login::Target;
@@ -72,6 +73,15 @@ pub(super) struct Session<'p> {
     mic_verified: bool,
     /// `cifs/HOST`, the service the client means to reach, bound into the NTLMv2 response.
     spn: String,
+    /// The Kerberos session key's enctype, once a Kerberos session is set up.
+    kerberos: Option<&'static str>,
+    /// The TREE_CONNECT's message id: after NEGOTIATE and the one (Kerberos) or two (NTLM)
+    /// SESSION_SETUPs; servers close the connection on an id out of sequence.
+    tree_message_id: u64,
+    /// The 3.1.1 cipher the server chose (0: none).
+    cipher: u16,
+    /// Set when the server marks the session ENCRYPT_DATA: the TREE_CONNECT travels encrypted.
+    encryption: Option<smb2::CipherKeys>,
 }
 
 fn offered_list(d: &[Dialect]) -> String {
@@ -153,6 +163,10 @@ impl<'p> Session<'p> {
             spnego: false,
             mic_verified: false,
             spn: format!("cifs/{}", target.host),
+            kerberos: None,
+            tree_message_id: 3,
+            cipher: 0,
+            encryption: None,
         })
     }
 
@@ -223,6 +237,7 @@ impl<'p> Session<'p> {
             && spnego::hinted_mechs(&parsed.security_buffer)
                 .is_ok_and(|mechs| mechs.iter().any(|m| m == spnego::NTLMSSP_OID));
         self.dialect = dialect;
+        self.cipher = parsed.cipher;
         self.signing_by_record = require_signing;
         self.sign = require_signing || parsed.signing_required();
         self.info.dialect = Some(dialect);
@@ -266,6 +281,25 @@ impl<'p> Session<'p> {
         }
     }
 
+    /// Sends a SESSION_SETUP request and parses its reply; on 3.1.1 the request joins the
+    /// preauth hash (an intermediate reply joins it too, by the caller; the final one never).
+    async fn session_setup(
+        &mut self,
+        req: &[u8],
+    ) -> Result<(Vec<u8>, smb2::SessionSetupResponse), Failure> {
+        if self.dialect == Dialect::Smb311 {
+            self.preauth.update(req);
+        }
+        let resp = self.round_trip(req, Step::Authentication).await?;
+        let parsed = smb2::parse_session_setup(&resp).map_err(|e| {
+            self.fail(
+                Step::Authentication,
+                format!("bad SESSION_SETUP reply: {e}"),
+            )
+        })?;
+        Ok((resp, parsed))
+    }
+
     /// SESSION_SETUP with NTLM NEGOTIATE; reads the server's CHALLENGE.
     pub(super) async fn challenge(&mut self) -> Result<(), Failure> {
         self.at(Step::Authentication);
@@ -275,7 +309,9 @@ impl<'p> Session<'p> {
         } else {
             self.negotiate_token.clone()
         };
-        let (req, resp, parsed) = self.session_setup(1, &token).await?;
+        let req = smb2::session_setup_request(1, 0, self.sign, &token)
+            .map_err(|e| self.fail(Step::Authentication, e.to_string()))?;
+        let (resp, parsed) = self.session_setup(&req).await?;
         if parsed.header.status != NtStatus::MORE_PROCESSING_REQUIRED {
             return Err(self.fail(
                 Step::Authentication,
@@ -283,7 +319,6 @@ impl<'p> Session<'p> {
             ));
         }
         if self.dialect == Dialect::Smb311 {
-            self.preauth.update(&req);
             self.preauth.update(&resp);
         }
         self.session_id = parsed.header.session_id;
@@ -307,26 +342,6 @@ impl<'p> Session<'p> {
         self.challenge_bytes = token;
         self.challenge = Some(ch);
         Ok(())
-    }
-
-    /// Sends one SESSION_SETUP carrying `token` (in this session once the server named it) and
-    /// parses the reply; returns the request and reply bytes too, for the pre-auth hash and
-    /// signature checks.
-    async fn session_setup(
-        &mut self,
-        message_id: u64,
-        token: &[u8],
-    ) -> Result<(Vec<u8>, Vec<u8>, smb2::SessionSetupResponse), Failure> {
-        let req = smb2::session_setup_request(message_id, self.session_id, self.sign, token)
-            .map_err(|e| self.fail(Step::Authentication, e.to_string()))?;
-        let resp = self.round_trip(&req, Step::Authentication).await?;
-        let parsed = smb2::parse_session_setup(&resp).map_err(|e| {
-            self.fail(
-                Step::Authentication,
-                format!("bad SESSION_SETUP reply: {e}"),
-            )
-        })?;
-        Ok((req, resp, parsed))
     }
 
     /// SESSION_SETUP with NTLM AUTHENTICATE; derives the signing key and checks the server's
@@ -363,12 +378,9 @@ impl<'p> Session<'p> {
         } else {
             auth.message.clone()
         };
-        let (req, resp, parsed) = self.session_setup(2, &token).await?;
-        // The final reply stays out of the hash: the signing key is derived from what came
-        // before it.
-        if self.dialect == Dialect::Smb311 {
-            self.preauth.update(&req);
-        }
+        let req = smb2::session_setup_request(2, self.session_id, self.sign, &token)
+            .map_err(|e| self.fail(Step::Authentication, e.to_string()))?;
+        let (resp, parsed) = self.session_setup(&req).await?;
         if parsed.header.status != NtStatus::SUCCESS {
             return Err(self.fail(Step::Authentication, parsed.header.status.to_string()));
         }
@@ -399,6 +411,8 @@ impl<'p> Session<'p> {
                 self.mic_verified = true;
             }
         }
+        self.encrypt_if_required(parsed.session_flags, &auth.session_key)
+            .map_err(|e| self.fail(Step::Authentication, e))?;
         let key = smb2::signing_key(self.dialect, &auth.session_key, Some(&self.preauth));
         if parsed.header.is_signed() {
             if !smb2::verify(&resp, &key) {
@@ -417,6 +431,123 @@ impl<'p> Session<'p> {
         Ok(())
     }
 
+    /// SESSION_SETUP with the Kerberos AP-REQ in SPNEGO (offering Kerberos only, so the server
+    /// cannot ask for NTLM); checks the AP-REP (mutual authentication) and derives the signing
+    /// key from the GSS session key. Signing is always on for Kerberos.
+    pub(super) async fn kerberos_setup(&mut self, ticket: &Ticketed) -> Result<(), Failure> {
+        self.at(Step::Authentication);
+        self.sign = true;
+        let ap = kerberos::ap_req(ticket).map_err(|e| self.fail(Step::Authentication, e))?;
+        let token = spnego::neg_token_init_of(&[spnego::MS_KRB5_OID, spnego::KRB5_OID], &ap.token);
+        let req = smb2::session_setup_request(1, 0, true, &token)
+            .map_err(|e| self.fail(Step::Authentication, e.to_string()))?;
+        let (resp, parsed) = self.session_setup(&req).await?;
+        self.session_id = parsed.header.session_id;
+        let answer = spnego::parse_neg_token_resp(&parsed.token)
+            .ok()
+            .and_then(|t| t.response_token)
+            .map(|t| kerberos::read_ap_rep(&t, ticket, &ap));
+        if parsed.header.status != NtStatus::SUCCESS {
+            let why = match answer {
+                Some(Ok(ApAnswer::Error(e))) => {
+                    format!(": the server's Kerberos error {}", e.code)
+                }
+                _ => String::new(),
+            };
+            return Err(self.fail(
+                Step::Authentication,
+                format!(
+                    "{} in answer to the Kerberos AP-REQ{why}",
+                    parsed.header.status
+                ),
+            ));
+        }
+        if parsed.session_flags & (session_flags::IS_GUEST | session_flags::IS_NULL) != 0 {
+            return Err(self.fail(
+                Step::Authentication,
+                "the server accepted the session only as guest or anonymous, not as the user",
+            ));
+        }
+        let session_key = match answer {
+            Some(Ok(ApAnswer::Verified(k))) => k,
+            Some(Ok(ApAnswer::Error(e))) => {
+                return Err(self.fail(
+                    Step::Authentication,
+                    format!(
+                        "the server accepted the session but sent Kerberos error {}",
+                        e.code
+                    ),
+                ));
+            }
+            Some(Err(e)) => {
+                return Err(self.fail(
+                    Step::Authentication,
+                    format!("mutual authentication failed: {e}"),
+                ));
+            }
+            None => {
+                return Err(self.fail(
+                    Step::Authentication,
+                    "mutual authentication failed: the server sent no AP-REP",
+                ));
+            }
+        };
+        self.encrypt_if_required(parsed.session_flags, &session_key)
+            .map_err(|e| self.fail(Step::Authentication, e))?;
+        let key = smb2::signing_key(self.dialect, &session_key, Some(&self.preauth));
+        if !parsed.header.is_signed() || !smb2::verify(&resp, &key) {
+            return Err(self.fail(
+                Step::Authentication,
+                "the server's signature on the final SESSION_SETUP reply is missing or does not \
+                 verify with the Kerberos session key",
+            ));
+        }
+        self.key = Some(key);
+        self.kerberos = Some(ticket.enctype_name());
+        self.tree_message_id = 2;
+        Ok(())
+    }
+
+    /// Derives the cipher keys when the server marks the session ENCRYPT_DATA; only 3.1.1 with
+    /// AES-128-GCM is spoken, so anything else the server demands is named as such.
+    fn encrypt_if_required(&mut self, flags: u16, session_key: &[u8; 16]) -> Result<(), String> {
+        if flags & session_flags::ENCRYPT_DATA == 0 {
+            return Ok(());
+        }
+        if self.dialect != Dialect::Smb311 || self.cipher != smb2::AES128_GCM {
+            return Err(format!(
+                "the server requires encryption, which this client speaks only on SMB 3.1.1 \
+                 with AES-128-GCM (negotiated: SMB {}, cipher {:#06x})",
+                self.dialect, self.cipher
+            ));
+        }
+        self.encryption = Some(smb2::CipherKeys::derive(session_key, &self.preauth));
+        Ok(())
+    }
+
+    /// A request and its reply, encrypted when the session is.
+    async fn sealed_round_trip(&mut self, msg: &[u8], step: Step) -> Result<Vec<u8>, Failure> {
+        let Some(keys) = self.encryption.take() else {
+            return self.round_trip(msg, step).await;
+        };
+        let mut nonce = [0u8; 12];
+        OsRng.fill_bytes(&mut nonce);
+        let sealed = smb2::encrypt(&keys, self.session_id, nonce, msg);
+        let resp = self.round_trip(&sealed, step).await;
+        let opened = match resp {
+            Ok(r) if smb2::is_encrypted(&r) => {
+                smb2::decrypt(&keys, &r).map_err(|e| self.fail(step, e.to_string()))
+            }
+            Ok(_) => Err(self.fail(
+                step,
+                "the server answered an encrypted request in the clear",
+            )),
+            Err(f) => Err(f),
+        };
+        self.encryption = Some(keys);
+        opened
+    }
+
     /// TREE_CONNECT to IPC$: the session's harmless proof, signed when signing is on, and
     /// always on 3.1.1, where Samba refuses an unsigned one with STATUS_ACCESS_DENIED
     /// whatever its signing setting.
@@ -424,12 +555,14 @@ impl<'p> Session<'p> {
         self.at(Step::Session);
         let sign = self.sign || self.dialect == Dialect::Smb311;
         let path = format!("\\\\{host}\\IPC$");
-        let mut req = smb2::tree_connect_request(3, self.session_id, &path)
+        let mut req = smb2::tree_connect_request(self.tree_message_id, self.session_id, &path)
             .map_err(|e| self.fail(Step::Session, e.to_string()))?;
+        // An encrypted message is authenticated by its cipher and carries no signature.
+        let sign = sign && self.encryption.is_none();
         if sign && let Some(key) = &self.key {
             smb2::sign(&mut req, key);
         }
-        let resp = self.round_trip(&req, Step::Session).await?;
+        let resp = self.sealed_round_trip(&req, Step::Session).await?;
         let parsed = smb2::parse_tree_connect(&resp)
             .map_err(|e| self.fail(Step::Session, format!("bad TREE_CONNECT reply: {e}")))?;
         if parsed.header.status != NtStatus::SUCCESS {
@@ -452,11 +585,21 @@ impl<'p> Session<'p> {
     }
 
     pub(super) fn method(&self) -> String {
-        let signed = if self.sign { "signed" } else { "unsigned" };
-        format!("NTLMv2 (SMB {}, {signed})", self.dialect)
+        let signed = match (self.encryption.is_some(), self.sign) {
+            (true, _) => "encrypted",
+            (false, true) => "signed",
+            (false, false) => "unsigned",
+        };
+        match self.kerberos {
+            Some(enctype) => format!("Kerberos ({enctype}, SMB {}, {signed})", self.dialect),
+            None => format!("NTLMv2 (SMB {}, {signed})", self.dialect),
+        }
     }
 
     pub(super) fn token_fact(&self) -> &'static str {
+        if self.kerberos.is_some() {
+            return "SPNEGO (Kerberos AP-REQ, AP-REP mutual authentication verified)";
+        }
         match (self.spnego, self.mic_verified) {
             (true, true) => "SPNEGO (server mechListMIC verified)",
             (true, false) => "SPNEGO",
@@ -465,6 +608,9 @@ impl<'p> Session<'p> {
     }
 
     pub(super) fn signing_fact(&self) -> &'static str {
+        if self.kerberos.is_some() {
+            return "on (always for Kerberos)";
+        }
         match (self.signing_by_record, self.info.signing_required) {
             (true, true) => "on (required by the record and the server)",
             (true, false) => "on (required by the record)",

@@ -89,6 +89,21 @@ pub struct CreateRecordArgs {
     pub require_signing: bool,
     #[arg(long, default_value = "2.0.2")]
     pub min_smb_version: String,
+    /// Windows: kerberos (never NTLM), ntlm, or negotiate (Kerberos, else NTLMv2). Default:
+    /// kerberos for active_directory, ntlm otherwise.
+    #[arg(long, value_parser = ["kerberos", "ntlm", "negotiate"])]
+    pub auth_protocol: Option<String>,
+    /// Windows Kerberos: the realm (default: the Active Directory domain in upper case).
+    #[arg(long)]
+    pub realm: Option<String>,
+    /// Windows Kerberos: a KDC address (host or host:port); repeat for more. Default: the
+    /// realm's DNS domain.
+    #[arg(long = "kdc")]
+    pub kdcs: Vec<String>,
+    /// Windows Kerberos: a target's host name, for the service principal of a target given
+    /// by address (the name whose DNS gives the address); repeat for more.
+    #[arg(long = "host-name")]
+    pub host_names: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -182,6 +197,17 @@ pub struct UpdateRecordArgs {
     pub require_signing: Option<bool>,
     #[arg(long)]
     pub min_smb_version: Option<String>,
+    #[arg(long, value_parser = ["kerberos", "ntlm", "negotiate"])]
+    pub auth_protocol: Option<String>,
+    /// An empty value clears it.
+    #[arg(long)]
+    pub realm: Option<String>,
+    /// Replaces the record's KDC list.
+    #[arg(long = "kdc")]
+    pub kdcs: Option<Vec<String>>,
+    /// Replaces the record's host names.
+    #[arg(long = "host-name")]
+    pub host_names: Option<Vec<String>>,
 }
 
 #[derive(Args)]

@@ -2,7 +2,7 @@
 use crate::domain::DomainResult;
 use crate::domain::validate::{bad, record_text as text};
 use crate::store::WindowsSettings;
-use sealscan_protocols::appliance::WindowsDomainType;
+use sealscan_protocols::appliance::{WindowsAuthProtocol, WindowsDomainType};
 use sealscan_protocols::smb2::Dialect;
 
 /// Windows options as asked for, before the checks.
@@ -15,6 +15,11 @@ pub struct WindowsDraft {
     pub ntlmv1: bool,
     pub require_signing: bool,
     pub min_smb_version: Dialect,
+    /// None: the domain type's default.
+    pub auth_protocol: Option<WindowsAuthProtocol>,
+    pub realm: Option<String>,
+    pub kdcs: Vec<String>,
+    pub host_names: Vec<String>,
 }
 
 impl Default for WindowsDraft {
@@ -28,6 +33,10 @@ impl Default for WindowsDraft {
             ntlmv1: false,
             require_signing: false,
             min_smb_version: Dialect::Smb202,
+            auth_protocol: None,
+            realm: None,
+            kdcs: Vec::new(),
+            host_names: Vec::new(),
         }
     }
 }
@@ -43,13 +52,26 @@ pub struct WindowsPatch {
     pub ntlmv1: Option<bool>,
     pub require_signing: Option<bool>,
     pub min_smb_version: Option<Dialect>,
+    pub auth_protocol: Option<WindowsAuthProtocol>,
+    /// An empty string clears it.
+    pub realm: Option<String>,
+    pub kdcs: Option<Vec<String>>,
+    pub host_names: Option<Vec<String>>,
 }
 
 impl WindowsPatch {
     /// The stored options with this change applied.
     pub fn apply(self, w: &WindowsSettings) -> WindowsDraft {
         let domain_type = self.domain_type.unwrap_or(w.domain_type);
+        // A new domain type without a protocol takes that type's default again.
+        let auth_protocol = self
+            .auth_protocol
+            .or_else(|| self.domain_type.is_none().then_some(w.auth_protocol));
         WindowsDraft {
+            auth_protocol,
+            realm: self.realm.or_else(|| w.realm.clone()),
+            kdcs: self.kdcs.unwrap_or_else(|| w.kdcs.clone()),
+            host_names: self.host_names.unwrap_or_else(|| w.host_names.clone()),
             domain: match self.domain {
                 Some(d) => Some(d),
                 // Local accounts carry no domain: switching to none drops the old one.
@@ -75,7 +97,7 @@ fn name(t: WindowsDomainType) -> &'static str {
 }
 
 pub fn check(w: WindowsDraft, ips_empty: bool) -> DomainResult<WindowsSettings> {
-    let domain = w.domain.filter(|d| !d.trim().is_empty());
+    let domain = w.domain.clone().filter(|d| !d.trim().is_empty());
     match (w.domain_type, &domain) {
         (WindowsDomainType::None, Some(_)) => {
             return Err(bad(
@@ -122,6 +144,7 @@ pub fn check(w: WindowsDraft, ips_empty: bool) -> DomainResult<WindowsSettings> 
             "NTLMv1 stays off: it is broken and sealscan never sends it",
         ));
     }
+    let (auth_protocol, realm) = kerberos(&w, domain.as_deref())?;
     Ok(WindowsSettings {
         domain_type: w.domain_type,
         domain,
@@ -130,5 +153,51 @@ pub fn check(w: WindowsDraft, ips_empty: bool) -> DomainResult<WindowsSettings> 
         ntlmv1: false,
         require_signing: w.require_signing,
         min_smb_version: w.min_smb_version,
+        auth_protocol,
+        realm,
+        kdcs: w.kdcs,
+        host_names: w.host_names,
     })
+}
+
+/// The record's authentication protocol and, for Kerberos, its realm: the one given, else
+/// the Active Directory domain (a DNS name) in upper case.
+fn kerberos(
+    w: &WindowsDraft,
+    domain: Option<&str>,
+) -> DomainResult<(WindowsAuthProtocol, Option<String>)> {
+    let protocol = w
+        .auth_protocol
+        .unwrap_or_else(|| WindowsAuthProtocol::default_for(w.domain_type));
+    for (what, list) in [("kdcs", &w.kdcs), ("host_names", &w.host_names)] {
+        if list
+            .iter()
+            .any(|v| v.is_empty() || v.chars().any(|c| c.is_whitespace() || c == '/'))
+        {
+            return Err(bad(
+                "record.kerberos-invalid",
+                format!("{what} holds an empty entry or one with a space or '/'"),
+            ));
+        }
+    }
+    if protocol == WindowsAuthProtocol::Ntlm {
+        return Ok((protocol, None));
+    }
+    let realm = w
+        .realm
+        .clone()
+        .filter(|r| !r.trim().is_empty())
+        .or_else(|| domain.filter(|d| d.contains('.')).map(str::to_owned))
+        .map(|r| r.trim().to_ascii_uppercase());
+    match realm {
+        Some(r) => Ok((protocol, Some(r))),
+        None => Err(bad(
+            "record.realm-required",
+            format!(
+                "auth_protocol {} needs a Kerberos realm: give realm, or an Active Directory \
+                 domain (its DNS name, e.g. corp.example.com); a NetBIOS domain is not a realm",
+                protocol.as_str()
+            ),
+        )),
+    }
 }

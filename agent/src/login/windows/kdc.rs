@@ -1,0 +1,216 @@
+//! The KDC round trips of Kerberos logins and the job's ticket cache: one AS exchange per
+//! (user, realm) and one TGS exchange per service principal, for as long as the credential
+//! (the job) lives. Tickets and keys are dropped, zeroized, with it.
+
+use super::kerberos::{self, KdcError, Reply, Ticketed, UserKey};
+use crate::secret::SecretBytes;
+use picky_krb::messages::{AsRep, TgsRep};
+use std::collections::HashMap;
+use std::io::ErrorKind;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Mutex;
+
+/// The Kerberos port (RFC 4120 7.2.3).
+const KDC_PORT: u16 = 88;
+/// A KDC's reply never comes near this; more means the peer is not a KDC.
+const MAX_REPLY: usize = 1 << 20;
+const KDC_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why Kerberos could not give a ticket.
+#[derive(Debug)]
+pub enum KdcFailure {
+    /// The KDC's answer (wrong password, disabled, ...).
+    Refused(KdcError),
+    /// No KDC answered; the detail names what was tried.
+    Unreachable(String),
+    /// A KDC answered something this client could not use.
+    Protocol(String),
+}
+
+impl KdcFailure {
+    /// Kerberos cannot work here at all (no KDC answers, the domain has no principal for the
+    /// host), as opposed to the KDC refusing the account: only then may `negotiate` try NTLM.
+    pub fn makes_kerberos_impossible(&self) -> bool {
+        match self {
+            KdcFailure::Unreachable(_) => true,
+            KdcFailure::Refused(e) => e.code == kerberos::code::S_PRINCIPAL_UNKNOWN,
+            KdcFailure::Protocol(_) => false,
+        }
+    }
+}
+
+/// Where the realm's KDCs are.
+#[derive(Clone, Debug)]
+pub struct KerberosRealm {
+    /// The realm (the upper-case DNS domain).
+    pub realm: String,
+    /// KDC addresses (`host` or `host:port`); empty: the realm's DNS domain itself, whose
+    /// address records name its domain controllers in Active Directory.
+    pub kdcs: Vec<String>,
+}
+
+impl KerberosRealm {
+    fn kdc_addresses(&self) -> Vec<String> {
+        let listed: Vec<String> = if self.kdcs.is_empty() {
+            vec![self.realm.to_ascii_lowercase()]
+        } else {
+            self.kdcs.clone()
+        };
+        listed
+            .into_iter()
+            .map(|k| {
+                if k.parse::<std::net::SocketAddr>().is_ok()
+                    || k.rsplit_once(':')
+                        .is_some_and(|(h, p)| !h.contains(':') && p.parse::<u16>().is_ok())
+                {
+                    k
+                } else {
+                    format!("{k}:{KDC_PORT}")
+                }
+            })
+            .collect()
+    }
+}
+
+/// The job's tickets, and how many KDC round trips they cost.
+#[derive(Default)]
+pub struct TicketCache {
+    tgts: Mutex<HashMap<(String, String), Arc<Ticketed>>>,
+    services: Mutex<HashMap<(String, String, String), Arc<Ticketed>>>,
+    round_trips: AtomicUsize,
+}
+
+impl std::fmt::Debug for TicketCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TicketCache")
+            .field("round_trips", &self.round_trips())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TicketCache {
+    /// KDC round trips made so far.
+    pub fn round_trips(&self) -> usize {
+        self.round_trips.load(Ordering::Relaxed)
+    }
+
+    /// The service ticket for `spn`, from the cache or through AS and TGS exchanges.
+    pub async fn service_ticket(
+        &self,
+        realm: &KerberosRealm,
+        user: &str,
+        password: &SecretBytes,
+        spn: &str,
+    ) -> Result<Arc<Ticketed>, KdcFailure> {
+        let key = (
+            user.to_ascii_lowercase(),
+            realm.realm.to_ascii_uppercase(),
+            spn.to_ascii_lowercase(),
+        );
+        let mut services = self.services.lock().await;
+        if let Some(t) = services.get(&key) {
+            return Ok(Arc::clone(t));
+        }
+        let tgt = self.tgt(realm, user, password).await?;
+        let req = kerberos::tgs_req(&tgt, spn).map_err(KdcFailure::Protocol)?;
+        let answer = self.exchange(realm, &req).await?;
+        let ticket = match kerberos::decode::<TgsRep>(&answer).map_err(KdcFailure::Protocol)? {
+            Reply::Ok(rep) => kerberos::read_tgs_rep(rep, &tgt).map_err(KdcFailure::Protocol)?,
+            Reply::Error(e) => return Err(KdcFailure::Refused(e)),
+        };
+        let ticket = Arc::new(ticket);
+        services.insert(key, Arc::clone(&ticket));
+        Ok(ticket)
+    }
+
+    async fn tgt(
+        &self,
+        realm: &KerberosRealm,
+        user: &str,
+        password: &SecretBytes,
+    ) -> Result<Arc<Ticketed>, KdcFailure> {
+        let key = (user.to_ascii_lowercase(), realm.realm.to_ascii_uppercase());
+        let mut tgts = self.tgts.lock().await;
+        if let Some(t) = tgts.get(&key) {
+            return Ok(Arc::clone(t));
+        }
+        // The first request goes without pre-authentication: the KDC answers with the etype
+        // and salt to derive the key from the password (or with the account's state).
+        let first = kerberos::as_req(user, &realm.realm, None).map_err(KdcFailure::Protocol)?;
+        let answer = self.exchange(realm, &first).await?;
+        let (suite, salt) = match kerberos::decode::<AsRep>(&answer).map_err(KdcFailure::Protocol)? {
+            Reply::Error(e) if e.code == kerberos::code::PREAUTH_REQUIRED => {
+                e.preauth.clone().ok_or_else(|| {
+                    KdcFailure::Protocol("the KDC asked for pre-authentication without saying how (no AES etype in ETYPE-INFO2)".into())
+                })?
+            }
+            Reply::Error(e) => return Err(KdcFailure::Refused(e)),
+            Reply::Ok(_) => {
+                return Err(KdcFailure::Protocol(
+                    "the KDC issued a TGT without pre-authentication; this client requires it".into(),
+                ));
+            }
+        };
+        let user_key =
+            UserKey::derive(password.expose(), suite, &salt).map_err(KdcFailure::Protocol)?;
+        let second =
+            kerberos::as_req(user, &realm.realm, Some(&user_key)).map_err(KdcFailure::Protocol)?;
+        let answer = self.exchange(realm, &second).await?;
+        let tgt = match kerberos::decode::<AsRep>(&answer).map_err(KdcFailure::Protocol)? {
+            Reply::Ok(rep) => {
+                kerberos::read_as_rep(rep, &user_key).map_err(KdcFailure::Protocol)?
+            }
+            Reply::Error(e) => return Err(KdcFailure::Refused(e)),
+        };
+        let tgt = Arc::new(tgt);
+        tgts.insert(key, Arc::clone(&tgt));
+        Ok(tgt)
+    }
+
+    /// One request to the first KDC that answers.
+    async fn exchange(&self, realm: &KerberosRealm, req: &[u8]) -> Result<Vec<u8>, KdcFailure> {
+        let mut tried = Vec::new();
+        for kdc in realm.kdc_addresses() {
+            match tokio::time::timeout(KDC_TIMEOUT, round_trip(&kdc, req)).await {
+                Ok(Ok(answer)) => {
+                    self.round_trips.fetch_add(1, Ordering::Relaxed);
+                    return Ok(answer);
+                }
+                Ok(Err(e)) => tried.push(format!("{kdc}: {e}")),
+                Err(_) => tried.push(format!("{kdc}: no answer within {KDC_TIMEOUT:?}")),
+            }
+        }
+        Err(KdcFailure::Unreachable(format!(
+            "no KDC reachable for realm {} ({})",
+            realm.realm,
+            tried.join("; ")
+        )))
+    }
+}
+
+/// Kerberos over TCP: each message behind its 4-byte big-endian length.
+async fn round_trip(kdc: &str, req: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut stream = TcpStream::connect(kdc).await?;
+    let len =
+        u32::try_from(req.len()).map_err(|_| std::io::Error::from(ErrorKind::InvalidInput))?;
+    let mut framed = Vec::with_capacity(req.len() + 4);
+    framed.extend_from_slice(&len.to_be_bytes());
+    framed.extend_from_slice(req);
+    stream.write_all(&framed).await?;
+    let mut head = [0u8; 4];
+    stream.read_exact(&mut head).await?;
+    let len = u32::from_be_bytes(head) as usize;
+    if len > MAX_REPLY {
+        return Err(std::io::Error::new(
+            ErrorKind::InvalidData,
+            format!("not a KDC: reply announces {len} bytes"),
+        ));
+    }
+    let mut body = vec![0u8; len];
+    stream.read_exact(&mut body).await?;
+    Ok(body)
+}

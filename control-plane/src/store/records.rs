@@ -3,6 +3,7 @@
 //! (shared with rewrap work); legacy secrets live here, encrypted with the data key.
 use super::error::{Result, StoreError};
 use super::tx::{Tx, flag};
+use rusqlite::types::Value as SqlValue;
 use rusqlite::{Row, params};
 use sealscan_protocols::appliance::{LoginType, RecordKind, UnixAuth, WindowsDomainType};
 use sealscan_protocols::smb2::Dialect;
@@ -156,9 +157,60 @@ pub struct SecretOwner {
     pub id: String,
 }
 
-const RECORD_COLUMNS: &str = "id, kind, title, username, ips, login_type, vault_id, secret_name, \
-    folder, comments, unix_auth, windows, migration, migration_reason, created_by, created_at, \
-    secret_id";
+/// The record's columns, in the order of [`record_values`] and `record_from_row`: with
+/// those two, the one place a new record field is added on the store's side.
+const RECORD_COLUMN_NAMES: [&str; 17] = [
+    "id",
+    "kind",
+    "title",
+    "username",
+    "ips",
+    "login_type",
+    "vault_id",
+    "secret_name",
+    "folder",
+    "comments",
+    "unix_auth",
+    "windows",
+    "migration",
+    "migration_reason",
+    "created_by",
+    "created_at",
+    "secret_id",
+];
+
+/// What an update never rewrites.
+const FIXED_RECORD_COLUMNS: [&str; 4] = ["id", "kind", "created_by", "created_at"];
+
+/// [`RECORD_COLUMN_NAMES`] as a select list.
+fn record_columns() -> String {
+    RECORD_COLUMN_NAMES.join(", ")
+}
+
+/// The record's values in [`RECORD_COLUMN_NAMES`] order.
+fn record_values(r: &RecordRow) -> Result<Vec<SqlValue>> {
+    let text = |s: &str| SqlValue::Text(s.to_string());
+    let optional = |s: &Option<String>| s.clone().map_or(SqlValue::Null, SqlValue::Text);
+    Ok(vec![
+        text(&r.id),
+        text(r.kind.as_str()),
+        text(&r.title),
+        text(&r.username),
+        SqlValue::Text(json(&r.ips)?),
+        text(r.login_type.as_str()),
+        optional(&r.vault_id),
+        optional(&r.secret_name),
+        optional(&r.folder),
+        text(&r.comments),
+        optional(&r.unix_auth.as_ref().map(name_of)),
+        optional(&r.windows.as_ref().map(json).transpose()?),
+        optional(&r.migration),
+        optional(&r.migration_reason),
+        text(&r.created_by),
+        SqlValue::Integer(r.created_at),
+        r.secret_id.map_or(SqlValue::Null, SqlValue::Integer),
+    ])
+}
 
 /// A stored value that this build does not know, named by its column; never a panic.
 #[derive(Debug, thiserror::Error)]
@@ -265,42 +317,36 @@ fn json<T: Serialize>(v: &T) -> Result<String> {
 
 impl Tx<'_> {
     pub fn insert_record(&self, r: &RecordRow) -> Result<()> {
-        let windows = r.windows.as_ref().map(json).transpose()?;
+        let slots: Vec<String> = (1..=RECORD_COLUMN_NAMES.len())
+            .map(|i| format!("?{i}"))
+            .collect();
         self.tx.execute(
-            &format!("INSERT INTO auth_records ({RECORD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
-            params![
-                r.id,
-                r.kind.as_str(),
-                r.title,
-                r.username,
-                json(&r.ips)?,
-                r.login_type.as_str(),
-                r.vault_id,
-                r.secret_name,
-                r.folder,
-                r.comments,
-                r.unix_auth.as_ref().map(name_of),
-                windows,
-                r.migration,
-                r.migration_reason,
-                r.created_by,
-                r.created_at,
-                r.secret_id
-            ],
+            &format!(
+                "INSERT INTO auth_records ({}) VALUES ({})",
+                record_columns(),
+                slots.join(", ")
+            ),
+            rusqlite::params_from_iter(record_values(r)?),
         )?;
         Ok(())
     }
 
     pub fn records(&self) -> Result<Vec<RecordRow>> {
         self.all(
-            &format!("SELECT {RECORD_COLUMNS} FROM auth_records ORDER BY kind, title"),
+            &format!(
+                "SELECT {} FROM auth_records ORDER BY kind, title",
+                record_columns()
+            ),
             record_from_row,
         )
     }
 
     pub fn record(&self, id: &str) -> Result<Option<RecordRow>> {
         self.one(
-            &format!("SELECT {RECORD_COLUMNS} FROM auth_records WHERE id = ?1"),
+            &format!(
+                "SELECT {} FROM auth_records WHERE id = ?1",
+                record_columns()
+            ),
             [id],
             record_from_row,
         )
@@ -308,7 +354,10 @@ impl Tx<'_> {
 
     pub fn record_by_title(&self, title: &str) -> Result<Option<RecordRow>> {
         self.one(
-            &format!("SELECT {RECORD_COLUMNS} FROM auth_records WHERE title = ?1"),
+            &format!(
+                "SELECT {} FROM auth_records WHERE title = ?1",
+                record_columns()
+            ),
             [title],
             record_from_row,
         )
@@ -325,27 +374,15 @@ impl Tx<'_> {
 
     /// Rewrites every column but the id, kind and creation fields.
     pub fn update_record(&self, r: &RecordRow) -> Result<()> {
-        let windows = r.windows.as_ref().map(json).transpose()?;
+        let set: Vec<String> = RECORD_COLUMN_NAMES
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !FIXED_RECORD_COLUMNS.contains(c))
+            .map(|(i, c)| format!("{c} = ?{}", i + 1))
+            .collect();
         self.tx.execute(
-            "UPDATE auth_records SET title = ?2, username = ?3, ips = ?4, login_type = ?5, \
-             vault_id = ?6, secret_name = ?7, folder = ?8, comments = ?9, unix_auth = ?10, \
-             windows = ?11, migration = ?12, migration_reason = ?13, secret_id = ?14 WHERE id = ?1",
-            params![
-                r.id,
-                r.title,
-                r.username,
-                json(&r.ips)?,
-                r.login_type.as_str(),
-                r.vault_id,
-                r.secret_name,
-                r.folder,
-                r.comments,
-                r.unix_auth.as_ref().map(name_of),
-                windows,
-                r.migration,
-                r.migration_reason,
-                r.secret_id
-            ],
+            &format!("UPDATE auth_records SET {} WHERE id = ?1", set.join(", ")),
+            rusqlite::params_from_iter(record_values(r)?),
         )?;
         Ok(())
     }

@@ -321,16 +321,6 @@ pub enum VaultUnixAuth {
 /// The same choice for basic and vault logins alike.
 pub type UnixAuth = VaultUnixAuth;
 
-impl VaultUnixAuth {
-    /// The secret field this choice logs in with.
-    pub fn field(self) -> SecretFieldName {
-        match self {
-            VaultUnixAuth::Password => SecretFieldName::Password,
-            VaultUnixAuth::PrivateKey => SecretFieldName::PrivateKey,
-        }
-    }
-}
-
 /// Which secret of a record a value is; also the envelope binding's field name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]

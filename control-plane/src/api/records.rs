@@ -281,16 +281,33 @@ pub async fn create(
     State(state): State<Shared>,
     body: RawJson,
 ) -> ApiResult<(StatusCode, Json<RecordView>)> {
-    let actor = p.actor();
-    authz::require(&actor, Action::EditRecords)?;
+    authz::require(&p.actor(), Action::EditRecords)?;
     let draft = record_draft(body.parse::<CreateRecord>()?)?;
+    let shown = edit(
+        &p,
+        &state,
+        |tx, ed| records::edit::create(tx, &state, ed, draft, state.now()),
+        record_view,
+    )?;
+    Ok((StatusCode::CREATED, shown))
+}
+
+/// Makes a change to records or vaults as `p` (whom the handler authorized, before it parsed
+/// the body) in one transaction, and renders what it answers with `view`.
+fn edit<R, V>(
+    p: &UserPrincipal,
+    state: &Shared,
+    change: impl FnOnce(&Tx<'_>, &Editor<'_>) -> DomainResult<R>,
+    view: impl FnOnce(&Tx<'_>, &R) -> ApiResult<V>,
+) -> ApiResult<Json<V>> {
+    let actor = p.actor();
     let ip = p.ip.to_string();
-    let ed = editor(&p, &actor, &ip);
-    let view = state.store.write(|tx| {
-        let row = records::edit::create(tx, &state, &ed, draft, state.now())?;
-        record_view(tx, &row)
+    let ed = editor(p, &actor, &ip);
+    let shown = state.store.write(|tx| {
+        let changed = change(tx, &ed)?;
+        view(tx, &changed)
     })?;
-    Ok((StatusCode::CREATED, Json(view)))
+    Ok(Json(shown))
 }
 
 type Deletion = fn(&Tx<'_>, &Shared, &Editor<'_>, &str, i64) -> DomainResult<()>;
@@ -302,14 +319,17 @@ fn deleted(
     id: String,
     delete: Deletion,
 ) -> ApiResult<Json<Deleted>> {
-    let actor = p.actor();
-    authz::require(&actor, Action::EditRecords)?;
-    let ip = p.ip.to_string();
-    let ed = editor(p, &actor, &ip);
-    state
-        .store
-        .write(|tx| delete(tx, state, &ed, &id, state.now()))?;
-    Ok(Json(Deleted { deleted: id }))
+    authz::require(&p.actor(), Action::EditRecords)?;
+    edit(
+        p,
+        state,
+        |tx, ed| delete(tx, state, ed, &id, state.now()),
+        |_, ()| {
+            Ok(Deleted {
+                deleted: id.clone(),
+            })
+        },
+    )
 }
 
 pub async fn delete(
@@ -372,16 +392,15 @@ pub async fn vault_create(
     State(state): State<Shared>,
     body: RawJson,
 ) -> ApiResult<(StatusCode, Json<VaultView>)> {
-    let actor = p.actor();
-    authz::require(&actor, Action::EditRecords)?;
+    authz::require(&p.actor(), Action::EditRecords)?;
     let (draft, password) = vault_draft(body.parse::<CreateVault>()?);
-    let ip = p.ip.to_string();
-    let ed = editor(&p, &actor, &ip);
-    let view = state.store.write(|tx| {
-        let row = vaults::create(tx, &state, &ed, draft, &password, state.now())?;
-        vault_view(tx, &row)
-    })?;
-    Ok((StatusCode::CREATED, Json(view)))
+    let shown = edit(
+        &p,
+        &state,
+        |tx, ed| vaults::create(tx, &state, ed, draft, &password, state.now()),
+        vault_view,
+    )?;
+    Ok((StatusCode::CREATED, shown))
 }
 
 pub async fn vault_delete(
@@ -398,16 +417,15 @@ pub async fn update(
     Path(id): Path<String>,
     body: RawJson,
 ) -> ApiResult<Json<RecordView>> {
-    let actor = p.actor();
-    authz::require(&actor, Action::EditRecords)?;
+    authz::require(&p.actor(), Action::EditRecords)?;
     let patch = record_patch(body.parse::<UpdateRecord>()?)?;
-    let ip = p.ip.to_string();
-    let ed = editor(&p, &actor, &ip);
-    let view = state.store.write(|tx| {
-        let row = records::edit::update(tx, &state, &ed, &id, patch, state.now())?;
-        record_view(tx, &row)
-    })?;
-    Ok(Json(view))
+    let shown = edit(
+        &p,
+        &state,
+        |tx, ed| records::edit::update(tx, &state, ed, &id, patch, state.now()),
+        record_view,
+    )?;
+    Ok(shown)
 }
 
 pub async fn vault_update(
@@ -416,14 +434,13 @@ pub async fn vault_update(
     Path(id): Path<String>,
     body: RawJson,
 ) -> ApiResult<Json<VaultView>> {
-    let actor = p.actor();
-    authz::require(&actor, Action::EditRecords)?;
+    authz::require(&p.actor(), Action::EditRecords)?;
     let (patch, password) = vault_patch(body.parse::<UpdateVault>()?);
-    let ip = p.ip.to_string();
-    let ed = editor(&p, &actor, &ip);
-    let view = state.store.write(|tx| {
-        let row = vaults::update(tx, &state, &ed, &id, patch, password.as_ref(), state.now())?;
-        vault_view(tx, &row)
-    })?;
-    Ok(Json(view))
+    let shown = edit(
+        &p,
+        &state,
+        |tx, ed| vaults::update(tx, &state, ed, &id, patch, password.as_ref(), state.now()),
+        vault_view,
+    )?;
+    Ok(shown)
 }

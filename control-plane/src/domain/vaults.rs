@@ -1,6 +1,6 @@
 //! Secret Server vault records: what a vault record may hold, and how a change applies.
 use super::editor::Editor;
-use super::records::secrets::{check_secrets, rebind_needed, replace_secrets, settle_migration};
+use super::records::secrets::{Owner, accept, rebind_needed};
 use super::validate::{bad, new_id, record_text as text};
 use crate::credentials::vault_binding;
 use crate::domain::{DomainError, DomainResult, Shared, units};
@@ -156,11 +156,21 @@ pub fn create(
             format!("a vault with id {} exists", row.id),
         ));
     }
-    let bound = [(vault_binding(&row), password)];
-    check_secrets(tx, model, &bound)?;
     tx.insert_vault(&row)?;
     units::adopt(tx, ed.actor, UnitOwner::Vault(&row.id))?;
-    replace_secrets(tx, state, &bound, now)?;
+    let owner = Owner {
+        kind: VAULT_KIND,
+        id: &row.id,
+        migration: None,
+    };
+    accept(
+        tx,
+        state,
+        model,
+        &owner,
+        &[(vault_binding(&row), password)],
+        now,
+    )?;
     ed.audit(
         tx,
         now,
@@ -200,17 +210,14 @@ pub fn update(
     if let Some(why) = rebind_needed(tx, VAULT_KIND, &row.id, &given, |_| Some(binding.clone()))? {
         return Err(DomainError::conflict("vault.secrets-rebind-required", why));
     }
-    let bound: Vec<_> = password.iter().map(|pw| (binding.clone(), *pw)).collect();
-    check_secrets(tx, model, &bound)?;
     tx.update_vault(&row)?;
-    replace_secrets(tx, state, &bound, now)?;
-    settle_migration(
-        tx,
-        VAULT_KIND,
-        &row.id,
-        row.migration.as_deref(),
-        !given.is_empty(),
-    )?;
+    let owner = Owner {
+        kind: VAULT_KIND,
+        id: &row.id,
+        migration: row.migration.as_deref(),
+    };
+    let bound: Vec<_> = password.iter().map(|pw| (binding.clone(), *pw)).collect();
+    accept(tx, state, model, &owner, &bound, now)?;
     let row = tx.vault(&row.id)?.ok_or_else(|| no_vault(id))?;
     ed.audit(
         tx,

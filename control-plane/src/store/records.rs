@@ -3,6 +3,7 @@
 //! (shared with rewrap work); legacy secrets live here, encrypted with the data key.
 use super::error::{Result, StoreError};
 use super::tx::{Tx, flag};
+use rusqlite::types::Value as SqlValue;
 use rusqlite::{Row, params};
 pub use sealscan_api::records::WindowsSettings;
 use sealscan_protocols::appliance::{LoginType, RecordKind, UnixAuth};
@@ -150,9 +151,93 @@ pub struct SecretOwner {
     pub id: String,
 }
 
-const RECORD_COLUMNS: &str = "id, kind, title, username, ips, login_type, vault_id, secret_name, \
-    folder, comments, unix_auth, windows, migration, migration_reason, created_by, created_at, \
-    secret_id";
+/// The record's columns, in the order of [`record_values`] and `record_from_row`: with
+/// those two, the one place a new record field is added on the store's side.
+const RECORD_COLUMN_NAMES: [&str; 17] = [
+    "id",
+    "kind",
+    "title",
+    "username",
+    "ips",
+    "login_type",
+    "vault_id",
+    "secret_name",
+    "folder",
+    "comments",
+    "unix_auth",
+    "windows",
+    "migration",
+    "migration_reason",
+    "created_by",
+    "created_at",
+    "secret_id",
+];
+
+/// What an update never rewrites.
+const FIXED_RECORD_COLUMNS: [&str; 4] = ["id", "kind", "created_by", "created_at"];
+
+/// [`RECORD_COLUMN_NAMES`] as a select list.
+fn record_columns() -> String {
+    RECORD_COLUMN_NAMES.join(", ")
+}
+
+/// An INSERT of every column, its values bound in column order.
+fn insert_sql(table: &str, columns: &[&str]) -> String {
+    let slots: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
+    format!(
+        "INSERT INTO {table} ({}) VALUES ({})",
+        columns.join(", "),
+        slots.join(", ")
+    )
+}
+
+/// An UPDATE of every column but `fixed`, by the id in `?1`, with the insert's bindings
+/// (`values`, cut after the last one the statement uses: SQLite counts parameters up to the
+/// highest number it sees).
+fn update_sql(
+    table: &str,
+    columns: &[&str],
+    fixed: &[&str],
+    mut values: Vec<SqlValue>,
+) -> (String, Vec<SqlValue>) {
+    let set: Vec<(usize, String)> = columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !fixed.contains(c))
+        .map(|(i, c)| (i + 1, format!("{c} = ?{}", i + 1)))
+        .collect();
+    values.truncate(set.last().map_or(1, |(n, _)| *n));
+    let set: Vec<String> = set.into_iter().map(|(_, s)| s).collect();
+    (
+        format!("UPDATE {table} SET {} WHERE id = ?1", set.join(", ")),
+        values,
+    )
+}
+
+/// The record's values in [`RECORD_COLUMN_NAMES`] order.
+fn record_values(r: &RecordRow) -> Result<Vec<SqlValue>> {
+    let text = |s: &str| SqlValue::Text(s.to_string());
+    let optional = |s: &Option<String>| s.clone().map_or(SqlValue::Null, SqlValue::Text);
+    Ok(vec![
+        text(&r.id),
+        text(r.kind.as_str()),
+        text(&r.title),
+        text(&r.username),
+        SqlValue::Text(json(&r.ips)?),
+        text(r.login_type.as_str()),
+        optional(&r.vault_id),
+        optional(&r.secret_name),
+        optional(&r.folder),
+        text(&r.comments),
+        optional(&r.unix_auth.as_ref().map(name_of)),
+        optional(&r.windows.as_ref().map(json).transpose()?),
+        optional(&r.migration),
+        optional(&r.migration_reason),
+        text(&r.created_by),
+        SqlValue::Integer(r.created_at),
+        r.secret_id.map_or(SqlValue::Null, SqlValue::Integer),
+    ])
+}
 
 /// A stored value that this build does not know, named by its column; never a panic.
 #[derive(Debug, thiserror::Error)]
@@ -231,8 +316,48 @@ fn record_from_row(r: &Row<'_>) -> rusqlite::Result<RecordRow> {
     })
 }
 
-const VAULT_COLUMNS: &str = "id, title, url, username, domain, organization, verify_tls, ca_pem, \
-    api, comments, migration, migration_reason, created_by, created_at";
+/// The vault's columns, in the order of `vault_values` and `vault_from_row`.
+const VAULT_COLUMN_NAMES: [&str; 14] = [
+    "id",
+    "title",
+    "url",
+    "username",
+    "domain",
+    "organization",
+    "verify_tls",
+    "ca_pem",
+    "api",
+    "comments",
+    "migration",
+    "migration_reason",
+    "created_by",
+    "created_at",
+];
+
+/// What an update never rewrites.
+const FIXED_VAULT_COLUMNS: [&str; 3] = ["id", "created_by", "created_at"];
+
+/// The vault's values in [`VAULT_COLUMN_NAMES`] order.
+fn vault_values(v: &VaultRow) -> Vec<SqlValue> {
+    let text = |s: &str| SqlValue::Text(s.to_string());
+    let optional = |s: &Option<String>| s.clone().map_or(SqlValue::Null, SqlValue::Text);
+    vec![
+        text(&v.id),
+        text(&v.title),
+        text(&v.url),
+        text(&v.username),
+        optional(&v.domain),
+        optional(&v.organization),
+        SqlValue::Integer(flag(v.verify_tls)),
+        optional(&v.ca_pem),
+        text(&v.api),
+        text(&v.comments),
+        optional(&v.migration),
+        optional(&v.migration_reason),
+        text(&v.created_by),
+        SqlValue::Integer(v.created_at),
+    ]
+}
 
 fn vault_from_row(r: &Row<'_>) -> rusqlite::Result<VaultRow> {
     Ok(VaultRow {
@@ -259,42 +384,29 @@ fn json<T: Serialize>(v: &T) -> Result<String> {
 
 impl Tx<'_> {
     pub fn insert_record(&self, r: &RecordRow) -> Result<()> {
-        let windows = r.windows.as_ref().map(json).transpose()?;
         self.tx.execute(
-            &format!("INSERT INTO auth_records ({RECORD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
-            params![
-                r.id,
-                r.kind.as_str(),
-                r.title,
-                r.username,
-                json(&r.ips)?,
-                r.login_type.as_str(),
-                r.vault_id,
-                r.secret_name,
-                r.folder,
-                r.comments,
-                r.unix_auth.as_ref().map(name_of),
-                windows,
-                r.migration,
-                r.migration_reason,
-                r.created_by,
-                r.created_at,
-                r.secret_id
-            ],
+            &insert_sql("auth_records", &RECORD_COLUMN_NAMES),
+            rusqlite::params_from_iter(record_values(r)?),
         )?;
         Ok(())
     }
 
     pub fn records(&self) -> Result<Vec<RecordRow>> {
         self.all(
-            &format!("SELECT {RECORD_COLUMNS} FROM auth_records ORDER BY kind, title"),
+            &format!(
+                "SELECT {} FROM auth_records ORDER BY kind, title",
+                record_columns()
+            ),
             record_from_row,
         )
     }
 
     pub fn record(&self, id: &str) -> Result<Option<RecordRow>> {
         self.one(
-            &format!("SELECT {RECORD_COLUMNS} FROM auth_records WHERE id = ?1"),
+            &format!(
+                "SELECT {} FROM auth_records WHERE id = ?1",
+                record_columns()
+            ),
             [id],
             record_from_row,
         )
@@ -302,7 +414,10 @@ impl Tx<'_> {
 
     pub fn record_by_title(&self, title: &str) -> Result<Option<RecordRow>> {
         self.one(
-            &format!("SELECT {RECORD_COLUMNS} FROM auth_records WHERE title = ?1"),
+            &format!(
+                "SELECT {} FROM auth_records WHERE title = ?1",
+                record_columns()
+            ),
             [title],
             record_from_row,
         )
@@ -319,52 +434,25 @@ impl Tx<'_> {
 
     /// Rewrites every column but the id, kind and creation fields.
     pub fn update_record(&self, r: &RecordRow) -> Result<()> {
-        let windows = r.windows.as_ref().map(json).transpose()?;
-        self.tx.execute(
-            "UPDATE auth_records SET title = ?2, username = ?3, ips = ?4, login_type = ?5, \
-             vault_id = ?6, secret_name = ?7, folder = ?8, comments = ?9, unix_auth = ?10, \
-             windows = ?11, migration = ?12, migration_reason = ?13, secret_id = ?14 WHERE id = ?1",
-            params![
-                r.id,
-                r.title,
-                r.username,
-                json(&r.ips)?,
-                r.login_type.as_str(),
-                r.vault_id,
-                r.secret_name,
-                r.folder,
-                r.comments,
-                r.unix_auth.as_ref().map(name_of),
-                windows,
-                r.migration,
-                r.migration_reason,
-                r.secret_id
-            ],
-        )?;
+        let (sql, values) = update_sql(
+            "auth_records",
+            &RECORD_COLUMN_NAMES,
+            &FIXED_RECORD_COLUMNS,
+            record_values(r)?,
+        );
+        self.tx.execute(&sql, rusqlite::params_from_iter(values))?;
         Ok(())
     }
 
     /// Rewrites every column but the id and creation fields.
     pub fn update_vault(&self, v: &VaultRow) -> Result<()> {
-        self.tx.execute(
-            "UPDATE vaults SET title = ?2, url = ?3, username = ?4, domain = ?5, \
-             organization = ?6, verify_tls = ?7, ca_pem = ?8, api = ?9, comments = ?10, \
-             migration = ?11, migration_reason = ?12 WHERE id = ?1",
-            params![
-                v.id,
-                v.title,
-                v.url,
-                v.username,
-                v.domain,
-                v.organization,
-                flag(v.verify_tls),
-                v.ca_pem,
-                v.api,
-                v.comments,
-                v.migration,
-                v.migration_reason
-            ],
-        )?;
+        let (sql, values) = update_sql(
+            "vaults",
+            &VAULT_COLUMN_NAMES,
+            &FIXED_VAULT_COLUMNS,
+            vault_values(v),
+        );
+        self.tx.execute(&sql, rusqlite::params_from_iter(values))?;
         Ok(())
     }
 
@@ -383,37 +471,28 @@ impl Tx<'_> {
 
     pub fn insert_vault(&self, v: &VaultRow) -> Result<()> {
         self.tx.execute(
-            &format!("INSERT INTO vaults ({VAULT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
-            params![
-                v.id,
-                v.title,
-                v.url,
-                v.username,
-                v.domain,
-                v.organization,
-                flag(v.verify_tls),
-                v.ca_pem,
-                v.api,
-                v.comments,
-                v.migration,
-                v.migration_reason,
-                v.created_by,
-                v.created_at
-            ],
+            &insert_sql("vaults", &VAULT_COLUMN_NAMES),
+            rusqlite::params_from_iter(vault_values(v)),
         )?;
         Ok(())
     }
 
     pub fn vaults(&self) -> Result<Vec<VaultRow>> {
         self.all(
-            &format!("SELECT {VAULT_COLUMNS} FROM vaults ORDER BY title"),
+            &format!(
+                "SELECT {} FROM vaults ORDER BY title",
+                VAULT_COLUMN_NAMES.join(", ")
+            ),
             vault_from_row,
         )
     }
 
     pub fn vault(&self, id: &str) -> Result<Option<VaultRow>> {
         self.one(
-            &format!("SELECT {VAULT_COLUMNS} FROM vaults WHERE id = ?1"),
+            &format!(
+                "SELECT {} FROM vaults WHERE id = ?1",
+                VAULT_COLUMN_NAMES.join(", ")
+            ),
             [id],
             vault_from_row,
         )
@@ -421,7 +500,10 @@ impl Tx<'_> {
 
     pub fn vault_by_title(&self, title: &str) -> Result<Option<VaultRow>> {
         self.one(
-            &format!("SELECT {VAULT_COLUMNS} FROM vaults WHERE title = ?1"),
+            &format!(
+                "SELECT {} FROM vaults WHERE title = ?1",
+                VAULT_COLUMN_NAMES.join(", ")
+            ),
             [title],
             vault_from_row,
         )
@@ -589,5 +671,73 @@ mod tests {
             .expect_err("unknown unix_auth");
         let text = err.to_string();
         assert!(text.contains("auth_records.unix_auth"), "{text}");
+    }
+
+    #[test]
+    fn records_and_vaults_round_trip_through_insert_and_update() {
+        use crate::store::{RecordRow, VaultRow};
+        use sealscan_protocols::appliance::{LoginType, RecordKind, UnixAuth};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("control.db")).expect("open");
+        let mut vault = VaultRow {
+            id: "v-1".into(),
+            title: "SS".into(),
+            url: "https://ss.example".into(),
+            username: "svc".into(),
+            domain: None,
+            organization: Some("org".into()),
+            verify_tls: true,
+            ca_pem: None,
+            api: "auto".into(),
+            comments: String::new(),
+            migration: None,
+            migration_reason: None,
+            created_by: "alice".into(),
+            created_at: 7,
+        };
+        let mut record = RecordRow {
+            id: "r-1".into(),
+            kind: RecordKind::Unix,
+            title: "Linux".into(),
+            username: "scan".into(),
+            ips: vec!["10.0.0.1".into()],
+            login_type: LoginType::Vault,
+            vault_id: Some("v-1".into()),
+            secret_name: Some("root".into()),
+            folder: None,
+            secret_id: None,
+            comments: String::new(),
+            unix_auth: Some(UnixAuth::PrivateKey),
+            windows: None,
+            migration: None,
+            migration_reason: None,
+            created_by: "alice".into(),
+            created_at: 7,
+        };
+        store
+            .write(|tx| {
+                tx.insert_vault(&vault)?;
+                tx.insert_record(&record)?;
+                vault.verify_tls = false;
+                vault.migration = Some("pending".into());
+                vault.created_by = "not rewritten".into();
+                tx.update_vault(&vault)?;
+                record.title = "Linux 2".into();
+                record.secret_id = Some(42);
+                record.created_at = 99;
+                tx.update_record(&record)
+            })
+            .expect("write");
+        let (v, r) = store
+            .read(|tx| Ok::<_, StoreError>((tx.vault("v-1")?, tx.record("r-1")?)))
+            .expect("read");
+        let (v, r) = (v.expect("vault"), r.expect("record"));
+        assert!(!v.verify_tls);
+        assert_eq!(v.migration.as_deref(), Some("pending"));
+        assert_eq!(v.created_by, "alice");
+        assert_eq!(r.title, "Linux 2");
+        assert_eq!(r.secret_id, Some(42));
+        assert_eq!(r.unix_auth, Some(UnixAuth::PrivateKey));
+        assert_eq!(r.created_at, 7);
     }
 }

@@ -1,6 +1,6 @@
 //! Creating, changing and deleting records, in the caller's transaction: the checks, the
 //! business unit, the NCSM acceptance rule, the secrets and the audit.
-use super::secrets::{check_secrets, rebind_needed, replace_secrets, settle_migration};
+use super::secrets::{Owner, accept, rebind_needed};
 use super::{RecordDraft, RecordPatch, check, check_conflicts, no_record};
 use crate::credentials::record_binding;
 use crate::domain::editor::Editor;
@@ -45,11 +45,14 @@ pub fn create(
     let model = ed.model(tx, state, false)?;
     check_conflicts(tx, &checked, None)?;
     let row = &checked.row;
-    let bound = bind(row, &checked.secrets);
-    check_secrets(tx, model, &bound)?;
     tx.insert_record(row)?;
     units::adopt(tx, ed.actor, UnitOwner::Record(&row.id))?;
-    replace_secrets(tx, state, &bound, now)?;
+    let owner = Owner {
+        kind: row.kind.as_str(),
+        id: &row.id,
+        migration: None,
+    };
+    accept(tx, state, model, &owner, &bind(row, &checked.secrets), now)?;
     ed.audit(
         tx,
         now,
@@ -115,21 +118,17 @@ pub fn update(
     })? {
         return Err(DomainError::conflict("record.secrets-rebind-required", why));
     }
-    let bound = bind(row, &checked.secrets);
-    check_secrets(tx, model, &bound)?;
     tx.update_record(row)?;
     // Secrets the record no longer takes (another login type or Unix method) go.
     for field in stored.difference(&takes) {
         tx.delete_secret_field(kind, &row.id, field)?;
     }
-    replace_secrets(tx, state, &bound, now)?;
-    settle_migration(
-        tx,
+    let owner = Owner {
         kind,
-        &row.id,
-        row.migration.as_deref(),
-        !given.is_empty(),
-    )?;
+        id: &row.id,
+        migration: row.migration.as_deref(),
+    };
+    accept(tx, state, model, &owner, &bind(row, &checked.secrets), now)?;
     let row = tx.record(&row.id)?.ok_or_else(|| no_record(id))?;
     ed.audit(
         tx,

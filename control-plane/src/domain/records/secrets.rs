@@ -235,3 +235,26 @@ pub fn settle_migration(
     }
     Ok(())
 }
+
+/// The owner whose secrets a change gives: kind and id as the binding names them, and its
+/// migration state.
+pub struct Owner<'a> {
+    pub kind: &'a str,
+    pub id: &'a str,
+    pub migration: Option<&'a str>,
+}
+
+/// Accepts the given secrets under `model` (see [`check_secrets`]), stores them in place of
+/// the old ones, and settles a migration they complete.
+pub fn accept(
+    tx: &Tx<'_>,
+    state: &Shared,
+    model: SecretModel,
+    owner: &Owner<'_>,
+    bound: &[(Binding, &SecretValue)],
+    now: i64,
+) -> DomainResult<()> {
+    check_secrets(tx, model, bound)?;
+    replace_secrets(tx, state, bound, now)?;
+    settle_migration(tx, owner.kind, owner.id, owner.migration, !bound.is_empty())
+}

@@ -9,6 +9,7 @@ pub mod enrollment;
 pub mod hardening;
 pub mod hostname;
 pub mod identity;
+pub mod known_hosts;
 pub mod logging;
 pub mod login;
 pub mod notify;

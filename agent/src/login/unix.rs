@@ -13,14 +13,20 @@
 //! `CString` copies ssh2's safe wrappers would make and drop unwiped.
 
 mod auth;
+mod delegate;
 mod keyfile;
 mod proof;
+mod trust;
 mod watchdog;
+
+pub use delegate::{Elevation, SudoPassword};
+pub use trust::HostKeyTrust;
 
 use super::Target;
 use crate::secret::SecretBytes;
 use keyfile::KeyInfo;
 use libssh2_sys as raw;
+use sealscan_protocols::host_key::HostKey;
 use sealscan_protocols::results::{LoginKind, LoginOutcome, Status, Step};
 use ssh2::{ErrorCode, Session};
 use std::collections::BTreeMap;
@@ -35,6 +41,8 @@ const WATCHDOG_GRACE: Duration = Duration::from_millis(500);
 pub struct UnixCredential {
     pub user: String,
     pub secret: UnixSecret,
+    /// How to become root after the login; None stays the login user.
+    pub elevation: Option<Elevation>,
 }
 
 #[derive(Debug)]
@@ -48,11 +56,11 @@ pub enum UnixSecret {
     },
 }
 
-/// Logs in to `target` with `credential`, bounded by `target.timeout`. Blocking: the agent
-/// runs it on a blocking thread.
-pub fn login(target: &Target, credential: &UnixCredential) -> LoginOutcome {
+/// Logs in to `target` with `credential`, bounded by `target.timeout`, after checking the
+/// server's host key as `trust` says. Blocking: the agent runs it on a blocking thread.
+pub fn login(target: &Target, credential: &UnixCredential, trust: &HostKeyTrust) -> LoginOutcome {
     let mut facts = BTreeMap::new();
-    match attempt(target, credential, &mut facts) {
+    match attempt(target, credential, trust, &mut facts) {
         Ok(method) => {
             let mut outcome = LoginOutcome::passed(LoginKind::Unix, &credential.user, method);
             outcome.facts = facts;
@@ -129,6 +137,7 @@ enum Plan<'a> {
 fn attempt(
     target: &Target,
     credential: &UnixCredential,
+    trust: &HostKeyTrust,
     facts: &mut BTreeMap<String, String>,
 ) -> Result<String, Stop> {
     let deadline = Deadline::new(target.timeout);
@@ -142,7 +151,21 @@ fn attempt(
     // libssh2's own timeout normally ends a stuck call first, with its precise words; the
     // watchdog is the backstop for many calls in a row, so it waits a little longer.
     let watchdog = watchdog::Watchdog::arm(&stream, left + WATCHDOG_GRACE);
-    let result = converse(target, user, &plan, stream, &deadline, facts);
+    let elevation = credential.elevation.as_ref();
+    if let (
+        Some(Elevation::Sudo(SudoPassword::Login) | Elevation::SudoSu(SudoPassword::Login)),
+        Plan::Key { .. },
+    ) = (elevation, &plan)
+    {
+        return Err(Stop::failed(
+            Step::Delegation,
+            "the record gives sudo the login password, but it logs in with a key: give sudo \
+             its own password or NOPASSWD",
+        ));
+    }
+    let result = converse(
+        target, user, &plan, trust, elevation, stream, &deadline, facts,
+    );
     match result {
         Err(stop) if watchdog.fired() && stop.status != Status::TimedOut => {
             Err(stop.ran_out(&deadline))
@@ -156,6 +179,8 @@ fn converse(
     target: &Target,
     user: &str,
     plan: &Plan<'_>,
+    trust: &HostKeyTrust,
+    elevation: Option<&Elevation>,
     stream: TcpStream,
     deadline: &Deadline,
     facts: &mut BTreeMap<String, String>,
@@ -172,12 +197,16 @@ fn converse(
         .handshake()
         .map_err(|e| handshake_failure(target, deadline, &e))?;
     proof::server_facts(&session, facts);
-    if proof::host_key_fingerprint(&session).is_none() {
+    let Some(presented) = session
+        .host_key()
+        .and_then(|(blob, _)| HostKey::from_blob(blob))
+    else {
         return Err(Stop::failed(
             Step::HostKey,
             "the server presented no host key",
         ));
-    }
+    };
+    trust::check(trust, target, &presented, facts)?;
 
     deadline.apply(&session, Step::Authentication)?;
     let offered = match session.auth_methods(user) {
@@ -218,6 +247,38 @@ fn converse(
         )
         .with_method(&method)
     })?;
+    let method = match elevation {
+        None => method,
+        Some(elevation) => {
+            deadline
+                .apply(&session, Step::Delegation)
+                .map_err(|s| s.with_method(&method))?;
+            let login_password = match plan {
+                Plan::Password(p) => Some(*p),
+                Plan::Key { .. } => None,
+            };
+            let fact = delegate::elevate(&session, elevation, login_password).map_err(|e| {
+                let status = if e.timed_out {
+                    Status::TimedOut
+                } else {
+                    Status::Failed
+                };
+                // The login worked; the result still fails, because a scan without root is
+                // not the authenticated scan the record asks for (docs/unix-logins.md).
+                Stop::new(
+                    status,
+                    Step::Delegation,
+                    format!(
+                        "logged in as {user} with {method}, but root delegation failed: {}",
+                        e.detail
+                    ),
+                )
+                .with_method(&method)
+            })?;
+            facts.insert("delegation".into(), fact);
+            format!("{method} + {}", elevation.name())
+        }
+    };
     let _ = session.disconnect(None, "sealscan: done", None);
     Ok(method)
 }

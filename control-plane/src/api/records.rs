@@ -14,8 +14,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use rand::RngCore;
 use rand::rngs::OsRng;
-use sealscan_protocols::appliance::{SecretField, SecretFieldName, SecretValue};
+use sealscan_protocols::appliance::{
+    Delegation, DelegationPassword, HostKeyPolicy, SecretField, SecretFieldName, SecretValue,
+    UnixOptions,
+};
 use sealscan_protocols::envelope::{Binding, Envelope};
+use sealscan_protocols::host_key::HostKey;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -55,7 +59,28 @@ pub struct CreateRecord {
     #[serde(default)]
     pub windows: Option<WindowsInput>,
     #[serde(default)]
+    pub unix: Option<UnixInput>,
+    #[serde(default)]
     pub secrets: Vec<SecretField>,
+}
+
+/// Unix records' SSH options; in an update, what is absent keeps its value.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct UnixInput {
+    /// "pin" (default), "known" or "off".
+    #[serde(default)]
+    pub host_key_policy: Option<String>,
+    /// For "known": host public keys as OpenSSH writes them.
+    #[serde(default)]
+    pub known_host_keys: Option<Vec<String>>,
+    /// "none" (default), "sudo", "su" or "sudo_su".
+    #[serde(default)]
+    pub delegation: Option<String>,
+    /// sudo's password: "login" (default), "separate" (the `delegation_password` secret) or
+    /// "none" (NOPASSWD). su always takes `delegation_password` (root's password).
+    #[serde(default)]
+    pub delegation_password: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -374,6 +399,118 @@ fn validate_windows(w: WindowsInput, ips_empty: bool) -> ApiResult<WindowsSettin
 }
 
 /// One record per IP per type: the first address another record of the kind already holds.
+fn validate_unix(u: UnixInput) -> ApiResult<UnixOptions> {
+    let policy = u.host_key_policy.as_deref().unwrap_or("pin");
+    let host_key_policy = HostKeyPolicy::from_name(policy).ok_or_else(|| {
+        bad(
+            "record.host-key-policy-invalid",
+            "host_key_policy is pin, known or off",
+        )
+    })?;
+    let keys = u.known_host_keys.unwrap_or_default();
+    match (host_key_policy, keys.is_empty()) {
+        (HostKeyPolicy::Known, true) => {
+            return Err(bad(
+                "record.host-keys-required",
+                "host_key_policy known needs at least one known_host_keys entry",
+            ));
+        }
+        (HostKeyPolicy::Pin | HostKeyPolicy::Off, false) => {
+            return Err(bad(
+                "record.host-keys-unused",
+                "known_host_keys apply to host_key_policy known only",
+            ));
+        }
+        _ => {}
+    }
+    let known_host_keys = keys
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            HostKey::parse(line).map(|k| k.to_line()).map_err(|e| {
+                bad(
+                    "record.host-key-invalid",
+                    format!("known_host_keys[{i}]: {e}"),
+                )
+            })
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    let delegation =
+        Delegation::from_name(u.delegation.as_deref().unwrap_or("none")).ok_or_else(|| {
+            bad(
+                "record.delegation-invalid",
+                "delegation is none, sudo, su or sudo_su",
+            )
+        })?;
+    let given = u.delegation_password.as_deref();
+    let delegation_password = match (delegation, given) {
+        (Delegation::Su, None | Some("separate")) => DelegationPassword::Separate,
+        (Delegation::Su, Some(_)) => {
+            return Err(bad(
+                "record.delegation-password-invalid",
+                "su takes root's password as the record's delegation_password secret \
+                 (delegation_password separate)",
+            ));
+        }
+        (Delegation::None, Some(_)) => {
+            return Err(bad(
+                "record.delegation-password-invalid",
+                "delegation_password applies to sudo, su and sudo_su only",
+            ));
+        }
+        (_, given) => DelegationPassword::from_name(given.unwrap_or("login")).ok_or_else(|| {
+            bad(
+                "record.delegation-password-invalid",
+                "delegation_password is login, separate or none",
+            )
+        })?,
+    };
+    Ok(UnixOptions {
+        host_key_policy,
+        known_host_keys,
+        delegation,
+        delegation_password,
+    })
+}
+
+fn needs_delegation_secret(row: &RecordRow) -> bool {
+    row.unix
+        .as_ref()
+        .is_some_and(UnixOptions::needs_delegation_secret)
+}
+
+/// The secret fields a Unix record's delegation adds, after checking that its login can
+/// supply what the delegation needs.
+fn delegation_fields(
+    unix: Option<&UnixOptions>,
+    login_type: &str,
+    unix_auth: Option<&str>,
+) -> ApiResult<Vec<SecretFieldName>> {
+    let Some(u) = unix.filter(|u| u.delegation != Delegation::None) else {
+        return Ok(Vec::new());
+    };
+    let login_password =
+        u.delegation != Delegation::Su && u.delegation_password == DelegationPassword::Login;
+    if login_type == "vault" && u.needs_delegation_secret() {
+        return Err(bad(
+            "record.delegation-invalid",
+            "vault records delegate with sudo or sudo_su and the login password or NOPASSWD \
+             (delegation_password login or none)",
+        ));
+    }
+    if login_password && unix_auth == Some("private_key") {
+        return Err(bad(
+            "record.delegation-password-invalid",
+            "a key login has no login password for sudo: use delegation_password separate or none",
+        ));
+    }
+    Ok(if u.needs_delegation_secret() {
+        vec![SecretFieldName::DelegationPassword]
+    } else {
+        Vec::new()
+    })
+}
+
 fn check_ip_claims(
     tx: &Tx<'_>,
     kind: &str,
@@ -557,6 +694,16 @@ fn check_record(req: CreateRecord, actor: &str, now: i64) -> ApiResult<CheckedRe
         }
         _ => None,
     };
+    let unix = match (req.kind.as_str(), req.unix) {
+        ("unix", u) => Some(validate_unix(u.unwrap_or_default())?),
+        (_, Some(_)) => {
+            return Err(bad(
+                "record.unix-options-invalid",
+                "Unix options belong to Unix records only",
+            ));
+        }
+        _ => None,
+    };
     if req.kind == "unix" && ranges.is_empty() {
         return Err(bad("record.ips-required", "a Unix record needs IPs"));
     }
@@ -658,6 +805,8 @@ fn check_record(req: CreateRecord, actor: &str, now: i64) -> ApiResult<CheckedRe
         }
         (None, None, None, None)
     };
+    let delegation = delegation_fields(unix.as_ref(), &req.login_type, unix_auth.as_deref())?;
+    let fields: Vec<SecretFieldName> = fields.into_iter().chain(delegation).collect();
     // Secrets: each allowed field at most once; the password (or private key) is required.
     let mut seen = std::collections::HashSet::new();
     for s in &req.secrets {
@@ -688,6 +837,7 @@ fn check_record(req: CreateRecord, actor: &str, now: i64) -> ApiResult<CheckedRe
         comments: req.comments,
         unix_auth,
         windows,
+        unix,
         migration: None,
         migration_reason: None,
         created_by: actor.to_string(),
@@ -860,6 +1010,12 @@ pub async fn create(
         return Err(bad(
             "record.secret-required",
             format!("this record needs its {}", required.as_str()),
+        ));
+    }
+    if needs_delegation_secret(&row) && !seen.contains(&SecretFieldName::DelegationPassword) {
+        return Err(bad(
+            "record.secret-required",
+            "this record's delegation needs its delegation_password",
         ));
     }
     let view = state.store.write(|tx| {
@@ -1132,6 +1288,8 @@ pub struct UpdateRecord {
     #[serde(default)]
     pub windows: Option<WindowsPatch>,
     #[serde(default)]
+    pub unix: Option<UnixInput>,
+    #[serde(default)]
     pub secrets: Vec<SecretField>,
 }
 
@@ -1194,6 +1352,33 @@ fn merged_request(old: &RecordRow, patch: UpdateRecord) -> ApiResult<CreateRecor
         }
         (None, None) => None,
     };
+    let unix = match (old.unix.as_ref(), patch.unix) {
+        (Some(u), p) => {
+            let p = p.unwrap_or_default();
+            let policy = p
+                .host_key_policy
+                .unwrap_or_else(|| u.host_key_policy.as_str().to_string());
+            // Keys mean something only to `known`; leaving it drops them.
+            let keys = p.known_host_keys.or_else(|| {
+                (policy == HostKeyPolicy::Known.as_str()).then(|| u.known_host_keys.clone())
+            });
+            let delegation = p
+                .delegation
+                .unwrap_or_else(|| u.delegation.as_str().to_string());
+            // sudo's password choice carries over only while the method stays.
+            let delegation_password = p.delegation_password.or_else(|| {
+                (delegation == u.delegation.as_str() && delegation != "none")
+                    .then(|| u.delegation_password.as_str().to_string())
+            });
+            Some(UnixInput {
+                host_key_policy: Some(policy),
+                known_host_keys: keys,
+                delegation: Some(delegation),
+                delegation_password,
+            })
+        }
+        (None, p) => p,
+    };
     let was_vault = old.login_type == "vault";
     let unix_auth = match patch.unix_auth {
         Some(a) => Some(a),
@@ -1234,6 +1419,7 @@ fn merged_request(old: &RecordRow, patch: UpdateRecord) -> ApiResult<CreateRecor
         comments: patch.comments.unwrap_or_else(|| old.comments.clone()),
         unix_auth,
         windows,
+        unix,
         secrets: patch.secrets,
     })
 }
@@ -1317,7 +1503,8 @@ pub async fn update(
                     .map(|(f, _)| f),
             )
             .collect();
-        if let Some(required) = fields.first() {
+        let delegation = needs_delegation_secret(&row).then_some(SecretFieldName::DelegationPassword);
+        for required in fields.first().into_iter().copied().chain(delegation) {
             let name = required.as_str();
             if !given.contains(name) && !stored.contains(name) {
                 return Err(bad(

@@ -3,10 +3,14 @@
 //! (shared with rewrap work); legacy secrets live here, encrypted with the data key.
 use super::{Result, StoreError, Tx, flag};
 use rusqlite::{OptionalExtension, Row, params};
+use sealscan_protocols::appliance::UnixOptions;
 use serde::{Deserialize, Serialize};
 
 /// Vault logins may name the secret by Secret Server's id instead of its name.
 pub(super) const V201: &str = "ALTER TABLE auth_records ADD COLUMN secret_id INTEGER;";
+
+/// Unix records' SSH options (host-key trust), JSON of `UnixOptions` or NULL for the defaults.
+pub(super) const V202: &str = "ALTER TABLE auth_records ADD COLUMN unix TEXT;";
 
 /// Records, vaults, legacy ciphertext and the NCSM state (the records side; numbered from 200).
 pub(super) const V200: &str = r#"
@@ -96,6 +100,8 @@ pub struct RecordRow {
     /// secret's fields to log in with; None takes the key when the secret holds one.
     pub unix_auth: Option<String>,
     pub windows: Option<WindowsSettings>,
+    /// Unix records: host-key trust; rows from before it existed read as the defaults.
+    pub unix: Option<UnixOptions>,
     pub migration: Option<String>,
     pub migration_reason: Option<String>,
     pub created_by: String,
@@ -155,17 +161,23 @@ pub struct SecretOwner {
 
 const RECORD_COLUMNS: &str = "id, kind, title, username, ips, login_type, vault_id, secret_name, \
     folder, comments, unix_auth, windows, migration, migration_reason, created_by, created_at, \
-    secret_id";
+    secret_id, unix";
 
 fn record_from_row(r: &Row<'_>) -> rusqlite::Result<RecordRow> {
     let ips: String = r.get(4)?;
     let windows: Option<String> = r.get(11)?;
+    let kind: String = r.get(1)?;
+    let unix: Option<String> = r.get(17)?;
     let corrupt = |i, e: serde_json::Error| {
         rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
     };
     Ok(RecordRow {
         id: r.get(0)?,
-        kind: r.get(1)?,
+        unix: match unix {
+            Some(u) => Some(serde_json::from_str(&u).map_err(|e| corrupt(17, e))?),
+            None => (kind == "unix").then(UnixOptions::default),
+        },
+        kind,
         title: r.get(2)?,
         username: r.get(3)?,
         ips: serde_json::from_str(&ips).map_err(|e| corrupt(4, e))?,
@@ -216,8 +228,9 @@ fn json<T: Serialize>(v: &T) -> Result<String> {
 impl Tx<'_> {
     pub fn insert_record(&self, r: &RecordRow) -> Result<()> {
         let windows = r.windows.as_ref().map(json).transpose()?;
+        let unix = r.unix.as_ref().map(json).transpose()?;
         self.tx.execute(
-            &format!("INSERT INTO auth_records ({RECORD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
+            &format!("INSERT INTO auth_records ({RECORD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"),
             params![
                 r.id,
                 r.kind,
@@ -235,7 +248,8 @@ impl Tx<'_> {
                 r.migration_reason,
                 r.created_by,
                 r.created_at,
-                r.secret_id
+                r.secret_id,
+                unix
             ],
         )?;
         Ok(())
@@ -283,10 +297,12 @@ impl Tx<'_> {
     /// Rewrites every column but the id, kind and creation fields.
     pub fn update_record(&self, r: &RecordRow) -> Result<()> {
         let windows = r.windows.as_ref().map(json).transpose()?;
+        let unix = r.unix.as_ref().map(json).transpose()?;
         self.tx.execute(
             "UPDATE auth_records SET title = ?2, username = ?3, ips = ?4, login_type = ?5, \
              vault_id = ?6, secret_name = ?7, folder = ?8, comments = ?9, unix_auth = ?10, \
-             windows = ?11, migration = ?12, migration_reason = ?13, secret_id = ?14 WHERE id = ?1",
+             windows = ?11, migration = ?12, migration_reason = ?13, secret_id = ?14, \
+             unix = ?15 WHERE id = ?1",
             params![
                 r.id,
                 r.title,
@@ -301,7 +317,8 @@ impl Tx<'_> {
                 windows,
                 r.migration,
                 r.migration_reason,
-                r.secret_id
+                r.secret_id,
+                unix
             ],
         )?;
         Ok(())

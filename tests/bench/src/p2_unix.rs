@@ -4,10 +4,12 @@
 
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
+use sealscan_agent::known_hosts::KnownHosts;
 use sealscan_agent::login::Target;
-use sealscan_agent::login::unix::{UnixCredential, UnixSecret, login};
+use sealscan_agent::login::unix::{HostKeyTrust, UnixCredential, UnixSecret, login};
 use sealscan_agent::secret::SecretBytes;
 use sealscan_protocols::results::Status;
 use sealscan_test_peers::sshd::{Sshd, SshdOptions};
@@ -106,8 +108,12 @@ fn agent_login(port: u16) -> Result<(), String> {
     let credential = UnixCredential {
         user: USER.into(),
         secret: UnixSecret::Password(SecretBytes::copy_from(PASSWORD.as_bytes())),
+        elevation: None,
     };
-    let outcome = login(&target, &credential);
+    // Pinned, as records are by default: the first login learns the key, the rest check it.
+    static TRUST: LazyLock<HostKeyTrust> =
+        LazyLock::new(|| HostKeyTrust::Pin(Arc::new(KnownHosts::in_memory())));
+    let outcome = login(&target, &credential, &TRUST);
     if outcome.status == Status::Passed {
         Ok(())
     } else {

@@ -2,6 +2,7 @@
 //! high ports from temporary configuration, with test users created on this machine.
 
 pub mod faulty;
+pub mod root_target;
 pub mod smbd;
 pub mod sshd;
 pub mod system;

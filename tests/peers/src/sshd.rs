@@ -58,6 +58,7 @@ impl SshdOptions {
 pub struct Sshd {
     child: Child,
     dir: tempfile::TempDir,
+    address: String,
     port: u16,
     log: Arc<Log>,
     /// Source ports of `settle_log` probes, left out of `connections`.
@@ -83,6 +84,13 @@ impl Sshd {
     /// once it prints "Server listening on". Panics with sshd's own words when it does not
     /// come up.
     pub fn start(options: &SshdOptions) -> Sshd {
+        Self::start_at(options, "127.0.0.1", None)
+    }
+
+    /// [`Sshd::start`] listening on `address` (a loopback address), on `port` when given
+    /// (e.g. the port of an sshd that was stopped, to play a replaced host on the same
+    /// address and port), else on a free port. Each start makes a new host key.
+    pub fn start_at(options: &SshdOptions, address: &str, port: Option<u16>) -> Sshd {
         ensure_packages(&["openssh-server"]);
         assert!(
             unsafe { libc::geteuid() } == 0,
@@ -121,14 +129,16 @@ impl Sshd {
         // between, so a bind failure gets a fresh port.
         let mut last_words = String::new();
         for _ in 0..5 {
-            let port = free_loopback_port();
+            let port = port.unwrap_or_else(free_loopback_port);
             let config = dir.path().join("sshd_config");
-            fs::write(&config, config_text(options, dir.path(), port)).expect("write sshd_config");
+            fs::write(&config, config_text(options, dir.path(), address, port))
+                .expect("write sshd_config");
             match spawn(&config, &dir.path().join("sshd.log")) {
                 Ok((child, log)) => {
                     return Sshd {
                         child,
                         dir,
+                        address: address.to_string(),
                         port,
                         log,
                         probes: Mutex::new(Vec::new()),
@@ -142,6 +152,10 @@ impl Sshd {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    pub fn address(&self) -> &str {
+        &self.address
     }
 
     /// The temporary directory holding the configuration, host key and log.
@@ -266,7 +280,8 @@ impl Sshd {
     /// it answers the client, so once a client has its answer, a probe connection made
     /// afterwards is logged after that decision, and the log is a FIFO pipe.
     pub fn settle_log(&self) {
-        let probe = TcpStream::connect(("127.0.0.1", self.port)).expect("probe connection");
+        let probe =
+            TcpStream::connect((self.address.as_str(), self.port)).expect("probe connection");
         let port = probe.local_addr().expect("probe address").port();
         self.probes
             .lock()
@@ -285,8 +300,11 @@ impl Drop for Sshd {
     }
 }
 
+/// A connection's line names the client's port before the server's address (`Connection from
+/// 127.0.0.1 port P on 127.0.0.61 port 22`); clients to any loopback address come from
+/// 127.0.0.1.
 fn probe_marker(port: u16) -> String {
-    format!("Connection from 127.0.0.1 port {port} ")
+    format!(" port {port} on ")
 }
 
 fn is_attempt_for(line: &str, user: &str) -> bool {
@@ -310,7 +328,7 @@ fn is_attempt_for(line: &str, user: &str) -> bool {
         .any(|w| line.contains(w))
 }
 
-fn config_text(options: &SshdOptions, dir: &Path, port: u16) -> String {
+fn config_text(options: &SshdOptions, dir: &Path, address: &str, port: u16) -> String {
     let yes_no = |b: bool| if b { "yes" } else { "no" };
     let dir = dir.display();
     let force = options
@@ -320,7 +338,7 @@ fn config_text(options: &SshdOptions, dir: &Path, port: u16) -> String {
         .unwrap_or_default();
     let text = format!(
         "Port {port}\n\
-         ListenAddress 127.0.0.1\n\
+         ListenAddress {address}\n\
          HostKey {dir}/hostkey\n\
          PidFile {dir}/sshd.pid\n\
          LogLevel VERBOSE\n\

@@ -182,6 +182,14 @@ async fn create_record(ctx: &Ctx, a: CreateRecordArgs) -> R<()> {
                 add(SecretFieldName::Password, p.expose().as_bytes())?;
             }
         }
+        if let Some(prompt) = delegation_prompt(
+            a.delegation.as_deref(),
+            a.delegation_password.as_deref(),
+            &a.user,
+        ) {
+            let p = ctx.new_secret(&prompt)?;
+            add(SecretFieldName::DelegationPassword, p.expose().as_bytes())?;
+        }
     }
     let mut body = json!({
         "id": id, "kind": a.kind, "title": a.title, "user": a.user, "ips": a.ips,
@@ -209,6 +217,16 @@ async fn create_record(ctx: &Ctx, a: CreateRecordArgs) -> R<()> {
         &mut body,
         "unix_auth",
         a.secret_auth.clone().map(Value::from),
+    );
+    put(
+        &mut body,
+        "unix",
+        unix_options(
+            a.host_key_policy.as_deref(),
+            &a.host_key_files,
+            a.delegation.as_deref(),
+            a.delegation_password.as_deref(),
+        )?,
     );
     if a.kind == "windows" {
         body["windows"] = json!({
@@ -434,6 +452,66 @@ pub async fn ncsm(ctx: &Ctx, cmd: NcsmCmd) -> R<()> {
 }
 
 /// Inserts the options that were given; `None` leaves the field as the server holds it.
+/// The prompt for a new record's delegation secret, when its delegation takes one.
+fn delegation_prompt(
+    delegation: Option<&str>,
+    password: Option<&str>,
+    user: &str,
+) -> Option<String> {
+    match (delegation, password) {
+        (Some("su"), _) => Some("Root's password (for su): ".into()),
+        (Some("sudo" | "sudo_su"), Some("separate")) => Some(format!("sudo password of {user}: ")),
+        _ => None,
+    }
+}
+
+/// The record's `unix` options from the host-key flags; None when none was given. Key files
+/// may be `.pub` files or ssh-keyscan output (`HOST TYPE BASE64`): the host is dropped.
+fn unix_options(
+    policy: Option<&str>,
+    files: &[std::path::PathBuf],
+    delegation: Option<&str>,
+    delegation_password: Option<&str>,
+) -> R<Option<Value>> {
+    let mut keys = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Failure(format!("cannot read {}: {e}", path.display())))?;
+        for line in text.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let scanned = words.len() >= 3
+                && !words[0].starts_with("ssh-")
+                && !words[0].starts_with("ecdsa-");
+            keys.push(if scanned {
+                words[1..].join(" ")
+            } else {
+                line.to_string()
+            });
+        }
+    }
+    if !files.is_empty() && keys.is_empty() {
+        return Err(Failure("the --host-key-file files hold no key".into()));
+    }
+    let mut unix = json!({});
+    put(&mut unix, "host_key_policy", policy.map(Value::from));
+    put(&mut unix, "delegation", delegation.map(Value::from));
+    put(
+        &mut unix,
+        "delegation_password",
+        delegation_password.map(Value::from),
+    );
+    if !files.is_empty() {
+        unix["known_host_keys"] = json!(keys);
+    }
+    Ok(unix
+        .as_object()
+        .is_some_and(|u| !u.is_empty())
+        .then_some(unix))
+}
+
 fn put(body: &mut Value, key: &str, v: Option<Value>) {
     if let Some(v) = v {
         body[key] = v;
@@ -499,10 +577,21 @@ async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
     if windows.as_object().is_some_and(|w| !w.is_empty()) {
         body["windows"] = windows;
     }
+    put(
+        &mut body,
+        "unix",
+        unix_options(
+            a.host_key_policy.as_deref(),
+            &a.host_key_files,
+            a.delegation.as_deref(),
+            a.delegation_password.as_deref(),
+        )?,
+    );
     if a.private_key_file.is_some() {
         body["unix_auth"] = json!("private_key");
     }
-    let asks_secret = a.password || a.private_key_file.is_some() || a.passphrase;
+    let asks_secret =
+        a.password || a.private_key_file.is_some() || a.passphrase || a.delegation_secret;
     if !asks_secret && body.as_object().is_some_and(|b| b.is_empty()) {
         return Err(Failure(
             "nothing to change: give at least one option (see sealscan records update --help)"
@@ -569,6 +658,10 @@ async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
         if a.passphrase {
             let p = ctx.new_secret("Passphrase of the private key: ")?;
             add(SecretFieldName::Passphrase, p.expose().as_bytes())?;
+        }
+        if a.delegation_secret {
+            let p = ctx.new_secret("Delegation password (sudo's own, or root's for su): ")?;
+            add(SecretFieldName::DelegationPassword, p.expose().as_bytes())?;
         }
         body["secrets"] = Value::Array(secrets);
     }

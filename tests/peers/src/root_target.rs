@@ -113,6 +113,18 @@ impl RootTarget {
                 .expect("run systemd-container up");
             assert!(status.success(), "systemd-container up {DIR} failed");
         }
+        // sudo resolves the host name for its rules; without an entry it waits for DNS to fail
+        // on every call and says "unable to resolve host".
+        let hosts = self.dir.join("rootfs/etc/hosts");
+        if !hosts.exists() {
+            let name = fs::read_to_string(self.dir.join("rootfs/etc/hostname"))
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            let name = self.run(&["hostname"]).trim().to_string().max(name);
+            fs::write(&hosts, format!("127.0.0.1 localhost\n127.0.1.1 {name}\n"))
+                .expect("write /etc/hosts");
+        }
         let conf = self.dir.join("rootfs/etc/ssh/sshd_config.d");
         fs::create_dir_all(&conf).expect("create sshd_config.d");
         fs::write(conf.join("sealscan.conf"), SSHD_CONFIG).expect("write sshd config");

@@ -2,7 +2,6 @@
 //! configuration. Each test proves both what the agent reports and, from sshd's own log,
 //! what reached the server.
 
-use sealscan_agent::known_hosts::KnownHosts;
 use sealscan_agent::login::Target;
 use sealscan_agent::login::unix::{HostKeyTrust, UnixCredential, UnixSecret};
 use sealscan_agent::secret::SecretBytes;

@@ -141,7 +141,6 @@ fn attempt(
     facts: &mut BTreeMap<String, String>,
 ) -> Result<String, Stop> {
     let deadline = Deadline::new(target.timeout);
-    let user = credential.user.as_str();
     // Credential problems are found before connecting, so they never reach the peer.
     let plan = plan(credential)?;
     let stream = connect(target, &deadline)?;
@@ -163,9 +162,7 @@ fn attempt(
              its own password or NOPASSWD",
         ));
     }
-    let result = converse(
-        target, user, &plan, trust, elevation, stream, &deadline, facts,
-    );
+    let result = converse(target, credential, &plan, trust, stream, &deadline, facts);
     match result {
         Err(stop) if watchdog.fired() && stop.status != Status::TimedOut => {
             Err(stop.ran_out(&deadline))
@@ -177,14 +174,15 @@ fn attempt(
 /// Everything after the TCP connection: handshake, authentication, proof of session.
 fn converse(
     target: &Target,
-    user: &str,
+    credential: &UnixCredential,
     plan: &Plan<'_>,
     trust: &HostKeyTrust,
-    elevation: Option<&Elevation>,
     stream: TcpStream,
     deadline: &Deadline,
     facts: &mut BTreeMap<String, String>,
 ) -> Result<String, Stop> {
+    let user = credential.user.as_str();
+    let elevation = credential.elevation.as_ref();
     let mut session = Session::new().map_err(|e| {
         Stop::failed(
             Step::Negotiate,

@@ -186,8 +186,7 @@ fn judge(name: &str, said: &Said, status: i32, had_password: bool) -> Result<Str
     let uid = text
         .lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
-        .last()
+        .rfind(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
         .map(str::to_string);
     let quoted = {
         let words = printable(text.trim());

@@ -229,21 +229,27 @@ fn converse(
     deadline
         .apply(&session, Step::Session)
         .map_err(|s| s.with_method(&method))?;
-    proof::session_facts(&session, facts).map_err(|e| {
-        let status = if e.timed_out {
+    // After the login, every failure says that the login itself worked.
+    let after_login = |step: Step, timed_out: bool, what: &str, detail: &str| {
+        let status = if timed_out {
             Status::TimedOut
         } else {
             Status::Failed
         };
         Stop::new(
             status,
-            Step::Session,
-            format!(
-                "logged in as {user} with {method}, but the proof-of-session read failed: {}",
-                e.detail
-            ),
+            step,
+            format!("logged in as {user} with {method}, but {what}: {detail}"),
         )
         .with_method(&method)
+    };
+    proof::session_facts(&session, facts).map_err(|e| {
+        after_login(
+            Step::Session,
+            e.timed_out,
+            "the proof-of-session read failed",
+            &e.detail,
+        )
     })?;
     let method = match elevation {
         None => method,
@@ -255,23 +261,15 @@ fn converse(
                 Plan::Password(p) => Some(*p),
                 Plan::Key { .. } => None,
             };
+            // The login worked; the result still fails, because a scan without root is not
+            // the authenticated scan the record asks for (docs/unix-logins.md).
             let fact = delegate::elevate(&session, elevation, login_password).map_err(|e| {
-                let status = if e.timed_out {
-                    Status::TimedOut
-                } else {
-                    Status::Failed
-                };
-                // The login worked; the result still fails, because a scan without root is
-                // not the authenticated scan the record asks for (docs/unix-logins.md).
-                Stop::new(
-                    status,
+                after_login(
                     Step::Delegation,
-                    format!(
-                        "logged in as {user} with {method}, but root delegation failed: {}",
-                        e.detail
-                    ),
+                    e.timed_out,
+                    "root delegation failed",
+                    &e.detail,
                 )
-                .with_method(&method)
             })?;
             facts.insert("delegation".into(), fact);
             format!("{method} + {}", elevation.name())

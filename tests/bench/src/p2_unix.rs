@@ -63,29 +63,13 @@ pub fn run(levels: &[(usize, usize)]) -> Result<Vec<Row>, String> {
 
     let mut rows = Vec::new();
     for &(concurrency, logins) in levels {
-        // Alternating rounds so drift on the machine touches both sides alike.
-        let mut ours = Vec::new();
-        let mut base = Vec::new();
-        for _ in 0..2 {
-            ours.push(pool(concurrency, logins, || agent_login(port))?);
-            base.push(pool(concurrency, logins, || openssh_login(port))?);
-        }
-        let (ours, base) = (median(ours), median(base));
-        let ratio = ours / base;
-        let (target, verdict) = if concurrency >= 8 {
-            ("≥ 1.5x OpenSSH", Row::verdict_for(ratio >= 1.5))
-        } else {
-            ("(none at c=1)", Verdict::Info)
-        };
-        let row = Row::new(
-            format!("P2 c={concurrency}"),
-            format!("{ours:.1} logins/s ({ratio:.2}x), {logins} logins"),
-            format!("{base:.1} logins/s (sshpass+ssh)"),
-            target,
-            verdict,
-        );
-        row.print();
-        rows.push(row);
+        rows.push(level(
+            ("P2", "logins/s", "sshpass+ssh"),
+            concurrency,
+            logins,
+            || agent_login(port),
+            || openssh_login(port),
+        )?);
     }
     drop(sshd);
     rows.extend(run_with_sudo(levels)?);
@@ -111,29 +95,13 @@ fn run_with_sudo(levels: &[(usize, usize)]) -> Result<Vec<Row>, String> {
     openssh_sudo(host, port)?;
     let mut rows = Vec::new();
     for &(concurrency, logins) in levels.iter().filter(|(c, _)| *c <= 8) {
-        let logins = logins.min(128).max(concurrency);
-        let mut ours = Vec::new();
-        let mut base = Vec::new();
-        for _ in 0..2 {
-            ours.push(pool(concurrency, logins, || sudo_login(host, port))?);
-            base.push(pool(concurrency, logins, || openssh_sudo(host, port))?);
-        }
-        let (ours, base) = (median(ours), median(base));
-        let ratio = ours / base;
-        let (target, verdict) = if concurrency >= 8 {
-            ("≥ 1.5x OpenSSH", Row::verdict_for(ratio >= 1.5))
-        } else {
-            ("(none at c=1)", Verdict::Info)
-        };
-        let row = Row::new(
-            format!("P2 sudo c={concurrency}"),
-            format!("{ours:.1} logins+sudo/s ({ratio:.2}x), {logins} logins"),
-            format!("{base:.1} logins+sudo/s (sshpass+ssh+sudo -S)"),
-            target,
-            verdict,
-        );
-        row.print();
-        rows.push(row);
+        rows.push(level(
+            ("P2 sudo", "logins+sudo/s", "sshpass+ssh+sudo -S"),
+            concurrency,
+            logins.min(128).max(concurrency),
+            || sudo_login(host, port),
+            || openssh_sudo(host, port),
+        )?);
     }
     Ok(rows)
 }
@@ -198,6 +166,40 @@ fn openssh_sudo(host: &str, port: u16) -> Result<(), String> {
             String::from_utf8_lossy(&out.stderr).trim()
         ))
     }
+}
+
+/// One level: `logins` each way in two alternating rounds (so drift on the machine touches
+/// both sides alike), the medians side by side. `names` is (figure, unit, baseline).
+fn level(
+    names: (&str, &str, &str),
+    concurrency: usize,
+    logins: usize,
+    ours: impl Fn() -> Result<(), String> + Sync,
+    baseline: impl Fn() -> Result<(), String> + Sync,
+) -> Result<Row, String> {
+    let (figure, unit, base_name) = names;
+    let mut ours_rounds = Vec::new();
+    let mut base_rounds = Vec::new();
+    for _ in 0..2 {
+        ours_rounds.push(pool(concurrency, logins, &ours)?);
+        base_rounds.push(pool(concurrency, logins, &baseline)?);
+    }
+    let (ours, base) = (median(ours_rounds), median(base_rounds));
+    let ratio = ours / base;
+    let (target, verdict) = if concurrency >= 8 {
+        ("≥ 1.5x OpenSSH", Row::verdict_for(ratio >= 1.5))
+    } else {
+        ("(none at c=1)", Verdict::Info)
+    };
+    let row = Row::new(
+        format!("{figure} c={concurrency}"),
+        format!("{ours:.1} {unit} ({ratio:.2}x), {logins} logins"),
+        format!("{base:.1} {unit} ({base_name})"),
+        target,
+        verdict,
+    );
+    row.print();
+    Ok(row)
 }
 
 /// `logins` attempts spread over `concurrency` threads; logins per second over the whole

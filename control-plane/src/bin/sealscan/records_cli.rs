@@ -7,7 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rand::RngCore;
 use sealscan_control::cli::operator::records::{
-    CreateRecordArgs, NcsmCmd, RecordsCmd, UpdateRecordArgs, UpdateVaultArgs, VaultsCmd,
+    CreateRecordArgs, NcsmCmd, RecordsCmd, UnixArgs, UpdateRecordArgs, UpdateVaultArgs, VaultsCmd,
 };
 use sealscan_protocols::appliance::{SecretFieldName, SecretValue, WireSecret};
 use sealscan_protocols::envelope::{self, Binding};
@@ -183,8 +183,8 @@ async fn create_record(ctx: &Ctx, a: CreateRecordArgs) -> R<()> {
             }
         }
         if let Some(prompt) = delegation_prompt(
-            a.delegation.as_deref(),
-            a.delegation_password.as_deref(),
+            a.unix.delegation.as_deref(),
+            a.unix.delegation_password.as_deref(),
             &a.user,
         ) {
             let p = ctx.new_secret(&prompt)?;
@@ -218,16 +218,7 @@ async fn create_record(ctx: &Ctx, a: CreateRecordArgs) -> R<()> {
         "unix_auth",
         a.secret_auth.clone().map(Value::from),
     );
-    put(
-        &mut body,
-        "unix",
-        unix_options(
-            a.host_key_policy.as_deref(),
-            &a.host_key_files,
-            a.delegation.as_deref(),
-            a.delegation_password.as_deref(),
-        )?,
-    );
+    put(&mut body, "unix", unix_options(&a.unix)?);
     if a.kind == "windows" {
         body["windows"] = json!({
             "domain_type": a.domain_type, "domain": a.domain,
@@ -467,12 +458,8 @@ fn delegation_prompt(
 
 /// The record's `unix` options from the host-key flags; None when none was given. Key files
 /// may be `.pub` files or ssh-keyscan output (`HOST TYPE BASE64`): the host is dropped.
-fn unix_options(
-    policy: Option<&str>,
-    files: &[std::path::PathBuf],
-    delegation: Option<&str>,
-    delegation_password: Option<&str>,
-) -> R<Option<Value>> {
+fn unix_options(a: &UnixArgs) -> R<Option<Value>> {
+    let files = &a.host_key_files;
     let mut keys = Vec::new();
     for path in files {
         let text = std::fs::read_to_string(path)
@@ -496,13 +483,13 @@ fn unix_options(
         return Err(Failure("the --host-key-file files hold no key".into()));
     }
     let mut unix = json!({});
-    put(&mut unix, "host_key_policy", policy.map(Value::from));
-    put(&mut unix, "delegation", delegation.map(Value::from));
-    put(
-        &mut unix,
-        "delegation_password",
-        delegation_password.map(Value::from),
-    );
+    for (key, value) in [
+        ("host_key_policy", &a.host_key_policy),
+        ("delegation", &a.delegation),
+        ("delegation_password", &a.delegation_password),
+    ] {
+        put(&mut unix, key, value.clone().map(Value::from));
+    }
     if !files.is_empty() {
         unix["known_host_keys"] = json!(keys);
     }
@@ -577,16 +564,7 @@ async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
     if windows.as_object().is_some_and(|w| !w.is_empty()) {
         body["windows"] = windows;
     }
-    put(
-        &mut body,
-        "unix",
-        unix_options(
-            a.host_key_policy.as_deref(),
-            &a.host_key_files,
-            a.delegation.as_deref(),
-            a.delegation_password.as_deref(),
-        )?,
-    );
+    put(&mut body, "unix", unix_options(&a.unix)?);
     if a.private_key_file.is_some() {
         body["unix_auth"] = json!("private_key");
     }

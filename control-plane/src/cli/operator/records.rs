@@ -80,21 +80,8 @@ pub struct CreateRecordArgs {
     pub require_signing: bool,
     #[arg(long, default_value = "2.0.2")]
     pub min_smb_version: String,
-    /// Unix: how the target's SSH host key is trusted: pin (default: learned on first
-    /// contact, refused when it changes), known (only the --host-key-file keys) or off.
-    #[arg(long, value_parser = ["pin", "known", "off"])]
-    pub host_key_policy: Option<String>,
-    /// Unix, with --host-key-policy known: a file of accepted host public keys (a
-    /// /etc/ssh/ssh_host_*_key.pub file or ssh-keyscan output); repeatable.
-    #[arg(long = "host-key-file", value_name = "PATH")]
-    pub host_key_files: Vec<PathBuf>,
-    /// Unix: become root after the login with none, sudo, su or sudo_su (`sudo su -`).
-    #[arg(long, value_parser = ["none", "sudo", "su", "sudo_su"])]
-    pub delegation: Option<String>,
-    /// Unix sudo: answer sudo with the login password (login), a password of its own asked
-    /// for now (separate) or nothing (none: NOPASSWD). su always asks for root's password.
-    #[arg(long, value_parser = ["login", "separate", "none"])]
-    pub delegation_password: Option<String>,
+    #[command(flatten)]
+    pub unix: UnixArgs,
 }
 
 #[derive(Subcommand)]
@@ -201,22 +188,8 @@ pub struct UpdateRecordArgs {
     pub require_signing: Option<bool>,
     #[arg(long)]
     pub min_smb_version: Option<String>,
-    /// Unix: how the target's SSH host key is trusted: pin (learned on first contact,
-    /// refused when it changes), known (only the --host-key-file keys) or off.
-    #[arg(long, value_parser = ["pin", "known", "off"])]
-    pub host_key_policy: Option<String>,
-    /// Unix, with --host-key-policy known: a file of accepted host public keys (a
-    /// /etc/ssh/ssh_host_*_key.pub file or ssh-keyscan output); repeatable; replaces the
-    /// record's list.
-    #[arg(long = "host-key-file", value_name = "PATH")]
-    pub host_key_files: Vec<PathBuf>,
-    /// Unix: become root after the login with none, sudo, su or sudo_su (`sudo su -`).
-    #[arg(long, value_parser = ["none", "sudo", "su", "sudo_su"])]
-    pub delegation: Option<String>,
-    /// Unix sudo: answer sudo with the login password (login), a password of its own asked
-    /// for now (separate) or nothing (none: NOPASSWD). su always asks for root's password.
-    #[arg(long, value_parser = ["login", "separate", "none"])]
-    pub delegation_password: Option<String>,
+    #[command(flatten)]
+    pub unix: UnixArgs,
     /// Unix: give the delegation password (sudo's own, or root's for su) again.
     #[arg(long)]
     pub delegation_secret: bool,
@@ -266,4 +239,26 @@ pub enum NcsmCmd {
     },
     /// Continue an interrupted or pending migration.
     Resume,
+}
+
+/// Unix records' SSH options, for create and update alike (absent: unchanged on update).
+#[derive(Args)]
+pub struct UnixArgs {
+    /// Unix: how the target's SSH host key is trusted: pin (the default for a new record:
+    /// learned on first contact, refused when it changes), known (only the --host-key-file
+    /// keys) or off.
+    #[arg(long, value_parser = ["pin", "known", "off"])]
+    pub host_key_policy: Option<String>,
+    /// Unix, with --host-key-policy known: a file of accepted host public keys (a
+    /// /etc/ssh/ssh_host_*_key.pub file or ssh-keyscan output); repeatable; on update the
+    /// files replace the record's list.
+    #[arg(long = "host-key-file", value_name = "PATH")]
+    pub host_key_files: Vec<PathBuf>,
+    /// Unix: become root after the login with none, sudo, su or sudo_su (`sudo su -`).
+    #[arg(long, value_parser = ["none", "sudo", "su", "sudo_su"])]
+    pub delegation: Option<String>,
+    /// Unix sudo: answer sudo with the login password (login), a password of its own asked
+    /// for now (separate) or nothing (none: NOPASSWD). su always asks for root's password.
+    #[arg(long, value_parser = ["login", "separate", "none"])]
+    pub delegation_password: Option<String>,
 }

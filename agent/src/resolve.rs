@@ -267,7 +267,11 @@ impl JobCredentials {
                 let secret = if let Some(key) = find(SecretFieldName::PrivateKey) {
                     let key = open(key)?;
                     let passphrase = find(SecretFieldName::Passphrase).map(open).transpose()?;
-                    UnixSecret::PrivateKey { key, passphrase }
+                    UnixSecret::PrivateKey {
+                        key,
+                        passphrase,
+                        certificate: certificate(record),
+                    }
                 } else if let Some(password) = find(SecretFieldName::Password) {
                     UnixSecret::Password(open(password)?)
                 } else {
@@ -341,6 +345,7 @@ impl JobCredentials {
                         .map(|key| UnixSecret::PrivateKey {
                             key: copy(key),
                             passphrase: credential.passphrase.as_ref().map(copy),
+                            certificate: certificate(record),
                         })
                 };
                 let password = || {
@@ -478,6 +483,11 @@ impl JobCredentials {
             session.finish().await;
         }
     }
+}
+
+/// The record's OpenSSH user certificate, for key logins.
+fn certificate(record: &JobRecord) -> Option<String> {
+    record.unix.as_ref().and_then(|u| u.certificate.clone())
 }
 
 /// The record's root delegation, with its own secret when it has one.

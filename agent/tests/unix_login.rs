@@ -51,6 +51,7 @@ fn with_key(user: &str, key: &TestKey, passphrase: Option<&str>) -> UnixCredenti
         secret: UnixSecret::PrivateKey {
             key: SecretBytes::copy_from(&key.private),
             passphrase: passphrase.map(|p| SecretBytes::copy_from(p.as_bytes())),
+            certificate: None,
         },
         elevation: None,
     }

@@ -152,6 +152,18 @@ async fn host_key_and_delegation_options_are_checked_shown_and_kept() {
     .await
     .expect_refused(400, "record.delegation-password-invalid");
 
+    // A key login carries its certificate.
+    let r = post(json!({"kind": "unix", "title": "cert", "user": "scan", "ips": ["10.8.0.3"],
+        "unix_auth": "private_key",
+        "unix": {"certificate": "ssh-ed25519-cert-v01@openssh.com AAAA user"},
+        "secrets": [{"field": "private_key", "value": legacy("-----BEGIN OPENSSH PRIVATE KEY-----")}]}))
+    .await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+    assert_eq!(
+        r.body["unix"]["certificate"],
+        "ssh-ed25519-cert-v01@openssh.com AAAA user"
+    );
+
     // Windows records take no Unix options.
     post(
         json!({"kind": "windows", "title": "w", "user": "scan", "ips": ["10.8.0.2"],

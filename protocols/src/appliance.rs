@@ -195,6 +195,10 @@ pub struct UnixOptions {
     /// Which password sudo gets (sudo and sudo_su); su always takes `delegation_password`.
     #[serde(default)]
     pub delegation_password: DelegationPassword,
+    /// Key logins: an OpenSSH user certificate for the record's key, as `ssh-keygen -s`
+    /// writes it (`ssh-ed25519-cert-v01@openssh.com AAAA...`). Public, so not a secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
 }
 
 /// Root delegation after a Unix login.

@@ -53,6 +53,9 @@ pub enum UnixSecret {
     PrivateKey {
         key: SecretBytes,
         passphrase: Option<SecretBytes>,
+        /// An OpenSSH certificate for the key (`ssh-ed25519-cert-v01@openssh.com AAAA...`),
+        /// offered instead of the bare public key.
+        certificate: Option<String>,
     },
 }
 
@@ -130,6 +133,7 @@ enum Plan<'a> {
     Key {
         key: &'a SecretBytes,
         passphrase: Option<&'a SecretBytes>,
+        certificate: Option<&'a str>,
         info: KeyInfo,
     },
 }
@@ -290,7 +294,11 @@ fn plan(credential: &UnixCredential) -> Result<Plan<'_>, Stop> {
     }
     match &credential.secret {
         UnixSecret::Password(password) => Ok(Plan::Password(password)),
-        UnixSecret::PrivateKey { key, passphrase } => {
+        UnixSecret::PrivateKey {
+            key,
+            passphrase,
+            certificate,
+        } => {
             let info = keyfile::inspect(key)
                 .map_err(|e| bad(format!("the private key cannot be used: {e}")))?;
             if info.encrypted && passphrase.is_none() {
@@ -302,9 +310,19 @@ fn plan(credential: &UnixCredential) -> Result<Plan<'_>, Stop> {
             if passphrase.as_ref().is_some_and(|p| p.expose().contains(&0)) {
                 return Err(bad("the key passphrase contains a NUL byte".into()));
             }
+            let certificate = certificate.as_deref().map(str::trim);
+            if let Some(cert) = certificate {
+                let kind = cert.split_whitespace().next().unwrap_or_default();
+                if !kind.ends_with("-cert-v01@openssh.com") || cert.contains('\0') {
+                    return Err(bad("the certificate is not an OpenSSH certificate line \
+                         (TYPE-cert-v01@openssh.com BASE64, as ssh-keygen -s writes it)"
+                        .into()));
+                }
+            }
             Ok(Plan::Key {
                 key,
                 passphrase: passphrase.as_ref(),
+                certificate,
                 info,
             })
         }
@@ -442,11 +460,16 @@ fn authenticate(
         Plan::Key {
             key,
             passphrase,
+            certificate,
             info,
         } => {
-            let method = match info.key_type {
-                Some(kind) => format!("publickey ({kind})"),
-                None => "publickey".to_string(),
+            let method = match (certificate, info.key_type) {
+                (Some(cert), _) => format!(
+                    "publickey ({})",
+                    cert.split_whitespace().next().unwrap_or_default()
+                ),
+                (None, Some(kind)) => format!("publickey ({kind})"),
+                (None, None) => "publickey".to_string(),
             };
             if !offers("publickey") {
                 return Err(Stop::failed(
@@ -461,7 +484,7 @@ fn authenticate(
             let armour = info.armour.name();
             // An unencrypted key ignores a passphrase; libssh2 would too, but say so plainly.
             let passphrase = passphrase.filter(|_| info.encrypted);
-            auth::publickey(session, user, key, passphrase).map_err(|e| {
+            auth::publickey(session, user, key, passphrase, *certificate).map_err(|e| {
                 let what = match code(&e) {
                     // libssh2 says -16 for OpenSSH and PEM keys, -48 for PKCS#8 ones.
                     raw::LIBSSH2_ERROR_FILE | raw::LIBSSH2_ERROR_KEYFILE_AUTH_FAILED

@@ -74,6 +74,9 @@ pub struct UnixInput {
     /// For "known": host public keys as OpenSSH writes them.
     #[serde(default)]
     pub known_host_keys: Option<Vec<String>>,
+    /// Key logins: an OpenSSH user certificate for the key; "" removes it in an update.
+    #[serde(default)]
+    pub certificate: Option<String>,
     /// "none" (default), "sudo", "su" or "sudo_su".
     #[serde(default)]
     pub delegation: Option<String>,
@@ -465,11 +468,34 @@ fn validate_unix(u: UnixInput) -> ApiResult<UnixOptions> {
             )
         })?,
     };
+    let certificate = u
+        .certificate
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty());
+    if let Some(cert) = &certificate {
+        use base64::Engine as _;
+        let mut words = cert.split_whitespace();
+        let kind = words.next().unwrap_or_default();
+        let body = words.next().unwrap_or_default();
+        if !kind.ends_with("-cert-v01@openssh.com")
+            || base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .is_err()
+            || cert.chars().any(char::is_control)
+        {
+            return Err(bad(
+                "record.certificate-invalid",
+                "certificate is an OpenSSH certificate line as ssh-keygen -s writes it \
+                 (TYPE-cert-v01@openssh.com BASE64 [comment])",
+            ));
+        }
+    }
     Ok(UnixOptions {
         host_key_policy,
         known_host_keys,
         delegation,
         delegation_password,
+        certificate,
     })
 }
 
@@ -805,6 +831,15 @@ fn check_record(req: CreateRecord, actor: &str, now: i64) -> ApiResult<CheckedRe
         }
         (None, None, None, None)
     };
+    if unix.as_ref().is_some_and(|u| u.certificate.is_some())
+        && req.login_type == "basic"
+        && unix_auth.as_deref() != Some("private_key")
+    {
+        return Err(bad(
+            "record.certificate-unused",
+            "a certificate applies to key logins only (unix_auth private_key)",
+        ));
+    }
     let delegation = delegation_fields(unix.as_ref(), &req.login_type, unix_auth.as_deref())?;
     let fields: Vec<SecretFieldName> = fields.into_iter().chain(delegation).collect();
     // Secrets: each allowed field at most once; the password (or private key) is required.
@@ -1373,6 +1408,7 @@ fn merged_request(old: &RecordRow, patch: UpdateRecord) -> ApiResult<CreateRecor
             Some(UnixInput {
                 host_key_policy: Some(policy),
                 known_host_keys: keys,
+                certificate: p.certificate.or_else(|| u.certificate.clone()),
                 delegation: Some(delegation),
                 delegation_password,
             })

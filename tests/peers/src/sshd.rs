@@ -108,6 +108,8 @@ impl Sshd {
         let keys_dir = dir.path().join("authorized_keys");
         fs::create_dir(&keys_dir).expect("create authorized_keys dir");
         set_mode(&keys_dir, 0o755);
+        // sshd reads it at each certificate login: empty until a test trusts a CA.
+        fs::write(dir.path().join("user_ca.pub"), "").expect("write user_ca.pub");
         let host_key = dir.path().join("hostkey");
         let status = Command::new("ssh-keygen")
             .args([
@@ -191,6 +193,13 @@ impl Sshd {
             .open(&path)
             .expect("open authorized_keys file");
         writeln!(file, "{}", public_key_line.trim()).expect("write authorized_keys");
+        set_mode(&path, 0o644);
+    }
+
+    /// Trusts `ca_public_line` to sign user certificates (`TrustedUserCAKeys`).
+    pub fn trust_user_ca(&self, ca_public_line: &str) {
+        let path = self.dir.path().join("user_ca.pub");
+        fs::write(&path, format!("{}\n", ca_public_line.trim())).expect("write user_ca.pub");
         set_mode(&path, 0o644);
     }
 
@@ -347,6 +356,7 @@ fn config_text(options: &SshdOptions, dir: &Path, address: &str, port: u16) -> S
          UsePAM {kbd}\n\
          PubkeyAuthentication yes\n\
          AuthorizedKeysFile {dir}/authorized_keys/%u\n\
+         TrustedUserCAKeys {dir}/user_ca.pub\n\
          StrictModes no\n\
          PermitRootLogin no\n\
          MaxStartups 1000:30:1000\n\
@@ -468,4 +478,28 @@ pub fn generate_key(dir: &Path, key_type: &str, format: KeyFormat, passphrase: &
         private: fs::read(&path).expect("read private key"),
         public: fs::read_to_string(format!("{}.pub", path.display())).expect("read public key"),
     }
+}
+
+/// Signs `key`'s public half with the CA key `ca` (ssh-keygen -s) as a user certificate for
+/// `principal`; returns the certificate line.
+pub fn sign_user_certificate(dir: &Path, ca: &TestKey, key: &TestKey, principal: &str) -> String {
+    let ca_path = dir.join(format!("ca-{}", ca.public.len()));
+    fs::write(&ca_path, &ca.private).expect("write the CA key");
+    set_mode(&ca_path, 0o600);
+    let public = dir.join("to-sign.pub");
+    fs::write(&public, &key.public).expect("write the public key");
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-s"])
+        .arg(&ca_path)
+        .args(["-I", "sealscan-test", "-n", principal, "-V", "-5m:+1h"])
+        .arg(&public)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ssh-keygen -s");
+    assert!(
+        out.status.success(),
+        "ssh-keygen -s failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    fs::read_to_string(dir.join("to-sign-cert.pub")).expect("read the certificate")
 }

@@ -483,6 +483,11 @@ fn unix_options(a: &UnixArgs) -> R<Option<Value>> {
         return Err(Failure("the --host-key-file files hold no key".into()));
     }
     let mut unix = json!({});
+    if let Some(path) = &a.certificate_file {
+        let cert = std::fs::read_to_string(path)
+            .map_err(|e| Failure(format!("cannot read {}: {e}", path.display())))?;
+        unix["certificate"] = json!(cert.trim());
+    }
     for (key, value) in [
         ("host_key_policy", &a.host_key_policy),
         ("delegation", &a.delegation),

@@ -254,6 +254,10 @@ pub struct UnixArgs {
     /// files replace the record's list.
     #[arg(long = "host-key-file", value_name = "PATH")]
     pub host_key_files: Vec<PathBuf>,
+    /// Unix key logins: an OpenSSH user certificate for the key (the `-cert.pub` file
+    /// `ssh-keygen -s` writes), for targets that trust its CA (TrustedUserCAKeys).
+    #[arg(long, value_name = "PATH")]
+    pub certificate_file: Option<PathBuf>,
     /// Unix: become root after the login with none, sudo, su or sudo_su (`sudo su -`).
     #[arg(long, value_parser = ["none", "sudo", "su", "sudo_su"])]
     pub delegation: Option<String>,

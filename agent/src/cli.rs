@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod enroll;
+mod known_hosts;
 
 /// sealscan-agent: the scanner-appliance daemon.
 #[derive(Debug, Parser)]
@@ -39,6 +40,13 @@ pub enum Command {
     Enroll(EnrollArgs),
     /// Run the daemon: wait for approval if needed, then claim and run jobs until SIGTERM.
     Run,
+    /// SSH host keys pinned by scans (records with host_key_policy `pin`).
+    KnownHosts {
+        #[command(flatten)]
+        state: StateDirArg,
+        #[command(subcommand)]
+        command: known_hosts::KnownHostsCommand,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -145,6 +153,9 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Enroll(args) => enroll::enroll(&cli.config, args),
+        Command::KnownHosts { state, command } => {
+            known_hosts::run(&state_dir(&cli.config, state)?, command)
+        }
         Command::Run => {
             let config = Config::load(&cli.config)?;
             Ok(crate::daemon::run(&config)?)

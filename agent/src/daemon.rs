@@ -15,6 +15,7 @@ use crate::config::{Config, Timeouts};
 use crate::enrollment::{self, Enrollment, EnrollmentError};
 use crate::hardening::{self, HardeningError};
 use crate::identity::{self, IdentityError, IdentityKey};
+use crate::known_hosts::KnownHosts;
 use crate::logging::{self, LoggingError, OutcomeContext};
 use crate::resolve::JobCredentials;
 use crate::secret::SecretText;
@@ -74,6 +75,8 @@ pub enum DaemonError {
     FingerprintMismatch { ours: String, theirs: String },
     #[error("stopped before the appliance was approved")]
     StoppedWaiting,
+    #[error("the SSH known-hosts store is unusable: {0}")]
+    KnownHosts(String),
 }
 
 /// Exponential back-off with jitter, so a fleet of appliances does not return in step after a
@@ -208,6 +211,9 @@ async fn run_async(
         client: client.with_credential(credential),
         identity,
         spool: Spool::open(&config.state_dir)?,
+        known_hosts: Arc::new(
+            KnownHosts::open(&config.state_dir).map_err(DaemonError::KnownHosts)?,
+        ),
         concurrency: usize::from(config.concurrency.max(1)),
         timeouts: config.timeouts,
         stop: stop_rx,
@@ -286,6 +292,7 @@ struct Daemon {
     client: ApiClient,
     identity: Arc<IdentityKey>,
     spool: Spool,
+    known_hosts: Arc<KnownHosts>,
     concurrency: usize,
     timeouts: Timeouts,
     stop: watch::Receiver<bool>,
@@ -365,11 +372,14 @@ impl Daemon {
             job.scan_id,
             job.targets.len()
         );
-        let creds = Arc::new(JobCredentials::with_vault_timeout(
-            &job,
-            self.identity.clone(),
-            Duration::from_secs(u64::from(self.timeouts.vault_secs)),
-        ));
+        let creds = Arc::new(
+            JobCredentials::with_vault_timeout(
+                &job,
+                self.identity.clone(),
+                Duration::from_secs(u64::from(self.timeouts.vault_secs)),
+            )
+            .with_known_hosts(self.known_hosts.clone()),
+        );
         let (cancel_tx, cancel_rx) = watch::channel(false);
         let heartbeat = tokio::spawn(heartbeat_loop(
             self.client.clone(),

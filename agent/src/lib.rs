@@ -22,6 +22,7 @@ mod enrollment;
 pub mod hardening;
 mod hostname;
 pub mod identity;
+pub mod known_hosts;
 mod logging;
 pub mod login;
 mod notify;

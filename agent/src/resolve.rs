@@ -9,16 +9,19 @@
 //! credential right after the login.
 
 use crate::identity::IdentityKey;
-use crate::login::unix::{UnixCredential, UnixSecret};
+use crate::known_hosts::KnownHosts;
+use crate::login::unix::{Elevation, HostKeyTrust, SudoPassword, UnixCredential, UnixSecret};
 use crate::login::windows::{
     KerberosLogin, KerberosRealm, SmbDialect, TicketCache, WindowsAuth, WindowsCredential,
 };
 use crate::sealed;
 use sealscan_protocols::appliance::{
-    Job, JobRecord, JobVault, RecordKind, RecordLogin, SecretField, SecretFieldName, SecretValue,
-    VaultUnixAuth, WindowsAuthProtocol, WindowsDomainType,
+    Delegation, DelegationPassword, HostKeyPolicy, Job, JobRecord, JobVault, RecordKind,
+    RecordLogin, SecretField, SecretFieldName, SecretValue, VaultUnixAuth, WindowsAuthProtocol,
+    WindowsDomainType,
 };
 use sealscan_protocols::envelope::Binding;
+use sealscan_protocols::host_key::HostKey;
 use sealscan_protocols::results::{LoginKind, LoginOutcome, Status, Step};
 use sealscan_protocols::secret::SecretBytes;
 use sealscan_vault::{
@@ -98,6 +101,8 @@ pub struct JobCredentials {
     /// and one TGS per host, never shared between records (another record's password must
     /// not pass on this one's ticket).
     tickets: Mutex<HashMap<String, Arc<TicketCache>>>,
+    /// Where `pin` records keep their host keys: the state directory's store in the daemon.
+    known_hosts: Arc<KnownHosts>,
 }
 
 impl JobCredentials {
@@ -133,12 +138,53 @@ impl JobCredentials {
             },
             sessions: Mutex::new(HashMap::new()),
             tickets: Mutex::new(HashMap::new()),
+            known_hosts: Arc::new(KnownHosts::in_memory()),
         }
     }
 
     fn tickets_for(&self, record: &JobRecord) -> Arc<TicketCache> {
         let mut all = self.tickets.lock().unwrap_or_else(|e| e.into_inner());
         Arc::clone(all.entry(record.record_id.clone()).or_default())
+    }
+
+    /// Uses `store` for `pin` records; without it, pins last only as long as this job.
+    pub fn with_known_hosts(mut self, store: Arc<KnownHosts>) -> Self {
+        self.known_hosts = store;
+        self
+    }
+
+    /// How a login with `record` trusts the target's host key.
+    pub fn host_key_trust(&self, record: &JobRecord) -> Result<HostKeyTrust, Refusal> {
+        let options = record.unix.clone().unwrap_or_default();
+        Ok(match options.host_key_policy {
+            HostKeyPolicy::Off => HostKeyTrust::Off,
+            HostKeyPolicy::Pin => HostKeyTrust::Pin(self.known_hosts.clone()),
+            HostKeyPolicy::Known => {
+                let keys = options
+                    .known_host_keys
+                    .iter()
+                    .map(|line| HostKey::parse(line))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| {
+                        Refusal::failed(
+                            Step::Record,
+                            format!("record {}: {e}", record.record_id),
+                            &record.user,
+                        )
+                    })?;
+                if keys.is_empty() {
+                    return Err(Refusal::failed(
+                        Step::Record,
+                        format!(
+                            "record {} trusts only known host keys but lists none",
+                            record.record_id
+                        ),
+                        &record.user,
+                    ));
+                }
+                HostKeyTrust::Known(keys)
+            }
+        })
     }
 
     pub fn record(&self, record_id: &str) -> Option<&JobRecord> {
@@ -234,7 +280,11 @@ impl JobCredentials {
                 let secret = if let Some(key) = find(SecretFieldName::PrivateKey) {
                     let key = open(key)?;
                     let passphrase = find(SecretFieldName::Passphrase).map(open).transpose()?;
-                    UnixSecret::PrivateKey { key, passphrase }
+                    UnixSecret::PrivateKey {
+                        key,
+                        passphrase,
+                        certificate: certificate(record),
+                    }
                 } else if let Some(password) = find(SecretFieldName::Password) {
                     UnixSecret::Password(open(password)?)
                 } else {
@@ -247,9 +297,13 @@ impl JobCredentials {
                         &record.user,
                     ));
                 };
+                let own = find(SecretFieldName::DelegationPassword)
+                    .map(open)
+                    .transpose()?;
                 Ok(Resolved::Unix(UnixCredential {
                     user: record.user.clone(),
                     secret,
+                    elevation: elevation(record, own)?,
                 }))
             }
             RecordKind::Windows => {
@@ -309,6 +363,7 @@ impl JobCredentials {
                         .map(|key| UnixSecret::PrivateKey {
                             key: key.clone(),
                             passphrase: credential.passphrase.clone(),
+                            certificate: certificate(record),
                         })
                 };
                 let password = || {
@@ -332,9 +387,12 @@ impl JobCredentials {
                         fail(format!("{shown} has neither password nor private key"))
                     })?,
                 };
+                // A vault secret holds one account's login: vault records delegate with sudo
+                // and the login password, or NOPASSWD (the control plane allows no more).
                 Ok(Resolved::Unix(UnixCredential {
                     user: record.user.clone(),
                     secret,
+                    elevation: elevation(record, None)?,
                 }))
             }
             RecordKind::Windows => {
@@ -448,6 +506,40 @@ impl JobCredentials {
             session.finish().await;
         }
     }
+}
+
+/// The record's OpenSSH user certificate, for key logins.
+fn certificate(record: &JobRecord) -> Option<String> {
+    record.unix.as_ref().and_then(|u| u.certificate.clone())
+}
+
+/// The record's root delegation, with its own secret when it has one.
+fn elevation(record: &JobRecord, own: Option<SecretBytes>) -> Result<Option<Elevation>, Refusal> {
+    let options = record.unix.clone().unwrap_or_default();
+    let missing = || {
+        Refusal::failed(
+            Step::Record,
+            format!(
+                "record {} delegates to root with {} but holds no delegation_password",
+                record.record_id,
+                options.delegation.as_str()
+            ),
+            &record.user,
+        )
+    };
+    let sudo = |own: Option<SecretBytes>| -> Result<SudoPassword, Refusal> {
+        Ok(match options.delegation_password {
+            DelegationPassword::Login => SudoPassword::Login,
+            DelegationPassword::None => SudoPassword::None,
+            DelegationPassword::Separate => SudoPassword::Own(own.ok_or_else(missing)?),
+        })
+    };
+    Ok(match options.delegation {
+        Delegation::None => None,
+        Delegation::Sudo => Some(Elevation::Sudo(sudo(own)?)),
+        Delegation::SudoSu => Some(Elevation::SudoSu(sudo(own)?)),
+        Delegation::Su => Some(Elevation::Su(own.ok_or_else(missing)?)),
+    })
 }
 
 fn windows_credential(
@@ -626,6 +718,7 @@ mod account_tests {
                 min_smb_version: "2.0.2".into(),
                 ..WindowsOptions::default()
             }),
+            unix: None,
             login: RecordLogin::Basic { secrets: vec![] },
             address_ranges: vec![],
         }

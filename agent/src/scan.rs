@@ -158,10 +158,14 @@ async fn attempt(
     match resolved {
         Resolved::Unix(credential) => {
             let user = credential.user.clone();
+            let trust = match creds.host_key_trust(record) {
+                Ok(trust) => trust,
+                Err(refusal) => return refusal.into_outcome(kind),
+            };
             // libssh2 blocks; the credential moves into the thread and is dropped (wiped)
             // there the moment the login returns.
             let joined = tokio::task::spawn_blocking(move || {
-                let outcome = login::unix::login(&net, &credential);
+                let outcome = login::unix::login(&net, &credential, &trust);
                 drop(credential);
                 outcome
             })

@@ -3,7 +3,7 @@
 //! what reached the server.
 
 use sealscan_agent::login::Target;
-use sealscan_agent::login::unix::{UnixCredential, UnixSecret, login};
+use sealscan_agent::login::unix::{HostKeyTrust, UnixCredential, UnixSecret};
 use sealscan_protocols::results::{LoginOutcome, Status, Step};
 use sealscan_protocols::secret::SecretBytes;
 use sealscan_test_peers::sshd::{KeyFormat, Sshd, SshdOptions, TestKey, generate_key};
@@ -11,6 +11,10 @@ use sealscan_test_peers::system::{closed_loopback_port, ensure_user, expire_pass
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::Duration;
+
+#[path = "support/canary.rs"]
+mod canary;
+use canary::Canary;
 
 const PASSWORD_USER: &str = "ssu_pw";
 const PASSWORD: &str = "ssu-Correct-Horse-7";
@@ -27,10 +31,17 @@ fn target(port: u16) -> Target {
     }
 }
 
+/// The login these tests are about, with host keys not checked; the host-key tests below
+/// name their trust.
+fn login(target: &Target, credential: &UnixCredential) -> LoginOutcome {
+    sealscan_agent::login::unix::login(target, credential, &HostKeyTrust::Off)
+}
+
 fn with_password(user: &str, password: &str) -> UnixCredential {
     UnixCredential {
         user: user.into(),
         secret: UnixSecret::Password(SecretBytes::copy_from(password.as_bytes())),
+        elevation: None,
     }
 }
 
@@ -40,7 +51,9 @@ fn with_key(user: &str, key: &TestKey, passphrase: Option<&str>) -> UnixCredenti
         secret: UnixSecret::PrivateKey {
             key: SecretBytes::copy_from(&key.private),
             passphrase: passphrase.map(|p| SecretBytes::copy_from(p.as_bytes())),
+            certificate: None,
         },
+        elevation: None,
     }
 }
 
@@ -507,75 +520,6 @@ fn thirty_two_logins_at_once_all_pass() {
         outcomes.len(),
     );
     assert_eq!(accepted.len(), 32);
-}
-
-/// A password no other code in this process has seen: random letters, held only in a
-/// zeroizing buffer whose own address the memory scan skips.
-struct Canary(zeroize::Zeroizing<Box<[u8]>>);
-
-impl Canary {
-    fn new() -> Self {
-        use rand_core::RngCore;
-        let mut bytes = zeroize::Zeroizing::new(vec![0u8; 28].into_boxed_slice());
-        rand_core::OsRng.fill_bytes(&mut bytes);
-        for b in bytes.iter_mut() {
-            *b = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"[usize::from(*b) % 52];
-        }
-        Canary(bytes)
-    }
-
-    fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.0).expect("letters")
-    }
-
-    /// Where the canary sits in this process's writable memory, its own buffer left out.
-    /// Only its last 12 letters are sought: malloc writes its free-list pointers over the
-    /// first 16 bytes of a freed block, and a freed copy is exactly what this must find.
-    fn copies_in_memory(&self) -> Vec<String> {
-        use std::os::unix::fs::FileExt;
-        // Two scans at once would each find the other's image of its own canary.
-        static ONE_SCAN_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _scan = ONE_SCAN_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-        const TAIL: usize = 12;
-        let needle = &self.0[self.0.len() - TAIL..];
-        let own = needle.as_ptr() as u64;
-        let maps = std::fs::read_to_string("/proc/self/maps").expect("read /proc/self/maps");
-        let mem = std::fs::File::open("/proc/self/mem").expect("open /proc/self/mem");
-        let mut found = Vec::new();
-        for line in maps.lines() {
-            let mut fields = line.split_whitespace();
-            let (Some(range), Some(perms)) = (fields.next(), fields.next()) else {
-                continue;
-            };
-            if !perms.starts_with("rw") {
-                continue;
-            }
-            let Some((start, end)) = range.split_once('-') else {
-                continue;
-            };
-            let (Ok(start), Ok(end)) =
-                (u64::from_str_radix(start, 16), u64::from_str_radix(end, 16))
-            else {
-                continue;
-            };
-            let mut region = vec![0u8; usize::try_from(end - start).expect("region size")];
-            if mem.read_exact_at(&mut region, start).is_err() {
-                continue;
-            }
-            // The scan buffer may lie inside the region it copies, and then holds an image of
-            // memory it already read: hits there are echoes, not copies.
-            let scratch = region.as_ptr() as u64..region.as_ptr() as u64 + region.len() as u64;
-            for (offset, window) in region.windows(needle.len()).enumerate() {
-                let at = start + offset as u64;
-                if window == needle && at != own && !scratch.contains(&at) {
-                    found.push(format!("{at:#x} in {line}"));
-                }
-            }
-            // The scan buffer itself must not become the next region's false positive.
-            zeroize::Zeroize::zeroize(&mut region);
-        }
-        found
-    }
 }
 
 #[test]

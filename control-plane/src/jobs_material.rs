@@ -152,6 +152,7 @@ fn job_record(tx: &Tx<'_>, key: &DataKey, r: &RecordRow) -> Result<JobRecord, St
         user: r.username.clone(),
         domain: record_domain(r),
         windows,
+        unix: r.unix.clone(),
         login,
         address_ranges: r
             .ips

@@ -833,6 +833,7 @@ async fn a_claimed_job_carries_the_matched_records_envelopes() {
                 comments: String::new(),
                 unix_auth: Some(sealscan_protocols::appliance::UnixAuth::Password),
                 windows: None,
+                unix: None,
                 migration: None,
                 migration_reason: None,
                 created_by: "alice".into(),

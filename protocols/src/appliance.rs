@@ -250,6 +250,143 @@ pub struct WindowsOptions {
     pub host_names: Vec<String>,
 }
 
+/// How a Unix record trusts the target's SSH host key (docs/unix-logins.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum HostKeyPolicy {
+    /// The appliance learns the key on first contact and refuses any other afterwards.
+    #[default]
+    Pin,
+    /// Only the keys in `known_host_keys` are accepted.
+    Known,
+    /// No check: any key is accepted (shown in the record and in every result).
+    Off,
+}
+
+impl HostKeyPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostKeyPolicy::Pin => "pin",
+            HostKeyPolicy::Known => "known",
+            HostKeyPolicy::Off => "off",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "pin" => Some(HostKeyPolicy::Pin),
+            "known" => Some(HostKeyPolicy::Known),
+            "off" => Some(HostKeyPolicy::Off),
+            _ => None,
+        }
+    }
+}
+
+/// A Unix record's SSH options.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct UnixOptions {
+    #[serde(default)]
+    pub host_key_policy: HostKeyPolicy,
+    /// For `known`: public host keys as OpenSSH writes them (`ssh-ed25519 AAAA... [comment]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub known_host_keys: Vec<String>,
+    /// How to become root after the login.
+    #[serde(default)]
+    pub delegation: Delegation,
+    /// Which password sudo gets (sudo and sudo_su); su always takes `delegation_password`.
+    #[serde(default)]
+    pub delegation_password: DelegationPassword,
+    /// Key logins: an OpenSSH user certificate for the record's key, as `ssh-keygen -s`
+    /// writes it (`ssh-ed25519-cert-v01@openssh.com AAAA...`). Public, so not a secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
+}
+
+/// Root delegation after a Unix login.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Delegation {
+    #[default]
+    None,
+    Sudo,
+    /// `su -` with root's password (the record's `delegation_password` secret).
+    Su,
+    /// `sudo su -`: sudo's password, then su as root (no second password).
+    SudoSu,
+}
+
+/// Which password answers sudo's prompt.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DelegationPassword {
+    /// The login password (password records only).
+    #[default]
+    Login,
+    /// The record's own sealed `delegation_password` secret.
+    Separate,
+    /// None: the account has NOPASSWD; a prompt is a failure.
+    None,
+}
+
+impl Delegation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delegation::None => "none",
+            Delegation::Sudo => "sudo",
+            Delegation::Su => "su",
+            Delegation::SudoSu => "sudo_su",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            Delegation::None,
+            Delegation::Sudo,
+            Delegation::Su,
+            Delegation::SudoSu,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == name)
+    }
+}
+
+impl DelegationPassword {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DelegationPassword::Login => "login",
+            DelegationPassword::Separate => "separate",
+            DelegationPassword::None => "none",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            DelegationPassword::Login,
+            DelegationPassword::Separate,
+            DelegationPassword::None,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == name)
+    }
+}
+
+impl UnixOptions {
+    /// Whether the record carries its own `delegation_password` secret.
+    pub fn needs_delegation_secret(&self) -> bool {
+        match self.delegation {
+            Delegation::None => false,
+            Delegation::Su => true,
+            Delegation::Sudo | Delegation::SudoSu => {
+                self.delegation_password == DelegationPassword::Separate
+            }
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct JobRecord {
@@ -261,6 +398,10 @@ pub struct JobRecord {
     pub domain: Option<String>,
     #[serde(default)]
     pub windows: Option<WindowsOptions>,
+    /// Unix records: host-key trust (and, later, root delegation). Absent means the
+    /// defaults: host keys pinned on first contact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unix: Option<UnixOptions>,
     pub login: RecordLogin,
     /// The record's IP list as inclusive address ranges, for matching a host-name target by
     /// the address the agent resolves it to. Empty for records without IPs.
@@ -330,6 +471,8 @@ pub enum SecretFieldName {
     PrivateKey,
     Passphrase,
     VaultPassword,
+    /// Unix root delegation: sudo's own password, or root's password for su.
+    DelegationPassword,
 }
 
 impl SecretFieldName {
@@ -340,6 +483,7 @@ impl SecretFieldName {
             "private_key" => SecretFieldName::PrivateKey,
             "passphrase" => SecretFieldName::Passphrase,
             "vault_password" => SecretFieldName::VaultPassword,
+            "delegation_password" => SecretFieldName::DelegationPassword,
             _ => return None,
         })
     }
@@ -350,6 +494,7 @@ impl SecretFieldName {
             SecretFieldName::PrivateKey => "private_key",
             SecretFieldName::Passphrase => "passphrase",
             SecretFieldName::VaultPassword => "vault_password",
+            SecretFieldName::DelegationPassword => "delegation_password",
         }
     }
 }

@@ -13,6 +13,7 @@
 
 pub mod appliance;
 pub mod envelope;
+pub mod host_key;
 pub mod identity;
 pub mod ntlm;
 pub mod results;

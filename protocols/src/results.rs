@@ -46,6 +46,8 @@ pub enum Step {
     Authentication,
     /// The proof-of-session read after a successful login.
     Session,
+    /// Becoming root after the login (sudo, su), as the record asks.
+    Delegation,
 }
 
 impl fmt::Display for Step {
@@ -62,6 +64,7 @@ impl fmt::Display for Step {
             Step::HostKey => "host key",
             Step::Authentication => "authentication",
             Step::Session => "session",
+            Step::Delegation => "delegation",
         };
         f.write_str(name)
     }

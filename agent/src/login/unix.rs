@@ -13,14 +13,20 @@
 //! `CString` copies ssh2's safe wrappers would make and drop unwiped.
 
 mod auth;
+mod delegate;
 mod keyfile;
 mod proof;
+mod trust;
 mod watchdog;
+
+pub use delegate::{Elevation, SudoPassword};
+pub use trust::HostKeyTrust;
 
 use super::Target;
 use crate::secret::SecretBytes;
 use keyfile::KeyInfo;
 use libssh2_sys as raw;
+use sealscan_protocols::host_key::HostKey;
 use sealscan_protocols::results::{LoginKind, LoginOutcome, Status, Step};
 use ssh2::{ErrorCode, Session};
 use std::collections::BTreeMap;
@@ -35,6 +41,8 @@ const WATCHDOG_GRACE: Duration = Duration::from_millis(500);
 pub struct UnixCredential {
     pub user: String,
     pub secret: UnixSecret,
+    /// How to become root after the login; None stays the login user.
+    pub elevation: Option<Elevation>,
 }
 
 #[derive(Debug)]
@@ -45,14 +53,17 @@ pub enum UnixSecret {
     PrivateKey {
         key: SecretBytes,
         passphrase: Option<SecretBytes>,
+        /// An OpenSSH certificate for the key (`ssh-ed25519-cert-v01@openssh.com AAAA...`),
+        /// offered instead of the bare public key.
+        certificate: Option<String>,
     },
 }
 
-/// Logs in to `target` with `credential`, bounded by `target.timeout`. Blocking: the agent
-/// runs it on a blocking thread.
-pub fn login(target: &Target, credential: &UnixCredential) -> LoginOutcome {
+/// Logs in to `target` with `credential`, bounded by `target.timeout`, after checking the
+/// server's host key as `trust` says. Blocking: the agent runs it on a blocking thread.
+pub fn login(target: &Target, credential: &UnixCredential, trust: &HostKeyTrust) -> LoginOutcome {
     let mut facts = BTreeMap::new();
-    match attempt(target, credential, &mut facts) {
+    match attempt(target, credential, trust, &mut facts) {
         Ok(method) => {
             let mut outcome = LoginOutcome::passed(LoginKind::Unix, &credential.user, method);
             outcome.facts = facts;
@@ -122,6 +133,7 @@ enum Plan<'a> {
     Key {
         key: &'a SecretBytes,
         passphrase: Option<&'a SecretBytes>,
+        certificate: Option<&'a str>,
         info: KeyInfo,
     },
 }
@@ -129,10 +141,10 @@ enum Plan<'a> {
 fn attempt(
     target: &Target,
     credential: &UnixCredential,
+    trust: &HostKeyTrust,
     facts: &mut BTreeMap<String, String>,
 ) -> Result<String, Stop> {
     let deadline = Deadline::new(target.timeout);
-    let user = credential.user.as_str();
     // Credential problems are found before connecting, so they never reach the peer.
     let plan = plan(credential)?;
     let stream = connect(target, &deadline)?;
@@ -142,7 +154,19 @@ fn attempt(
     // libssh2's own timeout normally ends a stuck call first, with its precise words; the
     // watchdog is the backstop for many calls in a row, so it waits a little longer.
     let watchdog = watchdog::Watchdog::arm(&stream, left + WATCHDOG_GRACE);
-    let result = converse(target, user, &plan, stream, &deadline, facts);
+    let elevation = credential.elevation.as_ref();
+    if let (
+        Some(Elevation::Sudo(SudoPassword::Login) | Elevation::SudoSu(SudoPassword::Login)),
+        Plan::Key { .. },
+    ) = (elevation, &plan)
+    {
+        return Err(Stop::failed(
+            Step::Delegation,
+            "the record gives sudo the login password, but it logs in with a key: give sudo \
+             its own password or NOPASSWD",
+        ));
+    }
+    let result = converse(target, credential, &plan, trust, stream, &deadline, facts);
     match result {
         Err(stop) if watchdog.fired() && stop.status != Status::TimedOut => {
             Err(stop.ran_out(&deadline))
@@ -154,12 +178,15 @@ fn attempt(
 /// Everything after the TCP connection: handshake, authentication, proof of session.
 fn converse(
     target: &Target,
-    user: &str,
+    credential: &UnixCredential,
     plan: &Plan<'_>,
+    trust: &HostKeyTrust,
     stream: TcpStream,
     deadline: &Deadline,
     facts: &mut BTreeMap<String, String>,
 ) -> Result<String, Stop> {
+    let user = credential.user.as_str();
+    let elevation = credential.elevation.as_ref();
     let mut session = Session::new().map_err(|e| {
         Stop::failed(
             Step::Negotiate,
@@ -172,12 +199,16 @@ fn converse(
         .handshake()
         .map_err(|e| handshake_failure(target, deadline, &e))?;
     proof::server_facts(&session, facts);
-    if proof::host_key_fingerprint(&session).is_none() {
+    let Some(presented) = session
+        .host_key()
+        .and_then(|(blob, _)| HostKey::from_blob(blob))
+    else {
         return Err(Stop::failed(
             Step::HostKey,
             "the server presented no host key",
         ));
-    }
+    };
+    trust::check(trust, target, &presented, facts)?;
 
     deadline.apply(&session, Step::Authentication)?;
     let offered = match session.auth_methods(user) {
@@ -202,22 +233,52 @@ fn converse(
     deadline
         .apply(&session, Step::Session)
         .map_err(|s| s.with_method(&method))?;
-    proof::session_facts(&session, facts).map_err(|e| {
-        let status = if e.timed_out {
+    // After the login, every failure says that the login itself worked.
+    let after_login = |step: Step, timed_out: bool, what: &str, detail: &str| {
+        let status = if timed_out {
             Status::TimedOut
         } else {
             Status::Failed
         };
         Stop::new(
             status,
-            Step::Session,
-            format!(
-                "logged in as {user} with {method}, but the proof-of-session read failed: {}",
-                e.detail
-            ),
+            step,
+            format!("logged in as {user} with {method}, but {what}: {detail}"),
         )
         .with_method(&method)
+    };
+    proof::session_facts(&session, facts).map_err(|e| {
+        after_login(
+            Step::Session,
+            e.timed_out,
+            "the proof-of-session read failed",
+            &e.detail,
+        )
     })?;
+    let method = match elevation {
+        None => method,
+        Some(elevation) => {
+            deadline
+                .apply(&session, Step::Delegation)
+                .map_err(|s| s.with_method(&method))?;
+            let login_password = match plan {
+                Plan::Password(p) => Some(*p),
+                Plan::Key { .. } => None,
+            };
+            // The login worked; the result still fails, because a scan without root is not
+            // the authenticated scan the record asks for (docs/unix-logins.md).
+            let fact = delegate::elevate(&session, elevation, login_password).map_err(|e| {
+                after_login(
+                    Step::Delegation,
+                    e.timed_out,
+                    "root delegation failed",
+                    &e.detail,
+                )
+            })?;
+            facts.insert("delegation".into(), fact);
+            format!("{method} + {}", elevation.name())
+        }
+    };
     let _ = session.disconnect(None, "sealscan: done", None);
     Ok(method)
 }
@@ -233,7 +294,11 @@ fn plan(credential: &UnixCredential) -> Result<Plan<'_>, Stop> {
     }
     match &credential.secret {
         UnixSecret::Password(password) => Ok(Plan::Password(password)),
-        UnixSecret::PrivateKey { key, passphrase } => {
+        UnixSecret::PrivateKey {
+            key,
+            passphrase,
+            certificate,
+        } => {
             let info = keyfile::inspect(key)
                 .map_err(|e| bad(format!("the private key cannot be used: {e}")))?;
             if info.encrypted && passphrase.is_none() {
@@ -245,9 +310,19 @@ fn plan(credential: &UnixCredential) -> Result<Plan<'_>, Stop> {
             if passphrase.as_ref().is_some_and(|p| p.expose().contains(&0)) {
                 return Err(bad("the key passphrase contains a NUL byte".into()));
             }
+            let certificate = certificate.as_deref().map(str::trim);
+            if let Some(cert) = certificate {
+                let kind = cert.split_whitespace().next().unwrap_or_default();
+                if !kind.ends_with("-cert-v01@openssh.com") || cert.contains('\0') {
+                    return Err(bad("the certificate is not an OpenSSH certificate line \
+                         (TYPE-cert-v01@openssh.com BASE64, as ssh-keygen -s writes it)"
+                        .into()));
+                }
+            }
             Ok(Plan::Key {
                 key,
                 passphrase: passphrase.as_ref(),
+                certificate,
                 info,
             })
         }
@@ -385,11 +460,16 @@ fn authenticate(
         Plan::Key {
             key,
             passphrase,
+            certificate,
             info,
         } => {
-            let method = match info.key_type {
-                Some(kind) => format!("publickey ({kind})"),
-                None => "publickey".to_string(),
+            let method = match (certificate, info.key_type) {
+                (Some(cert), _) => format!(
+                    "publickey ({})",
+                    cert.split_whitespace().next().unwrap_or_default()
+                ),
+                (None, Some(kind)) => format!("publickey ({kind})"),
+                (None, None) => "publickey".to_string(),
             };
             if !offers("publickey") {
                 return Err(Stop::failed(
@@ -404,7 +484,7 @@ fn authenticate(
             let armour = info.armour.name();
             // An unencrypted key ignores a passphrase; libssh2 would too, but say so plainly.
             let passphrase = passphrase.filter(|_| info.encrypted);
-            auth::publickey(session, user, key, passphrase).map_err(|e| {
+            auth::publickey(session, user, key, passphrase, *certificate).map_err(|e| {
                 let what = match code(&e) {
                     // libssh2 says -16 for OpenSSH and PEM keys, -48 for PKCS#8 ones.
                     raw::LIBSSH2_ERROR_FILE | raw::LIBSSH2_ERROR_KEYFILE_AUTH_FAILED

@@ -2,8 +2,8 @@
 //! them, and how the API shows them (secrets by name and model only, never their value).
 use schemars::JsonSchema;
 use sealscan_protocols::appliance::{
-    LoginType, RecordKind, SecretField, SecretValue, UnixAuth, WindowsAuthProtocol,
-    WindowsDomainType,
+    Delegation, DelegationPassword, HostKeyPolicy, LoginType, RecordKind, SecretField, SecretValue,
+    UnixAuth, UnixOptions, WindowsAuthProtocol, WindowsDomainType,
 };
 use sealscan_protocols::smb2::Dialect;
 use serde::{Deserialize, Serialize};
@@ -68,6 +68,8 @@ pub struct CreateRecord {
     pub unix_auth: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub windows: Option<WindowsInput>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unix: Option<UnixInput>,
     #[serde(default)]
     pub secrets: Vec<SecretField>,
 }
@@ -131,6 +133,31 @@ impl Default for WindowsInput {
     }
 }
 
+/// Unix records' SSH options; in an update, what is absent keeps its value.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnixInput {
+    /// "pin" (default), "known" or "off".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<HostKeyPolicy>")]
+    pub host_key_policy: Option<String>,
+    /// For "known": host public keys as OpenSSH writes them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known_host_keys: Option<Vec<String>>,
+    /// Key logins: an OpenSSH user certificate for the key; "" removes it in an update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
+    /// "none" (default), "sudo", "su" or "sudo_su".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Delegation>")]
+    pub delegation: Option<String>,
+    /// sudo's password: "login" (default), "separate" (the `delegation_password` secret) or
+    /// "none" (NOPASSWD). su always takes `delegation_password` (root's password).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<DelegationPassword>")]
+    pub delegation_password: Option<String>,
+}
+
 /// `POST /vaults`.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -191,6 +218,8 @@ pub struct UpdateRecord {
     pub unix_auth: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub windows: Option<WindowsPatch>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unix: Option<UnixInput>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<SecretField>,
 }
@@ -324,6 +353,8 @@ pub struct RecordView {
     pub comments: String,
     pub unix_auth: Option<UnixAuth>,
     pub windows: Option<WindowsSettings>,
+    /// Unix records: host-key trust, certificate and root delegation.
+    pub unix: Option<UnixOptions>,
     pub migration: Option<String>,
     pub migration_reason: Option<String>,
     pub created_by: String,

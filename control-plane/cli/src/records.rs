@@ -8,16 +8,16 @@ use base64::engine::general_purpose::STANDARD;
 use rand::RngCore;
 use sealscan_api::ncsm::{NcsmStateName, NcsmStatus};
 use sealscan_api::records::{
-    CreateRecord, CreateVault, Deleted, RecordList, RecordView, SecretInfo, UpdateRecord,
-    UpdateVault, VaultList, VaultView, WindowsInput, WindowsPatch,
+    CreateRecord, CreateVault, Deleted, RecordList, RecordView, SecretInfo, UnixInput,
+    UpdateRecord, UpdateVault, VaultList, VaultView, WindowsInput, WindowsPatch, WindowsSettings,
 };
 use sealscan_api::users::{OwnerUnit, UnitRequest};
 use sealscan_cli::args::records::{
-    CreateRecordArgs, NcsmCmd, RecordsCmd, UpdateRecordArgs, UpdateVaultArgs, VaultSecretArgs,
-    VaultsCmd,
+    CreateRecordArgs, NcsmCmd, RecordsCmd, UnixArgs, UpdateRecordArgs, UpdateVaultArgs,
+    VaultSecretArgs, VaultsCmd,
 };
 use sealscan_protocols::appliance::{
-    SecretField, SecretFieldName, SecretValue, UnixAuth, WireSecret,
+    SecretField, SecretFieldName, SecretValue, UnixAuth, WindowsAuthProtocol, WireSecret,
 };
 use sealscan_protocols::envelope::{self, Binding};
 use std::io::Write;
@@ -112,7 +112,12 @@ pub async fn records(ctx: &Ctx, cmd: RecordsCmd) -> R<()> {
         RecordsCmd::Unit { id, unit, none: _ } => set_unit(ctx, "records", &id, unit).await?,
         RecordsCmd::Show { id } => {
             let v: RecordView = ctx.api()?.record(&id).await?;
-            ctx.out(&v, print_kv);
+            ctx.out(&v, |v| {
+                print_kv(v);
+                if let Some(line) = v.windows.as_ref().map(windows_auth_line) {
+                    println!("{line}");
+                }
+            });
         }
         RecordsCmd::Delete { id } => {
             let v: Deleted = ctx.api()?.delete_record(&id).await?;
@@ -199,8 +204,17 @@ async fn create_record(ctx: &Ctx, a: CreateRecordArgs) -> R<()> {
                 secrets.add(SecretFieldName::Password, p.expose().as_bytes())?;
             }
         }
+        if let Some(prompt) = delegation_prompt(
+            a.unix.delegation.as_deref(),
+            a.unix.delegation_password.as_deref(),
+            &a.user,
+        ) {
+            let p = ctx.new_secret(&prompt)?;
+            secrets.add(SecretFieldName::DelegationPassword, p.expose().as_bytes())?;
+        }
     }
     let secrets = secrets.fields;
+    let unix = unix_options(&a.unix)?;
     let VaultSecretArgs {
         vault,
         secret_name,
@@ -225,8 +239,13 @@ async fn create_record(ctx: &Ctx, a: CreateRecordArgs) -> R<()> {
             service_selected: a.service_selected,
             require_signing: a.require_signing,
             min_smb_version: a.min_smb_version.clone(),
+            auth_protocol: a.auth_protocol.clone(),
+            realm: a.realm.clone(),
+            kdcs: a.kdcs.clone(),
+            host_names: a.host_names.clone(),
             ..WindowsInput::default()
         }),
+        unix,
         kind: a.kind.clone(),
         title: a.title,
         user: a.user.clone(),
@@ -450,6 +469,84 @@ pub async fn ncsm(ctx: &Ctx, cmd: NcsmCmd) -> R<()> {
 }
 
 /// Whether a PATCH body changes nothing (every field absent).
+/// What a Windows record will log in with, in words.
+fn windows_auth_line(w: &WindowsSettings) -> String {
+    let realm = w.realm.as_deref().unwrap_or("?");
+    let kdcs = if w.kdcs.is_empty() {
+        format!("{} (DNS)", realm.to_ascii_lowercase())
+    } else {
+        w.kdcs.join(", ")
+    };
+    match w.auth_protocol {
+        WindowsAuthProtocol::Kerberos => {
+            format!("login: Kerberos only (realm {realm}, KDC {kdcs}); never NTLM")
+        }
+        WindowsAuthProtocol::Negotiate => format!(
+            "login: Kerberos (realm {realm}, KDC {kdcs}), NTLMv2 where Kerberos is not possible"
+        ),
+        WindowsAuthProtocol::Ntlm => "login: NTLMv2".to_string(),
+    }
+}
+
+/// The prompt for a new record's delegation secret, when its delegation takes one.
+fn delegation_prompt(
+    delegation: Option<&str>,
+    password: Option<&str>,
+    user: &str,
+) -> Option<String> {
+    match (delegation, password) {
+        (Some("su"), _) => Some("Root's password (for su): ".into()),
+        (Some("sudo" | "sudo_su"), Some("separate")) => Some(format!("sudo password of {user}: ")),
+        _ => None,
+    }
+}
+
+/// The record's `unix` options from the host-key and delegation flags; None when none was
+/// given. Key files may be `.pub` files or ssh-keyscan output (`HOST TYPE BASE64`): the host
+/// is dropped.
+fn unix_options(a: &UnixArgs) -> R<Option<UnixInput>> {
+    let files = &a.host_key_files;
+    let mut keys = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Failure(format!("cannot read {}: {e}", path.display())))?;
+        for line in text.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let scanned = words.len() >= 3
+                && !words[0].starts_with("ssh-")
+                && !words[0].starts_with("ecdsa-");
+            keys.push(if scanned {
+                words[1..].join(" ")
+            } else {
+                line.to_string()
+            });
+        }
+    }
+    if !files.is_empty() && keys.is_empty() {
+        return Err(Failure("the --host-key-file files hold no key".into()));
+    }
+    let certificate = match &a.certificate_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| Failure(format!("cannot read {}: {e}", path.display())))?
+                .trim()
+                .to_string(),
+        ),
+        None => None,
+    };
+    let unix = UnixInput {
+        host_key_policy: a.host_key_policy.clone(),
+        known_host_keys: (!files.is_empty()).then_some(keys),
+        certificate,
+        delegation: a.delegation.clone(),
+        delegation_password: a.delegation_password.clone(),
+    };
+    Ok((!is_empty_patch(&unix)).then_some(unix))
+}
+
 fn is_empty_patch<T: serde::Serialize>(patch: &T) -> bool {
     serde_json::to_string(patch).is_ok_and(|text| text == "{}")
 }
@@ -469,6 +566,10 @@ async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
         service_selected: a.service_selected,
         require_signing: a.require_signing,
         min_smb_version: a.min_smb_version.clone(),
+        auth_protocol: a.auth_protocol.clone(),
+        realm: a.realm.clone(),
+        kdcs: a.kdcs.clone(),
+        host_names: a.host_names.clone(),
         ..WindowsPatch::default()
     };
     let mut body = UpdateRecord {
@@ -492,9 +593,11 @@ async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
             secret_auth
         },
         windows: (!is_empty_patch(&windows)).then_some(windows),
+        unix: unix_options(&a.unix)?,
         secrets: Vec::new(),
     };
-    let asks_secret = a.password || a.private_key_file.is_some() || a.passphrase;
+    let asks_secret =
+        a.password || a.private_key_file.is_some() || a.passphrase || a.delegation_secret;
     if !asks_secret && is_empty_patch(&body) {
         return Err(Failure(
             "nothing to change: give at least one option (see sealscan records update --help)"
@@ -551,6 +654,10 @@ async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
         if a.passphrase {
             let p = ctx.new_secret("Passphrase of the private key: ")?;
             secrets.add(SecretFieldName::Passphrase, p.expose().as_bytes())?;
+        }
+        if a.delegation_secret {
+            let p = ctx.new_secret("Delegation password (sudo's own, or root's for su): ")?;
+            secrets.add(SecretFieldName::DelegationPassword, p.expose().as_bytes())?;
         }
         body.secrets = secrets.fields;
     }

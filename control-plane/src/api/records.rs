@@ -96,6 +96,7 @@ fn record_draft(req: CreateRecord) -> DomainResult<RecordDraft> {
         comments: req.comments,
         unix_auth: req.unix_auth.as_deref().map(unix_auth).transpose()?,
         windows,
+        unix: req.unix,
         secrets: req.secrets,
     })
 }
@@ -129,6 +130,7 @@ fn record_patch(req: UpdateRecord) -> DomainResult<RecordPatch> {
         comments: req.comments,
         unix_auth: req.unix_auth.as_deref().map(unix_auth).transpose()?,
         windows,
+        unix: req.unix,
         secrets: req.secrets,
     })
 }
@@ -206,6 +208,7 @@ fn record_view(tx: &Tx<'_>, r: &RecordRow) -> ApiResult<RecordView> {
         comments: r.comments.clone(),
         unix_auth: r.unix_auth,
         windows: r.windows.clone(),
+        unix: r.unix.clone(),
         migration: r.migration.clone(),
         migration_reason: r.migration_reason.clone(),
         created_by: r.created_by.clone(),

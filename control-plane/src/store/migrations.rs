@@ -11,6 +11,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (101, V101),
     (200, super::records::V200),
     (201, super::records::V201),
+    (202, super::records::V202),
     (240, super::records::V240),
     (300, super::units::V300),
 ];

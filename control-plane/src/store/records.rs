@@ -6,12 +6,15 @@ use super::tx::{Tx, flag};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Row, params};
 pub use sealscan_api::records::WindowsSettings;
-use sealscan_protocols::appliance::{LoginType, RecordKind, UnixAuth};
+use sealscan_protocols::appliance::{LoginType, RecordKind, UnixAuth, UnixOptions};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// Vault logins may name the secret by Secret Server's id instead of its name.
 pub(super) const V201: &str = "ALTER TABLE auth_records ADD COLUMN secret_id INTEGER;";
+
+/// Unix records' SSH options (host-key trust), JSON of `UnixOptions` or NULL for the defaults.
+pub(super) const V202: &str = "ALTER TABLE auth_records ADD COLUMN unix TEXT;";
 
 /// Records, vaults, legacy ciphertext and the NCSM state (the records side; numbered from 200).
 pub(super) const V200: &str = r#"
@@ -94,6 +97,8 @@ pub struct RecordRow {
     /// secret's fields to log in with; None takes the key when the secret holds one.
     pub unix_auth: Option<UnixAuth>,
     pub windows: Option<WindowsSettings>,
+    /// Unix records: host-key trust; rows from before it existed read as the defaults.
+    pub unix: Option<UnixOptions>,
     pub migration: Option<String>,
     pub migration_reason: Option<String>,
     pub created_by: String,
@@ -153,7 +158,7 @@ pub struct SecretOwner {
 
 /// The record's columns, in the order of [`record_values`] and `record_from_row`: with
 /// those two, the one place a new record field is added on the store's side.
-const RECORD_COLUMN_NAMES: [&str; 17] = [
+const RECORD_COLUMN_NAMES: [&str; 18] = [
     "id",
     "kind",
     "title",
@@ -171,6 +176,7 @@ const RECORD_COLUMN_NAMES: [&str; 17] = [
     "created_by",
     "created_at",
     "secret_id",
+    "unix",
 ];
 
 /// What an update never rewrites.
@@ -236,6 +242,7 @@ fn record_values(r: &RecordRow) -> Result<Vec<SqlValue>> {
         text(&r.created_by),
         SqlValue::Integer(r.created_at),
         r.secret_id.map_or(SqlValue::Null, SqlValue::Integer),
+        optional(&r.unix.as_ref().map(json).transpose()?),
     ])
 }
 
@@ -295,9 +302,13 @@ fn name_of<T: Serialize>(v: &T) -> String {
 }
 
 fn record_from_row(r: &Row<'_>) -> rusqlite::Result<RecordRow> {
+    let kind: RecordKind = variant(r, 1, "auth_records.kind")?;
+    let unix: Option<UnixOptions> = json_column(r, 17, "auth_records.unix")?;
     Ok(RecordRow {
         id: r.get(0)?,
-        kind: variant(r, 1, "auth_records.kind")?,
+        // Unix rows from before the column existed read as the defaults.
+        unix: unix.or_else(|| (kind == RecordKind::Unix).then(UnixOptions::default)),
+        kind,
         title: r.get(2)?,
         username: r.get(3)?,
         ips: json_column(r, 4, "auth_records.ips")?,
@@ -706,6 +717,7 @@ mod tests {
             secret_name: Some("root".into()),
             folder: None,
             secret_id: None,
+            unix: None,
             comments: String::new(),
             unix_auth: Some(UnixAuth::PrivateKey),
             windows: None,

@@ -1,15 +1,22 @@
 //! P2: Unix logins per second against a loopback sshd, the agent's login (handshake,
 //! password, `uname -a` and `/etc/os-release`) beside the OpenSSH client doing the same work
-//! through sshpass, at the same concurrency and the same number of logins.
+//! through sshpass, at the same concurrency and the same number of logins; then the same with
+//! root delegation (sudo) against a container target.
 
+use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
+use sealscan_agent::known_hosts::KnownHosts;
 use sealscan_agent::login::Target;
-use sealscan_agent::login::unix::{UnixCredential, UnixSecret, login};
+use sealscan_agent::login::unix::{
+    Elevation, HostKeyTrust, SudoPassword, UnixCredential, UnixSecret, login,
+};
 use sealscan_protocols::results::Status;
 use sealscan_protocols::secret::SecretBytes;
+use sealscan_test_peers::root_target::{self, Account, RootTarget};
 use sealscan_test_peers::sshd::{Sshd, SshdOptions};
 use sealscan_test_peers::system::{ensure_packages, ensure_user};
 
@@ -19,6 +26,26 @@ const USER: &str = "sealbench";
 // The password of a local account this benchmark creates for itself on a test machine.
 const PASSWORD: &str = "Bench-login-pw-9!";
 const PROOF: &str = "uname -a; cat /etc/os-release";
+// root's password in the benchmark's own container target.
+const ROOT_PASSWORD: &str = "Bench-root-pw-4!";
+const SSH_OPTIONS: [&str; 12] = [
+    "ssh",
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "LogLevel=ERROR",
+    "-o",
+    "PubkeyAuthentication=no",
+    "-o",
+    "PreferredAuthentications=password",
+    "-oNumberOfPasswordPrompts=1",
+];
+
+/// Pinned, as records are by default: the first login learns the key, the rest check it.
+static TRUST: LazyLock<HostKeyTrust> =
+    LazyLock::new(|| HostKeyTrust::Pin(Arc::new(KnownHosts::in_memory())));
 
 /// (concurrency, logins) per level.
 pub const LEVELS: [(usize, usize); 3] = [(1, 64), (8, 256), (32, 256)];
@@ -36,32 +63,143 @@ pub fn run(levels: &[(usize, usize)]) -> Result<Vec<Row>, String> {
 
     let mut rows = Vec::new();
     for &(concurrency, logins) in levels {
-        // Alternating rounds so drift on the machine touches both sides alike.
-        let mut ours = Vec::new();
-        let mut base = Vec::new();
-        for _ in 0..2 {
-            ours.push(pool(concurrency, logins, || agent_login(port))?);
-            base.push(pool(concurrency, logins, || openssh_login(port))?);
-        }
-        let (ours, base) = (median(ours), median(base));
-        let ratio = ours / base;
-        let (target, verdict) = if concurrency >= 8 {
-            ("≥ 1.5x OpenSSH", Row::verdict_for(ratio >= 1.5))
-        } else {
-            ("(none at c=1)", Verdict::Info)
-        };
-        let row = Row::new(
-            format!("P2 c={concurrency}"),
-            format!("{ours:.1} logins/s ({ratio:.2}x), {logins} logins"),
-            format!("{base:.1} logins/s (sshpass+ssh)"),
-            target,
-            verdict,
-        );
-        row.print();
-        rows.push(row);
+        rows.push(level(
+            ("P2", "logins/s", "sshpass+ssh"),
+            concurrency,
+            logins,
+            || agent_login(port),
+            || openssh_login(port),
+        )?);
     }
     drop(sshd);
+    rows.extend(run_with_sudo(levels)?);
     Ok(rows)
+}
+
+/// P2 with root delegation: the same logins followed by `sudo -S id -u` with the login
+/// password, against the systemd container target (sudoers set there), beside `sshpass ssh
+/// ... sudo -S id -u` doing the same work. c=32 is left out: the container's sshd and sudo,
+/// not the clients, are the limit there.
+fn run_with_sudo(levels: &[(usize, usize)]) -> Result<Vec<Row>, String> {
+    RootTarget::start(
+        ROOT_PASSWORD,
+        &[Account {
+            name: USER,
+            password: PASSWORD,
+            sudoers: Some("ALL=(ALL) ALL"),
+            requiretty: false,
+        }],
+    );
+    let (host, port) = (root_target::ADDRESS, root_target::PORT);
+    sudo_login(host, port)?;
+    openssh_sudo(host, port)?;
+    let mut rows = Vec::new();
+    for &(concurrency, logins) in levels.iter().filter(|(c, _)| *c <= 8) {
+        rows.push(level(
+            ("P2 sudo", "logins+sudo/s", "sshpass+ssh+sudo -S"),
+            concurrency,
+            logins.min(128).max(concurrency),
+            || sudo_login(host, port),
+            || openssh_sudo(host, port),
+        )?);
+    }
+    Ok(rows)
+}
+
+fn sudo_login(host: &str, port: u16) -> Result<(), String> {
+    let target = Target {
+        host: host.into(),
+        port,
+        timeout: Duration::from_secs(60),
+    };
+    let credential = UnixCredential {
+        user: USER.into(),
+        secret: UnixSecret::Password(SecretBytes::copy_from(PASSWORD.as_bytes())),
+        elevation: Some(Elevation::Sudo(SudoPassword::Login)),
+    };
+    let outcome = login(&target, &credential, &TRUST);
+    if outcome.status == Status::Passed {
+        Ok(())
+    } else {
+        Err(format!(
+            "agent login with sudo did not pass: {:?} {:?}",
+            outcome.status, outcome.cause
+        ))
+    }
+}
+
+/// The baseline: sshpass gives ssh the login password, and sudo reads the same password from
+/// the session's standard input (`-S`), as a shell script would do it.
+fn openssh_sudo(host: &str, port: u16) -> Result<(), String> {
+    let mut child = Command::new("sshpass")
+        .arg("-e")
+        .env("SSHPASS", PASSWORD)
+        .args(SSH_OPTIONS)
+        .arg("-p")
+        .arg(port.to_string())
+        .arg(format!("{USER}@{host}"))
+        .arg(format!("{PROOF}; sudo -S -p '' id -u"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run sshpass/ssh: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(format!("{PASSWORD}\n").as_bytes())
+            .map_err(|e| format!("cannot write to ssh: {e}"))?;
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| format!("waiting for ssh: {e}"))?;
+    let uid = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .map(str::trim)
+        .map(str::to_string);
+    if out.status.success() && uid.as_deref() == Some("0") {
+        Ok(())
+    } else {
+        Err(format!(
+            "sshpass+ssh+sudo failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// One level: `logins` each way in two alternating rounds (so drift on the machine touches
+/// both sides alike), the medians side by side. `names` is (figure, unit, baseline).
+fn level(
+    names: (&str, &str, &str),
+    concurrency: usize,
+    logins: usize,
+    ours: impl Fn() -> Result<(), String> + Sync,
+    baseline: impl Fn() -> Result<(), String> + Sync,
+) -> Result<Row, String> {
+    let (figure, unit, base_name) = names;
+    let mut ours_rounds = Vec::new();
+    let mut base_rounds = Vec::new();
+    for _ in 0..2 {
+        ours_rounds.push(pool(concurrency, logins, &ours)?);
+        base_rounds.push(pool(concurrency, logins, &baseline)?);
+    }
+    let (ours, base) = (median(ours_rounds), median(base_rounds));
+    let ratio = ours / base;
+    let (target, verdict) = if concurrency >= 8 {
+        ("≥ 1.5x OpenSSH", Row::verdict_for(ratio >= 1.5))
+    } else {
+        ("(none at c=1)", Verdict::Info)
+    };
+    let row = Row::new(
+        format!("{figure} c={concurrency}"),
+        format!("{ours:.1} {unit} ({ratio:.2}x), {logins} logins"),
+        format!("{base:.1} {unit} ({base_name})"),
+        target,
+        verdict,
+    );
+    row.print();
+    Ok(row)
 }
 
 /// `logins` attempts spread over `concurrency` threads; logins per second over the whole
@@ -106,8 +244,9 @@ fn agent_login(port: u16) -> Result<(), String> {
     let credential = UnixCredential {
         user: USER.into(),
         secret: UnixSecret::Password(SecretBytes::copy_from(PASSWORD.as_bytes())),
+        elevation: None,
     };
-    let outcome = login(&target, &credential);
+    let outcome = login(&target, &credential, &TRUST);
     if outcome.status == Status::Passed {
         Ok(())
     } else {
@@ -123,22 +262,8 @@ fn openssh_login(port: u16) -> Result<(), String> {
     command
         .arg("-e")
         .env("SSHPASS", PASSWORD)
-        .args([
-            "ssh",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-            "-o",
-            "PubkeyAuthentication=no",
-            "-o",
-            "PreferredAuthentications=password",
-            "-o",
-            "NumberOfPasswordPrompts=1",
-            "-p",
-        ])
+        .args(SSH_OPTIONS)
+        .arg("-p")
         .arg(port.to_string())
         .arg(format!("{USER}@127.0.0.1"))
         .arg(PROOF);

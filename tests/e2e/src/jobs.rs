@@ -38,6 +38,7 @@ pub fn unix_record(id: &str, user: &str, secrets: Vec<SecretField>) -> JobRecord
         user: user.into(),
         domain: None,
         windows: None,
+        unix: None,
         login: RecordLogin::Basic { secrets },
         address_ranges: Vec::new(),
     }
@@ -68,6 +69,7 @@ pub fn windows_record(
         user: user.into(),
         domain: domain.map(Into::into),
         windows: Some(options),
+        unix: None,
         login,
         address_ranges: Vec::new(),
     }

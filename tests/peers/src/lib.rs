@@ -14,6 +14,7 @@
 pub mod addc;
 pub mod container;
 pub mod faulty;
+pub mod root_target;
 pub mod smbd;
 pub mod sshd;
 pub mod system;

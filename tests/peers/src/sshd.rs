@@ -58,6 +58,7 @@ impl SshdOptions {
 pub struct Sshd {
     child: Child,
     dir: tempfile::TempDir,
+    address: String,
     port: u16,
     log: Arc<Log>,
     /// Source ports of `settle_log` probes, left out of `connections`.
@@ -83,6 +84,13 @@ impl Sshd {
     /// once it prints "Server listening on". Panics with sshd's own words when it does not
     /// come up.
     pub fn start(options: &SshdOptions) -> Sshd {
+        Self::start_at(options, "127.0.0.1", None)
+    }
+
+    /// [`Sshd::start`] listening on `address` (a loopback address), on `port` when given
+    /// (e.g. the port of an sshd that was stopped, to play a replaced host on the same
+    /// address and port), else on a free port. Each start makes a new host key.
+    pub fn start_at(options: &SshdOptions, address: &str, port: Option<u16>) -> Sshd {
         ensure_packages(&["openssh-server"]);
         assert!(
             is_root(),
@@ -100,6 +108,8 @@ impl Sshd {
         let keys_dir = dir.path().join("authorized_keys");
         fs::create_dir(&keys_dir).expect("create authorized_keys dir");
         set_mode(&keys_dir, 0o755);
+        // sshd reads it at each certificate login: empty until a test trusts a CA.
+        fs::write(dir.path().join("user_ca.pub"), "").expect("write user_ca.pub");
         let host_key = dir.path().join("hostkey");
         let status = Command::new("ssh-keygen")
             .args([
@@ -121,14 +131,16 @@ impl Sshd {
         // between, so a bind failure gets a fresh port.
         let mut last_words = String::new();
         for _ in 0..5 {
-            let port = free_loopback_port();
+            let port = port.unwrap_or_else(free_loopback_port);
             let config = dir.path().join("sshd_config");
-            fs::write(&config, config_text(options, dir.path(), port)).expect("write sshd_config");
+            fs::write(&config, config_text(options, dir.path(), address, port))
+                .expect("write sshd_config");
             match spawn(&config, &dir.path().join("sshd.log")) {
                 Ok((child, log)) => {
                     return Sshd {
                         child,
                         dir,
+                        address: address.to_string(),
                         port,
                         log,
                         probes: Mutex::new(Vec::new()),
@@ -142,6 +154,10 @@ impl Sshd {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    pub fn address(&self) -> &str {
+        &self.address
     }
 
     /// The temporary directory holding the configuration, host key and log.
@@ -177,6 +193,13 @@ impl Sshd {
             .open(&path)
             .expect("open authorized_keys file");
         writeln!(file, "{}", public_key_line.trim()).expect("write authorized_keys");
+        set_mode(&path, 0o644);
+    }
+
+    /// Trusts `ca_public_line` to sign user certificates (`TrustedUserCAKeys`).
+    pub fn trust_user_ca(&self, ca_public_line: &str) {
+        let path = self.dir.path().join("user_ca.pub");
+        fs::write(&path, format!("{}\n", ca_public_line.trim())).expect("write user_ca.pub");
         set_mode(&path, 0o644);
     }
 
@@ -265,7 +288,8 @@ impl Sshd {
     /// it answers the client, so once a client has its answer, a probe connection made
     /// afterwards is logged after that decision, and the log is a FIFO pipe.
     pub fn settle_log(&self) {
-        let probe = TcpStream::connect(("127.0.0.1", self.port)).expect("probe connection");
+        let probe =
+            TcpStream::connect((self.address.as_str(), self.port)).expect("probe connection");
         let port = probe.local_addr().expect("probe address").port();
         self.probes
             .lock()
@@ -284,8 +308,11 @@ impl Drop for Sshd {
     }
 }
 
+/// A connection's line names the client's port before the server's address (`Connection from
+/// 127.0.0.1 port P on 127.0.0.61 port 22`); clients to any loopback address come from
+/// 127.0.0.1.
 fn probe_marker(port: u16) -> String {
-    format!("Connection from 127.0.0.1 port {port} ")
+    format!(" port {port} on ")
 }
 
 fn is_attempt_for(line: &str, user: &str) -> bool {
@@ -309,7 +336,7 @@ fn is_attempt_for(line: &str, user: &str) -> bool {
         .any(|w| line.contains(w))
 }
 
-fn config_text(options: &SshdOptions, dir: &Path, port: u16) -> String {
+fn config_text(options: &SshdOptions, dir: &Path, address: &str, port: u16) -> String {
     let yes_no = |b: bool| if b { "yes" } else { "no" };
     let dir = dir.display();
     let force = options
@@ -319,7 +346,7 @@ fn config_text(options: &SshdOptions, dir: &Path, port: u16) -> String {
         .unwrap_or_default();
     let text = format!(
         "Port {port}\n\
-         ListenAddress 127.0.0.1\n\
+         ListenAddress {address}\n\
          HostKey {dir}/hostkey\n\
          PidFile {dir}/sshd.pid\n\
          LogLevel VERBOSE\n\
@@ -328,6 +355,7 @@ fn config_text(options: &SshdOptions, dir: &Path, port: u16) -> String {
          UsePAM {kbd}\n\
          PubkeyAuthentication yes\n\
          AuthorizedKeysFile {dir}/authorized_keys/%u\n\
+         TrustedUserCAKeys {dir}/user_ca.pub\n\
          StrictModes no\n\
          PermitRootLogin no\n\
          MaxStartups 1000:30:1000\n\
@@ -449,4 +477,28 @@ pub fn generate_key(dir: &Path, key_type: &str, format: KeyFormat, passphrase: &
         private: fs::read(&path).expect("read private key"),
         public: fs::read_to_string(format!("{}.pub", path.display())).expect("read public key"),
     }
+}
+
+/// Signs `key`'s public half with the CA key `ca` (ssh-keygen -s) as a user certificate for
+/// `principal`; returns the certificate line.
+pub fn sign_user_certificate(dir: &Path, ca: &TestKey, key: &TestKey, principal: &str) -> String {
+    let ca_path = dir.join(format!("ca-{}", ca.public.len()));
+    fs::write(&ca_path, &ca.private).expect("write the CA key");
+    set_mode(&ca_path, 0o600);
+    let public = dir.join("to-sign.pub");
+    fs::write(&public, &key.public).expect("write the public key");
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-s"])
+        .arg(&ca_path)
+        .args(["-I", "sealscan-test", "-n", principal, "-V", "-5m:+1h"])
+        .arg(&public)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ssh-keygen -s");
+    assert!(
+        out.status.success(),
+        "ssh-keygen -s failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    fs::read_to_string(dir.join("to-sign-cert.pub")).expect("read the certificate")
 }

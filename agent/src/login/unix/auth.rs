@@ -183,8 +183,12 @@ pub(super) fn publickey(
     user: &str,
     key: &SecretBytes,
     passphrase: Option<&SecretBytes>,
+    certificate: Option<&str>,
 ) -> Result<(), Error> {
     let key_z = nul_terminated(key);
+    // The certificate is public: libssh2 offers it (its type names the method) and signs with
+    // the private key.
+    let certificate = certificate.map(|c| format!("{c}\n"));
     let passphrase_z = passphrase.map(nul_terminated);
     let mut guard = session.raw();
     let ptr: *mut raw::LIBSSH2_SESSION = &mut *guard;
@@ -195,8 +199,10 @@ pub(super) fn publickey(
             ptr,
             user.as_ptr().cast::<c_char>(),
             user.len(),
-            std::ptr::null(),
-            0,
+            certificate
+                .as_ref()
+                .map_or(std::ptr::null(), |c| c.as_ptr().cast::<c_char>()),
+            certificate.as_ref().map_or(0, String::len),
             key_z.expose().as_ptr().cast::<c_char>(),
             key.len(),
             passphrase_z

@@ -1,10 +1,8 @@
 //! Proof of session: what the server showed before login (banner, host key) and one harmless
 //! read after it (`uname -a`, `/etc/os-release`).
 
-use super::keyfile::{known_key_type, ssh_string};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD_NO_PAD;
-use ssh2::{HashType, Session};
+use sealscan_protocols::host_key::HostKey;
+use ssh2::Session;
 use std::collections::BTreeMap;
 use std::io::Read;
 
@@ -17,21 +15,12 @@ pub(super) fn server_facts(session: &Session, facts: &mut BTreeMap<String, Strin
     if let Some(banner) = session.banner() {
         facts.insert("banner".into(), printable(banner));
     }
-    if let Some(fingerprint) = host_key_fingerprint(session) {
-        facts.insert("host_key".into(), fingerprint);
+    if let Some(key) = session
+        .host_key()
+        .and_then(|(blob, _)| HostKey::from_blob(blob))
+    {
+        facts.insert("host_key".into(), printable(&key.to_string()));
     }
-}
-
-pub(super) fn host_key_fingerprint(session: &Session) -> Option<String> {
-    let (blob, _) = session.host_key()?;
-    let algorithm = ssh_string(blob)
-        .and_then(|(name, _)| known_key_type(name))
-        .unwrap_or("unknown");
-    let hash = session.host_key_hash(HashType::Sha256)?;
-    Some(format!(
-        "{algorithm} SHA256:{}",
-        STANDARD_NO_PAD.encode(hash)
-    ))
 }
 
 /// Why the proof-of-session read failed.

@@ -104,6 +104,8 @@ pub struct CreateRecordArgs {
     /// by address (the name whose DNS gives the address); repeat for more.
     #[arg(long = "host-name")]
     pub host_names: Vec<String>,
+    #[command(flatten)]
+    pub unix: UnixArgs,
 }
 
 #[derive(Subcommand)]
@@ -208,6 +210,11 @@ pub struct UpdateRecordArgs {
     /// Replaces the record's host names.
     #[arg(long = "host-name")]
     pub host_names: Option<Vec<String>>,
+    #[command(flatten)]
+    pub unix: UnixArgs,
+    /// Unix: give the delegation password (sudo's own, or root's for su) again.
+    #[arg(long)]
+    pub delegation_secret: bool,
 }
 
 #[derive(Args)]
@@ -254,4 +261,30 @@ pub enum NcsmCmd {
     },
     /// Continue an interrupted or pending migration.
     Resume,
+}
+
+/// Unix records' SSH options, for create and update alike (absent: unchanged on update).
+#[derive(Args)]
+pub struct UnixArgs {
+    /// Unix: how the target's SSH host key is trusted: pin (the default for a new record:
+    /// learned on first contact, refused when it changes), known (only the --host-key-file
+    /// keys) or off.
+    #[arg(long, value_parser = ["pin", "known", "off"])]
+    pub host_key_policy: Option<String>,
+    /// Unix, with --host-key-policy known: a file of accepted host public keys (a
+    /// /etc/ssh/ssh_host_*_key.pub file or ssh-keyscan output); repeatable; on update the
+    /// files replace the record's list.
+    #[arg(long = "host-key-file", value_name = "PATH")]
+    pub host_key_files: Vec<PathBuf>,
+    /// Unix key logins: an OpenSSH user certificate for the key (the `-cert.pub` file
+    /// `ssh-keygen -s` writes), for targets that trust its CA (TrustedUserCAKeys).
+    #[arg(long, value_name = "PATH")]
+    pub certificate_file: Option<PathBuf>,
+    /// Unix: become root after the login with none, sudo, su or sudo_su (`sudo su -`).
+    #[arg(long, value_parser = ["none", "sudo", "su", "sudo_su"])]
+    pub delegation: Option<String>,
+    /// Unix sudo: answer sudo with the login password (login), a password of its own asked
+    /// for now (separate) or nothing (none: NOPASSWD). su always asks for root's password.
+    #[arg(long, value_parser = ["login", "separate", "none"])]
+    pub delegation_password: Option<String>,
 }

@@ -3,6 +3,7 @@
 //! a record holds follow the NCSM acceptance rule in [`secrets`].
 pub mod edit;
 pub mod secrets;
+pub mod unix;
 pub mod windows;
 
 use crate::domain::validate::{bad, new_id, record_text as text};
@@ -10,8 +11,9 @@ use crate::domain::{DomainError, DomainResult};
 use crate::iprange::IpRange;
 use crate::store::{RecordRow, Tx};
 use sealscan_api::ErrorDetails;
+use sealscan_api::records::UnixInput;
 use sealscan_protocols::appliance::{
-    LoginType, RecordKind, SecretField, SecretFieldName, UnixAuth, WindowsDomainType,
+    LoginType, RecordKind, SecretField, SecretFieldName, UnixAuth, UnixOptions, WindowsDomainType,
 };
 use windows::{WindowsDraft, WindowsPatch};
 
@@ -61,6 +63,8 @@ pub struct RecordDraft {
     /// which of the secret's fields to use; None takes the private key when it holds one.
     pub unix_auth: Option<UnixAuth>,
     pub windows: Option<WindowsDraft>,
+    /// Unix records' SSH options as asked for (absent: the defaults).
+    pub unix: Option<UnixInput>,
     pub secrets: Vec<SecretField>,
 }
 
@@ -76,6 +80,7 @@ pub struct RecordPatch {
     pub comments: Option<String>,
     pub unix_auth: Option<UnixAuth>,
     pub windows: Option<WindowsPatch>,
+    pub unix: Option<UnixInput>,
     pub secrets: Vec<SecretField>,
 }
 
@@ -90,6 +95,10 @@ impl RecordPatch {
             (Some(w), p) => Some(p.unwrap_or_default().apply(w)),
             (None, Some(_)) => return Err(windows_only()),
             (None, None) => None,
+        };
+        let unix = match old.unix.as_ref() {
+            Some(u) => Some(unix::patch(u, self.unix)),
+            None => self.unix,
         };
         let unix_auth = match self.unix_auth {
             Some(a) => Some(a),
@@ -131,6 +140,7 @@ impl RecordPatch {
             comments: self.comments.unwrap_or_else(|| old.comments.clone()),
             unix_auth,
             windows,
+            unix,
             secrets: self.secrets,
         })
     }
@@ -155,9 +165,18 @@ pub struct CheckedRecord {
 impl CheckedRecord {
     /// The required secret, unless it is given or `stored` already.
     pub fn missing_secret(&self, stored: &dyn Fn(&str) -> bool) -> Option<SecretFieldName> {
-        let required = *self.fields.first()?;
-        let given = self.secrets.iter().any(|s| s.field == required);
-        (!given && !stored(required.as_str())).then_some(required)
+        let first = self.fields.first().copied();
+        // A delegation that needs its own password cannot run without it either.
+        let delegation = self
+            .row
+            .unix
+            .as_ref()
+            .is_some_and(UnixOptions::needs_delegation_secret)
+            .then_some(SecretFieldName::DelegationPassword);
+        first.into_iter().chain(delegation).find(|&required| {
+            let given = self.secrets.iter().any(|s| s.field == required);
+            !given && !stored(required.as_str())
+        })
     }
 }
 
@@ -246,6 +265,16 @@ pub fn check(d: RecordDraft, actor: &str, now: i64) -> DomainResult<CheckedRecor
         (_, Some(_)) => return Err(windows_only()),
         _ => None,
     };
+    let unix = match (d.kind, d.unix.clone()) {
+        (RecordKind::Unix, u) => Some(unix::check(u.unwrap_or_default())?),
+        (_, Some(_)) => {
+            return Err(bad(
+                "record.unix-options-invalid",
+                "Unix options belong to Unix records only",
+            ));
+        }
+        _ => None,
+    };
     if d.kind == RecordKind::Unix && ranges.is_empty() {
         return Err(bad("record.ips-required", "a Unix record needs IPs"));
     }
@@ -272,6 +301,9 @@ pub fn check(d: RecordDraft, actor: &str, now: i64) -> DomainResult<CheckedRecor
     let id = new_id(d.id.clone(), "r")?;
     let (unix_auth, fields) = login_fields(d.kind, d.login_type, d.unix_auth)?;
     let (vault_id, secret) = vault_reference(&d)?;
+    unix::check_certificate(unix.as_ref(), d.login_type, unix_auth)?;
+    let delegation = unix::delegation_fields(unix.as_ref(), d.login_type, unix_auth)?;
+    let fields: Vec<SecretFieldName> = fields.into_iter().chain(delegation).collect();
     // Secrets: each allowed field at most once; the password (or private key) is required.
     let mut seen = std::collections::HashSet::new();
     for s in &d.secrets {
@@ -302,6 +334,7 @@ pub fn check(d: RecordDraft, actor: &str, now: i64) -> DomainResult<CheckedRecor
         comments: d.comments,
         unix_auth,
         windows,
+        unix,
         migration: None,
         migration_reason: None,
         created_by: actor.to_string(),

@@ -13,8 +13,8 @@ use sealscan_api::records::{
 };
 use sealscan_api::users::{OwnerUnit, UnitRequest};
 use sealscan_cli::args::records::{
-    CreateRecordArgs, NcsmCmd, RecordsCmd, UpdateRecordArgs, UpdateVaultArgs, VaultSecretArgs,
-    VaultsCmd,
+    CreateRecordArgs, NcsmCmd, OwnedCmd, RecordsCmd, UpdateRecordArgs, UpdateVaultArgs,
+    VaultSecretArgs, VaultsCmd,
 };
 use sealscan_protocols::appliance::{
     SecretField, SecretFieldName, SecretValue, UnixAuth, WireSecret,
@@ -109,15 +109,7 @@ pub async fn records(ctx: &Ctx, cmd: RecordsCmd) -> R<()> {
                 );
             });
         }
-        RecordsCmd::Unit { id, unit, none: _ } => set_unit(ctx, "records", &id, unit).await?,
-        RecordsCmd::Show { id } => {
-            let v: RecordView = ctx.api()?.record(&id).await?;
-            ctx.out(&v, print_kv);
-        }
-        RecordsCmd::Delete { id } => {
-            let v: Deleted = ctx.api()?.delete_record(&id).await?;
-            ctx.out(&v, |_| println!("deleted record {id}"));
-        }
+        RecordsCmd::Owned(cmd) => owned(ctx, Collection::Records, cmd).await?,
         RecordsCmd::Create(a) => create_record(ctx, *a).await?,
         RecordsCmd::Update(a) => update_record(ctx, *a).await?,
     }
@@ -298,15 +290,7 @@ pub async fn vaults(ctx: &Ctx, cmd: VaultsCmd) -> R<()> {
                 );
             });
         }
-        VaultsCmd::Unit { id, unit, none: _ } => set_unit(ctx, "vaults", &id, unit).await?,
-        VaultsCmd::Show { id } => {
-            let v: VaultView = ctx.api()?.vault(&id).await?;
-            ctx.out(&v, print_kv);
-        }
-        VaultsCmd::Delete { id } => {
-            let v: Deleted = ctx.api()?.delete_vault(&id).await?;
-            ctx.out(&v, |_| println!("deleted vault {id}"));
-        }
+        VaultsCmd::Owned(cmd) => owned(ctx, Collection::Vaults, cmd).await?,
         VaultsCmd::Update(a) => update_vault(ctx, *a).await?,
         VaultsCmd::Create(a) => {
             let sealed = ncsm_active(ctx).await?;
@@ -632,23 +616,43 @@ async fn update_vault(ctx: &Ctx, a: UpdateVaultArgs) -> R<()> {
     Ok(())
 }
 
-/// `unit` None (--none) takes the record or vault out of every unit.
-async fn set_unit(ctx: &Ctx, collection: &str, id: &str, unit: Option<String>) -> R<()> {
-    let body = UnitRequest { unit };
-    let v: OwnerUnit = if collection == "vaults" {
-        ctx.api()?.set_vault_unit(id, &body).await?
-    } else {
-        ctx.api()?.set_record_unit(id, &body).await?
-    };
-    ctx.out(&v, |v| {
-        println!(
-            "{} {}: {}",
-            name(&v.kind),
-            v.id,
-            v.unit
-                .as_deref()
-                .map_or("no unit".to_string(), |u| format!("unit {u}"))
-        )
-    });
+/// Which of the two collections an [`OwnedCmd`] acts on: they differ only in their endpoints.
+#[derive(Clone, Copy)]
+enum Collection {
+    Records,
+    Vaults,
+}
+
+async fn owned(ctx: &Ctx, collection: Collection, cmd: OwnedCmd) -> R<()> {
+    let api = ctx.api()?;
+    match (cmd, collection) {
+        (OwnedCmd::Show { id }, Collection::Records) => ctx.out(&api.record(&id).await?, print_kv),
+        (OwnedCmd::Show { id }, Collection::Vaults) => ctx.out(&api.vault(&id).await?, print_kv),
+        (OwnedCmd::Delete { id }, _) => {
+            let (v, noun): (Deleted, _) = match collection {
+                Collection::Records => (api.delete_record(&id).await?, "record"),
+                Collection::Vaults => (api.delete_vault(&id).await?, "vault"),
+            };
+            ctx.out(&v, |_| println!("deleted {noun} {id}"));
+        }
+        (OwnedCmd::Unit { id, unit, none: _ }, _) => {
+            // `unit` None (--none) takes the record or vault out of every unit.
+            let body = UnitRequest { unit };
+            let v: OwnerUnit = match collection {
+                Collection::Records => api.set_record_unit(&id, &body).await?,
+                Collection::Vaults => api.set_vault_unit(&id, &body).await?,
+            };
+            ctx.out(&v, |v| {
+                println!(
+                    "{} {}: {}",
+                    name(&v.kind),
+                    v.id,
+                    v.unit
+                        .as_deref()
+                        .map_or("no unit".to_string(), |u| format!("unit {u}"))
+                )
+            });
+        }
+    }
     Ok(())
 }

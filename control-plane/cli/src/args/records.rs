@@ -4,20 +4,20 @@ use std::path::PathBuf;
 
 #[derive(Subcommand)]
 pub enum RecordsCmd {
-    /// List records (secret fields by name only; pending-migration marks).
-    List,
     /// Create a Unix or Windows record; secrets are prompted for (or read from stdin).
     Create(Box<CreateRecordArgs>),
     /// Change a record: only the options given change; secrets only when asked for
     /// (--password, --private-key-file, --passphrase), read like create's and sealed here under NCSM.
     Update(Box<UpdateRecordArgs>),
     #[command(flatten)]
-    Owned(OwnedCmd),
+    Common(CollectionCmd),
 }
 
-/// What `records` and `vaults` both do with one record or vault, found by id.
+/// What `records` and `vaults` both do: list them, and show, delete or place one by id.
 #[derive(Subcommand)]
-pub enum OwnedCmd {
+pub enum CollectionCmd {
+    /// List them (secrets by field name only; pending-migration marks).
+    List,
     /// Show one.
     Show { id: String },
     /// Delete it: a record with its secrets; a vault record only when no record uses it.
@@ -100,13 +100,12 @@ pub struct CreateRecordArgs {
 
 #[derive(Subcommand)]
 pub enum VaultsCmd {
-    List,
     /// Create a Secret Server vault record; the web-service password is prompted for.
     Create(Box<CreateVaultArgs>),
     /// Change a vault record: only the options given change; the password only with --password.
     Update(Box<UpdateVaultArgs>),
     #[command(flatten)]
-    Owned(OwnedCmd),
+    Common(CollectionCmd),
 }
 
 #[derive(Args)]

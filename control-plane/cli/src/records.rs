@@ -579,7 +579,7 @@ async fn update_vault(ctx: &Ctx, a: UpdateVaultArgs) -> R<()> {
     Ok(())
 }
 
-/// Which of the two collections an [`CollectionCmd`] acts on: they differ only in their endpoints.
+/// Which collection a [`CollectionCmd`] acts on: records and vaults differ only in endpoints.
 #[derive(Clone, Copy)]
 enum Collection {
     Records,

@@ -4,13 +4,13 @@ use std::path::PathBuf;
 
 #[derive(Subcommand)]
 pub enum RecordsCmd {
+    #[command(flatten)]
+    Common(CollectionCmd),
     /// Create a Unix or Windows record; secrets are prompted for (or read from stdin).
     Create(Box<CreateRecordArgs>),
     /// Change a record: only the options given change; secrets only when asked for
     /// (--password, --private-key-file, --passphrase), read like create's and sealed here under NCSM.
     Update(Box<UpdateRecordArgs>),
-    #[command(flatten)]
-    Common(CollectionCmd),
 }
 
 /// What `records` and `vaults` both do: list them, and show, delete or place one by id.
@@ -100,12 +100,12 @@ pub struct CreateRecordArgs {
 
 #[derive(Subcommand)]
 pub enum VaultsCmd {
+    #[command(flatten)]
+    Common(CollectionCmd),
     /// Create a Secret Server vault record; the web-service password is prompted for.
     Create(Box<CreateVaultArgs>),
     /// Change a vault record: only the options given change; the password only with --password.
     Update(Box<UpdateVaultArgs>),
-    #[command(flatten)]
-    Common(CollectionCmd),
 }
 
 #[derive(Args)]

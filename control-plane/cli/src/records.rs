@@ -13,8 +13,8 @@ use sealscan_api::records::{
 };
 use sealscan_api::users::{OwnerUnit, UnitRequest};
 use sealscan_cli::args::records::{
-    CreateRecordArgs, NcsmCmd, RecordsCmd, UnixArgs, UpdateRecordArgs, UpdateVaultArgs,
-    VaultSecretArgs, VaultsCmd,
+    CollectionCmd, CreateRecordArgs, NcsmCmd, RecordsCmd, UnixArgs, UpdateRecordArgs,
+    UpdateVaultArgs, VaultsCmd,
 };
 use sealscan_protocols::appliance::{
     SecretField, SecretFieldName, SecretValue, UnixAuth, WindowsAuthProtocol, WireSecret,
@@ -73,56 +73,66 @@ fn secret_value(plain: &[u8], binding: Option<(&Binding, &[[u8; 32]])>) -> R<Sec
     })
 }
 
+const RECORD_COLUMNS: &[&str] = &[
+    "id", "kind", "title", "user", "ips", "login", "vault", "secret", "secrets", "ncsm",
+];
+
+fn record_row(r: &RecordView) -> Vec<String> {
+    vec![
+        r.id.clone(),
+        r.kind.as_str().to_string(),
+        r.title.clone(),
+        r.username.clone(),
+        if r.ips.is_empty() {
+            "service-selected".into()
+        } else {
+            r.ips.join(",")
+        },
+        r.login_type.as_str().to_string(),
+        s(r.vault_id.as_deref()),
+        s(r.secret.as_deref()),
+        secrets_cell(&r.secrets),
+        pending_cell(r.pending_migration),
+    ]
+}
+
+const VAULT_COLUMNS: &[&str] = &[
+    "id",
+    "title",
+    "url",
+    "user",
+    "verify tls",
+    "secrets",
+    "records: secret",
+    "ncsm",
+];
+
+fn vault_row(x: &VaultView) -> Vec<String> {
+    let refs: Vec<String> = x
+        .secret_refs
+        .iter()
+        .flatten()
+        .map(|r| format!("{}: {}", r.record, s(r.secret.as_deref())))
+        .collect();
+    vec![
+        x.id.clone(),
+        x.title.clone(),
+        x.url.clone(),
+        x.username.clone(),
+        x.verify_tls.to_string(),
+        secrets_cell(&x.secrets),
+        if refs.is_empty() {
+            "-".into()
+        } else {
+            refs.join(", ")
+        },
+        pending_cell(x.pending_migration),
+    ]
+}
+
 pub async fn records(ctx: &Ctx, cmd: RecordsCmd) -> R<()> {
     match cmd {
-        RecordsCmd::List => {
-            let v: RecordList = ctx.api()?.records().await?;
-            ctx.out(&v, |v| {
-                let rows = v
-                    .records
-                    .iter()
-                    .map(|r| {
-                        vec![
-                            r.id.clone(),
-                            r.kind.as_str().to_string(),
-                            r.title.clone(),
-                            r.username.clone(),
-                            if r.ips.is_empty() {
-                                "service-selected".into()
-                            } else {
-                                r.ips.join(",")
-                            },
-                            r.login_type.as_str().to_string(),
-                            s(r.vault_id.as_deref()),
-                            s(r.secret.as_deref()),
-                            secrets_cell(&r.secrets),
-                            pending_cell(r.pending_migration),
-                        ]
-                    })
-                    .collect();
-                print_table(
-                    &[
-                        "id", "kind", "title", "user", "ips", "login", "vault", "secret",
-                        "secrets", "ncsm",
-                    ],
-                    rows,
-                );
-            });
-        }
-        RecordsCmd::Unit { id, unit, none: _ } => set_unit(ctx, "records", &id, unit).await?,
-        RecordsCmd::Show { id } => {
-            let v: RecordView = ctx.api()?.record(&id).await?;
-            ctx.out(&v, |v| {
-                print_kv(v);
-                if let Some(line) = v.windows.as_ref().map(windows_auth_line) {
-                    println!("{line}");
-                }
-            });
-        }
-        RecordsCmd::Delete { id } => {
-            let v: Deleted = ctx.api()?.delete_record(&id).await?;
-            ctx.out(&v, |_| println!("deleted record {id}"));
-        }
+        RecordsCmd::Common(cmd) => common(ctx, Collection::Records, cmd).await?,
         RecordsCmd::Create(a) => create_record(ctx, *a).await?,
         RecordsCmd::Update(a) => update_record(ctx, *a).await?,
     }
@@ -215,24 +225,18 @@ async fn create_record(ctx: &Ctx, a: CreateRecordArgs) -> R<()> {
     }
     let secrets = secrets.fields;
     let unix = unix_options(&a.unix)?;
-    let VaultSecretArgs {
-        vault,
-        secret_name,
-        folder,
-        secret_id,
-        secret_path,
-        secret_auth,
-    } = a.secret;
     let by_vault = a.login_type == "vault";
     let body = CreateRecord {
         id: Some(id.clone()),
-        unix_auth: secret_auth
+        unix_auth: a
+            .secret
+            .secret_auth
             .or_else(|| a.private_key_file.is_some().then(|| "private_key".into())),
-        vault_id: vault.filter(|_| by_vault),
-        secret_name: secret_name.filter(|_| by_vault),
-        folder: folder.filter(|_| by_vault),
-        secret_id: secret_id.filter(|_| by_vault),
-        secret_path: secret_path.filter(|_| by_vault),
+        vault_id: a.secret.vault.filter(|_| by_vault),
+        secret_name: a.secret.secret_name.filter(|_| by_vault),
+        folder: a.secret.folder.filter(|_| by_vault),
+        secret_id: a.secret.secret_id.filter(|_| by_vault),
+        secret_path: a.secret.secret_path.filter(|_| by_vault),
         windows: (a.kind == "windows").then(|| WindowsInput {
             domain_type: a.domain_type.clone(),
             domain: a.domain.clone(),
@@ -255,77 +259,30 @@ async fn create_record(ctx: &Ctx, a: CreateRecordArgs) -> R<()> {
         secrets,
     };
     let v: RecordView = ctx.api()?.create_record(&body).await?;
-    ctx.out(&v, |v| {
+    let note = if sealed {
+        ", secrets sealed on this machine"
+    } else {
+        ", secrets sent over TLS (legacy model)"
+    };
+    print_saved(ctx, "created", &v, note);
+    Ok(())
+}
+
+/// What create and update say: the record, then `note` on what became of its secrets.
+fn print_saved(ctx: &Ctx, verb: &str, v: &RecordView, note: &str) {
+    ctx.out(v, |v| {
         println!(
-            "created {} record {} ({}), secrets {}",
+            "{verb} {} record {} ({}){note}",
             v.kind.as_str(),
             v.id,
-            v.title,
-            if sealed {
-                "sealed on this machine"
-            } else {
-                "sent over TLS (legacy model)"
-            }
-        );
+            v.title
+        )
     });
-    Ok(())
 }
 
 pub async fn vaults(ctx: &Ctx, cmd: VaultsCmd) -> R<()> {
     match cmd {
-        VaultsCmd::List => {
-            let v: VaultList = ctx.api()?.vaults().await?;
-            ctx.out(&v, |v| {
-                let rows = v
-                    .vaults
-                    .iter()
-                    .map(|x| {
-                        let refs: Vec<String> = x
-                            .secret_refs
-                            .iter()
-                            .flatten()
-                            .map(|r| format!("{}: {}", r.record, s(r.secret.as_deref())))
-                            .collect();
-                        vec![
-                            x.id.clone(),
-                            x.title.clone(),
-                            x.url.clone(),
-                            x.username.clone(),
-                            x.verify_tls.to_string(),
-                            secrets_cell(&x.secrets),
-                            if refs.is_empty() {
-                                "-".into()
-                            } else {
-                                refs.join(", ")
-                            },
-                            pending_cell(x.pending_migration),
-                        ]
-                    })
-                    .collect();
-                print_table(
-                    &[
-                        "id",
-                        "title",
-                        "url",
-                        "user",
-                        "verify tls",
-                        "secrets",
-                        "records: secret",
-                        "ncsm",
-                    ],
-                    rows,
-                );
-            });
-        }
-        VaultsCmd::Unit { id, unit, none: _ } => set_unit(ctx, "vaults", &id, unit).await?,
-        VaultsCmd::Show { id } => {
-            let v: VaultView = ctx.api()?.vault(&id).await?;
-            ctx.out(&v, print_kv);
-        }
-        VaultsCmd::Delete { id } => {
-            let v: Deleted = ctx.api()?.delete_vault(&id).await?;
-            ctx.out(&v, |_| println!("deleted vault {id}"));
-        }
+        VaultsCmd::Common(cmd) => common(ctx, Collection::Vaults, cmd).await?,
         VaultsCmd::Update(a) => update_vault(ctx, *a).await?,
         VaultsCmd::Create(a) => {
             let sealed = ncsm_active(ctx).await?;
@@ -552,14 +509,6 @@ fn is_empty_patch<T: serde::Serialize>(patch: &T) -> bool {
 }
 
 async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
-    let VaultSecretArgs {
-        vault,
-        secret_name,
-        folder,
-        secret_id,
-        secret_path,
-        secret_auth,
-    } = a.secret;
     let windows = WindowsPatch {
         domain_type: a.domain_type.clone(),
         domain: a.domain.clone(),
@@ -581,16 +530,16 @@ async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
             (!a.ips.is_empty()).then(|| a.ips.clone())
         },
         login_type: a.login_type.clone(),
-        vault_id: vault,
-        secret_name,
-        folder,
-        secret_id,
-        secret_path,
+        vault_id: a.secret.vault,
+        secret_name: a.secret.secret_name,
+        folder: a.secret.folder,
+        secret_id: a.secret.secret_id,
+        secret_path: a.secret.secret_path,
         comments: a.comments.clone(),
         unix_auth: if a.private_key_file.is_some() {
             Some("private_key".into())
         } else {
-            secret_auth
+            a.secret.secret_auth
         },
         windows: (!is_empty_patch(&windows)).then_some(windows),
         unix: unix_options(&a.unix)?,
@@ -662,19 +611,12 @@ async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
         body.secrets = secrets.fields;
     }
     let v: RecordView = ctx.api()?.update_record(&a.id, &body).await?;
-    ctx.out(&v, |v| {
-        println!(
-            "updated {} record {} ({}){}",
-            v.kind.as_str(),
-            v.id,
-            v.title,
-            match (asks_secret, sealed) {
-                (false, _) => "; secrets unchanged",
-                (true, true) => "; secrets sealed on this machine",
-                (true, false) => "; secrets sent over TLS (legacy model)",
-            }
-        );
-    });
+    let note = match (asks_secret, sealed) {
+        (false, _) => "; secrets unchanged",
+        (true, true) => "; secrets sealed on this machine",
+        (true, false) => "; secrets sent over TLS (legacy model)",
+    };
+    print_saved(ctx, "updated", &v, note);
     Ok(())
 }
 
@@ -739,23 +681,64 @@ async fn update_vault(ctx: &Ctx, a: UpdateVaultArgs) -> R<()> {
     Ok(())
 }
 
-/// `unit` None (--none) takes the record or vault out of every unit.
-async fn set_unit(ctx: &Ctx, collection: &str, id: &str, unit: Option<String>) -> R<()> {
-    let body = UnitRequest { unit };
-    let v: OwnerUnit = if collection == "vaults" {
-        ctx.api()?.set_vault_unit(id, &body).await?
-    } else {
-        ctx.api()?.set_record_unit(id, &body).await?
-    };
-    ctx.out(&v, |v| {
-        println!(
-            "{} {}: {}",
-            name(&v.kind),
-            v.id,
-            v.unit
-                .as_deref()
-                .map_or("no unit".to_string(), |u| format!("unit {u}"))
-        )
-    });
+/// Which collection a [`CollectionCmd`] acts on: records and vaults differ only in endpoints.
+#[derive(Clone, Copy)]
+enum Collection {
+    Records,
+    Vaults,
+}
+
+async fn common(ctx: &Ctx, collection: Collection, cmd: CollectionCmd) -> R<()> {
+    let api = ctx.api()?;
+    match (cmd, collection) {
+        (CollectionCmd::List, Collection::Records) => {
+            let v: RecordList = api.records().await?;
+            ctx.out(&v, |v| {
+                print_table(RECORD_COLUMNS, v.records.iter().map(record_row).collect())
+            });
+        }
+        (CollectionCmd::List, Collection::Vaults) => {
+            let v: VaultList = api.vaults().await?;
+            ctx.out(&v, |v| {
+                print_table(VAULT_COLUMNS, v.vaults.iter().map(vault_row).collect())
+            });
+        }
+        (CollectionCmd::Show { id }, Collection::Records) => {
+            ctx.out(&api.record(&id).await?, |v| {
+                print_kv(v);
+                if let Some(line) = v.windows.as_ref().map(windows_auth_line) {
+                    println!("{line}");
+                }
+            });
+        }
+        (CollectionCmd::Show { id }, Collection::Vaults) => {
+            ctx.out(&api.vault(&id).await?, print_kv)
+        }
+        (CollectionCmd::Delete { id }, _) => {
+            let (v, noun): (Deleted, _) = match collection {
+                Collection::Records => (api.delete_record(&id).await?, "record"),
+                Collection::Vaults => (api.delete_vault(&id).await?, "vault"),
+            };
+            ctx.out(&v, |_| println!("deleted {noun} {id}"));
+        }
+        (CollectionCmd::Unit { id, unit, none: _ }, _) => {
+            // `unit` None (--none) takes the record or vault out of every unit.
+            let body = UnitRequest { unit };
+            let v: OwnerUnit = match collection {
+                Collection::Records => api.set_record_unit(&id, &body).await?,
+                Collection::Vaults => api.set_vault_unit(&id, &body).await?,
+            };
+            ctx.out(&v, |v| {
+                println!(
+                    "{} {}: {}",
+                    name(&v.kind),
+                    v.id,
+                    v.unit
+                        .as_deref()
+                        .map_or("no unit".to_string(), |u| format!("unit {u}"))
+                )
+            });
+        }
+    }
     Ok(())
 }

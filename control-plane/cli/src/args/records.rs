@@ -4,18 +4,25 @@ use std::path::PathBuf;
 
 #[derive(Subcommand)]
 pub enum RecordsCmd {
-    /// List records (secret fields by name only; pending-migration marks).
-    List,
-    /// Show one record.
-    Show { id: String },
+    #[command(flatten)]
+    Common(CollectionCmd),
     /// Create a Unix or Windows record; secrets are prompted for (or read from stdin).
     Create(Box<CreateRecordArgs>),
     /// Change a record: only the options given change; secrets only when asked for
     /// (--password, --private-key-file, --passphrase), read like create's and sealed here under NCSM.
     Update(Box<UpdateRecordArgs>),
-    /// Delete a record and its secrets.
+}
+
+/// What `records` and `vaults` both do: list them, and show, delete or place one by id.
+#[derive(Subcommand)]
+pub enum CollectionCmd {
+    /// List them (secrets by field name only; pending-migration marks).
+    List,
+    /// Show one.
+    Show { id: String },
+    /// Delete it: a record with its secrets; a vault record only when no record uses it.
     Delete { id: String },
-    /// Manager: put a record in a business unit (its Unit Managers then manage it).
+    /// Manager: put it in a business unit (its Unit Managers then manage it).
     Unit {
         id: String,
         /// The business unit's name (Managers); without it, use --none.
@@ -110,27 +117,12 @@ pub struct CreateRecordArgs {
 
 #[derive(Subcommand)]
 pub enum VaultsCmd {
-    List,
-    /// Manager: put a vault record in a business unit (its Unit Managers then manage it).
-    Unit {
-        id: String,
-        /// The business unit's name (Managers); without it, use --none.
-        #[arg(required_unless_present = "none")]
-        unit: Option<String>,
-        /// Take it out of every unit.
-        #[arg(long, conflicts_with = "unit")]
-        none: bool,
-    },
-    Show {
-        id: String,
-    },
+    #[command(flatten)]
+    Common(CollectionCmd),
     /// Create a Secret Server vault record; the web-service password is prompted for.
     Create(Box<CreateVaultArgs>),
     /// Change a vault record: only the options given change; the password only with --password.
     Update(Box<UpdateVaultArgs>),
-    Delete {
-        id: String,
-    },
 }
 
 #[derive(Args)]

@@ -98,7 +98,7 @@ pub struct DcSettings {
 }
 
 impl DcSettings {
-    fn conf(&self) -> String {
+    fn conf(self) -> String {
         let mut c = String::from("# written by sealscan's tests (tests/peers/src/addc.rs)\n");
         if self.ntlm_refused {
             c.push_str("ntlm auth = disabled\n");

@@ -117,7 +117,12 @@ async fn check_password(
 /// password: counted, answered the same.
 fn refuse_locked(state: &Shared, user: &User, code: Option<&str>, ip: &str) -> DomainError {
     let code_wrong = user.totp_enabled
-        && code.is_some_and(|c| twofa::verify(&state.data_key, user, c, state.now()).is_none());
+        && code.is_some_and(|c| {
+            matches!(
+                twofa::check(&state.data_key, user, c, state.now()),
+                twofa::CodeCheck::Wrong
+            )
+        });
     if code_wrong {
         return failed(state, user, Factor::TwoFactorCode, ip, account_locked());
     }
@@ -145,9 +150,12 @@ fn check_code(
             "two-factor login is on: send totp_code from your authenticator app",
         ));
     };
-    match twofa::verify(&state.data_key, user, code, state.now()) {
-        Some(step) => Ok(Some(step)),
-        None => Err(failed(
+    match twofa::check(&state.data_key, user, code, state.now()) {
+        twofa::CodeCheck::Valid(step) => Ok(Some(step)),
+        // A right code used again (a client retrying, or a concurrent sign-in that got there
+        // first) is no guess: refused, not counted toward the lockout.
+        twofa::CodeCheck::Replayed => Err(code_invalid()),
+        twofa::CodeCheck::Wrong => Err(failed(
             state,
             user,
             Factor::TwoFactorCode,

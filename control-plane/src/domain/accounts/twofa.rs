@@ -30,6 +30,32 @@ fn context(user_id: i64) -> Vec<u8> {
 
 /// The time step of a valid, not yet used code (one step of clock skew either way).
 pub fn verify(key: &DataKey, user: &User, code: &str, now: i64) -> Option<i64> {
+    match check(key, user, code, now) {
+        CodeCheck::Valid(step) => Some(step),
+        CodeCheck::Replayed | CodeCheck::Wrong => None,
+    }
+}
+
+/// What a code proves.
+pub enum CodeCheck {
+    /// Right, and not used before: its time step.
+    Valid(i64),
+    /// Right, but already used: a retry or a replay, not a guess.
+    Replayed,
+    Wrong,
+}
+
+pub fn check(key: &DataKey, user: &User, code: &str, now: i64) -> CodeCheck {
+    match matching_step(key, user, code, now) {
+        // A code already used may not be used again.
+        Some(step) if user.totp_last_step.is_some_and(|last| step <= last) => CodeCheck::Replayed,
+        Some(step) => CodeCheck::Valid(step),
+        None => CodeCheck::Wrong,
+    }
+}
+
+/// The time step whose code `code` is (one step of clock skew either way).
+fn matching_step(key: &DataKey, user: &User, code: &str, now: i64) -> Option<i64> {
     let sealed = user.totp_secret.as_deref()?;
     let secret = key.open(&context(user.id), sealed)?;
     let t = totp(&secret, &user.username)?;
@@ -42,12 +68,7 @@ pub fn verify(key: &DataKey, user: &User, code: &str, now: i64) -> Option<i64> {
     for step in [current.saturating_sub(1), current, current + 1] {
         let expected = t.generate(step * STEP);
         if crate::secrets::ct_eq(expected.as_bytes(), code.as_bytes()) {
-            let step = i64::try_from(step).ok()?;
-            // A code already used may not be used again.
-            if user.totp_last_step.is_some_and(|last| step <= last) {
-                return None;
-            }
-            return Some(step);
+            return i64::try_from(step).ok();
         }
     }
     None

@@ -389,7 +389,7 @@ def test_caller(args, name, role, records, root):
     caller = Caller(args, name, role, records, root)
     try:
         figures = dict.fromkeys(FIGURES, 0)
-        figures.update(output=[], notes=caller.notes)
+        figures.update(output=[], notes=caller.notes, retried=[])
         passes = [[opt for op in [LONG_POLL, *LAST] for opt in ("--exclude-name", op)]]
         passes += [["--include-name", LONG_POLL, "--mode", "positive"]]
         passes += [["--include-name", op] for op in LAST]
@@ -398,6 +398,15 @@ def test_caller(args, name, role, records, root):
                 caller.start()
             report = st_run(args, caller.server, caller.token, caller.schema_path,
                             caller.report_dir, selection)
+            if report["errors"] and not report["failures"]:
+                # An error of Schemathesis' own (seen: a flaky Hypothesis draw while building a
+                # body, no request sent) says nothing of the server: the pass runs once more,
+                # and an error then fails the run.
+                first = report["errors"]
+                report = st_run(args, caller.server, caller.token, caller.schema_path,
+                                caller.report_dir, selection)
+                figures["retried"].append(f"{', '.join(e['title'] for e in first)} in "
+                                          f"{' '.join(selection)}")
             figures["operations"] += report["operations"]["tested"]
             figures["examples"] += report["test_cases"]["generated"]
             for failure in report["failures"]:
@@ -461,6 +470,8 @@ def main():
         servers = f"{f['servers']} server{'s' if f['servers'] > 1 else ''}"
         print(f"  {name}: {summary(f)}{', ' + f['crash'] if f['crash'] else ''}, {servers} "
               f"({time.monotonic() - t0:.1f} s)")
+        for retried in f["retried"]:
+            print(f"    Schemathesis error, pass run again: {retried}")
         if f["crash"] or f["output"]:
             failed.append(name)
             for text in f["output"]:

@@ -6,7 +6,8 @@ use std::process::{Child, Command, Output, Stdio};
 
 pub const CONTROL: &str = env!("CARGO_BIN_EXE_sealscan-control");
 /// The `sealscan` CLI is another package's binary (sealscan-cli), which cargo builds beside
-/// this one: `cargo test --workspace` does, or `cargo build -p sealscan-cli` first.
+/// this one only when told: `scripts/test` runs `cargo build --workspace --bins` first; a narrow run
+/// needs `cargo build -p sealscan-cli`.
 pub static CLI: std::sync::LazyLock<std::path::PathBuf> = std::sync::LazyLock::new(|| {
     let dir = std::path::Path::new(CONTROL)
         .parent()
@@ -14,7 +15,7 @@ pub static CLI: std::sync::LazyLock<std::path::PathBuf> = std::sync::LazyLock::n
     let cli = dir.join("sealscan");
     assert!(
         cli.is_file(),
-        "{} is missing: build it with `cargo build -p sealscan-cli` (cargo test --workspace does)",
+        "{} is missing: build it with `cargo build -p sealscan-cli` (scripts/test does)",
         cli.display()
     );
     cli

@@ -308,7 +308,8 @@ def prepare(doc, examples):
 
 def st_run(args, server, token, schema_path, report_dir, selection):
     """One `st run` over the operations `selection` names (options); returns its JSON report."""
-    cmd = [args.st, "run", schema_path, "--url", server.base,
+    config = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemathesis.toml")
+    cmd = [args.st, "--config-file", config, "run", schema_path, "--url", server.base,
            "--tls-verify", server.ca, "--checks", CHECKS,
            "--max-examples", str(args.max_examples), "--seed", str(args.seed),
            "--phases", "examples,coverage,fuzzing",

@@ -175,7 +175,28 @@ fn converse(
             break;
         }
     }
+    if let Some(p) = password {
+        mask(&mut text, p.expose());
+    }
     Ok(Said { text, prompts })
+}
+
+/// Overwrites every copy of `secret` in `text` with `*`: a target that echoes the password
+/// (a hostile one would, to see it come back in the scan's result) must not get it quoted
+/// into the cause the control plane stores.
+fn mask(text: &mut [u8], secret: &[u8]) {
+    if secret.is_empty() {
+        return;
+    }
+    let mut i = 0;
+    while i + secret.len() <= text.len() {
+        if text[i..i + secret.len()] == *secret {
+            text[i..i + secret.len()].fill(b'*');
+            i += secret.len();
+        } else {
+            i += 1;
+        }
+    }
 }
 
 /// Decides from what the elevation printed and its exit status.
@@ -316,5 +337,18 @@ mod tests {
             assert!(e.detail.contains(words), "{words}: {}", e.detail);
             assert!(!e.detail.contains(SUDO_PROMPT), "{}", e.detail);
         }
+    }
+
+    #[test]
+    fn an_echoed_password_never_reaches_the_cause() {
+        let mut text = b"Password: Tr0ub4dor&3\nTr0ub4dor&3 su: Authentication failure\n".to_vec();
+        mask(&mut text, b"Tr0ub4dor&3");
+        let said = Said {
+            text: Zeroizing::new(text),
+            prompts: 1,
+        };
+        let e = judge("su", &said, 1, true).expect_err("refused");
+        assert!(!e.detail.contains("Tr0ub4dor"), "{}", e.detail);
+        assert!(e.detail.contains("Authentication failure"), "{}", e.detail);
     }
 }

@@ -50,8 +50,10 @@ impl Container {
         self.dir.join("rootfs")
     }
 
-    /// Boots the container (debootstrapping its root the first time); a no-op when it runs.
+    /// Boots the container (its root copied from the shared Debian base the first time); a
+    /// no-op when it runs.
     pub fn up(&self) {
+        self.seed();
         let out = Command::new(&self.tool)
             .arg("up")
             .arg(&self.dir)
@@ -61,6 +63,25 @@ impl Container {
         assert!(
             out.status.success(),
             "{TOOL} up {} failed ({}):\n{}",
+            self.dir.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Gives a new container its root file system from the Debian base all test containers
+    /// share (`scripts/debian-base`): one debootstrap per machine instead of one per container.
+    pub fn seed(&self) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/debian-base");
+        let out = Command::new(&script)
+            .arg(&self.dir)
+            .env("SEALSCAN_CONTAINER_TOOL", &self.tool)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+        assert!(
+            out.status.success(),
+            "scripts/debian-base {} failed ({}):\n{}",
             self.dir.display(),
             out.status,
             String::from_utf8_lossy(&out.stderr)
@@ -78,13 +99,19 @@ impl Container {
 
     /// Runs the shell `script` inside with `env` set, `stdin` written to its standard input.
     pub fn sh(&self, script: &str, env: &[(&str, &str)], stdin: Option<&[u8]>) -> Output {
-        let mut cmd = Command::new(&self.tool);
-        cmd.arg("exec").arg(&self.dir).arg("env");
-        for (k, v) in env {
-            cmd.arg(format!("{k}={v}"));
-        }
-        let mut child = cmd
-            .args(["sh", "-c", script])
+        let assignments: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut args = vec!["env"];
+        args.extend(assignments.iter().map(String::as_str));
+        args.extend(["sh", "-c", script]);
+        self.exec(&args, stdin)
+    }
+
+    /// Runs the command `args` inside, `stdin` written to its standard input.
+    pub fn exec(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        let mut child = Command::new(&self.tool)
+            .arg("exec")
+            .arg(&self.dir)
+            .args(args)
             .stdin(if stdin.is_some() {
                 Stdio::piped()
             } else {

@@ -7,11 +7,9 @@
 //! seconds) or find it running. Accounts, passwords and sudoers rules are (re)set on each
 //! `RootTarget::start`, so a run does not depend on what a previous one left.
 
+use crate::container::Container;
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
 pub const ADDRESS: &str = "127.0.0.63";
@@ -33,28 +31,16 @@ pub struct Account<'a> {
 }
 
 pub struct RootTarget {
-    dir: PathBuf,
-}
-
-fn tool() -> PathBuf {
-    if let Some(tool) = std::env::var_os("SEALSCAN_CONTAINER_TOOL") {
-        return PathBuf::from(tool);
-    }
-    // `../shared/tools` beside the clone (scripts/test-system), or beside a worktree's parent.
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    ["../shared", "../../shared"]
-        .iter()
-        .map(|up| repo.join(up).join("tools/systemd-container"))
-        .find(|p| p.exists())
-        .unwrap_or_else(|| panic!("the systemd-container tool is not in ../shared/tools beside the clone; set SEALSCAN_CONTAINER_TOOL"))
+    container: Container,
 }
 
 impl RootTarget {
     /// Boots the container (building its rootfs the first time) and sets root's password and
     /// the accounts. Panics with the tool's words when that fails: the tests need it.
     pub fn start(root_password: &str, accounts: &[Account<'_>]) -> RootTarget {
-        let dir = PathBuf::from(DIR);
-        let target = RootTarget { dir };
+        let target = RootTarget {
+            container: Container::new(DIR),
+        };
         {
             let mut started = STARTED.lock().unwrap_or_else(|e| e.into_inner());
             if !*started {
@@ -83,8 +69,9 @@ impl RootTarget {
             .flatten()
             .collect::<String>();
             let file = target
-                .dir
-                .join("rootfs/etc/sudoers.d")
+                .container
+                .root()
+                .join("etc/sudoers.d")
                 .join(format!("sealscan-{}", account.name));
             fs::write(&file, rules).expect("write a sudoers.d file");
             // sudo ignores a sudoers file others could have written.
@@ -96,28 +83,12 @@ impl RootTarget {
     }
 
     fn boot(&self) {
-        let tool = tool();
-        let running = Command::new(&tool)
-            .arg("status")
-            .arg(&self.dir)
-            .output()
-            .map(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains("running"))
-            .unwrap_or(false);
-        if !running {
-            let status = Command::new(&tool)
-                .arg("up")
-                .arg(&self.dir)
-                .env("SC_INCLUDE", "sudo")
-                .stdout(Stdio::null())
-                .status()
-                .expect("run systemd-container up");
-            assert!(status.success(), "systemd-container up {DIR} failed");
-        }
+        self.container.up();
         // sudo resolves the host name for its rules; without an entry it waits for DNS to fail
         // on every call and says "unable to resolve host".
-        let hosts = self.dir.join("rootfs/etc/hosts");
+        let hosts = self.container.root().join("etc/hosts");
         if !hosts.exists() {
-            let name = fs::read_to_string(self.dir.join("rootfs/etc/hostname"))
+            let name = fs::read_to_string(self.container.root().join("etc/hostname"))
                 .unwrap_or_default()
                 .trim()
                 .to_string();
@@ -125,7 +96,7 @@ impl RootTarget {
             fs::write(&hosts, format!("127.0.0.1 localhost\n127.0.1.1 {name}\n"))
                 .expect("write /etc/hosts");
         }
-        let conf = self.dir.join("rootfs/etc/ssh/sshd_config.d");
+        let conf = self.container.root().join("etc/ssh/sshd_config.d");
         fs::create_dir_all(&conf).expect("create sshd_config.d");
         fs::write(conf.join("sealscan.conf"), SSHD_CONFIG).expect("write sshd config");
         self.run(&[
@@ -147,23 +118,7 @@ impl RootTarget {
     }
 
     fn run_with_input(&self, args: &[&str], input: &str) -> String {
-        let mut child = Command::new(tool())
-            .arg("exec")
-            .arg(&self.dir)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run systemd-container exec");
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin
-                .write_all(input.as_bytes())
-                .expect("write to its stdin");
-        }
-        let out = child
-            .wait_with_output()
-            .expect("wait for systemd-container exec");
+        let out = self.container.exec(args, Some(input.as_bytes()));
         assert!(
             out.status.success(),
             "`{}` in the container failed: {}{}",

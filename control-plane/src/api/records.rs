@@ -14,6 +14,7 @@ use crate::store::{RecordRow, Tx, UnitOwner, VAULT_KIND, VaultRow};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use sealscan_api::Code;
 pub use sealscan_api::records::{
     CreateRecord, CreateVault, Deleted, RecordList, RecordView, SecretInfo,
     SecretModel as ShownModel, SecretRef as ShownSecretRef, UpdateRecord, UpdateVault, VaultList,
@@ -28,37 +29,37 @@ use sealscan_protocols::smb2::Dialect;
 /// The request's names as the protocol's enums, each refusal naming the field and its
 /// choices. Everything else is checked by the domain.
 fn kind(v: &str) -> DomainResult<RecordKind> {
-    validate::choice(v, "record.kind-invalid", "kind is unix or windows")
+    validate::choice(v, Code::RecordKindInvalid, "kind is unix or windows")
 }
 fn login_type(v: &str) -> DomainResult<LoginType> {
     validate::choice(
         v,
-        "record.login-type-invalid",
+        Code::RecordLoginTypeInvalid,
         "login_type is basic or vault",
     )
 }
 fn unix_auth(v: &str) -> DomainResult<UnixAuth> {
     validate::choice(
         v,
-        "record.unix-auth-invalid",
+        Code::RecordUnixAuthInvalid,
         "unix_auth is password or private_key",
     )
 }
 fn domain_type(v: &str) -> DomainResult<WindowsDomainType> {
     validate::choice(
         v,
-        "record.domain-type-invalid",
+        Code::RecordDomainTypeInvalid,
         "domain_type is none, netbios or active_directory",
     )
 }
 fn auth_protocol(v: &str) -> DomainResult<WindowsAuthProtocol> {
     v.parse()
-        .map_err(|e: String| DomainError::invalid("record.auth-protocol-invalid", e))
+        .map_err(|e: String| DomainError::invalid(Code::RecordAuthProtocolInvalid, e))
 }
 fn smb_version(v: &str) -> DomainResult<Dialect> {
     Dialect::from_name(v).ok_or_else(|| {
         DomainError::invalid(
-            "record.smb-version-invalid",
+            Code::RecordSmbVersionInvalid,
             format!("min_smb_version is one of {}", Dialect::names()),
         )
     })

@@ -5,6 +5,7 @@ use super::validate::{bad, new_id, record_text as text};
 use crate::credentials::vault_binding;
 use crate::domain::{DomainError, DomainResult, Shared, units};
 use crate::store::{Tx, UnitOwner, VAULT_KIND, VaultRow};
+use sealscan_api::Code;
 use sealscan_protocols::appliance::SecretValue;
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -63,7 +64,7 @@ impl VaultPatch {
 }
 
 pub fn no_vault(id: &str) -> DomainError {
-    DomainError::not_found("vault.not-found", format!("no vault record {id:?}"))
+    DomainError::not_found(Code::VaultNotFound, format!("no vault record {id:?}"))
 }
 
 /// Checks a vault field by field; `actor` and `now` become its creation fields.
@@ -73,18 +74,18 @@ pub fn check(req: VaultDraft, actor: &str, now: i64) -> DomainResult<VaultRow> {
     text("url", &req.url, 2000)?;
     let url = reqwest::Url::parse(req.url.trim()).map_err(|e| {
         bad(
-            "vault.url-invalid",
+            Code::VaultUrlInvalid,
             format!("the vault URL does not parse: {e}"),
         )
     })?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(bad(
-            "vault.url-invalid",
+            Code::VaultUrlInvalid,
             "the vault URL is http:// or https:// with a host",
         ));
     }
     if !["rest", "soap", "auto"].contains(&req.api.as_str()) {
-        return Err(bad("vault.api-invalid", "api is rest, soap or auto"));
+        return Err(bad(Code::VaultApiInvalid, "api is rest, soap or auto"));
     }
     for (name, v) in [("domain", &req.domain), ("organization", &req.organization)] {
         if let Some(v) = v {
@@ -94,16 +95,21 @@ pub fn check(req: VaultDraft, actor: &str, now: i64) -> DomainResult<VaultRow> {
     if let Some(pem) = &req.ca_pem {
         let certs: Vec<_> = rustls_pemfile::certs(&mut pem.as_bytes())
             .collect::<Result<_, _>>()
-            .map_err(|e| bad("vault.ca-invalid", format!("the CA bundle is not PEM: {e}")))?;
+            .map_err(|e| {
+                bad(
+                    Code::VaultCaInvalid,
+                    format!("the CA bundle is not PEM: {e}"),
+                )
+            })?;
         if certs.is_empty() {
             return Err(bad(
-                "vault.ca-invalid",
+                Code::VaultCaInvalid,
                 "the CA bundle holds no certificate",
             ));
         }
         if !req.verify_tls {
             return Err(bad(
-                "vault.ca-unused",
+                Code::VaultCaUnused,
                 "a CA bundle is given but TLS verification is off",
             ));
         }
@@ -132,7 +138,7 @@ pub fn check_title(tx: &Tx<'_>, row: &VaultRow, except: Option<&str>) -> DomainR
         && Some(other.id.as_str()) != except
     {
         return Err(DomainError::conflict(
-            "vault.title-taken",
+            Code::VaultTitleTaken,
             format!("the title {:?} is taken by vault {}", row.title, other.id),
         ));
     }
@@ -152,7 +158,7 @@ pub fn create(
     check_title(tx, &row, None)?;
     if tx.vault(&row.id)?.is_some() {
         return Err(DomainError::conflict(
-            "vault.id-taken",
+            Code::VaultIdTaken,
             format!("a vault with id {} exists", row.id),
         ));
     }
@@ -208,7 +214,7 @@ pub fn update(
         .map(|_| binding.field.as_str().to_string())
         .collect();
     if let Some(why) = rebind_needed(tx, VAULT_KIND, &row.id, &given, |_| Some(binding.clone()))? {
-        return Err(DomainError::conflict("vault.secrets-rebind-required", why));
+        return Err(DomainError::conflict(Code::VaultSecretsRebindRequired, why));
     }
     tx.update_vault(&row)?;
     let owner = Owner {
@@ -242,7 +248,7 @@ pub fn delete(
     let users = tx.records_using_vault(id)?;
     if !users.is_empty() {
         return Err(DomainError::conflict(
-            "vault.in-use",
+            Code::VaultInUse,
             format!(
                 "the vault is used by the records {}; delete or change them first",
                 users.join(", ")

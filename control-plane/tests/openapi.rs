@@ -116,7 +116,7 @@ async fn one_typed_answer_of_each_resource_round_trips() {
     .await
     .expect_ok();
     let vault: records::VaultList = round_trip(&h, &pc, "/api/v1/vaults").await;
-    let vault_id = vault.vaults[0].id.clone();
+    let vault_id = vault.vaults[0].vault.id.clone();
     h.call(
         "post",
         "/api/v1/records",
@@ -138,8 +138,12 @@ async fn one_typed_answer_of_each_resource_round_trips() {
     round_trip::<security::AllowlistView>(&h, &pc, "/api/v1/security/allowlist").await;
     let recs: records::RecordList = round_trip(&h, &pc, "/api/v1/records").await;
     assert_eq!(recs.records[0].secret.as_deref(), Some("root-web"));
-    round_trip::<records::RecordView>(&h, &pc, &format!("/api/v1/records/{}", recs.records[0].id))
-        .await;
+    round_trip::<records::RecordView>(
+        &h,
+        &pc,
+        &format!("/api/v1/records/{}", recs.records[0].record.id),
+    )
+    .await;
     let v: records::VaultView = round_trip(&h, &pc, &format!("/api/v1/vaults/{vault_id}")).await;
     assert_eq!(v.used_by, Some(vec!["web".to_string()]));
     round_trip::<ncsm::NcsmStatus>(&h, &pc, "/api/v1/ncsm").await;

@@ -1,6 +1,7 @@
 //! Authorization by role, in one place. Handlers name the action; this module decides.
 use crate::domain::DomainError;
 use crate::model::{Role, SecuritySettings, User};
+use sealscan_api::Code;
 
 #[derive(Clone, Debug)]
 pub struct Actor {
@@ -112,7 +113,7 @@ pub fn require(actor: &Actor, action: Action) -> Result<(), DomainError> {
             && !actor.can_edit_records
         {
             return Err(DomainError::forbidden(
-                "role.records-permission-required",
+                Code::RoleRecordsPermissionRequired,
                 "changing authentication and vault records needs a Manager, or a Unit Manager with the records permission; a Manager has not granted it to you (sealscan users records-permission NAME on)",
             ));
         }
@@ -120,13 +121,13 @@ pub fn require(actor: &Actor, action: Action) -> Result<(), DomainError> {
     }
     if action == Action::PrimaryContactOption && actor.role == Role::Manager {
         return Err(DomainError::forbidden(
-            "role.primary-contact-only",
+            Code::RolePrimaryContactOnly,
             "only the Manager Primary Contact may change this option",
         ));
     }
     let allowed: Vec<&str> = action.roles().iter().map(|r| r.as_str()).collect();
     Err(DomainError::forbidden(
-        "role.forbidden",
+        Code::RoleForbidden,
         format!(
             "{} needs the role {}; you are {}",
             action.describe(),
@@ -145,7 +146,7 @@ pub fn may_manage(
 ) -> Result<(), DomainError> {
     if target_is_primary && !actor.primary_contact {
         return Err(DomainError::forbidden(
-            "user.primary-contact-protected",
+            Code::UserPrimaryContactProtected,
             "the Manager Primary Contact can only be changed by themself",
         ));
     }
@@ -154,7 +155,7 @@ pub fn may_manage(
     }
     if matches!(target.role, Role::Manager | Role::UnitManager) {
         return Err(DomainError::forbidden(
-            "role.target-forbidden",
+            Code::RoleTargetForbidden,
             format!("a {} cannot manage a {}", actor.role, target.role),
         ));
     }
@@ -164,7 +165,7 @@ pub fn may_manage(
 pub fn may_assign_role(actor: &Actor, role: Role) -> Result<(), DomainError> {
     if actor.role != Role::Manager && matches!(role, Role::Manager | Role::UnitManager) {
         return Err(DomainError::forbidden(
-            "role.target-forbidden",
+            Code::RoleTargetForbidden,
             format!("only a Manager may give the role {role}"),
         ));
     }
@@ -182,19 +183,19 @@ pub fn may_edit_external_id(actor: &Actor, security: &SecuritySettings) -> Resul
         Role::Manager | Role::UnitManager | Role::UserAdministrator
     ) {
         return Err(DomainError::forbidden(
-            "external-ids.forbidden",
+            Code::ExternalIdsForbidden,
             format!("a {} cannot edit external IDs", actor.role),
         ));
     }
     if !security.external_ids_editable {
         return Err(DomainError::forbidden(
-            "external-ids.option-off",
+            Code::ExternalIdsOptionOff,
             "editing external IDs is reserved to the Manager Primary Contact (the option is off)",
         ));
     }
     if !actor.can_edit_external_ids {
         return Err(DomainError::forbidden(
-            "external-ids.not-granted",
+            Code::ExternalIdsNotGranted,
             "the Manager Primary Contact has not granted you permission to edit external IDs",
         ));
     }
@@ -215,7 +216,7 @@ pub fn same_unit(
     }
     let name = |u: Option<&str>| u.map_or("no unit".to_string(), |u| format!("unit {u:?}"));
     Err(DomainError::forbidden(
-        "unit.other-unit",
+        Code::UnitOtherUnit,
         format!(
             "a Unit Manager manages only the {what} of their business unit ({}); this one is in {}",
             name(actor_unit),

@@ -5,6 +5,7 @@ use crate::model::{Edition, NewUser, Role};
 use crate::password_policy::Names;
 use crate::secrets::{HashCost, Password, hash_password};
 use crate::store::Store;
+use sealscan_api::Code;
 use std::path::Path;
 
 pub struct InitOptions {
@@ -25,8 +26,10 @@ pub enum InitError {
     Dir(#[from] crate::datadir::DataDirError),
     #[error("{0}")]
     Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Key(#[from] crate::keyfile::KeyError),
     #[error("{rule}: {message}")]
-    Refused { rule: &'static str, message: String },
+    Refused { rule: Code, message: String },
 }
 
 impl From<DomainError> for InitError {
@@ -57,12 +60,9 @@ pub fn init(data_dir: &Path, o: InitOptions) -> Result<i64, InitError> {
     let db = data_dir.join(crate::server::DB_FILE);
     crate::datadir::prepare_db_file(&db)?;
     let store = Store::open(&db)?;
-    crate::keyfile::DataKey::load_or_create(data_dir).map_err(|e| InitError::Refused {
-        rule: "data-key",
-        message: e.to_string(),
-    })?;
+    crate::keyfile::DataKey::load_or_create(data_dir)?;
     let hash = hash_password(o.hash_cost, o.password.expose()).map_err(|_| InitError::Refused {
-        rule: "internal",
+        rule: Code::Internal,
         message: "password hashing failed".into(),
     })?;
     let id = store.write(|tx| {

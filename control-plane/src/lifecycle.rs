@@ -6,6 +6,7 @@ use crate::model::{Role, SecuritySettings, Subscription, User};
 use crate::password_policy::{self, Names};
 use crate::secrets::{Password, generate_password};
 use crate::store::{StoreError, Tx};
+use sealscan_api::Code;
 use sealscan_api::ErrorDetails;
 pub use sealscan_api::session::ExpiryNotice;
 
@@ -136,13 +137,13 @@ pub fn choose_password(
     first: &str,
     last: &str,
     supplied: Option<Password>,
-    missing_rule: &'static str,
+    missing_rule: Code,
 ) -> Result<NewPassword, DomainError> {
     let names = Names { first, last };
     if !security.user_defined_passwords {
         if supplied.is_some() {
             return Err(DomainError::refused(
-                "password.user-defined-off",
+                Code::PasswordUserDefinedOff,
                 "user-defined passwords are off for this subscription: the control plane generates passwords; omit the password",
             ));
         }
@@ -172,7 +173,7 @@ pub fn check_policy(
     let list = violations.iter().map(|v| v.reported(min)).collect();
     let text: Vec<String> = violations.iter().map(|v| v.describe(min)).collect();
     Err(DomainError::refused(
-        first.rule().as_str(),
+        first.rule(),
         format!("the password is not acceptable: it {}", text.join("; it ")),
     )
     .with_details(ErrorDetails {

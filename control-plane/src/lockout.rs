@@ -37,12 +37,6 @@ pub enum Outcome {
     NoSuchUser,
 }
 
-impl Outcome {
-    pub fn is_locked(self) -> bool {
-        matches!(self, Outcome::LockedNow | Outcome::AlreadyLocked)
-    }
-}
-
 /// Records one failed `factor` for `user_id` inside the caller's transaction.
 pub fn record_failure(
     tx: &Tx<'_>,

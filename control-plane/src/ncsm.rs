@@ -8,6 +8,7 @@
 use crate::credentials::{open_legacy, record_binding, vault_binding};
 use crate::domain::{DomainError, DomainResult, Shared};
 use crate::store::{NcsmState, SecretOwner, StoreError, Tx, VAULT_KIND};
+use sealscan_api::Code;
 use sealscan_protocols::appliance::SecretFieldName;
 use sealscan_protocols::envelope;
 use serde_json::json;
@@ -206,19 +207,19 @@ pub fn start(state: &Shared, actor: &str, ip: &str) -> DomainResult<()> {
         let sub = tx.require_subscription()?;
         if !sub.features.ncsm {
             return Err(DomainError::conflict(
-                "ncsm.not-enabled",
+                Code::NcsmNotEnabled,
                 "the control plane's operator has not enabled NCSM for this subscription (sealscan-control ncsm enable)",
             ));
         }
         if tx.approved_appliances()?.is_empty() {
             return Err(DomainError::conflict(
-                "ncsm.no-appliance",
+                Code::NcsmNoAppliance,
                 "approve at least one appliance first: secrets are sealed to the approved appliances' keys",
             ));
         }
         if let Some(n) = tx.ncsm()? {
             return Err(DomainError::conflict(
-                "ncsm.already-active",
+                Code::NcsmAlreadyActive,
                 format!(
                     "NCSM was activated by {}; its migration is {} (use Resume to continue it)",
                     n.activated_by,
@@ -240,13 +241,13 @@ pub fn resume(state: &Shared, actor: &str, ip: &str) -> DomainResult<()> {
     launch(state, actor, ip, "ncsm.resumed", |tx, now| {
         let n = tx.ncsm()?.ok_or_else(|| {
             DomainError::conflict(
-                "ncsm.not-active",
+                Code::NcsmNotActive,
                 "NCSM is not activated yet; Start it first",
             )
         })?;
         if n.state == NcsmState::Complete {
             return Err(DomainError::conflict(
-                "ncsm.complete",
+                Code::NcsmComplete,
                 "the migration is complete; there is nothing to resume",
             ));
         }
@@ -265,7 +266,7 @@ pub fn check_reset_by(state: &Shared, actor: &crate::authz::Actor) -> DomainResu
         .read(|tx| Ok::<_, DomainError>(tx.ncsm()?.is_some()))?
     {
         return Err(DomainError::forbidden(
-            "ncsm.reset-managers-only",
+            Code::NcsmResetManagersOnly,
             "NCSM is on: only Managers (the Manager Primary Contact included) reset other users' passwords",
         ));
     }
@@ -280,7 +281,7 @@ pub fn check_self_service_reset(state: &Shared) -> DomainResult<()> {
         return Ok(());
     }
     Err(DomainError::forbidden(
-        "ncsm.self-service-reset-off",
+        Code::NcsmSelfServiceResetOff,
         "self-service password reset is off under the New Credential Security Model; ask a Manager (the Manager Primary Contact or another Manager) to reset your password",
     ))
 }

@@ -29,9 +29,6 @@ import time
 import urllib.error
 import urllib.request
 
-sys.dont_write_bytecode = True  # no __pycache__ beside the sources
-from request_bodies import BODIES  # noqa: E402
-
 PC_USER = "alice"
 PC_PASSWORD = "Vq7!mZp4#Lw"
 PASSWORD = "Gt5%nRw8!Kd"
@@ -282,11 +279,6 @@ def prepare(doc, examples):
             for (prefix, param), value in examples.items():
                 if p.get("in") == "path" and p.get("name") == param and path.startswith(prefix):
                     p["example"] = value
-        body = BODIES.get((method, path))
-        if body is not None and "requestBody" not in op:
-            op["requestBody"] = {"required": bool(body.get("required")),
-                                 "content": {"application/json": {"schema": body}}}
-            note("no request schema, request_bodies.py's used", name)
         # "200 Success" with no content says nothing of which 2xx: any is within it.
         responses = op.get("responses", {})
         if ("200" in responses and "content" not in resolve(doc, responses["200"])

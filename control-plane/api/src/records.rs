@@ -336,9 +336,11 @@ pub struct SecretInfo {
     pub recipients: Option<Vec<String>>,
 }
 
+/// An authentication record as the control plane stores it: what it logs in to and how,
+/// never its secrets. The store's row and the first part of [`RecordView`].
+// No deny_unknown_fields: flattened into the views, it sees their other fields too.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RecordView {
+pub struct Record {
     pub id: String,
     pub kind: RecordKind,
     pub title: String,
@@ -351,14 +353,26 @@ pub struct RecordView {
     /// Vault logins by Secret Server's id of the secret (then `secret_name` is None).
     pub secret_id: Option<i64>,
     pub comments: String,
+    /// Unix basic logins: the password or the private key. Unix vault logins: which of the
+    /// secret's fields to log in with; None takes the key when the secret holds one.
     pub unix_auth: Option<UnixAuth>,
     pub windows: Option<WindowsSettings>,
-    /// Unix records: host-key trust, certificate and root delegation.
+    /// Unix records: host-key trust, certificate and root delegation; rows from before it
+    /// existed read as the defaults.
     pub unix: Option<UnixOptions>,
     pub migration: Option<String>,
     pub migration_reason: Option<String>,
     pub created_by: String,
     pub created_at: i64,
+}
+
+/// A record as the API shows it: the stored record, its secrets by name and model, and its
+/// business unit.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordView {
+    #[serde(flatten)]
+    pub record: Record,
     pub secrets: Vec<SecretInfo>,
     pub pending_migration: bool,
     pub unit: Option<String>,
@@ -373,9 +387,11 @@ pub struct RecordList {
     pub records: Vec<RecordView>,
 }
 
+/// A Secret Server vault record as the control plane stores it, without its password. The
+/// store's row and the first part of [`VaultView`].
+// No deny_unknown_fields: flattened into the view, it sees its other fields too.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct VaultView {
+pub struct Vault {
     pub id: String,
     pub title: String,
     pub url: String,
@@ -384,12 +400,20 @@ pub struct VaultView {
     pub organization: Option<String>,
     pub verify_tls: bool,
     pub ca_pem: Option<String>,
+    /// "rest", "soap" or "auto".
     pub api: String,
     pub comments: String,
     pub migration: Option<String>,
     pub migration_reason: Option<String>,
     pub created_by: String,
     pub created_at: i64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VaultView {
+    #[serde(flatten)]
+    pub vault: Vault,
     pub secrets: Vec<SecretInfo>,
     pub pending_migration: bool,
     pub unit: Option<String>,

@@ -79,17 +79,17 @@ const RECORD_COLUMNS: &[&str] = &[
 
 fn record_row(r: &RecordView) -> Vec<String> {
     vec![
-        r.id.clone(),
-        r.kind.as_str().to_string(),
-        r.title.clone(),
-        r.username.clone(),
-        if r.ips.is_empty() {
+        r.record.id.clone(),
+        r.record.kind.as_str().to_string(),
+        r.record.title.clone(),
+        r.record.username.clone(),
+        if r.record.ips.is_empty() {
             "service-selected".into()
         } else {
-            r.ips.join(",")
+            r.record.ips.join(",")
         },
-        r.login_type.as_str().to_string(),
-        s(r.vault_id.as_deref()),
+        r.record.login_type.as_str().to_string(),
+        s(r.record.vault_id.as_deref()),
         s(r.secret.as_deref()),
         secrets_cell(&r.secrets),
         pending_cell(r.pending_migration),
@@ -115,11 +115,11 @@ fn vault_row(x: &VaultView) -> Vec<String> {
         .map(|r| format!("{}: {}", r.record, s(r.secret.as_deref())))
         .collect();
     vec![
-        x.id.clone(),
-        x.title.clone(),
-        x.url.clone(),
-        x.username.clone(),
-        x.verify_tls.to_string(),
+        x.vault.id.clone(),
+        x.vault.title.clone(),
+        x.vault.url.clone(),
+        x.vault.username.clone(),
+        x.vault.verify_tls.to_string(),
         secrets_cell(&x.secrets),
         if refs.is_empty() {
             "-".into()
@@ -273,9 +273,9 @@ fn print_saved(ctx: &Ctx, verb: &str, v: &RecordView, note: &str) {
     ctx.out(v, |v| {
         println!(
             "{verb} {} record {} ({}){note}",
-            v.kind.as_str(),
-            v.id,
-            v.title
+            v.record.kind.as_str(),
+            v.record.id,
+            v.record.title
         )
     });
 }
@@ -318,7 +318,9 @@ pub async fn vaults(ctx: &Ctx, cmd: VaultsCmd) -> R<()> {
                 password,
             };
             let v: VaultView = ctx.api()?.create_vault(&body).await?;
-            ctx.out(&v, |v| println!("created vault {} ({})", v.id, v.title));
+            ctx.out(&v, |v| {
+                println!("created vault {} ({})", v.vault.id, v.vault.title)
+            });
         }
     }
     Ok(())
@@ -558,9 +560,9 @@ async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
         // The binding is the record as it will be: its kind and id, and the new user and
         // domain when they change.
         let cur: RecordView = ctx.api()?.record(&a.id).await?;
-        let kind = cur.kind.as_str();
+        let kind = cur.record.kind.as_str();
         // A new password on a key-based Unix record switches it back to password logins.
-        if kind == "unix" && a.password && cur.unix_auth == Some(UnixAuth::PrivateKey) {
+        if kind == "unix" && a.password && cur.record.unix_auth == Some(UnixAuth::PrivateKey) {
             body.unix_auth = Some("password".into());
         }
         if kind != "unix" && (a.private_key_file.is_some() || a.passphrase) {
@@ -568,8 +570,11 @@ async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
                 "--private-key-file and --passphrase are for Unix records".into(),
             ));
         }
-        let user = a.user.clone().unwrap_or_else(|| cur.username.clone());
-        let w = cur.windows.as_ref();
+        let user = a
+            .user
+            .clone()
+            .unwrap_or_else(|| cur.record.username.clone());
+        let w = cur.record.windows.as_ref();
         let domain_type = a
             .domain_type
             .clone()
@@ -588,7 +593,7 @@ async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
         };
         let mut secrets = Secrets {
             binding: |field: SecretFieldName| {
-                Binding::for_record(kind, &cur.id, field, &user, domain.as_deref(), local)
+                Binding::for_record(kind, &cur.record.id, field, &user, domain.as_deref(), local)
             },
             keys: keys.as_deref(),
             fields: Vec::new(),
@@ -649,16 +654,16 @@ async fn update_vault(ctx: &Ctx, a: UpdateVaultArgs) -> R<()> {
     let mut sealed = false;
     if a.password {
         let cur: VaultView = ctx.api()?.vault(&a.id).await?;
-        let user = a.user.clone().unwrap_or_else(|| cur.username.clone());
-        let url = body.url.clone().unwrap_or_else(|| cur.url.clone());
-        let domain = a.domain.clone().or_else(|| cur.domain.clone());
+        let user = a.user.clone().unwrap_or_else(|| cur.vault.username.clone());
+        let url = body.url.clone().unwrap_or_else(|| cur.vault.url.clone());
+        let domain = a.domain.clone().or_else(|| cur.vault.domain.clone());
         sealed = ncsm_active(ctx).await?;
         let keys = if sealed {
             Some(recipients(ctx).await?)
         } else {
             None
         };
-        let b = Binding::for_vault(&cur.id, &user, domain.as_deref(), &url);
+        let b = Binding::for_vault(&cur.vault.id, &user, domain.as_deref(), &url);
         let p = ctx.new_secret(&format!("New web-service password of {user}: "))?;
         body.password = Some(secret_value(
             p.expose().as_bytes(),
@@ -669,8 +674,8 @@ async fn update_vault(ctx: &Ctx, a: UpdateVaultArgs) -> R<()> {
     ctx.out(&v, |v| {
         println!(
             "updated vault {} ({}){}",
-            v.id,
-            v.title,
+            v.vault.id,
+            v.vault.title,
             match (a.password, sealed) {
                 (false, _) => "; password unchanged",
                 (true, true) => "; password sealed on this machine",
@@ -706,7 +711,7 @@ async fn common(ctx: &Ctx, collection: Collection, cmd: CollectionCmd) -> R<()> 
         (CollectionCmd::Show { id }, Collection::Records) => {
             ctx.out(&api.record(&id).await?, |v| {
                 print_kv(v);
-                if let Some(line) = v.windows.as_ref().map(windows_auth_line) {
+                if let Some(line) = v.record.windows.as_ref().map(windows_auth_line) {
                     println!("{line}");
                 }
             });

@@ -13,6 +13,7 @@ use axum::extract::{Path, State};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use rand::RngCore;
+use sealscan_api::Code;
 pub use sealscan_api::appliances::{
     ApplianceView, Decided, DecisionRequest, TokenCreated, TokenRequest,
 };
@@ -55,14 +56,14 @@ pub async fn create_token(
     let hours = req.expires_in_hours.unwrap_or(DEFAULT_TOKEN_HOURS);
     if hours == 0 || hours > MAX_TOKEN_HOURS {
         return Err(ApiError::unprocessable(
-            "enroll-token.lifetime",
+            Code::EnrollTokenLifetime,
             format!("expires_in_hours must be between 1 and {MAX_TOKEN_HOURS}; got {hours}"),
         ));
     }
     let label = req.label.unwrap_or_default().trim().to_string();
     if label.chars().count() > MAX_NAME_LEN || label.chars().any(char::is_control) {
         return Err(ApiError::unprocessable(
-            "enroll-token.label",
+            Code::EnrollTokenLabel,
             format!("the label must be at most {MAX_NAME_LEN} printable characters"),
         ));
     }
@@ -154,7 +155,7 @@ async fn decide(
         .is_some_and(|r| r.chars().count() > 500 || r.chars().any(char::is_control))
     {
         return Err(ApiError::unprocessable(
-            "appliance.reason",
+            Code::ApplianceReason,
             "the reason must be at most 500 printable characters",
         ));
     }
@@ -169,7 +170,7 @@ async fn decide(
         };
         if !allowed_from.contains(&a.state) {
             return Err(ApiError::conflict(
-                "appliance.state",
+                Code::ApplianceState,
                 format!(
                     "appliance {} is {}; only a {} appliance can be {}",
                     a.id,
@@ -249,7 +250,7 @@ async fn decide(
 
 fn unknown(id: &str) -> ApiError {
     ApiError::not_found(
-        "appliance.unknown",
+        Code::ApplianceUnknown,
         format!("no appliance has the id {id:?}"),
     )
 }
@@ -279,7 +280,7 @@ pub async fn enroll(
     if name.is_empty() || name.chars().count() > MAX_NAME_LEN || name.chars().any(char::is_control)
     {
         return Err(ApiError::unprocessable(
-            "enroll.name",
+            Code::EnrollName,
             format!("the appliance name must be 1 to {MAX_NAME_LEN} printable characters"),
         ));
     }
@@ -289,13 +290,13 @@ pub async fn enroll(
         .and_then(|k| <[u8; 32]>::try_from(k.as_slice()).ok())
         .ok_or_else(|| {
             ApiError::unprocessable(
-                "enroll.public-key",
+                Code::EnrollPublicKey,
                 "public_key must be a 32-byte X25519 public key in standard base64",
             )
         })?;
     if key.iter().all(|b| *b == 0) {
         return Err(ApiError::unprocessable(
-            "enroll.public-key",
+            Code::EnrollPublicKey,
             "public_key is the all-zero X25519 point, which no real key pair produces",
         ));
     }
@@ -309,7 +310,7 @@ pub async fn enroll(
     state.store.write(|tx| {
         if let Some(other) = tx.appliance_by_public_key(&key)? {
             return Err(ApiError::conflict(
-                "enroll.key-in-use",
+                Code::EnrollKeyInUse,
                 format!(
                     "this public key is already enrolled as appliance {} ({}); generate a new key or use that enrollment",
                     other.id,
@@ -329,7 +330,7 @@ pub async fn enroll(
         })?;
         if !tx.use_enrollment_token(&token, &id, now)? {
             return Err(ApiError::unauthorized(
-                "enroll.token-invalid",
+                Code::EnrollTokenInvalid,
                 "the enrollment token is unknown, already used or expired; ask a Manager for a new one",
             ));
         }
@@ -366,7 +367,7 @@ pub async fn enroll_poll(
 ) -> ApiResult<Json<EnrollState>> {
     let refused = || {
         ApiError::unauthorized(
-            "enroll.poll-refused",
+            Code::EnrollPollRefused,
             "no pending enrollment matches this appliance id and poll secret",
         )
     };

@@ -12,6 +12,7 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ipnet::IpNet;
+use sealscan_api::Code;
 use std::net::{IpAddr, SocketAddr};
 
 pub use crate::domain::accounts::login::USER_TOKEN_PREFIX;
@@ -30,7 +31,7 @@ impl ClientIp {
             .ok_or_else(|| {
                 ApiError::new(
                     axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
+                    Code::Internal,
                     "the peer address is unknown",
                 )
             })
@@ -82,7 +83,7 @@ pub async fn allowlist_guard(State(state): State<Shared>, req: Request, next: Ne
     };
     if security.allowlist_enabled && !allowlist_permits(&security.allowlist, ip) {
         return ApiError::forbidden(
-            "allowlist.denied",
+            Code::AllowlistDenied,
             format!("connections from {ip} are not allowed by this subscription's IP allowlist"),
         )
         .into_response();
@@ -121,7 +122,7 @@ pub enum Principal {
 fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     let missing = || {
         ApiError::unauthorized(
-            "auth.required",
+            Code::AuthRequired,
             "sign in first: send Authorization: Bearer <session token>",
         )
     };
@@ -146,7 +147,7 @@ async fn resolve(parts: &Parts, state: &Shared) -> Result<Principal, ApiError> {
     }
     if !token.starts_with(USER_TOKEN_PREFIX) {
         return Err(ApiError::unauthorized(
-            "auth.invalid-token",
+            Code::AuthInvalidToken,
             "the bearer token is not a session token",
         ));
     }
@@ -155,7 +156,7 @@ async fn resolve(parts: &Parts, state: &Shared) -> Result<Principal, ApiError> {
     state.store.write(|tx| {
         let invalid = || {
             ApiError::unauthorized(
-                "auth.invalid-token",
+                Code::AuthInvalidToken,
                 "the session token is unknown or signed out; sign in again",
             )
         };
@@ -167,7 +168,7 @@ async fn resolve(parts: &Parts, state: &Shared) -> Result<Principal, ApiError> {
         if now - session.last_seen_at > idle_limit {
             tx.delete_session(&hash)?;
             return Ok(Err(ApiError::unauthorized(
-                "session.inactivity-timeout",
+                Code::SessionInactivityTimeout,
                 format!(
                     "the session ended after {} minutes without activity; sign in again",
                     session.idle_timeout_minutes
@@ -178,7 +179,7 @@ async fn resolve(parts: &Parts, state: &Shared) -> Result<Principal, ApiError> {
         if user.locked {
             tx.delete_user_sessions(user.id)?;
             return Ok(Err(ApiError::forbidden(
-                "account.locked",
+                Code::AccountLocked,
                 "this account is locked; a Manager or Unit Manager must reactivate it",
             )));
         }
@@ -188,7 +189,7 @@ async fn resolve(parts: &Parts, state: &Shared) -> Result<Principal, ApiError> {
         if crate::lifecycle::is_expired(&subscription, &user, now) {
             tx.delete_session(&hash)?;
             return Ok(Err(ApiError::unauthorized(
-                "password.expired",
+                Code::PasswordExpired,
                 "your password has expired; sign in again to set a new one (or ask a Manager, Unit Manager or User Administrator to reset it)",
             )));
         }
@@ -222,7 +223,7 @@ impl FromRequestParts<Shared> for CurrentUser {
         let p = user_only(resolve(parts, state).await?)?;
         if p.session.scope != SessionScope::Full {
             return Err(ApiError::forbidden(
-                "2fa.enrollment-required",
+                Code::TwoFaEnrollmentRequired,
                 "two-factor login is required: enrol with POST /api/v1/2fa/enroll and /2fa/confirm, then sign in again",
             ));
         }
@@ -245,7 +246,7 @@ fn user_only(p: Principal) -> Result<UserPrincipal, ApiError> {
     match p {
         Principal::User(u) => Ok(*u),
         Principal::Appliance(_) => Err(ApiError::forbidden(
-            "role.user-only",
+            Code::RoleUserOnly,
             "appliance credentials reach only /api/v1/appliance; this endpoint needs a user session",
         )),
     }
@@ -257,13 +258,13 @@ fn resolve_appliance(token: &str, state: &Shared) -> Result<Principal, ApiError>
     state.store.write(|tx| {
         let appliance = tx.appliance_by_credential(&hash)?.ok_or_else(|| {
             ApiError::unauthorized(
-                "auth.invalid-token",
+                Code::AuthInvalidToken,
                 "the appliance credential is unknown or was revoked; enroll the appliance again",
             )
         })?;
         if appliance.state != crate::store::ApplianceState::Approved {
             return Err(ApiError::unauthorized(
-                "auth.invalid-token",
+                Code::AuthInvalidToken,
                 format!("appliance {} is {}", appliance.id, appliance.state.as_str()),
             ));
         }
@@ -281,7 +282,7 @@ impl FromRequestParts<Shared> for ApplianceAuth {
         match resolve(parts, state).await? {
             Principal::Appliance(a) => Ok(ApplianceAuth(*a)),
             Principal::User(_) => Err(ApiError::forbidden(
-                "role.appliance-only",
+                Code::RoleApplianceOnly,
                 "this endpoint is for appliances: send the appliance credential issued at approval",
             )),
         }

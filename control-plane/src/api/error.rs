@@ -5,13 +5,14 @@ use axum::extract::FromRequest;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use sealscan_api::Code;
 use sealscan_api::ErrorDetails;
 use serde::de::DeserializeOwned;
 
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub rule: &'static str,
+    pub rule: Code,
     pub message: String,
     /// Boxed: most refusals have none, and every `Result` carrying an `ApiError` stays small.
     pub details: Option<Box<ErrorDetails>>,
@@ -20,7 +21,7 @@ pub struct ApiError {
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
-    pub fn new(status: StatusCode, rule: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, rule: Code, message: impl Into<String>) -> Self {
         ApiError {
             status,
             rule,
@@ -28,22 +29,22 @@ impl ApiError {
             details: None,
         }
     }
-    pub fn bad_request(rule: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(rule: Code, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, rule, message)
     }
-    pub fn unauthorized(rule: &'static str, message: impl Into<String>) -> Self {
+    pub fn unauthorized(rule: Code, message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, rule, message)
     }
-    pub fn forbidden(rule: &'static str, message: impl Into<String>) -> Self {
+    pub fn forbidden(rule: Code, message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, rule, message)
     }
-    pub fn not_found(rule: &'static str, message: impl Into<String>) -> Self {
+    pub fn not_found(rule: Code, message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, rule, message)
     }
-    pub fn conflict(rule: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(rule: Code, message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, rule, message)
     }
-    pub fn unprocessable(rule: &'static str, message: impl Into<String>) -> Self {
+    pub fn unprocessable(rule: Code, message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, rule, message)
     }
     pub fn with_details(mut self, details: ErrorDetails) -> Self {
@@ -55,12 +56,12 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict(msg) => ApiError::conflict("store.conflict", msg),
+            StoreError::Conflict(msg) => ApiError::conflict(Code::StoreConflict, msg),
             other => {
                 log::error!("store failure: {other}");
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
+                    Code::Internal,
                     "the control plane's store failed; see the server log",
                 )
             }
@@ -75,7 +76,7 @@ impl From<crate::hashing::PoolError> for ApiError {
                 log::warn!("password hashing queue full: a request was turned away");
                 ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "server.busy",
+                    Code::ServerBusy,
                     e.to_string(),
                 )
             }
@@ -83,7 +84,7 @@ impl From<crate::hashing::PoolError> for ApiError {
                 log::error!("{e}");
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
+                    Code::Internal,
                     "password hashing failed; see the server log",
                 )
             }
@@ -91,8 +92,8 @@ impl From<crate::hashing::PoolError> for ApiError {
     }
 }
 
-/// [`sealscan_api::ErrorBody`] as the server writes it: the rule as the literal the handler
-/// gave (the `error_codes` test holds every such literal to a [`sealscan_api::Code`]).
+/// [`sealscan_api::ErrorBody`] as the server writes it, borrowing the message and details
+/// instead of moving them into the owned body type.
 #[derive(serde::Serialize)]
 struct Refusal<'a> {
     error: RefusalInfo<'a>,
@@ -100,7 +101,7 @@ struct Refusal<'a> {
 
 #[derive(serde::Serialize)]
 struct RefusalInfo<'a> {
-    rule: &'static str,
+    rule: Code,
     message: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     details: Option<&'a ErrorDetails>,
@@ -157,7 +158,7 @@ impl<S: Send + Sync> FromRequest<S> for RawJson {
         if !is_json {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "request.malformed",
+                Code::RequestMalformed,
                 "the request body is not valid: expected a request with `Content-Type: application/json`",
             ));
         }
@@ -167,7 +168,7 @@ impl<S: Send + Sync> FromRequest<S> for RawJson {
             .map_err(|r| {
                 ApiError::new(
                     r.status().max(StatusCode::BAD_REQUEST),
-                    "request.malformed",
+                    Code::RequestMalformed,
                     format!("the request body could not be read: {}", r.body_text()),
                 )
             })
@@ -189,7 +190,7 @@ impl RawJson {
 fn parse_naming_the_field<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     let refused = |text: String| {
         ApiError::bad_request(
-            "request.malformed",
+            Code::RequestMalformed,
             format!("the request body is not valid: {text}"),
         )
     };
@@ -216,7 +217,7 @@ fn json_rejection(r: JsonRejection) -> ApiError {
         .unwrap_or(&text);
     ApiError::new(
         r.status().max(StatusCode::BAD_REQUEST),
-        "request.malformed",
+        Code::RequestMalformed,
         format!(
             "the request body is not valid: {}",
             safe_serde_message(text)
@@ -255,14 +256,14 @@ pub fn safe_serde_message(text: &str) -> String {
 pub async fn method_not_allowed() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        "request.method-not-allowed",
+        Code::RequestMethodNotAllowed,
         "this endpoint does not take that method; see GET /api/v1/openapi.json",
     )
 }
 
 pub async fn not_found_fallback() -> ApiError {
     ApiError::not_found(
-        "request.unknown-endpoint",
+        Code::RequestUnknownEndpoint,
         "no such endpoint; see GET /api/v1/openapi.json",
     )
 }
@@ -271,7 +272,7 @@ impl From<crate::secrets::HashError> for ApiError {
     fn from(_: crate::secrets::HashError) -> Self {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            Code::Internal,
             "password hashing failed",
         )
     }

@@ -13,6 +13,7 @@ use axum::extract::{FromRequestParts, MatchedPath, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use sealscan_api::Code;
 
 /// Decisions the seed gives to a person, never to an API-only account (a program's, whose
 /// password may never expire): trusting an appliance's key after comparing its fingerprint out
@@ -67,7 +68,7 @@ pub async fn role_gate(State(state): State<Shared>, req: Request, next: Next) ->
     }
     if p.user.api_only && INTERACTIVE_ONLY.contains(&(e.method, e.path)) {
         return ApiError::forbidden(
-            "api-only.interactive-only",
+            Code::ApiOnlyInteractiveOnly,
             format!(
                 "{} is a person's decision; {} is an API-only account: a Manager signed in as themself does it",
                 e.summary, actor.username
@@ -102,7 +103,7 @@ fn admits(e: &Endpoint, actor: &Actor) -> Result<(), ApiError> {
     }
     let roles: Vec<&str> = e.access.split(", ").collect();
     Err(ApiError::forbidden(
-        "role.forbidden",
+        Code::RoleForbidden,
         format!(
             "{} ({} {}) needs the role {}; you are {}",
             e.summary,

@@ -12,6 +12,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use sealscan_api::Code;
 use sealscan_protocols::appliance::{
     CLAIM_AFTER_START_HEADER, ClaimRequest, HeartbeatResponse, Job, JobRecord, JobVault,
     MAX_CLAIM_WAIT_SECS, RecordLogin, ResultAck, ResultPost, SecretValue,
@@ -22,7 +23,7 @@ use std::time::Duration;
 
 fn job_id(text: &str) -> Result<i64, ApiError> {
     super::scans::parse_id(text)
-        .ok_or_else(|| ApiError::not_found("job.unknown", format!("no job has the id {text:?}")))
+        .ok_or_else(|| ApiError::not_found(Code::JobUnknown, format!("no job has the id {text:?}")))
 }
 
 /// What one claim attempt found.
@@ -159,7 +160,7 @@ pub async fn claim(
         let still = state.store.read(|tx| tx.appliance(&me.id))?;
         if still.is_none_or(|a| a.state != crate::store::ApplianceState::Approved) {
             return Err(ApiError::unauthorized(
-                "auth.invalid-token",
+                Code::AuthInvalidToken,
                 "the appliance was revoked while waiting for work",
             ));
         }
@@ -168,7 +169,7 @@ pub async fn claim(
 
 fn owned_job(tx: &Tx<'_>, id: i64, text: &str) -> Result<JobRow, ApiError> {
     tx.job(id)?
-        .ok_or_else(|| ApiError::not_found("job.unknown", format!("no job has the id {text:?}")))
+        .ok_or_else(|| ApiError::not_found(Code::JobUnknown, format!("no job has the id {text:?}")))
 }
 
 /// `POST /api/v1/appliance/jobs/{job_id}/heartbeat`: extends the lease, or tells the appliance
@@ -217,18 +218,18 @@ pub async fn post_result(
 ) -> ApiResult<Json<ResultAck>> {
     let id = job_id(&text)?;
     let now = state.now();
-    let bad = |rule: &'static str, why: String| ApiError::unprocessable(rule, why);
+    let bad = |rule: Code, why: String| ApiError::unprocessable(rule, why);
     let expected_key = ResultPost::key_for(&id.to_string(), &post.target_id, post.outcome.kind);
     if post.idempotency_key != expected_key {
         return Err(bad(
-            "result.idempotency-key",
+            Code::ResultIdempotencyKey,
             format!("the idempotency key for this result is {expected_key:?}"),
         ));
     }
     let qid = qid_for(post.outcome.kind, post.outcome.status);
     if post.outcome.qid != qid {
         return Err(bad(
-            "result.qid",
+            Code::ResultQid,
             format!(
                 "QID {} does not match a {:?} {:?} result (expected {qid})",
                 post.outcome.qid, post.outcome.kind, post.outcome.status
@@ -237,7 +238,7 @@ pub async fn post_result(
     }
     if post.outcome.status != Status::Passed && post.outcome.cause.is_none() {
         return Err(bad(
-            "result.cause",
+            Code::ResultCause,
             "a result that did not pass names its cause".into(),
         ));
     }
@@ -248,7 +249,7 @@ pub async fn post_result(
         }
         if job.claimed_by.as_deref() != Some(me.id.as_str()) {
             return Err(ApiError::forbidden(
-                "job.not-yours",
+                Code::JobNotYours,
                 format!("job {id} is held by another appliance, not {}", me.id),
             ));
         }
@@ -258,13 +259,13 @@ pub async fn post_result(
             .find(|t| t.target_id == post.target_id)
             .ok_or_else(|| {
                 bad(
-                    "result.unknown-target",
+                    Code::ResultUnknownTarget,
                     format!("job {id} has no target {:?}", post.target_id),
                 )
             })?;
         if target.kind != post.outcome.kind || target.host != post.host {
             return Err(bad(
-                "result.target-mismatch",
+                Code::ResultTargetMismatch,
                 format!(
                     "target {} is {} ({:?}); the result names {} ({:?})",
                     target.target_id, target.host, target.kind, post.host, post.outcome.kind

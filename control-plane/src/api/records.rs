@@ -8,19 +8,20 @@ use crate::domain::editor::Editor;
 use crate::domain::records::windows::WindowsDraft;
 use crate::domain::records::{self, RecordDraft, RecordPatch, SecretRef};
 use crate::domain::validate;
-use crate::domain::vaults::{self, VaultDraft, VaultPatch};
+use crate::domain::vaults;
 use crate::domain::{DomainError, DomainResult, Shared};
 use crate::store::{RecordRow, Tx, UnitOwner, VAULT_KIND, VaultRow};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use sealscan_api::Code;
 pub use sealscan_api::records::{
     CreateRecord, CreateVault, Deleted, RecordList, RecordView, SecretInfo,
     SecretModel as ShownModel, SecretRef as ShownSecretRef, UpdateRecord, UpdateVault, VaultList,
     VaultView, WindowsInput, WindowsPatch,
 };
 use sealscan_protocols::appliance::{
-    LoginType, RecordKind, SecretValue, UnixAuth, WindowsAuthProtocol, WindowsDomainType,
+    LoginType, RecordKind, UnixAuth, WindowsAuthProtocol, WindowsDomainType,
 };
 use sealscan_protocols::envelope::Envelope;
 use sealscan_protocols::smb2::Dialect;
@@ -28,37 +29,37 @@ use sealscan_protocols::smb2::Dialect;
 /// The request's names as the protocol's enums, each refusal naming the field and its
 /// choices. Everything else is checked by the domain.
 fn kind(v: &str) -> DomainResult<RecordKind> {
-    validate::choice(v, "record.kind-invalid", "kind is unix or windows")
+    validate::choice(v, Code::RecordKindInvalid, "kind is unix or windows")
 }
 fn login_type(v: &str) -> DomainResult<LoginType> {
     validate::choice(
         v,
-        "record.login-type-invalid",
+        Code::RecordLoginTypeInvalid,
         "login_type is basic or vault",
     )
 }
 fn unix_auth(v: &str) -> DomainResult<UnixAuth> {
     validate::choice(
         v,
-        "record.unix-auth-invalid",
+        Code::RecordUnixAuthInvalid,
         "unix_auth is password or private_key",
     )
 }
 fn domain_type(v: &str) -> DomainResult<WindowsDomainType> {
     validate::choice(
         v,
-        "record.domain-type-invalid",
+        Code::RecordDomainTypeInvalid,
         "domain_type is none, netbios or active_directory",
     )
 }
 fn auth_protocol(v: &str) -> DomainResult<WindowsAuthProtocol> {
     v.parse()
-        .map_err(|e: String| DomainError::invalid("record.auth-protocol-invalid", e))
+        .map_err(|e: String| DomainError::invalid(Code::RecordAuthProtocolInvalid, e))
 }
 fn smb_version(v: &str) -> DomainResult<Dialect> {
     Dialect::from_name(v).ok_or_else(|| {
         DomainError::invalid(
-            "record.smb-version-invalid",
+            Code::RecordSmbVersionInvalid,
             format!("min_smb_version is one of {}", Dialect::names()),
         )
     })
@@ -135,37 +136,6 @@ fn record_patch(req: UpdateRecord) -> DomainResult<RecordPatch> {
     })
 }
 
-fn vault_draft(req: CreateVault) -> (VaultDraft, SecretValue) {
-    let draft = VaultDraft {
-        id: req.id,
-        title: req.title,
-        url: req.url,
-        user: req.user,
-        domain: req.domain,
-        organization: req.organization,
-        verify_tls: req.verify_tls,
-        ca_pem: req.ca_pem,
-        api: req.api,
-        comments: req.comments,
-    };
-    (draft, req.password)
-}
-
-fn vault_patch(req: UpdateVault) -> (VaultPatch, Option<SecretValue>) {
-    let patch = VaultPatch {
-        title: req.title,
-        url: req.url,
-        user: req.user,
-        domain: req.domain,
-        organization: req.organization,
-        verify_tls: req.verify_tls,
-        ca_pem: req.ca_pem,
-        api: req.api,
-        comments: req.comments,
-    };
-    (patch, req.password)
-}
-
 fn secret_names(tx: &Tx<'_>, kind: &str, id: &str) -> ApiResult<Vec<SecretInfo>> {
     let mut out: Vec<SecretInfo> = tx
         .envelopes_of(kind, id)?
@@ -195,52 +165,22 @@ fn secret_names(tx: &Tx<'_>, kind: &str, id: &str) -> ApiResult<Vec<SecretInfo>>
 
 fn record_view(tx: &Tx<'_>, r: &RecordRow) -> ApiResult<RecordView> {
     Ok(RecordView {
-        id: r.id.clone(),
-        kind: r.kind,
-        title: r.title.clone(),
-        username: r.username.clone(),
-        ips: r.ips.clone(),
-        login_type: r.login_type,
-        vault_id: r.vault_id.clone(),
-        secret_name: r.secret_name.clone(),
-        folder: r.folder.clone(),
-        secret_id: r.secret_id,
-        comments: r.comments.clone(),
-        unix_auth: r.unix_auth,
-        windows: r.windows.clone(),
-        unix: r.unix.clone(),
-        migration: r.migration.clone(),
-        migration_reason: r.migration_reason.clone(),
-        created_by: r.created_by.clone(),
-        created_at: r.created_at,
         secrets: secret_names(tx, r.kind.as_str(), &r.id)?,
         pending_migration: r.migration.as_deref() == Some("pending"),
         unit: tx.unit_of(UnitOwner::Record(&r.id))?,
         secret: records::secret_shown(r),
+        record: r.clone(),
     })
 }
 
 fn vault_view(tx: &Tx<'_>, vault: &VaultRow) -> ApiResult<VaultView> {
     Ok(VaultView {
-        id: vault.id.clone(),
-        title: vault.title.clone(),
-        url: vault.url.clone(),
-        username: vault.username.clone(),
-        domain: vault.domain.clone(),
-        organization: vault.organization.clone(),
-        verify_tls: vault.verify_tls,
-        ca_pem: vault.ca_pem.clone(),
-        api: vault.api.clone(),
-        comments: vault.comments.clone(),
-        migration: vault.migration.clone(),
-        migration_reason: vault.migration_reason.clone(),
-        created_by: vault.created_by.clone(),
-        created_at: vault.created_at,
         secrets: secret_names(tx, VAULT_KIND, &vault.id)?,
         pending_migration: vault.migration.as_deref() == Some("pending"),
         unit: tx.unit_of(UnitOwner::Vault(&vault.id))?,
         secret_refs: None,
         used_by: None,
+        vault: vault.clone(),
     })
 }
 
@@ -396,11 +336,11 @@ pub async fn vault_create(
     body: RawJson,
 ) -> ApiResult<(StatusCode, Json<VaultView>)> {
     authz::require(&p.actor(), Action::EditRecords)?;
-    let (draft, password) = vault_draft(body.parse::<CreateVault>()?);
+    let req = body.parse::<CreateVault>()?;
     let shown = edit(
         &p,
         &state,
-        |tx, ed| vaults::create(tx, &state, ed, draft, &password, state.now()),
+        |tx, ed| vaults::create(tx, &state, ed, req, state.now()),
         vault_view,
     )?;
     Ok((StatusCode::CREATED, shown))
@@ -438,11 +378,11 @@ pub async fn vault_update(
     body: RawJson,
 ) -> ApiResult<Json<VaultView>> {
     authz::require(&p.actor(), Action::EditRecords)?;
-    let (patch, password) = vault_patch(body.parse::<UpdateVault>()?);
+    let patch = body.parse::<UpdateVault>()?;
     let shown = edit(
         &p,
         &state,
-        |tx, ed| vaults::update(tx, &state, ed, &id, patch, password.as_ref(), state.now()),
+        |tx, ed| vaults::update(tx, &state, ed, &id, patch, state.now()),
         vault_view,
     )?;
     Ok(shown)

@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use sealscan_api::Code;
 pub use sealscan_api::appliances::RewrapStored;
 use sealscan_protocols::appliance::{RewrapItem, RewrapSubmit, RewrapWork};
 use sealscan_protocols::envelope::{Binding, Envelope, same_payload};
@@ -98,7 +99,7 @@ pub async fn submit(
 ) -> ApiResult<Json<RewrapStored>> {
     if req.items.is_empty() {
         return Err(ApiError::unprocessable(
-            "rewrap.empty",
+            Code::RewrapEmpty,
             "the submission holds no items",
         ));
     }
@@ -109,7 +110,7 @@ pub async fn submit(
             .filter(|a| a.state == crate::store::ApplianceState::Approved)
             .ok_or_else(|| {
                 ApiError::unprocessable(
-                    "rewrap.unknown-appliance",
+                    Code::RewrapUnknownAppliance,
                     format!(
                         "{:?} is not an approved appliance; fetch fresh work",
                         req.new_appliance_id
@@ -118,11 +119,11 @@ pub async fn submit(
             })?;
         let mut seen = BTreeSet::new();
         for item in &req.items {
-            let refuse = |rule: &'static str, why: String| {
+            let refuse = |rule: Code, why: String| {
                 ApiError::unprocessable(rule, format!("item {}: {why}", item.item_id))
             };
             if !seen.insert(item.item_id.clone()) {
-                return Err(refuse("rewrap.duplicate-item", "sent twice".into()));
+                return Err(refuse(Code::RewrapDuplicateItem, "sent twice".into()));
             }
             let stored = item
                 .item_id
@@ -131,29 +132,29 @@ pub async fn submit(
                 .map(|id| tx.sealed_secret(id))
                 .transpose()?
                 .flatten()
-                .ok_or_else(|| refuse("rewrap.unknown-item", "no such sealed secret".into()))?;
+                .ok_or_else(|| refuse(Code::RewrapUnknownItem, "no such sealed secret".into()))?;
             let old = Envelope::from_text(&stored.envelope).map_err(|e| {
-                refuse("rewrap.stored-invalid", format!("the stored envelope does not parse: {e}"))
+                refuse(Code::RewrapStoredInvalid, format!("the stored envelope does not parse: {e}"))
             })?;
             let new = Envelope::from_text(&item.envelope).map_err(|e| {
-                refuse("rewrap.envelope-invalid", format!("the envelope does not parse: {e}"))
+                refuse(Code::RewrapEnvelopeInvalid, format!("the envelope does not parse: {e}"))
             })?;
             if !same_payload(&old, &new) {
                 return Err(refuse(
-                    "rewrap.payload-changed",
+                    Code::RewrapPayloadChanged,
                     "the binding or the payload ciphertext differs from the stored envelope; only recipient entries may be added".into(),
                 ));
             }
             let (old_ids, new_ids) = (key_ids(&old), key_ids(&new));
             if !old_ids.is_subset(&new_ids) {
                 return Err(refuse(
-                    "rewrap.recipient-dropped",
+                    Code::RewrapRecipientDropped,
                     "a recipient of the stored envelope is missing (or the envelope changed since the work was fetched)".into(),
                 ));
             }
             if !new_ids.contains(&target.key_id) {
                 return Err(refuse(
-                    "rewrap.recipient-missing",
+                    Code::RewrapRecipientMissing,
                     format!("no recipient entry for appliance {}", target.id),
                 ));
             }
@@ -161,7 +162,7 @@ pub async fn submit(
                 tx.approved_appliances()?.into_iter().map(|a| a.key_id).collect();
             if let Some(extra) = new_ids.difference(&old_ids).find(|k| !approved.contains(*k)) {
                 return Err(refuse(
-                    "rewrap.recipient-unknown",
+                    Code::RewrapRecipientUnknown,
                     format!("a recipient with key id {extra} is not an approved appliance"),
                 ));
             }

@@ -7,6 +7,7 @@ use crate::domain::Shared;
 use crate::store::{ApplianceState, JobRow, ScanRow, Tx};
 use axum::Json;
 use axum::extract::{Path, State};
+use sealscan_api::Code;
 pub use sealscan_api::scans::{JobView, ResultView, ScanRequest, ScanState, ScanView};
 use sealscan_protocols::results::LoginKind;
 use serde_json::json;
@@ -19,7 +20,7 @@ fn parse_kinds(s: &str) -> Result<Vec<LoginKind>, ApiError> {
         "windows" => Ok(vec![LoginKind::Windows]),
         "both" => Ok(vec![LoginKind::Unix, LoginKind::Windows]),
         other => Err(ApiError::unprocessable(
-            "scan.kinds",
+            Code::ScanKinds,
             format!("kinds must be unix, windows or both; got {other:?}"),
         )),
     }
@@ -30,7 +31,7 @@ pub fn parse_id(id: &str) -> Option<i64> {
 }
 
 fn unknown_scan(id: &str) -> ApiError {
-    ApiError::not_found("scan.unknown", format!("no scan has the id {id:?}"))
+    ApiError::not_found(Code::ScanUnknown, format!("no scan has the id {id:?}"))
 }
 
 fn job_view(tx: &Tx<'_>, j: &JobRow) -> Result<JobView, ApiError> {
@@ -91,7 +92,7 @@ pub async fn create(
     authz::require(&p.actor(), Action::CreateScan)?;
     let kinds = parse_kinds(&req.kinds)?;
     let hosts = crate::targets::expand(&req.targets)
-        .map_err(|why| ApiError::unprocessable("scan.targets", why))?;
+        .map_err(|why| ApiError::unprocessable(Code::ScanTargets, why))?;
     let title = req
         .title
         .map(|t| t.trim().to_string())
@@ -100,14 +101,14 @@ pub async fn create(
     let title: String = title.chars().take(MAX_TITLE_LEN).collect();
     if title.chars().any(char::is_control) {
         return Err(ApiError::unprocessable(
-            "scan.title",
+            Code::ScanTitle,
             "the title must hold printable characters only",
         ));
     }
     let ports = req.ports.unwrap_or_default();
     if ports.unix == Some(0) || ports.windows == Some(0) {
         return Err(ApiError::unprocessable(
-            "scan.ports",
+            Code::ScanPorts,
             "a port override must be between 1 and 65535",
         ));
     }
@@ -120,13 +121,13 @@ pub async fn create(
             Some(id) => {
                 let a = tx.appliance(id)?.ok_or_else(|| {
                     ApiError::unprocessable(
-                        "scan.appliance",
+                        Code::ScanAppliance,
                         format!("no appliance has the id {id:?}"),
                     )
                 })?;
                 if a.state != ApplianceState::Approved {
                     return Err(ApiError::unprocessable(
-                        "scan.appliance",
+                        Code::ScanAppliance,
                         format!(
                             "appliance {} is {}; only an approved appliance runs scans",
                             a.id,
@@ -137,7 +138,7 @@ pub async fn create(
             }
             None if tx.approved_appliances()?.is_empty() => {
                 return Err(ApiError::conflict(
-                    "scan.no-appliance",
+                    Code::ScanNoAppliance,
                     "no approved appliance could run this scan; enroll and approve one first",
                 ));
             }

@@ -9,6 +9,7 @@ use crate::model::{
 };
 use axum::Json;
 use axum::extract::State;
+use sealscan_api::Code;
 pub use sealscan_api::security::{
     AgreementRequest, AgreementView, AllowlistRequest, AllowlistView, ExternalIdsView, NdsmRequest,
     NdsmView, PasswordRulesPatch, SecurityPatch, SecurityView, ToggleRequest,
@@ -25,7 +26,7 @@ pub async fn show(CurrentUser(p): CurrentUser) -> ApiResult<Json<SecurityView>> 
     }))
 }
 
-fn range(rule: &'static str, what: &str, v: u32, lo: u32, hi: u32) -> Result<(), ApiError> {
+fn range(rule: Code, what: &str, v: u32, lo: u32, hi: u32) -> Result<(), ApiError> {
     if (lo..=hi).contains(&v) {
         Ok(())
     } else {
@@ -42,13 +43,19 @@ fn apply_patch(
 ) -> Result<Vec<&'static str>, ApiError> {
     let mut changed = Vec::new();
     if let Some(v) = patch.password_expiry_months {
-        range("password-expiry.range", "password_expiry_months", v, 0, 120)?;
+        range(
+            Code::PasswordExpiryRange,
+            "password_expiry_months",
+            v,
+            0,
+            120,
+        )?;
         s.password_expiry_months = v;
         changed.push("password_expiry_months");
     }
     if let Some(v) = patch.expiry_notice_days {
         range(
-            "password-expiry.notice-range",
+            Code::PasswordExpiryNoticeRange,
             "expiry_notice_days",
             v,
             0,
@@ -59,7 +66,7 @@ fn apply_patch(
     }
     if let Some(v) = patch.expiry_notice_repeat_days {
         range(
-            "password-expiry.repeat-range",
+            Code::PasswordExpiryRepeatRange,
             "expiry_notice_repeat_days",
             v,
             0,
@@ -78,7 +85,7 @@ fn apply_patch(
     }
     if let Some(v) = patch.min_password_length {
         range(
-            "password.min-length-range",
+            Code::PasswordMinLengthRange,
             "min_password_length",
             v,
             PASSWORD_MIN_LENGTH_FLOOR,
@@ -117,7 +124,7 @@ fn apply_patch(
         changed.push("force_change_first_login");
     }
     if let Some(v) = patch.lockout_failed_logins {
-        range("lockout.range", "lockout_failed_logins", v, 0, 100)?;
+        range(Code::LockoutRange, "lockout_failed_logins", v, 0, 100)?;
         s.lockout_failed_logins = v;
         changed.push("lockout_failed_logins");
     }
@@ -127,7 +134,7 @@ fn apply_patch(
     }
     if let Some(v) = patch.session_timeout_minutes {
         range(
-            "session-timeout.range",
+            Code::SessionTimeoutRange,
             "session_timeout_minutes",
             v,
             SESSION_TIMEOUT_MIN,
@@ -141,7 +148,7 @@ fn apply_patch(
             match v {
                 Some(m) => {
                     range(
-                        "session-timeout.range",
+                        Code::SessionTimeoutRange,
                         "a role's session timeout",
                         m,
                         SESSION_TIMEOUT_MIN,
@@ -211,7 +218,7 @@ pub async fn set_allowlist(
     let mut entries = Vec::with_capacity(req.entries.len());
     for e in &req.entries {
         let net = parse_allow_entry(e)
-            .map_err(|msg| ApiError::bad_request("allowlist.invalid-entry", msg))?;
+            .map_err(|msg| ApiError::bad_request(Code::AllowlistInvalidEntry, msg))?;
         let text = if net.prefix_len() == net.max_prefix_len() {
             net.addr().to_string()
         } else {
@@ -223,7 +230,7 @@ pub async fn set_allowlist(
     }
     if req.enabled && !allowlist_permits(&entries, p.ip) {
         return Err(ApiError::conflict(
-            "allowlist.excludes-caller",
+            Code::AllowlistExcludesCaller,
             format!(
                 "this list would lock you out: your IP {} is not in it; add it (or a range holding it) first",
                 p.ip
@@ -299,7 +306,7 @@ pub async fn never_expire_agreement(
     authz::require(&actor, Action::PrimaryContactOption)?;
     if !p.subscription.features.api_never_expire {
         return Err(ApiError::conflict(
-            "never-expire.feature-off",
+            Code::NeverExpireFeatureOff,
             "never-expiring passwords are not enabled for this subscription; the control plane's operator enables them with `sealscan-control feature api-never-expire on`",
         ));
     }
@@ -355,11 +362,11 @@ pub async fn new_data_security_model(
         match (&sub.security.new_data_security_model, req.accepted) {
             (Some(a), true) => Ok(a.clone()),
             (Some(_), false) => Err(ApiError::conflict(
-                "ndsm.one-way",
+                Code::NdsmOneWay,
                 "the New Data Security Model cannot be turned off once accepted",
             )),
             (None, false) => Err(ApiError::bad_request(
-                "ndsm.not-accepted",
+                Code::NdsmNotAccepted,
                 "the New Data Security Model is not on; send accepted: true to accept it",
             )),
             (None, true) => {

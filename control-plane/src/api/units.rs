@@ -8,6 +8,7 @@ use crate::domain::Shared;
 use crate::store::UnitOwner;
 use axum::Json;
 use axum::extract::{Path, State};
+use sealscan_api::Code;
 use sealscan_api::users::{OwnerUnit, UnitOwnerKind};
 use serde_json::json;
 
@@ -30,7 +31,7 @@ async fn set(
         };
         if !exists {
             return Err(ApiError::not_found(
-                "unit.owner-unknown",
+                Code::UnitOwnerUnknown,
                 format!("no {owner_kind} has the id {id:?}"),
             ));
         }

@@ -12,6 +12,7 @@ use crate::store::{Tx, UnitOwner};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use sealscan_api::Code;
 pub use sealscan_api::users::{
     CreateUser as CreateRequest, PermissionRequest, ResetUserPassword as ResetRequest, RoleRequest,
     UnitRequest, UpdateUser as UpdateRequest, UserCreated as CreateResponse,
@@ -197,7 +198,7 @@ async fn set_locked(
         }
         if u.id == actor.user_id {
             return Err(DomainError::conflict(
-                "user.self-lock",
+                Code::UserSelfLock,
                 "you cannot lock or unlock your own account",
             ));
         }
@@ -270,7 +271,7 @@ pub async fn set_role(
         users::manage(tx, &actor, &p.subscription, u)?;
         if users::is_primary(&p.subscription, u) && req.role != Role::Manager {
             return Err(DomainError::conflict(
-                "user.primary-contact-role",
+                Code::UserPrimaryContactRole,
                 "the Manager Primary Contact stays a Manager",
             ));
         }
@@ -300,7 +301,7 @@ pub async fn set_external_id_permission(
     authz::require(&actor, Action::PrimaryContactOption)?;
     if !p.subscription.security.external_ids_editable {
         return Err(ApiError::conflict(
-            "external-ids.option-off",
+            Code::ExternalIdsOptionOff,
             "turn on the external-ID option (PUT /api/v1/security/external-ids) before granting the permission",
         ));
     }
@@ -312,7 +313,7 @@ pub async fn set_external_id_permission(
             )
         {
             return Err(DomainError::conflict(
-                "external-ids.role",
+                Code::ExternalIdsRole,
                 format!(
                     "only Managers, Unit Managers and User Administrators can be granted this; {} is a {}",
                     u.username, u.role
@@ -337,7 +338,7 @@ pub async fn set_records_permission(
     change_and_show(&state, &p, &actor, &key, |_, u| {
         if req.granted && u.role != Role::UnitManager {
             return Err(DomainError::conflict(
-                "records-permission.role",
+                Code::RecordsPermissionRole,
                 format!(
                     "only a Unit Manager can be granted the records permission (Managers always have it); {} is a {}",
                     u.username, u.role

@@ -1,6 +1,7 @@
 //! The one error type of the domain layer: a refusal that names its rule, or a failure below
 //! it. It knows nothing of HTTP; `api` maps each [`Kind`] to a status code.
 use crate::store::StoreError;
+use sealscan_api::Code;
 use sealscan_api::ErrorDetails;
 
 /// What sort of refusal this is; the API answers each with its own status.
@@ -27,7 +28,7 @@ pub enum Kind {
 pub struct DomainError {
     pub kind: Kind,
     /// The stable code clients match on, such as `user.username-invalid`.
-    pub rule: &'static str,
+    pub rule: Code,
     pub message: String,
     /// Boxed like the API's: most refusals carry none.
     pub details: Option<Box<ErrorDetails>>,
@@ -36,7 +37,7 @@ pub struct DomainError {
 pub type DomainResult<T> = Result<T, DomainError>;
 
 impl DomainError {
-    pub fn new(kind: Kind, rule: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(kind: Kind, rule: Code, message: impl Into<String>) -> Self {
         DomainError {
             kind,
             rule,
@@ -44,26 +45,26 @@ impl DomainError {
             details: None,
         }
     }
-    pub fn invalid(rule: &'static str, message: impl Into<String>) -> Self {
+    pub fn invalid(rule: Code, message: impl Into<String>) -> Self {
         Self::new(Kind::Invalid, rule, message)
     }
-    pub fn unauthenticated(rule: &'static str, message: impl Into<String>) -> Self {
+    pub fn unauthenticated(rule: Code, message: impl Into<String>) -> Self {
         Self::new(Kind::Unauthenticated, rule, message)
     }
-    pub fn forbidden(rule: &'static str, message: impl Into<String>) -> Self {
+    pub fn forbidden(rule: Code, message: impl Into<String>) -> Self {
         Self::new(Kind::Forbidden, rule, message)
     }
-    pub fn not_found(rule: &'static str, message: impl Into<String>) -> Self {
+    pub fn not_found(rule: Code, message: impl Into<String>) -> Self {
         Self::new(Kind::NotFound, rule, message)
     }
-    pub fn conflict(rule: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(rule: Code, message: impl Into<String>) -> Self {
         Self::new(Kind::Conflict, rule, message)
     }
-    pub fn refused(rule: &'static str, message: impl Into<String>) -> Self {
+    pub fn refused(rule: Code, message: impl Into<String>) -> Self {
         Self::new(Kind::Refused, rule, message)
     }
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(Kind::Internal, "internal", message)
+        Self::new(Kind::Internal, Code::Internal, message)
     }
     pub fn with_details(mut self, details: ErrorDetails) -> Self {
         self.details = Some(Box::new(details));
@@ -82,7 +83,7 @@ impl std::error::Error for DomainError {}
 impl From<StoreError> for DomainError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict(msg) => DomainError::conflict("store.conflict", msg),
+            StoreError::Conflict(msg) => DomainError::conflict(Code::StoreConflict, msg),
             other => {
                 log::error!("store failure: {other}");
                 DomainError::internal("the control plane's store failed; see the server log")
@@ -96,7 +97,7 @@ impl From<crate::hashing::PoolError> for DomainError {
         match e {
             crate::hashing::PoolError::Busy => {
                 log::warn!("password hashing queue full: a request was turned away");
-                DomainError::new(Kind::Busy, "server.busy", e.to_string())
+                DomainError::new(Kind::Busy, Code::ServerBusy, e.to_string())
             }
             crate::hashing::PoolError::Failed => {
                 log::error!("{e}");

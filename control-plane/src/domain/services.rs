@@ -9,7 +9,7 @@ pub struct AppState {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub hash_cost: HashCost,
-    /// Where every Argon2 hash and verification runs (see [`crate::hashing`]).
+    /// Where every Argon2 hash and verification runs (see `crate::hashing`).
     pub hashes: crate::hashing::HashPool,
     pub data_key: crate::keyfile::DataKey,
     /// Verified against when a login names no existing user, so both paths cost the same.

@@ -3,6 +3,7 @@
 use super::error::{DomainError, DomainResult};
 use rand::RngCore;
 use rand::rngs::OsRng;
+use sealscan_api::Code;
 use serde::de::DeserializeOwned;
 
 /// Lowercase so that a name is never taken for a numeric user id.
@@ -16,7 +17,7 @@ pub fn username(name: &str) -> Result<(), DomainError> {
         Ok(())
     } else {
         Err(DomainError::invalid(
-            "user.username-invalid",
+            Code::UserUsernameInvalid,
             "a user name is 2 to 64 characters: lowercase letters, digits, '.', '_' or '-', starting with a letter (so a name is never taken for a user id)",
         ))
     }
@@ -24,7 +25,7 @@ pub fn username(name: &str) -> Result<(), DomainError> {
 
 /// Free text about a user.
 pub fn text(field: &'static str, value: &str, max: usize) -> Result<(), DomainError> {
-    printable("user.field-invalid", field, value, max)
+    printable(Code::UserFieldInvalid, field, value, max)
 }
 
 pub fn email(email: &str) -> Result<(), DomainError> {
@@ -38,20 +39,20 @@ pub fn email(email: &str) -> Result<(), DomainError> {
         Ok(())
     } else {
         Err(DomainError::invalid(
-            "user.email-invalid",
+            Code::UserEmailInvalid,
             format!("{email:?} is not an email address"),
         ))
     }
 }
 
-pub(crate) fn bad(rule: &'static str, message: impl Into<String>) -> DomainError {
+pub(crate) fn bad(rule: Code, message: impl Into<String>) -> DomainError {
     DomainError::invalid(rule, message)
 }
 
 /// One of the protocol's enums by its snake_case name; `message` lists the choices.
 pub fn choice<T: DeserializeOwned>(
     value: &str,
-    rule: &'static str,
+    rule: Code,
     message: impl Into<String>,
 ) -> DomainResult<T> {
     serde_json::from_value(serde_json::Value::String(value.to_string()))
@@ -60,10 +61,10 @@ pub fn choice<T: DeserializeOwned>(
 
 /// Free text of a record or vault.
 pub fn record_text(field: &'static str, value: &str, max: usize) -> DomainResult<()> {
-    printable("record.field-invalid", field, value, max)
+    printable(Code::RecordFieldInvalid, field, value, max)
 }
 
-fn printable(rule: &'static str, field: &'static str, value: &str, max: usize) -> DomainResult<()> {
+fn printable(rule: Code, field: &'static str, value: &str, max: usize) -> DomainResult<()> {
     if value.trim().is_empty() || value.chars().count() > max || value.chars().any(char::is_control)
     {
         return Err(bad(
@@ -84,7 +85,7 @@ pub fn new_id(given: Option<String>, prefix: &str) -> DomainResult<String> {
             && id.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
         if !ok {
             return Err(bad(
-                "record.id-invalid",
+                Code::RecordIdInvalid,
                 "a record id is 1 to 64 lowercase letters, digits or '-'",
             ));
         }

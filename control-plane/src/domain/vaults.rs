@@ -5,86 +5,79 @@ use super::validate::{bad, new_id, record_text as text};
 use crate::credentials::vault_binding;
 use crate::domain::{DomainError, DomainResult, Shared, units};
 use crate::store::{Tx, UnitOwner, VAULT_KIND, VaultRow};
+use sealscan_api::Code;
+use sealscan_api::records::{CreateVault, UpdateVault};
 use sealscan_protocols::appliance::SecretValue;
 use serde_json::json;
 use std::collections::BTreeSet;
 
-/// A vault record as asked for (created, or stored with a change applied), before the checks.
-#[derive(Clone, Debug)]
-pub struct VaultDraft {
-    pub id: Option<String>,
-    pub title: String,
-    pub url: String,
-    pub user: String,
-    pub domain: Option<String>,
-    pub organization: Option<String>,
-    pub verify_tls: bool,
-    pub ca_pem: Option<String>,
-    /// "rest", "soap" or "auto".
-    pub api: String,
-    pub comments: String,
+/// The stored vault `req` asks for, before the checks; `create` names it and its creator.
+fn requested(req: CreateVault) -> (VaultRow, SecretValue) {
+    let row = VaultRow {
+        id: String::new(),
+        title: req.title,
+        url: req.url,
+        username: req.user,
+        domain: req.domain,
+        organization: req.organization,
+        verify_tls: req.verify_tls,
+        ca_pem: req.ca_pem,
+        api: req.api,
+        comments: req.comments,
+        migration: None,
+        migration_reason: None,
+        created_by: String::new(),
+        created_at: 0,
+    };
+    (row, req.password)
 }
 
-/// A change of some fields of a stored vault; None keeps the stored value, an empty string
-/// clears an optional one.
-#[derive(Clone, Debug, Default)]
-pub struct VaultPatch {
-    pub title: Option<String>,
-    pub url: Option<String>,
-    pub user: Option<String>,
-    pub domain: Option<String>,
-    pub organization: Option<String>,
-    pub verify_tls: Option<bool>,
-    pub ca_pem: Option<String>,
-    pub api: Option<String>,
-    pub comments: Option<String>,
-}
-
-impl VaultPatch {
-    pub fn apply(self, old: &VaultRow) -> VaultDraft {
-        let clearable = |given: Option<String>, old: &Option<String>| match given {
-            Some(v) if v.is_empty() => None,
-            Some(v) => Some(v),
-            None => old.clone(),
-        };
-        VaultDraft {
-            id: Some(old.id.clone()),
-            title: self.title.unwrap_or_else(|| old.title.clone()),
-            url: self.url.unwrap_or_else(|| old.url.clone()),
-            user: self.user.unwrap_or_else(|| old.username.clone()),
-            domain: clearable(self.domain, &old.domain),
-            organization: clearable(self.organization, &old.organization),
-            verify_tls: self.verify_tls.unwrap_or(old.verify_tls),
-            ca_pem: clearable(self.ca_pem, &old.ca_pem),
-            api: self.api.unwrap_or_else(|| old.api.clone()),
-            comments: self.comments.unwrap_or_else(|| old.comments.clone()),
-        }
-    }
+/// `old` with the fields `patch` gives; an empty string clears an optional one.
+fn patched(old: &VaultRow, patch: UpdateVault) -> (VaultRow, Option<SecretValue>) {
+    let clearable = |given: Option<String>, old: &Option<String>| match given {
+        Some(v) if v.is_empty() => None,
+        Some(v) => Some(v),
+        None => old.clone(),
+    };
+    let row = VaultRow {
+        title: patch.title.unwrap_or_else(|| old.title.clone()),
+        url: patch.url.unwrap_or_else(|| old.url.clone()),
+        username: patch.user.unwrap_or_else(|| old.username.clone()),
+        domain: clearable(patch.domain, &old.domain),
+        organization: clearable(patch.organization, &old.organization),
+        verify_tls: patch.verify_tls.unwrap_or(old.verify_tls),
+        ca_pem: clearable(patch.ca_pem, &old.ca_pem),
+        api: patch.api.unwrap_or_else(|| old.api.clone()),
+        comments: patch.comments.unwrap_or_else(|| old.comments.clone()),
+        ..old.clone()
+    };
+    (row, patch.password)
 }
 
 pub fn no_vault(id: &str) -> DomainError {
-    DomainError::not_found("vault.not-found", format!("no vault record {id:?}"))
+    DomainError::not_found(Code::VaultNotFound, format!("no vault record {id:?}"))
 }
 
-/// Checks a vault field by field; `actor` and `now` become its creation fields.
-pub fn check(req: VaultDraft, actor: &str, now: i64) -> DomainResult<VaultRow> {
+/// Checks a vault field by field and answers it trimmed, an empty domain or organization
+/// as none.
+pub fn check(req: VaultRow) -> DomainResult<VaultRow> {
     text("title", &req.title, 128)?;
-    text("user", &req.user, 255)?;
+    text("user", &req.username, 255)?;
     text("url", &req.url, 2000)?;
     let url = reqwest::Url::parse(req.url.trim()).map_err(|e| {
         bad(
-            "vault.url-invalid",
+            Code::VaultUrlInvalid,
             format!("the vault URL does not parse: {e}"),
         )
     })?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(bad(
-            "vault.url-invalid",
+            Code::VaultUrlInvalid,
             "the vault URL is http:// or https:// with a host",
         ));
     }
     if !["rest", "soap", "auto"].contains(&req.api.as_str()) {
-        return Err(bad("vault.api-invalid", "api is rest, soap or auto"));
+        return Err(bad(Code::VaultApiInvalid, "api is rest, soap or auto"));
     }
     for (name, v) in [("domain", &req.domain), ("organization", &req.organization)] {
         if let Some(v) = v {
@@ -94,35 +87,31 @@ pub fn check(req: VaultDraft, actor: &str, now: i64) -> DomainResult<VaultRow> {
     if let Some(pem) = &req.ca_pem {
         let certs: Vec<_> = rustls_pemfile::certs(&mut pem.as_bytes())
             .collect::<Result<_, _>>()
-            .map_err(|e| bad("vault.ca-invalid", format!("the CA bundle is not PEM: {e}")))?;
+            .map_err(|e| {
+                bad(
+                    Code::VaultCaInvalid,
+                    format!("the CA bundle is not PEM: {e}"),
+                )
+            })?;
         if certs.is_empty() {
             return Err(bad(
-                "vault.ca-invalid",
+                Code::VaultCaInvalid,
                 "the CA bundle holds no certificate",
             ));
         }
         if !req.verify_tls {
             return Err(bad(
-                "vault.ca-unused",
+                Code::VaultCaUnused,
                 "a CA bundle is given but TLS verification is off",
             ));
         }
     }
     Ok(VaultRow {
-        id: new_id(req.id, "v")?,
         title: req.title.trim().to_string(),
         url: req.url.trim().to_string(),
-        username: req.user,
         domain: req.domain.filter(|d| !d.is_empty()),
         organization: req.organization.filter(|o| !o.is_empty()),
-        verify_tls: req.verify_tls,
-        ca_pem: req.ca_pem,
-        api: req.api,
-        comments: req.comments,
-        migration: None,
-        migration_reason: None,
-        created_by: actor.to_string(),
-        created_at: now,
+        ..req
     })
 }
 
@@ -132,7 +121,7 @@ pub fn check_title(tx: &Tx<'_>, row: &VaultRow, except: Option<&str>) -> DomainR
         && Some(other.id.as_str()) != except
     {
         return Err(DomainError::conflict(
-            "vault.title-taken",
+            Code::VaultTitleTaken,
             format!("the title {:?} is taken by vault {}", row.title, other.id),
         ));
     }
@@ -143,16 +132,20 @@ pub fn create(
     tx: &Tx<'_>,
     state: &Shared,
     ed: &Editor<'_>,
-    draft: VaultDraft,
-    password: &SecretValue,
+    req: CreateVault,
     now: i64,
 ) -> DomainResult<VaultRow> {
-    let row = check(draft, &ed.actor.username, now)?;
+    let id = req.id.clone();
+    let (asked, password) = requested(req);
+    let mut row = check(asked)?;
+    row.id = new_id(id, "v")?;
+    row.created_by.clone_from(&ed.actor.username);
+    row.created_at = now;
     let model = ed.model(tx, state, false)?;
     check_title(tx, &row, None)?;
     if tx.vault(&row.id)?.is_some() {
         return Err(DomainError::conflict(
-            "vault.id-taken",
+            Code::VaultIdTaken,
             format!("a vault with id {} exists", row.id),
         ));
     }
@@ -168,7 +161,7 @@ pub fn create(
         state,
         model,
         &owner,
-        &[(vault_binding(&row), password)],
+        &[(vault_binding(&row), &password)],
         now,
     )?;
     ed.audit(
@@ -187,8 +180,7 @@ pub fn update(
     state: &Shared,
     ed: &Editor<'_>,
     id: &str,
-    patch: VaultPatch,
-    password: Option<&SecretValue>,
+    patch: UpdateVault,
     now: i64,
 ) -> DomainResult<VaultRow> {
     let old = tx.vault(id)?.ok_or_else(|| no_vault(id))?;
@@ -198,9 +190,8 @@ pub fn update(
         UnitOwner::Vault(&old.id),
         old.migration.as_deref(),
     )?;
-    let mut row = check(patch.apply(&old), &old.created_by, old.created_at)?;
-    row.migration = old.migration.clone();
-    row.migration_reason = old.migration_reason.clone();
+    let (asked, password) = patched(&old, patch);
+    let row = check(asked)?;
     check_title(tx, &row, Some(&row.id))?;
     let binding = vault_binding(&row);
     let given: BTreeSet<String> = password
@@ -208,7 +199,7 @@ pub fn update(
         .map(|_| binding.field.as_str().to_string())
         .collect();
     if let Some(why) = rebind_needed(tx, VAULT_KIND, &row.id, &given, |_| Some(binding.clone()))? {
-        return Err(DomainError::conflict("vault.secrets-rebind-required", why));
+        return Err(DomainError::conflict(Code::VaultSecretsRebindRequired, why));
     }
     tx.update_vault(&row)?;
     let owner = Owner {
@@ -216,7 +207,7 @@ pub fn update(
         id: &row.id,
         migration: row.migration.as_deref(),
     };
-    let bound: Vec<_> = password.iter().map(|pw| (binding.clone(), *pw)).collect();
+    let bound: Vec<_> = password.iter().map(|pw| (binding.clone(), pw)).collect();
     accept(tx, state, model, &owner, &bound, now)?;
     let row = tx.vault(&row.id)?.ok_or_else(|| no_vault(id))?;
     ed.audit(
@@ -242,7 +233,7 @@ pub fn delete(
     let users = tx.records_using_vault(id)?;
     if !users.is_empty() {
         return Err(DomainError::conflict(
-            "vault.in-use",
+            Code::VaultInUse,
             format!(
                 "the vault is used by the records {}; delete or change them first",
                 users.join(", ")

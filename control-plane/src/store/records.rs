@@ -6,7 +6,7 @@ use super::tx::{Tx, flag};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Row, params};
 pub use sealscan_api::records::WindowsSettings;
-use sealscan_protocols::appliance::{LoginType, RecordKind, UnixAuth, UnixOptions};
+use sealscan_protocols::appliance::{RecordKind, UnixOptions};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -79,49 +79,8 @@ UPDATE auth_records SET windows = json_set(windows, '$.auth_protocol', 'ntlm')
 WHERE windows IS NOT NULL AND json_extract(windows, '$.auth_protocol') IS NULL;
 "#;
 
-#[derive(Clone, Debug, Serialize)]
-pub struct RecordRow {
-    pub id: String,
-    pub kind: RecordKind,
-    pub title: String,
-    pub username: String,
-    pub ips: Vec<String>,
-    pub login_type: LoginType,
-    pub vault_id: Option<String>,
-    pub secret_name: Option<String>,
-    pub folder: Option<String>,
-    /// Vault logins by Secret Server's id of the secret (then `secret_name` is None).
-    pub secret_id: Option<i64>,
-    pub comments: String,
-    /// Unix basic logins: the password or the private key. Unix vault logins: which of the
-    /// secret's fields to log in with; None takes the key when the secret holds one.
-    pub unix_auth: Option<UnixAuth>,
-    pub windows: Option<WindowsSettings>,
-    /// Unix records: host-key trust; rows from before it existed read as the defaults.
-    pub unix: Option<UnixOptions>,
-    pub migration: Option<String>,
-    pub migration_reason: Option<String>,
-    pub created_by: String,
-    pub created_at: i64,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct VaultRow {
-    pub id: String,
-    pub title: String,
-    pub url: String,
-    pub username: String,
-    pub domain: Option<String>,
-    pub organization: Option<String>,
-    pub verify_tls: bool,
-    pub ca_pem: Option<String>,
-    pub api: String,
-    pub comments: String,
-    pub migration: Option<String>,
-    pub migration_reason: Option<String>,
-    pub created_by: String,
-    pub created_at: i64,
-}
+/// The rows are the API's stored record and vault types, so a field is declared once.
+pub use sealscan_api::records::{Record as RecordRow, Vault as VaultRow};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -135,15 +135,12 @@ pub(crate) fn body<'a>(
     Ok(body)
 }
 
-/// The security buffer at an offset counted from the start of the header.
-pub(crate) fn buffer<'a>(
-    msg: &'a [u8],
-    offset: u16,
-    len: u16,
-    field: &'static str,
-) -> Result<&'a [u8], Smb2Error> {
+/// A response's `SecurityBuffer`, at an offset counted from the start of the header; an
+/// empty one may name any offset.
+pub(crate) fn security_buffer(msg: &[u8], offset: u16, len: u16) -> Result<Vec<u8>, Smb2Error> {
     if len == 0 {
-        return Ok(&[]);
+        return Ok(Vec::new());
     }
-    Ok(slice(msg, usize::from(offset), usize::from(len), field)?)
+    let bytes = slice(msg, usize::from(offset), usize::from(len), "SecurityBuffer")?;
+    Ok(bytes.to_vec())
 }

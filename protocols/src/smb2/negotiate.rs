@@ -1,7 +1,7 @@
 //! NEGOTIATE (MS-SMB2 2.2.3, 2.2.4), with the 3.1.1 preauth-integrity context.
 
 use super::dialect::Dialect;
-use super::header::{Command, HEADER_LEN, Header, body, buffer};
+use super::header::{Command, HEADER_LEN, Header, body, security_buffer};
 use super::status::NtStatus;
 use super::wire::{array, slice, u16_at, u32_at};
 use super::{Smb2Error, security_mode};
@@ -134,7 +134,7 @@ pub fn parse_negotiate(msg: &[u8], offered: &[Dialect]) -> Result<NegotiateRespo
     let sb_offset = u16_at(b, 56, "SecurityBufferOffset")?;
     let sb_len = u16_at(b, 58, "SecurityBufferLength")?;
     slice(b, 0, 64, "NEGOTIATE response body")?;
-    let security_buffer = buffer(msg, sb_offset, sb_len, "SecurityBuffer")?.to_vec();
+    let security_buffer = security_buffer(msg, sb_offset, sb_len)?;
     let cipher = if dialect == Dialect::Smb311 {
         chosen_cipher(msg, b)?
     } else {

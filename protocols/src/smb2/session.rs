@@ -1,6 +1,6 @@
 //! SESSION_SETUP (MS-SMB2 2.2.5, 2.2.6).
 
-use super::header::{Command, HEADER_LEN, Header, body, buffer};
+use super::header::{Command, HEADER_LEN, Header, body, security_buffer};
 use super::wire::u16_at;
 use super::{Smb2Error, security_mode};
 
@@ -61,7 +61,7 @@ pub fn parse_session_setup(msg: &[u8]) -> Result<SessionSetupResponse, Smb2Error
     let session_flags = u16_at(b, 2, "SessionFlags")?;
     let offset = u16_at(b, 4, "SecurityBufferOffset")?;
     let len = u16_at(b, 6, "SecurityBufferLength")?;
-    let token = buffer(msg, offset, len, "SecurityBuffer")?.to_vec();
+    let token = security_buffer(msg, offset, len)?;
     Ok(SessionSetupResponse {
         header,
         session_flags,

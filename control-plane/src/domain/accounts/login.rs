@@ -8,6 +8,7 @@ use crate::lockout::{self, Factor};
 use crate::model::{Subscription, User};
 use crate::secrets::{Password, new_token, token_hash};
 use crate::store::SessionScope;
+use sealscan_api::Code;
 use serde_json::json;
 use zeroize::Zeroizing;
 
@@ -36,21 +37,21 @@ pub struct SignedIn {
 }
 
 fn login_failed() -> DomainError {
-    DomainError::unauthenticated("login.failed", "the user name or password is wrong")
+    DomainError::unauthenticated(Code::LoginFailed, "the user name or password is wrong")
 }
 
 /// The one answer a locked account gives, whatever was guessed: telling a right password
 /// from a wrong one would let guessing go on after the lock.
 fn account_locked() -> DomainError {
     DomainError::forbidden(
-        "account.locked",
+        Code::AccountLocked,
         "this account is locked after too many failed logins; a Manager or Unit Manager must reactivate it",
     )
 }
 
 fn code_invalid() -> DomainError {
     DomainError::unauthenticated(
-        "2fa.code-invalid",
+        Code::TwoFaCodeInvalid,
         "the two-factor code is wrong, expired or already used",
     )
 }
@@ -146,7 +147,7 @@ fn check_code(
     }
     let Some(code) = code else {
         return Err(DomainError::unauthenticated(
-            "2fa.code-required",
+            Code::TwoFaCodeRequired,
             "two-factor login is on: send totp_code from your authenticator app",
         ));
     };
@@ -187,15 +188,15 @@ async fn password_due(
     }
     let (rule, why) = if user.must_change_password {
         (
-            "password.change-required",
+            Code::PasswordChangeRequired,
             "a password change is required at this login",
         )
     } else {
-        ("password.expired", "the password has expired")
+        (Code::PasswordExpired, "the password has expired")
     };
     if !user.must_change_password && !security.change_expired_at_login {
         return Err(DomainError::forbidden(
-            "password.expired",
+            Code::PasswordExpired,
             "the password has expired and changing it at login is off; ask a Manager, Unit Manager or User Administrator to reset it",
         ));
     }

@@ -1,5 +1,5 @@
 //! Accounts: signing in, passwords (set, change, reset) and two-factor login. Every failed
-//! factor goes through [`crate::lockout`], so a wrong code locks like a wrong password.
+//! factor goes through `crate::lockout`, so a wrong code locks like a wrong password.
 pub mod login;
 pub mod password;
 pub mod twofa;

@@ -6,6 +6,7 @@ use crate::lockout::{self, Factor};
 use crate::model::User;
 use crate::secrets::{Password, hash_password, new_token, token_hash, verify_password};
 use crate::store::Tx;
+use sealscan_api::Code;
 use serde_json::json;
 
 const RESET_TOKEN_PREFIX: &str = "rst_";
@@ -49,7 +50,7 @@ pub async fn hash_new(
         .await?;
     if reused {
         return Err(DomainError::refused(
-            "password.reuse",
+            Code::PasswordReuse,
             "the new password must differ from the current one",
         ));
     }
@@ -105,7 +106,7 @@ pub async fn change(
             lockout::record_failure(tx, user.id, Factor::CurrentPassword, now, Some(ip))
         })?;
         return Err(DomainError::forbidden(
-            "password.current-wrong",
+            Code::PasswordCurrentWrong,
             "the current password is wrong",
         ));
     }
@@ -114,12 +115,12 @@ pub async fn change(
         &user.first_name,
         &user.last_name,
         new,
-        "password.new-required",
+        Code::PasswordNewRequired,
     )?;
     let (hash, chosen) = hash_new(state, &user.password_hash, chosen).await?;
     state.store.write(|tx| {
         let Some(mut u) = tx.user_by_id(user.id)? else {
-            return Err(DomainError::not_found("user.not-found", "no such user"));
+            return Err(DomainError::not_found(Code::UserNotFound, "no such user"));
         };
         set_password(tx, &mut u, hash, now, false)?;
         // Whoever else holds a session of this user (maybe the reason for the change) is out.
@@ -186,7 +187,7 @@ pub async fn reset_with_token(
     let hash = token_hash(token.expose());
     let invalid = || {
         DomainError::invalid(
-            "password-reset.token-invalid",
+            Code::PasswordResetTokenInvalid,
             "the reset token is unknown, used or expired; ask for a new one",
         )
     };
@@ -198,7 +199,7 @@ pub async fn reset_with_token(
     })?;
     if user.api_only {
         return Err(DomainError::forbidden(
-            "api-only.interactive-only",
+            Code::ApiOnlyInteractiveOnly,
             "self-service password reset is for people; this is an API-only account: a Manager, Unit Manager or User Administrator resets its password (sealscan users reset-password NAME)",
         ));
     }
@@ -209,7 +210,7 @@ pub async fn reset_with_token(
         &user.first_name,
         &user.last_name,
         new,
-        "password.new-required",
+        Code::PasswordNewRequired,
     )?;
     let (new_hash, chosen) = hash_on_pool(state, chosen).await?;
     state.store.write(|tx| {

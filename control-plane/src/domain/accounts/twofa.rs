@@ -2,6 +2,7 @@
 use crate::domain::{DomainError, DomainResult, Shared};
 use crate::keyfile::DataKey;
 use crate::model::User;
+use sealscan_api::Code;
 use serde_json::json;
 use totp_rs::{Algorithm, Secret, TOTP};
 use zeroize::Zeroizing;
@@ -89,7 +90,7 @@ pub struct Enrollment {
 
 fn already_enrolled() -> DomainError {
     DomainError::conflict(
-        "2fa.already-enrolled",
+        Code::TwoFaAlreadyEnrolled,
         "two-factor login is already set up for this user",
     )
 }
@@ -109,7 +110,7 @@ pub fn enroll(state: &Shared, user: &User) -> DomainResult<Enrollment> {
     let sealed = state.data_key.seal(&context(user.id), &secret);
     state.store.write(|tx| {
         let Some(mut u) = tx.user_by_id(user.id)? else {
-            return Err(DomainError::not_found("user.not-found", "no such user"));
+            return Err(DomainError::not_found(Code::UserNotFound, "no such user"));
         };
         u.totp_secret = Some(sealed);
         u.totp_last_step = None;
@@ -127,19 +128,19 @@ pub fn confirm(state: &Shared, user: &User, code: &str, ip: &str) -> DomainResul
     }
     if user.totp_secret.is_none() {
         return Err(DomainError::conflict(
-            "2fa.not-started",
+            Code::TwoFaNotStarted,
             "start with POST /api/v1/2fa/enroll",
         ));
     }
     let step = verify(&state.data_key, user, code, now).ok_or_else(|| {
         DomainError::refused(
-            "2fa.code-invalid",
+            Code::TwoFaCodeInvalid,
             "the code does not match; check the authenticator app's clock and try the current code",
         )
     })?;
     state.store.write(|tx| {
         let Some(mut u) = tx.user_by_id(user.id)? else {
-            return Err(DomainError::not_found("user.not-found", "no such user"));
+            return Err(DomainError::not_found(Code::UserNotFound, "no such user"));
         };
         u.totp_enabled = true;
         u.totp_last_step = Some(step);

@@ -9,6 +9,7 @@ use crate::model::{
 };
 use crate::secrets::Password;
 use crate::store::{Tx, UnitOwner};
+use sealscan_api::Code;
 use serde_json::json;
 
 pub fn session_timeout(minutes: u32) -> Result<(), DomainError> {
@@ -16,7 +17,7 @@ pub fn session_timeout(minutes: u32) -> Result<(), DomainError> {
         Ok(())
     } else {
         Err(DomainError::invalid(
-            "session-timeout.range",
+            Code::SessionTimeoutRange,
             format!(
                 "a session timeout is {SESSION_TIMEOUT_MIN} to {SESSION_TIMEOUT_MAX} minutes; {minutes} is outside"
             ),
@@ -30,7 +31,7 @@ pub fn target(tx: &Tx<'_>, key: &str) -> Result<User, DomainError> {
         Ok(id) => tx.user_by_id(id)?,
         Err(_) => tx.user_by_username(key)?,
     };
-    found.ok_or_else(|| DomainError::not_found("user.not-found", format!("no user {key:?}")))
+    found.ok_or_else(|| DomainError::not_found(Code::UserNotFound, format!("no user {key:?}")))
 }
 
 pub fn is_primary(sub: &Subscription, u: &User) -> bool {
@@ -89,7 +90,7 @@ pub async fn reset_password(
         &target_user.first_name,
         &target_user.last_name,
         password,
-        "password.required",
+        Code::PasswordRequired,
     )?;
     let (hash, chosen) = hash_on_pool(state, chosen).await?;
     let now = state.now();
@@ -125,7 +126,7 @@ pub async fn create(
         &new.first_name,
         &new.last_name,
         password,
-        "password.required",
+        Code::PasswordRequired,
     )?;
     let (hash, chosen) = hash_on_pool(state, chosen).await?;
     let now = state.now();
@@ -149,7 +150,7 @@ pub async fn create(
             Some(ip),
         )?;
         tx.user_by_id(id)?
-            .ok_or_else(|| DomainError::not_found("user.not-found", "the new user vanished"))
+            .ok_or_else(|| DomainError::not_found(Code::UserNotFound, "the new user vanished"))
     })?;
     Ok((user, chosen.into_generated()))
 }
@@ -183,7 +184,7 @@ pub fn update(
         manage(tx, actor, sub, u)?;
         if changed.is_empty() {
             return Err(DomainError::invalid(
-                "user.nothing-to-change",
+                Code::UserNothingToChange,
                 "the request changes nothing: give at least one of first_name, last_name, email, api_only, external_id, session_timeout_minutes, never_expire",
             ));
         }
@@ -199,7 +200,7 @@ pub fn update(
         if let Some(v) = c.api_only {
             if v && is_primary(sub, u) {
                 return Err(DomainError::conflict(
-                    "user.primary-contact-api-only",
+                    Code::UserPrimaryContactApiOnly,
                     "the Manager Primary Contact is a person and cannot be an API-only account",
                 ));
             }
@@ -218,19 +219,19 @@ pub fn update(
             if v {
                 if !sub.features.api_never_expire {
                     return Err(DomainError::conflict(
-                        "never-expire.feature-off",
+                        Code::NeverExpireFeatureOff,
                         "never-expiring passwords are not enabled for this subscription (the control plane's operator enables them)",
                     ));
                 }
                 if sub.security.never_expire_risk.status != crate::model::RiskStatus::Accepted {
                     return Err(DomainError::conflict(
-                        "never-expire.agreement-required",
+                        Code::NeverExpireAgreementRequired,
                         "the Manager Primary Contact must first accept the risk agreement (POST /api/v1/security/never-expire-agreement)",
                     ));
                 }
                 if !u.api_only {
                     return Err(DomainError::conflict(
-                        "never-expire.api-only",
+                        Code::NeverExpireApiOnly,
                         "only API-only users may have a never-expiring password",
                     ));
                 }

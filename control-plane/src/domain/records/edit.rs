@@ -6,6 +6,7 @@ use crate::credentials::record_binding;
 use crate::domain::editor::Editor;
 use crate::domain::{DomainError, DomainResult, Shared, units};
 use crate::store::{RecordRow, Tx, UnitOwner};
+use sealscan_api::Code;
 use sealscan_protocols::appliance::{SecretField, SecretFieldName, SecretValue};
 use sealscan_protocols::envelope::Binding;
 use serde_json::json;
@@ -14,7 +15,7 @@ use std::collections::BTreeSet;
 fn secret_required(field: SecretFieldName, on_update: bool) -> DomainError {
     let name = field.as_str();
     DomainError::invalid(
-        "record.secret-required",
+        Code::RecordSecretRequired,
         if on_update {
             format!("this record needs its {name}: give it with this change")
         } else {
@@ -116,7 +117,10 @@ pub fn update(
             .filter(|_| kept.contains(&f.to_string()))
             .map(|field| record_binding(row, field))
     })? {
-        return Err(DomainError::conflict("record.secrets-rebind-required", why));
+        return Err(DomainError::conflict(
+            Code::RecordSecretsRebindRequired,
+            why,
+        ));
     }
     tx.update_record(row)?;
     // Secrets the record no longer takes (another login type or Unix method) go.

@@ -1,6 +1,7 @@
 //! Authentication records (Unix, Windows): what a record may hold, checked field by field
 //! and against the other records, and how a change applies to a stored record. The secrets
 //! a record holds follow the NCSM acceptance rule in [`secrets`].
+use sealscan_api::Code;
 pub mod edit;
 pub mod secrets;
 pub mod unix;
@@ -148,7 +149,7 @@ impl RecordPatch {
 
 fn windows_only() -> DomainError {
     bad(
-        "record.windows-options-invalid",
+        Code::RecordWindowsOptionsInvalid,
         "Windows options belong to Windows records only",
     )
 }
@@ -183,10 +184,10 @@ impl CheckedRecord {
 fn check_ips(ips: &[String]) -> DomainResult<Vec<(String, IpRange)>> {
     let mut ranges: Vec<(String, IpRange)> = Vec::with_capacity(ips.len());
     for entry in ips {
-        let r = IpRange::parse(entry).map_err(|e| bad("record.ip-invalid", e))?;
+        let r = IpRange::parse(entry).map_err(|e| bad(Code::RecordIpInvalid, e))?;
         if ranges.iter().any(|(_, x)| x.overlaps(&r)) {
             return Err(bad(
-                "record.ip-duplicate",
+                Code::RecordIpDuplicate,
                 format!("{entry:?} overlaps another entry of the same list"),
             ));
         }
@@ -203,7 +204,7 @@ fn login_fields(
 ) -> DomainResult<(Option<UnixAuth>, Vec<SecretFieldName>)> {
     let unix_only = || {
         bad(
-            "record.unix-auth-invalid",
+            Code::RecordUnixAuthInvalid,
             "unix_auth applies to Unix records only",
         )
     };
@@ -227,7 +228,7 @@ fn vault_reference(d: &RecordDraft) -> DomainResult<(Option<String>, SecretRef)>
     if d.login_type != LoginType::Vault {
         if d.vault_id.is_some() || d.secret.is_given() {
             return Err(bad(
-                "record.vault-unexpected",
+                Code::RecordVaultUnexpected,
                 "vault_id, secret_name, secret_id, secret_path and folder belong to vault logins",
             ));
         }
@@ -235,14 +236,14 @@ fn vault_reference(d: &RecordDraft) -> DomainResult<(Option<String>, SecretRef)>
     }
     let vault_id = d.vault_id.clone().ok_or_else(|| {
         bad(
-            "record.vault-required",
+            Code::RecordVaultRequired,
             "a vault login names the vault (vault_id)",
         )
     })?;
     let secret = secret_reference(d.secret.clone())?;
     if !d.secrets.is_empty() {
         return Err(bad(
-            "record.secrets-unexpected",
+            Code::RecordSecretsUnexpected,
             "a vault login holds no secret: the appliance fetches it from the vault at scan time",
         ));
     }
@@ -255,7 +256,7 @@ pub fn check(d: RecordDraft, actor: &str, now: i64) -> DomainResult<CheckedRecor
     text("user", &d.user, 255)?;
     if d.comments.chars().count() > 2000 {
         return Err(bad(
-            "record.field-invalid",
+            Code::RecordFieldInvalid,
             "comments are at most 2000 characters",
         ));
     }
@@ -269,14 +270,14 @@ pub fn check(d: RecordDraft, actor: &str, now: i64) -> DomainResult<CheckedRecor
         (RecordKind::Unix, u) => Some(unix::check(u.unwrap_or_default())?),
         (_, Some(_)) => {
             return Err(bad(
-                "record.unix-options-invalid",
+                Code::RecordUnixOptionsInvalid,
                 "Unix options belong to Unix records only",
             ));
         }
         _ => None,
     };
     if d.kind == RecordKind::Unix && ranges.is_empty() {
-        return Err(bad("record.ips-required", "a Unix record needs IPs"));
+        return Err(bad(Code::RecordIpsRequired, "a Unix record needs IPs"));
     }
     // NTLM carries the domain in its own field: a `DOM\user` name would be sent whole as the
     // account name and fail with a bare STATUS_LOGON_FAILURE, so it is refused here, where
@@ -286,7 +287,7 @@ pub fn check(d: RecordDraft, actor: &str, now: i64) -> DomainResult<CheckedRecor
             .as_ref()
             .is_none_or(|w| w.domain_type == WindowsDomainType::None);
         return Err(bad(
-            "record.user-has-domain",
+            Code::RecordUserHasDomain,
             if local {
                 "user holds a domain part (DOMAIN\\user) but domain_type none means a local \
                  account of the target: for a domain account set domain_type netbios or \
@@ -309,13 +310,13 @@ pub fn check(d: RecordDraft, actor: &str, now: i64) -> DomainResult<CheckedRecor
     for s in &d.secrets {
         if !fields.contains(&s.field) {
             return Err(bad(
-                "record.secret-unexpected",
+                Code::RecordSecretUnexpected,
                 format!("this record takes no {}", s.field.as_str()),
             ));
         }
         if !seen.insert(s.field) {
             return Err(bad(
-                "record.secret-duplicate",
+                Code::RecordSecretDuplicate,
                 format!("the {} is given twice", s.field.as_str()),
             ));
         }
@@ -355,28 +356,28 @@ fn secret_reference(r: SecretRef) -> DomainResult<SecretRef> {
     match given.iter().filter(|g| **g).count() {
         0 => {
             return Err(bad(
-                "record.secret-name-required",
+                Code::RecordSecretNameRequired,
                 "a vault login names the secret to fetch: secret_name, secret_id or secret_path",
             ));
         }
         1 => {}
         _ => {
             return Err(bad(
-                "record.secret-reference-conflict",
+                Code::RecordSecretReferenceConflict,
                 "give one of secret_name, secret_id and secret_path",
             ));
         }
     }
     if r.folder.is_some() && r.name.is_none() {
         return Err(bad(
-            "record.folder-unexpected",
+            Code::RecordFolderUnexpected,
             "folder goes with secret_name; a secret_path holds its folder, a secret_id needs none",
         ));
     }
     if let Some(id) = r.id {
         if id <= 0 {
             return Err(bad(
-                "record.secret-id-invalid",
+                Code::RecordSecretIdInvalid,
                 "secret_id is a positive number",
             ));
         }
@@ -390,13 +391,13 @@ fn secret_reference(r: SecretRef) -> DomainResult<SecretRef> {
         let parts: Vec<&str> = path.split(['\\', '/']).filter(|p| !p.is_empty()).collect();
         let Some((last, folders)) = parts.split_last() else {
             return Err(bad(
-                "record.secret-path-invalid",
+                Code::RecordSecretPathInvalid,
                 "secret_path is \\Folder\\Name: a folder path and the secret's name",
             ));
         };
         if folders.is_empty() {
             return Err(bad(
-                "record.secret-path-invalid",
+                Code::RecordSecretPathInvalid,
                 "secret_path names no folder; give the name alone as secret_name",
             ));
         }
@@ -437,7 +438,7 @@ pub fn secret_shown(r: &RecordRow) -> Option<String> {
 
 pub fn no_record(id: &str) -> DomainError {
     DomainError::not_found(
-        "record.not-found",
+        Code::RecordNotFound,
         format!("no authentication record {id:?}"),
     )
 }
@@ -461,7 +462,7 @@ fn check_ip_claims(
             for (_, mine) in ranges {
                 if let Some(ip) = mine.first_common(&theirs) {
                     return Err(DomainError::conflict(
-                        "record.ip-taken",
+                        Code::RecordIpTaken,
                         format!(
                             "{ip} already belongs to the {} record {:?} ({}); one record per IP per type",
                             kind.as_str(),
@@ -490,13 +491,13 @@ pub fn check_conflicts(tx: &Tx<'_>, c: &CheckedRecord, except: Option<&str>) -> 
         && Some(other.id.as_str()) != except
     {
         return Err(DomainError::conflict(
-            "record.title-taken",
+            Code::RecordTitleTaken,
             format!("the title {:?} is taken by record {}", row.title, other.id),
         ));
     }
     if except.is_none() && tx.record(&row.id)?.is_some() {
         return Err(DomainError::conflict(
-            "record.id-taken",
+            Code::RecordIdTaken,
             format!("a record with id {} exists", row.id),
         ));
     }
@@ -518,7 +519,7 @@ pub fn check_conflicts(tx: &Tx<'_>, c: &CheckedRecord, except: Option<&str>) -> 
         })
     {
         return Err(DomainError::conflict(
-            "record.domain-taken",
+            Code::RecordDomainTaken,
             format!(
                 "the NetBIOS domain {} already has the service-selected record {:?} ({})",
                 w.domain.as_deref().unwrap_or(""),

@@ -4,6 +4,7 @@
 use crate::credentials::seal_legacy;
 use crate::domain::{DomainError, DomainResult, Shared};
 use crate::store::{NcsmState, SecretOwner, Tx};
+use sealscan_api::Code;
 use sealscan_protocols::appliance::SecretValue;
 use sealscan_protocols::envelope::{Binding, Envelope};
 use std::collections::BTreeSet;
@@ -39,12 +40,12 @@ pub fn model_for_change(
         None => Ok(SecretModel::Legacy),
         Some(n) if n.state != NcsmState::Complete && crate::ncsm::is_running(state) => {
             Err(DomainError::conflict(
-                "ncsm.migration-running",
+                Code::NcsmMigrationRunning,
                 "the NCSM migration is running: records and vaults cannot change until it completes; follow it with `sealscan ncsm status`",
             ))
         }
         Some(n) if n.state != NcsmState::Complete && !pending_target => Err(DomainError::conflict(
-            "ncsm.migration-pending",
+            Code::NcsmMigrationPending,
             "the NCSM migration is pending: records and vaults cannot change until it completes. The way out: give each record or vault marked pending migration its secrets again (sealscan records update ID) or delete it, then `sealscan ncsm resume`; sign in again once it is complete",
         )),
         Some(n) => {
@@ -52,7 +53,7 @@ pub fn model_for_change(
                 && n.completed_at.is_some_and(|done| session_created_at < done)
             {
                 return Err(DomainError::forbidden(
-                    "ncsm.sign-in-again",
+                    Code::NcsmSignInAgain,
                     "the New Credential Security Model is now in force; you are activated for it at your next sign-in: sign out and in again before changing records",
                 ));
             }
@@ -79,7 +80,7 @@ pub fn check_secrets(
         match (model, value) {
             (SecretModel::Legacy, SecretValue::Sealed { .. }) => {
                 return Err(DomainError::conflict(
-                    "ncsm.not-active",
+                    Code::NcsmNotActive,
                     format!(
                         "the {field} is an NCSM envelope but NCSM is not active; send it as a legacy secret (over TLS)"
                     ),
@@ -87,7 +88,7 @@ pub fn check_secrets(
             }
             (SecretModel::Sealed, SecretValue::Legacy { .. }) => {
                 return Err(DomainError::refused(
-                    "ncsm.plaintext-refused",
+                    Code::NcsmPlaintextRefused,
                     format!(
                         "NCSM is active: the server refuses plaintext secrets; seal the {field} to the approved appliances (sealscan records create does this)"
                     ),
@@ -95,19 +96,22 @@ pub fn check_secrets(
             }
             (SecretModel::Legacy, SecretValue::Legacy { value }) => {
                 if value.expose().is_empty() {
-                    return Err(bad("record.secret-empty", format!("the {field} is empty")));
+                    return Err(bad(
+                        Code::RecordSecretEmpty,
+                        format!("the {field} is empty"),
+                    ));
                 }
             }
             (SecretModel::Sealed, SecretValue::Sealed { envelope }) => {
                 let env = Envelope::from_text(envelope).map_err(|e| {
                     bad(
-                        "ncsm.envelope-invalid",
+                        Code::NcsmEnvelopeInvalid,
                         format!("the {field} envelope does not parse: {e}"),
                     )
                 })?;
                 if let Some(diff) = env.binding().first_difference(binding) {
                     return Err(bad(
-                        "ncsm.binding-mismatch",
+                        Code::NcsmBindingMismatch,
                         format!(
                             "the {field} envelope is bound to another {diff} than this record's"
                         ),
@@ -116,7 +120,7 @@ pub fn check_secrets(
                 let have: BTreeSet<String> = env.recipient_key_ids().map(hex::encode).collect();
                 if let Some(missing) = approved.iter().find(|a| !have.contains(&a.key_id)) {
                     return Err(bad(
-                        "ncsm.recipient-missing",
+                        Code::NcsmRecipientMissing,
                         format!(
                             "the {field} envelope is not sealed to approved appliance {} ({}); fetch the current keys and seal again",
                             missing.name, missing.fingerprint
@@ -126,7 +130,7 @@ pub fn check_secrets(
                 let known: BTreeSet<&str> = approved.iter().map(|a| a.key_id.as_str()).collect();
                 if let Some(extra) = have.iter().find(|k| !known.contains(k.as_str())) {
                     return Err(bad(
-                        "ncsm.recipient-unknown",
+                        Code::NcsmRecipientUnknown,
                         format!(
                             "the {field} envelope is sealed to key {extra}, which is no approved appliance's"
                         ),

@@ -2,6 +2,7 @@
 //! becomes root (delegation), with the secret fields that delegation takes.
 use crate::domain::DomainResult;
 use crate::domain::validate::bad;
+use sealscan_api::Code;
 use sealscan_api::records::UnixInput;
 use sealscan_protocols::appliance::{
     Delegation, DelegationPassword, HostKeyPolicy, LoginType, SecretFieldName, UnixAuth,
@@ -14,7 +15,7 @@ pub fn check(u: UnixInput) -> DomainResult<UnixOptions> {
     let policy = u.host_key_policy.as_deref().unwrap_or("pin");
     let host_key_policy = HostKeyPolicy::from_name(policy).ok_or_else(|| {
         bad(
-            "record.host-key-policy-invalid",
+            Code::RecordHostKeyPolicyInvalid,
             "host_key_policy is pin, known or off",
         )
     })?;
@@ -22,13 +23,13 @@ pub fn check(u: UnixInput) -> DomainResult<UnixOptions> {
     match (host_key_policy, keys.is_empty()) {
         (HostKeyPolicy::Known, true) => {
             return Err(bad(
-                "record.host-keys-required",
+                Code::RecordHostKeysRequired,
                 "host_key_policy known needs at least one known_host_keys entry",
             ));
         }
         (HostKeyPolicy::Pin | HostKeyPolicy::Off, false) => {
             return Err(bad(
-                "record.host-keys-unused",
+                Code::RecordHostKeysUnused,
                 "known_host_keys apply to host_key_policy known only",
             ));
         }
@@ -40,7 +41,7 @@ pub fn check(u: UnixInput) -> DomainResult<UnixOptions> {
         .map(|(i, line)| {
             HostKey::parse(line).map(|k| k.to_line()).map_err(|e| {
                 bad(
-                    "record.host-key-invalid",
+                    Code::RecordHostKeyInvalid,
                     format!("known_host_keys[{i}]: {e}"),
                 )
             })
@@ -49,7 +50,7 @@ pub fn check(u: UnixInput) -> DomainResult<UnixOptions> {
     let delegation =
         Delegation::from_name(u.delegation.as_deref().unwrap_or("none")).ok_or_else(|| {
             bad(
-                "record.delegation-invalid",
+                Code::RecordDelegationInvalid,
                 "delegation is none, sudo, su or sudo_su",
             )
         })?;
@@ -58,20 +59,20 @@ pub fn check(u: UnixInput) -> DomainResult<UnixOptions> {
         (Delegation::Su, None | Some("separate")) => DelegationPassword::Separate,
         (Delegation::Su, Some(_)) => {
             return Err(bad(
-                "record.delegation-password-invalid",
+                Code::RecordDelegationPasswordInvalid,
                 "su takes root's password as the record's delegation_password secret \
                  (delegation_password separate)",
             ));
         }
         (Delegation::None, Some(_)) => {
             return Err(bad(
-                "record.delegation-password-invalid",
+                Code::RecordDelegationPasswordInvalid,
                 "delegation_password applies to sudo, su and sudo_su only",
             ));
         }
         (_, given) => DelegationPassword::from_name(given.unwrap_or("login")).ok_or_else(|| {
             bad(
-                "record.delegation-password-invalid",
+                Code::RecordDelegationPasswordInvalid,
                 "delegation_password is login, separate or none",
             )
         })?,
@@ -92,7 +93,7 @@ pub fn check(u: UnixInput) -> DomainResult<UnixOptions> {
             || cert.chars().any(char::is_control)
         {
             return Err(bad(
-                "record.certificate-invalid",
+                Code::RecordCertificateInvalid,
                 "certificate is an OpenSSH certificate line as ssh-keygen -s writes it \
                  (TYPE-cert-v01@openssh.com BASE64 [comment])",
             ));
@@ -148,14 +149,14 @@ pub fn delegation_fields(
         u.delegation != Delegation::Su && u.delegation_password == DelegationPassword::Login;
     if login_type == LoginType::Vault && u.needs_delegation_secret() {
         return Err(bad(
-            "record.delegation-invalid",
+            Code::RecordDelegationInvalid,
             "vault records delegate with sudo or sudo_su and the login password or NOPASSWD \
              (delegation_password login or none)",
         ));
     }
     if login_password && unix_auth == Some(UnixAuth::PrivateKey) {
         return Err(bad(
-            "record.delegation-password-invalid",
+            Code::RecordDelegationPasswordInvalid,
             "a key login has no login password for sudo: use delegation_password separate or none",
         ));
     }
@@ -177,7 +178,7 @@ pub fn check_certificate(
         && unix_auth != Some(UnixAuth::PrivateKey)
     {
         return Err(bad(
-            "record.certificate-unused",
+            Code::RecordCertificateUnused,
             "a certificate applies to key logins only (unix_auth private_key)",
         ));
     }

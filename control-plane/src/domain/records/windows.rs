@@ -2,6 +2,7 @@
 use crate::domain::DomainResult;
 use crate::domain::validate::{bad, record_text as text};
 use crate::store::WindowsSettings;
+use sealscan_api::Code;
 use sealscan_protocols::appliance::{WindowsAuthProtocol, WindowsDomainType};
 use sealscan_protocols::smb2::Dialect;
 
@@ -101,13 +102,13 @@ pub fn check(w: WindowsDraft, ips_empty: bool) -> DomainResult<WindowsSettings> 
     match (w.domain_type, &domain) {
         (WindowsDomainType::None, Some(_)) => {
             return Err(bad(
-                "record.domain-invalid",
+                Code::RecordDomainInvalid,
                 "a record for local accounts (domain_type none) takes no domain",
             ));
         }
         (WindowsDomainType::Netbios | WindowsDomainType::ActiveDirectory, None) => {
             return Err(bad(
-                "record.domain-invalid",
+                Code::RecordDomainInvalid,
                 format!("domain_type {} needs a domain", name(w.domain_type)),
             ));
         }
@@ -116,31 +117,31 @@ pub fn check(w: WindowsDraft, ips_empty: bool) -> DomainResult<WindowsSettings> 
     }
     if w.service_selected && w.domain_type != WindowsDomainType::Netbios {
         return Err(bad(
-            "record.service-selected-invalid",
+            Code::RecordServiceSelectedInvalid,
             "service-selected IPs apply to NetBIOS-domain records only",
         ));
     }
     if w.service_selected && !ips_empty {
         return Err(bad(
-            "record.service-selected-ips",
+            Code::RecordServiceSelectedIps,
             "a service-selected NetBIOS record carries no IP list: it applies to every Windows target reporting its domain",
         ));
     }
     if !w.service_selected && ips_empty {
         return Err(bad(
-            "record.ips-required",
+            Code::RecordIpsRequired,
             "a Windows record needs IPs, unless it is a NetBIOS-domain record with service-selected IPs",
         ));
     }
     if !w.ntlmv2 {
         return Err(bad(
-            "record.ntlmv2-required",
+            Code::RecordNtlmv2Required,
             "NTLMv2 must stay on: it is the only NTLM version sealscan logs in with",
         ));
     }
     if w.ntlmv1 {
         return Err(bad(
-            "record.ntlmv1-refused",
+            Code::RecordNtlmv1Refused,
             "NTLMv1 stays off: it is broken and sealscan never sends it",
         ));
     }
@@ -175,7 +176,7 @@ fn kerberos(
             .any(|v| v.is_empty() || v.chars().any(|c| c.is_whitespace() || c == '/'))
         {
             return Err(bad(
-                "record.kerberos-invalid",
+                Code::RecordKerberosInvalid,
                 format!("{what} holds an empty entry or one with a space or '/'"),
             ));
         }
@@ -192,7 +193,7 @@ fn kerberos(
     match realm {
         Some(r) => Ok((protocol, Some(r))),
         None => Err(bad(
-            "record.realm-required",
+            Code::RecordRealmRequired,
             format!(
                 "auth_protocol {} needs a Kerberos realm: give realm, or an Active Directory \
                  domain (its DNS name, e.g. corp.example.com); a NetBIOS domain is not a realm",

@@ -10,10 +10,14 @@
 
 mod exchange;
 mod kdc;
+mod kdc_dns;
+mod kdc_wire;
 mod kerberos;
+mod srv_order;
 mod transport;
 
 pub use kdc::{KerberosRealm, TicketCache};
+pub use kdc_dns::use_dns_servers;
 
 use super::Target;
 pub use exchange::Failure;

@@ -255,6 +255,15 @@ async fn kerberos_login(
                 "kdc_round_trips".into(),
                 k.tickets.round_trips().to_string(),
             );
+            if let Some(kdc) = k.tickets.last_kdc() {
+                let from = if k.realm.kdcs.is_empty() {
+                    "DNS SRV"
+                } else {
+                    "record"
+                };
+                out.facts
+                    .insert("kdc".into(), format!("{kdc} (from the {from})"));
+            }
             Ok(out)
         }
         Err(f) => {

@@ -81,6 +81,8 @@ pub struct TicketCache {
     /// KDCs found through DNS per realm, or why none were: one discovery per realm per job.
     discovered: Mutex<HashMap<String, Result<Vec<String>, String>>>,
     round_trips: AtomicUsize,
+    /// The KDC that last answered, for the result.
+    last_kdc: std::sync::Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for TicketCache {
@@ -95,6 +97,14 @@ impl TicketCache {
     /// KDC round trips made so far.
     pub fn round_trips(&self) -> usize {
         self.round_trips.load(Ordering::Relaxed)
+    }
+
+    /// The KDC that last answered (`address:port`), if one did.
+    pub fn last_kdc(&self) -> Option<String> {
+        self.last_kdc
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The service ticket for `spn`, from the cache or through AS and TGS exchanges.
@@ -194,6 +204,7 @@ impl TicketCache {
             match tokio::time::timeout(KDC_TIMEOUT, round_trip(&kdc, req)).await {
                 Ok(Ok(answer)) => {
                     self.round_trips.fetch_add(1, Ordering::Relaxed);
+                    *self.last_kdc.lock().unwrap_or_else(|e| e.into_inner()) = Some(kdc);
                     return Ok(answer);
                 }
                 Ok(Err(e)) => tried.push(format!("{kdc}: {e}")),

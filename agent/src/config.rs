@@ -449,7 +449,7 @@ mod tests {
         assert!(e.contains("53, which is not a string"), "{e}");
         let e = dns(r#"dns_servers = ["127.0.0.70:99999"]"#).unwrap_err();
         assert!(e.contains("not an IP address or address:port"), "{e}");
-        let nine = vec!["\"192.0.2.1\""; 9].join(",");
+        let nine = ["\"192.0.2.1\""; 9].join(",");
         let e = dns(&format!("dns_servers = [{nine}]")).unwrap_err();
         assert!(e.contains("more than 8"), "{e}");
     }

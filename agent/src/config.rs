@@ -5,6 +5,7 @@
 
 use serde::Deserialize;
 use std::fmt;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 /// Where the agent looks for its configuration unless `--config` says otherwise.
@@ -54,7 +55,13 @@ pub struct Config {
     pub concurrency: u16,
     pub timeouts: Timeouts,
     pub log: LogTarget,
+    /// DNS servers for finding a Kerberos realm's KDCs (SRV records) when a record lists
+    /// none; empty: the system's (`/etc/resolv.conf`).
+    pub dns_servers: Vec<SocketAddr>,
 }
+
+/// Most DNS servers `dns_servers` may list (resolv.conf itself takes three).
+pub const MAX_DNS_SERVERS: usize = 8;
 
 /// Bounds on each kind of attempt, in seconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,6 +129,7 @@ struct RawConfig {
     /// rather than as the deserializer's "expected struct RawTimeouts".
     timeouts: Option<toml::Value>,
     log: Option<toml::Value>,
+    dns_servers: Option<toml::Value>,
 }
 
 #[derive(Default, Deserialize)]
@@ -229,6 +237,7 @@ impl Config {
                 .map_err(|p| bad("timeouts.vault_secs", p))?,
         };
         let log = log_target(raw.log).map_err(|p| bad("log", p))?;
+        let dns_servers = dns_servers(raw.dns_servers).map_err(|p| bad("dns_servers", p))?;
 
         Ok(Self {
             control_plane_url,
@@ -237,6 +246,7 @@ impl Config {
             concurrency: u16::try_from(concurrency).unwrap_or(DEFAULT_CONCURRENCY),
             timeouts,
             log,
+            dns_servers,
         })
     }
 
@@ -244,7 +254,7 @@ impl Config {
     pub fn summary(&self) -> String {
         format!(
             "control plane {}, CA {}, state {}, concurrency {}, timeouts unix {}s / windows {}s \
-             / vault {}s, log {}",
+             / vault {}s, log {}, DNS for KDC discovery {}",
             self.control_plane_url,
             self.ca_file.display(),
             self.state_dir.display(),
@@ -252,7 +262,16 @@ impl Config {
             self.timeouts.unix_secs,
             self.timeouts.windows_secs,
             self.timeouts.vault_secs,
-            self.log
+            self.log,
+            if self.dns_servers.is_empty() {
+                "the system's".to_string()
+            } else {
+                self.dns_servers
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }
         )
     }
 }
@@ -291,6 +310,45 @@ fn log_target(value: Option<toml::Value>) -> Result<LogTarget, String> {
             other.type_str()
         )),
     }
+}
+
+/// `dns_servers = ["192.0.2.53", "192.0.2.54:5353", "[2001:db8::53]:53"]`: addresses, with
+/// port 53 where none is given. Names are refused: they would need DNS to find DNS.
+fn dns_servers(value: Option<toml::Value>) -> Result<Vec<SocketAddr>, String> {
+    const EXPECTED: &str = "expected a list of DNS server addresses, e.g. [\"192.0.2.53\", \
+                            \"192.0.2.54:5353\"] (port 53 unless given), or no key for the \
+                            system's /etc/resolv.conf";
+    let items = match value {
+        None => return Ok(Vec::new()),
+        Some(toml::Value::Array(items)) => items,
+        Some(other) => {
+            return Err(format!(
+                "= {other} is not a list (it is of type {}): {EXPECTED}",
+                other.type_str()
+            ));
+        }
+    };
+    if items.len() > MAX_DNS_SERVERS {
+        return Err(format!(
+            "lists {} servers, more than {MAX_DNS_SERVERS}: {EXPECTED}",
+            items.len()
+        ));
+    }
+    items
+        .into_iter()
+        .map(|item| match item {
+            toml::Value::String(s) => s
+                .parse::<SocketAddr>()
+                .or_else(|_| s.parse::<IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+                .map_err(|_| {
+                    format!("has {s:?}, which is not an IP address or address:port: {EXPECTED}")
+                }),
+            other => Err(format!(
+                "has {other}, which is not a string (it is of type {}): {EXPECTED}",
+                other.type_str()
+            )),
+        })
+        .collect()
 }
 
 fn timeout(value: Option<toml::Value>, (default, max): (u32, u32)) -> Result<u32, String> {
@@ -353,4 +411,46 @@ fn check_ca_file(path: &Path) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dns(text: &str) -> Result<Vec<SocketAddr>, String> {
+        let table: toml::Table = toml::from_str(text).unwrap();
+        dns_servers(table.get("dns_servers").cloned())
+    }
+
+    #[test]
+    fn dns_servers_take_addresses_with_port_53_by_default() {
+        assert_eq!(dns("").unwrap(), Vec::<SocketAddr>::new());
+        assert_eq!(
+            dns(r#"dns_servers = ["127.0.0.70", "192.0.2.1:5353", "[::1]:53", "::1"]"#).unwrap(),
+            [
+                "127.0.0.70:53".parse().unwrap(),
+                "192.0.2.1:5353".parse().unwrap(),
+                "[::1]:53".parse().unwrap(),
+                "[::1]:53".parse::<SocketAddr>().unwrap(),
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_dns_servers_are_named() {
+        let e = dns(r#"dns_servers = ["dc1.corp.example"]"#).unwrap_err();
+        assert!(
+            e.contains("\"dc1.corp.example\", which is not an IP address"),
+            "{e}"
+        );
+        let e = dns(r#"dns_servers = "127.0.0.70""#).unwrap_err();
+        assert!(e.contains("is not a list"), "{e}");
+        let e = dns("dns_servers = [53]").unwrap_err();
+        assert!(e.contains("53, which is not a string"), "{e}");
+        let e = dns(r#"dns_servers = ["127.0.0.70:99999"]"#).unwrap_err();
+        assert!(e.contains("not an IP address or address:port"), "{e}");
+        let nine = ["\"192.0.2.1\""; 9].join(",");
+        let e = dns(&format!("dns_servers = [{nine}]")).unwrap_err();
+        assert!(e.contains("more than 8"), "{e}");
+    }
 }

@@ -142,6 +142,7 @@ pub fn run(config: &Config) -> Result<(), DaemonError> {
         &identity::key_path(&config.state_dir),
     )?);
     logging::init(config.log, log::LevelFilter::Info)?;
+    crate::login::windows::use_dns_servers(&config.dns_servers);
     let enrollment = Enrollment::load(&config.state_dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -230,3 +230,52 @@ fn negotiate_falls_back_to_ntlm_only_where_kerberos_is_not_possible() {
         cause(&wrong)
     );
 }
+
+/// The DC's own DNS (Samba's internal server on the DC's address), as an operator would
+/// name it in the agent's `dns_servers`.
+fn use_the_dcs_dns() {
+    sealscan_agent::login::windows::use_dns_servers(&[format!("{}:53", addc::ADDRESS)
+        .parse()
+        .unwrap()]);
+}
+
+#[test]
+fn a_record_without_kdcs_finds_them_through_dns_srv() {
+    let _dc = AdDc::start(DcSettings::default());
+    use_the_dcs_dns();
+    let tickets = Arc::new(TicketCache::default());
+    let mut k = kerberos(addc::HOST_NAME, &tickets);
+    k.realm.kdcs = Vec::new();
+    let out = run(&cred(Account::Valid, WindowsAuth::Kerberos(k)));
+    assert_eq!(out.status, Status::Passed, "cause: {}", cause(&out));
+    assert_eq!(out.method, "Kerberos (AES256, SMB 3.1.1, signed)");
+    assert_eq!(out.facts["kdc"], "127.0.0.70:88 (from the DNS SRV)");
+    // Discovery is DNS, not a KDC round trip: still one AS exchange (two trips) and a TGS.
+    assert_eq!(tickets.round_trips(), 3);
+}
+
+#[test]
+fn a_realm_without_srv_records_names_the_srv_names_queried() {
+    let _dc = AdDc::start(DcSettings::default());
+    use_the_dcs_dns();
+    let tickets = Arc::new(TicketCache::default());
+    let mut k = kerberos(addc::HOST_NAME, &tickets);
+    // A name inside the DC's own zone, so its DNS answers with authority: no such name.
+    k.realm = KerberosRealm {
+        realm: "NOKDC.SEAL.TEST".into(),
+        kdcs: Vec::new(),
+    };
+    let out = run(&cred(Account::Valid, WindowsAuth::Kerberos(k)));
+    assert_eq!(out.status, Status::Failed);
+    assert_eq!(out.qid, 105015);
+    let c = cause(&out);
+    for part in [
+        "no KDC found in DNS for realm NOKDC.SEAL.TEST",
+        "_kerberos._tcp.nokdc.seal.test: no SRV record",
+        "_kerberos._udp.nokdc.seal.test: no SRV record",
+        "asked DNS servers 127.0.0.70:53",
+    ] {
+        assert!(c.contains(part), "expected {part:?} in {c:?}");
+    }
+    assert_eq!(tickets.round_trips(), 0);
+}

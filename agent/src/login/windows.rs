@@ -10,10 +10,14 @@
 
 mod exchange;
 mod kdc;
+mod kdc_dns;
+mod kdc_wire;
 mod kerberos;
+mod srv_order;
 mod transport;
 
 pub use kdc::{KerberosRealm, TicketCache};
+pub use kdc_dns::use_dns_servers;
 
 use super::Target;
 pub use exchange::Failure;
@@ -251,6 +255,15 @@ async fn kerberos_login(
                 "kdc_round_trips".into(),
                 k.tickets.round_trips().to_string(),
             );
+            if let Some(kdc) = k.tickets.last_kdc() {
+                let from = if k.realm.kdcs.is_empty() {
+                    "DNS SRV"
+                } else {
+                    "record"
+                };
+                out.facts
+                    .insert("kdc".into(), format!("{kdc} (from the {from})"));
+            }
             Ok(out)
         }
         Err(f) => {

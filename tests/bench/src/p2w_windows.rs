@@ -4,6 +4,11 @@
 //! Kerberos against the AD DC (`smbclient --use-kerberos=required` as the baseline). The
 //! agent's Kerberos logins share one job's ticket cache, as a job's targets do; the KDC round
 //! trips it cost are reported beside the number of logins.
+//!
+//! Where the time goes: each row gives the agent's own CPU per login (this process's, from
+//! /proc, while only our logins run), and one more row runs the agent's NTLMv2 against the
+//! same DC: the DC's smbd costs the same per connection whatever the authentication, so that
+//! row is the ceiling the DC sets for the Kerberos rows.
 
 use std::process::Command;
 use std::sync::Arc;
@@ -74,6 +79,7 @@ pub fn run(levels: &[(usize, usize)]) -> Result<Vec<Row>, String> {
         krb_base,
         Some(&tickets),
     )?);
+    rows.push(dc_ceiling(&rt, levels)?);
     Ok(rows)
 }
 
@@ -106,6 +112,87 @@ fn credential(
     }
 }
 
+/// The agent's NTLMv2 logins to the DC at c=8 (or the highest level asked), beside its
+/// Kerberos logins there: what the DC's smbd allows per connection, without any KDC.
+fn dc_ceiling(rt: &tokio::runtime::Runtime, levels: &[(usize, usize)]) -> Result<Row, String> {
+    let (concurrency, logins) = levels
+        .iter()
+        .copied()
+        .find(|&(c, _)| c == 8)
+        .or_else(|| levels.last().copied())
+        .ok_or("no level to measure")?;
+    let side = |auth| Side {
+        target: target(addc::ADDRESS, 445),
+        cred: credential(
+            Account::Valid.user(),
+            Some(addc::NETBIOS_DOMAIN),
+            addc::PASSWORD,
+            auth,
+        ),
+    };
+    let ntlm = side(WindowsAuth::Ntlm);
+    let kerberos = side(WindowsAuth::Kerberos(KerberosLogin {
+        realm: KerberosRealm {
+            realm: addc::REALM.into(),
+            kdcs: vec![addc::ADDRESS.into()],
+        },
+        service_host: Some(addc::HOST_NAME.into()),
+        tickets: Arc::new(TicketCache::default()),
+    }));
+    let one = |s: &Side| agent_login(rt, s);
+    one(&kerberos)?;
+    let mut n = Vec::new();
+    let mut k = Vec::new();
+    for _ in 0..2 {
+        n.push(pool(concurrency, logins, || one(&ntlm))?);
+        k.push(pool(concurrency, logins, || one(&kerberos))?);
+    }
+    let (n, k) = (median(n), median(k));
+    let row = Row::new(
+        format!("P2w DC ceiling c={concurrency}"),
+        format!(
+            "{k:.1} logins/s Kerberos ({:.2}x of NTLMv2 to the same DC)",
+            k / n
+        ),
+        format!("{n:.1} logins/s agent NTLMv2 to the DC"),
+        "(context)",
+        Verdict::Info,
+    );
+    row.print();
+    Ok(row)
+}
+
+fn agent_login(rt: &tokio::runtime::Runtime, side: &Side) -> Result<(), String> {
+    let outcome = rt.block_on(login(&side.target, &side.cred));
+    if outcome.status == Status::Passed {
+        Ok(())
+    } else {
+        Err(format!(
+            "agent login did not pass: {:?} {:?}",
+            outcome.status, outcome.cause
+        ))
+    }
+}
+
+/// This process's CPU time so far (user and system, every thread), in seconds.
+fn own_cpu_secs() -> f64 {
+    // utime and stime are fields 14 and 15: the 12th and 13th after the command name. In
+    // clock ticks of USER_HZ, which is 100 on every Linux ABI.
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            let rest = stat.rsplit_once(") ")?.1.to_owned();
+            let fields: Vec<u64> = rest
+                .split_whitespace()
+                .skip(11)
+                .take(2)
+                .filter_map(|v| v.parse().ok())
+                .collect();
+            Some(fields.iter().sum::<u64>() as f64 / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
 fn measure(
     rt: &tokio::runtime::Runtime,
     name: &str,
@@ -114,17 +201,7 @@ fn measure(
     baseline: impl Fn(&()) -> Result<(), String> + Sync,
     tickets: Option<&Arc<TicketCache>>,
 ) -> Result<Vec<Row>, String> {
-    let ours_one = || {
-        let outcome = rt.block_on(login(&side.target, &side.cred));
-        if outcome.status == Status::Passed {
-            Ok(())
-        } else {
-            Err(format!(
-                "agent login did not pass: {:?} {:?}",
-                outcome.status, outcome.cause
-            ))
-        }
-    };
+    let ours_one = || agent_login(rt, side);
     // One login each way first, so a broken setup fails here with its reason.
     ours_one()?;
     baseline(&())?;
@@ -133,8 +210,11 @@ fn measure(
     for &(concurrency, logins) in levels {
         let mut ours = Vec::new();
         let mut base = Vec::new();
+        let mut cpu = 0.0;
         for _ in 0..2 {
+            let before = own_cpu_secs();
             ours.push(pool(concurrency, logins, ours_one)?);
+            cpu += own_cpu_secs() - before;
             base.push(pool(concurrency, logins, || baseline(&()))?);
             total += logins;
         }
@@ -155,7 +235,11 @@ fn measure(
             .unwrap_or_default();
         let row = Row::new(
             format!("{name} c={concurrency}"),
-            format!("{ours:.1} logins/s ({ratio:.2}x), {logins} logins{kdc}"),
+            format!(
+                "{ours:.1} logins/s ({ratio:.2}x), {logins} logins, {:.1} ms agent CPU a \
+                 login{kdc}",
+                cpu * 1000.0 / (2 * logins) as f64
+            ),
             format!("{base:.1} logins/s (smbclient)"),
             target,
             verdict,

@@ -2,6 +2,8 @@
 //! (user, realm) and one TGS exchange per service principal, for as long as the credential
 //! (the job) lives. Tickets and keys are dropped, zeroized, with it.
 
+use super::kdc_dns;
+use super::kdc_wire;
 use super::kerberos::{self, KdcError, Reply, Ticketed, UserKey};
 use crate::secret::SecretBytes;
 use picky_krb::messages::{AsRep, TgsRep};
@@ -16,8 +18,6 @@ use tokio::sync::Mutex;
 
 /// The Kerberos port (RFC 4120 7.2.3).
 const KDC_PORT: u16 = 88;
-/// A KDC's reply never comes near this; more means the peer is not a KDC.
-const MAX_REPLY: usize = 1 << 20;
 const KDC_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why Kerberos could not give a ticket.
@@ -48,20 +48,17 @@ impl KdcFailure {
 pub struct KerberosRealm {
     /// The realm (the upper-case DNS domain).
     pub realm: String,
-    /// KDC addresses (`host` or `host:port`); empty: the realm's DNS domain itself, whose
-    /// address records name its domain controllers in Active Directory.
+    /// KDC addresses (`host` or `host:port`); empty: found through DNS SRV records
+    /// (`kdc_dns.rs`), as Windows finds them.
     pub kdcs: Vec<String>,
 }
 
 impl KerberosRealm {
-    fn kdc_addresses(&self) -> Vec<String> {
-        let listed: Vec<String> = if self.kdcs.is_empty() {
-            vec![self.realm.to_ascii_lowercase()]
-        } else {
-            self.kdcs.clone()
-        };
-        listed
-            .into_iter()
+    /// The listed KDCs with the Kerberos port where none is given.
+    fn listed_kdcs(&self) -> Vec<String> {
+        self.kdcs
+            .iter()
+            .cloned()
             .map(|k| {
                 if k.parse::<std::net::SocketAddr>().is_ok()
                     || k.rsplit_once(':')
@@ -81,7 +78,11 @@ impl KerberosRealm {
 pub struct TicketCache {
     tgts: Mutex<HashMap<(String, String), Arc<Ticketed>>>,
     services: Mutex<HashMap<(String, String, String), Arc<Ticketed>>>,
+    /// KDCs found through DNS per realm, or why none were: one discovery per realm per job.
+    discovered: Mutex<HashMap<String, Result<Vec<String>, String>>>,
     round_trips: AtomicUsize,
+    /// The KDC that last answered, for the result.
+    last_kdc: std::sync::Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for TicketCache {
@@ -96,6 +97,14 @@ impl TicketCache {
     /// KDC round trips made so far.
     pub fn round_trips(&self) -> usize {
         self.round_trips.load(Ordering::Relaxed)
+    }
+
+    /// The KDC that last answered (`address:port`), if one did.
+    pub fn last_kdc(&self) -> Option<String> {
+        self.last_kdc
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The service ticket for `spn`, from the cache or through AS and TGS exchanges.
@@ -171,13 +180,31 @@ impl TicketCache {
         Ok(tgt)
     }
 
+    /// The realm's KDCs: the record's, else those its DNS SRV records name.
+    async fn kdcs(&self, realm: &KerberosRealm) -> Result<Vec<String>, KdcFailure> {
+        if !realm.kdcs.is_empty() {
+            return Ok(realm.listed_kdcs());
+        }
+        let key = realm.realm.to_ascii_uppercase();
+        let mut discovered = self.discovered.lock().await;
+        if let Some(found) = discovered.get(&key) {
+            return found.clone().map_err(KdcFailure::Unreachable);
+        }
+        let found = kdc_dns::discover(&key)
+            .await
+            .map(|a| a.iter().map(ToString::to_string).collect::<Vec<_>>());
+        discovered.insert(key, found.clone());
+        found.map_err(KdcFailure::Unreachable)
+    }
+
     /// One request to the first KDC that answers.
     async fn exchange(&self, realm: &KerberosRealm, req: &[u8]) -> Result<Vec<u8>, KdcFailure> {
         let mut tried = Vec::new();
-        for kdc in realm.kdc_addresses() {
+        for kdc in self.kdcs(realm).await? {
             match tokio::time::timeout(KDC_TIMEOUT, round_trip(&kdc, req)).await {
                 Ok(Ok(answer)) => {
                     self.round_trips.fetch_add(1, Ordering::Relaxed);
+                    *self.last_kdc.lock().unwrap_or_else(|e| e.into_inner()) = Some(kdc);
                     return Ok(answer);
                 }
                 Ok(Err(e)) => tried.push(format!("{kdc}: {e}")),
@@ -194,22 +221,14 @@ impl TicketCache {
 
 /// Kerberos over TCP: each message behind its 4-byte big-endian length.
 async fn round_trip(kdc: &str, req: &[u8]) -> std::io::Result<Vec<u8>> {
+    let framed =
+        kdc_wire::frame(req).map_err(|e| std::io::Error::new(ErrorKind::InvalidInput, e))?;
     let mut stream = TcpStream::connect(kdc).await?;
-    let len =
-        u32::try_from(req.len()).map_err(|_| std::io::Error::from(ErrorKind::InvalidInput))?;
-    let mut framed = Vec::with_capacity(req.len() + 4);
-    framed.extend_from_slice(&len.to_be_bytes());
-    framed.extend_from_slice(req);
     stream.write_all(&framed).await?;
     let mut head = [0u8; 4];
     stream.read_exact(&mut head).await?;
-    let len = u32::from_be_bytes(head) as usize;
-    if len > MAX_REPLY {
-        return Err(std::io::Error::new(
-            ErrorKind::InvalidData,
-            format!("not a KDC: reply announces {len} bytes"),
-        ));
-    }
+    let len =
+        kdc_wire::reply_len(head).map_err(|e| std::io::Error::new(ErrorKind::InvalidData, e))?;
     let mut body = vec![0u8; len];
     stream.read_exact(&mut body).await?;
     Ok(body)

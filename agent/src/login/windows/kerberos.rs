@@ -2,11 +2,11 @@
 //! sspi's generators on picky-krb's types and ciphers, and the KDC's and server's answers
 //! read. The KDC round trips are the caller's (`kdc.rs`); keys live in zeroizing buffers.
 
-use picky_asn1::wrapper::Asn1SequenceOf;
+pub use super::kdc_wire::{KdcError, Reply, code, decode};
 use picky_krb::constants::key_usages::{AS_REP_ENC, TGS_REP_ENC_SESSION_KEY};
 use picky_krb::crypto::CipherSuite;
-use picky_krb::data_types::{EncryptionKey, EtypeInfo2, PaData};
-use picky_krb::messages::{ApRep, AsRep, EncAsRepPart, EncTgsRepPart, KdcRep, KrbError, TgsRep};
+use picky_krb::data_types::EncryptionKey;
+use picky_krb::messages::{ApRep, AsRep, EncAsRepPart, EncTgsRepPart, KdcRep, TgsRep};
 use rand_core::{OsRng, RngCore};
 use sealscan_protocols::spnego::{self, krb5_token};
 use sspi::ClientRequestFlags;
@@ -24,145 +24,10 @@ use zeroize::{Zeroize, Zeroizing};
 
 /// Names this client in the AS-REQ's addresses (a NetBIOS name, as Windows sends).
 const CLIENT_NAME: &str = "SEALSCAN";
-/// KRB-ERROR is [APPLICATION 30].
-const KRB_ERROR_TAG: u8 = 0x7e;
-const PA_PW_SALT: u8 = 3;
-const PA_ETYPE_INFO2: u8 = 19;
 const NT_PRINCIPAL: u8 = 1;
 /// The GSS checksum flags of the AP-REQ (RFC 4121 4.1.1.1): mutual, replay, sequence,
 /// confidentiality, integrity.
 const GSS_FLAGS: u32 = 0x02 | 0x04 | 0x08 | 0x10 | 0x20;
-
-pub mod code {
-    pub const C_PRINCIPAL_UNKNOWN: u32 = 6;
-    pub const S_PRINCIPAL_UNKNOWN: u32 = 7;
-    pub const CLIENT_REVOKED: u32 = 18;
-    pub const KEY_EXPIRED: u32 = 23;
-    pub const PREAUTH_FAILED: u32 = 24;
-    pub const PREAUTH_REQUIRED: u32 = 25;
-    pub const SKEW: u32 = 37;
-}
-
-/// NTSTATUS values a Windows or Samba KDC puts in a KRB-ERROR's e-data.
-mod ntstatus {
-    pub const ACCOUNT_DISABLED: u32 = 0xC000_0072;
-    pub const ACCOUNT_EXPIRED: u32 = 0xC000_0193;
-    pub const PASSWORD_EXPIRED: u32 = 0xC000_0071;
-    pub const PASSWORD_MUST_CHANGE: u32 = 0xC000_0224;
-    pub const ACCOUNT_LOCKED_OUT: u32 = 0xC000_0234;
-}
-
-/// A KRB-ERROR from the KDC or the server: its code, the NTSTATUS a Windows-style KDC adds,
-/// and (for PREAUTH_REQUIRED) the etype and salt to derive the user's key with.
-#[derive(Clone, Debug)]
-pub struct KdcError {
-    pub code: u32,
-    pub ntstatus: Option<u32>,
-    pub preauth: Option<(CipherSuite, String)>,
-}
-
-impl KdcError {
-    /// What the error means for the login of `principal`, in an operator's words.
-    pub fn cause(&self, principal: &str, service: &str) -> String {
-        let status = self
-            .ntstatus
-            .map(|s| format!(", NTSTATUS {s:#010X}"))
-            .unwrap_or_default();
-        let what = match (self.code, self.ntstatus) {
-            (code::PREAUTH_FAILED, _) => format!("wrong password for {principal}"),
-            (code::C_PRINCIPAL_UNKNOWN, _) => {
-                format!("unknown principal: the KDC has no account {principal}")
-            }
-            (code::CLIENT_REVOKED, Some(ntstatus::ACCOUNT_DISABLED)) => {
-                format!("the account {principal} is disabled")
-            }
-            (code::CLIENT_REVOKED, Some(ntstatus::ACCOUNT_EXPIRED)) => {
-                format!("the account {principal} has expired")
-            }
-            (code::CLIENT_REVOKED, Some(ntstatus::ACCOUNT_LOCKED_OUT) | None) => {
-                format!("the account {principal} is locked out")
-            }
-            (code::CLIENT_REVOKED, Some(_)) => {
-                format!("the KDC revoked the credentials of {principal}")
-            }
-            (code::KEY_EXPIRED, Some(ntstatus::PASSWORD_EXPIRED)) => {
-                format!("the password of {principal} has expired")
-            }
-            (code::KEY_EXPIRED, Some(ntstatus::PASSWORD_MUST_CHANGE) | None) => {
-                format!("{principal} must change the password before logging in")
-            }
-            (code::KEY_EXPIRED, _) => {
-                format!("{principal} must change the password before logging in")
-            }
-            (code::S_PRINCIPAL_UNKNOWN, _) => format!(
-                "no service principal {service}: the KDC knows no such name (use the host's \
-                 name as the domain knows it)"
-            ),
-            (code::SKEW, _) => "clock skew: this appliance's clock and the KDC's differ by \
-                                more than the realm allows (5 minutes by default)"
-                .to_string(),
-            (other, _) => format!("the KDC refused the request (Kerberos error {other})"),
-        };
-        format!("{what} (Kerberos error {}{status})", self.code)
-    }
-}
-
-/// A message from the KDC: the reply asked for, or a KRB-ERROR.
-pub enum Reply<T> {
-    Ok(T),
-    Error(KdcError),
-}
-
-/// Decodes a KDC's answer as `T` or as the KRB-ERROR it is.
-pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<Reply<T>, String> {
-    if bytes.first() == Some(&KRB_ERROR_TAG) {
-        let err: KrbError =
-            picky_asn1_der::from_bytes(bytes).map_err(|e| format!("undecodable KRB-ERROR: {e}"))?;
-        return Ok(Reply::Error(read_error(&err)));
-    }
-    picky_asn1_der::from_bytes(bytes)
-        .map(Reply::Ok)
-        .map_err(|e| format!("undecodable Kerberos reply: {e}"))
-}
-
-fn read_error(err: &KrbError) -> KdcError {
-    let e_data = err.0.e_data.0.as_ref().map(|d| d.0.0.as_slice());
-    let pa_datas: Vec<PaData> = e_data
-        .and_then(|d| picky_asn1_der::from_bytes::<Asn1SequenceOf<PaData>>(d).ok())
-        .map(|s| s.0)
-        .unwrap_or_default();
-    let pa = |t: u8| {
-        pa_datas
-            .iter()
-            .find(|p| p.padata_type.0.0.as_slice() == [t])
-            .map(|p| p.padata_data.0.0.as_slice())
-    };
-    // The Windows layout: a 12-byte PA-PW-SALT whose first four bytes are the NTSTATUS.
-    let ntstatus = pa(PA_PW_SALT)
-        .or(e_data.filter(|d| d.len() == 12))
-        .filter(|v| v.len() == 12)
-        .map(|v| u32::from_le_bytes([v[0], v[1], v[2], v[3]]));
-    let preauth = pa(PA_ETYPE_INFO2)
-        .and_then(|v| picky_asn1_der::from_bytes::<EtypeInfo2>(v).ok())
-        .and_then(|info| {
-            let entries = info.0;
-            let pick = |want: CipherSuite| {
-                entries.iter().find(|e| {
-                    CipherSuite::try_from(e.etype.0.0.as_slice()).is_ok_and(|c| c == want)
-                })
-            };
-            let entry = pick(CipherSuite::Aes256CtsHmacSha196)
-                .or_else(|| pick(CipherSuite::Aes128CtsHmacSha196))?;
-            let suite = CipherSuite::try_from(entry.etype.0.0.as_slice()).ok()?;
-            let salt = entry.salt.0.as_ref().map(|s| s.0.to_string());
-            Some((suite, salt.unwrap_or_default()))
-        });
-    KdcError {
-        code: err.0.error_code.0,
-        ntstatus,
-        preauth,
-    }
-}
 
 /// The user's long-term key, derived from the password with the KDC's salt.
 pub struct UserKey {
@@ -440,49 +305,9 @@ mod tests {
                 .collect();
             let _ = decode::<AsRep>(&bytes);
             let mut krb_error = bytes.clone();
-            krb_error.insert(0, KRB_ERROR_TAG);
+            krb_error.insert(0, super::super::kdc_wire::KRB_ERROR_TAG);
             assert!(decode::<AsRep>(&krb_error).is_err());
         }
-    }
-
-    #[test]
-    fn causes_name_the_account_state() {
-        let err = |code, ntstatus| KdcError {
-            code,
-            ntstatus,
-            preauth: None,
-        };
-        let p = "u@SEAL.TEST";
-        let s = "cifs/h";
-        assert!(
-            err(24, None)
-                .cause(p, s)
-                .starts_with("wrong password for u@SEAL.TEST")
-        );
-        assert!(
-            err(18, Some(0xC000_0072))
-                .cause(p, s)
-                .contains("is disabled")
-        );
-        assert!(
-            err(18, Some(0xC000_0193))
-                .cause(p, s)
-                .contains("has expired")
-        );
-        assert!(err(18, None).cause(p, s).contains("is locked out"));
-        assert!(
-            err(23, Some(0xC000_0224))
-                .cause(p, s)
-                .contains("must change")
-        );
-        assert!(err(6, None).cause(p, s).contains("unknown principal"));
-        assert!(
-            err(7, None)
-                .cause(p, s)
-                .contains("no service principal cifs/h")
-        );
-        assert!(err(37, None).cause(p, s).starts_with("clock skew"));
-        assert!(err(60, None).cause(p, s).contains("Kerberos error 60"));
     }
 
     #[test]

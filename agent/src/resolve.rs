@@ -160,29 +160,33 @@ impl JobCredentials {
             HostKeyPolicy::Off => HostKeyTrust::Off,
             HostKeyPolicy::Pin => HostKeyTrust::Pin(self.known_hosts.clone()),
             HostKeyPolicy::Known => {
-                let keys = options
-                    .known_host_keys
-                    .iter()
-                    .map(|line| HostKey::parse(line))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| {
-                        Refusal::failed(
-                            Step::Record,
-                            format!("record {}: {e}", record.record_id),
-                            &record.user,
-                        )
-                    })?;
-                if keys.is_empty() {
+                let parse = |lines: &[String]| {
+                    lines
+                        .iter()
+                        .map(|line| HostKey::parse(line))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| {
+                            Refusal::failed(
+                                Step::Record,
+                                format!("record {}: {e}", record.record_id),
+                                &record.user,
+                            )
+                        })
+                };
+                let keys = parse(&options.known_host_keys)?;
+                let authorities = parse(&options.host_ca_keys)?;
+                if keys.is_empty() && authorities.is_empty() {
                     return Err(Refusal::failed(
                         Step::Record,
                         format!(
-                            "record {} trusts only known host keys but lists none",
+                            "record {} trusts only known host keys but lists no key and no \
+                             host CA",
                             record.record_id
                         ),
                         &record.user,
                     ));
                 }
-                HostKeyTrust::Known(keys)
+                HostKeyTrust::Known { keys, authorities }
             }
         })
     }

@@ -292,6 +292,10 @@ pub struct UnixOptions {
     /// For `known`: public host keys as OpenSSH writes them (`ssh-ed25519 AAAA... [comment]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub known_host_keys: Vec<String>,
+    /// For `known`: OpenSSH host CA public keys (as after `@cert-authority` in known_hosts);
+    /// a host certificate one of them signed, valid now, naming the target, is accepted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_ca_keys: Vec<String>,
     /// How to become root after the login.
     #[serde(default)]
     pub delegation: Delegation,

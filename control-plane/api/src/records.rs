@@ -144,6 +144,10 @@ pub struct UnixInput {
     /// For "known": host public keys as OpenSSH writes them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known_host_keys: Option<Vec<String>>,
+    /// For "known": OpenSSH host CA public keys; a host certificate one of them signed for
+    /// the target is accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_ca_keys: Option<Vec<String>>,
     /// Key logins: an OpenSSH user certificate for the key; "" removes it in an update.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<String>,

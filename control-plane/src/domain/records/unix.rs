@@ -19,33 +19,34 @@ pub fn check(u: UnixInput) -> DomainResult<UnixOptions> {
         )
     })?;
     let keys = u.known_host_keys.unwrap_or_default();
-    match (host_key_policy, keys.is_empty()) {
+    let cas = u.host_ca_keys.unwrap_or_default();
+    match (host_key_policy, keys.is_empty() && cas.is_empty()) {
         (HostKeyPolicy::Known, true) => {
             return Err(bad(
                 "record.host-keys-required",
-                "host_key_policy known needs at least one known_host_keys entry",
+                "host_key_policy known needs at least one known_host_keys or host_ca_keys entry",
             ));
         }
         (HostKeyPolicy::Pin | HostKeyPolicy::Off, false) => {
             return Err(bad(
                 "record.host-keys-unused",
-                "known_host_keys apply to host_key_policy known only",
+                "known_host_keys and host_ca_keys apply to host_key_policy known only",
             ));
         }
         _ => {}
     }
-    let known_host_keys = keys
-        .iter()
-        .enumerate()
-        .map(|(i, line)| {
-            HostKey::parse(line).map(|k| k.to_line()).map_err(|e| {
-                bad(
-                    "record.host-key-invalid",
-                    format!("known_host_keys[{i}]: {e}"),
-                )
+    let lines = |list: &[String], field: &str| {
+        list.iter()
+            .enumerate()
+            .map(|(i, line)| {
+                HostKey::parse(line)
+                    .map(|k| k.to_line())
+                    .map_err(|e| bad("record.host-key-invalid", format!("{field}[{i}]: {e}")))
             })
-        })
-        .collect::<DomainResult<Vec<_>>>()?;
+            .collect::<DomainResult<Vec<_>>>()
+    };
+    let known_host_keys = lines(&keys, "known_host_keys")?;
+    let host_ca_keys = lines(&cas, "host_ca_keys")?;
     let delegation =
         Delegation::from_name(u.delegation.as_deref().unwrap_or("none")).ok_or_else(|| {
             bad(
@@ -101,6 +102,7 @@ pub fn check(u: UnixInput) -> DomainResult<UnixOptions> {
     Ok(UnixOptions {
         host_key_policy,
         known_host_keys,
+        host_ca_keys,
         delegation,
         delegation_password,
         certificate,
@@ -113,10 +115,14 @@ pub fn patch(u: &UnixOptions, p: Option<UnixInput>) -> UnixInput {
     let policy = p
         .host_key_policy
         .unwrap_or_else(|| u.host_key_policy.as_str().to_string());
-    // Keys mean something only to `known`; leaving it drops them.
+    // Keys and CAs mean something only to `known`; leaving it drops them.
+    let known = policy == HostKeyPolicy::Known.as_str();
     let keys = p
         .known_host_keys
-        .or_else(|| (policy == HostKeyPolicy::Known.as_str()).then(|| u.known_host_keys.clone()));
+        .or_else(|| known.then(|| u.known_host_keys.clone()));
+    let cas = p
+        .host_ca_keys
+        .or_else(|| known.then(|| u.host_ca_keys.clone()));
     let delegation = p
         .delegation
         .unwrap_or_else(|| u.delegation.as_str().to_string());
@@ -128,6 +134,7 @@ pub fn patch(u: &UnixOptions, p: Option<UnixInput>) -> UnixInput {
     UnixInput {
         host_key_policy: Some(policy),
         known_host_keys: keys,
+        host_ca_keys: cas,
         certificate: p.certificate.or_else(|| u.certificate.clone()),
         delegation: Some(delegation),
         delegation_password,

@@ -8,8 +8,9 @@ use base64::engine::general_purpose::STANDARD;
 use rand::RngCore;
 use sealscan_api::ncsm::{NcsmStateName, NcsmStatus};
 use sealscan_api::records::{
-    CreateRecord, CreateVault, Deleted, RecordList, RecordView, SecretInfo, UnixInput,
-    UpdateRecord, UpdateVault, VaultList, VaultView, WindowsInput, WindowsPatch, WindowsSettings,
+    CreateRecord, CreateVault, DelegationSecretInput, Deleted, RecordList, RecordView, SecretInfo,
+    UnixInput, UpdateRecord, UpdateVault, VaultList, VaultView, WindowsInput, WindowsPatch,
+    WindowsSettings,
 };
 use sealscan_api::users::{OwnerUnit, UnitRequest};
 use sealscan_cli::args::records::{
@@ -479,6 +480,23 @@ fn unix_options(a: &UnixArgs) -> R<Option<UnixInput>> {
         certificate,
         delegation: a.delegation.clone(),
         delegation_password: a.delegation_password.clone(),
+        delegation_secret: a.delegation_secret.as_deref().map(|r| {
+            let r = r.trim();
+            match r.parse::<i64>() {
+                Ok(id) => DelegationSecretInput {
+                    secret_id: Some(id),
+                    ..DelegationSecretInput::default()
+                },
+                Err(_) if r.contains(['\\', '/']) => DelegationSecretInput {
+                    secret_path: Some(r.to_string()),
+                    ..DelegationSecretInput::default()
+                },
+                Err(_) => DelegationSecretInput {
+                    secret_name: Some(r.to_string()),
+                    ..DelegationSecretInput::default()
+                },
+            }
+        }),
     };
     Ok((!is_empty_patch(&unix)).then_some(unix))
 }

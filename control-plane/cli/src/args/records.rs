@@ -284,4 +284,9 @@ pub struct UnixArgs {
     /// for now (separate) or nothing (none: NOPASSWD). su always asks for root's password.
     #[arg(long, value_parser = ["login", "separate", "none"])]
     pub delegation_password: Option<String>,
+    /// Unix vault records with su (or sudo --delegation-password separate): the second secret
+    /// of the record's vault whose password the delegation takes (root's account secret for
+    /// su), by id (digits), by path (\Folder\Name) or by name.
+    #[arg(long, value_name = "SECRET")]
+    pub delegation_secret: Option<String>,
 }

@@ -2,10 +2,10 @@
 //! becomes root (delegation), with the secret fields that delegation takes.
 use crate::domain::DomainResult;
 use crate::domain::validate::bad;
-use sealscan_api::records::UnixInput;
+use sealscan_api::records::{DelegationSecretInput, UnixInput};
 use sealscan_protocols::appliance::{
-    Delegation, DelegationPassword, HostKeyPolicy, LoginType, SecretFieldName, UnixAuth,
-    UnixOptions,
+    Delegation, DelegationPassword, DelegationSecret, HostKeyPolicy, LoginType, SecretFieldName,
+    UnixAuth, UnixOptions,
 };
 use sealscan_protocols::host_key::HostKey;
 
@@ -99,6 +99,28 @@ pub fn check(u: UnixInput) -> DomainResult<UnixOptions> {
             ));
         }
     }
+    let delegation_secret = u
+        .delegation_secret
+        .map(|d| -> DomainResult<DelegationSecret> {
+            let r = super::secret_reference(super::SecretRef::new(
+                d.secret_name,
+                d.folder,
+                d.secret_id,
+                d.secret_path,
+            ))
+            .map_err(|e| {
+                bad(
+                    "record.delegation-secret-invalid",
+                    format!("delegation_secret: {}", e.message),
+                )
+            })?;
+            Ok(DelegationSecret {
+                secret_name: r.name,
+                folder: r.folder,
+                secret_id: r.id,
+            })
+        })
+        .transpose()?;
     Ok(UnixOptions {
         host_key_policy,
         known_host_keys,
@@ -106,6 +128,7 @@ pub fn check(u: UnixInput) -> DomainResult<UnixOptions> {
         delegation,
         delegation_password,
         certificate,
+        delegation_secret,
     })
 }
 
@@ -131,6 +154,19 @@ pub fn patch(u: &UnixOptions, p: Option<UnixInput>) -> UnixInput {
         (delegation == u.delegation.as_str() && delegation != "none")
             .then(|| u.delegation_password.as_str().to_string())
     });
+    // The second vault secret stays while the delegation keeps needing one.
+    let delegation_secret = p.delegation_secret.or_else(|| {
+        (delegation == u.delegation.as_str() && delegation != "none")
+            .then(|| {
+                u.delegation_secret.as_ref().map(|d| DelegationSecretInput {
+                    secret_name: d.secret_name.clone(),
+                    folder: d.folder.clone(),
+                    secret_id: d.secret_id,
+                    secret_path: None,
+                })
+            })
+            .flatten()
+    });
     UnixInput {
         host_key_policy: Some(policy),
         known_host_keys: keys,
@@ -138,6 +174,7 @@ pub fn patch(u: &UnixOptions, p: Option<UnixInput>) -> UnixInput {
         certificate: p.certificate.or_else(|| u.certificate.clone()),
         delegation: Some(delegation),
         delegation_password,
+        delegation_secret,
     }
 }
 
@@ -153,12 +190,29 @@ pub fn delegation_fields(
     };
     let login_password =
         u.delegation != Delegation::Su && u.delegation_password == DelegationPassword::Login;
-    if login_type == LoginType::Vault && u.needs_delegation_secret() {
-        return Err(bad(
-            "record.delegation-invalid",
-            "vault records delegate with sudo or sudo_su and the login password or NOPASSWD \
-             (delegation_password login or none)",
-        ));
+    // A vault record's delegation password comes from a second secret of its vault, never
+    // from a sealed field: the vault stays the one place that account's password lives.
+    match (
+        login_type,
+        u.needs_delegation_secret(),
+        &u.delegation_secret,
+    ) {
+        (LoginType::Vault, true, None) => {
+            return Err(bad(
+                "record.delegation-secret-required",
+                "a vault record's su (or sudo with delegation_password separate) takes the \
+                 password from a second secret of its vault: give delegation_secret",
+            ));
+        }
+        (LoginType::Vault, false, Some(_)) | (LoginType::Basic, _, Some(_)) => {
+            return Err(bad(
+                "record.delegation-secret-unused",
+                "delegation_secret applies to vault records whose delegation is su, or sudo \
+                 with delegation_password separate",
+            ));
+        }
+        (LoginType::Vault, _, _) => return Ok(Vec::new()),
+        (LoginType::Basic, _, _) => {}
     }
     if login_password && unix_auth == Some(UnixAuth::PrivateKey) {
         return Err(bad(

@@ -160,29 +160,33 @@ impl JobCredentials {
             HostKeyPolicy::Off => HostKeyTrust::Off,
             HostKeyPolicy::Pin => HostKeyTrust::Pin(self.known_hosts.clone()),
             HostKeyPolicy::Known => {
-                let keys = options
-                    .known_host_keys
-                    .iter()
-                    .map(|line| HostKey::parse(line))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| {
-                        Refusal::failed(
-                            Step::Record,
-                            format!("record {}: {e}", record.record_id),
-                            &record.user,
-                        )
-                    })?;
-                if keys.is_empty() {
+                let parse = |lines: &[String]| {
+                    lines
+                        .iter()
+                        .map(|line| HostKey::parse(line))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| {
+                            Refusal::failed(
+                                Step::Record,
+                                format!("record {}: {e}", record.record_id),
+                                &record.user,
+                            )
+                        })
+                };
+                let keys = parse(&options.known_host_keys)?;
+                let authorities = parse(&options.host_ca_keys)?;
+                if keys.is_empty() && authorities.is_empty() {
                     return Err(Refusal::failed(
                         Step::Record,
                         format!(
-                            "record {} trusts only known host keys but lists none",
+                            "record {} trusts only known host keys but lists no key and no \
+                             host CA",
                             record.record_id
                         ),
                         &record.user,
                     ));
                 }
-                HostKeyTrust::Known(keys)
+                HostKeyTrust::Known { keys, authorities }
             }
         })
     }
@@ -387,12 +391,11 @@ impl JobCredentials {
                         fail(format!("{shown} has neither password nor private key"))
                     })?,
                 };
-                // A vault secret holds one account's login: vault records delegate with sudo
-                // and the login password, or NOPASSWD (the control plane allows no more).
+                let own = self.delegation_secret(record, &session, &login).await?;
                 Ok(Resolved::Unix(UnixCredential {
                     user: record.user.clone(),
                     secret,
-                    elevation: elevation(record, None)?,
+                    elevation: elevation(record, own)?,
                 }))
             }
             RecordKind::Windows => {
@@ -414,6 +417,56 @@ impl JobCredentials {
                 )
             }
         }
+    }
+
+    /// A vault record's delegation password (su's root password, or sudo's own), from the
+    /// second secret the record names in the same vault session. None when the delegation
+    /// takes none (sudo with the login password, NOPASSWD).
+    async fn delegation_secret(
+        &self,
+        record: &JobRecord,
+        session: &SecretServerSession,
+        login: &str,
+    ) -> Result<Option<SecretBytes>, Refusal> {
+        let Some(options) = record.unix.as_ref().filter(|u| u.needs_delegation_secret()) else {
+            return Ok(None);
+        };
+        let fail = |detail: String| Refusal::failed(Step::SecretFetch, detail, login);
+        let Some(named) = &options.delegation_secret else {
+            return Err(fail(format!(
+                "record {} delegates with {} but names no delegation_secret in its vault",
+                record.record_id,
+                options.delegation.as_str()
+            )));
+        };
+        let reference = match (named.secret_id, &named.folder) {
+            (Some(id), _) => SecretRef::by_id(id),
+            (None, Some(f)) => {
+                SecretRef::in_folder(named.secret_name.clone().unwrap_or_default(), f.as_str())
+            }
+            (None, None) => SecretRef::named(named.secret_name.clone().unwrap_or_default()),
+        };
+        let second = session
+            .credential(&reference)
+            .await
+            .map_err(|e| Refusal::vault(&e, login))?;
+        let shown = format!("the delegation secret {reference}");
+        // su becomes root: a secret of another account would be the wrong password, sent.
+        if options.delegation == Delegation::Su {
+            let account = second.username.expose_str().unwrap_or_default();
+            let bare = account.rsplit(['\\', '/']).next().unwrap_or_default();
+            if !account.is_empty() && bare != "root" {
+                return Err(fail(format!(
+                    "{shown} is the account {:?}, but su needs root's password",
+                    account.chars().take(64).collect::<String>()
+                )));
+            }
+        }
+        second
+            .password
+            .clone()
+            .map(Some)
+            .ok_or_else(|| fail(format!("{shown} has no password")))
     }
 
     fn vault_session(

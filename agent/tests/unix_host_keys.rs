@@ -167,7 +167,10 @@ fn known_keys_accept_only_the_records_keys() {
     let outcome = login(
         &target(&sshd),
         &credential(),
-        &HostKeyTrust::Known(vec![host_key(&other), host_key(&sshd)]),
+        &HostKeyTrust::Known {
+            keys: vec![host_key(&other), host_key(&sshd)],
+            authorities: Vec::new(),
+        },
     );
     assert_eq!(outcome.status, Status::Passed, "{outcome:#?}");
     assert_eq!(
@@ -177,7 +180,10 @@ fn known_keys_accept_only_the_records_keys() {
     let outcome = login(
         &target(&other),
         &credential(),
-        &HostKeyTrust::Known(vec![host_key(&sshd)]),
+        &HostKeyTrust::Known {
+            keys: vec![host_key(&sshd)],
+            authorities: Vec::new(),
+        },
     );
     assert_refused_before_auth(
         &outcome,
@@ -185,7 +191,7 @@ fn known_keys_accept_only_the_records_keys() {
         &[
             &host_key(&sshd).fingerprint(),
             &host_key(&other).fingerprint(),
-            "none of the record's accepted host keys",
+            "which the record does not trust",
         ],
     );
 }

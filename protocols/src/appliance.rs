@@ -292,6 +292,10 @@ pub struct UnixOptions {
     /// For `known`: public host keys as OpenSSH writes them (`ssh-ed25519 AAAA... [comment]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub known_host_keys: Vec<String>,
+    /// For `known`: OpenSSH host CA public keys (as after `@cert-authority` in known_hosts);
+    /// a host certificate one of them signed, valid now, naming the target, is accepted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_ca_keys: Vec<String>,
     /// How to become root after the login.
     #[serde(default)]
     pub delegation: Delegation,
@@ -302,6 +306,24 @@ pub struct UnixOptions {
     /// writes it (`ssh-ed25519-cert-v01@openssh.com AAAA...`). Public, so not a secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<String>,
+    /// Vault records whose delegation takes its own password (su, or sudo `separate`): the
+    /// second secret of the same vault whose password field holds it (root's account secret
+    /// for su).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delegation_secret: Option<DelegationSecret>,
+}
+
+/// A secret of the record's vault, by name (optionally in a folder) or by id.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct DelegationSecret {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_name: Option<String>,
+    /// The folder holding the named secret: an id, a name, or a `\`-path (exact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_id: Option<i64>,
 }
 
 /// Root delegation after a Unix login.

@@ -14,6 +14,7 @@
 
 mod auth;
 mod delegate;
+mod host_cert;
 mod keyfile;
 mod proof;
 mod trust;
@@ -28,7 +29,7 @@ use keyfile::KeyInfo;
 use libssh2_sys as raw;
 use sealscan_protocols::host_key::HostKey;
 use sealscan_protocols::results::{LoginKind, LoginOutcome, Status, Step};
-use ssh2::{ErrorCode, Session};
+use ssh2::{ErrorCode, MethodType, Session};
 use std::collections::BTreeMap;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -193,8 +194,24 @@ fn converse(
             format!("cannot create an SSH session: {}", e.message()),
         )
     })?;
+    // A host certificate names the target by the record's name or by address.
+    let mut names = vec![target.host.clone()];
+    if let Ok(peer) = stream.peer_addr() {
+        let address = peer.ip().to_string();
+        if !names.contains(&address) {
+            names.push(address);
+        }
+    }
     session.set_tcp_stream(stream);
     deadline.apply(&session, Step::Negotiate)?;
+    session
+        .method_pref(MethodType::HostKey, trust.algorithms())
+        .map_err(|e| {
+            Stop::failed(
+                Step::Negotiate,
+                format!("cannot set the host key algorithms: {}", e.message()),
+            )
+        })?;
     session
         .handshake()
         .map_err(|e| handshake_failure(target, deadline, &e))?;
@@ -208,7 +225,7 @@ fn converse(
             "the server presented no host key",
         ));
     };
-    trust::check(trust, target, &presented, facts)?;
+    trust::check(trust, target, &presented, &names, facts)?;
 
     deadline.apply(&session, Step::Authentication)?;
     let offered = match session.auth_methods(user) {

@@ -144,6 +144,10 @@ pub struct UnixInput {
     /// For "known": host public keys as OpenSSH writes them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub known_host_keys: Option<Vec<String>>,
+    /// For "known": OpenSSH host CA public keys; a host certificate one of them signed for
+    /// the target is accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_ca_keys: Option<Vec<String>>,
     /// Key logins: an OpenSSH user certificate for the key; "" removes it in an update.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<String>,
@@ -156,6 +160,25 @@ pub struct UnixInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<DelegationPassword>")]
     pub delegation_password: Option<String>,
+    /// Vault records with su, or sudo and delegation_password "separate": the second secret
+    /// of the record's vault whose password the delegation takes (root's, for su).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delegation_secret: Option<DelegationSecretInput>,
+}
+
+/// A secret of the record's vault: one of secret_name (with its folder), secret_id or
+/// secret_path, as for the login secret.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DelegationSecretInput {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_path: Option<String>,
 }
 
 /// `POST /vaults`.

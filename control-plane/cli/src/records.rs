@@ -8,8 +8,9 @@ use base64::engine::general_purpose::STANDARD;
 use rand::RngCore;
 use sealscan_api::ncsm::{NcsmStateName, NcsmStatus};
 use sealscan_api::records::{
-    CreateRecord, CreateVault, Deleted, RecordList, RecordView, SecretInfo, UnixInput,
-    UpdateRecord, UpdateVault, VaultList, VaultView, WindowsInput, WindowsPatch, WindowsSettings,
+    CreateRecord, CreateVault, DelegationSecretInput, Deleted, RecordList, RecordView, SecretInfo,
+    UnixInput, UpdateRecord, UpdateVault, VaultList, VaultView, WindowsInput, WindowsPatch,
+    WindowsSettings,
 };
 use sealscan_api::users::{OwnerUnit, UnitRequest};
 use sealscan_cli::args::records::{
@@ -461,32 +462,10 @@ fn delegation_prompt(
 }
 
 /// The record's `unix` options from the host-key and delegation flags; None when none was
-/// given. Key files may be `.pub` files or ssh-keyscan output (`HOST TYPE BASE64`): the host
-/// is dropped.
+/// given.
 fn unix_options(a: &UnixArgs) -> R<Option<UnixInput>> {
-    let files = &a.host_key_files;
-    let mut keys = Vec::new();
-    for path in files {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Failure(format!("cannot read {}: {e}", path.display())))?;
-        for line in text.lines().map(str::trim) {
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let words: Vec<&str> = line.split_whitespace().collect();
-            let scanned = words.len() >= 3
-                && !words[0].starts_with("ssh-")
-                && !words[0].starts_with("ecdsa-");
-            keys.push(if scanned {
-                words[1..].join(" ")
-            } else {
-                line.to_string()
-            });
-        }
-    }
-    if !files.is_empty() && keys.is_empty() {
-        return Err(Failure("the --host-key-file files hold no key".into()));
-    }
+    let keys = key_lines(&a.host_key_files, "--host-key-file")?;
+    let cas = key_lines(&a.host_ca_files, "--host-ca-file")?;
     let certificate = match &a.certificate_file {
         Some(path) => Some(
             std::fs::read_to_string(path)
@@ -498,12 +477,62 @@ fn unix_options(a: &UnixArgs) -> R<Option<UnixInput>> {
     };
     let unix = UnixInput {
         host_key_policy: a.host_key_policy.clone(),
-        known_host_keys: (!files.is_empty()).then_some(keys),
+        known_host_keys: (!a.host_key_files.is_empty()).then_some(keys),
+        host_ca_keys: (!a.host_ca_files.is_empty()).then_some(cas),
         certificate,
         delegation: a.delegation.clone(),
         delegation_password: a.delegation_password.clone(),
+        delegation_secret: a.delegation_secret.as_deref().map(|r| {
+            let r = r.trim();
+            match r.parse::<i64>() {
+                Ok(id) => DelegationSecretInput {
+                    secret_id: Some(id),
+                    ..DelegationSecretInput::default()
+                },
+                Err(_) if r.contains(['\\', '/']) => DelegationSecretInput {
+                    secret_path: Some(r.to_string()),
+                    ..DelegationSecretInput::default()
+                },
+                Err(_) => DelegationSecretInput {
+                    secret_name: Some(r.to_string()),
+                    ..DelegationSecretInput::default()
+                },
+            }
+        }),
     };
     Ok((!is_empty_patch(&unix)).then_some(unix))
+}
+
+/// The public keys in `files`, one per line: `.pub` files, ssh-keyscan output (`HOST TYPE
+/// BASE64`) or known_hosts `@cert-authority PATTERN TYPE BASE64` lines; the host part is
+/// dropped.
+fn key_lines(files: &[std::path::PathBuf], flag: &str) -> R<Vec<String>> {
+    let mut keys = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Failure(format!("cannot read {}: {e}", path.display())))?;
+        for line in text.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut words: Vec<&str> = line.split_whitespace().collect();
+            if words.first() == Some(&"@cert-authority") {
+                words.remove(0);
+            }
+            let scanned = words.len() >= 3
+                && !words[0].starts_with("ssh-")
+                && !words[0].starts_with("ecdsa-");
+            keys.push(if scanned {
+                words[1..].join(" ")
+            } else {
+                words.join(" ")
+            });
+        }
+    }
+    if !files.is_empty() && keys.is_empty() {
+        return Err(Failure(format!("the {flag} files hold no key")));
+    }
+    Ok(keys)
 }
 
 fn is_empty_patch<T: serde::Serialize>(patch: &T) -> bool {

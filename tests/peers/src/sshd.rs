@@ -30,6 +30,30 @@ pub struct SshdOptions {
     /// `ForceCommand`: what every session runs instead of the client's command, to play a
     /// restricted or misbehaving shell.
     pub force_command: Option<String>,
+    /// `HostCertificate`: the host key, signed at start by this CA, is also presented as an
+    /// OpenSSH host certificate.
+    pub host_certificate: Option<HostCertificate>,
+}
+
+/// How [`SshdOptions::host_certificate`] is signed (`ssh-keygen -s CA -h -n PRINCIPALS -V
+/// VALIDITY`).
+#[derive(Clone)]
+pub struct HostCertificate {
+    /// The CA's private key file.
+    pub ca_private: Vec<u8>,
+    /// Comma-separated principals (host names or addresses).
+    pub principals: String,
+    /// ssh-keygen's `-V` interval, e.g. `-5m:+1h` or `20200101:20200102`.
+    pub validity: String,
+}
+
+impl std::fmt::Debug for HostCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostCertificate")
+            .field("principals", &self.principals)
+            .field("validity", &self.validity)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for SshdOptions {
@@ -38,6 +62,7 @@ impl Default for SshdOptions {
             password: true,
             keyboard_interactive: false,
             force_command: None,
+            host_certificate: None,
         }
     }
 }
@@ -50,6 +75,7 @@ impl SshdOptions {
             password: false,
             keyboard_interactive: true,
             force_command: None,
+            host_certificate: None,
         }
     }
 }
@@ -126,6 +152,9 @@ impl Sshd {
             .status()
             .expect("run ssh-keygen for the host key");
         assert!(status.success(), "ssh-keygen for the host key failed");
+        if let Some(cert) = &options.host_certificate {
+            sign_host_certificate(dir.path(), cert);
+        }
 
         // The port is free a moment before sshd binds it; another process may take it in
         // between, so a bind failure gets a fresh port.
@@ -344,6 +373,11 @@ fn config_text(options: &SshdOptions, dir: &Path, address: &str, port: u16) -> S
         .as_ref()
         .map(|c| format!("ForceCommand {c}\n"))
         .unwrap_or_default();
+    let host_certificate = if options.host_certificate.is_some() {
+        format!("HostCertificate {dir}/hostkey-cert.pub\n")
+    } else {
+        String::new()
+    };
     let text = format!(
         "Port {port}\n\
          ListenAddress {address}\n\
@@ -370,7 +404,37 @@ fn config_text(options: &SshdOptions, dir: &Path, address: &str, port: u16) -> S
         password = yes_no(options.password),
         kbd = yes_no(options.keyboard_interactive),
     );
-    text + &force
+    text + &force + &host_certificate
+}
+
+/// Signs `dir/hostkey.pub` as a host certificate into `dir/hostkey-cert.pub`.
+fn sign_host_certificate(dir: &Path, cert: &HostCertificate) {
+    let ca_path = dir.join("host-ca");
+    fs::write(&ca_path, &cert.ca_private).expect("write the host CA key");
+    set_mode(&ca_path, 0o600);
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-s"])
+        .arg(&ca_path)
+        .args([
+            "-h",
+            "-I",
+            "sealscan-test-host",
+            "-n",
+            &cert.principals,
+            "-V",
+            &cert.validity,
+        ])
+        .arg(dir.join("hostkey.pub"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run ssh-keygen -s -h");
+    assert!(
+        out.status.success(),
+        "ssh-keygen -s -h failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The CA's private key has no business next to the server once it signed.
+    let _ = fs::remove_file(&ca_path);
 }
 
 /// Starts sshd and waits for its "Server listening on" line; on early exit returns what it

@@ -1,6 +1,7 @@
 //! Host-key trust: the presented key is checked right after the handshake, before the user
 //! name, a password, a key signature or any keyboard-interactive answer is sent.
 
+use super::host_cert;
 use super::{Stop, Target};
 use crate::known_hosts::{self, KnownHosts, Verdict};
 use sealscan_protocols::host_key::HostKey;
@@ -13,8 +14,11 @@ use std::sync::Arc;
 pub enum HostKeyTrust {
     /// Learned on first contact in the appliance's store, refused when it changes.
     Pin(Arc<KnownHosts>),
-    /// Only these keys.
-    Known(Vec<HostKey>),
+    /// Only these keys, or a host certificate signed by one of these CAs.
+    Known {
+        keys: Vec<HostKey>,
+        authorities: Vec<HostKey>,
+    },
     /// Not checked; said so in the result.
     Off,
 }
@@ -23,8 +27,24 @@ impl std::fmt::Debug for HostKeyTrust {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             HostKeyTrust::Pin(_) => f.write_str("Pin"),
-            HostKeyTrust::Known(keys) => f.debug_tuple("Known").field(keys).finish(),
+            HostKeyTrust::Known { keys, authorities } => f
+                .debug_struct("Known")
+                .field("keys", keys)
+                .field("authorities", authorities)
+                .finish(),
             HostKeyTrust::Off => f.write_str("Off"),
+        }
+    }
+}
+
+impl HostKeyTrust {
+    /// The host key algorithms to offer: certificates only when a host CA can vouch for one.
+    pub(super) fn algorithms(&self) -> &'static str {
+        match self {
+            HostKeyTrust::Known { authorities, .. } if !authorities.is_empty() => {
+                host_cert::WITH_CERTIFICATES
+            }
+            _ => host_cert::PLAIN_KEYS,
         }
     }
 }
@@ -36,6 +56,7 @@ pub(super) fn check(
     trust: &HostKeyTrust,
     target: &Target,
     presented: &HostKey,
+    names: &[String],
     facts: &mut BTreeMap<String, String>,
 ) -> Result<(), Stop> {
     let place = known_hosts::place(&target.host, target.port);
@@ -45,21 +66,8 @@ pub(super) fn check(
             "off: not checked (the record's host_key_policy is off)".into(),
             None,
         ),
-        HostKeyTrust::Known(keys) => {
-            if keys.contains(presented) {
-                ("known: one of the record's host keys".to_string(), None)
-            } else {
-                let expected: Vec<String> = keys.iter().map(HostKey::to_string).collect();
-                (
-                    "known: not one of the record's host keys".to_string(),
-                    Some(format!(
-                        "{place} presented the host key {presented}, which is none of the \
-                         record's accepted host keys [{}]; {nothing_sent}. If the target's key \
-                         changed on purpose, add the new key to the record",
-                        expected.join(", ")
-                    )),
-                )
-            }
+        HostKeyTrust::Known { keys, authorities } => {
+            known(keys, authorities, presented, &place, names, nothing_sent)
         }
         HostKeyTrust::Pin(store) => match store.check(&place, presented) {
             Ok(Verdict::Learned) => ("pin: learned on this first contact".to_string(), None),
@@ -89,4 +97,61 @@ pub(super) fn check(
         Some(detail) => Err(Stop::failed(Step::HostKey, detail)),
         None => Ok(()),
     }
+}
+
+/// The `known` policy: one of the record's keys, or a certificate one of its CAs vouches for.
+/// Returns the fact and, when refused, the cause.
+fn known(
+    keys: &[HostKey],
+    authorities: &[HostKey],
+    presented: &HostKey,
+    place: &str,
+    names: &[String],
+    nothing_sent: &str,
+) -> (String, Option<String>) {
+    if keys.contains(presented) {
+        return ("known: one of the record's host keys".to_string(), None);
+    }
+    let mut why = String::new();
+    if host_cert::is_certificate(presented) && !authorities.is_empty() {
+        match host_cert::check(presented, authorities, names) {
+            Ok(trusted) => {
+                return (
+                    format!(
+                        "known: a host certificate for {} signed by the record's host CA {}",
+                        trusted.principal, trusted.authority
+                    ),
+                    None,
+                );
+            }
+            Err(refused) => {
+                // As OpenSSH does, a certificate no CA vouches for may still carry a listed key.
+                if let Some(inner) = refused.inner.filter(|k| keys.contains(k)) {
+                    return (
+                        format!(
+                            "known: the certificate's key {inner} is one of the record's host                              keys (the certificate itself: {})",
+                            refused.reason
+                        ),
+                        None,
+                    );
+                }
+                why = format!(" The certificate is refused: {}.", refused.reason);
+            }
+        }
+    }
+    let mut expected: Vec<String> = keys.iter().map(HostKey::to_string).collect();
+    expected.extend(
+        authorities
+            .iter()
+            .map(|ca| format!("a host certificate signed by the CA {ca}")),
+    );
+    (
+        "known: not one of the record's host keys or host CAs".to_string(),
+        Some(format!(
+            "{place} presented the host key {presented}, which the record does not trust \
+             (expected: {}); {nothing_sent}.{why} If the target's key changed on purpose, add \
+             the new key (or its CA) to the record",
+            expected.join(", ")
+        )),
+    )
 }

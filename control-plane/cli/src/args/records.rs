@@ -260,7 +260,7 @@ pub enum NcsmCmd {
 pub struct UnixArgs {
     /// Unix: how the target's SSH host key is trusted: pin (the default for a new record:
     /// learned on first contact, refused when it changes), known (only the --host-key-file
-    /// keys) or off.
+    /// keys and certificates by the --host-ca-file CAs) or off.
     #[arg(long, value_parser = ["pin", "known", "off"])]
     pub host_key_policy: Option<String>,
     /// Unix, with --host-key-policy known: a file of accepted host public keys (a
@@ -268,6 +268,11 @@ pub struct UnixArgs {
     /// files replace the record's list.
     #[arg(long = "host-key-file", value_name = "PATH")]
     pub host_key_files: Vec<PathBuf>,
+    /// Unix, with --host-key-policy known: a file of OpenSSH host CA public keys (a CA's
+    /// `.pub` file or `@cert-authority` lines); a host certificate one of them signed for the
+    /// target is accepted; repeatable; on update the files replace the record's CAs.
+    #[arg(long = "host-ca-file", value_name = "PATH")]
+    pub host_ca_files: Vec<PathBuf>,
     /// Unix key logins: an OpenSSH user certificate for the key (the `-cert.pub` file
     /// `ssh-keygen -s` writes), for targets that trust its CA (TrustedUserCAKeys).
     #[arg(long, value_name = "PATH")]
@@ -279,4 +284,9 @@ pub struct UnixArgs {
     /// for now (separate) or nothing (none: NOPASSWD). su always asks for root's password.
     #[arg(long, value_parser = ["login", "separate", "none"])]
     pub delegation_password: Option<String>,
+    /// Unix vault records with su (or sudo --delegation-password separate): the second secret
+    /// of the record's vault whose password the delegation takes (root's account secret for
+    /// su), by id (digits), by path (\Folder\Name) or by name.
+    #[arg(long, value_name = "SECRET")]
+    pub delegation_secret: Option<String>,
 }

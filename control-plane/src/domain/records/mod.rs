@@ -168,12 +168,14 @@ impl CheckedRecord {
     pub fn missing_secret(&self, stored: &dyn Fn(&str) -> bool) -> Option<SecretFieldName> {
         let first = self.fields.first().copied();
         // A delegation that needs its own password cannot run without it either.
-        let delegation = self
-            .row
-            .unix
-            .as_ref()
-            .is_some_and(UnixOptions::needs_delegation_secret)
-            .then_some(SecretFieldName::DelegationPassword);
+        // Vault records take it from a second vault secret instead (records/unix.rs).
+        let delegation = (self.row.login_type == LoginType::Basic
+            && self
+                .row
+                .unix
+                .as_ref()
+                .is_some_and(UnixOptions::needs_delegation_secret))
+        .then_some(SecretFieldName::DelegationPassword);
         first.into_iter().chain(delegation).find(|&required| {
             let given = self.secrets.iter().any(|s| s.field == required);
             !given && !stored(required.as_str())

@@ -3,10 +3,10 @@
 use crate::domain::DomainResult;
 use crate::domain::validate::bad;
 use sealscan_api::Code;
-use sealscan_api::records::UnixInput;
+use sealscan_api::records::{DelegationSecretInput, UnixInput};
 use sealscan_protocols::appliance::{
-    Delegation, DelegationPassword, HostKeyPolicy, LoginType, SecretFieldName, UnixAuth,
-    UnixOptions,
+    Delegation, DelegationPassword, DelegationSecret, HostKeyPolicy, LoginType, SecretFieldName,
+    UnixAuth, UnixOptions,
 };
 use sealscan_protocols::host_key::HostKey;
 
@@ -20,33 +20,34 @@ pub fn check(u: UnixInput) -> DomainResult<UnixOptions> {
         )
     })?;
     let keys = u.known_host_keys.unwrap_or_default();
-    match (host_key_policy, keys.is_empty()) {
+    let cas = u.host_ca_keys.unwrap_or_default();
+    match (host_key_policy, keys.is_empty() && cas.is_empty()) {
         (HostKeyPolicy::Known, true) => {
             return Err(bad(
                 Code::RecordHostKeysRequired,
-                "host_key_policy known needs at least one known_host_keys entry",
+                "host_key_policy known needs at least one known_host_keys or host_ca_keys entry",
             ));
         }
         (HostKeyPolicy::Pin | HostKeyPolicy::Off, false) => {
             return Err(bad(
                 Code::RecordHostKeysUnused,
-                "known_host_keys apply to host_key_policy known only",
+                "known_host_keys and host_ca_keys apply to host_key_policy known only",
             ));
         }
         _ => {}
     }
-    let known_host_keys = keys
-        .iter()
-        .enumerate()
-        .map(|(i, line)| {
-            HostKey::parse(line).map(|k| k.to_line()).map_err(|e| {
-                bad(
-                    Code::RecordHostKeyInvalid,
-                    format!("known_host_keys[{i}]: {e}"),
-                )
+    let lines = |list: &[String], field: &str| {
+        list.iter()
+            .enumerate()
+            .map(|(i, line)| {
+                HostKey::parse(line)
+                    .map(|k| k.to_line())
+                    .map_err(|e| bad(Code::RecordHostKeyInvalid, format!("{field}[{i}]: {e}")))
             })
-        })
-        .collect::<DomainResult<Vec<_>>>()?;
+            .collect::<DomainResult<Vec<_>>>()
+    };
+    let known_host_keys = lines(&keys, "known_host_keys")?;
+    let host_ca_keys = lines(&cas, "host_ca_keys")?;
     let delegation =
         Delegation::from_name(u.delegation.as_deref().unwrap_or("none")).ok_or_else(|| {
             bad(
@@ -99,12 +100,36 @@ pub fn check(u: UnixInput) -> DomainResult<UnixOptions> {
             ));
         }
     }
+    let delegation_secret = u
+        .delegation_secret
+        .map(|d| -> DomainResult<DelegationSecret> {
+            let r = super::secret_reference(super::SecretRef::new(
+                d.secret_name,
+                d.folder,
+                d.secret_id,
+                d.secret_path,
+            ))
+            .map_err(|e| {
+                bad(
+                    "record.delegation-secret-invalid",
+                    format!("delegation_secret: {}", e.message),
+                )
+            })?;
+            Ok(DelegationSecret {
+                secret_name: r.name,
+                folder: r.folder,
+                secret_id: r.id,
+            })
+        })
+        .transpose()?;
     Ok(UnixOptions {
         host_key_policy,
         known_host_keys,
+        host_ca_keys,
         delegation,
         delegation_password,
         certificate,
+        delegation_secret,
     })
 }
 
@@ -114,10 +139,14 @@ pub fn patch(u: &UnixOptions, p: Option<UnixInput>) -> UnixInput {
     let policy = p
         .host_key_policy
         .unwrap_or_else(|| u.host_key_policy.as_str().to_string());
-    // Keys mean something only to `known`; leaving it drops them.
+    // Keys and CAs mean something only to `known`; leaving it drops them.
+    let known = policy == HostKeyPolicy::Known.as_str();
     let keys = p
         .known_host_keys
-        .or_else(|| (policy == HostKeyPolicy::Known.as_str()).then(|| u.known_host_keys.clone()));
+        .or_else(|| known.then(|| u.known_host_keys.clone()));
+    let cas = p
+        .host_ca_keys
+        .or_else(|| known.then(|| u.host_ca_keys.clone()));
     let delegation = p
         .delegation
         .unwrap_or_else(|| u.delegation.as_str().to_string());
@@ -126,12 +155,27 @@ pub fn patch(u: &UnixOptions, p: Option<UnixInput>) -> UnixInput {
         (delegation == u.delegation.as_str() && delegation != "none")
             .then(|| u.delegation_password.as_str().to_string())
     });
+    // The second vault secret stays while the delegation keeps needing one.
+    let delegation_secret = p.delegation_secret.or_else(|| {
+        (delegation == u.delegation.as_str() && delegation != "none")
+            .then(|| {
+                u.delegation_secret.as_ref().map(|d| DelegationSecretInput {
+                    secret_name: d.secret_name.clone(),
+                    folder: d.folder.clone(),
+                    secret_id: d.secret_id,
+                    secret_path: None,
+                })
+            })
+            .flatten()
+    });
     UnixInput {
         host_key_policy: Some(policy),
         known_host_keys: keys,
+        host_ca_keys: cas,
         certificate: p.certificate.or_else(|| u.certificate.clone()),
         delegation: Some(delegation),
         delegation_password,
+        delegation_secret,
     }
 }
 
@@ -147,12 +191,29 @@ pub fn delegation_fields(
     };
     let login_password =
         u.delegation != Delegation::Su && u.delegation_password == DelegationPassword::Login;
-    if login_type == LoginType::Vault && u.needs_delegation_secret() {
-        return Err(bad(
-            Code::RecordDelegationInvalid,
-            "vault records delegate with sudo or sudo_su and the login password or NOPASSWD \
-             (delegation_password login or none)",
-        ));
+    // A vault record's delegation password comes from a second secret of its vault, never
+    // from a sealed field: the vault stays the one place that account's password lives.
+    match (
+        login_type,
+        u.needs_delegation_secret(),
+        &u.delegation_secret,
+    ) {
+        (LoginType::Vault, true, None) => {
+            return Err(bad(
+                Code::RecordDelegationSecretRequired,
+                "a vault record's su (or sudo with delegation_password separate) takes the \
+                 password from a second secret of its vault: give delegation_secret",
+            ));
+        }
+        (LoginType::Vault, false, Some(_)) | (LoginType::Basic, _, Some(_)) => {
+            return Err(bad(
+                Code::RecordDelegationSecretUnused,
+                "delegation_secret applies to vault records whose delegation is su, or sudo \
+                 with delegation_password separate",
+            ));
+        }
+        (LoginType::Vault, _, _) => return Ok(Vec::new()),
+        (LoginType::Basic, _, _) => {}
     }
     if login_password && unix_auth == Some(UnixAuth::PrivateKey) {
         return Err(bad(

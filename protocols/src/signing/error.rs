@@ -16,7 +16,7 @@ pub enum SignError {
     FormatVersion(u8),
     #[error("signed statement type {0} is unknown")]
     UnknownType(u8),
-    #[error("signed statement is a {found}, expected a {expected}")]
+    #[error("signed statement is a {found}, not a {expected}")]
     WrongType {
         expected: &'static str,
         found: &'static str,

@@ -81,7 +81,7 @@ impl Refusal {
     pub fn cause(&self) -> &'static str {
         match self {
             Refusal::Unsigned { .. } => "unsigned",
-            Refusal::Invalid { .. } => "invalid signature",
+            Refusal::Invalid { .. } => "invalid statement",
             Refusal::OtherRoot { .. } => "other root",
             Refusal::Uncertified { .. } => "uncertified signer",
             Refusal::Revoked { .. } => "revoked signer",

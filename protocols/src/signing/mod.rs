@@ -9,11 +9,13 @@
 //! - [`signed`]: the domain-separated header, the signature (`verify_strict`) and text form;
 //! - [`statement`]: typed statements read only from verified bytes, canonical form enforced;
 //! - [`people`], [`record`], [`approval`]: the statement types;
-//! - [`trust`]: what an appliance accepts, in order, with a cause for each refusal.
+//! - [`trust`]: what an appliance accepts, in order, with a cause for each refusal;
+//! - [`JobSignatures`]: where a job carries the statements.
 
 mod approval;
 mod error;
 pub mod fields;
+mod job;
 mod people;
 mod record;
 mod signed;
@@ -22,6 +24,7 @@ mod trust;
 
 pub use approval::{ApplianceApproval, Policy};
 pub use error::{Result, SignError};
+pub use job::{JobSignatures, JobSigning, RecordSignature};
 pub use people::{Revocation, RootChange, RootDeclaration, SignerRole, TrustList, UserCertificate};
 pub use record::{
     EnvelopeHash, RecordStatement, SignedUnix, SignedVault, SignedWindows, VaultApi, envelope_hash,

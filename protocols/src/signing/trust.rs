@@ -102,7 +102,7 @@ impl Refusal {
 
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "record signature: {}", self.cause())?;
+        f.write_str(self.cause())?;
         match self {
             Refusal::Unsigned { what }
             | Refusal::OtherRoot { what }

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 
 mod enroll;
 mod known_hosts;
+mod root;
 
 /// sealscan-agent: the scanner-appliance daemon.
 #[derive(Debug, Parser)]
@@ -46,6 +47,13 @@ pub enum Command {
         state: StateDirArg,
         #[command(subcommand)]
         command: known_hosts::KnownHostsCommand,
+    },
+    /// The subscription root that signs records (docs/signed-records.md).
+    Root {
+        #[command(flatten)]
+        state: StateDirArg,
+        #[command(subcommand)]
+        command: root::RootCommand,
     },
 }
 
@@ -156,6 +164,7 @@ pub fn run(cli: &Cli) -> Result<(), CliError> {
         Command::KnownHosts { state, command } => {
             known_hosts::run(&state_dir(&cli.config, state)?, command)
         }
+        Command::Root { state, command } => root::run(&state_dir(&cli.config, state)?, command),
         Command::Run => {
             let config = Config::load(&cli.config)?;
             Ok(crate::daemon::run(&config)?)

@@ -6,6 +6,7 @@
 //! else: the identity key has its own file, and no target secret is ever stored.
 
 use crate::secret::SecretText;
+use sealscan_protocols::signing::{fingerprint_text, parse_fingerprint};
 use serde::{Deserialize, Serialize};
 use std::fs::{self, OpenOptions};
 use std::io::{Read, Write};
@@ -80,6 +81,53 @@ impl Enrollment {
         remove_credential(state_dir)?;
         write_private(&Self::path(state_dir), &body)
     }
+}
+
+/// Separates the control plane's one-time token from the subscription root's fingerprint in
+/// the token text a Manager's CLI prints: `enr_...` `.root=` `3f2a-...` (docs/signed-records.md).
+/// `.` never occurs in a token (URL-safe base64), so the split is unambiguous.
+pub const ROOT_MARK: &str = ".root=";
+
+/// An enrollment token as the operator pastes it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EnrollmentToken {
+    /// What the control plane checks; only this part is sent.
+    pub token: String,
+    /// The subscription root to pin, when the token text carries one.
+    pub root: Option<[u8; 32]>,
+}
+
+impl std::fmt::Debug for EnrollmentToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnrollmentToken")
+            .field("token", &"[REDACTED]")
+            .field("root", &self.root.map(|r| fingerprint_text(&r)))
+            .finish()
+    }
+}
+
+/// Splits token text into the token and the optional root fingerprint; a fingerprint that
+/// does not parse is an error (never silently enrolled without the pin it was meant to set).
+pub fn parse_token(text: &str) -> Result<EnrollmentToken, String> {
+    let text = text.trim();
+    let (token, root) = match text.split_once(ROOT_MARK) {
+        None => (text, None),
+        Some((token, fp)) => {
+            let root = parse_fingerprint(fp).ok_or_else(|| {
+                "the enrollment token's root fingerprint is not 64 hex digits; copy the whole \
+                 token text again"
+                    .to_string()
+            })?;
+            (token, Some(root))
+        }
+    };
+    if token.is_empty() || token.contains(char::is_whitespace) {
+        return Err("the enrollment token is empty or contains spaces".into());
+    }
+    Ok(EnrollmentToken {
+        token: token.to_string(),
+        root,
+    })
 }
 
 pub fn credential_path(state_dir: &Path) -> PathBuf {
@@ -221,6 +269,23 @@ mod tests {
         // Enrolling again drops the old credential.
         sample().save(dir.path()).unwrap();
         assert!(load_credential(dir.path()).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_token_carries_an_optional_root_fingerprint() {
+        let fp = [0xabu8; 32];
+        let plain = parse_token("enr_AbC-_9").unwrap();
+        assert_eq!((plain.token.as_str(), plain.root), ("enr_AbC-_9", None));
+        let text = format!("enr_AbC-_9{ROOT_MARK}{}", fingerprint_text(&fp));
+        let with_root = parse_token(&text).unwrap();
+        assert_eq!(
+            (with_root.token.as_str(), with_root.root),
+            ("enr_AbC-_9", Some(fp))
+        );
+        assert!(!format!("{with_root:?}").contains("AbC"));
+        assert!(parse_token("enr_x.root=12-34").is_err());
+        assert!(parse_token(".root=").is_err());
+        assert!(parse_token("").is_err());
     }
 
     #[test]

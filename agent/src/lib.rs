@@ -30,6 +30,7 @@ pub mod resolve;
 pub mod scan;
 mod sealed;
 mod spool;
+pub mod trust;
 
 // The agent's secret holders are the workspace family; imported here so modules name them
 // `crate::secret::SecretBytes`.

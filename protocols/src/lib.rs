@@ -18,6 +18,7 @@ pub mod identity;
 pub mod ntlm;
 pub mod results;
 pub mod secret;
+pub mod signing;
 pub mod smb2;
 pub mod spnego;
 

@@ -48,6 +48,9 @@ pub enum Step {
     Session,
     /// Becoming root after the login (sudo, su), as the record asks.
     Delegation,
+    /// The record's signed statement (docs/signed-records.md) refused the job's record or
+    /// target: nothing was opened or connected to.
+    RecordSignature,
 }
 
 impl fmt::Display for Step {
@@ -65,6 +68,7 @@ impl fmt::Display for Step {
             Step::Authentication => "authentication",
             Step::Session => "session",
             Step::Delegation => "delegation",
+            Step::RecordSignature => "record signature",
         };
         f.write_str(name)
     }

@@ -33,6 +33,18 @@ pub fn enroll(config_path: &Path, args: &EnrollArgs) -> Result<(), CliError> {
             args.url
         )));
     }
+    let token = crate::enrollment::parse_token(&args.token).map_err(CliError::Usage)?;
+    // A root already pinned here is never replaced by a token (docs/signed-records.md).
+    if let (Some(root), Ok(Some(pinned))) = (token.root, crate::trust::store::load_root(&state_dir))
+        && pinned.fingerprint_bytes() != Some(root)
+    {
+        return Err(CliError::Usage(format!(
+            "the token names the root {} but this appliance has {} pinned; a root moves only \
+             with `sealscan-agent root pin --change`",
+            sealscan_protocols::signing::fingerprint_text(&root),
+            pinned.fingerprint
+        )));
+    }
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -64,7 +76,7 @@ pub fn enroll(config_path: &Path, args: &EnrollArgs) -> Result<(), CliError> {
         let client = ApiClient::new(&args.url, &ca_file).map_err(DaemonError::from)?;
         let answer = client
             .enroll(&EnrollRequest {
-                token: args.token.clone(),
+                token: token.token.clone(),
                 name: name.clone(),
                 public_key: base64::engine::general_purpose::STANDARD.encode(key.public_key()),
             })
@@ -86,6 +98,11 @@ pub fn enroll(config_path: &Path, args: &EnrollArgs) -> Result<(), CliError> {
             poll_secret: answer.poll_secret,
         };
         enrollment.save(&state_dir).map_err(DaemonError::from)?;
+        if let Some(root) = token.root {
+            let fp = sealscan_protocols::signing::fingerprint_text(&root);
+            crate::trust::pin(&state_dir, &fp, None).map_err(|e| CliError::Usage(e.to_string()))?;
+            let _ = out!("pinned the subscription root {fp} from the token");
+        }
         // The enrollment is saved and the wait must still happen when nobody reads the
         // messages any more (`| head`), so they are written best effort.
         let _ = out!("enrolled as {name} (appliance id {})", answer.appliance_id);

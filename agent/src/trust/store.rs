@@ -1,0 +1,208 @@
+//! What the appliance keeps about signing, in its state directory (docs/signed-records.md):
+//!
+//! - `root.json`: the pinned root's fingerprint and, once its declaration was seen, the root
+//!   key, the recovery key pinned beside it and the subscription id;
+//! - `seen.json`: the highest trust-list and policy numbers accepted, and the highest version
+//!   accepted per record.
+//!
+//! Both are written through a temporary file that is fsynced, renamed into place and whose
+//! directory is fsynced, before the value they record is used: a `kill -9` at any point leaves
+//! either the old or the new state, never a version used but not recorded.
+
+use sealscan_protocols::signing::{Anchor, fingerprint_text, parse_fingerprint};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs::{self, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+pub const ROOT_FILE: &str = "root.json";
+pub const SEEN_FILE: &str = "seen.json";
+const MAX_FILE_LEN: u64 = 16 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {message}", path.display())]
+    Malformed { path: PathBuf, message: String },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The pinned root as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinnedRoot {
+    /// [`fingerprint_text`] of the root key.
+    pub fingerprint: String,
+    /// Filled in from the root's declaration the first time one verifies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<StoredAnchor>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredAnchor {
+    pub root_key: String,
+    pub recovery_key: String,
+    pub subscription_id: String,
+}
+
+impl PinnedRoot {
+    pub fn new(fingerprint: &[u8; 32]) -> Self {
+        PinnedRoot {
+            fingerprint: fingerprint_text(fingerprint),
+            anchor: None,
+        }
+    }
+
+    pub fn from_anchor(anchor: &Anchor) -> Self {
+        PinnedRoot {
+            fingerprint: fingerprint_text(&anchor.fingerprint()),
+            anchor: Some(StoredAnchor {
+                root_key: fingerprint_text(&anchor.root_key),
+                recovery_key: fingerprint_text(&anchor.recovery_key),
+                subscription_id: anchor.subscription_id.clone(),
+            }),
+        }
+    }
+
+    pub fn fingerprint_bytes(&self) -> Option<[u8; 32]> {
+        parse_fingerprint(&self.fingerprint)
+    }
+
+    /// The anchor, if the declaration was seen; None when the stored keys do not parse.
+    pub fn anchor(&self) -> Option<Anchor> {
+        let a = self.anchor.as_ref()?;
+        Some(Anchor {
+            root_key: parse_fingerprint(&a.root_key)?,
+            recovery_key: parse_fingerprint(&a.recovery_key)?,
+            subscription_id: a.subscription_id.clone(),
+        })
+    }
+}
+
+/// The highest numbers and versions accepted.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Seen {
+    #[serde(default)]
+    pub trust_list: u64,
+    /// SHA-256 of the accepted trust list with that number, hex: a second list with the same
+    /// number and other contents is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_list_hash: Option<String>,
+    #[serde(default)]
+    pub policy: u64,
+    #[serde(default)]
+    pub records: BTreeMap<String, u64>,
+}
+
+pub fn root_path(state_dir: &Path) -> PathBuf {
+    state_dir.join(ROOT_FILE)
+}
+
+pub fn seen_path(state_dir: &Path) -> PathBuf {
+    state_dir.join(SEEN_FILE)
+}
+
+/// The pinned root, or None on an appliance that has none.
+pub fn load_root(state_dir: &Path) -> Result<Option<PinnedRoot>, StoreError> {
+    let path = root_path(state_dir);
+    let Some(bytes) = read(&path)? else {
+        return Ok(None);
+    };
+    let root: PinnedRoot = serde_json::from_slice(&bytes).map_err(|e| StoreError::Malformed {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    if root.fingerprint_bytes().is_none() {
+        return Err(StoreError::Malformed {
+            path,
+            message: "the fingerprint is not 64 hex digits".into(),
+        });
+    }
+    Ok(Some(root))
+}
+
+pub fn save_root(state_dir: &Path, root: &PinnedRoot) -> Result<(), StoreError> {
+    let body = serde_json::to_vec_pretty(root).map_err(|e| StoreError::Malformed {
+        path: root_path(state_dir),
+        message: e.to_string(),
+    })?;
+    write_synced(&root_path(state_dir), &body)
+}
+
+pub fn load_seen(state_dir: &Path) -> Result<Seen, StoreError> {
+    let path = seen_path(state_dir);
+    match read(&path)? {
+        None => Ok(Seen::default()),
+        Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| StoreError::Malformed {
+            path,
+            message: e.to_string(),
+        }),
+    }
+}
+
+pub fn save_seen(state_dir: &Path, seen: &Seen) -> Result<(), StoreError> {
+    let body = serde_json::to_vec(seen).map_err(|e| StoreError::Malformed {
+        path: seen_path(state_dir),
+        message: e.to_string(),
+    })?;
+    write_synced(&seen_path(state_dir), &body)
+}
+
+fn read(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(path)(e)),
+    };
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_LEN + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io(path))?;
+    if bytes.len() as u64 > MAX_FILE_LEN {
+        return Err(StoreError::Malformed {
+            path: path.to_path_buf(),
+            message: format!("larger than {MAX_FILE_LEN} bytes"),
+        });
+    }
+    Ok(Some(bytes))
+}
+
+/// Temporary file, fsync, rename, fsync of the directory: durable before it returns.
+fn write_synced(path: &Path, body: &[u8]) -> Result<(), StoreError> {
+    let tmp = path.with_extension("tmp");
+    let _ = fs::remove_file(&tmp);
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&tmp)
+        .map_err(io(&tmp))?;
+    file.write_all(body).map_err(io(&tmp))?;
+    file.sync_all().map_err(io(&tmp))?;
+    fs::rename(&tmp, path).map_err(io(path))?;
+    if let Some(dir) = path.parent() {
+        fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io(dir))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,471 @@
+//! The appliance's record-signature check on jobs built directly (docs/signed-records.md):
+//! each change a hostile control plane can make to a job is refused with its own cause, the
+//! honest job passes, and what the appliance accepted survives a restart (it is on disk before
+//! the check returns).
+
+use sealscan_agent::trust::{self, Gate, store};
+use sealscan_protocols::appliance::{
+    AddressRange, Delegation, DelegationPassword, HostKeyPolicy, JobRecord, LoginType, RecordKind,
+    RecordLogin, SecretField, SecretFieldName, SecretValue, UnixOptions, WindowsAuthProtocol,
+    WindowsDomainType, WindowsOptions, WireSecret,
+};
+use sealscan_protocols::envelope::{Binding, public_key, seal};
+use sealscan_protocols::signing::{
+    EnvelopeHash, JobSignatures, JobSigning, Policy, RecordSignature, RecordStatement, RootChange,
+    RootDeclaration, SignedUnix, SignedWindows, SignerRole, SigningKey, Statement, TrustList,
+    UserCertificate, envelope_hash, fingerprint_text,
+};
+use std::net::IpAddr;
+
+const NOW: u64 = 1_780_272_000;
+const RECORD: &str = "r-5e0c2f7a9b13d846";
+
+struct World {
+    root: SigningKey,
+    alice: SigningKey,
+    alice_cert: [u8; 32],
+    signing: JobSigning,
+    appliance_pk: [u8; 32],
+}
+
+fn key(n: u8) -> SigningKey {
+    SigningKey::from_seed(&[n; 32])
+}
+
+fn world() -> World {
+    let root = key(1);
+    let recovery = key(2);
+    let alice = key(3);
+    let fp = root.fingerprint();
+    let cert = UserCertificate {
+        user_id: "u-alice".into(),
+        role: SignerRole::Manager,
+        public_key: alice.public_key(),
+        not_before: NOW - 1000,
+        not_after: NOW + 1000,
+    }
+    .sign(&root, &fp);
+    let list = TrustList {
+        number: 5,
+        issued_at: NOW,
+        certificates: vec![cert.clone()],
+        revoked: vec![],
+    }
+    .sign(&root, &fp);
+    let declaration = RootDeclaration {
+        subscription_id: "sub-1".into(),
+        recovery_key: recovery.public_key(),
+        issued_at: NOW,
+    }
+    .sign(&root, &fp);
+    World {
+        alice_cert: cert.hash(),
+        signing: JobSigning {
+            root_declaration: declaration.to_text(),
+            trust_list: list.to_text(),
+            ..JobSigning::default()
+        },
+        root,
+        alice,
+        appliance_pk: public_key(&[9u8; 32]),
+    }
+}
+
+fn sealed(w: &World, record_id: &str, user: &str, secret: &[u8]) -> String {
+    let binding = Binding::for_record(
+        "unix",
+        record_id,
+        SecretFieldName::Password,
+        user,
+        None,
+        false,
+    );
+    seal(secret, &binding, &[w.appliance_pk]).unwrap().to_text()
+}
+
+fn job_record(envelope: &str) -> JobRecord {
+    JobRecord {
+        record_id: RECORD.into(),
+        title: "web servers".into(),
+        kind: RecordKind::Unix,
+        user: "scanner".into(),
+        domain: None,
+        windows: None,
+        unix: Some(UnixOptions {
+            delegation: Delegation::Sudo,
+            ..UnixOptions::default()
+        }),
+        login: RecordLogin::Basic {
+            secrets: vec![SecretField {
+                field: SecretFieldName::Password,
+                value: SecretValue::Sealed {
+                    envelope: envelope.into(),
+                },
+            }],
+        },
+        address_ranges: vec![],
+    }
+}
+
+fn statement(w: &World, version: u64, envelope: &str) -> RecordStatement {
+    let env = sealscan_protocols::envelope::Envelope::from_text(envelope).unwrap();
+    RecordStatement {
+        record_id: RECORD.into(),
+        version,
+        kind: RecordKind::Unix,
+        login_type: LoginType::Basic,
+        user: "scanner".into(),
+        domain: None,
+        scope: vec![AddressRange {
+            first: "127.0.0.1".parse().unwrap(),
+            last: "127.0.0.9".parse().unwrap(),
+        }],
+        ports: vec![2222],
+        unix: Some(SignedUnix {
+            host_key_policy: HostKeyPolicy::Pin,
+            known_host_keys: vec![],
+            delegation: Delegation::Sudo,
+            delegation_password: DelegationPassword::Login,
+            certificate: None,
+            auth: None,
+        }),
+        windows: None,
+        vault: None,
+        envelopes: vec![EnvelopeHash {
+            field: SecretFieldName::Password,
+            hash: envelope_hash(&env),
+        }],
+        signer_certificate: w.alice_cert,
+        signed_at: NOW,
+    }
+}
+
+fn signatures(w: &World, s: &RecordStatement) -> JobSignatures {
+    JobSignatures {
+        signing: Some(w.signing.clone()),
+        records: vec![RecordSignature {
+            record_id: s.record_id.clone(),
+            statement: Some(s.sign(&w.alice, &w.root.fingerprint()).to_text()),
+        }],
+    }
+}
+
+fn pinned_gate(w: &World) -> (tempfile::TempDir, Gate) {
+    let dir = tempfile::tempdir().unwrap();
+    trust::pin(dir.path(), &fingerprint_text(&w.root.fingerprint()), None).unwrap();
+    let gate = Gate::open(dir.path()).unwrap().expect("a root is pinned");
+    (dir, gate)
+}
+
+const IN_SCOPE: &str = "127.0.0.2";
+
+fn run(
+    gate: &Gate,
+    sigs: &JobSignatures,
+    record: &JobRecord,
+    ip: &str,
+    port: u16,
+) -> Result<trust::Verified, String> {
+    let job = gate
+        .prepare(sigs.signing.as_ref(), NOW)
+        .map_err(|r| r.cause().to_string())?;
+    gate.check(
+        &job,
+        sigs,
+        record,
+        None,
+        ip.parse::<IpAddr>().unwrap(),
+        port,
+        NOW,
+    )
+    .map_err(|r| r.cause().to_string())
+}
+
+#[test]
+fn the_honest_job_passes_and_its_version_is_on_disk_before_use() {
+    let w = world();
+    let (dir, gate) = pinned_gate(&w);
+    let env = sealed(&w, RECORD, "scanner", b"pw");
+    let s = statement(&w, 3, &env);
+    let ok = run(
+        &gate,
+        &signatures(&w, &s),
+        &job_record(&env),
+        IN_SCOPE,
+        2222,
+    )
+    .unwrap();
+    assert_eq!((ok.version, ok.signer_user_id.as_str()), (3, "u-alice"));
+    // What a kill -9 right after the check would leave: the version and list number on disk.
+    let seen = store::load_seen(dir.path()).unwrap();
+    assert_eq!(seen.records.get(RECORD), Some(&3));
+    assert_eq!(seen.trust_list, 5);
+    // A restarted appliance refuses the older version.
+    drop(gate);
+    let gate = Gate::open(dir.path()).unwrap().unwrap();
+    let old = statement(&w, 2, &env);
+    assert_eq!(
+        run(
+            &gate,
+            &signatures(&w, &old),
+            &job_record(&env),
+            IN_SCOPE,
+            2222
+        )
+        .unwrap_err(),
+        "version rollback"
+    );
+}
+
+#[test]
+fn each_hostile_change_is_refused_with_its_own_cause() {
+    let w = world();
+    let (_dir, gate) = pinned_gate(&w);
+    let env = sealed(&w, RECORD, "scanner", b"pw");
+    let s = statement(&w, 3, &env);
+    let sigs = signatures(&w, &s);
+    let record = job_record(&env);
+    let cause = |sigs: &JobSignatures, record: &JobRecord, ip: &str, port: u16| {
+        run(&gate, sigs, record, ip, port).unwrap_err()
+    };
+
+    // Re-aiming: an address outside the signed scope, another port of an in-scope host.
+    assert_eq!(
+        cause(&sigs, &record, "127.0.0.66", 2222),
+        "target outside signed scope"
+    );
+    assert_eq!(
+        cause(&sigs, &record, IN_SCOPE, 22),
+        "port outside signed scope"
+    );
+    // Login user or domain changed in the database.
+    let mut changed = record.clone();
+    changed.user = "root".into();
+    assert_eq!(cause(&sigs, &changed, IN_SCOPE, 2222), "unsigned change");
+    let mut changed = record.clone();
+    changed.domain = Some("evil.example".into());
+    assert_eq!(cause(&sigs, &changed, IN_SCOPE, 2222), "unsigned change");
+    let mut changed = record.clone();
+    changed.unix.as_mut().unwrap().host_key_policy = HostKeyPolicy::Off;
+    assert_eq!(cause(&sigs, &changed, IN_SCOPE, 2222), "unsigned change");
+    // Substitution: an envelope the attacker sealed to the appliance's public key.
+    let forged = sealed(&w, RECORD, "scanner", b"attacker's choice");
+    assert_eq!(
+        cause(&sigs, &job_record(&forged), IN_SCOPE, 2222),
+        "envelope not signed"
+    );
+    // Plaintext (legacy) secrets under a pinned root.
+    let mut legacy = record.clone();
+    legacy.login = RecordLogin::Basic {
+        secrets: vec![SecretField {
+            field: SecretFieldName::Password,
+            value: SecretValue::Legacy {
+                value: WireSecret::new(b"pw"),
+            },
+        }],
+    };
+    assert_eq!(cause(&sigs, &legacy, IN_SCOPE, 2222), "envelope not signed");
+    // Unsigned record; a statement for another record id moved onto this one.
+    let unsigned = JobSignatures {
+        signing: Some(w.signing.clone()),
+        records: vec![],
+    };
+    assert_eq!(cause(&unsigned, &record, IN_SCOPE, 2222), "unsigned");
+    let mut other = statement(&w, 1, &env);
+    other.record_id = "r-0000000000000000".into();
+    let mut moved = signatures(&w, &other);
+    moved.records[0].record_id = RECORD.into();
+    assert_eq!(cause(&moved, &record, IN_SCOPE, 2222), "other record");
+    // An uncertified key signing with Alice's certificate named.
+    let mut by_mallory = signatures(&w, &s);
+    by_mallory.records[0].statement = Some(s.sign(&key(66), &w.root.fingerprint()).to_text());
+    assert_eq!(
+        cause(&by_mallory, &record, IN_SCOPE, 2222),
+        "uncertified signer"
+    );
+    // No trust material at all.
+    let bare = JobSignatures {
+        signing: None,
+        records: sigs.records.clone(),
+    };
+    assert_eq!(cause(&bare, &record, IN_SCOPE, 2222), "unsigned");
+    // The honest job still passes after all that.
+    run(&gate, &sigs, &record, IN_SCOPE, 2222).unwrap();
+}
+
+#[test]
+fn an_older_trust_list_and_another_root_are_refused() {
+    let w = world();
+    let (_dir, gate) = pinned_gate(&w);
+    let env = sealed(&w, RECORD, "scanner", b"pw");
+    let s = statement(&w, 1, &env);
+    run(
+        &gate,
+        &signatures(&w, &s),
+        &job_record(&env),
+        IN_SCOPE,
+        2222,
+    )
+    .unwrap();
+    let fp = w.root.fingerprint();
+    let mut older = signatures(&w, &s);
+    older.signing.as_mut().unwrap().trust_list = TrustList {
+        number: 4,
+        issued_at: NOW,
+        certificates: vec![],
+        revoked: vec![],
+    }
+    .sign(&w.root, &fp)
+    .to_text();
+    assert_eq!(
+        run(&gate, &older, &job_record(&env), IN_SCOPE, 2222).unwrap_err(),
+        "trust list rollback"
+    );
+    // Same number, other contents (a list with Alice's certificate dropped and Mallory's in).
+    let mut same_number = signatures(&w, &s);
+    same_number.signing.as_mut().unwrap().trust_list = TrustList {
+        number: 5,
+        issued_at: NOW,
+        certificates: vec![],
+        revoked: vec![],
+    }
+    .sign(&w.root, &fp)
+    .to_text();
+    assert_eq!(
+        run(&gate, &same_number, &job_record(&env), IN_SCOPE, 2222).unwrap_err(),
+        "trust list rollback"
+    );
+
+    // A fresh appliance pinned to this root refuses another root's whole world.
+    let other = World {
+        root: key(50),
+        ..world()
+    };
+    let other_fp = other.root.fingerprint();
+    let mut foreign = signatures(&w, &s);
+    foreign.signing.as_mut().unwrap().root_declaration = RootDeclaration {
+        subscription_id: "sub-1".into(),
+        recovery_key: key(51).public_key(),
+        issued_at: NOW,
+    }
+    .sign(&other.root, &other_fp)
+    .to_text();
+    let (_dir2, fresh) = pinned_gate(&w);
+    assert_eq!(
+        run(&fresh, &foreign, &job_record(&env), IN_SCOPE, 2222).unwrap_err(),
+        "root declaration"
+    );
+}
+
+#[test]
+fn loosening_needs_a_root_signed_policy_and_windows_settings_are_signed() {
+    let w = world();
+    let (_dir, gate) = pinned_gate(&w);
+    let fp = w.root.fingerprint();
+    let windows = WindowsOptions {
+        domain_type: WindowsDomainType::Netbios,
+        service_selected: true,
+        ntlmv2: true,
+        require_signing: true,
+        min_smb_version: "3.0".into(),
+        auth_protocol: WindowsAuthProtocol::Ntlm,
+        ..WindowsOptions::default()
+    };
+    let binding = Binding::for_record(
+        "windows",
+        RECORD,
+        SecretFieldName::Password,
+        "scanner",
+        Some("CORP"),
+        false,
+    );
+    let env = seal(b"pw", &binding, &[w.appliance_pk]).unwrap().to_text();
+    let mut record = job_record(&env);
+    record.kind = RecordKind::Windows;
+    record.unix = None;
+    record.domain = Some("CORP".into());
+    record.windows = Some(windows);
+    let mut s = statement(&w, 1, &env);
+    s.kind = RecordKind::Windows;
+    s.unix = None;
+    s.domain = Some("corp".into());
+    s.ports = vec![];
+    s.windows = Some(SignedWindows {
+        domain_type: WindowsDomainType::Netbios,
+        service_selected: true,
+        ntlmv2: true,
+        require_signing: true,
+        min_smb_version: "3.0".into(),
+        auth_protocol: WindowsAuthProtocol::Ntlm,
+        realm: None,
+        kdcs: vec![],
+        host_names: vec![],
+    });
+    let sigs = signatures(&w, &s);
+    // A service-selected record is used wherever the signed domain answers; NTLM needs policy.
+    assert_eq!(
+        run(&gate, &sigs, &record, "10.9.9.9", 445).unwrap_err(),
+        "not allowed by policy"
+    );
+    let mut with_policy = sigs.clone();
+    with_policy.signing.as_mut().unwrap().policy = Some(
+        Policy {
+            number: 1,
+            issued_at: NOW,
+            allow_ntlm: true,
+            ..Policy::default()
+        }
+        .sign(&w.root, &fp)
+        .to_text(),
+    );
+    run(&gate, &with_policy, &record, "10.9.9.9", 445).unwrap();
+    // The policy cannot be dropped again (a control-plane row flipped back is not a policy).
+    assert_eq!(
+        run(&gate, &sigs, &record, "10.9.9.9", 445).unwrap_err(),
+        "policy rollback"
+    );
+    // The service-selected domain changed in the database.
+    let mut moved = record.clone();
+    moved.domain = Some("OTHER".into());
+    assert_eq!(
+        run(&gate, &with_policy, &moved, "10.9.9.9", 445).unwrap_err(),
+        "unsigned change"
+    );
+    let mut signing_off = record.clone();
+    signing_off.windows.as_mut().unwrap().require_signing = false;
+    assert_eq!(
+        run(&gate, &with_policy, &signing_off, "10.9.9.9", 445).unwrap_err(),
+        "unsigned change"
+    );
+}
+
+#[test]
+fn a_root_is_pinned_once_and_moved_only_by_a_change_the_old_root_signed() {
+    let w = world();
+    let (dir, _gate) = pinned_gate(&w);
+    let fp = w.root.fingerprint();
+    let new_root = key(20);
+    let new_fp = fingerprint_text(&new_root.fingerprint());
+    let err = trust::pin(dir.path(), &new_fp, None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("already has the root"), "{err}");
+    let change = RootChange {
+        new_root: new_root.public_key(),
+        new_recovery_key: key(21).public_key(),
+        issued_at: NOW,
+        subscription_id: None,
+    };
+    let forged = change.sign(&key(30), &fp).to_text();
+    let err = trust::pin(dir.path(), &new_fp, Some(&forged))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("refused"), "{err}");
+    let genuine = change.sign(&w.root, &fp).to_text();
+    let pinned = trust::pin(dir.path(), &new_fp, Some(&genuine)).unwrap();
+    assert_eq!(pinned.fingerprint, new_fp);
+    assert!(trust::pin(dir.path(), "not a fingerprint", None).is_err());
+    // Unpinned appliances have no gate (today's behaviour until a root is pinned).
+    let empty = tempfile::tempdir().unwrap();
+    assert!(Gate::open(empty.path()).unwrap().is_none());
+}

@@ -54,9 +54,14 @@ pub fn init(data_dir: &Path, o: InitOptions) -> Result<i64, InitError> {
         &o.password,
     )?;
     crate::datadir::create(data_dir)?;
-    let db = data_dir.join(crate::server::DB_FILE);
-    crate::datadir::prepare_db_file(&db)?;
-    let store = Store::open(&db)?;
+    let store = match crate::datadir::database(data_dir)? {
+        Some(location) => Store::open_location(location)?,
+        None => {
+            let db = data_dir.join(crate::server::DB_FILE);
+            crate::datadir::prepare_db_file(&db)?;
+            Store::open(&db)?
+        }
+    };
     crate::keyfile::DataKey::load_or_create(data_dir).map_err(|e| InitError::Refused {
         rule: "data-key",
         message: e.to_string(),

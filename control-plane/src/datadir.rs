@@ -2,6 +2,9 @@
 //! outbox with reset tokens in clear until delivered), the data key and the TLS key, so it is
 //! the owner's alone whatever the umask of whoever runs `init` or `serve`: the directory 0700,
 //! the database, its -wal and -shm, and the key files 0600.
+//!
+//! When the rows live in PostgreSQL instead, the directory keeps the keys and TLS files and
+//! a `database.url` (0600: it may hold the database password) saying where the rows are.
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -19,6 +22,48 @@ pub enum DataDirError {
         "the data directory {path} is open to others (mode {mode:04o}); it holds password hashes and keys: chmod 700 {path}"
     )]
     TooOpen { path: PathBuf, mode: u32 },
+    #[error("{path}: {reason}")]
+    Database { path: PathBuf, reason: String },
+}
+
+/// The file naming the database when it is not the directory's own SQLite file.
+pub const DATABASE_FILE: &str = "database.url";
+
+/// Where the data directory's rows live: the URL in its `database.url`, or None for its own
+/// SQLite file. The file is narrowed to 0600 like the database it stands for.
+pub fn database(dir: &Path) -> Result<Option<crate::store::Location>, DataDirError> {
+    let file = dir.join(DATABASE_FILE);
+    let text = match std::fs::read_to_string(&file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(&file)(e)),
+    };
+    narrow(&file)?;
+    let url = text.trim();
+    crate::store::Location::parse(url)
+        .map(Some)
+        .map_err(|e| DataDirError::Database {
+            path: file,
+            reason: e.to_string(),
+        })
+}
+
+/// Records (or replaces) the database URL of the directory, 0600 from its creation.
+pub fn set_database(dir: &Path, url: &str) -> Result<(), DataDirError> {
+    let file = dir.join(DATABASE_FILE);
+    crate::store::Location::parse(url).map_err(|e| DataDirError::Database {
+        path: file.clone(),
+        reason: e.to_string(),
+    })?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(FILE_MODE)
+        .open(&file)
+        .map_err(io(&file))?;
+    narrow(&file)?;
+    std::io::Write::write_all(&mut f, format!("{url}\n").as_bytes()).map_err(io(&file))
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DataDirError + '_ {

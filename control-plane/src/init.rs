@@ -57,9 +57,14 @@ pub fn init(data_dir: &Path, o: InitOptions) -> Result<i64, InitError> {
         &o.password,
     )?;
     crate::datadir::create(data_dir)?;
-    let db = data_dir.join(crate::server::DB_FILE);
-    crate::datadir::prepare_db_file(&db)?;
-    let store = Store::open(&db)?;
+    let store = match crate::datadir::database(data_dir)? {
+        Some(location) => Store::open_location(location)?,
+        None => {
+            let db = data_dir.join(crate::server::DB_FILE);
+            crate::datadir::prepare_db_file(&db)?;
+            Store::open(&db)?
+        }
+    };
     crate::keyfile::DataKey::load_or_create(data_dir)?;
     let hash = hash_password(o.hash_cost, o.password.expose()).map_err(|_| InitError::Refused {
         rule: Code::Internal,

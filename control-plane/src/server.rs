@@ -75,6 +75,9 @@ impl RunningServer {
 
 /// Opens the data directory's database, 0600 with its -wal and -shm whatever the umask.
 pub fn open_store(data_dir: &std::path::Path) -> Result<Store, ServerError> {
+    if let Some(location) = crate::datadir::database(data_dir)? {
+        return Ok(Store::open_location(location)?);
+    }
     let db = data_dir.join(DB_FILE);
     if !db.exists() {
         return Err(ServerError::NotInitialised(format!(

@@ -93,6 +93,10 @@ async fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), String> {
     let data_dir = cli.data_dir;
+    if let Some(url) = cli.database.as_deref() {
+        sealscan_control::datadir::create(&data_dir).map_err(|e| e.to_string())?;
+        sealscan_control::datadir::set_database(&data_dir, url).map_err(|e| e.to_string())?;
+    }
     match cli.command {
         Command::Init {
             subscription,

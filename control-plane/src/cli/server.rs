@@ -16,6 +16,11 @@ pub struct Cli {
     /// Where the database and the TLS files live.
     #[arg(long, global = true, env = "SEALSCAN_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
+    /// Keep the rows in this database instead of the data directory's SQLite file:
+    /// postgres://USER:PASSWORD@HOST:PORT/DATABASE. Remembered in the data directory
+    /// (database.url, 0600), so later commands need not repeat it.
+    #[arg(long, global = true, env = "SEALSCAN_DATABASE", hide_env_values = true)]
+    pub database: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }

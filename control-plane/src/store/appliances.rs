@@ -1,7 +1,8 @@
 //! Enrollment tokens, appliances and the sealed-secret store that rewrap work reads.
 use super::error::Result;
+use super::error::StoreError;
 use super::tx::{Tx, flag};
-use rusqlite::{OptionalExtension, Row, params};
+use super::value::{Row, params};
 pub use sealscan_api::appliances::{ApplianceState, EnrollmentToken};
 
 /// How stale `last_seen_at` may get before an appliance request rewrites it.
@@ -51,7 +52,7 @@ const COLUMNS: &str = "id, name, public_key, key_id, fingerprint, state, poll_se
     credential_hash, credential_collected, enrolled_at, enrolled_ip, decided_at, decided_by, \
     reason, last_seen_at";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<ApplianceRow> {
+fn from_row(r: &Row) -> Result<ApplianceRow> {
     let state: String = r.get(5)?;
     Ok(ApplianceRow {
         id: r.get(0)?,
@@ -59,13 +60,8 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<ApplianceRow> {
         public_key: r.get(2)?,
         key_id: r.get(3)?,
         fingerprint: r.get(4)?,
-        state: ApplianceState::from_name(&state).ok_or_else(|| {
-            rusqlite::Error::FromSqlConversionFailure(
-                5,
-                rusqlite::types::Type::Text,
-                format!("unknown appliance state {state:?}").into(),
-            )
-        })?,
+        state: ApplianceState::from_name(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown appliance state {state:?}")))?,
         poll_secret_hash: r.get(6)?,
         credential_hash: r.get(7)?,
         credential_collected: r.get(8)?,
@@ -80,7 +76,7 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<ApplianceRow> {
 
 const SEALED_COLUMNS: &str = "id, record_kind, record_id, field, envelope";
 
-fn sealed_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SealedSecret> {
+fn sealed_from_row(r: &Row) -> Result<SealedSecret> {
     Ok(SealedSecret {
         id: r.get(0)?,
         record_kind: r.get(1)?,
@@ -99,10 +95,10 @@ impl Tx<'_> {
         now: i64,
         expires_at: i64,
     ) -> Result<()> {
-        self.tx.execute(
+        self.execute(
             "INSERT INTO enrollment_tokens (token_hash, label, created_by, created_at, expires_at) \
              VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![token_hash, label, created_by, now, expires_at],
+            &params![token_hash, label, created_by, now, expires_at],
         )?;
         Ok(())
     }
@@ -131,20 +127,20 @@ impl Tx<'_> {
         appliance_id: &str,
         now: i64,
     ) -> Result<bool> {
-        let n = self.tx.execute(
+        let n = self.execute(
             "UPDATE enrollment_tokens SET used_at = ?2, appliance_id = ?3 \
              WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2",
-            params![token_hash, now, appliance_id],
+            &params![token_hash, now, appliance_id],
         )?;
         Ok(n == 1)
     }
 
     pub fn insert_appliance(&self, a: &NewAppliance<'_>) -> Result<()> {
-        self.tx.execute(
+        self.execute(
             "INSERT INTO appliances (id, name, public_key, key_id, fingerprint, state, \
              poll_secret_hash, enrolled_at, enrolled_ip) \
              VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?7, ?8)",
-            params![
+            &params![
                 a.id,
                 a.name,
                 a.public_key,
@@ -159,44 +155,36 @@ impl Tx<'_> {
     }
 
     pub fn appliance(&self, id: &str) -> Result<Option<ApplianceRow>> {
-        Ok(self
-            .tx
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM appliances WHERE id = ?1"),
-                [id],
-                from_row,
-            )
-            .optional()?)
+        self.one(
+            &format!("SELECT {COLUMNS} FROM appliances WHERE id = ?1"),
+            &params![id],
+            from_row,
+        )
     }
 
     pub fn appliance_by_public_key(&self, key: &[u8]) -> Result<Option<ApplianceRow>> {
-        Ok(self
-            .tx
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM appliances WHERE public_key = ?1"),
-                [key],
-                from_row,
-            )
-            .optional()?)
+        self.one(
+            &format!("SELECT {COLUMNS} FROM appliances WHERE public_key = ?1"),
+            &params![key],
+            from_row,
+        )
     }
 
     pub fn appliance_by_credential(&self, credential_hash: &str) -> Result<Option<ApplianceRow>> {
         // Every appliance request runs this: the statement is prepared once per connection.
-        Ok(self
-            .tx
-            .prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM appliances WHERE credential_hash = ?1"
-            ))?
-            .query_row([credential_hash], from_row)
-            .optional()?)
+        self.one(
+            &format!("SELECT {COLUMNS} FROM appliances WHERE credential_hash = ?1"),
+            &params![credential_hash],
+            from_row,
+        )
     }
 
     pub fn list_appliances(&self) -> Result<Vec<ApplianceRow>> {
-        let mut stmt = self.tx.prepare(&format!(
-            "SELECT {COLUMNS} FROM appliances ORDER BY enrolled_at, id"
-        ))?;
-        let rows = stmt.query_map([], from_row)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        self.query(
+            &format!("SELECT {COLUMNS} FROM appliances ORDER BY enrolled_at, id"),
+            &[],
+            from_row,
+        )
     }
 
     /// Approved appliances: the recipients every new envelope is sealed to.
@@ -217,19 +205,19 @@ impl Tx<'_> {
         now: i64,
     ) -> Result<()> {
         // A refused or revoked appliance loses its credential with its state.
-        self.tx.execute(
+        self.execute(
             "UPDATE appliances SET state = ?2, decided_by = ?3, reason = ?4, decided_at = ?5, \
              credential_hash = CASE WHEN ?2 = 'approved' THEN credential_hash ELSE NULL END \
              WHERE id = ?1",
-            params![id, state.as_str(), by, reason, now],
+            &params![id, state.as_str(), by, reason, now],
         )?;
         Ok(())
     }
 
     pub fn set_appliance_credential(&self, id: &str, credential_hash: &str) -> Result<()> {
-        self.tx.execute(
+        self.execute(
             "UPDATE appliances SET credential_hash = ?2, credential_collected = ?3 WHERE id = ?1",
-            params![id, credential_hash, flag(true)],
+            &params![id, credential_hash, flag(true)],
         )?;
         Ok(())
     }
@@ -239,12 +227,8 @@ impl Tx<'_> {
     /// write transaction (a WAL append and a commit each), so it moves only when it is
     /// [`LAST_SEEN_GRANULARITY_SECS`] old or older, and the transaction stays read-only.
     pub fn touch_appliance(&self, id: &str, now: i64) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "UPDATE appliances SET last_seen_at = ?2 WHERE id = ?1 \
-                 AND (last_seen_at IS NULL OR last_seen_at > ?2 OR last_seen_at <= ?2 - ?3)",
-            )?
-            .execute(params![id, now, LAST_SEEN_GRANULARITY_SECS])?;
+        self.execute("UPDATE appliances SET last_seen_at = ?2 WHERE id = ?1 \
+                 AND (last_seen_at IS NULL OR last_seen_at > ?2 OR last_seen_at <= ?2 - CAST(?3 AS BIGINT))", &params![id, now, LAST_SEEN_GRANULARITY_SECS])?;
         Ok(())
     }
 
@@ -258,7 +242,7 @@ impl Tx<'_> {
     pub fn sealed_secret(&self, id: i64) -> Result<Option<SealedSecret>> {
         self.one(
             &format!("SELECT {SEALED_COLUMNS} FROM sealed_secrets WHERE id = ?1"),
-            [id],
+            &params![id],
             sealed_from_row,
         )
     }
@@ -272,32 +256,28 @@ impl Tx<'_> {
         envelope: &str,
         now: i64,
     ) -> Result<i64> {
-        self.tx.execute(
+        self.execute(
             "INSERT INTO sealed_secrets (record_kind, record_id, field, envelope, updated_at) \
              VALUES (?1, ?2, ?3, ?4, ?5) \
              ON CONFLICT (record_kind, record_id, field) \
              DO UPDATE SET envelope = excluded.envelope, updated_at = excluded.updated_at",
-            params![record_kind, record_id, field, envelope, now],
+            &params![record_kind, record_id, field, envelope, now],
         )?;
-        Ok(self.tx.query_row(
-            "SELECT id FROM sealed_secrets WHERE record_kind = ?1 AND record_id = ?2 AND field = ?3",
-            params![record_kind, record_id, field],
-            |r| r.get(0),
-        )?)
+        self.scalar("SELECT id FROM sealed_secrets WHERE record_kind = ?1 AND record_id = ?2 AND field = ?3", &params![record_kind, record_id, field])
     }
 
     pub fn replace_sealed_envelope(&self, id: i64, envelope: &str, now: i64) -> Result<()> {
-        self.tx.execute(
+        self.execute(
             "UPDATE sealed_secrets SET envelope = ?2, updated_at = ?3 WHERE id = ?1",
-            params![id, envelope, now],
+            &params![id, envelope, now],
         )?;
         Ok(())
     }
 
     pub fn delete_sealed_secrets(&self, record_kind: &str, record_id: &str) -> Result<()> {
-        self.tx.execute(
+        self.execute(
             "DELETE FROM sealed_secrets WHERE record_kind = ?1 AND record_id = ?2",
-            params![record_kind, record_id],
+            &params![record_kind, record_id],
         )?;
         Ok(())
     }

@@ -1,9 +1,9 @@
 use super::error::Result;
 use super::tx::Tx;
-use rusqlite::params;
+use super::value::{Row, params};
 pub use sealscan_api::admin::{AuditEntry, OutboxEmail};
 
-fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxEmail> {
+fn outbox_row(r: &Row) -> Result<OutboxEmail> {
     Ok(OutboxEmail {
         id: r.get(0)?,
         at: r.get(1)?,
@@ -31,18 +31,12 @@ impl Tx<'_> {
         detail: &serde_json::Value,
         ip: Option<&str>,
     ) -> Result<()> {
-        self.tx.execute(
-            "INSERT INTO audit_log (at, actor, action, target, detail, ip) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![at, actor, action, target, detail.to_string(), ip],
-        )?;
+        self.execute("INSERT INTO audit_log (at, actor, action, target, detail, ip) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &params![at, actor, action, target, detail.to_string(), ip])?;
         Ok(())
     }
 
     pub fn list_audit(&self, limit: u32) -> Result<Vec<AuditEntry>> {
-        let mut stmt = self.tx.prepare(
-            "SELECT id, at, actor, action, target, detail, ip FROM audit_log ORDER BY id DESC LIMIT ?1",
-        )?;
-        let rows = stmt.query_map([limit], |r| {
+        self.query("SELECT id, at, actor, action, target, detail, ip FROM audit_log ORDER BY id DESC LIMIT ?1", &params![limit], |r| {
             let detail: String = r.get(5)?;
             Ok(AuditEntry {
                 id: r.get(0)?,
@@ -53,8 +47,7 @@ impl Tx<'_> {
                 detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
                 ip: r.get(6)?,
             })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
     }
 
     pub fn queue_email(
@@ -66,46 +59,45 @@ impl Tx<'_> {
         kind: &str,
         user_id: Option<i64>,
     ) -> Result<()> {
-        self.tx.execute(
-            "INSERT INTO outbox (at, to_addr, subject, body, kind, user_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![at, to, subject, body, kind, user_id],
-        )?;
+        self.execute("INSERT INTO outbox (at, to_addr, subject, body, kind, user_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &params![at, to, subject, body, kind, user_id])?;
         Ok(())
     }
 
     pub fn list_outbox(&self) -> Result<Vec<OutboxEmail>> {
-        let mut stmt = self
-            .tx
-            .prepare(&format!("SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY id"))?;
-        let rows = stmt.query_map([], outbox_row)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        self.query(
+            &format!("SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY id"),
+            &[],
+            outbox_row,
+        )
     }
 
     /// Emails not yet delivered, oldest first.
     pub fn unsent_outbox(&self, limit: u32) -> Result<Vec<OutboxEmail>> {
-        let mut stmt = self.tx.prepare(&format!(
-            "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT ?1"
-        ))?;
-        let rows = stmt.query_map([limit], outbox_row)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        self.query(
+            &format!(
+                "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT ?1"
+            ),
+            &params![limit],
+            outbox_row,
+        )
     }
 
     /// Marks an email delivered; a delivered reset token is not kept.
     pub fn mark_outbox_sent(&self, id: i64, now: i64) -> Result<()> {
-        self.tx.execute(
+        self.execute(
             "UPDATE outbox SET sent_at = ?2, attempts = attempts + 1, last_error = NULL, \
              body = CASE WHEN kind = 'password_reset' \
                     THEN '[delivered; the one-time reset token is not kept]' ELSE body END \
              WHERE id = ?1",
-            params![id, now],
+            &params![id, now],
         )?;
         Ok(())
     }
 
     pub fn mark_outbox_failed(&self, id: i64, error: &str) -> Result<()> {
-        self.tx.execute(
+        self.execute(
             "UPDATE outbox SET attempts = attempts + 1, last_error = ?2 WHERE id = ?1",
-            params![id, error],
+            &params![id, error],
         )?;
         Ok(())
     }

@@ -1,6 +1,11 @@
 //! Numbered schema migrations, applied in order at open; each runs once in its own
-//! transaction and is recorded in `schema_migrations`.
+//! transaction and is recorded in `schema_migrations`. One list for both backends: the SQL is
+//! written for SQLite and [`postgres_sql`] restates it for PostgreSQL (wider integers, bytea,
+//! identity keys, byte-order text), with a per-dialect text only where the two differ.
 use super::error::{Result, StoreError};
+use super::postgres::{MIGRATION_LOCK, PgConn};
+use super::tx::Tx;
+use super::value::params;
 use rusqlite::Connection;
 
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -186,20 +191,21 @@ CREATE TABLE outbox (
 );
 "#;
 
-pub fn current_version(conn: &Connection) -> Result<i64> {
-    Ok(conn.query_row(
+/// The highest migration applied.
+pub fn current_version(tx: &Tx<'_>) -> Result<i64> {
+    tx.scalar(
         "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-        [],
-        |r| r.get(0),
-    )?)
+        &[],
+    )
 }
 
-pub fn apply(conn: &mut Connection) -> Result<()> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
-    )?;
-    let current = current_version(conn)?;
-    let known = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
+fn known() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.0)
+}
+
+/// What a database at `current` with `applied` still needs, or TooNew.
+fn pending(current: i64, applied: &[i64]) -> Result<Vec<(i64, &'static str)>> {
+    let known = known();
     if current > known {
         return Err(StoreError::TooNew {
             found: current,
@@ -208,12 +214,24 @@ pub fn apply(conn: &mut Connection) -> Result<()> {
     }
     // Each half of the schema numbers its own range (scanning from 100, records from 200), so
     // a database may lack a lower number than its highest: apply whatever was not applied.
+    Ok(MIGRATIONS
+        .iter()
+        .filter(|m| !applied.contains(&m.0))
+        .copied()
+        .collect())
+}
+
+pub fn apply_sqlite(conn: &mut Connection) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    )?;
     let applied: Vec<i64> = {
         let mut stmt = conn.prepare("SELECT version FROM schema_migrations")?;
         let rows = stmt.query_map([], |r| r.get(0))?;
         rows.collect::<rusqlite::Result<Vec<i64>>>()?
     };
-    for (version, sql) in MIGRATIONS.iter().filter(|m| !applied.contains(&m.0)) {
+    let current = applied.iter().copied().max().unwrap_or(0);
+    for (version, sql) in pending(current, &applied)? {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.execute(
@@ -223,4 +241,118 @@ pub fn apply(conn: &mut Connection) -> Result<()> {
         tx.commit()?;
     }
     Ok(())
+}
+
+/// Applies the missing migrations under a session advisory lock: replicas starting together
+/// wait for the first, then find nothing left to do. A replica killed halfway leaves its
+/// migration's transaction rolled back and the lock released; the next one to start applies
+/// it.
+pub(super) fn apply_postgres(conn: &mut PgConn) -> Result<()> {
+    conn.batch(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
+    let out = apply_postgres_locked(conn);
+    let unlocked = conn.batch(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"));
+    out.and(unlocked)
+}
+
+fn apply_postgres_locked(conn: &mut PgConn) -> Result<()> {
+    conn.batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    )?;
+    let applied: Vec<i64> = conn
+        .query("SELECT version FROM schema_migrations", &[])?
+        .iter()
+        .map(|r| r.get(0))
+        .collect::<Result<_>>()?;
+    let current = applied.iter().copied().max().unwrap_or(0);
+    for (version, sql) in pending(current, &applied)? {
+        conn.batch("BEGIN")?;
+        let step = conn.batch(&postgres_sql(version, sql)).and_then(|()| {
+            conn.execute(
+                "INSERT INTO schema_migrations (version, applied_at) \
+                 VALUES (?1, CAST(EXTRACT(EPOCH FROM now()) AS BIGINT))",
+                &params![version],
+            )
+        });
+        match step {
+            Ok(_) => conn.batch("COMMIT")?,
+            Err(e) => {
+                let _ = conn.batch("ROLLBACK");
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Migration 240 for PostgreSQL: the same change with its JSON functions (the column stays
+/// text, as on SQLite).
+const V240_POSTGRES: &str = r#"
+UPDATE auth_records SET windows = jsonb_set(windows::jsonb, '{auth_protocol}', '"ntlm"')::text
+WHERE windows IS NOT NULL AND (windows::jsonb -> 'auth_protocol') IS NULL;
+"#;
+
+/// Tables SQLite orders by their implicit `rowid`: PostgreSQL gets a column of that name.
+const V100_POSTGRES_EXTRA: &str = "
+ALTER TABLE enrollment_tokens ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY;
+ALTER TABLE job_targets ADD COLUMN rowid BIGINT GENERATED ALWAYS AS IDENTITY;
+";
+
+/// A SQLite migration restated for PostgreSQL: 64-bit integers (times are epoch seconds),
+/// identity keys where SQLite's INTEGER PRIMARY KEY is a rowid alias, bytea for blobs, and
+/// text compared byte by byte ("C" collation) so ORDER BY and UNIQUE agree with SQLite's.
+pub(super) fn postgres_sql(version: i64, sql: &str) -> String {
+    if version == 240 {
+        return V240_POSTGRES.to_string();
+    }
+    let mut out = sql
+        .replace("INTEGER PRIMARY KEY CHECK", "BIGINT PRIMARY KEY CHECK")
+        .replace(
+            "INTEGER PRIMARY KEY",
+            "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+        )
+        .replace("INTEGER", "BIGINT")
+        .replace("BLOB", "BYTEA");
+    out = replace_word(&out, "TEXT", "TEXT COLLATE \"C\"");
+    if version == 100 {
+        out.push_str(V100_POSTGRES_EXTRA);
+    }
+    out
+}
+
+/// `word` as a whole word (an upper-case SQL type) replaced by `with`.
+fn replace_word(sql: &str, word: &str, with: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut rest = sql;
+    while let Some(i) = rest.find(word) {
+        let before = rest[..i].chars().next_back();
+        let after = rest[i + word.len()..].chars().next();
+        let boundary = |c: Option<char>| c.is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+        out.push_str(&rest[..i]);
+        out.push_str(if boundary(before) && boundary(after) {
+            with
+        } else {
+            word
+        });
+        rest = &rest[i + word.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_restates_types_and_keeps_words_that_contain_them() {
+        let sql = postgres_sql(
+            1,
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, k BLOB, context TEXT NOT NULL, n INTEGER);",
+        );
+        assert_eq!(
+            sql,
+            "CREATE TABLE t (id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, k BYTEA, \
+             context TEXT COLLATE \"C\" NOT NULL, n BIGINT);"
+        );
+    }
 }

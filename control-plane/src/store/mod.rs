@@ -1,11 +1,13 @@
 //! The control plane's store. Everything SQL lives under this module; the rest of the crate
-//! sees `Store::read`/`Store::write` and the typed operations on `Tx`. SQLite now (WAL,
-//! numbered migrations applied at open); another backend would implement the same `Tx`
-//! operations.
+//! sees `Store::read`/`Store::write` and the typed operations on `Tx`. Two backends: SQLite in
+//! the data directory (the default: WAL, IMMEDIATE transactions) and PostgreSQL named by a
+//! `postgres://` URL (several replicas on one database); numbered migrations from one list
+//! are applied at open on either.
 mod appliances;
 mod error;
 mod log;
 mod migrations;
+mod postgres;
 mod records;
 mod scans;
 mod sessions;
@@ -13,16 +15,18 @@ mod subscription;
 mod tx;
 mod units;
 mod users;
+mod value;
 
 pub use appliances::{ApplianceRow, ApplianceState, EnrollmentToken, NewAppliance, SealedSecret};
 pub use error::{Result, StoreError};
 pub use log::{AuditEntry, OutboxEmail};
+pub use postgres::PgTarget;
 pub use records::{
     NcsmRow, NcsmState, RecordRow, SecretOwner, VAULT_KIND, VaultRow, WindowsSettings,
 };
 pub use scans::{JobRow, JobTargetRow, ResultRow, ScanPorts, ScanRow, kind_str};
 pub use sessions::{SessionRow, SessionScope};
-pub use tx::Tx;
+pub use tx::{Dialect, Tx};
 pub use units::UnitOwner;
 
 use rusqlite::{Connection, TransactionBehavior};
@@ -30,7 +34,39 @@ use std::path::Path;
 use std::sync::Mutex;
 
 pub struct Store {
-    conn: Mutex<Connection>,
+    backend: Backend,
+}
+
+enum Backend {
+    Sqlite(Mutex<Connection>),
+    Postgres(Box<postgres::Pg>),
+}
+
+/// Where the rows live: a SQLite file, or a PostgreSQL database.
+#[derive(Debug)]
+pub enum Location {
+    Sqlite(std::path::PathBuf),
+    Postgres(PgTarget),
+}
+
+impl Location {
+    /// A database URL: `postgres://...` (or `postgresql://`), or a SQLite file as
+    /// `sqlite:PATH` or a plain path.
+    pub fn parse(url: &str) -> Result<Location> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Location::Postgres(PgTarget::parse(url)?));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
+        if path.is_empty() || path.contains("://") {
+            return Err(StoreError::Config(
+                "the database URL must be postgres://USER@HOST:PORT/DATABASE or sqlite:PATH".into(),
+            ));
+        }
+        Ok(Location::Sqlite(path.into()))
+    }
 }
 
 impl Store {
@@ -40,23 +76,45 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        // The claim and appliance-authentication paths use cached statements (a prepare
-        // parses and plans the SQL each time); the default cache of 16 would churn.
-        conn.set_prepared_statement_cache_capacity(64);
-        migrations::apply(&mut conn)?;
+        // Every statement is cached per connection (a prepare parses and plans the SQL each
+        // time); the claim and appliance-authentication paths run many per second.
+        conn.set_prepared_statement_cache_capacity(128);
+        migrations::apply_sqlite(&mut conn)?;
         Ok(Store {
-            conn: Mutex::new(conn),
+            backend: Backend::Sqlite(Mutex::new(conn)),
         })
     }
 
-    pub fn schema_version(&self) -> Result<i64> {
-        let conn = self.lock();
-        migrations::current_version(&conn)
+    /// Connects to PostgreSQL and applies the migrations this build knows.
+    pub fn open_postgres(target: PgTarget) -> Result<Store> {
+        let pg = postgres::Pg::connect(target)?;
+        {
+            let mut guard = pg.lock()?;
+            if let Some(conn) = guard.as_mut() {
+                migrations::apply_postgres(conn)?;
+            }
+        }
+        Ok(Store {
+            backend: Backend::Postgres(Box::new(pg)),
+        })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves SQLite consistent (the transaction rolls back).
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    pub fn open_location(location: Location) -> Result<Store> {
+        match location {
+            Location::Sqlite(path) => Store::open(&path),
+            Location::Postgres(target) => Store::open_postgres(target),
+        }
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.backend {
+            Backend::Sqlite(_) => Dialect::Sqlite,
+            Backend::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    pub fn schema_version(&self) -> Result<i64> {
+        self.read(migrations::current_version)
     }
 
     /// Runs `f` in a transaction that is committed only when `f` returns Ok.
@@ -64,17 +122,44 @@ impl Store {
         &self,
         f: impl FnOnce(&Tx<'_>) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
-        let mut conn = self.lock();
-        // IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
-        // writes cannot wait for another process's write (WAL answers SQLITE_BUSY at once,
-        // busy_timeout or not), and operator commands on the data directory run beside `serve`.
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| E::from(StoreError::from(e)))?;
-        let tx = Tx::new(tx);
-        let out = f(&tx)?;
-        tx.commit().map_err(|e| E::from(StoreError::from(e)))?;
-        Ok(out)
+        match &self.backend {
+            Backend::Sqlite(conn) => {
+                // A panic while holding the lock leaves SQLite consistent (the transaction
+                // rolls back).
+                let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+                // IMMEDIATE takes the write lock up front: a deferred transaction that reads
+                // and then writes cannot wait for another process's write (WAL answers
+                // SQLITE_BUSY at once, busy_timeout or not), and operator commands on the
+                // data directory run beside `serve`.
+                let tx = conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .map_err(|e| E::from(StoreError::from(e)))?;
+                let tx = Tx::sqlite(tx);
+                let out = f(&tx)?;
+                tx.commit().map_err(E::from)?;
+                Ok(out)
+            }
+            Backend::Postgres(pg) => {
+                let mut guard = pg.lock().map_err(E::from)?;
+                let Some(conn) = guard.as_mut() else {
+                    return Err(E::from(StoreError::Config(
+                        "no PostgreSQL connection".into(),
+                    )));
+                };
+                // The transaction-scoped advisory lock is PostgreSQL's IMMEDIATE: the
+                // replicas' transactions run one at a time, so each typed operation sees
+                // what SQLite would have shown it.
+                conn.batch(&format!(
+                    "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({})",
+                    postgres::TX_LOCK
+                ))
+                .map_err(E::from)?;
+                let tx = Tx::postgres(conn);
+                let out = f(&tx)?;
+                tx.commit().map_err(E::from)?;
+                Ok(out)
+            }
+        }
     }
 
     pub fn read<T, E: From<StoreError>>(

@@ -3,8 +3,7 @@
 //! (shared with rewrap work); legacy secrets live here, encrypted with the data key.
 use super::error::{Result, StoreError};
 use super::tx::{Tx, flag};
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{Row, params};
+use super::value::{Row, Value as SqlValue, params};
 pub use sealscan_api::records::WindowsSettings;
 use sealscan_protocols::appliance::{RecordKind, UnixOptions};
 use serde::de::DeserializeOwned;
@@ -199,8 +198,8 @@ fn record_values(r: &RecordRow) -> Result<Vec<SqlValue>> {
         optional(&r.migration),
         optional(&r.migration_reason),
         text(&r.created_by),
-        SqlValue::Integer(r.created_at),
-        r.secret_id.map_or(SqlValue::Null, SqlValue::Integer),
+        SqlValue::Int(r.created_at),
+        r.secret_id.map_or(SqlValue::Null, SqlValue::Int),
         optional(&r.unix.as_ref().map(json).transpose()?),
     ])
 }
@@ -215,39 +214,30 @@ struct UnknownValue {
 
 /// Column `i`, named `column`: one of the protocol's enums by its snake_case name (NULL
 /// reads as None where the field is optional).
-fn variant<T: DeserializeOwned>(
-    r: &Row<'_>,
-    i: usize,
-    column: &'static str,
-) -> rusqlite::Result<T> {
+fn variant<T: DeserializeOwned>(r: &Row, i: usize, column: &'static str) -> Result<T> {
     let text: Option<String> = r.get(i)?;
     let value = text.map_or(serde_json::Value::Null, serde_json::Value::String);
-    parsed(i, column, serde_json::from_value(value))
+    parsed(column, serde_json::from_value(value))
 }
 
 /// Column `i`, named `column`, as JSON (NULL reads as None where the field is optional).
-fn json_column<T: DeserializeOwned>(
-    r: &Row<'_>,
-    i: usize,
-    column: &'static str,
-) -> rusqlite::Result<T> {
+fn json_column<T: DeserializeOwned>(r: &Row, i: usize, column: &'static str) -> Result<T> {
     let text: Option<String> = r.get(i)?;
     let v = match text {
         Some(t) => serde_json::from_str(&t),
         None => serde_json::from_value(serde_json::Value::Null),
     };
-    parsed(i, column, v)
+    parsed(column, v)
 }
 
-fn parsed<T>(i: usize, column: &'static str, v: serde_json::Result<T>) -> rusqlite::Result<T> {
+fn parsed<T>(column: &'static str, v: serde_json::Result<T>) -> Result<T> {
     v.map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(
-            i,
-            rusqlite::types::Type::Text,
-            Box::new(UnknownValue {
+        StoreError::Corrupt(
+            UnknownValue {
                 column,
                 reason: e.to_string(),
-            }),
+            }
+            .to_string(),
         )
     })
 }
@@ -260,7 +250,7 @@ fn name_of<T: Serialize>(v: &T) -> String {
     }
 }
 
-fn record_from_row(r: &Row<'_>) -> rusqlite::Result<RecordRow> {
+fn record_from_row(r: &Row) -> Result<RecordRow> {
     let kind: RecordKind = variant(r, 1, "auth_records.kind")?;
     let unix: Option<UnixOptions> = json_column(r, 17, "auth_records.unix")?;
     Ok(RecordRow {
@@ -318,18 +308,18 @@ fn vault_values(v: &VaultRow) -> Vec<SqlValue> {
         text(&v.username),
         optional(&v.domain),
         optional(&v.organization),
-        SqlValue::Integer(flag(v.verify_tls)),
+        SqlValue::Int(flag(v.verify_tls)),
         optional(&v.ca_pem),
         text(&v.api),
         text(&v.comments),
         optional(&v.migration),
         optional(&v.migration_reason),
         text(&v.created_by),
-        SqlValue::Integer(v.created_at),
+        SqlValue::Int(v.created_at),
     ]
 }
 
-fn vault_from_row(r: &Row<'_>) -> rusqlite::Result<VaultRow> {
+fn vault_from_row(r: &Row) -> Result<VaultRow> {
     Ok(VaultRow {
         id: r.get(0)?,
         title: r.get(1)?,
@@ -354,9 +344,9 @@ fn json<T: Serialize>(v: &T) -> Result<String> {
 
 impl Tx<'_> {
     pub fn insert_record(&self, r: &RecordRow) -> Result<()> {
-        self.tx.execute(
+        self.execute(
             &insert_sql("auth_records", &RECORD_COLUMN_NAMES),
-            rusqlite::params_from_iter(record_values(r)?),
+            &record_values(r)?,
         )?;
         Ok(())
     }
@@ -377,7 +367,7 @@ impl Tx<'_> {
                 "SELECT {} FROM auth_records WHERE id = ?1",
                 record_columns()
             ),
-            [id],
+            &params![id],
             record_from_row,
         )
     }
@@ -388,7 +378,7 @@ impl Tx<'_> {
                 "SELECT {} FROM auth_records WHERE title = ?1",
                 record_columns()
             ),
-            [title],
+            &params![title],
             record_from_row,
         )
     }
@@ -396,10 +386,7 @@ impl Tx<'_> {
     /// Deletes the record with every secret it holds, legacy or sealed.
     pub fn delete_record(&self, id: &str, kind: &str) -> Result<bool> {
         self.delete_owner_secrets(kind, id)?;
-        Ok(self
-            .tx
-            .execute("DELETE FROM auth_records WHERE id = ?1", [id])?
-            > 0)
+        Ok(self.execute("DELETE FROM auth_records WHERE id = ?1", &params![id])? > 0)
     }
 
     /// Rewrites every column but the id, kind and creation fields.
@@ -410,7 +397,7 @@ impl Tx<'_> {
             &FIXED_RECORD_COLUMNS,
             record_values(r)?,
         );
-        self.tx.execute(&sql, rusqlite::params_from_iter(values))?;
+        self.execute(&sql, &values)?;
         Ok(())
     }
 
@@ -422,28 +409,25 @@ impl Tx<'_> {
             &FIXED_VAULT_COLUMNS,
             vault_values(v),
         );
-        self.tx.execute(&sql, rusqlite::params_from_iter(values))?;
+        self.execute(&sql, &values)?;
         Ok(())
     }
 
     /// Removes one secret field of an owner, whichever model holds it.
     pub fn delete_secret_field(&self, kind: &str, id: &str, field: &str) -> Result<()> {
         for table in ["legacy_secrets", "sealed_secrets"] {
-            self.tx.execute(
+            self.execute(
                 &format!(
                     "DELETE FROM {table} WHERE record_kind = ?1 AND record_id = ?2 AND field = ?3"
                 ),
-                params![kind, id, field],
+                &params![kind, id, field],
             )?;
         }
         Ok(())
     }
 
     pub fn insert_vault(&self, v: &VaultRow) -> Result<()> {
-        self.tx.execute(
-            &insert_sql("vaults", &VAULT_COLUMN_NAMES),
-            rusqlite::params_from_iter(vault_values(v)),
-        )?;
+        self.execute(&insert_sql("vaults", &VAULT_COLUMN_NAMES), &vault_values(v))?;
         Ok(())
     }
 
@@ -463,7 +447,7 @@ impl Tx<'_> {
                 "SELECT {} FROM vaults WHERE id = ?1",
                 VAULT_COLUMN_NAMES.join(", ")
             ),
-            [id],
+            &params![id],
             vault_from_row,
         )
     }
@@ -474,83 +458,68 @@ impl Tx<'_> {
                 "SELECT {} FROM vaults WHERE title = ?1",
                 VAULT_COLUMN_NAMES.join(", ")
             ),
-            [title],
+            &params![title],
             vault_from_row,
         )
     }
 
     pub fn delete_vault(&self, id: &str) -> Result<bool> {
         self.delete_owner_secrets(VAULT_KIND, id)?;
-        Ok(self.tx.execute("DELETE FROM vaults WHERE id = ?1", [id])? > 0)
+        Ok(self.execute("DELETE FROM vaults WHERE id = ?1", &params![id])? > 0)
     }
 
     /// Titles of the records that log in through `vault_id`.
     pub fn records_using_vault(&self, vault_id: &str) -> Result<Vec<String>> {
-        let mut stmt = self
-            .tx
-            .prepare("SELECT title FROM auth_records WHERE vault_id = ?1 ORDER BY title")?;
-        let rows = stmt.query_map([vault_id], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        self.query(
+            "SELECT title FROM auth_records WHERE vault_id = ?1 ORDER BY title",
+            &params![vault_id],
+            |r| r.get(0),
+        )
     }
 
     fn delete_owner_secrets(&self, kind: &str, id: &str) -> Result<()> {
-        self.tx.execute(
+        self.execute(
             "DELETE FROM legacy_secrets WHERE record_kind = ?1 AND record_id = ?2",
-            params![kind, id],
+            &params![kind, id],
         )?;
-        self.tx.execute(
+        self.execute(
             "DELETE FROM sealed_secrets WHERE record_kind = ?1 AND record_id = ?2",
-            params![kind, id],
+            &params![kind, id],
         )?;
         Ok(())
     }
 
     pub fn put_legacy_secret(&self, kind: &str, id: &str, field: &str, blob: &[u8]) -> Result<()> {
-        self.tx.execute(
-            "INSERT INTO legacy_secrets (record_kind, record_id, field, ciphertext) VALUES (?1, ?2, ?3, ?4)",
-            params![kind, id, field, blob],
-        )?;
+        self.execute("INSERT INTO legacy_secrets (record_kind, record_id, field, ciphertext) VALUES (?1, ?2, ?3, ?4)", &params![kind, id, field, blob])?;
         Ok(())
     }
 
     /// (field, ciphertext) pairs of one owner.
     pub fn legacy_secrets_of(&self, kind: &str, id: &str) -> Result<Vec<(String, Vec<u8>)>> {
-        let mut stmt = self.tx.prepare(
-            "SELECT field, ciphertext FROM legacy_secrets WHERE record_kind = ?1 AND record_id = ?2 ORDER BY field",
-        )?;
-        let rows = stmt.query_map(params![kind, id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        self.query("SELECT field, ciphertext FROM legacy_secrets WHERE record_kind = ?1 AND record_id = ?2 ORDER BY field", &params![kind, id], |r| Ok((r.get(0)?, r.get(1)?)))
     }
 
     /// (field, envelope) pairs of one owner.
     pub fn envelopes_of(&self, kind: &str, id: &str) -> Result<Vec<(String, String)>> {
-        let mut stmt = self.tx.prepare(
-            "SELECT field, envelope FROM sealed_secrets WHERE record_kind = ?1 AND record_id = ?2 ORDER BY field",
-        )?;
-        let rows = stmt.query_map(params![kind, id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        self.query("SELECT field, envelope FROM sealed_secrets WHERE record_kind = ?1 AND record_id = ?2 ORDER BY field", &params![kind, id], |r| Ok((r.get(0)?, r.get(1)?)))
     }
 
     pub fn delete_legacy_secrets(&self, kind: &str, id: &str) -> Result<()> {
-        self.tx.execute(
+        self.execute(
             "DELETE FROM legacy_secrets WHERE record_kind = ?1 AND record_id = ?2",
-            params![kind, id],
+            &params![kind, id],
         )?;
         Ok(())
     }
 
     /// Owners (records and vaults) still holding legacy ciphertext, in a stable order.
     pub fn legacy_owners(&self) -> Result<Vec<SecretOwner>> {
-        let mut stmt = self.tx.prepare(
-            "SELECT DISTINCT record_kind, record_id FROM legacy_secrets ORDER BY record_kind, record_id",
-        )?;
-        let rows = stmt.query_map([], |r| {
+        self.query("SELECT DISTINCT record_kind, record_id FROM legacy_secrets ORDER BY record_kind, record_id", &[], |r| {
             Ok(SecretOwner {
                 kind: r.get(0)?,
                 id: r.get(1)?,
             })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
     }
 
     /// Marks a record or vault as migrated, pending (with the reason) or neither.
@@ -565,26 +534,25 @@ impl Tx<'_> {
         } else {
             "auth_records"
         };
-        self.tx.execute(
+        self.execute(
             &format!("UPDATE {table} SET migration = ?2, migration_reason = ?3 WHERE id = ?1"),
-            params![owner.id, migration, reason],
+            &params![owner.id, migration, reason],
         )?;
         Ok(())
     }
 
     pub fn count_migrated(&self) -> Result<i64> {
-        Ok(self.tx.query_row(
+        self.scalar(
             "SELECT (SELECT COUNT(*) FROM auth_records WHERE migration = 'migrated') + \
                     (SELECT COUNT(*) FROM vaults WHERE migration = 'migrated')",
-            [],
-            |r| r.get(0),
-        )?)
+            &[],
+        )
     }
 
     pub fn ncsm(&self) -> Result<Option<NcsmRow>> {
         self.one(
             "SELECT state, activated_by, activated_at, completed_at FROM ncsm WHERE id = 1",
-            [],
+            &[],
             |r| {
                 Ok(NcsmRow {
                     state: variant(r, 0, "ncsm.state")?,
@@ -598,17 +566,17 @@ impl Tx<'_> {
 
     /// Activation: refused (false) when NCSM is already active.
     pub fn activate_ncsm(&self, by: &str, now: i64) -> Result<bool> {
-        Ok(self.tx.execute(
-            "INSERT OR IGNORE INTO ncsm (id, state, activated_by, activated_at) VALUES (1, 'migrating', ?1, ?2)",
-            params![by, now],
-        )? > 0)
+        let sql = self.pick(
+            "INSERT OR IGNORE INTO ncsm (id, state, activated_by, activated_at) \
+             VALUES (1, 'migrating', ?1, ?2)",
+            "INSERT INTO ncsm (id, state, activated_by, activated_at) \
+             VALUES (1, 'migrating', ?1, ?2) ON CONFLICT DO NOTHING",
+        );
+        Ok(self.execute(sql, &params![by, now])? > 0)
     }
 
     pub fn set_ncsm_state(&self, state: NcsmState, now: i64) -> Result<()> {
-        self.tx.execute(
-            "UPDATE ncsm SET state = ?1, completed_at = CASE WHEN ?1 = 'complete' THEN ?2 ELSE NULL END WHERE id = 1",
-            params![state.as_str(), now],
-        )?;
+        self.execute("UPDATE ncsm SET state = ?1, completed_at = CASE WHEN ?1 = 'complete' THEN ?2 ELSE NULL END WHERE id = 1", &params![state.as_str(), now])?;
         Ok(())
     }
 }
@@ -623,10 +591,10 @@ mod tests {
         let store = Store::open(&dir.path().join("control.db")).expect("open");
         let insert = |kind: &str, login_type: &str, unix_auth: &str, id: &str| {
             store.write(|tx| {
-                tx.tx.execute(
+                tx.execute(
                     "INSERT INTO auth_records (id, kind, title, username, ips, login_type, unix_auth, created_by, created_at) \
                      VALUES (?1, ?2, ?1, 'u', '[\"10.0.0.1\"]', ?3, ?4, 'test', 0)",
-                    [id, kind, login_type, unix_auth],
+                    &crate::store::value::params![id, kind, login_type, unix_auth],
                 )?;
                 Ok::<_, StoreError>(())
             })

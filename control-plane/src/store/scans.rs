@@ -1,7 +1,7 @@
 //! Scans, their jobs and targets, leases, and the results appliances post.
 use super::error::{Result, StoreError};
 use super::tx::{Tx, flag};
-use rusqlite::{OptionalExtension, Row, params};
+use super::value::{Row, params};
 pub use sealscan_api::scans::ScanPorts;
 use sealscan_protocols::results::{LoginKind, LoginOutcome};
 
@@ -66,14 +66,14 @@ fn parse_kind(s: &str) -> Option<LoginKind> {
     }
 }
 
-fn corrupt(col: usize, what: String) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, what.into())
+fn corrupt(col: usize, what: String) -> StoreError {
+    StoreError::Corrupt(format!("column {col}: {what}"))
 }
 
 const SCAN_COLUMNS: &str =
     "id, title, created_by, created_at, targets, kinds, appliance_id, completed_at, ports";
 
-fn scan_row(r: &Row<'_>) -> rusqlite::Result<ScanRow> {
+fn scan_row(r: &Row) -> Result<ScanRow> {
     let targets: String = r.get(4)?;
     Ok(ScanRow {
         id: r.get(0)?,
@@ -85,7 +85,7 @@ fn scan_row(r: &Row<'_>) -> rusqlite::Result<ScanRow> {
         kinds: r.get(5)?,
         appliance_id: r.get(6)?,
         completed_at: r.get(7)?,
-        ports: match r.get::<_, Option<String>>(8)? {
+        ports: match r.get::<Option<String>>(8)? {
             Some(p) => {
                 serde_json::from_str(&p).map_err(|e| corrupt(8, format!("scan ports: {e}")))?
             }
@@ -97,7 +97,7 @@ fn scan_row(r: &Row<'_>) -> rusqlite::Result<ScanRow> {
 const JOB_COLUMNS: &str = "id, scan_id, appliance_id, state, claimed_by, claims, \
     lease_expires_at, created_at, completed_at";
 
-fn job_row(r: &Row<'_>) -> rusqlite::Result<JobRow> {
+fn job_row(r: &Row) -> Result<JobRow> {
     Ok(JobRow {
         id: r.get(0)?,
         scan_id: r.get(1)?,
@@ -111,7 +111,7 @@ fn job_row(r: &Row<'_>) -> rusqlite::Result<JobRow> {
     })
 }
 
-fn result_row(r: &Row<'_>) -> rusqlite::Result<ResultRow> {
+fn result_row(r: &Row) -> Result<ResultRow> {
     let outcome: String = r.get(6)?;
     Ok(ResultRow {
         job_id: r.get(0)?,
@@ -147,36 +147,28 @@ impl Tx<'_> {
             .then(|| serde_json::to_string(ports))
             .transpose()
             .map_err(|e| StoreError::Corrupt(format!("scan ports: {e}")))?;
-        self.tx.execute(
-            "INSERT INTO scans (title, created_by, created_at, targets, kinds, appliance_id, ports) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![title, created_by, now, targets, kinds, appliance_id, ports],
-        )?;
-        Ok(self.tx.last_insert_rowid())
+        self.scalar("INSERT INTO scans (title, created_by, created_at, targets, kinds, appliance_id, ports) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id", &params![title, created_by, now, targets, kinds, appliance_id, ports])
     }
 
     pub fn scan(&self, id: i64) -> Result<Option<ScanRow>> {
-        Ok(self
-            .tx
-            .prepare_cached(&format!("SELECT {SCAN_COLUMNS} FROM scans WHERE id = ?1"))?
-            .query_row([id], scan_row)
-            .optional()?)
+        self.one(
+            &format!("SELECT {SCAN_COLUMNS} FROM scans WHERE id = ?1"),
+            &params![id],
+            scan_row,
+        )
     }
 
     pub fn list_scans(&self) -> Result<Vec<ScanRow>> {
-        let mut stmt = self
-            .tx
-            .prepare(&format!("SELECT {SCAN_COLUMNS} FROM scans ORDER BY id"))?;
-        let rows = stmt.query_map([], scan_row)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        self.query(
+            &format!("SELECT {SCAN_COLUMNS} FROM scans ORDER BY id"),
+            &[],
+            scan_row,
+        )
     }
 
     pub fn insert_job(&self, scan_id: i64, appliance_id: Option<&str>, now: i64) -> Result<i64> {
-        self.tx.execute(
-            "INSERT INTO jobs (scan_id, appliance_id, state, created_at) VALUES (?1, ?2, 'queued', ?3)",
-            params![scan_id, appliance_id, now],
-        )?;
-        Ok(self.tx.last_insert_rowid())
+        self.scalar("INSERT INTO jobs (scan_id, appliance_id, state, created_at) VALUES (?1, ?2, 'queued', ?3) RETURNING id", &params![scan_id, appliance_id, now])
     }
 
     pub fn insert_job_target(
@@ -186,43 +178,43 @@ impl Tx<'_> {
         host: &str,
         kind: LoginKind,
     ) -> Result<()> {
-        self.tx.execute(
+        self.execute(
             "INSERT INTO job_targets (job_id, target_id, host, kind) VALUES (?1, ?2, ?3, ?4)",
-            params![job_id, target_id, host, kind_str(kind)],
+            &params![job_id, target_id, host, kind_str(kind)],
         )?;
         Ok(())
     }
 
     pub fn job(&self, id: i64) -> Result<Option<JobRow>> {
-        Ok(self
-            .tx
-            .prepare_cached(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"))?
-            .query_row([id], job_row)
-            .optional()?)
+        self.one(
+            &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"),
+            &params![id],
+            job_row,
+        )
     }
 
     pub fn jobs_for_scan(&self, scan_id: i64) -> Result<Vec<JobRow>> {
-        let mut stmt = self.tx.prepare(&format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE scan_id = ?1 ORDER BY id"
-        ))?;
-        let rows = stmt.query_map([scan_id], job_row)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        self.query(
+            &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE scan_id = ?1 ORDER BY id"),
+            &params![scan_id],
+            job_row,
+        )
     }
 
     pub fn job_targets(&self, job_id: i64) -> Result<Vec<JobTargetRow>> {
-        let mut stmt = self.tx.prepare_cached(
+        self.query(
             "SELECT target_id, host, kind, done FROM job_targets WHERE job_id = ?1 ORDER BY rowid",
-        )?;
-        let rows = stmt.query_map([job_id], |r| {
-            let kind: String = r.get(2)?;
-            Ok(JobTargetRow {
-                target_id: r.get(0)?,
-                host: r.get(1)?,
-                kind: parse_kind(&kind).ok_or_else(|| corrupt(2, format!("kind {kind:?}")))?,
-                done: r.get(3)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            &params![job_id],
+            |r| {
+                let kind: String = r.get(2)?;
+                Ok(JobTargetRow {
+                    target_id: r.get(0)?,
+                    host: r.get(1)?,
+                    kind: parse_kind(&kind).ok_or_else(|| corrupt(2, format!("kind {kind:?}")))?,
+                    done: r.get(3)?,
+                })
+            },
+        )
     }
 
     /// The job's targets without a result yet, as `(target_id, host, kind)`: what a claim
@@ -238,81 +230,79 @@ impl Tx<'_> {
 
     /// Leases that ran out put their jobs back in the queue; their finished targets stay done.
     pub fn requeue_expired_leases(&self, now: i64) -> Result<Vec<i64>> {
-        let mut stmt = self.tx.prepare_cached(
+        self.query(
             "UPDATE jobs SET state = 'queued', lease_expires_at = NULL \
              WHERE state = 'leased' AND lease_expires_at <= ?1 RETURNING id",
-        )?;
-        let rows = stmt.query_map([now], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            &params![now],
+            |r| r.get(0),
+        )
     }
 
     /// Queued jobs this appliance may run, oldest first.
     pub fn claimable_jobs(&self, appliance_id: &str, limit: u32) -> Result<Vec<JobRow>> {
-        let mut stmt = self.tx.prepare_cached(&format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'queued' \
+        self.query(
+            &format!(
+                "SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'queued' \
              AND (appliance_id IS NULL OR appliance_id = ?1) ORDER BY id LIMIT ?2"
-        ))?;
-        let rows = stmt.query_map(params![appliance_id, limit], job_row)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            ),
+            &params![appliance_id, limit],
+            job_row,
+        )
     }
 
     /// Ids of the queued jobs this appliance may run, oldest first: a claim usually takes
     /// the first, so it reads the rest of a row only for the job it looks at.
     pub fn claimable_job_ids(&self, appliance_id: &str, limit: u32) -> Result<Vec<i64>> {
-        let mut stmt = self.tx.prepare_cached(
+        self.query(
             "SELECT id FROM jobs WHERE state = 'queued' \
              AND (appliance_id IS NULL OR appliance_id = ?1) ORDER BY id LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(params![appliance_id, limit], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            &params![appliance_id, limit],
+            |r| r.get(0),
+        )
     }
 
     /// Jobs this appliance holds an unexpired lease on, oldest first.
     pub fn held_job_ids(&self, appliance_id: &str, now: i64) -> Result<Vec<i64>> {
-        let mut stmt = self.tx.prepare_cached(
+        self.query(
             "SELECT id FROM jobs WHERE state = 'leased' AND claimed_by = ?1 \
              AND lease_expires_at > ?2 ORDER BY id",
-        )?;
-        let rows = stmt.query_map(params![appliance_id, now], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            &params![appliance_id, now],
+            |r| r.get(0),
+        )
     }
 
     pub fn lease_job(&self, job_id: i64, appliance_id: &str, expires_at: i64) -> Result<()> {
-        self.tx
-            .prepare_cached(
-                "UPDATE jobs SET state = 'leased', claimed_by = ?2, claims = claims + 1, \
+        self.execute(
+            "UPDATE jobs SET state = 'leased', claimed_by = ?2, claims = claims + 1, \
                  lease_expires_at = ?3 WHERE id = ?1",
-            )?
-            .execute(params![job_id, appliance_id, expires_at])?;
+            &params![job_id, appliance_id, expires_at],
+        )?;
         Ok(())
     }
 
     pub fn extend_lease(&self, job_id: i64, expires_at: i64) -> Result<()> {
-        self.tx.execute(
+        self.execute(
             "UPDATE jobs SET lease_expires_at = ?2 WHERE id = ?1 AND state = 'leased'",
-            params![job_id, expires_at],
+            &params![job_id, expires_at],
         )?;
         Ok(())
     }
 
     /// Jobs an appliance held go back to the queue (it was revoked).
     pub fn release_jobs_of(&self, appliance_id: &str) -> Result<usize> {
-        Ok(self.tx.execute(
+        self.execute(
             "UPDATE jobs SET state = 'queued', lease_expires_at = NULL \
              WHERE state = 'leased' AND claimed_by = ?1",
-            [appliance_id],
-        )?)
+            &params![appliance_id],
+        )
     }
 
     pub fn result_by_key(&self, key: &str) -> Result<Option<ResultRow>> {
-        Ok(self
-            .tx
-            .query_row(
-                &format!("SELECT {RESULT_COLUMNS} FROM results WHERE idempotency_key = ?1"),
-                [key],
-                result_row,
-            )
-            .optional()?)
+        self.one(
+            &format!("SELECT {RESULT_COLUMNS} FROM results WHERE idempotency_key = ?1"),
+            &params![key],
+            result_row,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -329,16 +319,13 @@ impl Tx<'_> {
     ) -> Result<()> {
         let outcome = serde_json::to_string(outcome)
             .map_err(|e| StoreError::Corrupt(format!("result outcome: {e}")))?;
-        self.tx.execute(
-            "INSERT INTO results (job_id, scan_id, idempotency_key, target_id, host, kind, \
+        self.execute("INSERT INTO results (job_id, scan_id, idempotency_key, target_id, host, kind, \
              record_id, appliance_id, outcome, at) \
              VALUES (?1, ?2, ?3, ?4, ?5, (SELECT kind FROM job_targets WHERE job_id = ?1 AND target_id = ?4), \
-             ?6, ?7, ?8, ?9)",
-            params![job.id, job.scan_id, key, target_id, host, record_id, appliance_id, outcome, now],
-        )?;
-        self.tx.execute(
+             ?6, ?7, ?8, ?9)", &params![job.id, job.scan_id, key, target_id, host, record_id, appliance_id, outcome, now])?;
+        self.execute(
             "UPDATE job_targets SET done = ?3 WHERE job_id = ?1 AND target_id = ?2",
-            params![job.id, target_id, flag(true)],
+            &params![job.id, target_id, flag(true)],
         )?;
         Ok(())
     }
@@ -346,33 +333,29 @@ impl Tx<'_> {
     /// Marks the job done once every target has its result, and the scan once all its jobs
     /// are; true when the job completed with this call.
     pub fn complete_job_if_finished(&self, job_id: i64, now: i64) -> Result<bool> {
-        let open: i64 = self.tx.query_row(
+        let open: i64 = self.scalar(
             "SELECT COUNT(*) FROM job_targets WHERE job_id = ?1 AND done = 0",
-            [job_id],
-            |r| r.get(0),
+            &params![job_id],
         )?;
         if open > 0 {
             return Ok(false);
         }
-        let n = self.tx.execute(
+        let n = self.execute(
             "UPDATE jobs SET state = 'done', completed_at = ?2, lease_expires_at = NULL \
              WHERE id = ?1 AND state != 'done'",
-            params![job_id, now],
+            &params![job_id, now],
         )?;
-        self.tx.execute(
-            "UPDATE scans SET completed_at = ?2 WHERE completed_at IS NULL \
+        self.execute("UPDATE scans SET completed_at = ?2 WHERE completed_at IS NULL \
              AND id = (SELECT scan_id FROM jobs WHERE id = ?1) \
-             AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.scan_id = scans.id AND j.state != 'done')",
-            params![job_id, now],
-        )?;
+             AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.scan_id = scans.id AND j.state != 'done')", &params![job_id, now])?;
         Ok(n == 1)
     }
 
     pub fn results_for_scan(&self, scan_id: i64) -> Result<Vec<ResultRow>> {
-        let mut stmt = self.tx.prepare(&format!(
-            "SELECT {RESULT_COLUMNS} FROM results WHERE scan_id = ?1 ORDER BY id"
-        ))?;
-        let rows = stmt.query_map([scan_id], result_row)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        self.query(
+            &format!("SELECT {RESULT_COLUMNS} FROM results WHERE scan_id = ?1 ORDER BY id"),
+            &params![scan_id],
+            result_row,
+        )
     }
 }

@@ -1,6 +1,6 @@
 use super::error::{Result, StoreError};
 use super::tx::Tx;
-use rusqlite::{OptionalExtension, params};
+use super::value::params;
 
 /// What a session may do: everything its role allows, or only finish 2FA enrolment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,33 +44,27 @@ impl Tx<'_> {
         idle_timeout_minutes: u32,
         scope: SessionScope,
     ) -> Result<()> {
-        self.tx.execute(
-            "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, idle_timeout_minutes, scope) \
-             VALUES (?1, ?2, ?3, ?3, ?4, ?5)",
-            params![token_hash, user_id, now, idle_timeout_minutes, scope.as_str()],
-        )?;
+        self.execute("INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, idle_timeout_minutes, scope) \
+             VALUES (?1, ?2, ?3, ?3, ?4, ?5)", &params![token_hash, user_id, now, idle_timeout_minutes, scope.as_str()])?;
         Ok(())
     }
 
     pub fn session(&self, token_hash: &str) -> Result<Option<SessionRow>> {
-        let row = self
-            .tx
-            .query_row(
-                "SELECT token_hash, user_id, created_at, last_seen_at, idle_timeout_minutes, scope \
+        let row = self.one(
+            "SELECT token_hash, user_id, created_at, last_seen_at, idle_timeout_minutes, scope \
                  FROM sessions WHERE token_hash = ?1",
-                [token_hash],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, i64>(3)?,
-                        r.get::<_, u32>(4)?,
-                        r.get::<_, String>(5)?,
-                    ))
-                },
-            )
-            .optional()?;
+            &params![token_hash],
+            |r| {
+                Ok((
+                    r.get::<String>(0)?,
+                    r.get::<i64>(1)?,
+                    r.get::<i64>(2)?,
+                    r.get::<i64>(3)?,
+                    r.get::<u32>(4)?,
+                    r.get::<String>(5)?,
+                ))
+            },
+        )?;
         row.map(
             |(token_hash, user_id, created_at, last_seen_at, idle, scope)| {
                 Ok(SessionRow {
@@ -87,31 +81,32 @@ impl Tx<'_> {
     }
 
     pub fn touch_session(&self, token_hash: &str, now: i64) -> Result<()> {
-        self.tx.execute(
+        self.execute(
             "UPDATE sessions SET last_seen_at = ?2 WHERE token_hash = ?1",
-            params![token_hash, now],
+            &params![token_hash, now],
         )?;
         Ok(())
     }
 
     pub fn delete_session(&self, token_hash: &str) -> Result<()> {
-        self.tx
-            .execute("DELETE FROM sessions WHERE token_hash = ?1", [token_hash])?;
+        self.execute(
+            "DELETE FROM sessions WHERE token_hash = ?1",
+            &params![token_hash],
+        )?;
         Ok(())
     }
 
     pub fn delete_user_sessions(&self, user_id: i64) -> Result<()> {
-        self.tx
-            .execute("DELETE FROM sessions WHERE user_id = ?1", [user_id])?;
+        self.execute("DELETE FROM sessions WHERE user_id = ?1", &params![user_id])?;
         Ok(())
     }
 
     /// Ends every session of the user but `keep`; returns how many ended.
     pub fn delete_user_sessions_except(&self, user_id: i64, keep: &str) -> Result<usize> {
-        Ok(self.tx.execute(
+        self.execute(
             "DELETE FROM sessions WHERE user_id = ?1 AND token_hash <> ?2",
-            params![user_id, keep],
-        )?)
+            &params![user_id, keep],
+        )
     }
 
     pub fn insert_password_reset(
@@ -121,28 +116,18 @@ impl Tx<'_> {
         now: i64,
         expires_at: i64,
     ) -> Result<()> {
-        self.tx.execute(
-            "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-            params![token_hash, user_id, now, expires_at],
-        )?;
+        self.execute("INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)", &params![token_hash, user_id, now, expires_at])?;
         Ok(())
     }
 
     /// The user a live, unused reset token belongs to; the token is spent by the caller's
     /// transaction committing.
     pub fn take_password_reset(&self, token_hash: &str, now: i64) -> Result<Option<i64>> {
-        let user: Option<i64> = self
-            .tx
-            .query_row(
-                "SELECT user_id FROM password_resets WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2",
-                params![token_hash, now],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let user: Option<i64> = self.one("SELECT user_id FROM password_resets WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2", &params![token_hash, now], |r| r.get(0))?;
         if user.is_some() {
-            self.tx.execute(
+            self.execute(
                 "UPDATE password_resets SET used_at = ?2 WHERE token_hash = ?1",
-                params![token_hash, now],
+                &params![token_hash, now],
             )?;
         }
         Ok(user)
@@ -152,13 +137,6 @@ impl Tx<'_> {
 impl Tx<'_> {
     /// The user a live, unused reset token belongs to, without spending it.
     pub fn peek_password_reset(&self, token_hash: &str, now: i64) -> Result<Option<i64>> {
-        Ok(self
-            .tx
-            .query_row(
-                "SELECT user_id FROM password_resets WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2",
-                params![token_hash, now],
-                |r| r.get(0),
-            )
-            .optional()?)
+        self.one("SELECT user_id FROM password_resets WHERE token_hash = ?1 AND used_at IS NULL AND expires_at > ?2", &params![token_hash, now], |r| r.get(0))
     }
 }

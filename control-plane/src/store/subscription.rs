@@ -1,5 +1,6 @@
 use super::error::{Result, StoreError};
 use super::tx::Tx;
+use super::value::params;
 use crate::model::{Edition, OperatorFeatures, SecuritySettings, Subscription};
 
 /// The subscription row as SQLite holds it, before its text columns are parsed.
@@ -15,8 +16,7 @@ struct StoredSubscription {
 impl Tx<'_> {
     pub fn subscription(&self) -> Result<Option<Subscription>> {
         let row = self.one(
-            "SELECT name, edition, created_at, primary_contact_id, security, features FROM subscription WHERE id = 1",
-            [],
+            "SELECT name, edition, created_at, primary_contact_id, security, features FROM subscription WHERE id = 1", &[],
             |r| {
                 Ok(StoredSubscription {
                     name: r.get(0)?,
@@ -26,8 +26,7 @@ impl Tx<'_> {
                     security: r.get(4)?,
                     features: r.get(5)?,
                 })
-            },
-        )?;
+            })?;
         let Some(row) = row else {
             return Ok(None);
         };
@@ -57,9 +56,15 @@ impl Tx<'_> {
         now: i64,
         security: &SecuritySettings,
     ) -> Result<()> {
-        let n = self.tx.execute(
-            "INSERT OR IGNORE INTO subscription (id, name, edition, created_at, security, features) VALUES (1, ?1, ?2, ?3, ?4, ?5)",
-            rusqlite::params![
+        let sql = self.pick(
+            "INSERT OR IGNORE INTO subscription (id, name, edition, created_at, security, features) \
+             VALUES (1, ?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO subscription (id, name, edition, created_at, security, features) \
+             VALUES (1, ?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+        );
+        let n = self.execute(
+            sql,
+            &params![
                 name,
                 edition.as_str(),
                 now,
@@ -76,25 +81,25 @@ impl Tx<'_> {
     }
 
     pub fn set_primary_contact(&self, user_id: i64) -> Result<()> {
-        self.tx.execute(
+        self.execute(
             "UPDATE subscription SET primary_contact_id = ?1 WHERE id = 1",
-            [user_id],
+            &params![user_id],
         )?;
         Ok(())
     }
 
     pub fn save_security(&self, s: &SecuritySettings) -> Result<()> {
-        self.tx.execute(
+        self.execute(
             "UPDATE subscription SET security = ?1 WHERE id = 1",
-            [to_json(s)?],
+            &params![to_json(s)?],
         )?;
         Ok(())
     }
 
     pub fn save_features(&self, f: &OperatorFeatures) -> Result<()> {
-        self.tx.execute(
+        self.execute(
             "UPDATE subscription SET features = ?1 WHERE id = 1",
-            [to_json(f)?],
+            &params![to_json(f)?],
         )?;
         Ok(())
     }

@@ -3,7 +3,7 @@
 //! "no unit".
 use super::error::Result;
 use super::tx::Tx;
-use rusqlite::OptionalExtension;
+use super::value::params;
 
 pub const V300: &str = "CREATE TABLE business_units (
     owner_kind TEXT NOT NULL CHECK (owner_kind IN ('user', 'record', 'vault')),
@@ -33,28 +33,25 @@ impl UnitOwner<'_> {
 impl Tx<'_> {
     pub fn unit_of(&self, owner: UnitOwner<'_>) -> Result<Option<String>> {
         let (kind, id) = owner.key();
-        Ok(self
-            .tx
-            .query_row(
-                "SELECT unit FROM business_units WHERE owner_kind = ?1 AND owner_id = ?2",
-                [kind, id.as_str()],
-                |r| r.get(0),
-            )
-            .optional()?)
+        self.one(
+            "SELECT unit FROM business_units WHERE owner_kind = ?1 AND owner_id = ?2",
+            &params![kind, id.as_str()],
+            |r| r.get(0),
+        )
     }
 
     /// Sets the unit, or clears it with `None` (also what a deleted owner's id gets).
     pub fn set_unit(&self, owner: UnitOwner<'_>, unit: Option<&str>) -> Result<()> {
         let (kind, id) = owner.key();
         match unit {
-            Some(u) => self.tx.execute(
+            Some(u) => self.execute(
                 "INSERT INTO business_units (owner_kind, owner_id, unit) VALUES (?1, ?2, ?3) \
                  ON CONFLICT (owner_kind, owner_id) DO UPDATE SET unit = excluded.unit",
-                [kind, id.as_str(), u],
+                &params![kind, id.as_str(), u],
             )?,
-            None => self.tx.execute(
+            None => self.execute(
                 "DELETE FROM business_units WHERE owner_kind = ?1 AND owner_id = ?2",
-                [kind, id.as_str()],
+                &params![kind, id.as_str()],
             )?,
         };
         Ok(())

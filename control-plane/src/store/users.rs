@@ -1,14 +1,14 @@
 use super::error::{Result, StoreError};
 use super::tx::{Tx, flag};
+use super::value::{Row, params};
 use crate::model::{NewUser, User};
-use rusqlite::{OptionalExtension, Row, params};
 
 const COLUMNS: &str = "id, username, first_name, last_name, email, role, api_only, external_id, \
     can_edit_external_ids, password_hash, password_changed_at, must_change_password, never_expire, \
     failed_logins, locked, session_timeout_minutes, totp_secret, totp_enabled, totp_last_step, \
     last_expiry_notice_at, created_at, last_login_at, can_edit_records";
 
-fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
+fn from_row(r: &Row) -> Result<User> {
     let role: String = r.get(5)?;
     Ok(User {
         id: r.get(0)?,
@@ -16,9 +16,9 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
         first_name: r.get(2)?,
         last_name: r.get(3)?,
         email: r.get(4)?,
-        role: role.parse().map_err(|e: String| {
-            rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, e.into())
-        })?,
+        role: role
+            .parse()
+            .map_err(|e: String| StoreError::Corrupt(format!("users.role: {e}")))?,
         api_only: r.get(6)?,
         external_id: r.get(7)?,
         can_edit_external_ids: r.get(8)?,
@@ -41,41 +41,34 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<User> {
 
 impl Tx<'_> {
     pub fn user_by_id(&self, id: i64) -> Result<Option<User>> {
-        Ok(self
-            .tx
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM users WHERE id = ?1"),
-                [id],
-                from_row,
-            )
-            .optional()?)
+        self.one(
+            &format!("SELECT {COLUMNS} FROM users WHERE id = ?1"),
+            &params![id],
+            from_row,
+        )
     }
 
     pub fn user_by_username(&self, username: &str) -> Result<Option<User>> {
-        Ok(self
-            .tx
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM users WHERE username = ?1"),
-                [username],
-                from_row,
-            )
-            .optional()?)
+        self.one(
+            &format!("SELECT {COLUMNS} FROM users WHERE username = ?1"),
+            &params![username],
+            from_row,
+        )
     }
 
     pub fn list_users(&self) -> Result<Vec<User>> {
-        let mut stmt = self
-            .tx
-            .prepare(&format!("SELECT {COLUMNS} FROM users ORDER BY id"))?;
-        let rows = stmt.query_map([], from_row)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        self.all(
+            &format!("SELECT {COLUMNS} FROM users ORDER BY id"),
+            from_row,
+        )
     }
 
     pub fn insert_user(&self, u: &NewUser, now: i64) -> Result<i64> {
-        let res = self.tx.execute(
+        let res = self.scalar(
             "INSERT INTO users (username, first_name, last_name, email, role, api_only, external_id, \
              password_hash, password_changed_at, must_change_password, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9)",
-            params![
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9) RETURNING id",
+            &params![
                 u.username,
                 u.first_name,
                 u.last_name,
@@ -89,28 +82,24 @@ impl Tx<'_> {
             ],
         );
         match res {
-            Ok(_) => Ok(self.tx.last_insert_rowid()),
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
-                Err(StoreError::Conflict(format!(
-                    "user name {:?} is already taken",
-                    u.username
-                )))
-            }
-            Err(e) => Err(e.into()),
+            Ok(id) => Ok(id),
+            Err(e) if e.is_constraint_violation() => Err(StoreError::Conflict(format!(
+                "user name {:?} is already taken",
+                u.username
+            ))),
+            Err(e) => Err(e),
         }
     }
 
     /// Writes back every mutable field of the user.
     pub fn save_user(&self, u: &User) -> Result<()> {
-        self.tx.execute(
+        self.execute(
             "UPDATE users SET first_name = ?2, last_name = ?3, email = ?4, role = ?5, api_only = ?6, \
              external_id = ?7, can_edit_external_ids = ?8, password_hash = ?9, password_changed_at = ?10, \
              must_change_password = ?11, never_expire = ?12, failed_logins = ?13, locked = ?14, \
              session_timeout_minutes = ?15, totp_secret = ?16, totp_enabled = ?17, totp_last_step = ?18, \
              last_expiry_notice_at = ?19, last_login_at = ?20, can_edit_records = ?21 WHERE id = ?1",
-            params![
+            &params![
                 u.id,
                 u.first_name,
                 u.last_name,
@@ -139,9 +128,9 @@ impl Tx<'_> {
 
     /// Clears the never-expire flag on every user; returns how many had it.
     pub fn clear_never_expire_all(&self) -> Result<usize> {
-        Ok(self.tx.execute(
+        self.execute(
             "UPDATE users SET never_expire = 0 WHERE never_expire = 1",
-            [],
-        )?)
+            &[],
+        )
     }
 }

@@ -1,4 +1,5 @@
-//! A real control plane per test: a temp data dir with its SQLite file, the server on
+//! A real control plane per test: a temp data dir with its SQLite file (or, with
+//! SEALSCAN_TEST_STORE=postgres, a fresh database on a real PostgreSQL), the server on
 //! 127.0.0.1:<free port> over real TLS, a clock the test moves, and reqwest clients that
 //! trust the generated certificate.
 #![allow(dead_code)]
@@ -84,6 +85,7 @@ impl Harness {
         tls: Option<(std::path::PathBuf, std::path::PathBuf, Vec<u8>)>,
     ) -> Harness {
         let dir = tempfile::tempdir().expect("tempdir");
+        use_test_store(dir.path());
         let clock = ManualClock::new(T0);
         init(
             dir.path(),
@@ -235,6 +237,21 @@ impl Harness {
             .iter()
             .map(|e| e["action"].as_str().unwrap_or("").to_string())
             .collect()
+    }
+}
+
+/// Points the data directory at the store the run asks for: SEALSCAN_TEST_STORE unset or
+/// `sqlite` leaves its own SQLite file; `postgres` gives it a new database on the process's
+/// PostgreSQL (tests/peers).
+pub fn use_test_store(data_dir: &std::path::Path) {
+    match std::env::var("SEALSCAN_TEST_STORE").as_deref() {
+        Err(_) | Ok("" | "sqlite") => {}
+        Ok("postgres") => {
+            let url = sealscan_test_peers::postgres::shared().create_database();
+            sealscan_control::datadir::create(data_dir).expect("data dir");
+            sealscan_control::datadir::set_database(data_dir, &url).expect("database.url");
+        }
+        Ok(other) => panic!("SEALSCAN_TEST_STORE={other:?}: expected sqlite or postgres"),
     }
 }
 

@@ -9,11 +9,14 @@
 //!   encryption; [`container`]: the systemd container it runs in;
 //! - [`faulty`]: [`faulty::FaultyTarget`], a listener that misbehaves as its
 //!   [`faulty::Behaviour`] says, and ports that never answer;
+//! - [`postgres`]: [`postgres::Postgres`], a PostgreSQL cluster in a temporary directory on
+//!   loopback, one database per test ([`postgres::shared`] for a whole test process);
 //! - [`system`]: what the peers need from the machine: packages, users, loopback ports.
 
 pub mod addc;
 pub mod container;
 pub mod faulty;
+pub mod postgres;
 pub mod root_target;
 pub mod smbd;
 pub mod sshd;

@@ -1,0 +1,296 @@
+//! The PostgreSQL backend: one connection per `serve` process, driven by a small runtime on a
+//! thread of its own, so a store call blocks its caller exactly as a SQLite call does (from
+//! any thread, inside a tokio runtime or not) without starting a runtime inside a runtime.
+//!
+//! Write transactions take a transaction-scoped advisory lock first: every replica on the
+//! database then runs its transactions one at a time, as SQLite's IMMEDIATE transactions do,
+//! so the typed operations keep SQLite's semantics unchanged on either backend.
+use super::error::{Result, StoreError};
+use super::value::{Row, Value};
+use std::collections::HashMap;
+use std::error::Error as StdError;
+use std::sync::Mutex;
+use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
+use tokio_postgres::{Client, Config, NoTls, Statement};
+
+/// The advisory lock every transaction holds (an arbitrary constant: "sealscan" in ASCII).
+pub(super) const TX_LOCK: i64 = 0x7365_616c_7363_616e;
+/// The advisory lock held while migrations run, so replicas that start together apply each
+/// migration once.
+pub(super) const MIGRATION_LOCK: i64 = TX_LOCK + 1;
+
+/// A parsed `postgres://` URL; its Debug never shows the password.
+pub struct PgTarget {
+    config: Box<Config>,
+}
+
+impl std::fmt::Debug for PgTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgTarget")
+            .field("host", &self.config.get_hosts())
+            .field("port", &self.config.get_ports())
+            .field("dbname", &self.config.get_dbname())
+            .field("user", &self.config.get_user())
+            .field("password", &"[REDACTED]")
+            .finish()
+    }
+}
+
+impl PgTarget {
+    /// Parses a `postgres://` or `postgresql://` URL (or a key=value connection string).
+    /// The error names what was wrong without repeating the URL, which may hold a password.
+    pub fn parse(url: &str) -> Result<PgTarget> {
+        let config: Config = url.parse().map_err(|e: tokio_postgres::Error| {
+            StoreError::Config(format!("the PostgreSQL database URL is not valid: {e}"))
+        })?;
+        if config.get_hosts().is_empty() {
+            return Err(StoreError::Config(
+                "the PostgreSQL database URL names no host".into(),
+            ));
+        }
+        if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+            return Err(StoreError::Config(
+                "sslmode=require: TLS to PostgreSQL is not supported by this build yet; \
+                 connect over loopback or a Unix socket, or drop sslmode"
+                    .into(),
+            ));
+        }
+        Ok(PgTarget {
+            config: Box::new(config),
+        })
+    }
+}
+
+/// One connection and the statements prepared on it.
+pub(super) struct PgConn {
+    client: Client,
+    statements: HashMap<String, Statement>,
+}
+
+pub(super) struct Pg {
+    target: PgTarget,
+    conn: Mutex<Option<PgConn>>,
+}
+
+impl Pg {
+    pub(super) fn connect(target: PgTarget) -> Result<Pg> {
+        let conn = PgConn::open(&target.config)?;
+        Ok(Pg {
+            target,
+            conn: Mutex::new(Some(conn)),
+        })
+    }
+
+    /// The connection, reopened when the server closed it (a database restart): the caller's
+    /// transaction then runs on the new one.
+    pub(super) fn lock(&self) -> Result<std::sync::MutexGuard<'_, Option<PgConn>>> {
+        let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.as_ref().is_none_or(|c| c.client.is_closed()) {
+            *guard = None;
+            *guard = Some(PgConn::open(&self.target.config)?);
+        }
+        Ok(guard)
+    }
+}
+
+/// Runs one future of the client to completion on the calling thread. The connection's I/O
+/// runs on its own thread, so this only waits on a channel; on a multi-threaded tokio worker
+/// the wait is announced with `block_in_place` so the runtime moves its other tasks away.
+fn wait<F: std::future::Future>(f: F) -> F::Output {
+    let on_worker = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if on_worker {
+        tokio::task::block_in_place(|| futures_executor::block_on(f))
+    } else {
+        futures_executor::block_on(f)
+    }
+}
+
+impl PgConn {
+    fn open(config: &Config) -> Result<PgConn> {
+        let config = config.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("sealscan-pg".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = tx.send(Err(StoreError::Config(format!(
+                            "cannot start the PostgreSQL connection's runtime: {e}"
+                        ))));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    match config.connect(NoTls).await {
+                        Ok((client, connection)) => {
+                            let _ = tx.send(Ok(client));
+                            // Ends when the client is dropped or the server goes away; the
+                            // next transaction then reconnects.
+                            if let Err(e) = connection.await {
+                                log::warn!("PostgreSQL connection ended: {e}");
+                            }
+                        }
+                        Err(e) => {
+                            let _ = tx.send(Err(StoreError::Postgres(e)));
+                        }
+                    }
+                });
+            })
+            .map_err(|e| StoreError::Config(format!("cannot start a thread: {e}")))?;
+        let client = rx.recv().map_err(|_| {
+            StoreError::Config("the PostgreSQL connection thread ended early".into())
+        })??;
+        Ok(PgConn {
+            client,
+            statements: HashMap::new(),
+        })
+    }
+
+    pub(super) fn batch(&self, sql: &str) -> Result<()> {
+        Ok(wait(self.client.batch_execute(sql))?)
+    }
+
+    fn statement(&mut self, sql: &str) -> Result<Statement> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let translated = placeholders(sql);
+        let stmt = wait(self.client.prepare(&translated))?;
+        self.statements.insert(sql.to_string(), stmt.clone());
+        Ok(stmt)
+    }
+
+    pub(super) fn execute(&mut self, sql: &str, params: &[Value]) -> Result<usize> {
+        let stmt = self.statement(sql)?;
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let n = wait(self.client.execute(&stmt, &refs))?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
+    pub(super) fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+        let stmt = self.statement(sql)?;
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let rows = wait(self.client.query(&stmt, &refs))?;
+        rows.iter().map(read_row).collect()
+    }
+}
+
+/// SQLite's numbered `?N` parameters as PostgreSQL's `$N`, outside string literals.
+pub(super) fn placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut in_literal = false;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_literal = !in_literal;
+                out.push(c);
+            }
+            '?' if !in_literal && chars.peek().is_some_and(char::is_ascii_digit) => out.push('$'),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+fn read_row(r: &tokio_postgres::Row) -> Result<Row> {
+    let mut values = Vec::with_capacity(r.len());
+    for (i, col) in r.columns().iter().enumerate() {
+        let ty = col.type_();
+        let v = if *ty == Type::INT8 {
+            r.try_get::<_, Option<i64>>(i)?.map(Value::Int)
+        } else if *ty == Type::INT4 {
+            r.try_get::<_, Option<i32>>(i)?
+                .map(|v| Value::Int(i64::from(v)))
+        } else if *ty == Type::INT2 {
+            r.try_get::<_, Option<i16>>(i)?
+                .map(|v| Value::Int(i64::from(v)))
+        } else if *ty == Type::BOOL {
+            r.try_get::<_, Option<bool>>(i)?
+                .map(|v| Value::Int(i64::from(v)))
+        } else if *ty == Type::BYTEA {
+            r.try_get::<_, Option<Vec<u8>>>(i)?.map(Value::Blob)
+        } else if [Type::TEXT, Type::VARCHAR, Type::BPCHAR, Type::NAME].contains(ty) {
+            r.try_get::<_, Option<String>>(i)?.map(Value::Text)
+        } else {
+            return Err(StoreError::Corrupt(format!(
+                "column {} has the PostgreSQL type {ty}, which the store does not read",
+                col.name()
+            )));
+        };
+        values.push(v.unwrap_or(Value::Null));
+    }
+    Ok(Row { values })
+}
+
+/// A value binds to whichever type PostgreSQL inferred for its parameter, as SQLite's
+/// dynamic typing lets one query take it.
+impl ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut tokio_postgres::types::private::BytesMut,
+    ) -> std::result::Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        match self {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Int(i) => {
+                if *ty == Type::INT8 {
+                    i.to_sql(ty, out)
+                } else if *ty == Type::INT4 {
+                    i32::try_from(*i)?.to_sql(ty, out)
+                } else if *ty == Type::INT2 {
+                    i16::try_from(*i)?.to_sql(ty, out)
+                } else if *ty == Type::BOOL {
+                    (*i != 0).to_sql(ty, out)
+                } else if [Type::TEXT, Type::VARCHAR, Type::BPCHAR].contains(ty) {
+                    i.to_string().as_str().to_sql(ty, out)
+                } else {
+                    Err(format!("an integer cannot bind to a parameter of type {ty}").into())
+                }
+            }
+            Value::Text(s) => {
+                if *ty == Type::BYTEA {
+                    s.as_bytes().to_sql(ty, out)
+                } else {
+                    s.as_str().to_sql(ty, out)
+                }
+            }
+            Value::Blob(b) => b.as_slice().to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbered_parameters_become_dollar_parameters_outside_literals() {
+        assert_eq!(
+            placeholders("SELECT a FROM t WHERE b = ?1 AND c = '?2' AND d = ?12"),
+            "SELECT a FROM t WHERE b = $1 AND c = '?2' AND d = $12"
+        );
+    }
+
+    #[test]
+    fn a_bad_url_is_refused_without_echoing_it() {
+        let err = PgTarget::parse("postgres://u:hunter2@/db?port=notaport").unwrap_err();
+        let text = err.to_string();
+        assert!(!text.contains("hunter2"), "{text}");
+        let ok = PgTarget::parse("postgres://u:hunter2@127.0.0.1:5432/db").expect("parses");
+        assert!(!format!("{ok:?}").contains("hunter2"));
+    }
+}

@@ -11,17 +11,19 @@
 //! - [`store`]: everything SQL ([`store::Store`], its typed rows), and [`model`]: the identity
 //!   data (roles, users, the subscription's [`model::SecuritySettings`]);
 //! - [`secrets`], [`keyfile`], [`tls`] and [`credentials`]: passwords and tokens, the data key,
-//!   the server's certificate, the records' secrets and what they are bound to;
+//!   the server's certificate, the records' secrets and what they are bound to; [`datadir`]:
+//!   the data directory, its modes and which database it uses;
 //! - [`init`], [`breakglass`], [`ncsm`], [`mail`], [`lifecycle`] and [`cli`]: the operator
 //!   commands of the `sealscan-control` binary and the background work of `serve`;
-//! - private: authorization by role, lockout, Argon2 off the request threads, the data
-//!   directory's modes, IP ranges, scan targets and why a job waits.
+//! - private: authorization by role, lockout, Argon2 off the request threads,
+//!   IP ranges, scan targets and why a job waits.
 
 pub mod api;
 pub mod breakglass;
 pub mod cli;
 pub mod clock;
 pub mod credentials;
+pub mod datadir;
 pub mod domain;
 pub mod init;
 pub mod jobs_material;
@@ -37,7 +39,6 @@ pub mod store;
 pub mod tls;
 
 mod authz;
-mod datadir;
 mod hashing;
 mod iprange;
 mod lockout;

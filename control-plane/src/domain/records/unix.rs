@@ -111,7 +111,7 @@ pub fn check(u: UnixInput) -> DomainResult<UnixOptions> {
             ))
             .map_err(|e| {
                 bad(
-                    "record.delegation-secret-invalid",
+                    Code::RecordDelegationSecretInvalid,
                     format!("delegation_secret: {}", e.message),
                 )
             })?;

@@ -26,9 +26,7 @@ fn parse_kinds(s: &str) -> Result<Vec<LoginKind>, ApiError> {
     }
 }
 
-pub fn parse_id(id: &str) -> Option<i64> {
-    id.trim().parse::<i64>().ok().filter(|n| *n > 0)
-}
+pub use crate::domain::validate::positive_id as parse_id;
 
 fn unknown_scan(id: &str) -> ApiError {
     ApiError::not_found(Code::ScanUnknown, format!("no scan has the id {id:?}"))

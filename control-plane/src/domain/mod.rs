@@ -2,6 +2,7 @@
 //! `api`. Each function takes plain values or domain types and answers a [`DomainError`]
 //! whose [`Kind`] the API maps to a status code.
 pub mod accounts;
+pub mod claims;
 pub mod editor;
 pub mod error;
 pub mod jobs;

@@ -8,6 +8,7 @@ pub mod error;
 pub mod jobs;
 pub mod operator;
 pub mod records;
+pub mod scans;
 pub mod services;
 pub mod units;
 pub mod validate;

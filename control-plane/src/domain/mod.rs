@@ -9,6 +9,7 @@ pub mod jobs;
 pub mod operator;
 pub mod records;
 pub mod scans;
+pub mod security;
 pub mod services;
 pub mod units;
 pub mod validate;

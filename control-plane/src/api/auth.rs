@@ -15,7 +15,7 @@ use sealscan_api::Code;
 use std::net::{IpAddr, SocketAddr};
 
 pub use crate::domain::accounts::login::USER_TOKEN_PREFIX;
-pub const APPLIANCE_TOKEN_PREFIX: &str = "apc_";
+pub use crate::domain::appliances::APPLIANCE_TOKEN_PREFIX;
 
 /// The TCP peer address. Forwarding headers are not trusted.
 #[derive(Clone, Copy, Debug)]

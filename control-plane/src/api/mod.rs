@@ -54,11 +54,11 @@ pub fn router(state: Shared) -> Router {
         )
         .route(
             "/users/{id}/external-id-permission",
-            put(users::set_external_id_permission),
+            put(users::set_permission::<users::ExternalIds>),
         )
         .route(
             "/users/{id}/records-permission",
-            put(users::set_records_permission),
+            put(users::set_permission::<users::Records>),
         )
         .route(
             "/users/{id}/unit",

@@ -4,11 +4,11 @@ use super::auth::{CurrentUser, UserPrincipal};
 use super::error::{ApiError, ApiResult, Body};
 use super::views::{UserView, user_view};
 use crate::authz::{self, Action, Actor};
-use crate::domain::Shared;
 use crate::domain::accounts::management::{self, Manager};
 use crate::domain::accounts::users::{self, UserChanges};
 use crate::domain::validate;
-use crate::model::NewUser;
+use crate::domain::{DomainResult, Shared};
+use crate::model::{NewUser, User};
 use crate::store::UnitOwner;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -227,33 +227,42 @@ pub async fn set_role(
     Ok(Json(user_view(&p.subscription, &user)))
 }
 
-/// The Primary Contact grants or withdraws one user's permission to edit external IDs.
-pub async fn set_external_id_permission(
-    CurrentUser(p): CurrentUser,
-    State(state): State<Shared>,
-    Path(key): Path<String>,
-    Body(req): Body<PermissionRequest>,
-) -> ApiResult<Json<UserView>> {
-    let actor = p.actor();
-    authz::require(&actor, Action::PrimaryContactOption)?;
-    let ip = p.ip.to_string();
-    let by = manager(&p, &actor, &ip);
-    let user = management::set_external_id_permission(&state, &by, &key, req.granted)?;
-    Ok(Json(user_view(&p.subscription, &user)))
+/// A permission a user may be granted: who may grant it, and the domain's rule for it.
+pub trait Permission {
+    const ACTION: Action;
+    fn set(state: &Shared, by: &Manager<'_>, key: &str, granted: bool) -> DomainResult<User>;
 }
 
-/// A Manager grants or withdraws a Unit Manager's permission to change records and vaults.
-pub async fn set_records_permission(
+/// Editing external IDs, granted by the Primary Contact.
+pub struct ExternalIds;
+impl Permission for ExternalIds {
+    const ACTION: Action = Action::PrimaryContactOption;
+    fn set(state: &Shared, by: &Manager<'_>, key: &str, granted: bool) -> DomainResult<User> {
+        management::set_external_id_permission(state, by, key, granted)
+    }
+}
+
+/// Changing records and vaults, granted to a Unit Manager by a Manager.
+pub struct Records;
+impl Permission for Records {
+    const ACTION: Action = Action::GrantRecordsPermission;
+    fn set(state: &Shared, by: &Manager<'_>, key: &str, granted: bool) -> DomainResult<User> {
+        management::set_records_permission(state, by, key, granted)
+    }
+}
+
+/// `PUT /users/{id}/external-id-permission` and `/records-permission`: one handler, the route
+/// names the permission.
+pub async fn set_permission<P: Permission>(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
     Path(key): Path<String>,
     Body(req): Body<PermissionRequest>,
 ) -> ApiResult<Json<UserView>> {
     let actor = p.actor();
-    authz::require(&actor, Action::GrantRecordsPermission)?;
+    authz::require(&actor, P::ACTION)?;
     let ip = p.ip.to_string();
-    let by = manager(&p, &actor, &ip);
-    let user = management::set_records_permission(&state, &by, &key, req.granted)?;
+    let user = P::set(&state, &manager(&p, &actor, &ip), &key, req.granted)?;
     Ok(Json(user_view(&p.subscription, &user)))
 }
 

@@ -5,12 +5,17 @@ use crate::domain::{DomainResult, Shared, units};
 use crate::store::{Tx, UnitOwner};
 use serde_json::Value;
 
+/// Who changes a record or a vault, when, and the services the change uses: what every
+/// create, update and delete takes along with its transaction.
 pub struct Editor<'a> {
+    pub state: &'a Shared,
     pub actor: &'a Actor,
     /// When the editor signed in: NCSM applies to them from their next sign-in.
     pub session_created_at: i64,
     /// For the audit.
     pub ip: &'a str,
+    /// The time of the change, for its rows and its audit entry.
+    pub now: i64,
 }
 
 impl Editor<'_> {
@@ -19,29 +24,27 @@ impl Editor<'_> {
     pub fn changing(
         &self,
         tx: &Tx<'_>,
-        state: &Shared,
         owner: UnitOwner<'_>,
         migration: Option<&str>,
     ) -> DomainResult<SecretModel> {
         units::check(tx, self.actor, owner)?;
-        self.model(tx, state, is_pending(migration))
+        self.model(tx, is_pending(migration))
     }
 
     /// The secret model a change by this editor is made under.
-    pub fn model(&self, tx: &Tx<'_>, state: &Shared, pending: bool) -> DomainResult<SecretModel> {
-        model_for_change(tx, state, self.session_created_at, pending)
+    pub fn model(&self, tx: &Tx<'_>, pending: bool) -> DomainResult<SecretModel> {
+        model_for_change(tx, self.state, self.session_created_at, pending)
     }
 
     pub fn audit(
         &self,
         tx: &Tx<'_>,
-        now: i64,
         event: &str,
         target: &str,
         details: &Value,
     ) -> DomainResult<()> {
         tx.audit(
-            now,
+            self.now,
             &self.actor.username,
             event,
             target,

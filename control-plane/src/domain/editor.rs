@@ -1,8 +1,10 @@
 //! Who changes a record or a vault, and what every such change checks first and records last.
 use crate::authz::Actor;
-use crate::domain::records::secrets::{SecretModel, is_pending, model_for_change};
+use crate::domain::records::secrets::{self, Owner, SecretModel, is_pending, model_for_change};
 use crate::domain::{DomainResult, Shared, units};
 use crate::store::{Tx, UnitOwner};
+use sealscan_protocols::appliance::SecretValue;
+use sealscan_protocols::envelope::Binding;
 use serde_json::Value;
 
 /// Who changes a record or a vault, when, and the services the change uses: what every
@@ -34,6 +36,18 @@ impl Editor<'_> {
     /// The secret model a change by this editor is made under.
     pub fn model(&self, tx: &Tx<'_>, pending: bool) -> DomainResult<SecretModel> {
         model_for_change(tx, self.state, self.session_created_at, pending)
+    }
+
+    /// Accepts `owner`'s given secrets under `model` (the NCSM acceptance rule), stores them
+    /// in place of the old ones, and settles a migration they complete.
+    pub fn accept(
+        &self,
+        tx: &Tx<'_>,
+        model: SecretModel,
+        owner: &Owner<'_>,
+        bound: &[(Binding, &SecretValue)],
+    ) -> DomainResult<()> {
+        secrets::accept(tx, self.state, model, owner, bound, self.now)
     }
 
     pub fn audit(

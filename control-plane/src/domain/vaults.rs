@@ -1,6 +1,6 @@
 //! Secret Server vault records: what a vault record may hold, and how a change applies.
 use super::editor::Editor;
-use super::records::secrets::{Owner, accept, rebind_needed};
+use super::records::secrets::{Owner, rebind_needed};
 use super::validate::{bad, new_id, record_text as text};
 use crate::credentials::vault_binding;
 use crate::domain::{DomainError, DomainResult, units};
@@ -145,18 +145,11 @@ pub fn create(tx: &Tx<'_>, ed: &Editor<'_>, req: CreateVault) -> DomainResult<Va
     }
     tx.insert_vault(&row)?;
     units::adopt(tx, ed.actor, UnitOwner::Vault(&row.id))?;
-    let owner = Owner {
-        kind: VAULT_KIND,
-        id: &row.id,
-        migration: None,
-    };
-    accept(
+    ed.accept(
         tx,
-        ed.state,
         model,
-        &owner,
+        &Owner::vault(&row),
         &[(vault_binding(&row), &password)],
-        ed.now,
     )?;
     ed.audit(
         tx,
@@ -188,13 +181,9 @@ pub fn update(
         return Err(DomainError::conflict(Code::VaultSecretsRebindRequired, why));
     }
     tx.update_vault(&row)?;
-    let owner = Owner {
-        kind: VAULT_KIND,
-        id: &row.id,
-        migration: row.migration.as_deref(),
-    };
+    let owner = Owner::vault(&row);
     let bound: Vec<_> = password.iter().map(|pw| (binding.clone(), pw)).collect();
-    accept(tx, ed.state, model, &owner, &bound, ed.now)?;
+    ed.accept(tx, model, &owner, &bound)?;
     let row = tx.vault(&row.id)?.ok_or_else(|| no_vault(id))?;
     ed.audit(
         tx,

@@ -1,6 +1,6 @@
 //! Creating, changing and deleting records, in the caller's transaction: the checks, the
 //! business unit, the NCSM acceptance rule, the secrets and the audit.
-use super::secrets::{Owner, accept, rebind_needed};
+use super::secrets::{Owner, rebind_needed};
 use super::{RecordDraft, RecordPatch, check, check_conflicts, no_record};
 use crate::credentials::record_binding;
 use crate::domain::editor::Editor;
@@ -42,19 +42,7 @@ pub fn create(tx: &Tx<'_>, ed: &Editor<'_>, draft: RecordDraft) -> DomainResult<
     let row = &checked.row;
     tx.insert_record(row)?;
     units::adopt(tx, ed.actor, UnitOwner::Record(&row.id))?;
-    let owner = Owner {
-        kind: row.kind.as_str(),
-        id: &row.id,
-        migration: None,
-    };
-    accept(
-        tx,
-        ed.state,
-        model,
-        &owner,
-        &bind(row, &checked.secrets),
-        ed.now,
-    )?;
+    ed.accept(tx, model, &Owner::record(row), &bind(row, &checked.secrets))?;
     ed.audit(
         tx,
         "record.created",
@@ -120,19 +108,7 @@ pub fn update(
     for field in stored.difference(&takes) {
         tx.delete_secret_field(kind, &row.id, field)?;
     }
-    let owner = Owner {
-        kind,
-        id: &row.id,
-        migration: row.migration.as_deref(),
-    };
-    accept(
-        tx,
-        ed.state,
-        model,
-        &owner,
-        &bind(row, &checked.secrets),
-        ed.now,
-    )?;
+    ed.accept(tx, model, &Owner::record(row), &bind(row, &checked.secrets))?;
     let row = tx.record(&row.id)?.ok_or_else(|| no_record(id))?;
     ed.audit(tx, "record.updated",
         &format!("record:{}", row.id),

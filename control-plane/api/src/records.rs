@@ -45,18 +45,8 @@ pub struct CreateRecord {
     // lists the values.
     #[schemars(with = "LoginType")]
     pub login_type: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vault_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub folder: Option<String>,
-    /// Vault logins: the secret by Secret Server's id, instead of its name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_id: Option<i64>,
-    /// Vault logins: the secret by its path, `\Folder\Sub\Name` (stored as folder and name).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_path: Option<String>,
+    #[serde(flatten)]
+    pub vault: VaultSecret,
     #[serde(default)]
     pub comments: String,
     /// Unix basic logins: "password" (default) or "private_key". Unix vault logins: which of
@@ -72,6 +62,25 @@ pub struct CreateRecord {
     pub unix: Option<UnixInput>,
     #[serde(default)]
     pub secrets: Vec<SecretField>,
+}
+
+/// A vault login's vault and the secret in it: by name (optionally in a folder), by Secret
+/// Server's id, or by path. The same fields in a create and an update.
+// No deny_unknown_fields: flattened into the requests, it sees their other fields too.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+pub struct VaultSecret {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vault_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub folder: Option<String>,
+    /// The secret by Secret Server's id, instead of its name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_id: Option<i64>,
+    /// The secret by its path, `\Folder\Sub\Name` (stored as folder and name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_path: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
@@ -222,16 +231,9 @@ pub struct UpdateRecord {
     // lists the values.
     #[schemars(with = "Option<LoginType>")]
     pub login_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vault_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub folder: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_path: Option<String>,
+    /// A new secret reference replaces the old one whole.
+    #[serde(flatten)]
+    pub vault: VaultSecret,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

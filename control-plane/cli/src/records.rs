@@ -9,7 +9,8 @@ use rand::RngCore;
 use sealscan_api::ncsm::{NcsmStateName, NcsmStatus};
 use sealscan_api::records::{
     CreateRecord, CreateVault, DelegationSecretInput, Deleted, RecordList, RecordView, SecretInfo,
-    UnixInput, UpdateRecord, UpdateVault, VaultList, VaultView, WindowsInput, WindowsPatch,
+    UnixInput, UpdateRecord, UpdateVault, VaultList, VaultSecret, VaultView, WindowsInput,
+    WindowsPatch,
     WindowsSettings,
 };
 use sealscan_api::users::{OwnerUnit, UnitRequest};
@@ -232,12 +233,13 @@ async fn create_record(ctx: &Ctx, a: CreateRecordArgs) -> R<()> {
         unix_auth: a
             .secret
             .secret_auth
+            .clone()
             .or_else(|| a.private_key_file.is_some().then(|| "private_key".into())),
-        vault_id: a.secret.vault.filter(|_| by_vault),
-        secret_name: a.secret.secret_name.filter(|_| by_vault),
-        folder: a.secret.folder.filter(|_| by_vault),
-        secret_id: a.secret.secret_id.filter(|_| by_vault),
-        secret_path: a.secret.secret_path.filter(|_| by_vault),
+        vault: if by_vault {
+            a.secret.reference()
+        } else {
+            VaultSecret::default()
+        },
         windows: (a.kind == "windows").then(|| WindowsInput {
             domain_type: a.domain_type.clone(),
             domain: a.domain.clone(),
@@ -561,11 +563,7 @@ async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
             (!a.ips.is_empty()).then(|| a.ips.clone())
         },
         login_type: a.login_type.clone(),
-        vault_id: a.secret.vault,
-        secret_name: a.secret.secret_name,
-        folder: a.secret.folder,
-        secret_id: a.secret.secret_id,
-        secret_path: a.secret.secret_path,
+        vault: a.secret.reference(),
         comments: a.comments.clone(),
         unix_auth: if a.private_key_file.is_some() {
             Some("private_key".into())

@@ -11,12 +11,11 @@ use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use ipnet::IpNet;
 use sealscan_api::Code;
 use std::net::{IpAddr, SocketAddr};
 
 pub use crate::domain::accounts::login::USER_TOKEN_PREFIX;
-pub const APPLIANCE_TOKEN_PREFIX: &str = "apc_";
+pub use crate::domain::appliances::APPLIANCE_TOKEN_PREFIX;
 
 /// The TCP peer address. Forwarding headers are not trusted.
 #[derive(Clone, Copy, Debug)]
@@ -52,23 +51,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
-/// Parses one allowlist entry: an address or a CIDR range.
-pub fn parse_allow_entry(entry: &str) -> Result<IpNet, String> {
-    let e = entry.trim();
-    if let Ok(net) = e.parse::<IpNet>() {
-        return Ok(net.trunc());
-    }
-    e.parse::<IpAddr>()
-        .map(IpNet::from)
-        .map_err(|_| format!("{entry:?} is neither an IP address nor a CIDR range"))
-}
-
-pub fn allowlist_permits(entries: &[String], ip: IpAddr) -> bool {
-    entries
-        .iter()
-        .filter_map(|e| parse_allow_entry(e).ok())
-        .any(|net| net.contains(&ip))
-}
+use crate::domain::security::allowlist_permits;
 
 /// The IP allowlist applies to every request, the login and the API document included.
 pub async fn allowlist_guard(State(state): State<Shared>, req: Request, next: Next) -> Response {

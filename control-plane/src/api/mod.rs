@@ -44,8 +44,8 @@ pub fn router(state: Shared) -> Router {
         .route("/2fa/confirm", post(twofa::confirm))
         .route("/users", get(users::list).post(users::create))
         .route("/users/{id}", get(users::show).patch(users::update))
-        .route("/users/{id}/lock", post(users::lock))
-        .route("/users/{id}/unlock", post(users::unlock))
+        .route("/users/{id}/lock", post(users::set_locked::<true>))
+        .route("/users/{id}/unlock", post(users::set_locked::<false>))
         .route("/users/{id}/reset-password", post(users::reset_password))
         .route("/users/{id}/role", put(users::set_role))
         .route(
@@ -54,11 +54,11 @@ pub fn router(state: Shared) -> Router {
         )
         .route(
             "/users/{id}/external-id-permission",
-            put(users::set_external_id_permission),
+            put(users::set_permission::<users::ExternalIds>),
         )
         .route(
             "/users/{id}/records-permission",
-            put(users::set_records_permission),
+            put(users::set_permission::<users::Records>),
         )
         .route(
             "/users/{id}/unit",

@@ -3,7 +3,7 @@
 //! against the binding and the approved appliances, and every view names fields only.
 use super::auth::{CurrentUser, UserPrincipal};
 use super::error::{ApiError, ApiResult, RawJson};
-use crate::authz::{self, Action, Actor};
+use crate::authz::{self, Action};
 use crate::domain::editor::Editor;
 use crate::domain::records::windows::WindowsDraft;
 use crate::domain::records::{self, RecordDraft, RecordPatch, SecretRef};
@@ -92,8 +92,8 @@ fn record_draft(req: CreateRecord) -> DomainResult<RecordDraft> {
         user: req.user,
         ips: req.ips,
         login_type: login_type(&req.login_type)?,
-        vault_id: req.vault_id,
-        secret: SecretRef::new(req.secret_name, req.folder, req.secret_id, req.secret_path),
+        vault_id: req.vault.vault_id.clone(),
+        secret: SecretRef::from(req.vault),
         comments: req.comments,
         unix_auth: req.unix_auth.as_deref().map(unix_auth).transpose()?,
         windows,
@@ -126,8 +126,8 @@ fn record_patch(req: UpdateRecord) -> DomainResult<RecordPatch> {
         user: req.user,
         ips: req.ips,
         login_type: req.login_type.as_deref().map(login_type).transpose()?,
-        vault_id: req.vault_id,
-        secret: SecretRef::new(req.secret_name, req.folder, req.secret_id, req.secret_path),
+        vault_id: req.vault.vault_id.clone(),
+        secret: SecretRef::from(req.vault),
         comments: req.comments,
         unix_auth: req.unix_auth.as_deref().map(unix_auth).transpose()?,
         windows,
@@ -211,14 +211,6 @@ pub async fn show(
     Ok(Json(record))
 }
 
-fn editor<'a>(p: &UserPrincipal, actor: &'a Actor, ip: &'a str) -> Editor<'a> {
-    Editor {
-        actor,
-        session_created_at: p.session.created_at,
-        ip,
-    }
-}
-
 pub async fn create(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
@@ -229,7 +221,7 @@ pub async fn create(
     let shown = edit(
         &p,
         &state,
-        |tx, ed| records::edit::create(tx, &state, ed, draft, state.now()),
+        |tx, ed| records::edit::create(tx, ed, draft),
         record_view,
     )?;
     Ok((StatusCode::CREATED, shown))
@@ -245,7 +237,13 @@ fn edit<R, V>(
 ) -> ApiResult<Json<V>> {
     let actor = p.actor();
     let ip = p.ip.to_string();
-    let ed = editor(p, &actor, &ip);
+    let ed = Editor {
+        state,
+        actor: &actor,
+        session_created_at: p.session.created_at,
+        ip: &ip,
+        now: state.now(),
+    };
     let shown = state.store.write(|tx| {
         let changed = change(tx, &ed)?;
         view(tx, &changed)
@@ -253,7 +251,7 @@ fn edit<R, V>(
     Ok(Json(shown))
 }
 
-type Deletion = fn(&Tx<'_>, &Shared, &Editor<'_>, &str, i64) -> DomainResult<()>;
+type Deletion = fn(&Tx<'_>, &Editor<'_>, &str) -> DomainResult<()>;
 
 /// Deletes a record or vault with `delete` and says so.
 fn deleted(
@@ -266,7 +264,7 @@ fn deleted(
     edit(
         p,
         state,
-        |tx, ed| delete(tx, state, ed, &id, state.now()),
+        |tx, ed| delete(tx, ed, &id),
         |_, ()| {
             Ok(Deleted {
                 deleted: id.clone(),
@@ -337,12 +335,7 @@ pub async fn vault_create(
 ) -> ApiResult<(StatusCode, Json<VaultView>)> {
     authz::require(&p.actor(), Action::EditRecords)?;
     let req = body.parse::<CreateVault>()?;
-    let shown = edit(
-        &p,
-        &state,
-        |tx, ed| vaults::create(tx, &state, ed, req, state.now()),
-        vault_view,
-    )?;
+    let shown = edit(&p, &state, |tx, ed| vaults::create(tx, ed, req), vault_view)?;
     Ok((StatusCode::CREATED, shown))
 }
 
@@ -365,7 +358,7 @@ pub async fn update(
     let shown = edit(
         &p,
         &state,
-        |tx, ed| records::edit::update(tx, &state, ed, &id, patch, state.now()),
+        |tx, ed| records::edit::update(tx, ed, &id, patch),
         record_view,
     )?;
     Ok(shown)
@@ -382,7 +375,7 @@ pub async fn vault_update(
     let shown = edit(
         &p,
         &state,
-        |tx, ed| vaults::update(tx, &state, ed, &id, patch, state.now()),
+        |tx, ed| vaults::update(tx, ed, &id, patch),
         vault_view,
     )?;
     Ok(shown)

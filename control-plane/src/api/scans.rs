@@ -3,35 +3,16 @@
 use super::auth::CurrentUser;
 use super::error::{ApiError, ApiResult, Body};
 use crate::authz::{self, Action};
-use crate::domain::Shared;
-use crate::store::{ApplianceState, JobRow, ScanRow, Tx};
+use crate::domain::{Shared, scans};
+use crate::store::{JobRow, ScanRow, Tx};
 use axum::Json;
 use axum::extract::{Path, State};
-use sealscan_api::Code;
 pub use sealscan_api::scans::{JobView, ResultView, ScanRequest, ScanState, ScanView};
-use sealscan_protocols::results::LoginKind;
-use serde_json::json;
 
-const MAX_TITLE_LEN: usize = 120;
-
-fn parse_kinds(s: &str) -> Result<Vec<LoginKind>, ApiError> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "unix" => Ok(vec![LoginKind::Unix]),
-        "windows" => Ok(vec![LoginKind::Windows]),
-        "both" => Ok(vec![LoginKind::Unix, LoginKind::Windows]),
-        other => Err(ApiError::unprocessable(
-            Code::ScanKinds,
-            format!("kinds must be unix, windows or both; got {other:?}"),
-        )),
-    }
-}
-
-pub fn parse_id(id: &str) -> Option<i64> {
-    id.trim().parse::<i64>().ok().filter(|n| *n > 0)
-}
+pub use crate::domain::validate::positive_id as parse_id;
 
 fn unknown_scan(id: &str) -> ApiError {
-    ApiError::not_found(Code::ScanUnknown, format!("no scan has the id {id:?}"))
+    scans::unknown_scan(id).into()
 }
 
 fn job_view(tx: &Tx<'_>, j: &JobRow) -> Result<JobView, ApiError> {
@@ -90,95 +71,8 @@ pub async fn create(
     Body(req): Body<ScanRequest>,
 ) -> ApiResult<Json<ScanView>> {
     authz::require(&p.actor(), Action::CreateScan)?;
-    let kinds = parse_kinds(&req.kinds)?;
-    let hosts = crate::targets::expand(&req.targets)
-        .map_err(|why| ApiError::unprocessable(Code::ScanTargets, why))?;
-    let title = req
-        .title
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty())
-        .unwrap_or_else(|| format!("Scan of {}", req.targets.join(", ")));
-    let title: String = title.chars().take(MAX_TITLE_LEN).collect();
-    if title.chars().any(char::is_control) {
-        return Err(ApiError::unprocessable(
-            Code::ScanTitle,
-            "the title must hold printable characters only",
-        ));
-    }
-    let ports = req.ports.unwrap_or_default();
-    if ports.unix == Some(0) || ports.windows == Some(0) {
-        return Err(ApiError::unprocessable(
-            Code::ScanPorts,
-            "a port override must be between 1 and 65535",
-        ));
-    }
-    let kinds_text = req.kinds.trim().to_ascii_lowercase();
-    let targets: Vec<String> = req.targets.iter().map(|t| t.trim().to_string()).collect();
-    let now = state.now();
-    let ip = p.ip.to_string();
-    let view = state.store.write(|tx| {
-        match req.appliance.as_deref().map(str::trim) {
-            Some(id) => {
-                let a = tx.appliance(id)?.ok_or_else(|| {
-                    ApiError::unprocessable(
-                        Code::ScanAppliance,
-                        format!("no appliance has the id {id:?}"),
-                    )
-                })?;
-                if a.state != ApplianceState::Approved {
-                    return Err(ApiError::unprocessable(
-                        Code::ScanAppliance,
-                        format!(
-                            "appliance {} is {}; only an approved appliance runs scans",
-                            a.id,
-                            a.state.as_str()
-                        ),
-                    ));
-                }
-            }
-            None if tx.approved_appliances()?.is_empty() => {
-                return Err(ApiError::conflict(
-                    Code::ScanNoAppliance,
-                    "no approved appliance could run this scan; enroll and approve one first",
-                ));
-            }
-            None => {}
-        }
-        let appliance = req.appliance.as_deref().map(str::trim);
-        let scan_id = tx.insert_scan(
-            &title,
-            &p.user.username,
-            now,
-            &targets,
-            &kinds_text,
-            appliance,
-            &ports,
-        )?;
-        let job_id = tx.insert_job(scan_id, appliance, now)?;
-        let mut n = 0usize;
-        for host in &hosts {
-            for kind in &kinds {
-                n += 1;
-                tx.insert_job_target(job_id, &format!("t{n}"), host, *kind)?;
-            }
-        }
-        tx.audit(
-            now,
-            &p.user.username,
-            "scan.created",
-            &scan_id.to_string(),
-            &json!({"targets": targets, "hosts": hosts.len(), "kinds": kinds_text, "appliance": appliance}),
-            Some(&ip),
-        )?;
-        let scan = tx.scan(scan_id)?.ok_or_else(|| unknown_scan(&scan_id.to_string()))?;
-        scan_view(tx, scan)
-    })?;
-    // A claim waiting for work wakes now, not at the end of its wait: one that can take the
-    // scan's job, not the whole fleet.
-    state
-        .work
-        .job_queued(req.appliance.as_deref().map(str::trim));
-    Ok(Json(view))
+    let scan = scans::create(&state, &p.user.username, &p.ip.to_string(), &req)?;
+    Ok(Json(state.store.read(|tx| scan_view(tx, scan))?))
 }
 
 pub async fn list(

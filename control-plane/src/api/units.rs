@@ -2,9 +2,10 @@
 //! what they create joins it; Managers put records and vaults in units. (Users: `users.rs`.)
 use super::auth::{CurrentUser, UserPrincipal};
 use super::error::{ApiError, ApiResult, Body};
-use super::users::{UnitRequest, checked_unit};
+use super::users::UnitRequest;
 use crate::authz::{self, Action};
 use crate::domain::Shared;
+use crate::domain::accounts::management::checked_unit;
 use crate::store::UnitOwner;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -21,7 +22,7 @@ async fn set(
 ) -> ApiResult<Json<OwnerUnit>> {
     let actor = p.actor();
     authz::require(&actor, Action::SetUnits)?;
-    let unit = checked_unit(req)?;
+    let unit = checked_unit(req.unit)?;
     let now = state.now();
     state.store.write(|tx| {
         let (owner, exists) = if owner_kind == "vault" {

@@ -4,21 +4,20 @@ use super::auth::{CurrentUser, UserPrincipal};
 use super::error::{ApiError, ApiResult, Body};
 use super::views::{UserView, user_view};
 use crate::authz::{self, Action, Actor};
+use crate::domain::accounts::management::{self, Manager};
 use crate::domain::accounts::users::{self, UserChanges};
 use crate::domain::validate;
-use crate::domain::{DomainError, DomainResult, Shared};
-use crate::model::{NewUser, Role, User};
-use crate::store::{Tx, UnitOwner};
+use crate::domain::{DomainResult, Shared};
+use crate::model::{NewUser, User};
+use crate::store::UnitOwner;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use sealscan_api::Code;
 pub use sealscan_api::users::{
     CreateUser as CreateRequest, PermissionRequest, ResetUserPassword as ResetRequest, RoleRequest,
     UnitRequest, UpdateUser as UpdateRequest, UserCreated as CreateResponse,
     UserPasswordReset as ResetResponse, UserUnit,
 };
-use serde_json::json;
 
 pub async fn list(
     CurrentUser(p): CurrentUser,
@@ -163,73 +162,30 @@ pub async fn update(
     Ok(Json(user_view(sub, &user)))
 }
 
-/// Changes one user through [`users::change`] and shows the result.
-fn change_and_show(
-    state: &Shared,
-    p: &UserPrincipal,
-    actor: &Actor,
-    key: &str,
-    change: impl FnOnce(&Tx<'_>, &mut User) -> DomainResult<(&'static str, serde_json::Value)>,
-) -> ApiResult<Json<UserView>> {
-    let user = users::change(state, actor, &p.ip.to_string(), key, change)?;
-    Ok(Json(user_view(&p.subscription, &user)))
+fn manager<'a>(p: &'a UserPrincipal, actor: &'a Actor, ip: &'a str) -> Manager<'a> {
+    Manager {
+        actor,
+        sub: &p.subscription,
+        ip,
+    }
 }
 
-async fn set_locked(
-    p: &UserPrincipal,
-    state: &Shared,
-    key: &str,
-    locked: bool,
+/// `POST /users/{id}/lock` (`LOCKED`) and `/unlock`: one handler, the route names which.
+pub async fn set_locked<const LOCKED: bool>(
+    CurrentUser(p): CurrentUser,
+    State(state): State<Shared>,
+    Path(key): Path<String>,
 ) -> ApiResult<Json<UserView>> {
     let actor = p.actor();
-    authz::require(
-        &actor,
-        if locked {
-            Action::LockUser
-        } else {
-            Action::UnlockUser
-        },
-    )?;
-    change_and_show(state, p, &actor, key, |tx, u| {
-        let primary = users::is_primary(&p.subscription, u);
-        // The Primary Contact cannot unlock themself: any Manager re-activates them.
-        if !(primary && !locked && actor.role == Role::Manager) {
-            users::manage(tx, &actor, &p.subscription, u)?;
-        }
-        if u.id == actor.user_id {
-            return Err(DomainError::conflict(
-                Code::UserSelfLock,
-                "you cannot lock or unlock your own account",
-            ));
-        }
-        u.locked = locked;
-        u.failed_logins = 0;
-        if locked {
-            tx.delete_user_sessions(u.id)?;
-        }
-        let event = if locked {
-            "user.locked"
-        } else {
-            "user.unlocked"
-        };
-        Ok((event, json!({"by": actor.role})))
-    })
-}
-
-pub async fn lock(
-    CurrentUser(p): CurrentUser,
-    State(state): State<Shared>,
-    Path(key): Path<String>,
-) -> ApiResult<Json<UserView>> {
-    set_locked(&p, &state, &key, true).await
-}
-
-pub async fn unlock(
-    CurrentUser(p): CurrentUser,
-    State(state): State<Shared>,
-    Path(key): Path<String>,
-) -> ApiResult<Json<UserView>> {
-    set_locked(&p, &state, &key, false).await
+    let action = if LOCKED {
+        Action::LockUser
+    } else {
+        Action::UnlockUser
+    };
+    authz::require(&actor, action)?;
+    let ip = p.ip.to_string();
+    let user = management::set_locked(&state, &manager(&p, &actor, &ip), &key, LOCKED)?;
+    Ok(Json(user_view(&p.subscription, &user)))
 }
 
 /// An authorised user sets a new password for someone else; it must be changed at the
@@ -266,96 +222,51 @@ pub async fn set_role(
 ) -> ApiResult<Json<UserView>> {
     let actor = p.actor();
     authz::require(&actor, Action::SetRole)?;
-    authz::may_assign_role(&actor, req.role)?;
-    change_and_show(&state, &p, &actor, &key, |tx, u| {
-        users::manage(tx, &actor, &p.subscription, u)?;
-        if users::is_primary(&p.subscription, u) && req.role != Role::Manager {
-            return Err(DomainError::conflict(
-                Code::UserPrimaryContactRole,
-                "the Manager Primary Contact stays a Manager",
-            ));
-        }
-        let old = u.role;
-        u.role = req.role;
-        // The records grant belongs to the Unit Manager role it was given for: a user who
-        // leaves it and comes back must be granted again, never silently regain it.
-        let records_permission_withdrawn = old != req.role && u.can_edit_records;
-        if records_permission_withdrawn {
-            u.can_edit_records = false;
-        }
-        Ok((
-            "user.role-changed",
-            json!({"from": old, "to": req.role, "records_permission_withdrawn": records_permission_withdrawn}),
-        ))
-    })
+    let ip = p.ip.to_string();
+    let user = management::set_role(&state, &manager(&p, &actor, &ip), &key, req.role)?;
+    Ok(Json(user_view(&p.subscription, &user)))
 }
 
-/// The Primary Contact grants or withdraws one user's permission to edit external IDs.
-pub async fn set_external_id_permission(
-    CurrentUser(p): CurrentUser,
-    State(state): State<Shared>,
-    Path(key): Path<String>,
-    Body(req): Body<PermissionRequest>,
-) -> ApiResult<Json<UserView>> {
-    let actor = p.actor();
-    authz::require(&actor, Action::PrimaryContactOption)?;
-    if !p.subscription.security.external_ids_editable {
-        return Err(ApiError::conflict(
-            Code::ExternalIdsOptionOff,
-            "turn on the external-ID option (PUT /api/v1/security/external-ids) before granting the permission",
-        ));
+/// A permission a user may be granted: who may grant it, and the domain's rule for it.
+pub trait Permission {
+    const ACTION: Action;
+    fn set(state: &Shared, by: &Manager<'_>, key: &str, granted: bool) -> DomainResult<User>;
+}
+
+/// Editing external IDs, granted by the Primary Contact.
+pub struct ExternalIds;
+impl Permission for ExternalIds {
+    const ACTION: Action = Action::PrimaryContactOption;
+    fn set(state: &Shared, by: &Manager<'_>, key: &str, granted: bool) -> DomainResult<User> {
+        management::set_external_id_permission(state, by, key, granted)
     }
-    change_and_show(&state, &p, &actor, &key, |_, u| {
-        if req.granted
-            && !matches!(
-                u.role,
-                Role::Manager | Role::UnitManager | Role::UserAdministrator
-            )
-        {
-            return Err(DomainError::conflict(
-                Code::ExternalIdsRole,
-                format!(
-                    "only Managers, Unit Managers and User Administrators can be granted this; {} is a {}",
-                    u.username, u.role
-                ),
-            ));
-        }
-        u.can_edit_external_ids = req.granted;
-        Ok(("external-ids.permission", json!({"granted": req.granted})))
-    })
 }
 
-/// A Manager grants or withdraws a Unit Manager's permission to create, update and delete
-/// records and vaults (Managers always have it; no other role can hold it).
-pub async fn set_records_permission(
+/// Changing records and vaults, granted to a Unit Manager by a Manager.
+pub struct Records;
+impl Permission for Records {
+    const ACTION: Action = Action::GrantRecordsPermission;
+    fn set(state: &Shared, by: &Manager<'_>, key: &str, granted: bool) -> DomainResult<User> {
+        management::set_records_permission(state, by, key, granted)
+    }
+}
+
+/// `PUT /users/{id}/external-id-permission` and `/records-permission`: one handler, the route
+/// names the permission.
+pub async fn set_permission<P: Permission>(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
     Path(key): Path<String>,
     Body(req): Body<PermissionRequest>,
 ) -> ApiResult<Json<UserView>> {
     let actor = p.actor();
-    authz::require(&actor, Action::GrantRecordsPermission)?;
-    change_and_show(&state, &p, &actor, &key, |_, u| {
-        if req.granted && u.role != Role::UnitManager {
-            return Err(DomainError::conflict(
-                Code::RecordsPermissionRole,
-                format!(
-                    "only a Unit Manager can be granted the records permission (Managers always have it); {} is a {}",
-                    u.username, u.role
-                ),
-            ));
-        }
-        let was = u.can_edit_records;
-        u.can_edit_records = req.granted;
-        Ok((
-            "records.permission",
-            json!({"granted": req.granted, "was": was}),
-        ))
-    })
+    authz::require(&actor, P::ACTION)?;
+    let ip = p.ip.to_string();
+    let user = P::set(&state, &manager(&p, &actor, &ip), &key, req.granted)?;
+    Ok(Json(user_view(&p.subscription, &user)))
 }
 
-/// A Manager or Unit Manager clears a user's TOTP enrolment (lost device); the user enrols
-/// again at the next login when two-factor login is required.
+/// A Manager or Unit Manager clears a user's TOTP enrolment (lost device).
 pub async fn reset_two_factor(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
@@ -363,24 +274,9 @@ pub async fn reset_two_factor(
 ) -> ApiResult<Json<UserView>> {
     let actor = p.actor();
     authz::require(&actor, Action::ResetTwoFactor)?;
-    change_and_show(&state, &p, &actor, &key, |tx, u| {
-        users::manage(tx, &actor, &p.subscription, u)?;
-        u.totp_secret = None;
-        u.totp_enabled = false;
-        u.totp_last_step = None;
-        tx.delete_user_sessions(u.id)?;
-        Ok(("2fa.reset", json!({})))
-    })
-}
-
-pub fn checked_unit(req: UnitRequest) -> ApiResult<Option<String>> {
-    match req.unit {
-        Some(u) => {
-            validate::text("unit", &u, 64)?;
-            Ok(Some(u.trim().to_string()))
-        }
-        None => Ok(None),
-    }
+    let ip = p.ip.to_string();
+    let user = management::reset_two_factor(&state, &manager(&p, &actor, &ip), &key)?;
+    Ok(Json(user_view(&p.subscription, &user)))
 }
 
 /// A user's business unit (viewers of users).
@@ -410,23 +306,8 @@ pub async fn set_unit(
 ) -> ApiResult<Json<UserUnit>> {
     let actor = p.actor();
     authz::require(&actor, Action::SetUnits)?;
-    let unit = checked_unit(req)?;
-    let now = state.now();
-    let u = state.store.write(|tx| {
-        let u = users::target(tx, &key)?;
-        authz::may_manage(&actor, &u, users::is_primary(&p.subscription, &u))?;
-        let was = tx.unit_of(UnitOwner::User(u.id))?;
-        tx.set_unit(UnitOwner::User(u.id), unit.as_deref())?;
-        tx.audit(
-            now,
-            &actor.username,
-            "unit.changed",
-            &u.username,
-            &json!({"from": was, "to": unit}),
-            Some(&p.ip.to_string()),
-        )?;
-        Ok::<_, ApiError>(u)
-    })?;
+    let ip = p.ip.to_string();
+    let (u, unit) = management::set_unit(&state, &manager(&p, &actor, &ip), &key, req.unit)?;
     Ok(Json(UserUnit {
         username: u.username,
         unit,

@@ -2,11 +2,16 @@
 //! `api`. Each function takes plain values or domain types and answers a [`DomainError`]
 //! whose [`Kind`] the API maps to a status code.
 pub mod accounts;
+pub mod appliances;
+pub mod claims;
 pub mod editor;
 pub mod error;
 pub mod jobs;
 pub mod operator;
 pub mod records;
+pub mod rewrap;
+pub mod scans;
+pub mod security;
 pub mod services;
 pub mod units;
 pub mod validate;

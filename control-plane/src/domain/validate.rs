@@ -95,3 +95,8 @@ pub fn new_id(given: Option<String>, prefix: &str) -> DomainResult<String> {
     OsRng.fill_bytes(&mut bytes);
     Ok(format!("{prefix}-{}", hex::encode(bytes)))
 }
+
+/// A scan's or job's id as a path gives it: a positive whole number.
+pub fn positive_id(text: &str) -> Option<i64> {
+    text.trim().parse::<i64>().ok().filter(|n| *n > 0)
+}

@@ -1,9 +1,9 @@
 //! Secret Server vault records: what a vault record may hold, and how a change applies.
 use super::editor::Editor;
-use super::records::secrets::{Owner, accept, rebind_needed};
+use super::records::secrets::{Owner, rebind_needed};
 use super::validate::{bad, new_id, record_text as text};
 use crate::credentials::vault_binding;
-use crate::domain::{DomainError, DomainResult, Shared, units};
+use crate::domain::{DomainError, DomainResult, units};
 use crate::store::{Tx, UnitOwner, VAULT_KIND, VaultRow};
 use sealscan_api::Code;
 use sealscan_api::records::{CreateVault, UpdateVault};
@@ -128,20 +128,14 @@ pub fn check_title(tx: &Tx<'_>, row: &VaultRow, except: Option<&str>) -> DomainR
     Ok(())
 }
 
-pub fn create(
-    tx: &Tx<'_>,
-    state: &Shared,
-    ed: &Editor<'_>,
-    req: CreateVault,
-    now: i64,
-) -> DomainResult<VaultRow> {
+pub fn create(tx: &Tx<'_>, ed: &Editor<'_>, req: CreateVault) -> DomainResult<VaultRow> {
     let id = req.id.clone();
     let (asked, password) = requested(req);
     let mut row = check(asked)?;
     row.id = new_id(id, "v")?;
     row.created_by.clone_from(&ed.actor.username);
-    row.created_at = now;
-    let model = ed.model(tx, state, false)?;
+    row.created_at = ed.now;
+    let model = ed.model(tx, false)?;
     check_title(tx, &row, None)?;
     if tx.vault(&row.id)?.is_some() {
         return Err(DomainError::conflict(
@@ -151,22 +145,14 @@ pub fn create(
     }
     tx.insert_vault(&row)?;
     units::adopt(tx, ed.actor, UnitOwner::Vault(&row.id))?;
-    let owner = Owner {
-        kind: VAULT_KIND,
-        id: &row.id,
-        migration: None,
-    };
-    accept(
+    ed.accept(
         tx,
-        state,
         model,
-        &owner,
+        &Owner::vault(&row),
         &[(vault_binding(&row), &password)],
-        now,
     )?;
     ed.audit(
         tx,
-        now,
         "vault.created",
         &format!("vault:{}", row.id),
         &json!({"title": row.title, "url": row.url}),
@@ -177,19 +163,12 @@ pub fn create(
 /// Applies `patch` to vault `id`; its password is replaced only when given.
 pub fn update(
     tx: &Tx<'_>,
-    state: &Shared,
     ed: &Editor<'_>,
     id: &str,
     patch: UpdateVault,
-    now: i64,
 ) -> DomainResult<VaultRow> {
     let old = tx.vault(id)?.ok_or_else(|| no_vault(id))?;
-    let model = ed.changing(
-        tx,
-        state,
-        UnitOwner::Vault(&old.id),
-        old.migration.as_deref(),
-    )?;
+    let model = ed.changing(tx, UnitOwner::Vault(&old.id), old.migration.as_deref())?;
     let (asked, password) = patched(&old, patch);
     let row = check(asked)?;
     check_title(tx, &row, Some(&row.id))?;
@@ -202,17 +181,12 @@ pub fn update(
         return Err(DomainError::conflict(Code::VaultSecretsRebindRequired, why));
     }
     tx.update_vault(&row)?;
-    let owner = Owner {
-        kind: VAULT_KIND,
-        id: &row.id,
-        migration: row.migration.as_deref(),
-    };
+    let owner = Owner::vault(&row);
     let bound: Vec<_> = password.iter().map(|pw| (binding.clone(), pw)).collect();
-    accept(tx, state, model, &owner, &bound, now)?;
+    ed.accept(tx, model, &owner, &bound)?;
     let row = tx.vault(&row.id)?.ok_or_else(|| no_vault(id))?;
     ed.audit(
         tx,
-        now,
         "vault.updated",
         &format!("vault:{}", row.id),
         &json!({"title": row.title, "url": row.url, "password_replaced": !given.is_empty()}),
@@ -221,15 +195,9 @@ pub fn update(
 }
 
 /// Deletes vault `id` unless a record still logs in through it.
-pub fn delete(
-    tx: &Tx<'_>,
-    state: &Shared,
-    ed: &Editor<'_>,
-    id: &str,
-    now: i64,
-) -> DomainResult<()> {
+pub fn delete(tx: &Tx<'_>, ed: &Editor<'_>, id: &str) -> DomainResult<()> {
     let v = tx.vault(id)?.ok_or_else(|| no_vault(id))?;
-    ed.changing(tx, state, UnitOwner::Vault(&v.id), v.migration.as_deref())?;
+    ed.changing(tx, UnitOwner::Vault(&v.id), v.migration.as_deref())?;
     let users = tx.records_using_vault(id)?;
     if !users.is_empty() {
         return Err(DomainError::conflict(
@@ -244,7 +212,6 @@ pub fn delete(
     tx.set_unit(UnitOwner::Vault(id), None)?;
     ed.audit(
         tx,
-        now,
         "vault.deleted",
         &format!("vault:{id}"),
         &json!({"title": v.title}),

@@ -60,6 +60,19 @@ pub struct VaultSecretArgs {
     pub secret_auth: Option<String>,
 }
 
+impl VaultSecretArgs {
+    /// The reference as the API takes it (`--secret-auth` goes with the login options).
+    pub fn reference(&self) -> sealscan_api::records::VaultSecret {
+        sealscan_api::records::VaultSecret {
+            vault_id: self.vault.clone(),
+            secret_name: self.secret_name.clone(),
+            folder: self.folder.clone(),
+            secret_id: self.secret_id,
+            secret_path: self.secret_path.clone(),
+        }
+    }
+}
+
 #[derive(Args)]
 pub struct CreateRecordArgs {
     #[arg(long, value_parser = ["unix", "windows"])]

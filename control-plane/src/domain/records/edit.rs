@@ -1,10 +1,10 @@
 //! Creating, changing and deleting records, in the caller's transaction: the checks, the
 //! business unit, the NCSM acceptance rule, the secrets and the audit.
-use super::secrets::{Owner, accept, rebind_needed};
+use super::secrets::{Owner, rebind_needed};
 use super::{RecordDraft, RecordPatch, check, check_conflicts, no_record};
 use crate::credentials::record_binding;
 use crate::domain::editor::Editor;
-use crate::domain::{DomainError, DomainResult, Shared, units};
+use crate::domain::{DomainError, DomainResult, units};
 use crate::store::{RecordRow, Tx, UnitOwner};
 use sealscan_api::Code;
 use sealscan_protocols::appliance::{SecretField, SecretFieldName, SecretValue};
@@ -32,31 +32,19 @@ fn bind<'s>(row: &RecordRow, secrets: &'s [SecretField]) -> Vec<(Binding, &'s Se
         .collect()
 }
 
-pub fn create(
-    tx: &Tx<'_>,
-    state: &Shared,
-    ed: &Editor<'_>,
-    draft: RecordDraft,
-    now: i64,
-) -> DomainResult<RecordRow> {
-    let checked = check(draft, &ed.actor.username, now)?;
+pub fn create(tx: &Tx<'_>, ed: &Editor<'_>, draft: RecordDraft) -> DomainResult<RecordRow> {
+    let checked = check(draft, &ed.actor.username, ed.now)?;
     if let Some(required) = checked.missing_secret(&|_| false) {
         return Err(secret_required(required, false));
     }
-    let model = ed.model(tx, state, false)?;
+    let model = ed.model(tx, false)?;
     check_conflicts(tx, &checked, None)?;
     let row = &checked.row;
     tx.insert_record(row)?;
     units::adopt(tx, ed.actor, UnitOwner::Record(&row.id))?;
-    let owner = Owner {
-        kind: row.kind.as_str(),
-        id: &row.id,
-        migration: None,
-    };
-    accept(tx, state, model, &owner, &bind(row, &checked.secrets), now)?;
+    ed.accept(tx, model, &Owner::record(row), &bind(row, &checked.secrets))?;
     ed.audit(
         tx,
-        now,
         "record.created",
         &format!("record:{}", row.id),
         &json!({"kind": row.kind, "title": row.title, "ips": row.ips, "model": model.as_str()}),
@@ -69,19 +57,12 @@ pub fn create(
 /// values refuse it.
 pub fn update(
     tx: &Tx<'_>,
-    state: &Shared,
     ed: &Editor<'_>,
     id: &str,
     patch: RecordPatch,
-    now: i64,
 ) -> DomainResult<RecordRow> {
     let old = tx.record(id)?.ok_or_else(|| no_record(id))?;
-    let model = ed.changing(
-        tx,
-        state,
-        UnitOwner::Record(&old.id),
-        old.migration.as_deref(),
-    )?;
+    let model = ed.changing(tx, UnitOwner::Record(&old.id), old.migration.as_deref())?;
     let mut checked = check(patch.apply(&old)?, &old.created_by, old.created_at)?;
     checked.row.migration = old.migration.clone();
     checked.row.migration_reason = old.migration_reason.clone();
@@ -127,17 +108,9 @@ pub fn update(
     for field in stored.difference(&takes) {
         tx.delete_secret_field(kind, &row.id, field)?;
     }
-    let owner = Owner {
-        kind,
-        id: &row.id,
-        migration: row.migration.as_deref(),
-    };
-    accept(tx, state, model, &owner, &bind(row, &checked.secrets), now)?;
+    ed.accept(tx, model, &Owner::record(row), &bind(row, &checked.secrets))?;
     let row = tx.record(&row.id)?.ok_or_else(|| no_record(id))?;
-    ed.audit(
-        tx,
-        now,
-        "record.updated",
+    ed.audit(tx, "record.updated",
         &format!("record:{}", row.id),
         &json!({"title": row.title, "ips": row.ips, "secrets_replaced": given, "model": model.as_str()}),
     )?;
@@ -145,20 +118,13 @@ pub fn update(
 }
 
 /// Deletes record `id` with every secret it holds.
-pub fn delete(
-    tx: &Tx<'_>,
-    state: &Shared,
-    ed: &Editor<'_>,
-    id: &str,
-    now: i64,
-) -> DomainResult<()> {
+pub fn delete(tx: &Tx<'_>, ed: &Editor<'_>, id: &str) -> DomainResult<()> {
     let r = tx.record(id)?.ok_or_else(|| no_record(id))?;
-    ed.changing(tx, state, UnitOwner::Record(&r.id), r.migration.as_deref())?;
+    ed.changing(tx, UnitOwner::Record(&r.id), r.migration.as_deref())?;
     tx.delete_record(&r.id, r.kind.as_str())?;
     tx.set_unit(UnitOwner::Record(&r.id), None)?;
     ed.audit(
         tx,
-        now,
         "record.deleted",
         &format!("record:{}", r.id),
         &json!({"title": r.title}),

@@ -12,7 +12,7 @@ use crate::domain::{DomainError, DomainResult};
 use crate::iprange::IpRange;
 use crate::store::{RecordRow, Tx};
 use sealscan_api::ErrorDetails;
-use sealscan_api::records::UnixInput;
+use sealscan_api::records::{UnixInput, VaultSecret};
 use sealscan_protocols::appliance::{
     LoginType, RecordKind, SecretField, SecretFieldName, UnixAuth, UnixOptions, WindowsDomainType,
 };
@@ -28,21 +28,19 @@ pub struct SecretRef {
     pub path: Option<String>,
 }
 
-impl SecretRef {
-    pub fn new(
-        name: Option<String>,
-        folder: Option<String>,
-        id: Option<i64>,
-        path: Option<String>,
-    ) -> Self {
+/// The request's reference; its vault is the draft's `vault_id`.
+impl From<VaultSecret> for SecretRef {
+    fn from(v: VaultSecret) -> Self {
         SecretRef {
-            name,
-            folder,
-            id,
-            path,
+            name: v.secret_name,
+            folder: v.folder,
+            id: v.secret_id,
+            path: v.secret_path,
         }
     }
+}
 
+impl SecretRef {
     fn is_given(&self) -> bool {
         self.name.is_some() || self.folder.is_some() || self.id.is_some() || self.path.is_some()
     }

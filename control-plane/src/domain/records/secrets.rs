@@ -3,7 +3,7 @@
 //! approved appliances, or a legacy value), and how it is stored.
 use crate::credentials::seal_legacy;
 use crate::domain::{DomainError, DomainResult, Shared};
-use crate::store::{NcsmState, SecretOwner, Tx};
+use crate::store::{NcsmState, RecordRow, SecretOwner, Tx, VAULT_KIND, VaultRow};
 use sealscan_api::Code;
 use sealscan_protocols::appliance::SecretValue;
 use sealscan_protocols::envelope::{Binding, Envelope};
@@ -246,6 +246,24 @@ pub struct Owner<'a> {
     pub kind: &'a str,
     pub id: &'a str,
     pub migration: Option<&'a str>,
+}
+
+impl<'a> Owner<'a> {
+    pub fn record(r: &'a RecordRow) -> Self {
+        Owner {
+            kind: r.kind.as_str(),
+            id: &r.id,
+            migration: r.migration.as_deref(),
+        }
+    }
+
+    pub fn vault(v: &'a VaultRow) -> Self {
+        Owner {
+            kind: VAULT_KIND,
+            id: &v.id,
+            migration: v.migration.as_deref(),
+        }
+    }
 }
 
 /// Accepts the given secrets under `model` (see [`check_secrets`]), stores them in place of

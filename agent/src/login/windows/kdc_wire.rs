@@ -183,6 +183,86 @@ fn read_error(err: &KrbError) -> KdcError {
 mod tests {
     use super::*;
 
+    /// Replies Samba 4.17's KDC sent the agent (the `kdc_messages` fuzz seeds).
+    macro_rules! samba_reply {
+        ($name:literal) => {
+            include_bytes!(concat!("../../../../fuzz/corpus/kdc_messages/", $name)).as_slice()
+        };
+    }
+
+    fn error_of(bytes: &[u8]) -> KdcError {
+        match decode::<picky_krb::messages::AsRep>(bytes).unwrap() {
+            Reply::Error(e) => e,
+            Reply::Ok(_) => panic!("not a KRB-ERROR"),
+        }
+    }
+
+    #[test]
+    fn a_real_kdcs_errors_read_as_their_account_states() {
+        let pre = error_of(samba_reply!("preauth-required-scanuser"));
+        assert_eq!(pre.code, code::PREAUTH_REQUIRED);
+        let (suite, salt) = pre.preauth.unwrap();
+        assert_eq!(suite, CipherSuite::Aes256CtsHmacSha196);
+        assert_eq!(salt, "SEAL.TESTscanuser");
+        let p = "u@SEAL.TEST";
+        for (bytes, code, ntstatus, words) in [
+            (
+                samba_reply!("error-24-wrong-password"),
+                24,
+                None,
+                "wrong password",
+            ),
+            (
+                samba_reply!("error-18-disabled"),
+                18,
+                Some(0xC000_0072),
+                "is disabled",
+            ),
+            (
+                samba_reply!("error-18-expired"),
+                18,
+                Some(0xC000_0193),
+                "has expired",
+            ),
+            (
+                samba_reply!("error-18-locked-out"),
+                18,
+                None,
+                "is locked out",
+            ),
+            (
+                samba_reply!("error-23-must-change"),
+                23,
+                Some(0xC000_0224),
+                "must change",
+            ),
+            (
+                samba_reply!("error-6-unknown-principal"),
+                6,
+                None,
+                "unknown principal",
+            ),
+            (
+                samba_reply!("error-7-no-service-principal"),
+                7,
+                None,
+                "no service principal cifs/h",
+            ),
+        ] {
+            let e = error_of(bytes);
+            assert_eq!((e.code, e.ntstatus), (code, ntstatus), "{words}");
+            assert!(e.cause(p, "cifs/h").contains(words), "{words}");
+        }
+        assert!(matches!(
+            decode::<picky_krb::messages::AsRep>(samba_reply!("as-rep-scanuser")),
+            Ok(Reply::Ok(_))
+        ));
+        assert!(matches!(
+            decode::<picky_krb::messages::TgsRep>(samba_reply!("tgs-rep-cifs-dc1")),
+            Ok(Reply::Ok(_))
+        ));
+    }
+
     #[test]
     fn framing_round_trips_and_refuses_what_no_kdc_sends() {
         let framed = frame(b"\x6a\x01\x00").unwrap();

@@ -10,7 +10,7 @@ use sealscan_e2e::control_plane::*;
 use sealscan_e2e::random_hex;
 use sealscan_e2e::vault::{SVC_USER, create_vault, create_vault_record_with, seed, start_sim};
 use sealscan_test_peers::root_target::{self, Account, RootTarget};
-use sealscan_test_peers::sshd::{Sshd, SshdOptions};
+use sealscan_test_peers::sshd::{HostCertificate, KeyFormat, Sshd, SshdOptions, generate_key};
 use sealscan_test_peers::system::ensure_user;
 use serde_json::json;
 
@@ -296,4 +296,64 @@ fn vault_records_delegate_with_a_second_secret() {
     let r = scan("vault sudo separate");
     assert_eq!(r["status"], "passed", "{r:#}");
     assert_eq!(r["method"], "password + sudo", "{r:#}");
+}
+
+/// A `known` record with a host CA: the target's host certificate by that CA passes; with
+/// another CA in the record, the same target is refused before the password is sent.
+#[test]
+fn host_certificates_through_the_control_plane() {
+    ensure_user(USER, PASSWORD);
+    let keys = tempfile::tempdir().expect("key dir");
+    let ca = generate_key(keys.path(), "ed25519", KeyFormat::OpenSsh, "");
+    let other = generate_key(keys.path(), "ecdsa", KeyFormat::OpenSsh, "");
+    let address = "127.0.0.1";
+    let sshd = Sshd::start(&SshdOptions {
+        host_certificate: Some(HostCertificate {
+            ca_private: ca.private.clone(),
+            principals: address.into(),
+            validity: "-5m:+1h".into(),
+        }),
+        ..SshdOptions::default()
+    });
+    let plane = ControlPlane::start();
+    let _agent = plane.running_agent(AgentSettings::default());
+    let id = plane.record(json!({
+        "kind": "unix", "title": "host ca", "user": USER, "ips": [address],
+        "unix": {"host_key_policy": "known", "host_ca_keys": [ca.public.trim()]},
+        "secrets": [legacy_secret("password", PASSWORD.as_bytes())],
+    }));
+    let scan = |label: &str| {
+        let rows = plane.run_scan(
+            json!({"title": label, "targets": [address], "kinds": "unix",
+                   "ports": {"unix": sshd.port()}}),
+            1,
+        );
+        row(&rows, address, "unix").clone()
+    };
+    let r = scan("trusted CA");
+    assert_eq!(r["status"], "passed", "{r:#}");
+    let fact = r["facts"]["host_key_check"].as_str().unwrap_or_default();
+    assert!(fact.contains("host certificate for 127.0.0.1"), "{r:#}");
+
+    let (status, body) = plane.try_call(
+        reqwest::Method::PATCH,
+        &format!("/api/v1/records/{id}"),
+        Some(json!({"unix": {"host_ca_keys": [other.public.trim()]}})),
+    );
+    assert!(status.is_success(), "{body:#}");
+    sshd.settle_log();
+    let before = sshd.attempts_for(USER).len();
+    let r = scan("other CA");
+    assert_row(
+        &r,
+        "failed",
+        105053,
+        "host key",
+        &[
+            "which is not one of the record's host CAs",
+            "ecdsa-sha2-nistp256 SHA256:",
+        ],
+    );
+    sshd.settle_log();
+    assert_eq!(sshd.attempts_for(USER).len(), before, "{}", sshd.auth_log());
 }

@@ -78,6 +78,12 @@ fn assert_root(outcome: &LoginOutcome, method: &str) {
         outcome.facts["delegation"].ends_with("uid 0"),
         "{outcome:#?}"
     );
+    // The proof of session is read too, on the delegation's channel for sudo.
+    assert!(
+        outcome.facts["uname"].starts_with("Linux "),
+        "{outcome:#?}"
+    );
+    assert_eq!(outcome.facts["os_id"], "debian", "{outcome:#?}");
 }
 
 fn assert_refused(outcome: &LoginOutcome, words: &str) {

@@ -264,14 +264,19 @@ fn converse(
         )
         .with_method(&method)
     };
-    proof::session_facts(&session, facts).map_err(|e| {
+    let proof_failed = |e: proof::ProofError| {
         after_login(
             Step::Session,
             e.timed_out,
             "the proof-of-session read failed",
             &e.detail,
         )
-    })?;
+    };
+    // With sudo, the proof runs on the delegation's channel (one round trip fewer).
+    let folded = elevation.is_some_and(delegate::takes_proof);
+    if !folded {
+        proof::session_facts(&session, facts).map_err(proof_failed)?;
+    }
     let method = match elevation {
         None => method,
         Some(elevation) => {
@@ -282,9 +287,21 @@ fn converse(
                 Plan::Password(p) => Some(*p),
                 Plan::Key { .. } => None,
             };
+            let proof_command = folded.then(proof::command);
             // The login worked; the result still fails, because a scan without root is not
             // the authenticated scan the record asks for (docs/unix-logins.md).
-            let fact = delegate::elevate(&session, elevation, login_password).map_err(|e| {
+            let (printed, verdict) = delegate::elevate(
+                &session,
+                elevation,
+                login_password,
+                proof_command.as_deref(),
+            );
+            // What the proof printed is judged first: a session that cannot run `uname`
+            // fails at the session step, whatever sudo said after it.
+            if let Some(printed) = printed {
+                proof::read_facts(&printed, "", None, facts).map_err(proof_failed)?;
+            }
+            let fact = verdict.map_err(|e| {
                 after_login(
                     Step::Delegation,
                     e.timed_out,

@@ -484,7 +484,7 @@ fn unix_options(a: &UnixArgs) -> R<Option<UnixInput>> {
         certificate,
         delegation: a.delegation.clone(),
         delegation_password: a.delegation_password.clone(),
-        delegation_secret: a.delegation_secret.as_deref().map(|r| {
+        delegation_secret: a.delegation_vault_secret.as_deref().map(|r| {
             let r = r.trim();
             match r.parse::<i64>() {
                 Ok(id) => DelegationSecretInput {

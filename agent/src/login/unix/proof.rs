@@ -32,16 +32,31 @@ pub(super) struct ProofError {
 /// Between `uname -a`'s output and `/etc/os-release` in the one command that reads both.
 const OS_RELEASE_MARK: &str = "@@sealscan-os-release@@";
 
-/// Runs `uname -a` (required) and reads `/etc/os-release` (optional: not every Unix has it),
-/// in one exec channel: each channel is a round trip to the server (open, exec, close), and a
-/// login with delegation pays for one more. The command uses only `;`, which sh, csh and fish
-/// all read the same way, so its exit status is cat's: uname's output decides.
+/// `uname -a` (required) and `/etc/os-release` (optional: not every Unix has it), in one
+/// command: each exec channel is a round trip to the server (open, exec, close). It uses only
+/// `;`, which sh, csh and fish all read the same way, so its exit status is cat's: uname's
+/// output decides. A sudo delegation appends itself to it (delegate.rs), so that a login with
+/// sudo also takes a single channel.
+pub(super) fn command() -> String {
+    format!("uname -a; echo '{OS_RELEASE_MARK}'; cat /etc/os-release")
+}
+
+/// Runs [`command`] on its own channel and reads the facts from it.
 pub(super) fn session_facts(
     session: &Session,
     facts: &mut BTreeMap<String, String>,
 ) -> Result<(), ProofError> {
-    let command = format!("uname -a; echo '{OS_RELEASE_MARK}'; cat /etc/os-release");
-    let (status, output, stderr) = run(session, &command)?;
+    let (status, output, stderr) = run(session, &command())?;
+    read_facts(&output, &stderr, Some(status), facts)
+}
+
+/// The facts from what [`command`] printed; `status` is its exit status when it ran alone.
+pub(super) fn read_facts(
+    output: &str,
+    stderr: &str,
+    status: Option<i32>,
+    facts: &mut BTreeMap<String, String>,
+) -> Result<(), ProofError> {
     let (uname, release) = match output.split_once(OS_RELEASE_MARK) {
         Some((uname, release)) => (uname.trim(), Some(release)),
         None => (output.trim(), None),
@@ -53,12 +68,12 @@ pub(super) fn session_facts(
         } else {
             format!("; it said: \"{said}\"")
         };
+        let status = status
+            .map(|s| format!(" (the command exited with status {s})"))
+            .unwrap_or_default();
         return Err(ProofError {
             timed_out: false,
-            detail: format!(
-                "`uname -a` printed nothing usable (the command exited with status \
-                 {status}){said}"
-            ),
+            detail: format!("`uname -a` printed nothing usable{status}{said}"),
         });
     }
     facts.insert("uname".into(), printable(uname));

@@ -301,5 +301,5 @@ pub struct UnixArgs {
     /// of the record's vault whose password the delegation takes (root's account secret for
     /// su), by id (digits), by path (\Folder\Name) or by name.
     #[arg(long, value_name = "SECRET")]
-    pub delegation_secret: Option<String>,
+    pub delegation_vault_secret: Option<String>,
 }

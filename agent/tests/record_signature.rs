@@ -469,3 +469,109 @@ fn a_root_is_pinned_once_and_moved_only_by_a_change_the_old_root_signed() {
     let empty = tempfile::tempdir().unwrap();
     assert!(Gate::open(empty.path()).unwrap().is_none());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Through the scan path: the daemon's `run_target` with the gate, an attacker's listener on
+// another loopback address, and not a single connection to it.
+
+mod scan_path {
+    use super::*;
+    use sealscan_agent::arena::Arena;
+    use sealscan_agent::config::Timeouts;
+    use sealscan_agent::identity::IdentityKey;
+    use sealscan_agent::resolve::JobCredentials;
+    use sealscan_agent::scan::run_target;
+    use sealscan_agent::trust::SignatureGate;
+    use sealscan_protocols::appliance::{Job, JobTarget};
+    use sealscan_protocols::results::{LoginKind, Status, Step};
+    use std::net::TcpListener;
+    use std::sync::Arc;
+
+    /// An attacker's listener: counts every connection that reaches it.
+    fn attacker() -> (TcpListener, u16) {
+        let listener = TcpListener::bind("127.0.0.66:0").expect("bind 127.0.0.66");
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        (listener, port)
+    }
+
+    fn connections(listener: &TcpListener) -> usize {
+        std::iter::from_fn(|| listener.accept().ok()).count()
+    }
+
+    #[tokio::test]
+    async fn refused_targets_are_never_connected_to() {
+        let w = world();
+        let (dir, _gate) = pinned_gate(&w);
+        let arena = Arena::with_capacity(4096).expect("arena");
+        let identity = Arc::new(IdentityKey::generate(&arena).expect("identity"));
+        let binding = Binding::for_record(
+            "unix",
+            RECORD,
+            SecretFieldName::Password,
+            "scanner",
+            None,
+            false,
+        );
+        let env = seal(b"pw", &binding, &[*identity.public_key()])
+            .unwrap()
+            .to_text();
+        let s = statement(&w, 1, &env);
+        let sigs = signatures(&w, &s);
+        let (listener, port) = attacker();
+        let target = |id: &str, kind: LoginKind, record: Option<&str>| JobTarget {
+            target_id: id.into(),
+            host: "127.0.0.66".into(),
+            kind,
+            port: Some(port),
+            record_id: record.map(str::to_string),
+        };
+        let targets = vec![
+            // The attacker's address added to the record's targets.
+            target("t1", LoginKind::Unix, Some(RECORD)),
+            // A Windows target without a record: the domain probe would connect.
+            target("t2", LoginKind::Windows, None),
+            // A Unix target without a record given by address.
+            target("t3", LoginKind::Unix, None),
+        ];
+        let job = Job {
+            job_id: "j1".into(),
+            scan_id: "s1".into(),
+            lease_secs: 60,
+            targets: targets.clone(),
+            records: vec![job_record(&env)],
+            vaults: vec![],
+        };
+        let creds = Arc::new(
+            JobCredentials::new(&job, identity.clone())
+                .with_signature_gate(SignatureGate::for_job(dir.path(), sigs.clone())),
+        );
+        for t in &targets {
+            let post = run_target("j1", creds.clone(), t, &Timeouts::default()).await;
+            let cause = post.outcome.cause.clone().expect("a cause");
+            assert_eq!(post.outcome.status, Status::NotAttempted, "{post:?}");
+            assert_eq!(cause.step, Step::RecordSignature, "{post:?}");
+            assert!(!cause.detail.contains("pw"), "{cause:?}");
+        }
+        assert_eq!(
+            connections(&listener),
+            0,
+            "the attacker's listener was reached"
+        );
+
+        // The same job with the statement missing: fail closed, still no connection.
+        let unsigned = JobSignatures {
+            signing: Some(w.signing.clone()),
+            records: vec![],
+        };
+        let creds = Arc::new(
+            JobCredentials::new(&job, identity)
+                .with_signature_gate(SignatureGate::for_job(dir.path(), unsigned)),
+        );
+        let post = run_target("j1", creds, &targets[0], &Timeouts::default()).await;
+        let cause = post.outcome.cause.expect("a cause");
+        assert_eq!(cause.step, Step::RecordSignature);
+        assert!(cause.detail.contains("unsigned"), "{}", cause.detail);
+        assert_eq!(connections(&listener), 0);
+    }
+}

@@ -6,6 +6,8 @@
 //! The file's public half is readable without the passphrase (OpenSSH stores it in the clear),
 //! so `show` needs no unlock; signing does.
 
+pub mod command;
+
 use rand::rngs::OsRng;
 use sealscan_protocols::signing::{SigningKey, fingerprint_text, key_fingerprint};
 use ssh_key::private::{Ed25519Keypair, KeypairData};

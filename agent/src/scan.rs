@@ -119,6 +119,10 @@ async fn locate(
     match by_address {
         Some((_, record)) => Ok(record),
         None => {
+            // The Windows domain probe connects: only where some signed record allows it.
+            if target.record_id.is_none() {
+                creds.check_any_signature(kind, &net.host, net.port)?;
+            }
             let shown = format!("{} ({address})", target.host);
             pick_record(creds, target, net, &shown).await
         }

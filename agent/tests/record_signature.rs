@@ -575,3 +575,101 @@ mod scan_path {
         assert_eq!(connections(&listener), 0);
     }
 }
+
+#[test]
+fn a_revocation_stays_even_when_the_control_plane_stops_sending_it() {
+    let w = world();
+    let (_dir, gate) = pinned_gate(&w);
+    let env = sealed(&w, RECORD, "scanner", b"pw");
+    let s = statement(&w, 1, &env);
+    let sigs = signatures(&w, &s);
+    run(&gate, &sigs, &job_record(&env), IN_SCOPE, 2222).unwrap();
+    let mut revoking = sigs.clone();
+    revoking.signing.as_mut().unwrap().revocations = vec![
+        sealscan_protocols::signing::Revocation {
+            revoked_key: w.alice.fingerprint(),
+            issued_at: NOW,
+            signer_certificate: w.alice_cert,
+        }
+        .sign(&w.alice, &w.root.fingerprint())
+        .to_text(),
+    ];
+    assert_eq!(
+        run(&gate, &revoking, &job_record(&env), IN_SCOPE, 2222).unwrap_err(),
+        "revoked signer"
+    );
+    // The next job leaves the revocation out: the key stays revoked.
+    assert_eq!(
+        run(&gate, &sigs, &job_record(&env), IN_SCOPE, 2222).unwrap_err(),
+        "revoked signer"
+    );
+}
+
+#[test]
+fn a_root_change_in_the_job_moves_the_root_once() {
+    let w = world();
+    let (dir, gate) = pinned_gate(&w);
+    let old_fp = w.root.fingerprint();
+    let new_root = key(40);
+    let new_fp = new_root.fingerprint();
+    let change = RootChange {
+        new_root: new_root.public_key(),
+        new_recovery_key: key(41).public_key(),
+        issued_at: NOW,
+        subscription_id: Some("sub-1".into()),
+    }
+    .sign(&w.root, &old_fp)
+    .to_text();
+    let cert = UserCertificate {
+        user_id: "u-alice".into(),
+        role: SignerRole::Manager,
+        public_key: w.alice.public_key(),
+        not_before: NOW - 1000,
+        not_after: NOW + 1000,
+    }
+    .sign(&new_root, &new_fp);
+    let signing = JobSigning {
+        root_declaration: RootDeclaration {
+            subscription_id: "sub-1".into(),
+            recovery_key: key(41).public_key(),
+            issued_at: NOW,
+        }
+        .sign(&new_root, &new_fp)
+        .to_text(),
+        trust_list: TrustList {
+            number: 1,
+            issued_at: NOW,
+            certificates: vec![cert.clone()],
+            revoked: vec![],
+        }
+        .sign(&new_root, &new_fp)
+        .to_text(),
+        root_changes: vec![change],
+        ..JobSigning::default()
+    };
+    let env = sealed(&w, RECORD, "scanner", b"pw");
+    let mut s = statement(&w, 1, &env);
+    s.signer_certificate = cert.hash();
+    let sigs = JobSignatures {
+        signing: Some(signing),
+        records: vec![RecordSignature {
+            record_id: RECORD.into(),
+            statement: Some(s.sign(&w.alice, &new_fp).to_text()),
+        }],
+    };
+    // The first job applies the change; the appliance had never seen the old declaration.
+    run(&gate, &sigs, &job_record(&env), IN_SCOPE, 2222).unwrap();
+    assert_eq!(gate.fingerprint(), fingerprint_text(&new_fp));
+    // The control plane keeps sending the change: it no longer applies and is skipped.
+    run(&gate, &sigs, &job_record(&env), IN_SCOPE, 2222).unwrap();
+    let reopened = Gate::open(dir.path()).unwrap().unwrap();
+    run(&reopened, &sigs, &job_record(&env), IN_SCOPE, 2222).unwrap();
+    // Statements under the old root are now refused.
+    let old = signatures(&w, &statement(&w, 2, &env));
+    let mut old_world = sigs.clone();
+    old_world.records = old.records;
+    assert_eq!(
+        run(&reopened, &old_world, &job_record(&env), IN_SCOPE, 2222).unwrap_err(),
+        "other root"
+    );
+}

@@ -18,6 +18,12 @@ use sealscan_protocols::signing::{
 use std::net::IpAddr;
 
 const NOW: u64 = 1_780_272_000;
+
+/// Certificates outlive both the fixed clock of the direct checks and the real clock the scan
+/// path uses.
+fn until() -> u64 {
+    sealscan_agent::trust::job::now().max(NOW) + 365 * 86_400
+}
 const RECORD: &str = "r-5e0c2f7a9b13d846";
 
 struct World {
@@ -42,7 +48,7 @@ fn world() -> World {
         role: SignerRole::Manager,
         public_key: alice.public_key(),
         not_before: NOW - 1000,
-        not_after: NOW + 1000,
+        not_after: until(),
     }
     .sign(&root, &fp);
     let list = TrustList {
@@ -546,12 +552,21 @@ mod scan_path {
             JobCredentials::new(&job, identity.clone())
                 .with_signature_gate(SignatureGate::for_job(dir.path(), sigs.clone())),
         );
-        for t in &targets {
+        let expected = [
+            "target outside signed scope",
+            "no signed windows record",
+            "target outside signed scope",
+        ];
+        for (t, expected) in targets.iter().zip(expected) {
             let post = run_target("j1", creds.clone(), t, &Timeouts::default()).await;
             let cause = post.outcome.cause.clone().expect("a cause");
             assert_eq!(post.outcome.status, Status::NotAttempted, "{post:?}");
             assert_eq!(cause.step, Step::RecordSignature, "{post:?}");
-            assert!(!cause.detail.contains("pw"), "{cause:?}");
+            assert!(
+                cause.detail.contains(expected),
+                "{}: {cause:?}",
+                t.target_id
+            );
         }
         assert_eq!(
             connections(&listener),
@@ -573,6 +588,67 @@ mod scan_path {
         assert_eq!(cause.step, Step::RecordSignature);
         assert!(cause.detail.contains("unsigned"), "{}", cause.detail);
         assert_eq!(connections(&listener), 0);
+    }
+
+    /// The normal flow with signing on: a signed record logs in to a real sshd; the same
+    /// record at another port of the same host is refused without a connection.
+    #[tokio::test]
+    async fn a_signed_record_logs_in_and_nowhere_else() {
+        use sealscan_test_peers::sshd::{Sshd, SshdOptions};
+        use sealscan_test_peers::system::ensure_user;
+        const USER: &str = "ssu_signed";
+        const PASSWORD: &str = "ssu-Signed-Horse-9";
+        ensure_user(USER, PASSWORD);
+        let sshd = Sshd::start(&SshdOptions::default());
+        let w = world();
+        let (dir, _gate) = pinned_gate(&w);
+        let arena = Arena::with_capacity(4096).expect("arena");
+        let identity = Arc::new(IdentityKey::generate(&arena).expect("identity"));
+        let binding =
+            Binding::for_record("unix", RECORD, SecretFieldName::Password, USER, None, false);
+        let env = seal(PASSWORD.as_bytes(), &binding, &[*identity.public_key()])
+            .unwrap()
+            .to_text();
+        let mut s = statement(&w, 1, &env);
+        s.user = USER.into();
+        s.ports = vec![sshd.port()];
+        s.unix.as_mut().unwrap().delegation = Delegation::None;
+        let mut record = job_record(&env);
+        record.user = USER.into();
+        record.unix.as_mut().unwrap().delegation = Delegation::None;
+        let other = TcpListener::bind("127.0.0.1:0").unwrap();
+        other.set_nonblocking(true).unwrap();
+        let other_port = other.local_addr().unwrap().port();
+        let at = |id: &str, port: u16| JobTarget {
+            target_id: id.into(),
+            host: "127.0.0.1".into(),
+            kind: LoginKind::Unix,
+            port: Some(port),
+            record_id: Some(RECORD.into()),
+        };
+        let job = Job {
+            job_id: "j2".into(),
+            scan_id: "s2".into(),
+            lease_secs: 60,
+            targets: vec![at("t1", sshd.port()), at("t2", other_port)],
+            records: vec![record],
+            vaults: vec![],
+        };
+        let creds = Arc::new(
+            JobCredentials::new(&job, identity)
+                .with_signature_gate(SignatureGate::for_job(dir.path(), signatures(&w, &s))),
+        );
+        let ok = run_target("j2", creds.clone(), &job.targets[0], &Timeouts::default()).await;
+        assert_eq!(ok.outcome.status, Status::Passed, "{:?}", ok.outcome);
+        let refused = run_target("j2", creds, &job.targets[1], &Timeouts::default()).await;
+        let cause = refused.outcome.cause.expect("a cause");
+        assert_eq!(cause.step, Step::RecordSignature);
+        assert!(
+            cause.detail.contains("port outside signed scope"),
+            "{}",
+            cause.detail
+        );
+        assert_eq!(connections(&other), 0);
     }
 }
 
@@ -625,7 +701,7 @@ fn a_root_change_in_the_job_moves_the_root_once() {
         role: SignerRole::Manager,
         public_key: w.alice.public_key(),
         not_before: NOW - 1000,
-        not_after: NOW + 1000,
+        not_after: until(),
     }
     .sign(&new_root, &new_fp);
     let signing = JobSigning {

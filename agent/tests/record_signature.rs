@@ -749,3 +749,57 @@ fn a_root_change_in_the_job_moves_the_root_once() {
         "other root"
     );
 }
+
+/// `kill -9` right after the appliance accepted a version: the version is already on disk, so
+/// the restarted appliance refuses an older one. (Before the check returns nothing is used, so
+/// a kill before the write loses nothing either.)
+#[test]
+fn kill_9_after_accepting_a_version_keeps_it() {
+    const CHILD: &str = "SEALSCAN_TEST_SIGN_CHILD_DIR";
+    if let Some(dir) = std::env::var_os(CHILD) {
+        let dir = std::path::PathBuf::from(dir);
+        let w = world();
+        let gate = Gate::open(&dir).unwrap().unwrap();
+        let env = sealed(&w, RECORD, "scanner", b"pw");
+        run(
+            &gate,
+            &signatures(&w, &statement(&w, 7, &env)),
+            &job_record(&env),
+            IN_SCOPE,
+            2222,
+        )
+        .unwrap();
+        nix::sys::signal::kill(nix::unistd::getpid(), nix::sys::signal::Signal::SIGKILL).unwrap();
+        unreachable!("SIGKILL");
+    }
+    let w = world();
+    let (dir, _gate) = pinned_gate(&w);
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "kill_9_after_accepting_a_version_keeps_it",
+            "--nocapture",
+        ])
+        .env(CHILD, dir.path())
+        .status()
+        .unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(9), "{status:?}");
+    assert_eq!(
+        store::load_seen(dir.path()).unwrap().records.get(RECORD),
+        Some(&7)
+    );
+    let gate = Gate::open(dir.path()).unwrap().unwrap();
+    let env = sealed(&w, RECORD, "scanner", b"pw");
+    assert_eq!(
+        run(
+            &gate,
+            &signatures(&w, &statement(&w, 6, &env)),
+            &job_record(&env),
+            IN_SCOPE,
+            2222
+        )
+        .unwrap_err(),
+        "version rollback"
+    );
+}

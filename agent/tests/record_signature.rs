@@ -803,3 +803,114 @@ fn kill_9_after_accepting_a_version_keeps_it() {
         "version rollback"
     );
 }
+
+#[test]
+fn vault_settings_and_the_secret_reference_are_signed() {
+    use sealscan_protocols::appliance::JobVault;
+    use sealscan_protocols::signing::{SignedVault, VaultApi};
+    use sha2::{Digest, Sha256};
+    let w = world();
+    let (_dir, gate) = pinned_gate(&w);
+    let url = "https://vault.example.test/SecretServer";
+    let vault_env = seal(
+        b"vault-pw",
+        &Binding::for_vault("v-1", "svc", None, url),
+        &[w.appliance_pk],
+    )
+    .unwrap()
+    .to_text();
+    let vault = JobVault {
+        vault_id: "v-1".into(),
+        title: "vault".into(),
+        url: url.into(),
+        user: "svc".into(),
+        domain: None,
+        organization: None,
+        verify_tls: true,
+        ca_pem: Some("-----BEGIN CERTIFICATE-----\nCA1\n".into()),
+        api: "rest".into(),
+        password: SecretValue::Sealed {
+            envelope: vault_env.clone(),
+        },
+    };
+    let mut record = job_record(&vault_env);
+    record.login = RecordLogin::Vault {
+        vault_id: "v-1".into(),
+        secret_name: "web admins".into(),
+        folder: None,
+        secret_id: None,
+        unix_auth: None,
+    };
+    let mut s = statement(&w, 1, &vault_env);
+    s.login_type = LoginType::Vault;
+    s.envelopes = vec![EnvelopeHash {
+        field: SecretFieldName::VaultPassword,
+        hash: envelope_hash(
+            &sealscan_protocols::envelope::Envelope::from_text(&vault_env).unwrap(),
+        ),
+    }];
+    s.vault = Some(SignedVault {
+        vault_id: "v-1".into(),
+        url: url.into(),
+        verify_tls: true,
+        ca_sha256: Some(Sha256::digest(vault.ca_pem.as_deref().unwrap().as_bytes()).into()),
+        api: VaultApi::Rest,
+        user: "svc".into(),
+        domain: None,
+        organization: None,
+        secret_name: Some("web admins".into()),
+        folder: None,
+        secret_id: None,
+    });
+    let sigs = signatures(&w, &s);
+    let check = |record: &JobRecord, vault: &JobVault, sigs: &JobSignatures| {
+        let job = gate
+            .prepare(sigs.signing.as_ref(), NOW)
+            .map_err(|r| r.cause())?;
+        gate.check(
+            &job,
+            sigs,
+            record,
+            Some(vault),
+            IN_SCOPE.parse().unwrap(),
+            2222,
+            NOW,
+        )
+        .map(drop)
+        .map_err(|r| r.cause())
+    };
+    check(&record, &vault, &sigs).unwrap();
+    let mut off = vault.clone();
+    off.verify_tls = false;
+    assert_eq!(check(&record, &off, &sigs), Err("unsigned change"));
+    let mut swapped = vault.clone();
+    swapped.ca_pem = Some("-----BEGIN CERTIFICATE-----\nATTACKER\n".into());
+    assert_eq!(check(&record, &swapped, &sigs), Err("unsigned change"));
+    let mut elsewhere = vault.clone();
+    elsewhere.url = "https://attacker.example.test/SecretServer".into();
+    assert_eq!(check(&record, &elsewhere, &sigs), Err("unsigned change"));
+    let mut other_secret = record.clone();
+    if let RecordLogin::Vault { secret_name, .. } = &mut other_secret.login {
+        *secret_name = "domain admins".into();
+    }
+    assert_eq!(check(&other_secret, &vault, &sigs), Err("unsigned change"));
+    let mut forged = vault.clone();
+    forged.password = SecretValue::Sealed {
+        envelope: seal(
+            b"attacker",
+            &Binding::for_vault("v-1", "svc", None, url),
+            &[w.appliance_pk],
+        )
+        .unwrap()
+        .to_text(),
+    };
+    assert_eq!(check(&record, &forged, &sigs), Err("envelope not signed"));
+    // A signer who turns verification off still needs the root's policy.
+    let mut loose = s.clone();
+    loose.version = 2;
+    loose.vault.as_mut().unwrap().verify_tls = false;
+    assert_eq!(
+        check(&record, &off, &signatures(&w, &loose)),
+        Err("not allowed by policy")
+    );
+}

@@ -62,7 +62,8 @@ pub struct EnrollArgs {
     /// The control plane's base URL (https://HOST:PORT).
     #[arg(long, value_name = "URL")]
     pub url: String,
-    /// The one-time enrollment token a Manager created.
+    /// The one-time enrollment token a Manager created. Token text ending in
+    /// `.root=FINGERPRINT` also pins that subscription root (docs/signed-records.md).
     #[arg(
         long,
         value_name = "TOKEN",

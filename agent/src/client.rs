@@ -7,6 +7,7 @@ use sealscan_protocols::appliance::{
     EnrollResponse, EnrollState, HeartbeatResponse, Job, ResultAck, ResultPost, RewrapSubmit,
     RewrapWork,
 };
+use sealscan_protocols::signing::JobSignatures;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
@@ -156,7 +157,7 @@ impl ApiClient {
         &self,
         wait_secs: u32,
         after_start: bool,
-    ) -> Result<Option<Job>, ClientError> {
+    ) -> Result<Option<(Job, JobSignatures)>, ClientError> {
         let mut request = self
             .http
             .post(self.url("/jobs/claim"))
@@ -164,7 +165,12 @@ impl ApiClient {
         if after_start {
             request = request.header(CLAIM_AFTER_START_HEADER, "1");
         }
-        self.exchange("job claim", self.authorize(request)).await
+        // The signed-records part is read from the same body, beside the job
+        // (sealscan_protocols::signing::JobSignatures says why).
+        self.exchange_with("job claim", self.authorize(request), |body| {
+            Ok((serde_json::from_slice(body)?, serde_json::from_slice(body)?))
+        })
+        .await
     }
 
     pub async fn heartbeat(&self, job_id: &str) -> Result<HeartbeatResponse, ClientError> {
@@ -229,6 +235,16 @@ impl ApiClient {
         what: &'static str,
         request: reqwest::RequestBuilder,
     ) -> Result<Option<T>, ClientError> {
+        self.exchange_with(what, request, |body| serde_json::from_slice(body))
+            .await
+    }
+
+    async fn exchange_with<T>(
+        &self,
+        what: &'static str,
+        request: reqwest::RequestBuilder,
+        parse: impl FnOnce(&[u8]) -> Result<T, serde_json::Error>,
+    ) -> Result<Option<T>, ClientError> {
         let unreachable = |e: reqwest::Error| ClientError::Unreachable {
             url: self.base.clone(),
             message: error_chain(&e),
@@ -248,12 +264,10 @@ impl ApiClient {
         if status == reqwest::StatusCode::NO_CONTENT || bytes.is_empty() {
             return Ok(None);
         }
-        let parsed = serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| ClientError::BadBody {
-                what,
-                message: e.to_string(),
-            });
+        let parsed = parse(&bytes).map(Some).map_err(|e| ClientError::BadBody {
+            what,
+            message: e.to_string(),
+        });
         // A job body carries legacy secrets (base64) and envelopes: wipe our copy of it when
         // nobody else holds the buffer.
         if let Ok(mut owned) = bytes.try_into_mut() {

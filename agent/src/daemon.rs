@@ -20,12 +20,14 @@ use crate::logging::{self, LoggingError, OutcomeContext};
 use crate::resolve::JobCredentials;
 use crate::secret::SecretText;
 use crate::spool::{Spool, SpoolError, Spooled};
+use crate::trust::SignatureGate;
 use crate::{notify, scan, sealed};
 use base64::Engine as _;
 use rand_core::{OsRng, RngCore};
 use sealscan_protocols::appliance::{
     EnrollPollRequest, EnrollState, Job, ResultPost, RewrapSubmit, RewrappedItem,
 };
+use sealscan_protocols::signing::JobSignatures;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -215,6 +217,7 @@ async fn run_async(
         known_hosts: Arc::new(
             KnownHosts::open(&config.state_dir).map_err(DaemonError::KnownHosts)?,
         ),
+        state_dir: config.state_dir.clone(),
         concurrency: usize::from(config.concurrency.max(1)),
         timeouts: config.timeouts,
         stop: stop_rx,
@@ -294,13 +297,15 @@ struct Daemon {
     identity: Arc<IdentityKey>,
     spool: Spool,
     known_hosts: Arc<KnownHosts>,
+    /// Where the pinned signing root and the accepted versions live (crate::trust).
+    state_dir: std::path::PathBuf,
     concurrency: usize,
     timeouts: Timeouts,
     stop: watch::Receiver<bool>,
 }
 
 enum Next {
-    Job(Box<Job>),
+    Job(Box<(Job, JobSignatures)>),
     Idle,
     Stop,
 }
@@ -353,7 +358,8 @@ impl Daemon {
                 Next::Job(job) => {
                     backoff.reset();
                     troubled = false;
-                    self.run_job(*job).await;
+                    let (job, signatures) = *job;
+                    self.run_job(job, signatures).await;
                 }
                 Next::Idle => {
                     backoff.reset();
@@ -366,7 +372,7 @@ impl Daemon {
         }
     }
 
-    async fn run_job(&self, job: Job) {
+    async fn run_job(&self, job: Job, signatures: JobSignatures) {
         let job_id = job.job_id.clone();
         log::info!(
             "job {job_id} (scan {}): {} targets",
@@ -379,7 +385,8 @@ impl Daemon {
                 self.identity.clone(),
                 Duration::from_secs(u64::from(self.timeouts.vault_secs)),
             )
-            .with_known_hosts(self.known_hosts.clone()),
+            .with_known_hosts(self.known_hosts.clone())
+            .with_signature_gate(SignatureGate::for_job(&self.state_dir, signatures)),
         );
         let (cancel_tx, cancel_rx) = watch::channel(false);
         let heartbeat = tokio::spawn(heartbeat_loop(

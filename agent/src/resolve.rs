@@ -15,6 +15,7 @@ use crate::login::windows::{
     KerberosLogin, KerberosRealm, SmbDialect, TicketCache, WindowsAuth, WindowsCredential,
 };
 use crate::sealed;
+use crate::trust::SignatureGate;
 use sealscan_protocols::appliance::{
     Delegation, DelegationPassword, HostKeyPolicy, Job, JobRecord, JobVault, RecordKind,
     RecordLogin, SecretField, SecretFieldName, SecretValue, VaultUnixAuth, WindowsAuthProtocol,
@@ -103,6 +104,8 @@ pub struct JobCredentials {
     tickets: Mutex<HashMap<String, Arc<TicketCache>>>,
     /// Where `pin` records keep their host keys: the state directory's store in the daemon.
     known_hosts: Arc<KnownHosts>,
+    /// Signed records (docs/signed-records.md): checked before a record is used.
+    signature_gate: SignatureGate,
 }
 
 impl JobCredentials {
@@ -139,6 +142,88 @@ impl JobCredentials {
             sessions: Mutex::new(HashMap::new()),
             tickets: Mutex::new(HashMap::new()),
             known_hosts: Arc::new(KnownHosts::in_memory()),
+            signature_gate: SignatureGate::Unpinned,
+        }
+    }
+
+    /// Checks records against signed statements (the daemon's gate for the job).
+    pub fn with_signature_gate(mut self, gate: SignatureGate) -> Self {
+        self.signature_gate = gate;
+        self
+    }
+
+    /// For a target given by address without a record: whether any record of `kind` in the
+    /// job is signed for `host`:`port` (a service-selected one for any address), before the
+    /// Windows domain probe connects there.
+    pub fn check_any_signature(
+        &self,
+        kind: RecordKind,
+        host: &str,
+        port: u16,
+    ) -> Result<(), Refusal> {
+        if matches!(self.signature_gate, SignatureGate::Unpinned) {
+            return Ok(());
+        }
+        let mut records: Vec<&JobRecord> =
+            self.records.values().filter(|r| r.kind == kind).collect();
+        records.sort_by(|a, b| a.record_id.cmp(&b.record_id));
+        let mut last = Refusal::not_attempted(
+            Step::RecordSignature,
+            format!("no signed {} record in the job", kind.as_str()),
+        );
+        for record in records {
+            match self.check_signature(record, host, port) {
+                Ok(()) => return Ok(()),
+                Err(refusal) => last = refusal,
+            }
+        }
+        Err(last)
+    }
+
+    /// Whether `record` may be used for a login at `host`:`port` (an address): always on an
+    /// appliance without a pinned root; otherwise only when its signed statement passes.
+    pub fn check_signature(
+        &self,
+        record: &JobRecord,
+        host: &str,
+        port: u16,
+    ) -> Result<(), Refusal> {
+        let refuse = |r: sealscan_protocols::signing::Refusal| {
+            Refusal::not_attempted(
+                Step::RecordSignature,
+                format!("record {}: {r}", record.record_id),
+            )
+        };
+        let ip = match host.parse::<IpAddr>() {
+            Ok(ip) => ip,
+            Err(_) if matches!(self.signature_gate, SignatureGate::Unpinned) => return Ok(()),
+            Err(_) => {
+                return Err(refuse(
+                    sealscan_protocols::signing::Refusal::TargetOutsideScope,
+                ));
+            }
+        };
+        let vaults: Vec<&JobVault> = self.vaults.values().collect();
+        match self.signature_gate.check(record, &vaults, ip, port) {
+            Ok(Some(verified)) => {
+                log::info!(
+                    "job {}: record {} version {} signed by {} accepted for {host}:{port}",
+                    self.job_id,
+                    verified.record_id,
+                    verified.version,
+                    verified.signer_user_id
+                );
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(r) => {
+                log::warn!(
+                    "job {}: record {} refused for {host}:{port}: record signature: {r}",
+                    self.job_id,
+                    record.record_id
+                );
+                Err(refuse(r))
+            }
         }
     }
 

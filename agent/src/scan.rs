@@ -32,7 +32,44 @@ pub async fn run_target(
     timeouts: &Timeouts,
 ) -> ResultPost {
     let mut net = network_target(target, timeouts);
-    let (record_id, mut outcome) = match locate(&creds, target, &mut net).await {
+    // A target the job names a record for, given by address, is checked before anything else
+    // (a Windows domain probe included): no connection to a place the record does not sign.
+    if let (Some(id), Ok(_)) = (&target.record_id, target.host.parse::<IpAddr>())
+        && let Some(record) = creds.record(id)
+        && let Err(refusal) = creds.check_signature(record, &net.host, net.port)
+    {
+        return ResultPost {
+            idempotency_key: ResultPost::key_for(job_id, &target.target_id, target.kind),
+            target_id: target.target_id.clone(),
+            host: target.host.clone(),
+            record_id: Some(id.clone()),
+            outcome: refusal.into_outcome(target.kind),
+        };
+    }
+    if target.record_id.is_none()
+        && target.host.parse::<IpAddr>().is_ok()
+        && let Err(refusal) = creds.check_any_signature(
+            match target.kind {
+                LoginKind::Unix => RecordKind::Unix,
+                LoginKind::Windows => RecordKind::Windows,
+            },
+            &net.host,
+            net.port,
+        )
+    {
+        return ResultPost {
+            idempotency_key: ResultPost::key_for(job_id, &target.target_id, target.kind),
+            target_id: target.target_id.clone(),
+            host: target.host.clone(),
+            record_id: None,
+            outcome: refusal.into_outcome(target.kind),
+        };
+    }
+    let located = locate(&creds, target, &mut net).await.and_then(|record| {
+        creds.check_signature(&record, &net.host, net.port)?;
+        Ok(record)
+    });
+    let (record_id, mut outcome) = match located {
         Ok(record) => {
             let id = record.record_id.clone();
             (
@@ -82,6 +119,10 @@ async fn locate(
     match by_address {
         Some((_, record)) => Ok(record),
         None => {
+            // The Windows domain probe connects: only where some signed record allows it.
+            if target.record_id.is_none() {
+                creds.check_any_signature(kind, &net.host, net.port)?;
+            }
             let shown = format!("{} ({address})", target.host);
             pick_record(creds, target, net, &shown).await
         }

@@ -91,29 +91,47 @@ impl Gate {
         })?;
         let mut state = self.lock();
         let (root, seen) = &mut *state;
+        let declaration = parse("root declaration", &signing.root_declaration)?;
         let mut anchor = match root.anchor() {
             Some(a) => a,
             None => {
                 let pinned = root.fingerprint_bytes().ok_or(Refusal::RootDeclaration {
                     why: "the pinned fingerprint does not parse",
                 })?;
-                let declaration = parse("root declaration", &signing.root_declaration)?;
-                Anchor::from_declaration(&pinned, &declaration)?
+                match Anchor::from_declaration(&pinned, &declaration) {
+                    Ok(a) => a,
+                    // The root changed before this appliance saw its declaration: the first
+                    // change must then be signed by the pinned key itself (its recovery key
+                    // is not known here), and the new root's declaration completes it.
+                    Err(refusal) if signing.root_changes.is_empty() => return Err(refusal),
+                    Err(_) => Anchor {
+                        root_key: root_key_of(&pinned, &signing.root_changes)?,
+                        recovery_key: root_key_of(&pinned, &signing.root_changes)?,
+                        subscription_id: String::new(),
+                    },
+                }
             }
         };
+        // The control plane cannot know which changes an appliance has applied: changes made
+        // under a root other than the current one are skipped (skipping grants nothing).
         for change in &signing.root_changes {
             let change = parse("root change", change)?;
-            anchor = anchor.change(&change)?;
+            let under = change.verify().map(|v| v.root).ok();
+            if under == Some(anchor.fingerprint()) {
+                anchor = anchor.change(&change)?;
+            }
         }
         // A changed root must declare itself too (its declaration names the subscription).
         if anchor.fingerprint() != root.fingerprint_bytes().unwrap_or_default() {
-            let declaration = parse("root declaration", &signing.root_declaration)?;
             let declared = Anchor::from_declaration(&anchor.fingerprint(), &declaration)?;
-            if declared != anchor {
+            let same_subscription = anchor.subscription_id.is_empty()
+                || declared.subscription_id == anchor.subscription_id;
+            if declared.recovery_key != anchor.recovery_key || !same_subscription {
                 return Err(Refusal::RootDeclaration {
                     why: "the new root's declaration differs from the root change",
                 });
             }
+            anchor = declared;
         }
         let list = parse("trust list", &signing.trust_list)?;
         let mut trust = anchor.trust_list(&list, seen.trust_list)?;
@@ -129,8 +147,15 @@ impl Gate {
                 offered: trust.number,
             });
         }
+        let mut revoked = seen.revoked.clone();
+        for kept in &seen.revoked {
+            if let Some(fp) = sealscan_protocols::signing::parse_fingerprint(kept) {
+                trust.revoke(fp);
+            }
+        }
         for revocation in &signing.revocations {
-            trust.add_revocation(&parse("revocation", revocation)?, now)?;
+            let fp = trust.add_revocation(&parse("revocation", revocation)?, now)?;
+            revoked.insert(fingerprint_text(&fp));
         }
         let policy = match &signing.policy {
             Some(p) => anchor.policy(&parse("policy statement", p)?, seen.policy)?,
@@ -147,6 +172,7 @@ impl Gate {
         new_seen.trust_list = trust.number;
         new_seen.trust_list_hash = Some(list_hash);
         new_seen.policy = policy.number;
+        new_seen.revoked = revoked;
         if new_root != *root {
             store::save_root(&self.state_dir, &new_root).map_err(store_refusal)?;
             *root = new_root;
@@ -219,6 +245,25 @@ impl Gate {
             signer_user_id: accepted.signer_user_id,
         })
     }
+}
+
+/// The public key of the pinned root, read from the first root change made under it (its
+/// signer); the change itself is verified afterwards like any other.
+fn root_key_of(pinned: &[u8; 32], changes: &[String]) -> Result<[u8; 32], Refusal> {
+    let first = changes.first().ok_or(Refusal::RootDeclaration {
+        why: "no declaration of the pinned root",
+    })?;
+    let signed = parse("root change", first)?;
+    let verified = signed.verify().map_err(|error| Refusal::Invalid {
+        what: "root change",
+        error,
+    })?;
+    if verified.root != *pinned || verified.signer_fingerprint() != *pinned {
+        return Err(Refusal::RootDeclaration {
+            why: "neither the declaration nor the first root change is the pinned root's",
+        });
+    }
+    Ok(verified.signer)
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -3,9 +3,11 @@
 //! statement before anything is opened or connected to ([`check`]).
 
 pub mod check;
+pub mod job;
 pub mod store;
 
 pub use check::{Gate, JobTrust, Verified};
+pub use job::{JobSigningCheck, SignatureGate};
 
 use sealscan_protocols::signing::{
     Refusal, RootChange, Signed, fingerprint_text, key_fingerprint, open, parse_fingerprint,

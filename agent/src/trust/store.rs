@@ -106,6 +106,10 @@ pub struct Seen {
     pub policy: u64,
     #[serde(default)]
     pub records: BTreeMap<String, u64>,
+    /// Key fingerprints revoked by standalone revocations already accepted: kept, so that a
+    /// control plane that stops sending a revocation does not bring the key back.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub revoked: std::collections::BTreeSet<String>,
 }
 
 pub fn root_path(state_dir: &Path) -> PathBuf {

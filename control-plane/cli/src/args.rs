@@ -2,6 +2,7 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+pub mod keys;
 pub mod records;
 pub mod scanning;
 
@@ -92,6 +93,11 @@ pub enum Command {
     Ncsm {
         #[command(subcommand)]
         cmd: records::NcsmCmd,
+    },
+    /// Your signing key for signed records: create, show.
+    Keys {
+        #[command(subcommand)]
+        cmd: keys::KeysCmd,
     },
 }
 

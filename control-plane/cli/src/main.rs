@@ -399,6 +399,20 @@ async fn run(ctx: &Ctx, cmd: Command) -> R<()> {
         Command::Records { cmd } => records::records(ctx, cmd).await,
         Command::Vaults { cmd } => records::vaults(ctx, cmd).await,
         Command::Ncsm { cmd } => records::ncsm(ctx, cmd).await,
+        Command::Keys { cmd } => {
+            let user = load_profile(&ctx.dir)?
+                .and_then(|p| p.username)
+                .unwrap_or_default();
+            let ask = |prompt: &str| {
+                ctx.new_secret(prompt)
+                    .map(|p| zeroize::Zeroizing::new(p.expose().to_string()))
+                    .map_err(|f| f.0)
+            };
+            for line in sealscan_cli::keys::command::run(&ctx.dir, &cmd, &user, &ask)? {
+                println!("{line}");
+            }
+            Ok(())
+        }
         Command::Scans { cmd } => scanning::scans(ctx, cmd).await,
         Command::Outbox => {
             let v: Vec<OutboxEmail> = ctx.api()?.outbox().await?;

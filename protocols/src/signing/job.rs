@@ -23,10 +23,10 @@ pub struct JobSignatures {
 
 /// What lets the appliance check records: the root's declaration, the current trust list,
 /// standalone revocations, the current policy, and root changes since the pinned root (oldest
-/// first). Each in the `sgn1:` text form.
+/// first). Each in the `sgn1:` text form. Unknown JSON keys are ignored here (a claim that
+/// failed to parse would stall the appliance); the statements themselves refuse unknown fields.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
-#[serde(deny_unknown_fields)]
 pub struct JobSigning {
     pub root_declaration: String,
     pub trust_list: String,

@@ -18,6 +18,22 @@ pub trait Statement: Sized {
     fn sign(&self, key: &SigningKey, root: &[u8; 32]) -> Signed {
         key.sign(Self::KIND, root, &self.encode())
     }
+
+    /// [`Statement::sign`] after checking that a verifier will read back exactly this
+    /// statement (every value in its canonical form and within its limits): what a signer
+    /// uses, so that nobody signs something other than what they were shown.
+    fn sign_checked(&self, key: &SigningKey, root: &[u8; 32]) -> Result<Signed>
+    where
+        Self: PartialEq,
+    {
+        let body = self.encode();
+        if Self::decode(&body)? != *self {
+            return Err(SignError::Malformed {
+                at: "a value is not in its canonical form",
+            });
+        }
+        Ok(key.sign(Self::KIND, root, &body))
+    }
 }
 
 /// A statement whose signature verified, with the root it names and the key that signed it.

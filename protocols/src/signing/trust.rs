@@ -181,6 +181,7 @@ impl Anchor {
             });
         }
         if let Some(sub) = &c.statement.subscription_id
+            && !self.subscription_id.is_empty()
             && *sub != self.subscription_id
         {
             return Err(Refusal::OtherRoot {
@@ -258,6 +259,11 @@ pub struct Trust {
 impl Trust {
     pub fn is_revoked(&self, fingerprint: &[u8; 32]) -> bool {
         self.revoked.contains(fingerprint)
+    }
+
+    /// Marks `fingerprint` revoked (a revocation the appliance accepted before and keeps).
+    pub fn revoke(&mut self, fingerprint: [u8; 32]) {
+        self.revoked.insert(fingerprint);
     }
 
     /// Adds a standalone revocation signed by a certified Manager (checked at `now`).

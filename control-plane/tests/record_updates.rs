@@ -30,7 +30,7 @@ impl Api for Harness {
 
 /// The secret each field of a record holds, as a job would carry it (legacy values opened).
 fn job_secrets(h: &Harness, host: &str) -> Vec<(SecretFieldName, SecretValue)> {
-    let store = Store::open(&h.dir.path().join("control.db")).expect("store");
+    let store = sealscan_control::server::open_store(h.dir.path()).expect("store");
     let key = DataKey::load_or_create(h.dir.path()).expect("key");
     let targets = vec![("t".to_string(), host.to_string(), LoginKind::Unix)];
     let (_, records, _) = store

@@ -37,7 +37,7 @@ fn material(
     Vec<sealscan_protocols::appliance::JobRecord>,
     Vec<sealscan_protocols::appliance::JobVault>,
 ) {
-    let store = Store::open(&h.dir.path().join("control.db")).expect("store");
+    let store = sealscan_control::server::open_store(h.dir.path()).expect("store");
     let key = DataKey::load_or_create(h.dir.path()).expect("key");
     let targets: Vec<(String, String, LoginKind)> = targets
         .iter()

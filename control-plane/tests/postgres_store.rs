@@ -147,7 +147,10 @@ fn bad_database_urls_are_refused_with_what_was_wrong_and_never_the_password() {
     for (url, says) in [
         ("mysql://u:pw-secret@127.0.0.1/db", "postgres://"),
         ("postgres://u:pw-secret@127.0.0.1:notaport/db", "not valid"),
-        ("postgres://u:pw-secret@127.0.0.1/db?sslmode=require", "sslmode=require"),
+        (
+            "postgres://u:pw-secret@127.0.0.1/db?sslmode=require",
+            "sslmode=require",
+        ),
     ] {
         let err = Location::parse(url).expect_err(url).to_string();
         assert!(err.contains(says), "{url}: {err}");

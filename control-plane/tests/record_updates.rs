@@ -593,12 +593,7 @@ async fn a_record_left_pending_by_the_migration_is_fixed_by_an_update() {
     let id = rec["id"].as_str().unwrap().to_string();
     let a1 = appliance(&h, &pc, "scanner-1").await;
     // Its ciphertext no longer opens: the migration leaves it pending, with the way out.
-    db(h.dir.path())
-        .execute(
-            "UPDATE legacy_secrets SET ciphertext = zeroblob(61) WHERE record_id = ?1",
-            [&id],
-        )
-        .expect("damage");
+    damage_legacy_secret(h.dir.path(), &id);
     ncsm_enable(h.dir.path());
     h.clock.advance(60);
     let r = h.call("post", "/api/v1/ncsm/start", Some(&pc), None).await;

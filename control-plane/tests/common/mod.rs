@@ -132,7 +132,10 @@ impl Harness {
     /// Everything the store holds as bytes: the SQLite file and its WAL, or a `pg_dump` of
     /// the PostgreSQL database (for "this secret is stored nowhere" checks).
     pub fn stored_bytes(&self) -> Vec<Vec<u8>> {
-        let url_file = self.dir.path().join(sealscan_control::datadir::DATABASE_FILE);
+        let url_file = self
+            .dir
+            .path()
+            .join(sealscan_control::datadir::DATABASE_FILE);
         if let Ok(url) = std::fs::read_to_string(url_file) {
             let out = std::process::Command::new("pg_dump")
                 .args(["--data-only", "--dbname", url.trim()])
@@ -279,7 +282,15 @@ pub fn raw_sql(data_dir: &std::path::Path, sql: &str) -> String {
     let url_file = data_dir.join(sealscan_control::datadir::DATABASE_FILE);
     if let Ok(url) = std::fs::read_to_string(url_file) {
         let out = std::process::Command::new("psql")
-            .args(["-v", "ON_ERROR_STOP=1", "-At", "--dbname", url.trim(), "-c", sql])
+            .args([
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-At",
+                "--dbname",
+                url.trim(),
+                "-c",
+                sql,
+            ])
             .output()
             .expect("psql (package postgresql-client)");
         assert!(

@@ -9,7 +9,7 @@ use common::*;
 use records_support::*;
 use sealscan_control::jobs_material::build_job_material;
 use sealscan_control::keyfile::DataKey;
-use sealscan_control::store::{Store, StoreError};
+use sealscan_control::store::StoreError;
 use sealscan_protocols::appliance::{RecordLogin, RewrapWork, SecretFieldName, SecretValue};
 use sealscan_protocols::envelope::{self, Binding, Envelope, PrivateKey};
 use sealscan_protocols::results::LoginKind;

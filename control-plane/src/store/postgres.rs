@@ -196,11 +196,7 @@ impl PgConn {
             return Ok(s.clone());
         }
         let translated = placeholders(sql);
-        let stmt = wait(self.client.prepare(&translated)).map_err(|e| {
-            let e = StoreError::Postgres(e);
-            eprintln!("DEBUGPG {sql}: {e}");
-            e
-        })?;
+        let stmt = wait(self.client.prepare(&translated))?;
         self.statements.insert(sql.to_string(), stmt.clone());
         Ok(stmt)
     }
@@ -209,11 +205,7 @@ impl PgConn {
         let stmt = self.statement(sql)?;
         let refs: Vec<&(dyn ToSql + Sync)> =
             params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        let n = wait(self.client.execute(&stmt, &refs)).map_err(|e| {
-            let e = StoreError::Postgres(e);
-            eprintln!("DEBUGPG {sql}: {e}");
-            e
-        })?;
+        let n = wait(self.client.execute(&stmt, &refs))?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
@@ -221,11 +213,7 @@ impl PgConn {
         let stmt = self.statement(sql)?;
         let refs: Vec<&(dyn ToSql + Sync)> =
             params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        let rows = wait(self.client.query(&stmt, &refs)).map_err(|e| {
-            let e = StoreError::Postgres(e);
-            eprintln!("DEBUGPG {sql}: {e}");
-            e
-        })?;
+        let rows = wait(self.client.query(&stmt, &refs))?;
         rows.iter().map(read_row).collect()
     }
 }

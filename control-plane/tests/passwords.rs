@@ -167,9 +167,7 @@ async fn without_user_defined_passwords_the_control_plane_generates_them() {
         .await
         .expect_refused(422, "password.user-defined-off");
     // The generated password is not stored anywhere readable.
-    let db = std::fs::read(h.dir.path().join("control.db")).expect("db");
-    let wal = std::fs::read(h.dir.path().join("control.db-wal")).unwrap_or_default();
-    for bytes in [db, wal] {
+    for bytes in h.stored_bytes() {
         assert!(
             !bytes
                 .windows(generated.len())

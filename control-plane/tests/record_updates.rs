@@ -9,7 +9,7 @@ use common::*;
 use records_support::*;
 use sealscan_control::jobs_material::build_job_material;
 use sealscan_control::keyfile::DataKey;
-use sealscan_control::store::{Store, StoreError};
+use sealscan_control::store::StoreError;
 use sealscan_protocols::appliance::{RecordLogin, RewrapWork, SecretFieldName, SecretValue};
 use sealscan_protocols::envelope::{self, Binding, Envelope, PrivateKey};
 use sealscan_protocols::results::LoginKind;
@@ -30,7 +30,7 @@ impl Api for Harness {
 
 /// The secret each field of a record holds, as a job would carry it (legacy values opened).
 fn job_secrets(h: &Harness, host: &str) -> Vec<(SecretFieldName, SecretValue)> {
-    let store = Store::open(&h.dir.path().join("control.db")).expect("store");
+    let store = sealscan_control::server::open_store(h.dir.path()).expect("store");
     let key = DataKey::load_or_create(h.dir.path()).expect("key");
     let targets = vec![("t".to_string(), host.to_string(), LoginKind::Unix)];
     let (_, records, _) = store
@@ -593,12 +593,7 @@ async fn a_record_left_pending_by_the_migration_is_fixed_by_an_update() {
     let id = rec["id"].as_str().unwrap().to_string();
     let a1 = appliance(&h, &pc, "scanner-1").await;
     // Its ciphertext no longer opens: the migration leaves it pending, with the way out.
-    db(h.dir.path())
-        .execute(
-            "UPDATE legacy_secrets SET ciphertext = zeroblob(61) WHERE record_id = ?1",
-            [&id],
-        )
-        .expect("damage");
+    damage_legacy_secret(h.dir.path(), &id);
     ncsm_enable(h.dir.path());
     h.clock.advance(60);
     let r = h.call("post", "/api/v1/ncsm/start", Some(&pc), None).await;

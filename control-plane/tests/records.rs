@@ -10,7 +10,7 @@ use records_support::*;
 use sealscan_control::credentials::record_binding;
 use sealscan_control::jobs_material::build_job_material;
 use sealscan_control::keyfile::DataKey;
-use sealscan_control::store::{Store, StoreError};
+use sealscan_control::store::StoreError;
 use sealscan_protocols::appliance::{RecordLogin, SecretFieldName, SecretValue};
 use sealscan_protocols::envelope::{self, Binding, Envelope, PrivateKey};
 use sealscan_protocols::results::LoginKind;
@@ -37,7 +37,7 @@ fn material(
     Vec<sealscan_protocols::appliance::JobRecord>,
     Vec<sealscan_protocols::appliance::JobVault>,
 ) {
-    let store = Store::open(&h.dir.path().join("control.db")).expect("store");
+    let store = sealscan_control::server::open_store(h.dir.path()).expect("store");
     let key = DataKey::load_or_create(h.dir.path()).expect("key");
     let targets: Vec<(String, String, LoginKind)> = targets
         .iter()
@@ -445,12 +445,7 @@ async fn ncsm_activation_migration_and_the_rules_in_force() {
     assert_eq!(recipients["recipients"].as_array().unwrap().len(), 2);
 
     // A record whose ciphertext no longer opens stays pending with its reason.
-    db(h.dir.path())
-        .execute(
-            "UPDATE legacy_secrets SET ciphertext = zeroblob(61) WHERE record_id = ?1",
-            [&broken_id],
-        )
-        .expect("damage");
+    damage_legacy_secret(h.dir.path(), &broken_id);
     h.clock.advance(60);
     let started = h.call("post", "/api/v1/ncsm/start", Some(&pc), None).await;
     assert_eq!(started.status.as_u16(), 202, "{}", started.body);
@@ -539,9 +534,7 @@ async fn ncsm_activation_migration_and_the_rules_in_force() {
         .expect_refused(409, "ncsm.complete");
 
     // No legacy ciphertext and no plaintext left; each secret opens with either appliance key.
-    let left: i64 = db(h.dir.path())
-        .query_row("SELECT COUNT(*) FROM legacy_secrets", [], |r| r.get(0))
-        .unwrap();
+    let left: i64 = raw_count(h.dir.path(), "SELECT COUNT(*) FROM legacy_secrets");
     assert_eq!(left, 0);
     for s in [
         "Legacy-Pass-A",

@@ -269,12 +269,11 @@ async fn existing_unit_managers_are_migrated_without_the_permission() {
     h.server.stop().await;
     {
         // Back to the schema before migration 3, as an older control plane left it.
-        let conn = rusqlite::Connection::open(dir.path().join("control.db")).expect("open db");
-        conn.execute_batch(
+        common::raw_sql(
+            dir.path(),
             "ALTER TABLE users DROP COLUMN can_edit_records;
              DELETE FROM schema_migrations WHERE version = 3;",
-        )
-        .expect("downgrade");
+        );
     }
     let store = sealscan_control::server::open_store(dir.path()).expect("reopen");
     let um = store
@@ -282,13 +281,12 @@ async fn existing_unit_managers_are_migrated_without_the_permission() {
         .expect("read")
         .expect("um survives the migration");
     assert!(!um.can_edit_records);
-    let applied: i64 = rusqlite::Connection::open(dir.path().join("control.db"))
-        .expect("open db")
-        .query_row(
-            "SELECT COUNT(*) FROM schema_migrations WHERE version = 3",
-            [],
-            |r| r.get(0),
-        )
-        .expect("count");
+    let applied: i64 = common::raw_sql(
+        dir.path(),
+        "SELECT COUNT(*) FROM schema_migrations WHERE version = 3",
+    )
+    .trim()
+    .parse()
+    .expect("count");
     assert_eq!(applied, 1);
 }

@@ -152,11 +152,7 @@ async fn post_result(
 }
 
 fn db_bytes(h: &Harness) -> Vec<u8> {
-    let mut all = std::fs::read(h.dir.path().join("control.db")).expect("db");
-    if let Ok(wal) = std::fs::read(h.dir.path().join("control.db-wal")) {
-        all.extend(wal);
-    }
-    all
+    h.stored_bytes().concat()
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {

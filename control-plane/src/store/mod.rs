@@ -140,20 +140,12 @@ impl Store {
                 Ok(out)
             }
             Backend::Postgres(pg) => {
-                let mut guard = pg.lock().map_err(E::from)?;
+                let mut guard = pg.begin().map_err(E::from)?;
                 let Some(conn) = guard.as_mut() else {
                     return Err(E::from(StoreError::Config(
                         "no PostgreSQL connection".into(),
                     )));
                 };
-                // The transaction-scoped advisory lock is PostgreSQL's IMMEDIATE: the
-                // replicas' transactions run one at a time, so each typed operation sees
-                // what SQLite would have shown it.
-                conn.batch(&format!(
-                    "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({})",
-                    postgres::TX_LOCK
-                ))
-                .map_err(E::from)?;
                 let tx = Tx::postgres(conn);
                 let out = f(&tx)?;
                 tx.commit().map_err(E::from)?;

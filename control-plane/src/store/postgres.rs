@@ -93,6 +93,42 @@ impl Pg {
     }
 }
 
+impl Pg {
+    /// A connection with a transaction begun on it. The transaction-scoped advisory lock is
+    /// PostgreSQL's IMMEDIATE: the replicas' transactions run one at a time, so each typed
+    /// operation sees what SQLite would have shown it. A connection the server dropped (a
+    /// database restart) is noticed here, before the caller's work ran, and replaced once.
+    pub(super) fn begin(&self) -> Result<std::sync::MutexGuard<'_, Option<PgConn>>> {
+        let begin = format!(
+            "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({TX_LOCK})"
+        );
+        let mut guard = self.lock()?;
+        let first = match guard.as_ref() {
+            Some(conn) => conn.batch(&begin),
+            None => Err(StoreError::Config("no PostgreSQL connection".into())),
+        };
+        match first {
+            Ok(()) => Ok(guard),
+            Err(e) => {
+                let lost = guard.as_ref().is_none_or(|c| c.client.is_closed())
+                    || matches!(&e, StoreError::Postgres(pe) if pe.is_closed());
+                if !lost {
+                    // BEGIN ran but the lock failed (a cancelled statement): end it.
+                    if let Some(conn) = guard.as_ref() {
+                        let _ = conn.batch("ROLLBACK");
+                    }
+                    return Err(e);
+                }
+                *guard = None;
+                let conn = PgConn::open(&self.target.config)?;
+                conn.batch(&begin)?;
+                *guard = Some(conn);
+                Ok(guard)
+            }
+        }
+    }
+}
+
 /// Runs one future of the client to completion on the calling thread. The connection's I/O
 /// runs on its own thread, so this only waits on a channel; on a multi-threaded tokio worker
 /// the wait is announced with `block_in_place` so the runtime moves its other tasks away.

@@ -155,26 +155,28 @@ fn insert_sql(table: &str, columns: &[&str]) -> String {
     )
 }
 
-/// An UPDATE of every column but `fixed`, by the id in `?1`, with the insert's bindings
-/// (`values`, cut after the last one the statement uses: SQLite counts parameters up to the
-/// highest number it sees).
+/// An UPDATE of every column but `fixed`, by the id (the first column) in `?1`, from the
+/// insert's bindings: only the values the statement uses, numbered without gaps (PostgreSQL
+/// must infer a type for every parameter, so none may go unused).
 fn update_sql(
     table: &str,
     columns: &[&str],
     fixed: &[&str],
-    mut values: Vec<SqlValue>,
+    values: Vec<SqlValue>,
 ) -> (String, Vec<SqlValue>) {
-    let set: Vec<(usize, String)> = columns
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| !fixed.contains(c))
-        .map(|(i, c)| (i + 1, format!("{c} = ?{}", i + 1)))
-        .collect();
-    values.truncate(set.last().map_or(1, |(n, _)| *n));
-    let set: Vec<String> = set.into_iter().map(|(_, s)| s).collect();
+    let mut set = Vec::new();
+    let mut bound = Vec::new();
+    for (i, (c, v)) in columns.iter().zip(values).enumerate() {
+        if i == 0 {
+            bound.push(v);
+        } else if !fixed.contains(c) {
+            bound.push(v);
+            set.push(format!("{c} = ?{}", bound.len()));
+        }
+    }
     (
         format!("UPDATE {table} SET {} WHERE id = ?1", set.join(", ")),
-        values,
+        bound,
     )
 }
 
@@ -576,7 +578,7 @@ impl Tx<'_> {
     }
 
     pub fn set_ncsm_state(&self, state: NcsmState, now: i64) -> Result<()> {
-        self.execute("UPDATE ncsm SET state = ?1, completed_at = CASE WHEN ?1 = 'complete' THEN ?2 ELSE NULL END WHERE id = 1", &params![state.as_str(), now])?;
+        self.execute("UPDATE ncsm SET state = ?1, completed_at = CASE WHEN ?1 = 'complete' THEN CAST(?2 AS BIGINT) ELSE NULL END WHERE id = 1", &params![state.as_str(), now])?;
         Ok(())
     }
 }

@@ -129,6 +129,26 @@ impl Harness {
         }
     }
 
+    /// Everything the store holds as bytes: the SQLite file and its WAL, or a `pg_dump` of
+    /// the PostgreSQL database (for "this secret is stored nowhere" checks).
+    pub fn stored_bytes(&self) -> Vec<Vec<u8>> {
+        let url_file = self
+            .dir
+            .path()
+            .join(sealscan_control::datadir::DATABASE_FILE);
+        if let Ok(url) = std::fs::read_to_string(url_file) {
+            let out = std::process::Command::new("pg_dump")
+                .args(["--data-only", "--dbname", url.trim()])
+                .output()
+                .expect("pg_dump (package postgresql-client)");
+            assert!(out.status.success(), "pg_dump failed");
+            return vec![out.stdout];
+        }
+        let db = std::fs::read(self.dir.path().join("control.db")).expect("db");
+        let wal = std::fs::read(self.dir.path().join("control.db-wal")).unwrap_or_default();
+        vec![db, wal]
+    }
+
     /// A client whose connections come from `ip` (127.0.0.2, 127.0.0.3...).
     pub fn client_from(&self, ip: &str) -> reqwest::Client {
         make_client(&self.ca_pem, Some(ip.parse().expect("ip")))
@@ -252,6 +272,41 @@ pub fn use_test_store(data_dir: &std::path::Path) {
             sealscan_control::datadir::set_database(data_dir, &url).expect("database.url");
         }
         Ok(other) => panic!("SEALSCAN_TEST_STORE={other:?}: expected sqlite or postgres"),
+    }
+}
+
+/// Runs SQL straight on the data directory's database, whichever store it is (a test that
+/// sets up what an older control plane left). A SELECT answers its first column of its
+/// first row (an integer, on SQLite).
+pub fn raw_sql(data_dir: &std::path::Path, sql: &str) -> String {
+    let url_file = data_dir.join(sealscan_control::datadir::DATABASE_FILE);
+    if let Ok(url) = std::fs::read_to_string(url_file) {
+        let out = std::process::Command::new("psql")
+            .args([
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-At",
+                "--dbname",
+                url.trim(),
+                "-c",
+                sql,
+            ])
+            .output()
+            .expect("psql (package postgresql-client)");
+        assert!(
+            out.status.success(),
+            "psql failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return String::from_utf8_lossy(&out.stdout).into_owned();
+    }
+    let conn = rusqlite::Connection::open(data_dir.join("control.db")).expect("open db");
+    if sql.trim_start().to_uppercase().starts_with("SELECT") {
+        let v: i64 = conn.query_row(sql, [], |r| r.get(0)).expect("query");
+        v.to_string()
+    } else {
+        conn.execute_batch(sql).expect("sql");
+        String::new()
     }
 }
 

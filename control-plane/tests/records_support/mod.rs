@@ -75,6 +75,18 @@ pub fn ncsm_enable(data_dir: &Path) {
 /// Every file of the database (main file, WAL, shared memory) that holds `needle`.
 pub fn db_files_holding(data_dir: &Path, needle: &[u8]) -> Vec<String> {
     let mut hits = Vec::new();
+    // A PostgreSQL store (SEALSCAN_TEST_STORE=postgres): everything pg_dump reads.
+    if let Ok(url) = std::fs::read_to_string(data_dir.join("database.url")) {
+        let out = std::process::Command::new("pg_dump")
+            .args(["--data-only", "--dbname", url.trim()])
+            .output()
+            .expect("pg_dump (package postgresql-client)");
+        assert!(out.status.success(), "pg_dump failed");
+        if out.stdout.windows(needle.len()).any(|w| w == needle) {
+            hits.push("the PostgreSQL database".to_string());
+        }
+        return hits;
+    }
     for name in ["control.db", "control.db-wal", "control.db-shm"] {
         if let Ok(bytes) = std::fs::read(data_dir.join(name))
             && bytes.windows(needle.len()).any(|w| w == needle)
@@ -94,6 +106,28 @@ pub fn unix_record(title: &str, ips: &[&str], password: &str) -> Value {
         "kind": "unix", "title": title, "user": "scanuser", "ips": ips,
         "secrets": [{"field": "password", "value": legacy(password)}]
     })
+}
+
+/// Replaces a record's legacy ciphertext with 61 zero bytes, which no longer open.
+pub fn damage_legacy_secret(data_dir: &Path, record_id: &str) {
+    let postgres = data_dir.join("database.url").exists();
+    let zeros = if postgres {
+        "decode(repeat('00', 61), 'hex')"
+    } else {
+        "zeroblob(61)"
+    };
+    super::common::raw_sql(
+        data_dir,
+        &format!("UPDATE legacy_secrets SET ciphertext = {zeros} WHERE record_id = '{record_id}'"),
+    );
+}
+
+/// The integer a `SELECT COUNT(*)...` answers, on either store.
+pub fn raw_count(data_dir: &Path, sql: &str) -> i64 {
+    super::common::raw_sql(data_dir, sql)
+        .trim()
+        .parse()
+        .expect("a count")
 }
 
 /// A direct connection to the database, as a thief of the file (or a test) has it.

@@ -221,8 +221,9 @@ impl Postgres {
     /// port and data.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
+            // The server's whole process group: the watcher shell and postgres.
             let _ = Command::new("kill")
-                .args(["-INT", &format!("-{}", child.id())])
+                .args(["-s", "INT", "--", &format!("-{}", child.id())])
                 .status();
             let _ = child.wait();
         }

@@ -103,12 +103,12 @@ pub fn check(u: UnixInput) -> DomainResult<UnixOptions> {
     let delegation_secret = u
         .delegation_secret
         .map(|d| -> DomainResult<DelegationSecret> {
-            let r = super::secret_reference(super::SecretRef::new(
-                d.secret_name,
-                d.folder,
-                d.secret_id,
-                d.secret_path,
-            ))
+            let r = super::secret_reference(super::SecretRef {
+                name: d.secret_name,
+                folder: d.folder,
+                id: d.secret_id,
+                path: d.secret_path,
+            })
             .map_err(|e| {
                 bad(
                     Code::RecordDelegationSecretInvalid,

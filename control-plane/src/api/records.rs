@@ -2,7 +2,7 @@
 //! never come out: legacy values are encrypted with the data key, NCSM envelopes are checked
 //! against the binding and the approved appliances, and every view names fields only.
 use super::auth::{CurrentUser, UserPrincipal};
-use super::error::{ApiError, ApiResult, RawJson};
+use super::error::{ApiResult, RawJson};
 use crate::authz::{self, Action};
 use crate::domain::editor::Editor;
 use crate::domain::records::windows::WindowsDraft;
@@ -188,14 +188,24 @@ pub async fn list(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
 ) -> ApiResult<Json<RecordList>> {
+    viewed(&p, &state, |tx| {
+        let records = tx.records()?;
+        let records = records.iter().map(|r| record_view(tx, r));
+        Ok(RecordList {
+            records: records.collect::<ApiResult<_>>()?,
+        })
+    })
+}
+
+/// Shows records or vaults to a viewer of them: authorizes, then reads what `read` renders
+/// in one transaction.
+fn viewed<V>(
+    p: &UserPrincipal,
+    state: &Shared,
+    read: impl FnOnce(&Tx<'_>) -> ApiResult<V>,
+) -> ApiResult<Json<V>> {
     authz::require(&p.actor(), Action::ViewRecords)?;
-    let records = state.store.read(|tx| {
-        tx.records()?
-            .iter()
-            .map(|r| record_view(tx, r))
-            .collect::<ApiResult<Vec<_>>>()
-    })?;
-    Ok(Json(RecordList { records }))
+    Ok(Json(state.store.read(read)?))
 }
 
 pub async fn show(
@@ -203,12 +213,10 @@ pub async fn show(
     State(state): State<Shared>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<RecordView>> {
-    authz::require(&p.actor(), Action::ViewRecords)?;
-    let record = state.store.read(|tx| match tx.record(&id)? {
-        Some(r) => record_view(tx, &r),
-        None => Err(ApiError::from(records::no_record(&id))),
-    })?;
-    Ok(Json(record))
+    viewed(&p, &state, |tx| {
+        let r = tx.record(&id)?.ok_or_else(|| records::no_record(&id))?;
+        record_view(tx, &r)
+    })
 }
 
 pub async fn create(
@@ -285,8 +293,7 @@ pub async fn vault_list(
     CurrentUser(p): CurrentUser,
     State(state): State<Shared>,
 ) -> ApiResult<Json<VaultList>> {
-    authz::require(&p.actor(), Action::ViewRecords)?;
-    let vaults = state.store.read(|tx| {
+    viewed(&p, &state, |tx| {
         let records = tx.records()?;
         tx.vaults()?
             .iter()
@@ -307,8 +314,8 @@ pub async fn vault_list(
                 Ok(view)
             })
             .collect::<ApiResult<Vec<_>>>()
-    })?;
-    Ok(Json(VaultList { vaults }))
+            .map(|vaults| VaultList { vaults })
+    })
 }
 
 pub async fn vault_show(
@@ -316,16 +323,12 @@ pub async fn vault_show(
     State(state): State<Shared>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<VaultView>> {
-    authz::require(&p.actor(), Action::ViewRecords)?;
-    let v = state.store.read(|tx| match tx.vault(&id)? {
-        Some(v) => {
-            let mut view = vault_view(tx, &v)?;
-            view.used_by = Some(tx.records_using_vault(&id)?);
-            Ok(view)
-        }
-        None => Err(ApiError::from(vaults::no_vault(&id))),
-    })?;
-    Ok(Json(v))
+    viewed(&p, &state, |tx| {
+        let v = tx.vault(&id)?.ok_or_else(|| vaults::no_vault(&id))?;
+        let mut view = vault_view(tx, &v)?;
+        view.used_by = Some(tx.records_using_vault(&id)?);
+        Ok(view)
+    })
 }
 
 pub async fn vault_create(

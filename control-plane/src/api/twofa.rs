@@ -14,13 +14,7 @@ pub async fn enroll(
     State(state): State<Shared>,
     AnyUserSession(p): AnyUserSession,
 ) -> ApiResult<Json<Enrollment>> {
-    let e = twofa::enroll(&state, &p.user)?;
-    Ok(Json(Enrollment {
-        secret_base32: e.secret_base32,
-        provisioning_uri: e.provisioning_uri,
-        message: "scan the provisioning URI with an authenticator app, then confirm with POST /api/v1/2fa/confirm"
-            .to_string(),
-    }))
+    Ok(Json(twofa::enroll(&state, &p.user)?))
 }
 
 pub async fn confirm(

@@ -3,6 +3,7 @@ use crate::domain::{DomainError, DomainResult, Shared};
 use crate::keyfile::DataKey;
 use crate::model::User;
 use sealscan_api::Code;
+use sealscan_api::session::Enrollment;
 use serde_json::json;
 use totp_rs::{Algorithm, Secret, TOTP};
 use zeroize::Zeroizing;
@@ -82,12 +83,6 @@ pub fn code_for(secret_base32: &str, now: i64) -> Option<String> {
     Some(t.generate(u64::try_from(now).ok()?))
 }
 
-/// What the user needs to add the account to an authenticator app.
-pub struct Enrollment {
-    pub secret_base32: String,
-    pub provisioning_uri: String,
-}
-
 fn already_enrolled() -> DomainError {
     DomainError::conflict(
         Code::TwoFaAlreadyEnrolled,
@@ -95,7 +90,8 @@ fn already_enrolled() -> DomainError {
     )
 }
 
-/// Creates (or replaces, while unconfirmed) the user's TOTP secret, sealed with the data key.
+/// Creates (or replaces, while unconfirmed) the user's TOTP secret, sealed with the data key,
+/// and answers what the user needs to add the account to an authenticator app.
 pub fn enroll(state: &Shared, user: &User) -> DomainResult<Enrollment> {
     if user.totp_enabled {
         return Err(already_enrolled());
@@ -106,6 +102,8 @@ pub fn enroll(state: &Shared, user: &User) -> DomainResult<Enrollment> {
     let enrollment = Enrollment {
         secret_base32: t.get_secret_base32(),
         provisioning_uri: t.get_url(),
+        message: "scan the provisioning URI with an authenticator app, then confirm with POST /api/v1/2fa/confirm"
+            .to_string(),
     };
     let sealed = state.data_key.seal(&context(user.id), &secret);
     state.store.write(|tx| {

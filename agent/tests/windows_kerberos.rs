@@ -279,3 +279,22 @@ fn a_realm_without_srv_records_names_the_srv_names_queried() {
     }
     assert_eq!(tickets.round_trips(), 0);
 }
+
+#[test]
+fn a_wrong_password_costs_one_as_exchange_per_job_not_one_per_target() {
+    let _dc = AdDc::start(DcSettings::default());
+    let tickets = Arc::new(TicketCache::default());
+    let c = cred(
+        Account::WrongPassword,
+        WindowsAuth::Kerberos(kerberos(addc::HOST_NAME, &tickets)),
+    );
+    for _ in 0..3 {
+        let out = run(&c);
+        assert_eq!(out.status, Status::Failed);
+        assert!(cause(&out).contains("wrong password"), "{}", cause(&out));
+    }
+    // The salt, then the one pre-authentication the KDC refused: each further target of the
+    // job gets the same answer without another bad password reaching the account's lockout
+    // count.
+    assert_eq!(tickets.round_trips(), 2);
+}

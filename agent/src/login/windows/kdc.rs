@@ -73,11 +73,17 @@ impl KerberosRealm {
     }
 }
 
+/// One cached ticket, or the KDC's refusal to issue it: filled once, by the first login that
+/// needs it, while the others that need the same one wait. A refusal is kept so that a wrong
+/// password costs one AS exchange per job, not one per target (each would count towards the
+/// account's lockout); a KDC that did not answer is not kept.
+type Slot = Arc<Mutex<Option<Result<Arc<Ticketed>, KdcError>>>>;
+
 /// The job's tickets, and how many KDC round trips they cost.
 #[derive(Default)]
 pub struct TicketCache {
-    tgts: Mutex<HashMap<(String, String), Arc<Ticketed>>>,
-    services: Mutex<HashMap<(String, String, String), Arc<Ticketed>>>,
+    tgts: std::sync::Mutex<HashMap<(String, String), Slot>>,
+    services: std::sync::Mutex<HashMap<(String, String, String), Slot>>,
     /// KDCs found through DNS per realm, or why none were: one discovery per realm per job.
     discovered: Mutex<HashMap<String, Result<Vec<String>, String>>>,
     round_trips: AtomicUsize,
@@ -120,19 +126,24 @@ impl TicketCache {
             realm.realm.to_ascii_uppercase(),
             spn.to_ascii_lowercase(),
         );
-        let mut services = self.services.lock().await;
-        if let Some(t) = services.get(&key) {
-            return Ok(Arc::clone(t));
+        let slot = slot(&self.services, key);
+        let mut slot = slot.lock().await;
+        if let Some(kept) = slot.as_ref() {
+            return kept.clone().map_err(KdcFailure::Refused);
         }
         let tgt = self.tgt(realm, user, password).await?;
         let req = kerberos::tgs_req(&tgt, spn).map_err(KdcFailure::Protocol)?;
         let answer = self.exchange(realm, &req).await?;
         let ticket = match kerberos::decode::<TgsRep>(&answer).map_err(KdcFailure::Protocol)? {
-            Reply::Ok(rep) => kerberos::read_tgs_rep(rep, &tgt).map_err(KdcFailure::Protocol)?,
-            Reply::Error(e) => return Err(KdcFailure::Refused(e)),
+            Reply::Ok(rep) => {
+                Arc::new(kerberos::read_tgs_rep(rep, &tgt).map_err(KdcFailure::Protocol)?)
+            }
+            Reply::Error(e) => {
+                *slot = Some(Err(e.clone()));
+                return Err(KdcFailure::Refused(e));
+            }
         };
-        let ticket = Arc::new(ticket);
-        services.insert(key, Arc::clone(&ticket));
+        *slot = Some(Ok(Arc::clone(&ticket)));
         Ok(ticket)
     }
 
@@ -143,9 +154,10 @@ impl TicketCache {
         password: &SecretBytes,
     ) -> Result<Arc<Ticketed>, KdcFailure> {
         let key = (user.to_ascii_lowercase(), realm.realm.to_ascii_uppercase());
-        let mut tgts = self.tgts.lock().await;
-        if let Some(t) = tgts.get(&key) {
-            return Ok(Arc::clone(t));
+        let slot = slot(&self.tgts, key);
+        let mut slot = slot.lock().await;
+        if let Some(kept) = slot.as_ref() {
+            return kept.clone().map_err(KdcFailure::Refused);
         }
         // The first request goes without pre-authentication: the KDC answers with the etype
         // and salt to derive the key from the password (or with the account's state).
@@ -157,7 +169,10 @@ impl TicketCache {
                     KdcFailure::Protocol("the KDC asked for pre-authentication without saying how (no AES etype in ETYPE-INFO2)".into())
                 })?
             }
-            Reply::Error(e) => return Err(KdcFailure::Refused(e)),
+            Reply::Error(e) => {
+                *slot = Some(Err(e.clone()));
+                return Err(KdcFailure::Refused(e));
+            }
             Reply::Ok(_) => {
                 return Err(KdcFailure::Protocol(
                     "the KDC issued a TGT without pre-authentication; this client requires it".into(),
@@ -171,12 +186,14 @@ impl TicketCache {
         let answer = self.exchange(realm, &second).await?;
         let tgt = match kerberos::decode::<AsRep>(&answer).map_err(KdcFailure::Protocol)? {
             Reply::Ok(rep) => {
-                kerberos::read_as_rep(rep, &user_key).map_err(KdcFailure::Protocol)?
+                Arc::new(kerberos::read_as_rep(rep, &user_key).map_err(KdcFailure::Protocol)?)
             }
-            Reply::Error(e) => return Err(KdcFailure::Refused(e)),
+            Reply::Error(e) => {
+                *slot = Some(Err(e.clone()));
+                return Err(KdcFailure::Refused(e));
+            }
         };
-        let tgt = Arc::new(tgt);
-        tgts.insert(key, Arc::clone(&tgt));
+        *slot = Some(Ok(Arc::clone(&tgt)));
         Ok(tgt)
     }
 
@@ -217,6 +234,13 @@ impl TicketCache {
             tried.join("; ")
         )))
     }
+}
+
+/// The slot for `key`, made empty the first time: the map is locked only for this lookup, so
+/// logins needing different tickets never wait for each other's KDC round trips.
+fn slot<K: std::hash::Hash + Eq>(map: &std::sync::Mutex<HashMap<K, Slot>>, key: K) -> Slot {
+    let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
+    Arc::clone(map.entry(key).or_default())
 }
 
 /// Kerberos over TCP: each message behind its 4-byte big-endian length.

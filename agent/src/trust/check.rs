@@ -192,6 +192,27 @@ impl Gate {
         Ok(JobTrust { trust, policy })
     }
 
+    /// Whether this appliance may add `public_key` (appliance `appliance_id`) as a recipient:
+    /// only with an approval a certified Manager signed for exactly that id and key.
+    pub fn approve_rewrap(
+        &self,
+        signing: Option<&JobSigning>,
+        approval: Option<&str>,
+        appliance_id: &str,
+        public_key: &[u8; 32],
+        now: u64,
+    ) -> Result<(), Refusal> {
+        let job = self.prepare(signing, now)?;
+        let approval = approval.ok_or(Refusal::Unsigned {
+            what: "the new appliance has no signed approval",
+        })?;
+        let approval = job
+            .trust
+            .approval(&parse("appliance approval", approval)?, now)?;
+        same(approval.appliance_id == appliance_id, "appliance id")?;
+        same(approval.public_key == *public_key, "appliance public key")
+    }
+
     /// Checks one target's record, in the documented order; the record's version is on disk
     /// before this returns `Ok`.
     #[allow(clippy::too_many_arguments)]

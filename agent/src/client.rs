@@ -7,7 +7,7 @@ use sealscan_protocols::appliance::{
     EnrollResponse, EnrollState, HeartbeatResponse, Job, ResultAck, ResultPost, RewrapSubmit,
     RewrapWork,
 };
-use sealscan_protocols::signing::JobSignatures;
+use sealscan_protocols::signing::{JobSignatures, RewrapSignatures};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
@@ -196,10 +196,15 @@ impl ApiClient {
     }
 
     /// Rewrap work addressed to this appliance; `None` when there is none.
-    pub async fn rewrap_work(&self) -> Result<Option<RewrapWork>, ClientError> {
+    pub async fn rewrap_work(&self) -> Result<Option<(RewrapWork, RewrapSignatures)>, ClientError> {
         let request = self.authorize(self.http.get(self.url("/rewrap")));
-        let work: Option<RewrapWork> = self.exchange("rewrap work", request).await?;
-        Ok(work.filter(|w| !w.items.is_empty()))
+        // The signed approval is read from the same body, beside the work (as for jobs).
+        let work: Option<(RewrapWork, RewrapSignatures)> = self
+            .exchange_with("rewrap work", request, |body| {
+                Ok((serde_json::from_slice(body)?, serde_json::from_slice(body)?))
+            })
+            .await?;
+        Ok(work.filter(|(w, _)| !w.items.is_empty()))
     }
 
     pub async fn rewrap_submit(&self, submit: &RewrapSubmit) -> Result<(), ClientError> {

@@ -486,7 +486,7 @@ impl Daemon {
 
     /// Adds the new appliance as a recipient of every envelope the control plane asks about.
     async fn rewrap(&self) {
-        let work = match self.client.rewrap_work().await {
+        let (work, signatures) = match self.client.rewrap_work().await {
             Ok(Some(work)) => work,
             Ok(None) => return,
             Err(e) => {
@@ -505,6 +505,18 @@ impl Daemon {
             );
             return;
         };
+        if let Err(why) = crate::trust::job::rewrap_allowed(
+            &self.state_dir,
+            &signatures,
+            &work.new_appliance_id,
+            &new_key,
+        ) {
+            log::error!(
+                "rewrap for appliance {} refused: {why}",
+                work.new_appliance_id
+            );
+            return;
+        }
         let mut items = Vec::new();
         for item in &work.items {
             match sealed::add_recipient_as(

@@ -914,3 +914,47 @@ fn vault_settings_and_the_secret_reference_are_signed() {
         Err("not allowed by policy")
     );
 }
+
+#[test]
+fn a_rewrap_is_done_only_for_an_appliance_with_a_signed_approval() {
+    use sealscan_agent::trust::job::rewrap_allowed;
+    use sealscan_protocols::signing::{ApplianceApproval, RewrapSignatures};
+    let w = world();
+    let new_key = public_key(&[77u8; 32]);
+    let approval = |id: &str, key: [u8; 32], by: &SigningKey, cert: [u8; 32]| {
+        ApplianceApproval {
+            appliance_id: id.into(),
+            public_key: key,
+            approved_at: NOW,
+            signer_certificate: cert,
+        }
+        .sign(by, &w.root.fingerprint())
+        .to_text()
+    };
+    let with = |a: Option<String>| RewrapSignatures {
+        signing: Some(w.signing.clone()),
+        approval: a,
+    };
+    // Unpinned: as before signing.
+    let empty = tempfile::tempdir().unwrap();
+    rewrap_allowed(
+        empty.path(),
+        &RewrapSignatures::default(),
+        "a-new",
+        &new_key,
+    )
+    .unwrap();
+    let (dir, _gate) = pinned_gate(&w);
+    let refused =
+        |s: &RewrapSignatures| rewrap_allowed(dir.path(), s, "a-new", &new_key).unwrap_err();
+    assert!(refused(&with(None)).contains("no signed approval"));
+    assert!(refused(&RewrapSignatures::default()).contains("unsigned"));
+    // Approved for another key (the rogue one swapped in by the control plane).
+    let other = approval("a-new", public_key(&[78u8; 32]), &w.alice, w.alice_cert);
+    assert!(refused(&with(Some(other))).contains("appliance public key"));
+    // Signed by a key without a certificate.
+    let forged = approval("a-new", new_key, &key(99), w.alice_cert);
+    assert!(refused(&with(Some(forged))).contains("uncertified"));
+    let good = approval("a-new", new_key, &w.alice, w.alice_cert);
+    rewrap_allowed(dir.path(), &with(Some(good)), "a-new", &new_key).unwrap();
+}

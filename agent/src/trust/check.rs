@@ -18,6 +18,9 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+/// Size of `seen-records.log` above which opening the gate folds it into `seen.json`.
+const COMPACT_LOG_AT: u64 = 1 << 20;
+
 /// A job record that passed: which signed version, signed by whom.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verified {
@@ -64,6 +67,11 @@ impl Gate {
             return Ok(None);
         };
         let seen = store::load_seen(state_dir)?;
+        // Fold a long log into seen.json now and then (each job otherwise only appends).
+        let log_len = std::fs::metadata(store::seen_log_path(state_dir)).map_or(0, |m| m.len());
+        if log_len > COMPACT_LOG_AT {
+            store::save_seen(state_dir, &seen)?;
+        }
         Ok(Some(Gate {
             state_dir: state_dir.to_path_buf(),
             state: Mutex::new((root, seen)),
@@ -184,6 +192,27 @@ impl Gate {
         Ok(JobTrust { trust, policy })
     }
 
+    /// Whether this appliance may add `public_key` (appliance `appliance_id`) as a recipient:
+    /// only with an approval a certified Manager signed for exactly that id and key.
+    pub fn approve_rewrap(
+        &self,
+        signing: Option<&JobSigning>,
+        approval: Option<&str>,
+        appliance_id: &str,
+        public_key: &[u8; 32],
+        now: u64,
+    ) -> Result<(), Refusal> {
+        let job = self.prepare(signing, now)?;
+        let approval = approval.ok_or(Refusal::Unsigned {
+            what: "the new appliance has no signed approval",
+        })?;
+        let approval = job
+            .trust
+            .approval(&parse("appliance approval", approval)?, now)?;
+        same(approval.appliance_id == appliance_id, "appliance id")?;
+        same(approval.public_key == *public_key, "appliance public key")
+    }
+
     /// Checks one target's record, in the documented order; the record's version is on disk
     /// before this returns `Ok`.
     #[allow(clippy::too_many_arguments)]
@@ -233,11 +262,10 @@ impl Gate {
             });
         }
         if statement.version > highest {
-            let mut next = seen.clone();
-            next.records
+            store::append_record(&self.state_dir, &record.record_id, statement.version)
+                .map_err(store_refusal)?;
+            seen.records
                 .insert(record.record_id.clone(), statement.version);
-            store::save_seen(&self.state_dir, &next).map_err(store_refusal)?;
-            *seen = next;
         }
         Ok(Verified {
             record_id: statement.record_id.clone(),

@@ -99,3 +99,26 @@ impl SignatureGate {
         }
     }
 }
+
+/// Whether the rewrap the control plane asks for may go ahead: always on an appliance without
+/// a pinned root; otherwise only for an appliance with a signed approval (the reason when not).
+pub fn rewrap_allowed(
+    state_dir: &Path,
+    signatures: &sealscan_protocols::signing::RewrapSignatures,
+    appliance_id: &str,
+    public_key: &[u8; 32],
+) -> Result<(), String> {
+    match Gate::open(state_dir) {
+        Ok(None) => Ok(()),
+        Ok(Some(gate)) => gate
+            .approve_rewrap(
+                signatures.signing.as_ref(),
+                signatures.approval.as_deref(),
+                appliance_id,
+                public_key,
+                now(),
+            )
+            .map_err(|r| format!("record signature: {r}")),
+        Err(e) => Err(format!("the appliance's signing state cannot be read: {e}")),
+    }
+}

@@ -2,12 +2,16 @@
 //!
 //! - `root.json`: the pinned root's fingerprint and, once its declaration was seen, the root
 //!   key, the recovery key pinned beside it and the subscription id;
-//! - `seen.json`: the highest trust-list and policy numbers accepted, and the highest version
-//!   accepted per record.
+//! - `seen.json`: the highest trust-list and policy numbers accepted, the revocations kept, and
+//!   the highest version accepted per record as of its last rewrite;
+//! - `seen-records.log`: record versions accepted since, one `VERSION RECORD_ID` line each.
 //!
-//! Both are written through a temporary file that is fsynced, renamed into place and whose
-//! directory is fsynced, before the value they record is used: a `kill -9` at any point leaves
-//! either the old or the new state, never a version used but not recorded.
+//! The two JSON files are written through a temporary file that is fsynced, renamed into place
+//! and whose directory is fsynced; a record version is appended to the log and fsynced. Either
+//! happens before the value recorded is used: a `kill -9` at any point leaves either the old
+//! or the new state, never a version used but not recorded. The log keeps a first scan of many
+//! records to one small write each (rewriting `seen.json` per record would grow with the
+//! number of records); writing `seen.json` folds the log into it.
 
 use sealscan_protocols::signing::{Anchor, fingerprint_text, parse_fingerprint};
 use serde::{Deserialize, Serialize};
@@ -19,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 pub const ROOT_FILE: &str = "root.json";
 pub const SEEN_FILE: &str = "seen.json";
+pub const SEEN_LOG: &str = "seen-records.log";
 const MAX_FILE_LEN: u64 = 16 << 20;
 
 #[derive(Debug, thiserror::Error)]
@@ -147,23 +152,78 @@ pub fn save_root(state_dir: &Path, root: &PinnedRoot) -> Result<(), StoreError> 
     write_synced(&root_path(state_dir), &body)
 }
 
+pub fn seen_log_path(state_dir: &Path) -> PathBuf {
+    state_dir.join(SEEN_LOG)
+}
+
 pub fn load_seen(state_dir: &Path) -> Result<Seen, StoreError> {
     let path = seen_path(state_dir);
-    match read(&path)? {
-        None => Ok(Seen::default()),
+    let mut seen: Seen = match read(&path)? {
+        None => Seen::default(),
         Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| StoreError::Malformed {
             path,
             message: e.to_string(),
-        }),
+        })?,
+    };
+    let log = seen_log_path(state_dir);
+    if let Some(bytes) = read(&log)? {
+        let text = String::from_utf8_lossy(&bytes);
+        // A line without its newline is a write cut short by a crash: that version was never
+        // used (the append is fsynced before use), so it is left out.
+        let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+        for line in complete.lines() {
+            let parsed = line
+                .split_once(' ')
+                .and_then(|(v, id)| Some((v.parse::<u64>().ok()?, id)))
+                .filter(|(_, id)| !id.is_empty() && !id.contains(char::is_whitespace));
+            let Some((version, id)) = parsed else {
+                return Err(StoreError::Malformed {
+                    path: log,
+                    message: "a line is not `VERSION RECORD_ID`".into(),
+                });
+            };
+            let entry = seen.records.entry(id.to_string()).or_insert(0);
+            *entry = (*entry).max(version);
+        }
     }
+    Ok(seen)
 }
 
+/// Writes all of `seen` (the log folded in), then drops the log it now contains.
 pub fn save_seen(state_dir: &Path, seen: &Seen) -> Result<(), StoreError> {
     let body = serde_json::to_vec(seen).map_err(|e| StoreError::Malformed {
         path: seen_path(state_dir),
         message: e.to_string(),
     })?;
-    write_synced(&seen_path(state_dir), &body)
+    write_synced(&seen_path(state_dir), &body)?;
+    let log = seen_log_path(state_dir);
+    match fs::remove_file(&log) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io(&log)(e)),
+    }
+}
+
+/// Records that `record_id` was accepted at `version`: appended and fsynced before it returns.
+pub fn append_record(state_dir: &Path, record_id: &str, version: u64) -> Result<(), StoreError> {
+    let path = seen_log_path(state_dir);
+    let created = !path.exists();
+    let mut file = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&path)
+        .map_err(io(&path))?;
+    file.write_all(format!("{version} {record_id}\n").as_bytes())
+        .map_err(io(&path))?;
+    file.sync_data().map_err(io(&path))?;
+    if created && let Some(dir) = path.parent() {
+        fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io(dir))?;
+    }
+    Ok(())
 }
 
 fn read(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
@@ -209,4 +269,34 @@ fn write_synced(path: &Path, body: &[u8]) -> Result<(), StoreError> {
             .map_err(io(dir))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_keeps_the_highest_version_and_ignores_a_torn_last_line() {
+        let dir = tempfile::tempdir().unwrap();
+        append_record(dir.path(), "r-a", 3).unwrap();
+        append_record(dir.path(), "r-b", 1).unwrap();
+        append_record(dir.path(), "r-a", 2).unwrap();
+        let seen = load_seen(dir.path()).unwrap();
+        assert_eq!(seen.records.get("r-a"), Some(&3));
+        assert_eq!(seen.records.get("r-b"), Some(&1));
+        // A crash in the middle of an append: the cut line was never used.
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(seen_log_path(dir.path()))
+            .unwrap();
+        f.write_all(b"9 r-").unwrap();
+        assert_eq!(load_seen(dir.path()).unwrap().records.get("r-a"), Some(&3));
+        // Writing seen.json folds the log in and drops it.
+        save_seen(dir.path(), &seen).unwrap();
+        assert!(!seen_log_path(dir.path()).exists());
+        assert_eq!(load_seen(dir.path()).unwrap(), seen);
+        // A garbled complete line is refused, not skipped.
+        fs::write(seen_log_path(dir.path()), "x r-a\n").unwrap();
+        assert!(load_seen(dir.path()).is_err());
+    }
 }

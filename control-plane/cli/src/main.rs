@@ -408,8 +408,13 @@ async fn run(ctx: &Ctx, cmd: Command) -> R<()> {
                     .map(|p| zeroize::Zeroizing::new(p.expose().to_string()))
                     .map_err(|f| f.0)
             };
-            for line in sealscan_cli::keys::command::run(&ctx.dir, &cmd, &user, &ask)? {
-                println!("{line}");
+            let lines = sealscan_cli::keys::command::run(&ctx.dir, &cmd, &user, &ask)?;
+            // The key is made by now: a reader that went away (`| head`) is not a failure.
+            let mut out = std::io::stdout().lock();
+            for line in lines {
+                if std::io::Write::write_all(&mut out, format!("{line}\n").as_bytes()).is_err() {
+                    break;
+                }
             }
             Ok(())
         }

@@ -55,3 +55,16 @@ impl JobSignatures {
             .and_then(|r| r.statement.as_deref())
     }
 }
+
+/// The signed part of a rewrap request (`GET /api/v1/appliance/rewrap`), read beside
+/// [`crate::appliance::RewrapWork`]: an appliance with a pinned root adds a recipient only for
+/// an appliance a certified Manager approved by signature.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct RewrapSignatures {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing: Option<JobSigning>,
+    /// The new appliance's signed approval, `sgn1:` text form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<String>,
+}

@@ -24,7 +24,7 @@ mod trust;
 
 pub use approval::{ApplianceApproval, Policy};
 pub use error::{Result, SignError};
-pub use job::{JobSignatures, JobSigning, RecordSignature};
+pub use job::{JobSignatures, JobSigning, RecordSignature, RewrapSignatures};
 pub use people::{Revocation, RootChange, RootDeclaration, SignerRole, TrustList, UserCertificate};
 pub use record::{
     EnvelopeHash, RecordStatement, SignedUnix, SignedVault, SignedWindows, VaultApi, envelope_hash,

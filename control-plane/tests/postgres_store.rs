@@ -176,3 +176,85 @@ fn bad_database_urls_are_refused_with_what_was_wrong_and_never_the_password() {
     .to_string();
     assert!(!err.contains("pw-secret"), "{err}");
 }
+
+/// The operator's path: `--database` at `init` is remembered (0600, it holds the password),
+/// later commands find it, and a bad URL is refused before anything is written.
+#[test]
+fn init_remembers_the_database_and_later_commands_use_it() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::{Command, Stdio};
+    const CONTROL: &str = env!("CARGO_BIN_EXE_sealscan-control");
+    let run = |data: &std::path::Path, args: &[&str], stdin: &str| {
+        let mut child = Command::new(CONTROL)
+            .arg("--data-dir")
+            .arg(data)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run sealscan-control");
+        std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), stdin.as_bytes())
+            .expect("stdin");
+        child.wait_with_output().expect("wait")
+    };
+    let init_args = [
+        "init",
+        "--username",
+        "alice",
+        "--first-name",
+        "Alice",
+        "--last-name",
+        "Smith",
+        "--email",
+        "alice@example.com",
+        "--password-stdin",
+    ];
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("data");
+
+    let bad = run(
+        &data,
+        &[
+            &["--database", "mysql://u:pw-secret@127.0.0.1/db"][..],
+            &init_args,
+        ]
+        .concat(),
+        "Vq7!mZp4#Lw\n",
+    );
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success());
+    assert!(err.contains("postgres://"), "{err}");
+    assert!(!err.contains("pw-secret"), "{err}");
+    assert!(!data.join("database.url").exists());
+
+    let url = shared().create_database();
+    let ok = run(
+        &data,
+        &[&["--database", url.as_str()][..], &init_args].concat(),
+        "Vq7!mZp4#Lw\n",
+    );
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let mode = std::fs::metadata(data.join("database.url"))
+        .expect("database.url")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(
+        !data.join("control.db").exists(),
+        "no SQLite file beside PostgreSQL"
+    );
+    let outbox = run(&data, &["outbox", "--json"], "");
+    assert!(
+        outbox.status.success(),
+        "{}",
+        String::from_utf8_lossy(&outbox.stderr)
+    );
+    let users = open(&url).read(|tx| tx.list_users()).expect("users");
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].username, "alice");
+}

@@ -144,7 +144,15 @@ fn wait<F: std::future::Future>(f: F) -> F::Output {
 
 impl PgConn {
     fn open(config: &Config) -> Result<PgConn> {
-        let config = config.clone();
+        let mut config = config.clone();
+        // SQLite's busy_timeout: a transaction waits up to 10 s for another replica's (or an
+        // operator command's) to end, then fails instead of hanging a request for ever.
+        // Options from the URL stay; this one is added to them.
+        let options = match config.get_options() {
+            Some(o) if !o.is_empty() => format!("{o} -c lock_timeout=10s"),
+            _ => "-c lock_timeout=10s".to_string(),
+        };
+        config.options(&options);
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("sealscan-pg".into())

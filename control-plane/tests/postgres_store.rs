@@ -36,7 +36,7 @@ fn replicas_starting_together_apply_each_migration_once_and_match_sqlite() {
     assert_eq!(rows.trim(), "1");
 }
 
-fn appliance(tx: &sealscan_control::store::Tx<'_>, id: &str) -> Result<(), StoreError> {
+fn appliance_row(tx: &sealscan_control::store::Tx<'_>, id: &str) -> Result<(), StoreError> {
     tx.insert_appliance(&NewAppliance {
         id,
         name: id,
@@ -57,7 +57,7 @@ fn a_job_is_claimed_by_exactly_one_replica() {
     replicas[0]
         .write(|tx| {
             for a in ["a0", "a1", "a2"] {
-                appliance(tx, a)?;
+                appliance_row(tx, a)?;
             }
             let scan = tx.insert_scan(
                 "burst",
@@ -257,4 +257,70 @@ fn init_remembers_the_database_and_later_commands_use_it() {
     let users = open(&url).read(|tx| tx.list_users()).expect("users");
     assert_eq!(users.len(), 1);
     assert_eq!(users[0].username, "alice");
+}
+
+/// A job queued on one replica reaches the long polls of another (LISTEN/NOTIFY); a
+/// replica is not told of its own jobs (it woke its own long polls already).
+#[test]
+fn a_job_queued_on_one_replica_is_announced_to_the_others() {
+    let url = shared().create_database();
+    let (a, b) = (open(&url), open(&url));
+    let (tx, rx) = std::sync::mpsc::channel::<Option<String>>();
+    let tx = std::sync::Mutex::new(tx);
+    a.on_job_queued_elsewhere(move |appliance| {
+        let _ = tx
+            .lock()
+            .expect("sender")
+            .send(appliance.map(str::to_string));
+    });
+    let scan = |store: &Store, appliance: Option<&str>| {
+        store
+            .write(|t| {
+                if let Some(id) = appliance
+                    && t.appliance(id)?.is_none()
+                {
+                    appliance_row(t, id)?;
+                }
+                let scan = t.insert_scan(
+                    "s",
+                    "alice",
+                    1,
+                    &["10.0.0.1".into()],
+                    "unix",
+                    appliance,
+                    &Default::default(),
+                )?;
+                t.insert_job(scan, appliance, 1)?;
+                Ok::<_, StoreError>(())
+            })
+            .expect("queue a job");
+    };
+    scan(&a, Some("mine"));
+    // LISTEN starts in the background: queue on B until A hears (a bound, not a timing claim).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let heard = loop {
+        scan(&b, Some("theirs"));
+        if let Ok(got) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
+            break got;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "replica A never heard of B's job"
+        );
+    };
+    assert_eq!(heard.as_deref(), Some("theirs"));
+    scan(&b, None);
+    let mut rest: Vec<Option<String>> = Vec::new();
+    while let Ok(got) = rx.recv_timeout(std::time::Duration::from_secs(5)) {
+        let any = got.is_none();
+        rest.push(got);
+        if any {
+            break;
+        }
+    }
+    assert_eq!(rest.last(), Some(&None), "{rest:?}");
+    assert!(
+        rest.iter().all(|r| r.as_deref() != Some("mine")),
+        "A was told of its own job: {rest:?}"
+    );
 }

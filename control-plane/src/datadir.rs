@@ -40,12 +40,15 @@ pub fn database(dir: &Path) -> Result<Option<crate::store::Location>, DataDirErr
     };
     narrow(&file)?;
     let url = text.trim();
-    crate::store::Location::parse(url)
-        .map(Some)
-        .map_err(|e| DataDirError::Database {
-            path: file,
-            reason: e.to_string(),
-        })
+    let location = crate::store::Location::parse(url).map_err(|e| DataDirError::Database {
+        path: file,
+        reason: e.to_string(),
+    })?;
+    if let crate::store::Location::Sqlite(db) = &location {
+        // A SQLite file named by URL is kept like the directory's own: 0600 from the start.
+        prepare_db_file(db)?;
+    }
+    Ok(Some(location))
 }
 
 /// Records (or replaces) the database URL of the directory, 0600 from its creation.

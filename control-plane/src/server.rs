@@ -110,6 +110,13 @@ pub async fn start(opts: ServerOptions) -> Result<RunningServer, ServerError> {
             .map_err(|e| ServerError::Setup(e.to_string()))?,
     );
     state.work.set_lease_secs(opts.lease_secs);
+    // Replicas on one PostgreSQL: a job queued on another wakes a long poll here.
+    let weak = Arc::downgrade(&state);
+    state.store.on_job_queued_elsewhere(move |appliance| {
+        if let Some(state) = weak.upgrade() {
+            state.work.job_queued(appliance);
+        }
+    });
     let listener = TcpListener::bind(opts.listen)
         .await
         .map_err(|source| ServerError::Listen {

@@ -36,7 +36,7 @@ fn replicas_starting_together_apply_each_migration_once_and_match_sqlite() {
     assert_eq!(rows.trim(), "1");
 }
 
-fn appliance(tx: &sealscan_control::store::Tx<'_>, id: &str) -> Result<(), StoreError> {
+fn appliance_row(tx: &sealscan_control::store::Tx<'_>, id: &str) -> Result<(), StoreError> {
     tx.insert_appliance(&NewAppliance {
         id,
         name: id,
@@ -57,7 +57,7 @@ fn a_job_is_claimed_by_exactly_one_replica() {
     replicas[0]
         .write(|tx| {
             for a in ["a0", "a1", "a2"] {
-                appliance(tx, a)?;
+                appliance_row(tx, a)?;
             }
             let scan = tx.insert_scan(
                 "burst",
@@ -175,4 +175,152 @@ fn bad_database_urls_are_refused_with_what_was_wrong_and_never_the_password() {
     .expect("nobody listens")
     .to_string();
     assert!(!err.contains("pw-secret"), "{err}");
+}
+
+/// The operator's path: `--database` at `init` is remembered (0600, it holds the password),
+/// later commands find it, and a bad URL is refused before anything is written.
+#[test]
+fn init_remembers_the_database_and_later_commands_use_it() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::{Command, Stdio};
+    const CONTROL: &str = env!("CARGO_BIN_EXE_sealscan-control");
+    let run = |data: &std::path::Path, args: &[&str], stdin: &str| {
+        let mut child = Command::new(CONTROL)
+            .arg("--data-dir")
+            .arg(data)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run sealscan-control");
+        std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), stdin.as_bytes())
+            .expect("stdin");
+        child.wait_with_output().expect("wait")
+    };
+    let init_args = [
+        "init",
+        "--username",
+        "alice",
+        "--first-name",
+        "Alice",
+        "--last-name",
+        "Smith",
+        "--email",
+        "alice@example.com",
+        "--password-stdin",
+    ];
+    let tmp = tempfile::tempdir().expect("tmp");
+    let data = tmp.path().join("data");
+
+    let bad = run(
+        &data,
+        &[
+            &["--database", "mysql://u:pw-secret@127.0.0.1/db"][..],
+            &init_args,
+        ]
+        .concat(),
+        "Vq7!mZp4#Lw\n",
+    );
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success());
+    assert!(err.contains("postgres://"), "{err}");
+    assert!(!err.contains("pw-secret"), "{err}");
+    assert!(!data.join("database.url").exists());
+
+    let url = shared().create_database();
+    let ok = run(
+        &data,
+        &[&["--database", url.as_str()][..], &init_args].concat(),
+        "Vq7!mZp4#Lw\n",
+    );
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let mode = std::fs::metadata(data.join("database.url"))
+        .expect("database.url")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(
+        !data.join("control.db").exists(),
+        "no SQLite file beside PostgreSQL"
+    );
+    let outbox = run(&data, &["outbox", "--json"], "");
+    assert!(
+        outbox.status.success(),
+        "{}",
+        String::from_utf8_lossy(&outbox.stderr)
+    );
+    let users = open(&url).read(|tx| tx.list_users()).expect("users");
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].username, "alice");
+}
+
+/// A job queued on one replica reaches the long polls of another (LISTEN/NOTIFY); a
+/// replica is not told of its own jobs (it woke its own long polls already).
+#[test]
+fn a_job_queued_on_one_replica_is_announced_to_the_others() {
+    let url = shared().create_database();
+    let (a, b) = (open(&url), open(&url));
+    let (tx, rx) = std::sync::mpsc::channel::<Option<String>>();
+    let tx = std::sync::Mutex::new(tx);
+    a.on_job_queued_elsewhere(move |appliance| {
+        let _ = tx
+            .lock()
+            .expect("sender")
+            .send(appliance.map(str::to_string));
+    });
+    let scan = |store: &Store, appliance: Option<&str>| {
+        store
+            .write(|t| {
+                if let Some(id) = appliance
+                    && t.appliance(id)?.is_none()
+                {
+                    appliance_row(t, id)?;
+                }
+                let scan = t.insert_scan(
+                    "s",
+                    "alice",
+                    1,
+                    &["10.0.0.1".into()],
+                    "unix",
+                    appliance,
+                    &Default::default(),
+                )?;
+                t.insert_job(scan, appliance, 1)?;
+                Ok::<_, StoreError>(())
+            })
+            .expect("queue a job");
+    };
+    scan(&a, Some("mine"));
+    // LISTEN starts in the background: queue on B until A hears (a bound, not a timing claim).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let heard = loop {
+        scan(&b, Some("theirs"));
+        if let Ok(got) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
+            break got;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "replica A never heard of B's job"
+        );
+    };
+    assert_eq!(heard.as_deref(), Some("theirs"));
+    scan(&b, None);
+    let mut rest: Vec<Option<String>> = Vec::new();
+    while let Ok(got) = rx.recv_timeout(std::time::Duration::from_secs(5)) {
+        let any = got.is_none();
+        rest.push(got);
+        if any {
+            break;
+        }
+    }
+    assert_eq!(rest.last(), Some(&None), "{rest:?}");
+    assert!(
+        rest.iter().all(|r| r.as_deref() != Some("mine")),
+        "A was told of its own job: {rest:?}"
+    );
 }

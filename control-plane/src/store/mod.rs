@@ -106,6 +106,15 @@ impl Store {
         }
     }
 
+    /// Calls `f` when another replica on the same database queues a job (the appliance it
+    /// is for, or None for any), so long polls here wake without waiting for their next
+    /// poll. SQLite has one process, which wakes its own: nothing to listen to.
+    pub fn on_job_queued_elsewhere(&self, f: impl Fn(Option<&str>) + Send + Sync + 'static) {
+        if let Backend::Postgres(pg) = &self.backend {
+            pg.listen(Box::new(f));
+        }
+    }
+
     pub fn dialect(&self) -> Dialect {
         match self.backend {
             Backend::Sqlite(_) => Dialect::Sqlite,

@@ -65,20 +65,71 @@ impl PgTarget {
 pub(super) struct PgConn {
     client: Client,
     statements: HashMap<String, Statement>,
+    /// The store's replica name, for the notifications sent on this connection.
+    pub(super) replica: String,
 }
 
 pub(super) struct Pg {
     target: PgTarget,
     conn: Mutex<Option<PgConn>>,
+    /// This process's name in the job notifications it sends, so its own are not echoed.
+    replica: String,
+    /// Dropped with the store: ends the LISTEN thread.
+    listener: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
 }
+
+/// The channel a queued job is announced on, to the long polls of every replica.
+pub(super) const JOBS_CHANNEL: &str = "sealscan_jobs";
+
+/// What a replica does when another queues a job: the appliance it is for, or None.
+pub type JobQueued = Box<dyn Fn(Option<&str>) + Send + Sync>;
 
 impl Pg {
     pub(super) fn connect(target: PgTarget) -> Result<Pg> {
-        let conn = PgConn::open(&target.config)?;
+        let replica = random_name();
+        let conn = PgConn::open(&target.config, &replica)?;
         Ok(Pg {
             target,
             conn: Mutex::new(Some(conn)),
+            replica,
+            listener: Mutex::new(None),
         })
+    }
+
+    /// Listens for the jobs other replicas queue (`LISTEN`, on a connection of its own that
+    /// is reopened when it drops) and calls `f` for each, until the store is dropped.
+    pub(super) fn listen(&self, f: JobQueued) {
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        *self.listener.lock().unwrap_or_else(|p| p.into_inner()) = Some(stop);
+        let config = (*self.target.config).clone();
+        let me = self.replica.clone();
+        let spawned = std::thread::Builder::new()
+            .name("sealscan-pg-listen".into())
+            .spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    log::error!("cannot start the PostgreSQL listener's runtime");
+                    return;
+                };
+                rt.block_on(async move {
+                    loop {
+                        tokio::select! {
+                            _ = &mut stopped => return,
+                            () = listen_once(&config, &me, &f) => {}
+                        }
+                        // The connection dropped (a database restart): try again shortly.
+                        tokio::select! {
+                            _ = &mut stopped => return,
+                            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                        }
+                    }
+                });
+            });
+        if let Err(e) = spawned {
+            log::error!("cannot start the PostgreSQL listener: {e}");
+        }
     }
 
     /// The connection, reopened when the server closed it (a database restart): the caller's
@@ -87,7 +138,7 @@ impl Pg {
         let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         if guard.as_ref().is_none_or(|c| c.client.is_closed()) {
             *guard = None;
-            *guard = Some(PgConn::open(&self.target.config)?);
+            *guard = Some(PgConn::open(&self.target.config, &self.replica)?);
         }
         Ok(guard)
     }
@@ -120,7 +171,7 @@ impl Pg {
                     return Err(e);
                 }
                 *guard = None;
-                let conn = PgConn::open(&self.target.config)?;
+                let conn = PgConn::open(&self.target.config, &self.replica)?;
                 conn.batch(&begin)?;
                 *guard = Some(conn);
                 Ok(guard)
@@ -143,8 +194,16 @@ fn wait<F: std::future::Future>(f: F) -> F::Output {
 }
 
 impl PgConn {
-    fn open(config: &Config) -> Result<PgConn> {
-        let config = config.clone();
+    fn open(config: &Config, replica: &str) -> Result<PgConn> {
+        let mut config = config.clone();
+        // SQLite's busy_timeout: a transaction waits up to 10 s for another replica's (or an
+        // operator command's) to end, then fails instead of hanging a request for ever.
+        // Options from the URL stay; this one is added to them.
+        let options = match config.get_options() {
+            Some(o) if !o.is_empty() => format!("{o} -c lock_timeout=10s"),
+            _ => "-c lock_timeout=10s".to_string(),
+        };
+        config.options(&options);
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("sealscan-pg".into())
@@ -168,7 +227,10 @@ impl PgConn {
                             // Ends when the client is dropped or the server goes away; the
                             // next transaction then reconnects.
                             if let Err(e) = connection.await {
-                                log::warn!("PostgreSQL connection ended: {e}");
+                                log::warn!(
+                                    "PostgreSQL connection ended: {}",
+                                    StoreError::Postgres(e)
+                                );
                             }
                         }
                         Err(e) => {
@@ -184,6 +246,7 @@ impl PgConn {
         Ok(PgConn {
             client,
             statements: HashMap::new(),
+            replica: replica.to_string(),
         })
     }
 
@@ -216,6 +279,59 @@ impl PgConn {
         let rows = wait(self.client.query(&stmt, &refs))?;
         rows.iter().map(read_row).collect()
     }
+}
+
+/// One LISTEN connection's life: returns when it ends.
+async fn listen_once(config: &Config, me: &str, f: &JobQueued) {
+    use tokio_postgres::AsyncMessage;
+    let (client, mut connection) = match config.connect(NoTls).await {
+        Ok(c) => c,
+        Err(e) => {
+            log::warn!(
+                "PostgreSQL listener cannot connect: {}",
+                StoreError::Postgres(e)
+            );
+            return;
+        }
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let driver = tokio::spawn(async move {
+        while let Some(msg) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            match msg {
+                Ok(AsyncMessage::Notification(n)) => {
+                    let _ = tx.send(n.payload().to_string());
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    log::warn!("PostgreSQL listener ended: {}", StoreError::Postgres(e));
+                    return;
+                }
+            }
+        }
+    });
+    if let Err(e) = client
+        .batch_execute(&format!("LISTEN {JOBS_CHANNEL}"))
+        .await
+    {
+        log::warn!("PostgreSQL LISTEN failed: {}", StoreError::Postgres(e));
+        driver.abort();
+        return;
+    }
+    while let Some(payload) = rx.recv().await {
+        // "<replica> <appliance>" (appliance empty for any): the sender woke its own.
+        let (from, appliance) = payload.split_once(' ').unwrap_or((payload.as_str(), ""));
+        if from != me {
+            f((!appliance.is_empty()).then_some(appliance));
+        }
+    }
+    drop(client);
+}
+
+fn random_name() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 8];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
 }
 
 /// SQLite's numbered `?N` parameters as PostgreSQL's `$N`, outside string literals.

@@ -168,7 +168,19 @@ impl Tx<'_> {
     }
 
     pub fn insert_job(&self, scan_id: i64, appliance_id: Option<&str>, now: i64) -> Result<i64> {
-        self.scalar("INSERT INTO jobs (scan_id, appliance_id, state, created_at) VALUES (?1, ?2, 'queued', ?3) RETURNING id", &params![scan_id, appliance_id, now])
+        let id = self.scalar(
+            "INSERT INTO jobs (scan_id, appliance_id, state, created_at) VALUES (?1, ?2, 'queued', ?3) RETURNING id",
+            &params![scan_id, appliance_id, now],
+        )?;
+        // Other replicas' long polls hear of it when this transaction commits.
+        if let Some(replica) = self.replica() {
+            let payload = format!("{replica} {}", appliance_id.unwrap_or(""));
+            self.execute(
+                "SELECT pg_notify(?1, ?2)",
+                &params![super::postgres::JOBS_CHANNEL, payload],
+            )?;
+        }
+        Ok(id)
     }
 
     pub fn insert_job_target(

@@ -47,6 +47,14 @@ impl<'a> Tx<'a> {
         }
     }
 
+    /// On PostgreSQL, this store's replica name (for the notifications it sends).
+    pub(super) fn replica(&self) -> Option<String> {
+        match &self.conn {
+            Conn::Postgres(c) => Some(c.borrow().replica.clone()),
+            _ => None,
+        }
+    }
+
     pub fn dialect(&self) -> Dialect {
         match self.conn {
             Conn::Postgres(_) => Dialect::Postgres,

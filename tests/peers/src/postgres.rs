@@ -4,6 +4,7 @@
 //! authentication (SCRAM) over TCP, as an operator's server would have; one database per test
 //! from [`Postgres::create_database`].
 //!
+//! The cluster is a copy of one `initdb` made per machine (/var/tmp/sealscan-pg-template-*).
 //! A server outlives nothing: when it is dropped it stops; one started with [`shared`] lives
 //! as long as the test process, and a watcher beside it stops it and removes its directory
 //! when that process ends (a static is never dropped).
@@ -57,27 +58,7 @@ impl Postgres {
         if let Some((uid, gid)) = account {
             std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).expect("chown the cluster dir");
         }
-        let password = random_password();
-        let pwfile = dir.join("pwfile");
-        std::fs::write(&pwfile, format!("{password}\n")).expect("write pwfile");
-        if let Some((uid, gid)) = account {
-            std::os::unix::fs::chown(&pwfile, Some(uid), Some(gid)).expect("chown pwfile");
-        }
-        let out = as_account(Command::new(bin.join("initdb")), account)
-            .arg("-D")
-            .arg(dir.join("data"))
-            .args(["-U", SUPERUSER, "-E", "UTF8", "--no-locale"])
-            .args(["--auth-host=scram-sha-256", "--auth-local=scram-sha-256"])
-            .arg(format!("--pwfile={}", pwfile.display()))
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run initdb (package postgresql): {e}"));
-        assert!(
-            out.status.success(),
-            "initdb failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let _ = std::fs::remove_file(&pwfile);
+        let password = cluster_from_template(&bin, account, &dir, &dir.join("data"));
         let mut pg = Postgres {
             child: None,
             dir,
@@ -240,6 +221,90 @@ impl Drop for Postgres {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Makes `data` a fresh cluster; the superuser's password. `initdb` is most of a server's
+/// start-up (seconds on a busy two-core machine, once per test binary), so one cluster is made
+/// per machine, PostgreSQL version and owner, kept in /var/tmp, and copied for each server.
+fn cluster_from_template(
+    bin: &Path,
+    account: Option<(u32, u32)>,
+    dir: &Path,
+    data: &Path,
+) -> String {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+    let version = bin
+        .parent()
+        .and_then(Path::file_name)
+        .map_or_else(String::new, |v| v.to_string_lossy().into_owned());
+    let owner = account.map_or_else(
+        || std::fs::metadata(dir).map_or(0, |m| m.uid()),
+        |(uid, _)| uid,
+    );
+    let template = PathBuf::from(format!("/var/tmp/sealscan-pg-template-{version}-{owner}"));
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(format!("{}.lock", template.display()))
+        .expect("template lock file");
+    lock.lock().expect("lock the template");
+    if !template.join("ready").exists() {
+        let _ = std::fs::remove_dir_all(&template);
+        // The owner's alone: it keeps the superuser's password.
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&template)
+            .expect("template dir");
+        let chown = |p: &Path| {
+            if let Some((uid, gid)) = account {
+                std::os::unix::fs::chown(p, Some(uid), Some(gid)).expect("chown template");
+            }
+        };
+        chown(&template);
+        let password = random_password();
+        let pwfile = template.join("pwfile");
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&pwfile)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, format!("{password}\n").as_bytes()))
+            .expect("write pwfile");
+        chown(&pwfile);
+        let out = as_account(Command::new(bin.join("initdb")), account)
+            .arg("-D")
+            .arg(template.join("data"))
+            .args(["-U", SUPERUSER, "-E", "UTF8", "--no-locale"])
+            .args(["--auth-host=scram-sha-256", "--auth-local=scram-sha-256"])
+            .arg(format!("--pwfile={}", pwfile.display()))
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run initdb (package postgresql): {e}"));
+        assert!(
+            out.status.success(),
+            "initdb failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::rename(&pwfile, template.join("password")).expect("keep the password");
+        std::fs::write(template.join("ready"), "").expect("mark the template ready");
+    }
+    let password = std::fs::read_to_string(template.join("password"))
+        .expect("template password")
+        .trim()
+        .to_string();
+    let out = as_account(Command::new("cp"), account)
+        .arg("-a")
+        .arg(template.join("data"))
+        .arg(data)
+        .output()
+        .expect("cp");
+    assert!(
+        out.status.success(),
+        "copying the template cluster failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = lock.unlock();
+    password
 }
 
 fn as_account(mut cmd: Command, account: Option<(u32, u32)>) -> Command {

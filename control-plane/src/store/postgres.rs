@@ -410,11 +410,27 @@ impl ToSql for Value {
             Value::Text(s) => {
                 if *ty == Type::BYTEA {
                     s.as_bytes().to_sql(ty, out)
-                } else {
+                } else if [
+                    Type::TEXT,
+                    Type::VARCHAR,
+                    Type::BPCHAR,
+                    Type::NAME,
+                    Type::UNKNOWN,
+                ]
+                .contains(ty)
+                {
                     s.as_str().to_sql(ty, out)
+                } else {
+                    Err(format!("text cannot bind to a parameter of type {ty}").into())
                 }
             }
-            Value::Blob(b) => b.as_slice().to_sql(ty, out),
+            Value::Blob(b) => {
+                if *ty == Type::BYTEA {
+                    b.as_slice().to_sql(ty, out)
+                } else {
+                    Err(format!("a blob cannot bind to a parameter of type {ty}").into())
+                }
+            }
         }
     }
 

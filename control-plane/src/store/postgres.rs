@@ -410,11 +410,27 @@ impl ToSql for Value {
             Value::Text(s) => {
                 if *ty == Type::BYTEA {
                     s.as_bytes().to_sql(ty, out)
-                } else {
+                } else if [
+                    Type::TEXT,
+                    Type::VARCHAR,
+                    Type::BPCHAR,
+                    Type::NAME,
+                    Type::UNKNOWN,
+                ]
+                .contains(ty)
+                {
                     s.as_str().to_sql(ty, out)
+                } else {
+                    Err(format!("text cannot bind to a parameter of type {ty}").into())
                 }
             }
-            Value::Blob(b) => b.as_slice().to_sql(ty, out),
+            Value::Blob(b) => {
+                if *ty == Type::BYTEA {
+                    b.as_slice().to_sql(ty, out)
+                } else {
+                    Err(format!("a blob cannot bind to a parameter of type {ty}").into())
+                }
+            }
         }
     }
 
@@ -428,6 +444,27 @@ impl ToSql for Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A store call blocks its caller wherever it runs: on a worker of a multi-threaded
+    /// runtime, in its blocking pool (claims and the NCSM migration run there), on a
+    /// current-thread runtime (the tests') and outside any runtime.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn waiting_works_on_workers_and_in_the_blocking_pool() {
+        assert_eq!(wait(async { 1 }), 1);
+        let in_pool = tokio::task::spawn_blocking(|| wait(async { 2 }))
+            .await
+            .expect("blocking pool");
+        assert_eq!(in_pool, 2);
+        let outside = std::thread::spawn(|| wait(async { 3 }))
+            .join()
+            .expect("thread");
+        assert_eq!(outside, 3);
+    }
+
+    #[tokio::test]
+    async fn waiting_works_on_a_current_thread_runtime() {
+        assert_eq!(wait(async { 4 }), 4);
+    }
 
     #[test]
     fn numbered_parameters_become_dollar_parameters_outside_literals() {

@@ -4,12 +4,25 @@ use super::error::{Result, StoreError};
 
 /// One bound parameter or one column of a result row. Both schemas keep to these four
 /// storage classes (flags are integers 0/1 in both, times are seconds since the epoch).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub enum Value {
     Null,
     Int(i64),
     Text(String),
     Blob(Vec<u8>),
+}
+
+/// Parameters carry password hashes, tokens' hashes and sealed secrets: Debug shows only the
+/// storage class and size.
+impl std::fmt::Debug for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Null => f.write_str("NULL"),
+            Value::Int(_) => f.write_str("Int([REDACTED])"),
+            Value::Text(s) => write!(f, "Text([REDACTED; {} bytes])", s.len()),
+            Value::Blob(b) => write!(f, "Blob([REDACTED; {} bytes])", b.len()),
+        }
+    }
 }
 
 /// What binds as a parameter: the types the typed operations pass, by value or reference.

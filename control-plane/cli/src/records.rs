@@ -10,8 +10,7 @@ use sealscan_api::ncsm::{NcsmStateName, NcsmStatus};
 use sealscan_api::records::{
     CreateRecord, CreateVault, DelegationSecretInput, Deleted, RecordList, RecordView, SecretInfo,
     UnixInput, UpdateRecord, UpdateVault, VaultList, VaultSecret, VaultView, WindowsInput,
-    WindowsPatch,
-    WindowsSettings,
+    WindowsPatch, WindowsSettings,
 };
 use sealscan_api::users::{OwnerUnit, UnitRequest};
 use sealscan_cli::args::records::{

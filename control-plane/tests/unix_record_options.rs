@@ -324,7 +324,13 @@ fn unix_record_flags_through_the_cli() {
     fails(
         &run(
             &cfg,
-            &["records", "update", &id, "--delegation-vault-secret", "root"],
+            &[
+                "records",
+                "update",
+                &id,
+                "--delegation-vault-secret",
+                "root",
+            ],
             "",
         ),
         "record.delegation-secret-unused",
@@ -437,7 +443,10 @@ fn unix_record_flags_through_the_cli() {
         "{created:#}"
     );
     let id = created["id"].as_str().expect("id").to_string();
-    let updated = json(&["records", "update", &id, "--delegation-vault-secret", "61"], "");
+    let updated = json(
+        &["records", "update", &id, "--delegation-vault-secret", "61"],
+        "",
+    );
     assert_eq!(
         updated["unix"]["delegation_secret"],
         json!({"secret_id": 61}),

@@ -64,13 +64,22 @@ pub struct CreateRecord {
     pub secrets: Vec<SecretField>,
 }
 
-/// A vault login's vault and the secret in it: by name (optionally in a folder), by Secret
-/// Server's id, or by path. The same fields in a create and an update.
+/// A vault login's vault and the secret in it. The same fields in a create and an update.
 // No deny_unknown_fields: flattened into the requests, it sees their other fields too.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 pub struct VaultSecret {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vault_id: Option<String>,
+    #[serde(flatten)]
+    pub secret: SecretLocator,
+}
+
+/// Which secret of a vault: by name (optionally in a folder), by Secret Server's id, or by
+/// path. One type for the login secret and a Unix record's delegation secret, so that both
+/// take the same fields under the same rules.
+// No deny_unknown_fields: flattened into its holders, it sees their other fields too.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+pub struct SecretLocator {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -180,14 +189,8 @@ pub struct UnixInput {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DelegationSecretInput {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub folder: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_path: Option<String>,
+    #[serde(flatten)]
+    pub secret: SecretLocator,
 }
 
 /// `POST /vaults`.

@@ -4,15 +4,30 @@ use schemars::JsonSchema;
 use sealscan_protocols::secret::Password;
 use serde::{Deserialize, Deserializer, Serialize};
 
+/// Who a user is: the name they sign in with, their names and their email. One definition
+/// for the first user (`sealscan-control init`), a new user (`POST /users`, `sealscan users
+/// create`) and the view.
+// No deny_unknown_fields: flattened into its holders, it sees their other fields too.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct Person {
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub username: String,
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub first_name: String,
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub last_name: String,
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub email: String,
+}
+
 /// What the API shows of a user. Hashes and TOTP secrets never leave the server.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserView {
     pub id: i64,
-    pub username: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub email: String,
+    #[serde(flatten)]
+    pub person: Person,
     pub role: Role,
     pub primary_contact: bool,
     pub api_only: bool,
@@ -42,10 +57,8 @@ pub struct UserView {
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
-    pub username: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub email: String,
+    #[serde(flatten)]
+    pub person: Person,
     pub role: Role,
     #[serde(default)]
     pub api_only: bool,

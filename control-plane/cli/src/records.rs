@@ -9,9 +9,8 @@ use rand::RngCore;
 use sealscan_api::ncsm::{NcsmStateName, NcsmStatus};
 use sealscan_api::records::{
     CreateRecord, CreateVault, DelegationSecretInput, Deleted, RecordList, RecordView, SecretInfo,
-    UnixInput, UpdateRecord, UpdateVault, VaultList, VaultSecret, VaultView, WindowsInput,
-    WindowsPatch,
-    WindowsSettings,
+    SecretLocator, UnixInput, UpdateRecord, UpdateVault, VaultList, VaultSecret, VaultView,
+    WindowsInput, WindowsPatch, WindowsSettings,
 };
 use sealscan_api::users::{OwnerUnit, UnitRequest};
 use sealscan_cli::args::records::{
@@ -486,20 +485,21 @@ fn unix_options(a: &UnixArgs) -> R<Option<UnixInput>> {
         delegation_password: a.delegation_password.clone(),
         delegation_secret: a.delegation_vault_secret.as_deref().map(|r| {
             let r = r.trim();
-            match r.parse::<i64>() {
-                Ok(id) => DelegationSecretInput {
+            let secret = match r.parse::<i64>() {
+                Ok(id) => SecretLocator {
                     secret_id: Some(id),
-                    ..DelegationSecretInput::default()
+                    ..SecretLocator::default()
                 },
-                Err(_) if r.contains(['\\', '/']) => DelegationSecretInput {
+                Err(_) if r.contains(['\\', '/']) => SecretLocator {
                     secret_path: Some(r.to_string()),
-                    ..DelegationSecretInput::default()
+                    ..SecretLocator::default()
                 },
-                Err(_) => DelegationSecretInput {
+                Err(_) => SecretLocator {
                     secret_name: Some(r.to_string()),
-                    ..DelegationSecretInput::default()
+                    ..SecretLocator::default()
                 },
-            }
+            };
+            DelegationSecretInput { secret }
         }),
     };
     Ok((!is_empty_patch(&unix)).then_some(unix))

@@ -65,10 +65,12 @@ impl VaultSecretArgs {
     pub fn reference(&self) -> sealscan_api::records::VaultSecret {
         sealscan_api::records::VaultSecret {
             vault_id: self.vault.clone(),
-            secret_name: self.secret_name.clone(),
-            folder: self.folder.clone(),
-            secret_id: self.secret_id,
-            secret_path: self.secret_path.clone(),
+            secret: sealscan_api::records::SecretLocator {
+                secret_name: self.secret_name.clone(),
+                folder: self.folder.clone(),
+                secret_id: self.secret_id,
+                secret_path: self.secret_path.clone(),
+            },
         }
     }
 }

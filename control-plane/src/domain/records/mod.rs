@@ -12,7 +12,7 @@ use crate::domain::{DomainError, DomainResult};
 use crate::iprange::IpRange;
 use crate::store::{RecordRow, Tx};
 use sealscan_api::ErrorDetails;
-use sealscan_api::records::{UnixInput, VaultSecret};
+use sealscan_api::records::{SecretLocator, UnixInput};
 use sealscan_protocols::appliance::{
     LoginType, RecordKind, SecretField, SecretFieldName, UnixAuth, UnixOptions, WindowsDomainType,
 };
@@ -28,9 +28,10 @@ pub struct SecretRef {
     pub path: Option<String>,
 }
 
-/// The request's reference; its vault is the draft's `vault_id`.
-impl From<VaultSecret> for SecretRef {
-    fn from(v: VaultSecret) -> Self {
+/// The request's reference (a login's, whose vault is the draft's `vault_id`, or a
+/// delegation's, in the record's vault).
+impl From<SecretLocator> for SecretRef {
+    fn from(v: SecretLocator) -> Self {
         SecretRef {
             name: v.secret_name,
             folder: v.folder,

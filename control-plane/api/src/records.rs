@@ -151,6 +151,26 @@ impl Default for WindowsInput {
     }
 }
 
+/// A create's options as an update of every field (over the defaults), so that the server
+/// reads both requests one way.
+impl From<WindowsInput> for WindowsPatch {
+    fn from(w: WindowsInput) -> Self {
+        WindowsPatch {
+            domain_type: Some(w.domain_type),
+            domain: w.domain,
+            service_selected: Some(w.service_selected),
+            ntlmv2: Some(w.ntlmv2),
+            ntlmv1: Some(w.ntlmv1),
+            require_signing: Some(w.require_signing),
+            min_smb_version: Some(w.min_smb_version),
+            auth_protocol: w.auth_protocol,
+            realm: w.realm,
+            kdcs: Some(w.kdcs),
+            host_names: Some(w.host_names),
+        }
+    }
+}
+
 /// Unix records' SSH options; in an update, what is absent keeps its value.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

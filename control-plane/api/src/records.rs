@@ -45,8 +45,14 @@ pub struct CreateRecord {
     // lists the values.
     #[schemars(with = "LoginType")]
     pub login_type: String,
+    /// Vault logins: the vault record's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vault_id: Option<String>,
+    /// Vault logins: the secret in that vault.
+    // One level of flatten only: serde cannot tell a nested flatten's fields from unknown
+    // ones under deny_unknown_fields.
     #[serde(flatten)]
-    pub vault: VaultSecret,
+    pub secret: SecretLocator,
     #[serde(default)]
     pub comments: String,
     /// Unix basic logins: "password" (default) or "private_key". Unix vault logins: which of
@@ -64,19 +70,9 @@ pub struct CreateRecord {
     pub secrets: Vec<SecretField>,
 }
 
-/// A vault login's vault and the secret in it. The same fields in a create and an update.
-// No deny_unknown_fields: flattened into the requests, it sees their other fields too.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
-pub struct VaultSecret {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vault_id: Option<String>,
-    #[serde(flatten)]
-    pub secret: SecretLocator,
-}
-
 /// Which secret of a vault: by name (optionally in a folder), by Secret Server's id, or by
-/// path. One type for the login secret and a Unix record's delegation secret, so that both
-/// take the same fields under the same rules.
+/// path. One type for a vault login's secret (in a create and an update) and a Unix
+/// record's delegation secret, so that all take the same fields under the same rules.
 // No deny_unknown_fields: flattened into its holders, it sees their other fields too.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 pub struct SecretLocator {
@@ -171,6 +167,26 @@ impl From<WindowsInput> for WindowsPatch {
     }
 }
 
+impl WindowsPatch {
+    /// A create's options: what this change gives, the defaults for the rest.
+    pub fn over_defaults(self) -> WindowsInput {
+        let d = WindowsInput::default();
+        WindowsInput {
+            domain_type: self.domain_type.unwrap_or(d.domain_type),
+            domain: self.domain,
+            service_selected: self.service_selected.unwrap_or(d.service_selected),
+            ntlmv2: self.ntlmv2.unwrap_or(d.ntlmv2),
+            ntlmv1: self.ntlmv1.unwrap_or(d.ntlmv1),
+            require_signing: self.require_signing.unwrap_or(d.require_signing),
+            min_smb_version: self.min_smb_version.unwrap_or(d.min_smb_version),
+            auth_protocol: self.auth_protocol,
+            realm: self.realm,
+            kdcs: self.kdcs.unwrap_or_default(),
+            host_names: self.host_names.unwrap_or_default(),
+        }
+    }
+}
+
 /// Unix records' SSH options; in an update, what is absent keeps its value.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -254,9 +270,11 @@ pub struct UpdateRecord {
     // lists the values.
     #[schemars(with = "Option<LoginType>")]
     pub login_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vault_id: Option<String>,
     /// A new secret reference replaces the old one whole.
     #[serde(flatten)]
-    pub vault: VaultSecret,
+    pub secret: SecretLocator,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

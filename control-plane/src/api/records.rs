@@ -16,9 +16,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use sealscan_api::Code;
 pub use sealscan_api::records::{
-    CreateRecord, CreateVault, Deleted, RecordList, RecordView, SecretInfo,
+    CreateRecord, CreateVault, Deleted, RecordList, RecordView, SecretInfo, SecretLocator,
     SecretModel as ShownModel, SecretRef as ShownSecretRef, UpdateRecord, UpdateVault, VaultList,
-    VaultSecret, VaultView, WindowsInput, WindowsPatch,
+    VaultView, WindowsInput, WindowsPatch,
 };
 use sealscan_protocols::appliance::{
     LoginType, RecordKind, SecretField, UnixAuth, WindowsAuthProtocol, WindowsDomainType,
@@ -73,7 +73,12 @@ fn record_draft(req: CreateRecord) -> DomainResult<RecordDraft> {
         user: req.user,
         ips: req.ips,
         login_type: login_type(&req.login_type)?,
-        login: login_input(req.vault, req.unix_auth.as_deref(), req.secrets)?,
+        login: login_input(
+            req.vault_id,
+            req.secret,
+            req.unix_auth.as_deref(),
+            req.secrets,
+        )?,
         comments: req.comments,
         // A create is a change of every option over the defaults.
         windows: req
@@ -90,7 +95,12 @@ fn record_patch(req: UpdateRecord) -> DomainResult<RecordPatch> {
         user: req.user,
         ips: req.ips,
         login_type: req.login_type.as_deref().map(login_type).transpose()?,
-        login: login_input(req.vault, req.unix_auth.as_deref(), req.secrets)?,
+        login: login_input(
+            req.vault_id,
+            req.secret,
+            req.unix_auth.as_deref(),
+            req.secrets,
+        )?,
         comments: req.comments,
         windows: req.windows.map(windows_patch).transpose()?,
         unix: req.unix,
@@ -98,13 +108,14 @@ fn record_patch(req: UpdateRecord) -> DomainResult<RecordPatch> {
 }
 
 fn login_input(
-    vault: VaultSecret,
+    vault_id: Option<String>,
+    secret: SecretLocator,
     auth: Option<&str>,
     secrets: Vec<SecretField>,
 ) -> DomainResult<LoginInput> {
     Ok(LoginInput {
-        vault_id: vault.vault_id,
-        secret: SecretRef::from(vault.secret),
+        vault_id,
+        secret: SecretRef::from(secret),
         unix_auth: auth.map(unix_auth).transpose()?,
         secrets,
     })

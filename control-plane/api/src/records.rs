@@ -511,3 +511,37 @@ pub struct VaultList {
 pub struct Deleted {
     pub deleted: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{CreateRecord, DelegationSecretInput, UpdateRecord};
+
+    #[test]
+    fn the_secret_locator_reads_flat_and_refuses_unknown_fields() {
+        let create: CreateRecord = serde_json::from_str(
+            r#"{"kind":"unix","title":"t","user":"u","login_type":"vault","vault_id":"v-1",
+                "secret_name":"root","folder":"Unix"}"#,
+        )
+        .expect("a create with a secret by name");
+        assert_eq!(create.vault_id.as_deref(), Some("v-1"));
+        assert_eq!(create.secret.secret_name.as_deref(), Some("root"));
+        assert_eq!(create.secret.folder.as_deref(), Some("Unix"));
+        let update: UpdateRecord =
+            serde_json::from_str(r#"{"secret_id":42}"#).expect("an update with a secret id");
+        assert_eq!(update.secret.secret_id, Some(42));
+        assert_eq!(
+            serde_json::to_string(&update).expect("serialize"),
+            r#"{"secret_id":42}"#
+        );
+        for bad in [
+            r#"{"kind":"unix","title":"t","user":"u","secret_nam":"root"}"#,
+            r#"{"kind":"unix","title":"t","user":"u","unix":{"delegation_secret":{"secret_id":1,"vault_id":"v"}}}"#,
+        ] {
+            let err = serde_json::from_str::<CreateRecord>(bad).expect_err(bad);
+            assert!(err.to_string().contains("unknown field"), "{err}");
+        }
+        let d: DelegationSecretInput =
+            serde_json::from_str(r#"{"secret_path":"\\Unix\\root"}"#).expect("a path");
+        assert_eq!(d.secret.secret_path.as_deref(), Some("\\Unix\\root"));
+    }
+}

@@ -195,7 +195,31 @@ pub enum UnitOwnerKind {
 
 #[cfg(test)]
 mod tests {
-    use super::UpdateUser;
+    use super::{CreateUser, UpdateUser};
+
+    #[test]
+    fn a_person_reads_flat_and_unknown_fields_are_refused() {
+        let c: CreateUser = serde_json::from_str(
+            r#"{"username":"alice","first_name":"Alice","last_name":"Liddell",
+                "email":"alice@example.com","role":"reader"}"#,
+        )
+        .expect("a create");
+        assert_eq!(c.person.username, "alice");
+        let text = serde_json::to_string(&c).expect("serialize");
+        assert!(
+            text.starts_with(r#"{"username":"alice","first_name":"Alice""#),
+            "{text}"
+        );
+        let err = serde_json::from_str::<CreateUser>(
+            r#"{"username":"alice","first_name":"Alice","last_name":"Liddell",
+                "email":"alice@example.com","role":"reader","nickname":"al"}"#,
+        )
+        .expect_err("an unknown field");
+        assert!(err.to_string().contains("unknown field"), "{err}");
+        let err = serde_json::from_str::<CreateUser>(r#"{"username":"alice","role":"reader"}"#)
+            .expect_err("no names");
+        assert!(err.to_string().contains("first_name"), "{err}");
+    }
 
     #[test]
     fn a_patch_tells_null_from_absent() {

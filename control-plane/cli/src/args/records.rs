@@ -313,3 +313,66 @@ pub struct UnixArgs {
     #[arg(long, value_name = "SECRET")]
     pub delegation_vault_secret: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::RecordsCmd;
+    use crate::args::{Cli, Command};
+    use clap::Parser;
+
+    fn records(args: &[&str]) -> RecordsCmd {
+        let all = [&["sealscan", "records"], args].concat();
+        match Cli::try_parse_from(all).expect("parses").command {
+            Command::Records { cmd } => cmd,
+            _ => unreachable!("a records command"),
+        }
+    }
+
+    #[test]
+    fn windows_flags_read_alike_in_create_and_update() {
+        // A bare flag still means true in a create, followed by another flag or not.
+        let RecordsCmd::Create(c) = records(&[
+            "create",
+            "--kind",
+            "windows",
+            "--title",
+            "t",
+            "--user",
+            "u",
+            "--domain-type",
+            "netbios",
+            "--domain",
+            "LAB",
+            "--service-selected",
+            "--require-signing",
+        ]) else {
+            unreachable!("create")
+        };
+        let input = c.windows.patch().over_defaults();
+        assert!(input.service_selected && input.require_signing);
+        assert_eq!(input.min_smb_version, "2.0.2");
+        assert!(input.kdcs.is_empty());
+        // An update takes an explicit value, and absent flags stay absent.
+        let RecordsCmd::Update(u) = records(&["update", "r-1", "--require-signing", "false"])
+        else {
+            unreachable!("update")
+        };
+        let patch = u.windows.patch();
+        assert_eq!(patch.require_signing, Some(false));
+        assert_eq!(patch.service_selected, None);
+        assert_eq!(patch.kdcs, None);
+        // Not a boolean: refused, naming the flag.
+        let err = Cli::try_parse_from([
+            "sealscan",
+            "records",
+            "update",
+            "r-1",
+            "--service-selected",
+            "maybe",
+        ])
+        .err()
+        .expect("refused")
+        .to_string();
+        assert!(err.contains("--service-selected"), "{err}");
+    }
+}

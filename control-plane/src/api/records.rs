@@ -73,12 +73,7 @@ fn record_draft(req: CreateRecord) -> DomainResult<RecordDraft> {
         user: req.user,
         ips: req.ips,
         login_type: login_type(&req.login_type)?,
-        login: login_input(
-            req.vault_id,
-            req.secret,
-            req.unix_auth.as_deref(),
-            req.secrets,
-        )?,
+        login: login_input(req.vault_id, req.secret, req.unix_auth, req.secrets)?,
         comments: req.comments,
         // A create is a change of every option over the defaults.
         windows: req
@@ -95,12 +90,7 @@ fn record_patch(req: UpdateRecord) -> DomainResult<RecordPatch> {
         user: req.user,
         ips: req.ips,
         login_type: req.login_type.as_deref().map(login_type).transpose()?,
-        login: login_input(
-            req.vault_id,
-            req.secret,
-            req.unix_auth.as_deref(),
-            req.secrets,
-        )?,
+        login: login_input(req.vault_id, req.secret, req.unix_auth, req.secrets)?,
         comments: req.comments,
         windows: req.windows.map(windows_patch).transpose()?,
         unix: req.unix,
@@ -110,13 +100,13 @@ fn record_patch(req: UpdateRecord) -> DomainResult<RecordPatch> {
 fn login_input(
     vault_id: Option<String>,
     secret: SecretLocator,
-    auth: Option<&str>,
+    auth: Option<String>,
     secrets: Vec<SecretField>,
 ) -> DomainResult<LoginInput> {
     Ok(LoginInput {
         vault_id,
         secret: SecretRef::from(secret),
-        unix_auth: auth.map(unix_auth).transpose()?,
+        unix_auth: auth.as_deref().map(unix_auth).transpose()?,
         secrets,
     })
 }

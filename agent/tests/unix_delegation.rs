@@ -79,7 +79,10 @@ fn assert_root(outcome: &LoginOutcome, method: &str) {
         "{outcome:#?}"
     );
     // The proof of session is read too, on the delegation's channel for sudo.
-    assert!(outcome.facts["uname"].starts_with("Linux "), "{outcome:#?}");
+    assert!(
+        outcome.facts["uname"].starts_with("Linux "),
+        "{outcome:#?}"
+    );
     assert_eq!(outcome.facts["os_id"], "debian", "{outcome:#?}");
 }
 

@@ -1,7 +1,7 @@
 //! `sealscan-control init`: the subscription and its Manager Primary Contact.
 use crate::domain::{DomainError, validate};
 use crate::lifecycle;
-use crate::model::{Edition, NewUser, Role};
+use crate::model::{Edition, NewUser, Person, Role};
 use crate::password_policy::Names;
 use crate::secrets::{HashCost, Password, hash_password};
 use crate::store::Store;
@@ -74,10 +74,12 @@ pub fn init(data_dir: &Path, o: InitOptions) -> Result<i64, InitError> {
         tx.insert_subscription(&o.subscription, o.edition, o.now, &security)?;
         let id = tx.insert_user(
             &NewUser {
-                username: o.username.clone(),
-                first_name: o.first_name.trim().to_string(),
-                last_name: o.last_name.trim().to_string(),
-                email: o.email.clone(),
+                person: Person {
+                    username: o.username.clone(),
+                    first_name: o.first_name.trim().to_string(),
+                    last_name: o.last_name.trim().to_string(),
+                    email: o.email.clone(),
+                },
                 role: Role::Manager,
                 api_only: false,
                 external_id: None,

@@ -4,6 +4,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
 
+pub use sealscan_api::users::Person;
 pub use sealscan_api::{Edition, Role};
 
 pub const SESSION_TIMEOUT_MIN: u32 = 10;
@@ -98,10 +99,7 @@ impl fmt::Debug for User {
 
 /// Fields of a new user as the store receives them.
 pub struct NewUser {
-    pub username: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub email: String,
+    pub person: Person,
     pub role: Role,
     pub api_only: bool,
     pub external_id: Option<String>,

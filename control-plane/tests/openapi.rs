@@ -129,7 +129,7 @@ async fn one_typed_answer_of_each_resource_round_trips() {
     .await
     .expect_ok();
     let me: session::WhoAmI = round_trip(&h, &pc, "/api/v1/session").await;
-    assert_eq!(me.user.username, PC_USER);
+    assert_eq!(me.user.person.username, PC_USER);
     let list: Vec<users::UserView> = round_trip(&h, &pc, "/api/v1/users").await;
     assert_eq!(list.len(), 2);
     round_trip::<users::UserView>(&h, &pc, "/api/v1/users/bob").await;

@@ -1,6 +1,7 @@
 //! Wire formats spoken by sealscan, kept free of network I/O so that each can be read,
 //! tested and fuzzed on its own.
 //!
+//! - [`calendar`]: the calendar date of a day number (Unix time / 86 400);
 //! - [`appliance`]: the control plane ↔ appliance API bodies ([`appliance::Job`],
 //!   [`appliance::SecretValue`], [`appliance::ResultPost`]);
 //! - [`envelope`]: the NCSM envelope, sealed to appliance keys and bound to its record
@@ -12,6 +13,7 @@
 //! - [`smb2`], [`ntlm`], [`spnego`]: the SMB2/3, NTLMv2 and SPNEGO codecs of Windows logins.
 
 pub mod appliance;
+pub mod calendar;
 pub mod envelope;
 pub mod host_key;
 pub mod identity;

@@ -45,8 +45,14 @@ pub struct CreateRecord {
     // lists the values.
     #[schemars(with = "LoginType")]
     pub login_type: String,
+    /// Vault logins: the vault record's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vault_id: Option<String>,
+    /// Vault logins: the secret in that vault.
+    // One level of flatten only: serde cannot tell a nested flatten's fields from unknown
+    // ones under deny_unknown_fields.
     #[serde(flatten)]
-    pub vault: VaultSecret,
+    pub secret: SecretLocator,
     #[serde(default)]
     pub comments: String,
     /// Unix basic logins: "password" (default) or "private_key". Unix vault logins: which of
@@ -64,13 +70,12 @@ pub struct CreateRecord {
     pub secrets: Vec<SecretField>,
 }
 
-/// A vault login's vault and the secret in it: by name (optionally in a folder), by Secret
-/// Server's id, or by path. The same fields in a create and an update.
-// No deny_unknown_fields: flattened into the requests, it sees their other fields too.
+/// Which secret of a vault: by name (optionally in a folder), by Secret Server's id, or by
+/// path. One type for a vault login's secret (in a create and an update) and a Unix
+/// record's delegation secret, so that all take the same fields under the same rules.
+// No deny_unknown_fields: flattened into its holders, it sees their other fields too.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
-pub struct VaultSecret {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vault_id: Option<String>,
+pub struct SecretLocator {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -142,6 +147,46 @@ impl Default for WindowsInput {
     }
 }
 
+/// A create's options as an update of every field (over the defaults), so that the server
+/// reads both requests one way.
+impl From<WindowsInput> for WindowsPatch {
+    fn from(w: WindowsInput) -> Self {
+        WindowsPatch {
+            domain_type: Some(w.domain_type),
+            domain: w.domain,
+            service_selected: Some(w.service_selected),
+            ntlmv2: Some(w.ntlmv2),
+            ntlmv1: Some(w.ntlmv1),
+            require_signing: Some(w.require_signing),
+            min_smb_version: Some(w.min_smb_version),
+            auth_protocol: w.auth_protocol,
+            realm: w.realm,
+            kdcs: Some(w.kdcs),
+            host_names: Some(w.host_names),
+        }
+    }
+}
+
+impl WindowsPatch {
+    /// A create's options: what this change gives, the defaults for the rest.
+    pub fn over_defaults(self) -> WindowsInput {
+        let d = WindowsInput::default();
+        WindowsInput {
+            domain_type: self.domain_type.unwrap_or(d.domain_type),
+            domain: self.domain,
+            service_selected: self.service_selected.unwrap_or(d.service_selected),
+            ntlmv2: self.ntlmv2.unwrap_or(d.ntlmv2),
+            ntlmv1: self.ntlmv1.unwrap_or(d.ntlmv1),
+            require_signing: self.require_signing.unwrap_or(d.require_signing),
+            min_smb_version: self.min_smb_version.unwrap_or(d.min_smb_version),
+            auth_protocol: self.auth_protocol,
+            realm: self.realm,
+            kdcs: self.kdcs.unwrap_or_default(),
+            host_names: self.host_names.unwrap_or_default(),
+        }
+    }
+}
+
 /// Unix records' SSH options; in an update, what is absent keeps its value.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -180,14 +225,8 @@ pub struct UnixInput {
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DelegationSecretInput {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub folder: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_path: Option<String>,
+    #[serde(flatten)]
+    pub secret: SecretLocator,
 }
 
 /// `POST /vaults`.
@@ -231,9 +270,11 @@ pub struct UpdateRecord {
     // lists the values.
     #[schemars(with = "Option<LoginType>")]
     pub login_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vault_id: Option<String>,
     /// A new secret reference replaces the old one whole.
     #[serde(flatten)]
-    pub vault: VaultSecret,
+    pub secret: SecretLocator,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comments: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -469,4 +510,38 @@ pub struct VaultList {
 #[serde(deny_unknown_fields)]
 pub struct Deleted {
     pub deleted: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CreateRecord, DelegationSecretInput, UpdateRecord};
+
+    #[test]
+    fn the_secret_locator_reads_flat_and_refuses_unknown_fields() {
+        let create: CreateRecord = serde_json::from_str(
+            r#"{"kind":"unix","title":"t","user":"u","login_type":"vault","vault_id":"v-1",
+                "secret_name":"root","folder":"Unix"}"#,
+        )
+        .expect("a create with a secret by name");
+        assert_eq!(create.vault_id.as_deref(), Some("v-1"));
+        assert_eq!(create.secret.secret_name.as_deref(), Some("root"));
+        assert_eq!(create.secret.folder.as_deref(), Some("Unix"));
+        let update: UpdateRecord =
+            serde_json::from_str(r#"{"secret_id":42}"#).expect("an update with a secret id");
+        assert_eq!(update.secret.secret_id, Some(42));
+        assert_eq!(
+            serde_json::to_string(&update).expect("serialize"),
+            r#"{"secret_id":42}"#
+        );
+        for bad in [
+            r#"{"kind":"unix","title":"t","user":"u","secret_nam":"root"}"#,
+            r#"{"kind":"unix","title":"t","user":"u","unix":{"delegation_secret":{"secret_id":1,"vault_id":"v"}}}"#,
+        ] {
+            let err = serde_json::from_str::<CreateRecord>(bad).expect_err(bad);
+            assert!(err.to_string().contains("unknown field"), "{err}");
+        }
+        let d: DelegationSecretInput =
+            serde_json::from_str(r#"{"secret_path":"\\Unix\\root"}"#).expect("a path");
+        assert_eq!(d.secret.secret_path.as_deref(), Some("\\Unix\\root"));
+    }
 }

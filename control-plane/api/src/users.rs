@@ -4,15 +4,30 @@ use schemars::JsonSchema;
 use sealscan_protocols::secret::Password;
 use serde::{Deserialize, Deserializer, Serialize};
 
+/// Who a user is: the name they sign in with, their names and their email. One definition
+/// for the first user (`sealscan-control init`), a new user (`POST /users`, `sealscan users
+/// create`) and the view.
+// No deny_unknown_fields: flattened into its holders, it sees their other fields too.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+pub struct Person {
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub username: String,
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub first_name: String,
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub last_name: String,
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub email: String,
+}
+
 /// What the API shows of a user. Hashes and TOTP secrets never leave the server.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserView {
     pub id: i64,
-    pub username: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub email: String,
+    #[serde(flatten)]
+    pub person: Person,
     pub role: Role,
     pub primary_contact: bool,
     pub api_only: bool,
@@ -42,10 +57,8 @@ pub struct UserView {
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
-    pub username: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub email: String,
+    #[serde(flatten)]
+    pub person: Person,
     pub role: Role,
     #[serde(default)]
     pub api_only: bool,
@@ -182,7 +195,31 @@ pub enum UnitOwnerKind {
 
 #[cfg(test)]
 mod tests {
-    use super::UpdateUser;
+    use super::{CreateUser, UpdateUser};
+
+    #[test]
+    fn a_person_reads_flat_and_unknown_fields_are_refused() {
+        let c: CreateUser = serde_json::from_str(
+            r#"{"username":"alice","first_name":"Alice","last_name":"Liddell",
+                "email":"alice@example.com","role":"reader"}"#,
+        )
+        .expect("a create");
+        assert_eq!(c.person.username, "alice");
+        let text = serde_json::to_string(&c).expect("serialize");
+        assert!(
+            text.starts_with(r#"{"username":"alice","first_name":"Alice""#),
+            "{text}"
+        );
+        let err = serde_json::from_str::<CreateUser>(
+            r#"{"username":"alice","first_name":"Alice","last_name":"Liddell",
+                "email":"alice@example.com","role":"reader","nickname":"al"}"#,
+        )
+        .expect_err("an unknown field");
+        assert!(err.to_string().contains("unknown field"), "{err}");
+        let err = serde_json::from_str::<CreateUser>(r#"{"username":"alice","role":"reader"}"#)
+            .expect_err("no names");
+        assert!(err.to_string().contains("first_name"), "{err}");
+    }
 
     #[test]
     fn a_patch_tells_null_from_absent() {

@@ -1,5 +1,6 @@
 //! `sealscan`'s command line: the operator CLI for the control plane's API.
 use clap::{Args, Parser, Subcommand};
+use sealscan_api::users::Person;
 use std::path::PathBuf;
 
 pub mod keys;
@@ -108,14 +109,8 @@ pub enum UsersCmd {
         user: String,
     },
     Create {
-        #[arg(long)]
-        username: String,
-        #[arg(long)]
-        first_name: String,
-        #[arg(long)]
-        last_name: String,
-        #[arg(long)]
-        email: String,
+        #[command(flatten)]
+        person: Person,
         /// manager, unit-manager, scanner, reader or user-administrator
         #[arg(long)]
         role: String,

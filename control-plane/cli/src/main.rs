@@ -243,9 +243,9 @@ fn print_users(users: &[UserView]) {
             }
             vec![
                 u.id.to_string(),
-                u.username.clone(),
-                format!("{} {}", u.first_name, u.last_name),
-                u.email.clone(),
+                u.person.username.clone(),
+                format!("{} {}", u.person.first_name, u.person.last_name),
+                u.person.email.clone(),
                 u.role.to_string(),
                 flags.join(","),
             ]
@@ -358,8 +358,8 @@ async fn run(ctx: &Ctx, cmd: Command) -> R<()> {
             ctx.out(&v, |v| {
                 let u = &v.user;
                 print_kv(&WhoAmIRow {
-                    user: &u.username,
-                    name: format!("{} {}", u.first_name, u.last_name),
+                    user: &u.person.username,
+                    name: format!("{} {}", u.person.first_name, u.person.last_name),
                     role: u.role,
                     primary_contact: u.primary_contact,
                     subscription: &v.subscription,
@@ -531,7 +531,7 @@ async fn login(
     ctx.out(&shown, |_| {
         println!(
             "signed in to {} as {} ({})",
-            profile.url, v.user.username, v.user.role
+            profile.url, v.user.person.username, v.user.role
         );
         if v.scope == SessionScope::EnrollTwoFactor {
             println!("two-factor login is required: run `sealscan 2fa enroll`, then sign in again");
@@ -555,25 +555,20 @@ async fn users(ctx: &Ctx, cmd: UsersCmd) -> R<()> {
             ctx.out(&v, print_kv);
         }
         UsersCmd::Create {
-            username,
-            first_name,
-            last_name,
-            email,
+            person,
             role,
             api_only,
             external_id,
             set_password,
         } => {
             let password = if set_password {
-                Some(ctx.new_secret(&format!("Password for {username}: "))?)
+                Some(ctx.new_secret(&format!("Password for {}: ", person.username))?)
             } else {
                 None
             };
+            let username = person.username.clone();
             let mut body = CreateUser {
-                username: username.clone(),
-                first_name,
-                last_name,
-                email,
+                person,
                 role: role_arg(&role)?,
                 api_only,
                 external_id,
@@ -587,7 +582,7 @@ async fn users(ctx: &Ctx, cmd: UsersCmd) -> R<()> {
             }
             let v = reply?;
             ctx.out(&v, |v| {
-                println!("created user {} ({})", v.user.username, v.user.role);
+                println!("created user {} ({})", v.user.person.username, v.user.role);
                 print_generated(v.generated_password.as_ref());
             });
         }
@@ -622,11 +617,11 @@ async fn users(ctx: &Ctx, cmd: UsersCmd) -> R<()> {
         }
         UsersCmd::Lock { user } => {
             let v: UserView = ctx.api()?.lock_user(&user).await?;
-            ctx.out(&v, |v| println!("{} is locked", v.username));
+            ctx.out(&v, |v| println!("{} is locked", v.person.username));
         }
         UsersCmd::Unlock { user } => {
             let v: UserView = ctx.api()?.unlock_user(&user).await?;
-            ctx.out(&v, |v| println!("{} is active again", v.username));
+            ctx.out(&v, |v| println!("{} is active again", v.person.username));
         }
         UsersCmd::ResetPassword { user, set_password } => {
             let password = if set_password {
@@ -645,7 +640,7 @@ async fn users(ctx: &Ctx, cmd: UsersCmd) -> R<()> {
             ctx.out(&v, |v| {
                 println!(
                     "password of {} reset; it must be changed at the next login",
-                    v.user.username
+                    v.user.person.username
                 );
                 print_generated(v.generated_password.as_ref());
             });
@@ -660,7 +655,7 @@ async fn users(ctx: &Ctx, cmd: UsersCmd) -> R<()> {
                     },
                 )
                 .await?;
-            ctx.out(&v, |v| println!("{} is now {}", v.username, v.role));
+            ctx.out(&v, |v| println!("{} is now {}", v.person.username, v.role));
         }
         UsersCmd::ExternalIdPermission { user, state } => {
             let grant = PermissionRequest {
@@ -668,7 +663,7 @@ async fn users(ctx: &Ctx, cmd: UsersCmd) -> R<()> {
             };
             let v = ctx.api()?.set_external_id_permission(&user, &grant).await?;
             ctx.out(&v, |v| {
-                println!("{}: external-ID permission {state}", v.username)
+                println!("{}: external-ID permission {state}", v.person.username)
             });
         }
         UsersCmd::Unit { user, unit, none } => {
@@ -695,7 +690,7 @@ async fn users(ctx: &Ctx, cmd: UsersCmd) -> R<()> {
             };
             let v = ctx.api()?.set_records_permission(&user, &grant).await?;
             ctx.out(&v, |v| {
-                println!("{}: records permission {state}", v.username)
+                println!("{}: records permission {state}", v.person.username)
             });
         }
     }

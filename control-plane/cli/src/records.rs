@@ -9,8 +9,7 @@ use rand::RngCore;
 use sealscan_api::ncsm::{NcsmStateName, NcsmStatus};
 use sealscan_api::records::{
     CreateRecord, CreateVault, DelegationSecretInput, Deleted, RecordList, RecordView, SecretInfo,
-    UnixInput, UpdateRecord, UpdateVault, VaultList, VaultSecret, VaultView, WindowsInput,
-    WindowsPatch, WindowsSettings,
+    SecretLocator, UnixInput, UpdateRecord, UpdateVault, VaultList, VaultView, WindowsSettings,
 };
 use sealscan_api::users::{OwnerUnit, UnitRequest};
 use sealscan_cli::args::records::{
@@ -190,10 +189,17 @@ async fn create_record(ctx: &Ctx, a: CreateRecordArgs) -> R<()> {
     };
     let id = new_id("r");
     // Only a Windows record of a domain type other than none carries a domain, as stored.
-    let local = a.kind != "windows" || a.domain_type == "none";
+    let local = a.kind != "windows" || a.windows.domain_type.as_deref().is_none_or(|t| t == "none");
     let mut secrets = Secrets {
         binding: |field: SecretFieldName| {
-            Binding::for_record(&a.kind, &id, field, &a.user, a.domain.as_deref(), local)
+            Binding::for_record(
+                &a.kind,
+                &id,
+                field,
+                &a.user,
+                a.windows.domain.as_deref(),
+                local,
+            )
         },
         keys: keys.as_deref(),
         fields: Vec::new(),
@@ -234,23 +240,13 @@ async fn create_record(ctx: &Ctx, a: CreateRecordArgs) -> R<()> {
             .secret_auth
             .clone()
             .or_else(|| a.private_key_file.is_some().then(|| "private_key".into())),
-        vault: if by_vault {
-            a.secret.reference()
+        vault_id: a.secret.vault.clone().filter(|_| by_vault),
+        secret: if by_vault {
+            a.secret.locator()
         } else {
-            VaultSecret::default()
+            SecretLocator::default()
         },
-        windows: (a.kind == "windows").then(|| WindowsInput {
-            domain_type: a.domain_type.clone(),
-            domain: a.domain.clone(),
-            service_selected: a.service_selected,
-            require_signing: a.require_signing,
-            min_smb_version: a.min_smb_version.clone(),
-            auth_protocol: a.auth_protocol.clone(),
-            realm: a.realm.clone(),
-            kdcs: a.kdcs.clone(),
-            host_names: a.host_names.clone(),
-            ..WindowsInput::default()
-        }),
+        windows: (a.kind == "windows").then(|| a.windows.patch().over_defaults()),
         unix,
         kind: a.kind.clone(),
         title: a.title,
@@ -485,20 +481,21 @@ fn unix_options(a: &UnixArgs) -> R<Option<UnixInput>> {
         delegation_password: a.delegation_password.clone(),
         delegation_secret: a.delegation_vault_secret.as_deref().map(|r| {
             let r = r.trim();
-            match r.parse::<i64>() {
-                Ok(id) => DelegationSecretInput {
+            let secret = match r.parse::<i64>() {
+                Ok(id) => SecretLocator {
                     secret_id: Some(id),
-                    ..DelegationSecretInput::default()
+                    ..SecretLocator::default()
                 },
-                Err(_) if r.contains(['\\', '/']) => DelegationSecretInput {
+                Err(_) if r.contains(['\\', '/']) => SecretLocator {
                     secret_path: Some(r.to_string()),
-                    ..DelegationSecretInput::default()
+                    ..SecretLocator::default()
                 },
-                Err(_) => DelegationSecretInput {
+                Err(_) => SecretLocator {
                     secret_name: Some(r.to_string()),
-                    ..DelegationSecretInput::default()
+                    ..SecretLocator::default()
                 },
-            }
+            };
+            DelegationSecretInput { secret }
         }),
     };
     Ok((!is_empty_patch(&unix)).then_some(unix))
@@ -541,18 +538,7 @@ fn is_empty_patch<T: serde::Serialize>(patch: &T) -> bool {
 }
 
 async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
-    let windows = WindowsPatch {
-        domain_type: a.domain_type.clone(),
-        domain: a.domain.clone(),
-        service_selected: a.service_selected,
-        require_signing: a.require_signing,
-        min_smb_version: a.min_smb_version.clone(),
-        auth_protocol: a.auth_protocol.clone(),
-        realm: a.realm.clone(),
-        kdcs: a.kdcs.clone(),
-        host_names: a.host_names.clone(),
-        ..WindowsPatch::default()
-    };
+    let windows = a.windows.patch();
     let mut body = UpdateRecord {
         title: a.title.clone(),
         user: a.user.clone(),
@@ -562,7 +548,8 @@ async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
             (!a.ips.is_empty()).then(|| a.ips.clone())
         },
         login_type: a.login_type.clone(),
-        vault: a.secret.reference(),
+        vault_id: a.secret.vault.clone(),
+        secret: a.secret.locator(),
         comments: a.comments.clone(),
         unix_auth: if a.private_key_file.is_some() {
             Some("private_key".into())
@@ -602,11 +589,13 @@ async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
             .unwrap_or_else(|| cur.record.username.clone());
         let w = cur.record.windows.as_ref();
         let domain_type = a
+            .windows
             .domain_type
             .clone()
             .or_else(|| w.map(|w| w.domain_type.as_str().to_string()))
             .unwrap_or_else(|| "none".into());
         let domain = a
+            .windows
             .domain
             .clone()
             .or_else(|| w.and_then(|w| w.domain.clone()));

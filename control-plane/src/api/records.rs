@@ -6,7 +6,7 @@ use super::error::{ApiResult, RawJson};
 use crate::authz::{self, Action};
 use crate::domain::editor::Editor;
 use crate::domain::records::windows::WindowsDraft;
-use crate::domain::records::{self, RecordDraft, RecordPatch, SecretRef};
+use crate::domain::records::{self, LoginInput, RecordDraft, RecordPatch, SecretRef};
 use crate::domain::validate;
 use crate::domain::vaults;
 use crate::domain::{DomainError, DomainResult, Shared};
@@ -16,12 +16,12 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use sealscan_api::Code;
 pub use sealscan_api::records::{
-    CreateRecord, CreateVault, Deleted, RecordList, RecordView, SecretInfo,
+    CreateRecord, CreateVault, Deleted, RecordList, RecordView, SecretInfo, SecretLocator,
     SecretModel as ShownModel, SecretRef as ShownSecretRef, UpdateRecord, UpdateVault, VaultList,
     VaultView, WindowsInput, WindowsPatch,
 };
 use sealscan_protocols::appliance::{
-    LoginType, RecordKind, UnixAuth, WindowsAuthProtocol, WindowsDomainType,
+    LoginType, RecordKind, SecretField, UnixAuth, WindowsAuthProtocol, WindowsDomainType,
 };
 use sealscan_protocols::envelope::Envelope;
 use sealscan_protocols::smb2::Dialect;
@@ -66,73 +66,64 @@ fn smb_version(v: &str) -> DomainResult<Dialect> {
 }
 
 fn record_draft(req: CreateRecord) -> DomainResult<RecordDraft> {
-    let kind = kind(&req.kind)?;
-    let windows = req
-        .windows
-        .map(|w| {
-            Ok::<_, DomainError>(WindowsDraft {
-                domain_type: domain_type(&w.domain_type)?,
-                domain: w.domain,
-                service_selected: w.service_selected,
-                ntlmv2: w.ntlmv2,
-                ntlmv1: w.ntlmv1,
-                require_signing: w.require_signing,
-                min_smb_version: smb_version(&w.min_smb_version)?,
-                auth_protocol: w.auth_protocol.as_deref().map(auth_protocol).transpose()?,
-                realm: w.realm,
-                kdcs: w.kdcs,
-                host_names: w.host_names,
-            })
-        })
-        .transpose()?;
     Ok(RecordDraft {
         id: req.id,
-        kind,
+        kind: kind(&req.kind)?,
         title: req.title,
         user: req.user,
         ips: req.ips,
         login_type: login_type(&req.login_type)?,
-        vault_id: req.vault.vault_id.clone(),
-        secret: SecretRef::from(req.vault),
+        login: login_input(req.vault_id, req.secret, req.unix_auth, req.secrets)?,
         comments: req.comments,
-        unix_auth: req.unix_auth.as_deref().map(unix_auth).transpose()?,
-        windows,
+        // A create is a change of every option over the defaults.
+        windows: req
+            .windows
+            .map(|w| Ok::<_, DomainError>(windows_patch(w.into())?.apply(WindowsDraft::default())))
+            .transpose()?,
         unix: req.unix,
-        secrets: req.secrets,
     })
 }
 
 fn record_patch(req: UpdateRecord) -> DomainResult<RecordPatch> {
-    let windows = req
-        .windows
-        .map(|w| {
-            Ok::<_, DomainError>(records::windows::WindowsPatch {
-                domain_type: w.domain_type.as_deref().map(domain_type).transpose()?,
-                domain: w.domain,
-                service_selected: w.service_selected,
-                ntlmv2: w.ntlmv2,
-                ntlmv1: w.ntlmv1,
-                require_signing: w.require_signing,
-                min_smb_version: w.min_smb_version.as_deref().map(smb_version).transpose()?,
-                auth_protocol: w.auth_protocol.as_deref().map(auth_protocol).transpose()?,
-                realm: w.realm,
-                kdcs: w.kdcs,
-                host_names: w.host_names,
-            })
-        })
-        .transpose()?;
     Ok(RecordPatch {
         title: req.title,
         user: req.user,
         ips: req.ips,
         login_type: req.login_type.as_deref().map(login_type).transpose()?,
-        vault_id: req.vault.vault_id.clone(),
-        secret: SecretRef::from(req.vault),
+        login: login_input(req.vault_id, req.secret, req.unix_auth, req.secrets)?,
         comments: req.comments,
-        unix_auth: req.unix_auth.as_deref().map(unix_auth).transpose()?,
-        windows,
+        windows: req.windows.map(windows_patch).transpose()?,
         unix: req.unix,
-        secrets: req.secrets,
+    })
+}
+
+fn login_input(
+    vault_id: Option<String>,
+    secret: SecretLocator,
+    auth: Option<String>,
+    secrets: Vec<SecretField>,
+) -> DomainResult<LoginInput> {
+    Ok(LoginInput {
+        vault_id,
+        secret: SecretRef::from(secret),
+        unix_auth: auth.as_deref().map(unix_auth).transpose()?,
+        secrets,
+    })
+}
+
+fn windows_patch(w: WindowsPatch) -> DomainResult<records::windows::WindowsPatch> {
+    Ok(records::windows::WindowsPatch {
+        domain_type: w.domain_type.as_deref().map(domain_type).transpose()?,
+        domain: w.domain,
+        service_selected: w.service_selected,
+        ntlmv2: w.ntlmv2,
+        ntlmv1: w.ntlmv1,
+        require_signing: w.require_signing,
+        min_smb_version: w.min_smb_version.as_deref().map(smb_version).transpose()?,
+        auth_protocol: w.auth_protocol.as_deref().map(auth_protocol).transpose()?,
+        realm: w.realm,
+        kdcs: w.kdcs,
+        host_names: w.host_names,
     })
 }
 

@@ -57,19 +57,16 @@ pub async fn create(
     let actor = p.actor();
     authz::require(&actor, Action::CreateUser)?;
     authz::may_assign_role(&actor, req.role)?;
-    validate::username(&req.username)?;
-    validate::text("first_name", &req.first_name, 100)?;
-    validate::text("last_name", &req.last_name, 100)?;
-    validate::email(&req.email)?;
+    validate::username(&req.person.username)?;
+    validate::text("first_name", &req.person.first_name, 100)?;
+    validate::text("last_name", &req.person.last_name, 100)?;
+    validate::email(&req.person.email)?;
     if let Some(ext) = &req.external_id {
         validate::text("external_id", ext, 256)?;
         authz::may_edit_external_id(&actor, &p.subscription.security)?;
     }
     let new = NewUser {
-        username: req.username,
-        first_name: req.first_name,
-        last_name: req.last_name,
-        email: req.email,
+        person: req.person,
         role: req.role,
         api_only: req.api_only,
         external_id: req.external_id,

@@ -2,16 +2,19 @@
 use crate::dates::rfc3339;
 use crate::lifecycle;
 use crate::model::{Role, Subscription, User};
+use sealscan_api::users::Person;
 pub use sealscan_api::users::UserView;
 
 pub fn user_view(sub: &Subscription, u: &User) -> UserView {
     let primary = sub.primary_contact_id == Some(u.id);
     UserView {
         id: u.id,
-        username: u.username.clone(),
-        first_name: u.first_name.clone(),
-        last_name: u.last_name.clone(),
-        email: u.email.clone(),
+        person: Person {
+            username: u.username.clone(),
+            first_name: u.first_name.clone(),
+            last_name: u.last_name.clone(),
+            email: u.email.clone(),
+        },
         role: u.role,
         primary_contact: primary,
         api_only: u.api_only,

@@ -1,5 +1,6 @@
 //! The control-plane server and its operator commands.
 use clap::Parser;
+use sealscan_api::users::Person;
 use sealscan_control::cli::server::{BreakGlassOp, Cli, Command, Feature, NcsmOp};
 use sealscan_control::clock::{Clock, SystemClock};
 use sealscan_control::domain::operator;
@@ -101,10 +102,13 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Init {
             subscription,
             edition,
-            username,
-            first_name,
-            last_name,
-            email,
+            person:
+                Person {
+                    username,
+                    first_name,
+                    last_name,
+                    email,
+                },
             password_stdin,
         } => {
             let password = if password_stdin {

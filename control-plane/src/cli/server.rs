@@ -1,5 +1,5 @@
 //! `sealscan-control`'s command line: init, serve, and the operator-only commands.
-use crate::model::Edition;
+use crate::model::{Edition, Person};
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -50,14 +50,8 @@ pub enum Command {
         /// standard or express-lite.
         #[arg(long, default_value = "standard")]
         edition: Edition,
-        #[arg(long)]
-        username: String,
-        #[arg(long)]
-        first_name: String,
-        #[arg(long)]
-        last_name: String,
-        #[arg(long)]
-        email: String,
+        #[command(flatten)]
+        person: Person,
         /// Read the password from the first line of stdin instead of a prompt.
         #[arg(long)]
         password_stdin: bool,

@@ -69,10 +69,10 @@ impl Tx<'_> {
              password_hash, password_changed_at, must_change_password, created_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?9) RETURNING id",
             &params![
-                u.username,
-                u.first_name,
-                u.last_name,
-                u.email,
+                u.person.username,
+                u.person.first_name,
+                u.person.last_name,
+                u.person.email,
                 u.role.as_str(),
                 flag(u.api_only),
                 u.external_id,
@@ -85,7 +85,7 @@ impl Tx<'_> {
             Ok(id) => Ok(id),
             Err(e) if e.is_constraint_violation() => Err(StoreError::Conflict(format!(
                 "user name {:?} is already taken",
-                u.username
+                u.person.username
             ))),
             Err(e) => Err(e),
         }

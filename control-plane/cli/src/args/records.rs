@@ -61,14 +61,69 @@ pub struct VaultSecretArgs {
 }
 
 impl VaultSecretArgs {
-    /// The reference as the API takes it (`--secret-auth` goes with the login options).
-    pub fn reference(&self) -> sealscan_api::records::VaultSecret {
-        sealscan_api::records::VaultSecret {
-            vault_id: self.vault.clone(),
+    /// The secret as the API takes it (`--vault` is the request's vault_id; `--secret-auth`
+    /// goes with the login options).
+    pub fn locator(&self) -> sealscan_api::records::SecretLocator {
+        sealscan_api::records::SecretLocator {
             secret_name: self.secret_name.clone(),
             folder: self.folder.clone(),
             secret_id: self.secret_id,
             secret_path: self.secret_path.clone(),
+        }
+    }
+}
+
+/// Windows records' options, alike in a create and an update: what is absent takes the
+/// default in a create and keeps the stored value in an update.
+#[derive(Args)]
+pub struct WindowsArgs {
+    /// Windows: none (local account; the default), netbios or active_directory.
+    #[arg(long)]
+    pub domain_type: Option<String>,
+    /// Windows: the NetBIOS or Active Directory domain.
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// Windows NetBIOS records: apply to every target reporting the domain (no IP list).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub service_selected: Option<bool>,
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    pub require_signing: Option<bool>,
+    /// Windows: the lowest SMB dialect, 2.0.2 (the default), 2.1, 3.0, 3.0.2 or 3.1.1.
+    #[arg(long)]
+    pub min_smb_version: Option<String>,
+    /// Windows: kerberos (never NTLM), ntlm, or negotiate (Kerberos, else NTLMv2). Default:
+    /// kerberos for active_directory, ntlm otherwise.
+    #[arg(long, value_parser = ["kerberos", "ntlm", "negotiate"])]
+    pub auth_protocol: Option<String>,
+    /// Windows Kerberos: the realm (default: the Active Directory domain in upper case); an
+    /// empty value clears it.
+    #[arg(long)]
+    pub realm: Option<String>,
+    /// Windows Kerberos: a KDC address (host or host:port); repeat for more. Default: the
+    /// realm's DNS domain; in an update the list replaces the record's.
+    #[arg(long = "kdc")]
+    pub kdcs: Option<Vec<String>>,
+    /// Windows Kerberos: a target's host name, for the service principal of a target given
+    /// by address (the name whose DNS gives the address); repeat for more. In an update the
+    /// list replaces the record's.
+    #[arg(long = "host-name")]
+    pub host_names: Option<Vec<String>>,
+}
+
+impl WindowsArgs {
+    /// The options given, as the API's change of Windows options (NTLM versions are fixed).
+    pub fn patch(&self) -> sealscan_api::records::WindowsPatch {
+        sealscan_api::records::WindowsPatch {
+            domain_type: self.domain_type.clone(),
+            domain: self.domain.clone(),
+            service_selected: self.service_selected,
+            require_signing: self.require_signing,
+            min_smb_version: self.min_smb_version.clone(),
+            auth_protocol: self.auth_protocol.clone(),
+            realm: self.realm.clone(),
+            kdcs: self.kdcs.clone(),
+            host_names: self.host_names.clone(),
+            ..sealscan_api::records::WindowsPatch::default()
         }
     }
 }
@@ -97,33 +152,8 @@ pub struct CreateRecordArgs {
     /// Unix private keys: also ask for the key's passphrase.
     #[arg(long)]
     pub passphrase: bool,
-    /// Windows: none (local account), netbios or active_directory.
-    #[arg(long, default_value = "none")]
-    pub domain_type: String,
-    #[arg(long)]
-    pub domain: Option<String>,
-    /// Windows NetBIOS records: apply to every target reporting the domain (no IP list).
-    #[arg(long)]
-    pub service_selected: bool,
-    #[arg(long)]
-    pub require_signing: bool,
-    #[arg(long, default_value = "2.0.2")]
-    pub min_smb_version: String,
-    /// Windows: kerberos (never NTLM), ntlm, or negotiate (Kerberos, else NTLMv2). Default:
-    /// kerberos for active_directory, ntlm otherwise.
-    #[arg(long, value_parser = ["kerberos", "ntlm", "negotiate"])]
-    pub auth_protocol: Option<String>,
-    /// Windows Kerberos: the realm (default: the Active Directory domain in upper case).
-    #[arg(long)]
-    pub realm: Option<String>,
-    /// Windows Kerberos: a KDC address (host or host:port); repeat for more. Default: the
-    /// realm's DNS domain.
-    #[arg(long = "kdc")]
-    pub kdcs: Vec<String>,
-    /// Windows Kerberos: a target's host name, for the service principal of a target given
-    /// by address (the name whose DNS gives the address); repeat for more.
-    #[arg(long = "host-name")]
-    pub host_names: Vec<String>,
+    #[command(flatten)]
+    pub windows: WindowsArgs,
     #[command(flatten)]
     pub unix: UnixArgs,
 }
@@ -193,28 +223,8 @@ pub struct UpdateRecordArgs {
     /// Unix private keys: give the key's passphrase again.
     #[arg(long, conflicts_with = "password")]
     pub passphrase: bool,
-    /// Windows: none (local account), netbios or active_directory.
-    #[arg(long)]
-    pub domain_type: Option<String>,
-    #[arg(long)]
-    pub domain: Option<String>,
-    #[arg(long)]
-    pub service_selected: Option<bool>,
-    #[arg(long)]
-    pub require_signing: Option<bool>,
-    #[arg(long)]
-    pub min_smb_version: Option<String>,
-    #[arg(long, value_parser = ["kerberos", "ntlm", "negotiate"])]
-    pub auth_protocol: Option<String>,
-    /// An empty value clears it.
-    #[arg(long)]
-    pub realm: Option<String>,
-    /// Replaces the record's KDC list.
-    #[arg(long = "kdc")]
-    pub kdcs: Option<Vec<String>>,
-    /// Replaces the record's host names.
-    #[arg(long = "host-name")]
-    pub host_names: Option<Vec<String>>,
+    #[command(flatten)]
+    pub windows: WindowsArgs,
     #[command(flatten)]
     pub unix: UnixArgs,
     /// Unix: give the delegation password (sudo's own, or root's for su) again.
@@ -302,4 +312,67 @@ pub struct UnixArgs {
     /// su), by id (digits), by path (\Folder\Name) or by name.
     #[arg(long, value_name = "SECRET")]
     pub delegation_vault_secret: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RecordsCmd;
+    use crate::args::{Cli, Command};
+    use clap::Parser;
+
+    fn records(args: &[&str]) -> RecordsCmd {
+        let all = [&["sealscan", "records"], args].concat();
+        match Cli::try_parse_from(all).expect("parses").command {
+            Command::Records { cmd } => cmd,
+            _ => unreachable!("a records command"),
+        }
+    }
+
+    #[test]
+    fn windows_flags_read_alike_in_create_and_update() {
+        // A bare flag still means true in a create, followed by another flag or not.
+        let RecordsCmd::Create(c) = records(&[
+            "create",
+            "--kind",
+            "windows",
+            "--title",
+            "t",
+            "--user",
+            "u",
+            "--domain-type",
+            "netbios",
+            "--domain",
+            "LAB",
+            "--service-selected",
+            "--require-signing",
+        ]) else {
+            unreachable!("create")
+        };
+        let input = c.windows.patch().over_defaults();
+        assert!(input.service_selected && input.require_signing);
+        assert_eq!(input.min_smb_version, "2.0.2");
+        assert!(input.kdcs.is_empty());
+        // An update takes an explicit value, and absent flags stay absent.
+        let RecordsCmd::Update(u) = records(&["update", "r-1", "--require-signing", "false"])
+        else {
+            unreachable!("update")
+        };
+        let patch = u.windows.patch();
+        assert_eq!(patch.require_signing, Some(false));
+        assert_eq!(patch.service_selected, None);
+        assert_eq!(patch.kdcs, None);
+        // Not a boolean: refused, naming the flag.
+        let err = Cli::try_parse_from([
+            "sealscan",
+            "records",
+            "update",
+            "r-1",
+            "--service-selected",
+            "maybe",
+        ])
+        .err()
+        .expect("refused")
+        .to_string();
+        assert!(err.contains("--service-selected"), "{err}");
+    }
 }

@@ -123,15 +123,15 @@ pub async fn create(
 ) -> DomainResult<(User, Option<Password>)> {
     let chosen = lifecycle::choose_password(
         security,
-        &new.first_name,
-        &new.last_name,
+        &new.person.first_name,
+        &new.person.last_name,
         password,
         Code::PasswordRequired,
     )?;
     let (hash, chosen) = hash_on_pool(state, chosen).await?;
     let now = state.now();
-    new.first_name = new.first_name.trim().to_string();
-    new.last_name = new.last_name.trim().to_string();
+    new.person.first_name = new.person.first_name.trim().to_string();
+    new.person.last_name = new.person.last_name.trim().to_string();
     new.password_hash = hash;
     new.must_change_password = security.force_change_first_login;
     let user = state.store.write(|tx| {
@@ -145,7 +145,7 @@ pub async fn create(
             now,
             &actor.username,
             "user.created",
-            &new.username,
+            &new.person.username,
             &json!({"role": new.role, "api_only": new.api_only}),
             Some(ip),
         )?;

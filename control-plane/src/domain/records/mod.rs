@@ -12,7 +12,7 @@ use crate::domain::{DomainError, DomainResult};
 use crate::iprange::IpRange;
 use crate::store::{RecordRow, Tx};
 use sealscan_api::ErrorDetails;
-use sealscan_api::records::{UnixInput, VaultSecret};
+use sealscan_api::records::{SecretLocator, UnixInput};
 use sealscan_protocols::appliance::{
     LoginType, RecordKind, SecretField, SecretFieldName, UnixAuth, UnixOptions, WindowsDomainType,
 };
@@ -28,9 +28,10 @@ pub struct SecretRef {
     pub path: Option<String>,
 }
 
-/// The request's reference; its vault is the draft's `vault_id`.
-impl From<VaultSecret> for SecretRef {
-    fn from(v: VaultSecret) -> Self {
+/// The request's reference (a login's, whose vault is the draft's `vault_id`, or a
+/// delegation's, in the record's vault).
+impl From<SecretLocator> for SecretRef {
+    fn from(v: SecretLocator) -> Self {
         SecretRef {
             name: v.secret_name,
             folder: v.folder,
@@ -46,6 +47,19 @@ impl SecretRef {
     }
 }
 
+/// How a record request says the record logs in: the vault secret (vault logins), which of
+/// its secrets a Unix login uses, and the secrets it sends. A create and an update give it
+/// alike; in an update, what is absent keeps the stored value.
+#[derive(Clone, Debug, Default)]
+pub struct LoginInput {
+    pub vault_id: Option<String>,
+    pub secret: SecretRef,
+    /// Unix basic logins: the password (default) or the private key. Unix vault logins:
+    /// which of the secret's fields to use; None takes the private key when it holds one.
+    pub unix_auth: Option<UnixAuth>,
+    pub secrets: Vec<SecretField>,
+}
+
 /// A record as asked for (created, or stored with a change applied), before the checks.
 #[derive(Clone, Debug)]
 pub struct RecordDraft {
@@ -55,16 +69,11 @@ pub struct RecordDraft {
     pub user: String,
     pub ips: Vec<String>,
     pub login_type: LoginType,
-    pub vault_id: Option<String>,
-    pub secret: SecretRef,
+    pub login: LoginInput,
     pub comments: String,
-    /// Unix basic logins: the password (default) or the private key. Unix vault logins:
-    /// which of the secret's fields to use; None takes the private key when it holds one.
-    pub unix_auth: Option<UnixAuth>,
     pub windows: Option<WindowsDraft>,
     /// Unix records' SSH options as asked for (absent: the defaults).
     pub unix: Option<UnixInput>,
-    pub secrets: Vec<SecretField>,
 }
 
 /// A change of some fields of a stored record; None keeps the stored value.
@@ -74,13 +83,10 @@ pub struct RecordPatch {
     pub user: Option<String>,
     pub ips: Option<Vec<String>>,
     pub login_type: Option<LoginType>,
-    pub vault_id: Option<String>,
-    pub secret: SecretRef,
+    pub login: LoginInput,
     pub comments: Option<String>,
-    pub unix_auth: Option<UnixAuth>,
     pub windows: Option<WindowsPatch>,
     pub unix: Option<UnixInput>,
-    pub secrets: Vec<SecretField>,
 }
 
 impl RecordPatch {
@@ -91,7 +97,7 @@ impl RecordPatch {
         let to_vault = login_type == LoginType::Vault;
         let was_vault = old.login_type == LoginType::Vault;
         let windows = match (old.windows.as_ref(), self.windows) {
-            (Some(w), p) => Some(p.unwrap_or_default().apply(w)),
+            (Some(w), p) => Some(p.unwrap_or_default().apply(WindowsDraft::from(w))),
             (None, Some(_)) => return Err(windows_only()),
             (None, None) => None,
         };
@@ -99,7 +105,8 @@ impl RecordPatch {
             Some(u) => Some(unix::patch(u, self.unix)),
             None => self.unix,
         };
-        let unix_auth = match self.unix_auth {
+        let login = self.login;
+        let unix_auth = match login.unix_auth {
             Some(a) => Some(a),
             None if old.kind == RecordKind::Unix && !to_vault => Some(
                 old.unix_auth
@@ -114,13 +121,13 @@ impl RecordPatch {
         // (which the checks then refuse, naming them). A new secret reference replaces the
         // old one whole (name, folder, id).
         let new_reference =
-            self.secret.name.is_some() || self.secret.id.is_some() || self.secret.path.is_some();
+            login.secret.name.is_some() || login.secret.id.is_some() || login.secret.path.is_some();
         let secret = if new_reference || !to_vault {
-            self.secret
+            login.secret
         } else {
             SecretRef {
                 name: old.secret_name.clone(),
-                folder: self.secret.folder.or_else(|| old.folder.clone()),
+                folder: login.secret.folder.or_else(|| old.folder.clone()),
                 id: old.secret_id,
                 path: None,
             }
@@ -131,16 +138,18 @@ impl RecordPatch {
             title: self.title.unwrap_or_else(|| old.title.clone()),
             user: self.user.unwrap_or_else(|| old.username.clone()),
             ips: self.ips.unwrap_or_else(|| old.ips.clone()),
-            vault_id: self
-                .vault_id
-                .or_else(|| if to_vault { old.vault_id.clone() } else { None }),
-            secret,
+            login: LoginInput {
+                vault_id: login
+                    .vault_id
+                    .or_else(|| if to_vault { old.vault_id.clone() } else { None }),
+                secret,
+                unix_auth,
+                secrets: login.secrets,
+            },
             login_type,
             comments: self.comments.unwrap_or_else(|| old.comments.clone()),
-            unix_auth,
             windows,
             unix,
-            secrets: self.secrets,
         })
     }
 }
@@ -226,7 +235,7 @@ fn login_fields(
 /// A vault login's reference to its secret, or None for a basic login (which takes none).
 fn vault_reference(d: &RecordDraft) -> DomainResult<(Option<String>, SecretRef)> {
     if d.login_type != LoginType::Vault {
-        if d.vault_id.is_some() || d.secret.is_given() {
+        if d.login.vault_id.is_some() || d.login.secret.is_given() {
             return Err(bad(
                 Code::RecordVaultUnexpected,
                 "vault_id, secret_name, secret_id, secret_path and folder belong to vault logins",
@@ -234,14 +243,14 @@ fn vault_reference(d: &RecordDraft) -> DomainResult<(Option<String>, SecretRef)>
         }
         return Ok((None, SecretRef::default()));
     }
-    let vault_id = d.vault_id.clone().ok_or_else(|| {
+    let vault_id = d.login.vault_id.clone().ok_or_else(|| {
         bad(
             Code::RecordVaultRequired,
             "a vault login names the vault (vault_id)",
         )
     })?;
-    let secret = secret_reference(d.secret.clone())?;
-    if !d.secrets.is_empty() {
+    let secret = secret_reference(d.login.secret.clone())?;
+    if !d.login.secrets.is_empty() {
         return Err(bad(
             Code::RecordSecretsUnexpected,
             "a vault login holds no secret: the appliance fetches it from the vault at scan time",
@@ -300,14 +309,14 @@ pub fn check(d: RecordDraft, actor: &str, now: i64) -> DomainResult<CheckedRecor
         ));
     }
     let id = new_id(d.id.clone(), "r")?;
-    let (unix_auth, fields) = login_fields(d.kind, d.login_type, d.unix_auth)?;
+    let (unix_auth, fields) = login_fields(d.kind, d.login_type, d.login.unix_auth)?;
     let (vault_id, secret) = vault_reference(&d)?;
     unix::check_certificate(unix.as_ref(), d.login_type, unix_auth)?;
     let delegation = unix::delegation_fields(unix.as_ref(), d.login_type, unix_auth)?;
     let fields: Vec<SecretFieldName> = fields.into_iter().chain(delegation).collect();
     // Secrets: each allowed field at most once; the password (or private key) is required.
     let mut seen = std::collections::HashSet::new();
-    for s in &d.secrets {
+    for s in &d.login.secrets {
         if !fields.contains(&s.field) {
             return Err(bad(
                 Code::RecordSecretUnexpected,
@@ -345,7 +354,7 @@ pub fn check(d: RecordDraft, actor: &str, now: i64) -> DomainResult<CheckedRecor
         row,
         ranges,
         fields,
-        secrets: d.secrets,
+        secrets: d.login.secrets,
     })
 }
 

@@ -3,7 +3,7 @@
 use crate::domain::DomainResult;
 use crate::domain::validate::bad;
 use sealscan_api::Code;
-use sealscan_api::records::{DelegationSecretInput, UnixInput};
+use sealscan_api::records::{DelegationSecretInput, SecretLocator, UnixInput};
 use sealscan_protocols::appliance::{
     Delegation, DelegationPassword, DelegationSecret, HostKeyPolicy, LoginType, SecretFieldName,
     UnixAuth, UnixOptions,
@@ -103,13 +103,7 @@ pub fn check(u: UnixInput) -> DomainResult<UnixOptions> {
     let delegation_secret = u
         .delegation_secret
         .map(|d| -> DomainResult<DelegationSecret> {
-            let r = super::secret_reference(super::SecretRef {
-                name: d.secret_name,
-                folder: d.folder,
-                id: d.secret_id,
-                path: d.secret_path,
-            })
-            .map_err(|e| {
+            let r = super::secret_reference(super::SecretRef::from(d.secret)).map_err(|e| {
                 bad(
                     Code::RecordDelegationSecretInvalid,
                     format!("delegation_secret: {}", e.message),
@@ -160,10 +154,12 @@ pub fn patch(u: &UnixOptions, p: Option<UnixInput>) -> UnixInput {
         (delegation == u.delegation.as_str() && delegation != "none")
             .then(|| {
                 u.delegation_secret.as_ref().map(|d| DelegationSecretInput {
-                    secret_name: d.secret_name.clone(),
-                    folder: d.folder.clone(),
-                    secret_id: d.secret_id,
-                    secret_path: None,
+                    secret: SecretLocator {
+                        secret_name: d.secret_name.clone(),
+                        folder: d.folder.clone(),
+                        secret_id: d.secret_id,
+                        secret_path: None,
+                    },
                 })
             })
             .flatten()

@@ -60,24 +60,46 @@ pub struct WindowsPatch {
     pub host_names: Option<Vec<String>>,
 }
 
+/// A stored record's options, as the base an update applies to.
+impl From<&WindowsSettings> for WindowsDraft {
+    fn from(w: &WindowsSettings) -> Self {
+        WindowsDraft {
+            domain_type: w.domain_type,
+            domain: w.domain.clone(),
+            service_selected: w.service_selected,
+            ntlmv2: w.ntlmv2,
+            ntlmv1: w.ntlmv1,
+            require_signing: w.require_signing,
+            min_smb_version: w.min_smb_version,
+            auth_protocol: Some(w.auth_protocol),
+            realm: w.realm.clone(),
+            kdcs: w.kdcs.clone(),
+            host_names: w.host_names.clone(),
+        }
+    }
+}
+
 impl WindowsPatch {
-    /// The stored options with this change applied.
-    pub fn apply(self, w: &WindowsSettings) -> WindowsDraft {
+    /// `w` with this change applied: a stored record's options for an update, the defaults
+    /// for a create (whose request gives every field).
+    pub fn apply(self, w: WindowsDraft) -> WindowsDraft {
         let domain_type = self.domain_type.unwrap_or(w.domain_type);
         // A new domain type without a protocol takes that type's default again.
-        let auth_protocol = self
-            .auth_protocol
-            .or_else(|| self.domain_type.is_none().then_some(w.auth_protocol));
+        let auth_protocol = self.auth_protocol.or(if self.domain_type.is_none() {
+            w.auth_protocol
+        } else {
+            None
+        });
         WindowsDraft {
             auth_protocol,
-            realm: self.realm.or_else(|| w.realm.clone()),
-            kdcs: self.kdcs.unwrap_or_else(|| w.kdcs.clone()),
-            host_names: self.host_names.unwrap_or_else(|| w.host_names.clone()),
+            realm: self.realm.or(w.realm),
+            kdcs: self.kdcs.unwrap_or(w.kdcs),
+            host_names: self.host_names.unwrap_or(w.host_names),
             domain: match self.domain {
                 Some(d) => Some(d),
                 // Local accounts carry no domain: switching to none drops the old one.
                 None if domain_type == WindowsDomainType::None => None,
-                None => w.domain.clone(),
+                None => w.domain,
             },
             domain_type,
             service_selected: self.service_selected.unwrap_or(w.service_selected),

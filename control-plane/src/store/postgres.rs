@@ -18,6 +18,8 @@ pub(super) const TX_LOCK: i64 = 0x7365_616c_7363_616e;
 /// The advisory lock held while migrations run, so replicas that start together apply each
 /// migration once.
 pub(super) const MIGRATION_LOCK: i64 = TX_LOCK + 1;
+/// The advisory lock held by the one replica running the NCSM migration.
+pub(super) const NCSM_LOCK: i64 = TX_LOCK + 2;
 
 /// A parsed `postgres://` URL; its Debug never shows the password.
 pub struct PgTarget {
@@ -145,6 +147,21 @@ impl Pg {
 }
 
 impl Pg {
+    /// Takes the session-level advisory lock `key` on a connection of its own, unless another
+    /// session (another replica) holds it: the connection is the holder, and closing it
+    /// (dropping it, or the process dying, SIGKILL included) releases the lock, so the work
+    /// it guards can be taken over by any other replica.
+    pub(super) fn try_session_lock(&self, key: i64) -> Result<Option<PgConn>> {
+        let mut conn = PgConn::open(&self.target.config, &self.replica)?;
+        let got = conn.query("SELECT pg_try_advisory_lock(?1)", &[Value::Int(key)])?;
+        let held = got
+            .first()
+            .map(|r| r.get::<i64>(0))
+            .transpose()?
+            .is_some_and(|v| v != 0);
+        Ok(held.then_some(conn))
+    }
+
     /// A connection with a transaction begun on it. The transaction-scoped advisory lock is
     /// PostgreSQL's IMMEDIATE: the replicas' transactions run one at a time, so each typed
     /// operation sees what SQLite would have shown it. A connection the server dropped (a

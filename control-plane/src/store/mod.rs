@@ -7,6 +7,7 @@ mod appliances;
 mod error;
 mod log;
 mod migrations;
+mod pg_tls;
 mod postgres;
 mod records;
 mod scans;

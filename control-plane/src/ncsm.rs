@@ -7,7 +7,7 @@
 //! Resume picks up exactly the records still to do and none twice.
 use crate::credentials::{open_legacy, record_binding, vault_binding};
 use crate::domain::{DomainError, DomainResult, Shared};
-use crate::store::{NcsmState, SecretOwner, StoreError, Tx, VAULT_KIND};
+use crate::store::{NcsmState, SecretOwner, Singleton, StoreError, Tx, VAULT_KIND};
 use sealscan_api::Code;
 use sealscan_protocols::appliance::SecretFieldName;
 use sealscan_protocols::envelope;
@@ -67,6 +67,15 @@ pub fn is_running(state: &Shared) -> bool {
 }
 
 fn run(state: &Shared) -> Result<(), StoreError> {
+    // One replica at a time: another replica on the same PostgreSQL may be running it. Its
+    // lock ends with its connection (a SIGKILL included), and Resume here then continues.
+    // Each record moves in its own transaction and a moved record has no legacy ciphertext
+    // left, so even two runners would move each record once; the lock saves the wasted work
+    // and the second "finished" audit entry.
+    let Some(_held) = state.store.try_singleton(Singleton::NcsmMigration)? else {
+        log::info!("the NCSM migration is running on another replica; it continues there");
+        return Ok(());
+    };
     let owners = state.store.read(|tx| tx.legacy_owners())?;
     for owner in owners {
         let outcome = state

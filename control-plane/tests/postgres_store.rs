@@ -148,8 +148,16 @@ fn bad_database_urls_are_refused_with_what_was_wrong_and_never_the_password() {
         ("mysql://u:pw-secret@127.0.0.1/db", "postgres://"),
         ("postgres://u:pw-secret@127.0.0.1:notaport/db", "not valid"),
         (
-            "postgres://u:pw-secret@127.0.0.1/db?sslmode=require",
-            "sslmode=require",
+            "postgres://u:pw-secret@127.0.0.1/db?sslmode=verify-everything",
+            "verify-everything",
+        ),
+        (
+            "postgres://u:pw-secret@127.0.0.1/db?sslmode=verify-full",
+            "sslrootcert",
+        ),
+        (
+            "postgres://u:pw-secret@127.0.0.1/db?sslmode=verify-full&sslrootcert=/nonexistent.pem",
+            "/nonexistent.pem",
         ),
     ] {
         let err = Location::parse(url).expect_err(url).to_string();

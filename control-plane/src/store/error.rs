@@ -18,10 +18,14 @@ pub enum StoreError {
 }
 
 /// PostgreSQL's own message (its Display says only "db error"); a row's values, which its
-/// detail may quote, stay out.
+/// detail may quote, stay out. Other errors name their cause (a TLS handshake's says which
+/// check failed: "invalid peer certificate: UnknownIssuer", "server does not support TLS").
 fn postgres_text(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{}: {} ({})", db.severity(), db.message(), db.code().code()),
+    if let Some(db) = e.as_db_error() {
+        return format!("{}: {} ({})", db.severity(), db.message(), db.code().code());
+    }
+    match std::error::Error::source(e) {
+        Some(cause) => format!("{e}: {cause}"),
         None => e.to_string(),
     }
 }

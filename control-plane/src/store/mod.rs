@@ -7,6 +7,7 @@ mod appliances;
 mod error;
 mod log;
 mod migrations;
+mod pg_tls;
 mod postgres;
 mod records;
 mod scans;
@@ -35,6 +36,19 @@ use std::sync::Mutex;
 
 pub struct Store {
     backend: Backend,
+}
+
+/// Work that runs on one replica at a time, whichever it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Singleton {
+    /// The NCSM migration (every legacy secret into envelopes).
+    NcsmMigration,
+}
+
+/// Held while singleton work runs; dropping it (or the process dying) lets another replica
+/// take the work over.
+pub struct SingletonGuard {
+    _held: Option<postgres::PgConn>,
 }
 
 enum Backend {
@@ -112,6 +126,24 @@ impl Store {
     pub fn on_job_queued_elsewhere(&self, f: impl Fn(Option<&str>) + Send + Sync + 'static) {
         if let Backend::Postgres(pg) = &self.backend {
             pg.listen(Box::new(f));
+        }
+    }
+
+    /// Claims `work` for this process unless another replica on the same database runs it
+    /// (None then). On PostgreSQL a session advisory lock on a connection of its own, which
+    /// PostgreSQL releases when the holder's connection ends, a SIGKILL included; SQLite has
+    /// one process, whose callers keep their own in-process guard.
+    pub fn try_singleton(&self, work: Singleton) -> Result<Option<SingletonGuard>> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(Some(SingletonGuard { _held: None })),
+            Backend::Postgres(pg) => {
+                let key = match work {
+                    Singleton::NcsmMigration => postgres::NCSM_LOCK,
+                };
+                Ok(pg
+                    .try_session_lock(key)?
+                    .map(|conn| SingletonGuard { _held: Some(conn) }))
+            }
         }
     }
 

@@ -6,22 +6,27 @@
 //! database then runs its transactions one at a time, as SQLite's IMMEDIATE transactions do,
 //! so the typed operations keep SQLite's semantics unchanged on either backend.
 use super::error::{Result, StoreError};
+use super::pg_tls::{self, Rustls};
 use super::value::{Row, Value};
 use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::sync::Mutex;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
-use tokio_postgres::{Client, Config, NoTls, Statement};
+use tokio_postgres::{Client, Config, Statement};
 
 /// The advisory lock every transaction holds (an arbitrary constant: "sealscan" in ASCII).
 pub(super) const TX_LOCK: i64 = 0x7365_616c_7363_616e;
 /// The advisory lock held while migrations run, so replicas that start together apply each
 /// migration once.
 pub(super) const MIGRATION_LOCK: i64 = TX_LOCK + 1;
+/// The advisory lock held by the one replica running the NCSM migration.
+pub(super) const NCSM_LOCK: i64 = TX_LOCK + 2;
 
 /// A parsed `postgres://` URL; its Debug never shows the password.
 pub struct PgTarget {
     config: Box<Config>,
+    /// TLS as the URL's `sslmode` and `sslrootcert` asked (see `pg_tls`).
+    tls: Rustls,
 }
 
 impl std::fmt::Debug for PgTarget {
@@ -32,6 +37,7 @@ impl std::fmt::Debug for PgTarget {
             .field("dbname", &self.config.get_dbname())
             .field("user", &self.config.get_user())
             .field("password", &"[REDACTED]")
+            .field("sslmode", &self.config.get_ssl_mode())
             .finish()
     }
 }
@@ -40,7 +46,9 @@ impl PgTarget {
     /// Parses a `postgres://` or `postgresql://` URL (or a key=value connection string).
     /// The error names what was wrong without repeating the URL, which may hold a password.
     pub fn parse(url: &str) -> Result<PgTarget> {
-        let config: Config = url.parse().map_err(|e: tokio_postgres::Error| {
+        let split = pg_tls::split(url);
+        let (mode, verify) = pg_tls::mode(split.mode.as_deref(), split.root_cert.is_some())?;
+        let mut config: Config = split.rest.parse().map_err(|e: tokio_postgres::Error| {
             StoreError::Config(format!("the PostgreSQL database URL is not valid: {e}"))
         })?;
         if config.get_hosts().is_empty() {
@@ -48,15 +56,11 @@ impl PgTarget {
                 "the PostgreSQL database URL names no host".into(),
             ));
         }
-        if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
-            return Err(StoreError::Config(
-                "sslmode=require: TLS to PostgreSQL is not supported by this build yet; \
-                 connect over loopback or a Unix socket, or drop sslmode"
-                    .into(),
-            ));
-        }
+        config.ssl_mode(mode);
+        let tls = pg_tls::client_config(verify, split.root_cert.as_deref())?;
         Ok(PgTarget {
             config: Box::new(config),
+            tls: Rustls(std::sync::Arc::new(tls)),
         })
     }
 }
@@ -87,7 +91,7 @@ pub type JobQueued = Box<dyn Fn(Option<&str>) + Send + Sync>;
 impl Pg {
     pub(super) fn connect(target: PgTarget) -> Result<Pg> {
         let replica = random_name();
-        let conn = PgConn::open(&target.config, &replica)?;
+        let conn = PgConn::open(&target, &replica)?;
         Ok(Pg {
             target,
             conn: Mutex::new(Some(conn)),
@@ -102,6 +106,7 @@ impl Pg {
         let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
         *self.listener.lock().unwrap_or_else(|p| p.into_inner()) = Some(stop);
         let config = (*self.target.config).clone();
+        let tls = self.target.tls.clone();
         let me = self.replica.clone();
         let spawned = std::thread::Builder::new()
             .name("sealscan-pg-listen".into())
@@ -117,7 +122,7 @@ impl Pg {
                     loop {
                         tokio::select! {
                             _ = &mut stopped => return,
-                            () = listen_once(&config, &me, &f) => {}
+                            () = listen_once(&config, &tls, &me, &f) => {}
                         }
                         // The connection dropped (a database restart): try again shortly.
                         tokio::select! {
@@ -138,13 +143,28 @@ impl Pg {
         let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         if guard.as_ref().is_none_or(|c| c.client.is_closed()) {
             *guard = None;
-            *guard = Some(PgConn::open(&self.target.config, &self.replica)?);
+            *guard = Some(PgConn::open(&self.target, &self.replica)?);
         }
         Ok(guard)
     }
 }
 
 impl Pg {
+    /// Takes the session-level advisory lock `key` on a connection of its own, unless another
+    /// session (another replica) holds it: the connection is the holder, and closing it
+    /// (dropping it, or the process dying, SIGKILL included) releases the lock, so the work
+    /// it guards can be taken over by any other replica.
+    pub(super) fn try_session_lock(&self, key: i64) -> Result<Option<PgConn>> {
+        let mut conn = PgConn::open(&self.target, &self.replica)?;
+        let got = conn.query("SELECT pg_try_advisory_lock(?1)", &[Value::Int(key)])?;
+        let held = got
+            .first()
+            .map(|r| r.get::<i64>(0))
+            .transpose()?
+            .is_some_and(|v| v != 0);
+        Ok(held.then_some(conn))
+    }
+
     /// A connection with a transaction begun on it. The transaction-scoped advisory lock is
     /// PostgreSQL's IMMEDIATE: the replicas' transactions run one at a time, so each typed
     /// operation sees what SQLite would have shown it. A connection the server dropped (a
@@ -171,7 +191,7 @@ impl Pg {
                     return Err(e);
                 }
                 *guard = None;
-                let conn = PgConn::open(&self.target.config, &self.replica)?;
+                let conn = PgConn::open(&self.target, &self.replica)?;
                 conn.batch(&begin)?;
                 *guard = Some(conn);
                 Ok(guard)
@@ -194,8 +214,9 @@ fn wait<F: std::future::Future>(f: F) -> F::Output {
 }
 
 impl PgConn {
-    fn open(config: &Config, replica: &str) -> Result<PgConn> {
-        let mut config = config.clone();
+    fn open(target: &PgTarget, replica: &str) -> Result<PgConn> {
+        let mut config = (*target.config).clone();
+        let tls = target.tls.clone();
         // SQLite's busy_timeout: a transaction waits up to 10 s for another replica's (or an
         // operator command's) to end, then fails instead of hanging a request for ever.
         // Options from the URL stay; this one is added to them.
@@ -221,7 +242,7 @@ impl PgConn {
                     }
                 };
                 rt.block_on(async move {
-                    match config.connect(NoTls).await {
+                    match config.connect(tls).await {
                         Ok((client, connection)) => {
                             let _ = tx.send(Ok(client));
                             // Ends when the client is dropped or the server goes away; the
@@ -282,9 +303,9 @@ impl PgConn {
 }
 
 /// One LISTEN connection's life: returns when it ends.
-async fn listen_once(config: &Config, me: &str, f: &JobQueued) {
+async fn listen_once(config: &Config, tls: &Rustls, me: &str, f: &JobQueued) {
     use tokio_postgres::AsyncMessage;
-    let (client, mut connection) = match config.connect(NoTls).await {
+    let (client, mut connection) = match config.connect(tls.clone()).await {
         Ok(c) => c,
         Err(e) => {
             log::warn!(

@@ -31,22 +31,30 @@ pub struct Postgres {
     bin: PathBuf,
     account: Option<(u32, u32)>,
     next_db: AtomicU32,
+    /// TLS on: the server's certificate chain and key files.
+    tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// One server per test process, started on first use.
 pub fn shared() -> &'static Postgres {
     static SHARED: OnceLock<Postgres> = OnceLock::new();
-    SHARED.get_or_init(|| Postgres::start_inner(true))
+    SHARED.get_or_init(|| Postgres::start_inner(true, None))
 }
 
 impl Postgres {
     /// Installs the package if needed, makes a cluster and starts the server; returns once
     /// it accepts connections. Panics with the server's log when it does not come up.
     pub fn start() -> Postgres {
-        Self::start_inner(false)
+        Self::start_inner(false, None)
     }
 
-    fn start_inner(watched: bool) -> Postgres {
+    /// A server with TLS on (`ssl=on`), presenting `cert_pem` (its chain) with `key_pem`.
+    /// Plain connections are still accepted; a client asks for TLS with its sslmode.
+    pub fn start_with_tls(cert_pem: &str, key_pem: &str) -> Postgres {
+        Self::start_inner(false, Some((cert_pem, key_pem)))
+    }
+
+    fn start_inner(watched: bool, tls: Option<(&str, &str)>) -> Postgres {
         ensure_packages(&["postgresql"]);
         let bin = bin_dir();
         let account = is_root().then(ensure_server_account);
@@ -59,6 +67,24 @@ impl Postgres {
             std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).expect("chown the cluster dir");
         }
         let password = cluster_from_template(&bin, account, &dir, &dir.join("data"));
+        let tls = tls.map(|(cert, key)| {
+            use std::os::unix::fs::OpenOptionsExt;
+            let files = (dir.join("server.crt"), dir.join("server.key"));
+            for (path, text) in [(&files.0, cert), (&files.1, key)] {
+                // PostgreSQL refuses a key others can read: 0600, owned by its account.
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(path)
+                    .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+                    .expect("write the server's TLS files");
+                if let Some((uid, gid)) = account {
+                    std::os::unix::fs::chown(path, Some(uid), Some(gid)).expect("chown TLS file");
+                }
+            }
+            files
+        });
         let mut pg = Postgres {
             child: None,
             dir,
@@ -67,6 +93,7 @@ impl Postgres {
             bin,
             account,
             next_db: AtomicU32::new(0),
+            tls,
         };
         pg.launch(watched);
         pg
@@ -77,7 +104,7 @@ impl Postgres {
         let postgres = self.bin.join("postgres");
         // Durability settings off: a test cluster is thrown away, and fsync on a 2-core CI
         // machine would make every commit wait on the disk.
-        let args = format!(
+        let mut args = format!(
             "{} -D {} -p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} \
              -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
             postgres.display(),
@@ -85,6 +112,13 @@ impl Postgres {
             self.port,
             self.dir.display()
         );
+        if let Some((cert, key)) = &self.tls {
+            args.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                cert.display(),
+                key.display()
+            ));
+        }
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

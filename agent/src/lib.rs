@@ -30,6 +30,7 @@ pub mod resolve;
 pub mod scan;
 mod sealed;
 mod spool;
+mod state_file;
 pub mod trust;
 
 // The agent's secret holders are the workspace family; imported here so modules name them

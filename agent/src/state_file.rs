@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 /// An I/O failure and the file or directory it happened on; each state module turns it into
 /// its own error.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", path.display())]
 pub struct FileError {
     pub path: PathBuf,
     pub source: std::io::Error,
@@ -26,7 +27,7 @@ pub fn at(path: &Path) -> impl FnOnce(std::io::Error) -> FileError + '_ {
 /// renamed into place, then the directory fsynced. A reader never sees half a file, the mode
 /// is private from the first byte, and the new content is durable before this returns.
 pub fn replace(path: &Path, body: &[u8]) -> Result<(), FileError> {
-    let tmp = path.with_extension("tmp");
+    let tmp = temporary(path);
     // A temporary file left by a crash; create_new below refuses anything still there.
     let _ = fs::remove_file(&tmp);
     let mut file = OpenOptions::new()
@@ -40,6 +41,14 @@ pub fn replace(path: &Path, body: &[u8]) -> Result<(), FileError> {
     file.sync_all().map_err(at(&tmp))?;
     fs::rename(&tmp, path).map_err(at(path))?;
     sync_parent(path)
+}
+
+/// `path` with `.tmp` appended: distinct for every file name (`known_hosts` and
+/// `known_hosts.refused` would share `known_hosts.tmp` if the extension were replaced).
+fn temporary(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".tmp");
+    PathBuf::from(name)
 }
 
 /// Fsyncs the directory holding `path`, so that a file created or renamed there survives a
@@ -73,13 +82,13 @@ mod tests {
     fn replace_writes_a_private_file_over_a_stale_temporary_one() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state.json");
-        fs::write(path.with_extension("tmp"), "left by a crash").unwrap();
+        fs::write(temporary(&path), "left by a crash").unwrap();
         replace(&path, b"one").unwrap();
         replace(&path, b"two").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"two");
         let mode = fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
-        assert!(!path.with_extension("tmp").exists());
+        assert!(!temporary(&path).exists());
         remove_if_present(&path).unwrap();
         remove_if_present(&path).unwrap();
         assert!(!path.exists());
@@ -90,6 +99,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("missing-dir").join("state.json");
         let err = replace(&path, b"x").unwrap_err();
-        assert_eq!(err.path, path.with_extension("tmp"));
+        assert_eq!(err.path, temporary(&path));
     }
 }

@@ -12,6 +12,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod audit;
 mod enroll;
 mod known_hosts;
 mod root;

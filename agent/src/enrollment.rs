@@ -6,10 +6,11 @@
 //! else: the identity key has its own file, and no target secret is ever stored.
 
 use crate::secret::SecretText;
+use crate::state_file::{self, FileError};
 use sealscan_protocols::signing::{fingerprint_text, parse_fingerprint};
 use serde::{Deserialize, Serialize};
-use std::fs::{self, OpenOptions};
-use std::io::{Read, Write};
+use std::fs::OpenOptions;
+use std::io::Read;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
@@ -51,11 +52,14 @@ pub enum EnrollmentError {
     TooOpen { path: PathBuf, mode: u32 },
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> EnrollmentError + '_ {
-    move |source| EnrollmentError::Io {
-        path: path.to_path_buf(),
-        source,
+impl From<FileError> for EnrollmentError {
+    fn from(FileError { path, source }: FileError) -> Self {
+        EnrollmentError::Io { path, source }
     }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> EnrollmentError + '_ {
+    |source| state_file::at(path)(source).into()
 }
 
 impl Enrollment {
@@ -161,12 +165,7 @@ pub fn save_credential(state_dir: &Path, credential: &str) -> Result<(), Enrollm
 }
 
 fn remove_credential(state_dir: &Path) -> Result<(), EnrollmentError> {
-    let path = credential_path(state_dir);
-    match fs::remove_file(&path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(io(&path)(e)),
-    }
+    Ok(state_file::remove_if_present(&credential_path(state_dir))?)
 }
 
 fn read_private(path: &Path, limit: u64) -> Result<Zeroizing<Vec<u8>>, EnrollmentError> {
@@ -206,32 +205,16 @@ fn read_private(path: &Path, limit: u64) -> Result<Zeroizing<Vec<u8>>, Enrollmen
     Ok(bytes)
 }
 
-/// Writes through a 0600 temporary file renamed into place, so a reader never sees half a
-/// file and the mode is private from the first byte.
+/// Through [`state_file::replace`]: a reader never sees half a file and the mode is private
+/// from the first byte.
 fn write_private(path: &Path, body: &[u8]) -> Result<(), EnrollmentError> {
-    let tmp = path.with_extension("tmp");
-    let _ = fs::remove_file(&tmp);
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(&tmp)
-        .map_err(io(&tmp))?;
-    file.write_all(body).map_err(io(&tmp))?;
-    file.sync_all().map_err(io(&tmp))?;
-    fs::rename(&tmp, path).map_err(io(path))?;
-    if let Some(dir) = path.parent() {
-        fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io(dir))?;
-    }
-    Ok(())
+    Ok(state_file::replace(path, body)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     fn sample() -> Enrollment {
         Enrollment {

@@ -8,10 +8,10 @@
 //! (temporary file, fsync, rename, fsync of the directory). The files are small; re-reading
 //! them costs nothing next to an SSH handshake.
 
+use crate::state_file;
 use sealscan_protocols::host_key::HostKey;
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -218,27 +218,12 @@ fn read(path: &Path) -> Result<BTreeMap<String, HostKey>, String> {
 
 fn write(dir: &Path, name: &str, map: &BTreeMap<String, HostKey>) -> Result<(), String> {
     let path = dir.join(name);
-    let tmp = dir.join(format!("{name}.tmp"));
-    let io =
-        |what: &str, p: &Path, e: std::io::Error| format!("cannot {what} {}: {e}", p.display());
     let mut text = String::new();
     for (place, key) in map {
         text.push_str(&format!("{place} {}\n", key.to_line()));
     }
-    let mut file = OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| io("create", &tmp, e))?;
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.sync_all())
-        .map_err(|e| io("write", &tmp, e))?;
-    fs::rename(&tmp, &path).map_err(|e| io("replace", &path, e))?;
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| io("sync", dir, e))
+    state_file::replace(&path, text.as_bytes())
+        .map_err(|e| format!("cannot save {}: {e}", path.display()))
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! - [`resolve`] and [`scan`]: one job's credentials ([`resolve::JobCredentials`]) and one
 //!   target of it, logged in to by [`login`] (Unix over SSH, Windows over SMB2/3);
 //! - private: the daemon loop, the control-plane client, enrollment state, the result spool,
-//!   logging and systemd notifications.
+//!   the durable private writes they share (`state_file`), logging and systemd notifications.
 //!
 //! Every plaintext secret is a `sealscan_protocols::secret::SecretBytes` (final-size, wiped on
 //! drop, `[REDACTED]` in `Debug`); only the identity key lives elsewhere, in the arena.
@@ -30,6 +30,7 @@ pub mod resolve;
 pub mod scan;
 mod sealed;
 mod spool;
+mod state_file;
 pub mod trust;
 
 // The agent's secret holders are the workspace family; imported here so modules name them

@@ -4,11 +4,11 @@
 //!
 //! Holds outcomes only (status, QID, cause, login id, method, facts): never a secret.
 
+use crate::state_file::{self, FileError};
 use sealscan_protocols::appliance::ResultPost;
 use serde::{Deserialize, Serialize};
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 pub const SPOOL_DIR_NAME: &str = "spool";
@@ -30,6 +30,12 @@ pub enum SpoolError {
     },
     #[error("result spool entry {}: {message}", path.display())]
     Corrupt { path: PathBuf, message: String },
+}
+
+impl From<FileError> for SpoolError {
+    fn from(FileError { path, source }: FileError) -> Self {
+        SpoolError::Io { path, source }
+    }
 }
 
 /// The spool directory, `<state_dir>/spool`.
@@ -58,43 +64,23 @@ impl Spool {
         &self.dir
     }
 
-    /// Writes `entry` durably (temporary file, fsync, rename, fsync of the directory). Writing
-    /// the same idempotency key again replaces the earlier entry.
+    /// Writes `entry` durably ([`state_file::replace`]: temporary file, fsync, rename, fsync
+    /// of the directory). Writing the same idempotency key again replaces the earlier entry.
     pub fn put(&self, entry: &Spooled) -> Result<PathBuf, SpoolError> {
         let path = self.path_for(&entry.post.idempotency_key);
-        let tmp = path.with_extension("tmp");
-        let io = |p: &Path| {
-            let p = p.to_path_buf();
-            move |source| SpoolError::Io { path: p, source }
-        };
         let body = serde_json::to_vec(entry).map_err(|e| SpoolError::Corrupt {
             path: path.clone(),
             message: e.to_string(),
         })?;
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io(&tmp))?;
-        file.write_all(&body).map_err(io(&tmp))?;
-        file.sync_all().map_err(io(&tmp))?;
-        fs::rename(&tmp, &path).map_err(io(&path))?;
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io(&self.dir))?;
+        state_file::replace(&path, &body)?;
         Ok(path)
     }
 
     /// Removes the entry for `idempotency_key` (acknowledged by the control plane).
     pub fn remove(&self, idempotency_key: &str) -> Result<(), SpoolError> {
-        let path = self.path_for(idempotency_key);
-        match fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(SpoolError::Io { path, source }),
-        }
+        Ok(state_file::remove_if_present(
+            &self.path_for(idempotency_key),
+        )?)
     }
 
     /// Every entry waiting to be posted, oldest name first. An unreadable entry is reported

@@ -1,10 +1,8 @@
 //! `sealscan-agent known-hosts`: the operator's view of the pinned SSH host keys, and the one
 //! way to pin a changed key. Changes are audited in the journal.
 
-use super::{CliError, out};
-use crate::config::LogTarget;
+use super::{CliError, audit, out};
 use crate::known_hosts::{self, KnownHosts};
-use crate::logging;
 use clap::Subcommand;
 use std::path::Path;
 
@@ -47,22 +45,20 @@ pub fn run(state_dir: &Path, command: &KnownHostsCommand) -> Result<(), CliError
             let previous = accepted
                 .previous
                 .map_or_else(|| "none".to_string(), |k| k.to_string());
-            audit(&format!(
-                "host key accepted by operator (uid {}): {place} now pins {} (was {previous})",
-                uid(),
-                accepted.accepted
-            ));
+            audit::operator_change(
+                "host key accepted",
+                &format!("{place} now pins {} (was {previous})", accepted.accepted),
+            );
             out!("{place}: pinned {} (was {previous})", accepted.accepted)
         }
         KnownHostsCommand::Forget { place } => {
             check_place(place)?;
             match store.forget(place).map_err(CliError::Usage)? {
                 Some(previous) => {
-                    audit(&format!(
-                        "host key forgotten by operator (uid {}): {place} no longer pins \
-                         {previous}; the next scan learns its key",
-                        uid()
-                    ));
+                    audit::operator_change(
+                        "host key forgotten",
+                        &format!("{place} no longer pins {previous}; the next scan learns its key"),
+                    );
                     out!("{place}: forgot {previous}; the next scan learns the key again")
                 }
                 None => Err(CliError::Usage(format!(
@@ -85,20 +81,4 @@ fn check_place(place: &str) -> Result<(), CliError> {
             "{place:?} is not a place: write it as the scan's cause does, [HOST]:PORT"
         ))),
     }
-}
-
-fn uid() -> u32 {
-    nix::unistd::getuid().as_raw()
-}
-
-/// Records `line` in the journal; where there is none (a container without journald), on
-/// standard error, saying so.
-fn audit(line: &str) {
-    let level = log::LevelFilter::Info;
-    if logging::init(LogTarget::Journal, level).is_err() {
-        let _ = logging::init(LogTarget::Stderr, level);
-        log::warn!("the journal is not reachable; this change is recorded only here");
-    }
-    log::warn!(target: "audit", "{line}");
-    log::logger().flush();
 }

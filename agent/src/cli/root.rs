@@ -3,9 +3,7 @@
 //! this command on an appliance enrolled before signing); moved only by a root change signed
 //! by the pinned root or its recovery key. Changes are audited in the journal.
 
-use super::{CliError, out};
-use crate::config::LogTarget;
-use crate::logging;
+use super::{CliError, audit, out};
 use crate::trust::{self, check::describe, store};
 use clap::Subcommand;
 use std::path::Path;
@@ -56,26 +54,14 @@ pub fn run(state_dir: &Path, command: &RootCommand) -> Result<(), CliError> {
             if was == pinned.fingerprint {
                 return out!("root {} is already pinned", pinned.fingerprint);
             }
-            audit(&format!(
-                "signing root pinned by operator (uid {}): {} (was {was})",
-                nix::unistd::getuid().as_raw(),
-                pinned.fingerprint
-            ));
+            audit::operator_change(
+                "signing root pinned",
+                &format!("{} (was {was})", pinned.fingerprint),
+            );
             out!(
                 "pinned root {}; from now on this appliance refuses records not signed under it",
                 pinned.fingerprint
             )
         }
     }
-}
-
-/// Records `line` in the journal, or on standard error where there is none.
-fn audit(line: &str) {
-    let level = log::LevelFilter::Info;
-    if logging::init(LogTarget::Journal, level).is_err() {
-        let _ = logging::init(LogTarget::Stderr, level);
-        log::warn!("the journal is not reachable; this change is recorded only here");
-    }
-    log::warn!(target: "audit", "{line}");
-    log::logger().flush();
 }

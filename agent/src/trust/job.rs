@@ -14,8 +14,8 @@ pub fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// The check for one job: absent on an appliance without a pinned root (records are used as
-/// before); present, every target's record must pass it.
+/// A pinned root's check for one job, built once from the root's [`Gate`] and the job's
+/// signatures; [`SignatureGate::check`] asks it for each target.
 pub struct JobSigningCheck {
     gate: Gate,
     /// The job's trust material, or why it was refused (then every target is refused).
@@ -23,62 +23,34 @@ pub struct JobSigningCheck {
     signatures: JobSignatures,
 }
 
-impl JobSigningCheck {
-    /// None when no root is pinned. A state directory that cannot be read is a refusal for
-    /// every target (fail closed), not "no root".
-    pub fn for_job(
-        state_dir: &Path,
-        signatures: JobSignatures,
-    ) -> Result<Option<Self>, super::store::StoreError> {
-        let Some(gate) = Gate::open(state_dir)? else {
-            return Ok(None);
-        };
-        let trust = gate.prepare(signatures.signing.as_ref(), now());
-        Ok(Some(JobSigningCheck {
-            gate,
-            trust,
-            signatures,
-        }))
-    }
-
-    /// Checks `record` for a login at `ip`:`port`; `vaults` are the job's vaults.
-    pub fn check(
-        &self,
-        record: &JobRecord,
-        vaults: &[&JobVault],
-        ip: IpAddr,
-        port: u16,
-    ) -> Result<Verified, Refusal> {
-        let trust = self.trust.as_ref().map_err(Clone::clone)?;
-        let vault = match &record.login {
-            RecordLogin::Vault { vault_id, .. } => {
-                vaults.iter().find(|v| v.vault_id == *vault_id).copied()
-            }
-            RecordLogin::Basic { .. } => None,
-        };
-        self.gate
-            .check(trust, &self.signatures, record, vault, ip, port, now())
-    }
-}
-
 /// What a job's targets are checked against.
 pub enum SignatureGate {
     /// No root pinned: records are used as before signing existed.
     Unpinned,
+    /// A root is pinned: every target's record must pass the check.
     Pinned(Box<JobSigningCheck>),
-    /// The state directory's signing files cannot be read: every target is refused.
+    /// The state directory's signing files cannot be read: every target is refused (fail
+    /// closed, not "no root").
     Unreadable(String),
 }
 
 impl SignatureGate {
     pub fn for_job(state_dir: &Path, signatures: JobSignatures) -> Self {
-        match JobSigningCheck::for_job(state_dir, signatures) {
+        match Gate::open(state_dir) {
             Ok(None) => SignatureGate::Unpinned,
-            Ok(Some(check)) => SignatureGate::Pinned(Box::new(check)),
+            Ok(Some(gate)) => {
+                let trust = gate.prepare(signatures.signing.as_ref(), now());
+                SignatureGate::Pinned(Box::new(JobSigningCheck {
+                    gate,
+                    trust,
+                    signatures,
+                }))
+            }
             Err(e) => SignatureGate::Unreadable(e.to_string()),
         }
     }
 
+    /// Checks `record` for a login at `ip`:`port`; `vaults` are the job's vaults.
     /// `Ok(None)` when unpinned, `Ok(Some(..))` for a record that passed.
     pub fn check(
         &self,
@@ -87,16 +59,26 @@ impl SignatureGate {
         ip: IpAddr,
         port: u16,
     ) -> Result<Option<Verified>, Refusal> {
-        match self {
-            SignatureGate::Unpinned => Ok(None),
-            SignatureGate::Pinned(check) => check.check(record, vaults, ip, port).map(Some),
+        let job = match self {
+            SignatureGate::Unpinned => return Ok(None),
+            SignatureGate::Pinned(job) => job,
             SignatureGate::Unreadable(why) => {
                 log::error!("signing state unreadable, refusing the target: {why}");
-                Err(Refusal::Unsigned {
+                return Err(Refusal::Unsigned {
                     what: "the appliance's signing state cannot be read",
-                })
+                });
             }
-        }
+        };
+        let trust = job.trust.as_ref().map_err(Clone::clone)?;
+        let vault = match &record.login {
+            RecordLogin::Vault { vault_id, .. } => {
+                vaults.iter().find(|v| v.vault_id == *vault_id).copied()
+            }
+            RecordLogin::Basic { .. } => None,
+        };
+        job.gate
+            .check(trust, &job.signatures, record, vault, ip, port, now())
+            .map(Some)
     }
 }
 

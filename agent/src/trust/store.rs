@@ -13,10 +13,11 @@
 //! records to one small write each (rewriting `seen.json` per record would grow with the
 //! number of records); writing `seen.json` folds the log into it.
 
+use crate::state_file::{self, FileError};
 use sealscan_protocols::signing::{Anchor, fingerprint_text, parse_fingerprint};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fs::{self, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -37,11 +38,14 @@ pub enum StoreError {
     Malformed { path: PathBuf, message: String },
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
-        path: path.to_path_buf(),
-        source,
+impl From<FileError> for StoreError {
+    fn from(FileError { path, source }: FileError) -> Self {
+        StoreError::Io { path, source }
     }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    |source| state_file::at(path)(source).into()
 }
 
 /// The pinned root as stored.
@@ -196,12 +200,7 @@ pub fn save_seen(state_dir: &Path, seen: &Seen) -> Result<(), StoreError> {
         message: e.to_string(),
     })?;
     write_synced(&seen_path(state_dir), &body)?;
-    let log = seen_log_path(state_dir);
-    match fs::remove_file(&log) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(io(&log)(e)),
-    }
+    Ok(state_file::remove_if_present(&seen_log_path(state_dir))?)
 }
 
 /// Records that `record_id` was accepted at `version`: appended and fsynced before it returns.
@@ -218,10 +217,8 @@ pub fn append_record(state_dir: &Path, record_id: &str, version: u64) -> Result<
     file.write_all(format!("{version} {record_id}\n").as_bytes())
         .map_err(io(&path))?;
     file.sync_data().map_err(io(&path))?;
-    if created && let Some(dir) = path.parent() {
-        fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io(dir))?;
+    if created {
+        state_file::sync_parent(&path)?;
     }
     Ok(())
 }
@@ -251,29 +248,13 @@ fn read(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
 
 /// Temporary file, fsync, rename, fsync of the directory: durable before it returns.
 fn write_synced(path: &Path, body: &[u8]) -> Result<(), StoreError> {
-    let tmp = path.with_extension("tmp");
-    let _ = fs::remove_file(&tmp);
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(&tmp)
-        .map_err(io(&tmp))?;
-    file.write_all(body).map_err(io(&tmp))?;
-    file.sync_all().map_err(io(&tmp))?;
-    fs::rename(&tmp, path).map_err(io(path))?;
-    if let Some(dir) = path.parent() {
-        fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io(dir))?;
-    }
-    Ok(())
+    Ok(state_file::replace(path, body)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn the_log_keeps_the_highest_version_and_ignores_a_torn_last_line() {

@@ -255,6 +255,7 @@ async fn create_record(ctx: &Ctx, a: CreateRecordArgs) -> R<()> {
         login_type: a.login_type.clone(),
         comments: a.comments,
         secrets,
+        statement: None,
     };
     let v: RecordView = ctx.api()?.create_record(&body).await?;
     let note = if sealed {
@@ -559,6 +560,7 @@ async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
         windows: (!is_empty_patch(&windows)).then_some(windows),
         unix: unix_options(&a.unix)?,
         secrets: Vec::new(),
+        statement: None,
     };
     let asks_secret =
         a.password || a.private_key_file.is_some() || a.passphrase || a.delegation_secret;

@@ -17,9 +17,7 @@ pub enum Claimed {
     Job(Box<(Job, JobSignatures)>),
     /// Nothing; `skipped` says whether a queued job was passed over because this appliance
     /// cannot open its secrets yet (another appliance could take it).
-    Nothing {
-        skipped: bool,
-    },
+    Nothing { skipped: bool },
 }
 
 /// How many queued jobs one claim looks at.
@@ -103,12 +101,12 @@ pub fn try_claim(state: &Shared, me: &ApplianceRow, after_start: bool) -> Domain
             tx.lease_job(job.id, &me.id, now + i64::from(state.work.lease_secs()))?;
             return Ok(Claimed::Job(Box::new((
                 Job {
-                job_id: job.id.to_string(),
-                scan_id: job.scan_id.to_string(),
-                lease_secs: state.work.lease_secs(),
-                targets,
-                records,
-                vaults,
+                    job_id: job.id.to_string(),
+                    scan_id: job.scan_id.to_string(),
+                    lease_secs: state.work.lease_secs(),
+                    targets,
+                    records,
+                    vaults,
                 },
                 signatures,
             ))));

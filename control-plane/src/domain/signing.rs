@@ -32,7 +32,8 @@ fn stored_root(tx: &Tx<'_>) -> DomainResult<Option<[u8; 32]>> {
     let Some((_, text)) = tx.signing_material(ROOT_DECLARATION)?.into_iter().next() else {
         return Ok(None);
     };
-    let root = opened::<RootDeclaration>(&text, Code::SigningInvalid, "the stored root declaration")?;
+    let root =
+        opened::<RootDeclaration>(&text, Code::SigningInvalid, "the stored root declaration")?;
     Ok(Some(key_fingerprint(&root.signer)))
 }
 
@@ -150,7 +151,11 @@ fn signed_hash(text: &str) -> DomainResult<[u8; 32]> {
 /// What the subscription has stored, as a Manager reads it back.
 pub fn material(tx: &Tx<'_>) -> Result<SigningMaterial, StoreError> {
     let first = |kind| -> Result<Option<String>, StoreError> {
-        Ok(tx.signing_material(kind)?.into_iter().next().map(|(_, t)| t))
+        Ok(tx
+            .signing_material(kind)?
+            .into_iter()
+            .next()
+            .map(|(_, t)| t))
     };
     Ok(SigningMaterial {
         root_declaration: first(ROOT_DECLARATION)?,
@@ -201,7 +206,10 @@ pub fn job_body(job: &Job, sigs: &JobSignatures) -> Result<serde_json::Value, St
     }
     if let Some(records) = body.get_mut("records").and_then(|r| r.as_array_mut()) {
         for entry in records {
-            let id = entry.get("record_id").and_then(|v| v.as_str()).map(str::to_owned);
+            let id = entry
+                .get("record_id")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned);
             if let Some(text) = id.as_deref().and_then(|id| sigs.statement_for(id)) {
                 entry["statement"] = serde_json::Value::from(text);
             }

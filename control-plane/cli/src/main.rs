@@ -1009,6 +1009,9 @@ async fn signing(ctx: &Ctx, cmd: sealscan_cli::args::keys::SigningCmd) -> R<()> 
             subscription_id,
         } => {
             let recovery = root::public_key_hex(&recovery_public_key)?;
+            if !(1..=64).contains(&subscription_id.chars().count()) {
+                return Err(Failure("--subscription-id is 1 to 64 characters".into()));
+            }
             let key = unlock()?;
             if recovery == key.public_key() {
                 return Err(Failure(

@@ -23,8 +23,9 @@ pub enum SigningCmd {
         /// change, nothing else.
         #[arg(long, value_name = "HEX")]
         recovery_public_key: String,
-        /// The subscription's id, as its statements name it.
-        #[arg(long, default_value = "")]
+        /// The subscription's id as its statements name it (1 to 64 characters, e.g. its
+        /// name): it keeps one subscription's statements out of another's.
+        #[arg(long)]
         subscription_id: String,
     },
     /// Certify a person's signing key in a new trust list signed by the root (your key).

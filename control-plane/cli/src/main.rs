@@ -1018,7 +1018,7 @@ async fn signing(ctx: &Ctx, cmd: sealscan_cli::args::keys::SigningCmd) -> R<()> 
                     "the recovery key must be another key than the root".into(),
                 ));
             }
-            root::declare(&key, &subscription_id, recovery, now)
+            root::declare(&key, &subscription_id, recovery, now)?
         }
         SigningCmd::Certify {
             user_id,

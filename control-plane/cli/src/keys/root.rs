@@ -17,26 +17,28 @@ pub fn declare(
     subscription_id: &str,
     recovery_key: [u8; 32],
     now: u64,
-) -> SigningMaterial {
+) -> Result<SigningMaterial, String> {
     let fp = root.fingerprint();
     let declaration = RootDeclaration {
         subscription_id: subscription_id.to_string(),
         recovery_key,
         issued_at: now,
     }
-    .sign(root, &fp);
+    .sign_checked(root, &fp)
+    .map_err(|e| format!("the root declaration: {e}"))?;
     let list = TrustList {
         number: 1,
         issued_at: now,
         certificates: Vec::new(),
         revoked: Vec::new(),
     }
-    .sign(root, &fp);
-    SigningMaterial {
+    .sign_checked(root, &fp)
+    .map_err(|e| format!("the trust list: {e}"))?;
+    Ok(SigningMaterial {
         root_declaration: Some(declaration.to_text()),
         trust_list: Some(list.to_text()),
         revocations: Vec::new(),
-    }
+    })
 }
 
 /// A certificate of `public_key` for `user_id` in `role`, valid `days` from `now`.
@@ -80,7 +82,8 @@ pub fn certify(
         not_before: c.now.saturating_sub(300),
         not_after: c.now.saturating_add(c.days * 86_400),
     }
-    .sign(root, &fp);
+    .sign_checked(root, &fp)
+    .map_err(|e| format!("the certificate: {e}"))?;
     list.certificates.retain(|s| {
         open::<UserCertificate>(s).map_or(true, |o| o.statement.public_key != c.public_key)
     });
@@ -92,7 +95,11 @@ pub fn certify(
     list.issued_at = c.now;
     Ok(SigningMaterial {
         root_declaration: None,
-        trust_list: Some(list.sign(root, &fp).to_text()),
+        trust_list: Some(
+            list.sign_checked(root, &fp)
+                .map_err(|e| format!("the trust list: {e}"))?
+                .to_text(),
+        ),
         revocations: Vec::new(),
     })
 }
@@ -115,7 +122,8 @@ mod tests {
     #[test]
     fn a_declared_root_certifies_keys_in_rising_lists_and_refuses_a_foreign_list() {
         let root = SigningKey::from_seed(&[1; 32]);
-        let first = declare(&root, "sub", [2; 32], 1000);
+        let first = declare(&root, "sub", [2; 32], 1000).unwrap();
+        assert!(declare(&root, "", [2; 32], 1000).is_err());
         let alice = [3; 32];
         let c = Certify {
             user_id: "u-alice",

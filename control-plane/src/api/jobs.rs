@@ -50,7 +50,7 @@ pub async fn claim(
         match claimed {
             Claimed::Job(claimed) => {
                 let (job, signatures) = *claimed;
-                let body = crate::domain::signing::job_body(&job, &signatures)?;
+                let body = crate::domain::signing::claim_body(&job, &signatures);
                 return Ok(Json(body).into_response());
             }
             Claimed::Nothing { skipped } => {

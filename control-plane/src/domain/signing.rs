@@ -7,11 +7,12 @@ use crate::iprange::IpRange;
 use crate::store::{REVOCATION, ROOT_DECLARATION, RecordRow, StoreError, TRUST_LIST, Tx};
 use sealscan_api::Code;
 use sealscan_api::records::SigningMaterial;
-use sealscan_protocols::appliance::{Job, JobRecord};
+use sealscan_protocols::appliance::{Job, JobRecord, JobTarget, JobVault};
 use sealscan_protocols::signing::{
     JobSignatures, JobSigning, RecordSignature, RecordStatement, Revocation, RootDeclaration,
     Signed, Statement, TrustList, key_fingerprint, open,
 };
+use serde::Serialize;
 
 fn invalid(code: Code, what: &str, e: impl std::fmt::Display) -> DomainError {
     DomainError::invalid(code, format!("{what}: {e}"))
@@ -197,23 +198,51 @@ pub fn job_signatures(tx: &Tx<'_>, records: &[JobRecord]) -> Result<JobSignature
 
 /// The claim's body: the job with its signed data beside it, where the agent reads it
 /// (`signing` at the top, `statement` in each `records[]` entry; see
-/// `sealscan_protocols::signing::JobSignatures`).
-pub fn job_body(job: &Job, sigs: &JobSignatures) -> Result<serde_json::Value, StoreError> {
-    let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("job body: {e}"));
-    let mut body = serde_json::to_value(job).map_err(corrupt)?;
-    if let Some(signing) = &sigs.signing {
-        body["signing"] = serde_json::to_value(signing).map_err(corrupt)?;
+/// `sealscan_protocols::signing::JobSignatures`). Serialized straight from the job, with no
+/// intermediate JSON tree: a job can hold legacy secrets, which get no extra copies.
+#[derive(Serialize)]
+pub struct ClaimBody<'a> {
+    job_id: &'a str,
+    scan_id: &'a str,
+    lease_secs: u32,
+    targets: &'a [JobTarget],
+    records: Vec<SignedJobRecord<'a>>,
+    vaults: &'a [JobVault],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signing: Option<&'a JobSigning>,
+}
+
+#[derive(Serialize)]
+struct SignedJobRecord<'a> {
+    #[serde(flatten)]
+    record: &'a JobRecord,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    statement: Option<&'a str>,
+}
+
+pub fn claim_body<'a>(job: &'a Job, sigs: &'a JobSignatures) -> ClaimBody<'a> {
+    // Every field named: a field added to `Job` fails to compile here instead of being dropped.
+    let Job {
+        job_id,
+        scan_id,
+        lease_secs,
+        targets,
+        records,
+        vaults,
+    } = job;
+    ClaimBody {
+        job_id,
+        scan_id,
+        lease_secs: *lease_secs,
+        targets,
+        records: records
+            .iter()
+            .map(|record| SignedJobRecord {
+                record,
+                statement: sigs.statement_for(&record.record_id),
+            })
+            .collect(),
+        vaults,
+        signing: sigs.signing.as_ref(),
     }
-    if let Some(records) = body.get_mut("records").and_then(|r| r.as_array_mut()) {
-        for entry in records {
-            let id = entry
-                .get("record_id")
-                .and_then(|v| v.as_str())
-                .map(str::to_owned);
-            if let Some(text) = id.as_deref().and_then(|id| sigs.statement_for(id)) {
-                entry["statement"] = serde_json::Value::from(text);
-            }
-        }
-    }
-    Ok(body)
 }

@@ -151,4 +151,29 @@ fn the_root_declares_itself_and_certifies_a_key() {
         ),
         "not signed by your key",
     );
+
+    // `records show` says whether a record is signed (the CLI does not sign records yet).
+    ok(&run(
+        &root_cfg,
+        &[
+            "--password-stdin",
+            "records",
+            "create",
+            "--kind",
+            "unix",
+            "--title",
+            "L",
+            "--user",
+            "scan",
+            "--ip",
+            "10.3.0.1",
+        ],
+        "Cli-Signing-Pass-1\n",
+    ));
+    let listed = ok(&run(&root_cfg, &["--json", "records", "list"], ""));
+    let v: serde_json::Value = serde_json::from_str(&listed).expect("json");
+    let id = v["records"][0]["id"].as_str().expect("record id");
+    let shown = ok(&run(&root_cfg, &["records", "show", id], ""));
+    assert!(shown.contains("signed: no"), "{shown}");
+    assert!(!shown.contains("statement"), "{shown}");
 }

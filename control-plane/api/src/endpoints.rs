@@ -88,6 +88,8 @@ endpoints! {
     fn vault(id) = GET "/vaults/{id}" -> records::VaultView;
     fn update_vault(id; body: records::UpdateVault) = PATCH "/vaults/{id}" -> records::VaultView;
     fn delete_vault(id) = DELETE "/vaults/{id}" -> records::Deleted;
+    fn signing() = GET "/signing" -> records::SigningMaterial;
+    fn upload_signing(; body: records::SigningMaterial) = PUT "/signing" -> records::SigningMaterial;
     fn ncsm_status() = GET "/ncsm" -> ncsm::NcsmStatus;
     fn ncsm_recipients() = GET "/ncsm/recipients" -> ncsm::Recipients;
     fn start_ncsm() = POST "/ncsm/start" -> ncsm::NcsmStatus;

@@ -68,6 +68,11 @@ pub struct CreateRecord {
     pub unix: Option<UnixInput>,
     #[serde(default)]
     pub secrets: Vec<SecretField>,
+    /// The record's signed statement (docs/signed-records.md), `sgn1:` text form, made and
+    /// signed by the editor's CLI. The server checks that it names this record, kind, user and
+    /// addresses and stores it for the appliances, which verify it; it cannot make one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement: Option<String>,
 }
 
 /// Which secret of a vault: by name (optionally in a folder), by Secret Server's id, or by
@@ -288,6 +293,11 @@ pub struct UpdateRecord {
     pub unix: Option<UnixInput>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secrets: Vec<SecretField>,
+    /// The record's signed statement (docs/signed-records.md), `sgn1:` text form, made and
+    /// signed by the editor's CLI. The server checks that it names this record, kind, user and
+    /// addresses and stores it for the appliances, which verify it; it cannot make one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
@@ -445,6 +455,9 @@ pub struct RecordView {
     /// Vault logins: the secret the record fetches, as people name it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
+    /// The record's current signed statement (`sgn1:` text), absent for an unsigned record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
@@ -544,4 +557,23 @@ mod tests {
             serde_json::from_str(r#"{"secret_path":"\\Unix\\root"}"#).expect("a path");
         assert_eq!(d.secret.secret_path.as_deref(), Some("\\Unix\\root"));
     }
+}
+
+/// `GET`/`PUT /signing`: the subscription's signing material, opaque signed statements in the
+/// `sgn1:` text form that a Manager uploads and every job carries for the appliances to check
+/// (docs/signed-records.md). The server checks their structure and type, and keeps the trust
+/// list with the highest number; it cannot sign any of them.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SigningMaterial {
+    /// The root declaration (type 1), signed by the root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_declaration: Option<String>,
+    /// The trust list (type 3), signed by the root. A list numbered below the stored one is
+    /// refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_list: Option<String>,
+    /// Standalone revocations (type 4), each signed by a certified Manager; an upload adds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revocations: Vec<String>,
 }

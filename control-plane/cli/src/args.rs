@@ -100,6 +100,11 @@ pub enum Command {
         #[command(subcommand)]
         cmd: keys::KeysCmd,
     },
+    /// The subscription's root: declare it, certify people's keys in a new trust list.
+    Signing {
+        #[command(subcommand)]
+        cmd: keys::SigningCmd,
+    },
 }
 
 #[derive(Subcommand)]

@@ -418,6 +418,7 @@ async fn run(ctx: &Ctx, cmd: Command) -> R<()> {
             }
             Ok(())
         }
+        Command::Signing { cmd } => signing(ctx, cmd).await,
         Command::Scans { cmd } => scanning::scans(ctx, cmd).await,
         Command::Outbox => {
             let v: Vec<OutboxEmail> = ctx.api()?.outbox().await?;
@@ -975,4 +976,85 @@ async fn password(ctx: &Ctx, cmd: PasswordCmd) -> R<()> {
         }
     }
     Ok(())
+}
+
+/// `sealscan signing`: the root's statements, signed here with the unlocked key (one
+/// passphrase prompt) and uploaded; the control plane only stores them.
+async fn signing(ctx: &Ctx, cmd: sealscan_cli::args::keys::SigningCmd) -> R<()> {
+    use sealscan_api::records::SigningMaterial;
+    use sealscan_cli::args::keys::SigningCmd;
+    use sealscan_cli::keys::root;
+    let show = |m: &SigningMaterial| {
+        let line = |what: &str, v: &Option<String>| {
+            println!("{what}: {}", if v.is_some() { "stored" } else { "none" });
+        };
+        line("root declaration", &m.root_declaration);
+        line("trust list", &m.trust_list);
+        println!("revocations: {}", m.revocations.len());
+    };
+    let now = u64::try_from(now_secs()).unwrap_or(0);
+    let unlock = || -> R<sealscan_protocols::signing::SigningKey> {
+        let pass = ctx.secret("Passphrase of your signing key: ")?;
+        sealscan_cli::keys::unlock(&ctx.dir, pass.expose().as_bytes())
+            .map_err(|e| Failure(e.to_string()))
+    };
+    let upload = match cmd {
+        SigningCmd::Show => {
+            let m: SigningMaterial = ctx.api()?.signing().await?;
+            ctx.out(&m, show);
+            return Ok(());
+        }
+        SigningCmd::Declare {
+            recovery_public_key,
+            subscription_id,
+        } => {
+            let recovery = root::public_key_hex(&recovery_public_key)?;
+            if !(1..=64).contains(&subscription_id.chars().count()) {
+                return Err(Failure("--subscription-id is 1 to 64 characters".into()));
+            }
+            let key = unlock()?;
+            if recovery == key.public_key() {
+                return Err(Failure(
+                    "the recovery key must be another key than the root".into(),
+                ));
+            }
+            root::declare(&key, &subscription_id, recovery, now)?
+        }
+        SigningCmd::Certify {
+            user_id,
+            role,
+            public_key,
+            days,
+        } => {
+            let role = match role.as_str() {
+                "manager" => sealscan_protocols::signing::SignerRole::Manager,
+                "unit_manager" => sealscan_protocols::signing::SignerRole::UnitManager,
+                _ => return Err(Failure("--role is manager or unit_manager".into())),
+            };
+            let public_key = root::public_key_hex(&public_key)?;
+            let stored: SigningMaterial = ctx.api()?.signing().await?;
+            let key = unlock()?;
+            root::certify(
+                &key,
+                &stored,
+                &root::Certify {
+                    user_id: &user_id,
+                    role,
+                    public_key,
+                    now,
+                    days,
+                },
+            )?
+        }
+    };
+    let m: SigningMaterial = ctx.api()?.upload_signing(&upload).await?;
+    ctx.out(&m, show);
+    Ok(())
+}
+
+/// Unix seconds now (statements carry their issue time; certificates their validity).
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }

@@ -255,6 +255,7 @@ async fn create_record(ctx: &Ctx, a: CreateRecordArgs) -> R<()> {
         login_type: a.login_type.clone(),
         comments: a.comments,
         secrets,
+        statement: None,
     };
     let v: RecordView = ctx.api()?.create_record(&body).await?;
     let note = if sealed {
@@ -559,6 +560,7 @@ async fn update_record(ctx: &Ctx, a: UpdateRecordArgs) -> R<()> {
         windows: (!is_empty_patch(&windows)).then_some(windows),
         unix: unix_options(&a.unix)?,
         secrets: Vec::new(),
+        statement: None,
     };
     let asks_secret =
         a.password || a.private_key_file.is_some() || a.passphrase || a.delegation_secret;
@@ -725,10 +727,14 @@ async fn common(ctx: &Ctx, collection: Collection, cmd: CollectionCmd) -> R<()> 
         }
         (CollectionCmd::Show { id }, Collection::Records) => {
             ctx.out(&api.record(&id).await?, |v| {
-                print_kv(v);
+                // The statement's bytes are for appliances; people read who signed it.
+                let mut shown = v.clone();
+                shown.statement = None;
+                print_kv(&shown);
                 if let Some(line) = v.record.windows.as_ref().map(windows_auth_line) {
                     println!("{line}");
                 }
+                println!("{}", signed_line(v.statement.as_deref()));
             });
         }
         (CollectionCmd::Show { id }, Collection::Vaults) => {
@@ -761,4 +767,22 @@ async fn common(ctx: &Ctx, collection: Collection, cmd: CollectionCmd) -> R<()> 
         }
     }
     Ok(())
+}
+
+/// Who signed the record's stored statement, as its own bytes say: the version and the
+/// signer's key fingerprint. Whether that key is certified under the subscription's root is
+/// the appliance's check, not this line's.
+fn signed_line(statement: Option<&str>) -> String {
+    use sealscan_protocols::signing::{RecordStatement, Signed, fingerprint_text, open};
+    let Some(text) = statement else {
+        return "signed: no (appliances with a pinned root refuse this record)".into();
+    };
+    match Signed::from_text(text).and_then(|s| open::<RecordStatement>(&s)) {
+        Ok(o) => format!(
+            "signed: version {} by key {}",
+            o.statement.version,
+            fingerprint_text(&o.signer_fingerprint())
+        ),
+        Err(e) => format!("signed: unreadable statement ({e})"),
+    }
 }

@@ -48,7 +48,11 @@ pub async fn claim(
                 })??
         };
         match claimed {
-            Claimed::Job(job) => return Ok(Json(*job).into_response()),
+            Claimed::Job(claimed) => {
+                let (job, signatures) = *claimed;
+                let body = crate::domain::signing::claim_body(&job, &signatures);
+                return Ok(Json(body).into_response());
+            }
             Claimed::Nothing { skipped } => {
                 if let (true, Some(Wake::Job { hops })) = (skipped, woken_by) {
                     state.work.pass_on(hops, &me.id);

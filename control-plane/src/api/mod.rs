@@ -16,6 +16,7 @@ pub mod scan_routes;
 pub mod scans;
 pub mod security;
 pub mod session;
+pub mod signing;
 mod status;
 pub mod twofa;
 pub mod units;

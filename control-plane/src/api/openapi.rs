@@ -122,6 +122,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ep!("delete", "/api/v1/vaults/{id}", "Delete a vault record no record uses", "manager, unit_manager with records permission"; 200 => records::Deleted),
     ep!("get", "/api/v1/ncsm", "NCSM state, records to migrate, progress and pending records with reasons", "manager, unit_manager, scanner, reader"; 200 => ncsm::NcsmStatus),
     ep!("get", "/api/v1/ncsm/recipients", "The approved appliances' public keys and fingerprints, to seal new secrets to", "manager, unit_manager, scanner, reader"; 200 => ncsm::Recipients),
+    ep!("get", "/api/v1/signing", "Show the subscription's signing material (root declaration, newest trust list, revocations)", "manager, unit_manager, scanner, reader"; 200 => records::SigningMaterial),
+    ep!("put", "/api/v1/signing", "Upload signed statements: a root declaration, a newer trust list, revocations (the server checks their structure; appliances verify them)", "manager"; body records::SigningMaterial; 200 => records::SigningMaterial),
     ep!("post", "/api/v1/ncsm/start", "Activate NCSM and migrate every legacy secret into envelopes", "primary contact"; 202 => ncsm::NcsmStatus),
     ep!("post", "/api/v1/ncsm/resume", "Resume an interrupted or pending migration", "primary contact"; 202 => ncsm::NcsmStatus),
 ];

@@ -1,5 +1,5 @@
 //! The routes of records, vaults and NCSM, kept apart so the router gains them with one line.
-use super::{ncsm, records, units};
+use super::{ncsm, records, signing, units};
 use crate::domain::Shared;
 use axum::Router;
 use axum::routing::{get, post, put};
@@ -25,6 +25,7 @@ pub fn routes() -> Router<Shared> {
         )
         .route("/records/{id}/unit", put(units::set_record_unit))
         .route("/vaults/{id}/unit", put(units::set_vault_unit))
+        .route("/signing", get(signing::show).put(signing::upload))
         .route("/ncsm", get(ncsm::status))
         .route("/ncsm/recipients", get(ncsm::recipients))
         .route("/ncsm/start", post(ncsm::start))

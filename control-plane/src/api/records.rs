@@ -7,6 +7,7 @@ use crate::authz::{self, Action};
 use crate::domain::editor::Editor;
 use crate::domain::records::windows::WindowsDraft;
 use crate::domain::records::{self, LoginInput, RecordDraft, RecordPatch, SecretRef};
+use crate::domain::signing;
 use crate::domain::validate;
 use crate::domain::vaults;
 use crate::domain::{DomainError, DomainResult, Shared};
@@ -160,6 +161,7 @@ fn record_view(tx: &Tx<'_>, r: &RecordRow) -> ApiResult<RecordView> {
         pending_migration: r.migration.as_deref() == Some("pending"),
         unit: tx.unit_of(UnitOwner::Record(&r.id))?,
         secret: records::secret_shown(r),
+        statement: tx.record_statement(&r.id)?.map(|(_, text)| text),
         record: r.clone(),
     })
 }
@@ -216,14 +218,37 @@ pub async fn create(
     body: RawJson,
 ) -> ApiResult<(StatusCode, Json<RecordView>)> {
     authz::require(&p.actor(), Action::EditRecords)?;
-    let draft = record_draft(body.parse::<CreateRecord>()?)?;
+    let req = body.parse::<CreateRecord>()?;
+    let statement = req.statement.clone();
+    let draft = record_draft(req)?;
     let shown = edit(
         &p,
         &state,
-        |tx, ed| records::edit::create(tx, ed, draft),
+        |tx, ed| {
+            let row = records::edit::create(tx, ed, draft)?;
+            keep_statement(tx, ed, &row, statement.as_deref())?;
+            Ok(row)
+        },
         record_view,
     )?;
     Ok((StatusCode::CREATED, shown))
+}
+
+/// Stores the signed statement that came with a create or update, once it is checked against
+/// the record as changed (in the same transaction: a refused statement refuses the change).
+/// A change without one keeps the stored statement: the control plane cannot unsign a record,
+/// and an appliance with a pinned root checks the record against what was signed.
+fn keep_statement(
+    tx: &Tx<'_>,
+    ed: &Editor<'_>,
+    row: &RecordRow,
+    statement: Option<&str>,
+) -> DomainResult<()> {
+    if let Some(text) = statement {
+        let (version, text) = signing::check_record_statement(tx, row, text)?;
+        tx.set_record_statement(&row.id, Some((version, &text)), ed.now)?;
+    }
+    Ok(())
 }
 
 /// Makes a change to records or vaults as `p` (whom the handler authorized, before it parsed
@@ -348,11 +373,17 @@ pub async fn update(
     body: RawJson,
 ) -> ApiResult<Json<RecordView>> {
     authz::require(&p.actor(), Action::EditRecords)?;
-    let patch = record_patch(body.parse::<UpdateRecord>()?)?;
+    let req = body.parse::<UpdateRecord>()?;
+    let statement = req.statement.clone();
+    let patch = record_patch(req)?;
     let shown = edit(
         &p,
         &state,
-        |tx, ed| records::edit::update(tx, ed, &id, patch),
+        |tx, ed| {
+            let row = records::edit::update(tx, ed, &id, patch)?;
+            keep_statement(tx, ed, &row, statement.as_deref())?;
+            Ok(row)
+        },
         record_view,
     )?;
     Ok(shown)

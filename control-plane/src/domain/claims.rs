@@ -1,6 +1,6 @@
 //! An appliance's hold on a job: the claim that leases it (only to an appliance that can open
 //! its secrets), the heartbeat that keeps the lease, and the results posted per target.
-use crate::domain::{DomainError, DomainResult, Shared, validate};
+use crate::domain::{DomainError, DomainResult, Shared, signing, validate};
 use crate::jobs_material::build_job_material;
 use crate::store::{ApplianceRow, ApplianceState, JobRow, Tx};
 use sealscan_api::Code;
@@ -9,15 +9,15 @@ use sealscan_protocols::appliance::{
 };
 use sealscan_protocols::envelope::Envelope;
 use sealscan_protocols::results::{Status, qid_for};
+use sealscan_protocols::signing::JobSignatures;
 
 /// What one claim attempt found.
 pub enum Claimed {
-    Job(Box<Job>),
+    /// The job and the signed data the appliance checks its records with.
+    Job(Box<(Job, JobSignatures)>),
     /// Nothing; `skipped` says whether a queued job was passed over because this appliance
     /// cannot open its secrets yet (another appliance could take it).
-    Nothing {
-        skipped: bool,
-    },
+    Nothing { skipped: bool },
 }
 
 /// How many queued jobs one claim looks at.
@@ -97,15 +97,19 @@ pub fn try_claim(state: &Shared, me: &ApplianceRow, after_start: bool) -> Domain
                     t.port = t.port.or(scan.ports.for_kind(t.kind));
                 }
             }
+            let signatures = signing::job_signatures(tx, &records)?;
             tx.lease_job(job.id, &me.id, now + i64::from(state.work.lease_secs()))?;
-            return Ok(Claimed::Job(Box::new(Job {
-                job_id: job.id.to_string(),
-                scan_id: job.scan_id.to_string(),
-                lease_secs: state.work.lease_secs(),
-                targets,
-                records,
-                vaults,
-            })));
+            return Ok(Claimed::Job(Box::new((
+                Job {
+                    job_id: job.id.to_string(),
+                    scan_id: job.scan_id.to_string(),
+                    lease_secs: state.work.lease_secs(),
+                    targets,
+                    records,
+                    vaults,
+                },
+                signatures,
+            ))));
         }
         Ok(Claimed::Nothing { skipped })
     })

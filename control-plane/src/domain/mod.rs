@@ -13,6 +13,7 @@ pub mod rewrap;
 pub mod scans;
 pub mod security;
 pub mod services;
+pub mod signing;
 pub mod units;
 pub mod validate;
 pub mod vaults;

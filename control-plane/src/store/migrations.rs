@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (202, super::records::V202),
     (240, super::records::V240),
     (300, super::units::V300),
+    (400, super::signatures::V400),
 ];
 
 /// Per-kind port overrides of a scan (tests and non-standard services), JSON or NULL.

@@ -12,6 +12,7 @@ mod postgres;
 mod records;
 mod scans;
 mod sessions;
+mod signatures;
 mod subscription;
 mod tx;
 mod units;
@@ -27,6 +28,7 @@ pub use records::{
 };
 pub use scans::{JobRow, JobTargetRow, ResultRow, ScanPorts, ScanRow, kind_str};
 pub use sessions::{SessionRow, SessionScope};
+pub use signatures::{REVOCATION, ROOT_DECLARATION, TRUST_LIST};
 pub use tx::{Dialect, Tx};
 pub use units::UnitOwner;
 

@@ -388,6 +388,7 @@ impl Tx<'_> {
     /// Deletes the record with every secret it holds, legacy or sealed.
     pub fn delete_record(&self, id: &str, kind: &str) -> Result<bool> {
         self.delete_owner_secrets(kind, id)?;
+        self.set_record_statement(id, None, 0)?;
         Ok(self.execute("DELETE FROM auth_records WHERE id = ?1", &params![id])? > 0)
     }
 

@@ -7,6 +7,7 @@
 //! so `show` needs no unlock; signing does.
 
 pub mod command;
+pub mod root;
 
 use rand::rngs::OsRng;
 use sealscan_protocols::signing::{SigningKey, fingerprint_text, key_fingerprint};

@@ -4,7 +4,7 @@
 //! `sgn1:` text the editors' CLIs produced; the appliances verify them.
 use super::error::Result;
 use super::tx::Tx;
-use super::value::params;
+use super::value::{Row, params};
 
 /// Record statements and the subscription's signing material.
 pub const V400: &str = r#"
@@ -30,16 +30,20 @@ pub const ROOT_DECLARATION: &str = "root_declaration";
 pub const TRUST_LIST: &str = "trust_list";
 pub const REVOCATION: &str = "revocation";
 
+/// A (version or number, statement) row; the columns are never negative (the domain writes
+/// them from u64).
+fn numbered(r: &Row) -> Result<(u64, String)> {
+    let n: i64 = r.get(0)?;
+    Ok((u64::try_from(n).unwrap_or(0), r.get(1)?))
+}
+
 impl Tx<'_> {
     /// The record's current signed statement and its version, if it has one.
     pub fn record_statement(&self, record_id: &str) -> Result<Option<(u64, String)>> {
         self.one(
             "SELECT version, statement FROM record_statements WHERE record_id = ?1",
             &params![record_id],
-            |r| {
-                let v: i64 = r.get(0)?;
-                Ok((u64::try_from(v).unwrap_or(0), r.get(1)?))
-            },
+            numbered,
         )
     }
 
@@ -71,10 +75,7 @@ impl Tx<'_> {
             "SELECT number, statement FROM signing_material WHERE kind = ?1 \
              ORDER BY number DESC, statement",
             &params![kind],
-            |r| {
-                let n: i64 = r.get(0)?;
-                Ok((u64::try_from(n).unwrap_or(0), r.get(1)?))
-            },
+            numbered,
         )
     }
 

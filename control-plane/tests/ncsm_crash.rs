@@ -5,110 +5,10 @@ mod common;
 mod records_support;
 
 use common::cli::PW;
+use records_support::served::{login, ncsm_status, serve};
 use records_support::*;
 use sealscan_protocols::appliance::SecretFieldName;
 use sealscan_protocols::envelope::{self, Binding, Envelope};
-use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
-struct Served {
-    child: Child,
-    api: Http,
-}
-
-struct Http {
-    base: String,
-    client: reqwest::Client,
-}
-
-impl Api for Http {
-    async fn call_json(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let m = reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes()).expect("m");
-        let mut req = self.client.request(m, format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.expect("request reaches the server");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(data: &std::path::Path, slow_ms: Option<u64>) -> Served {
-    let mut cmd = Command::new(CONTROL);
-    cmd.arg("--data-dir")
-        .arg(data)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    if let Some(ms) = slow_ms {
-        cmd.env(sealscan_control::ncsm::SLOW_ENV, ms.to_string());
-    }
-    let mut child = cmd.spawn().expect("spawn sealscan-control serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        let line = lines
-            .next()
-            .expect("the server prints its address")
-            .expect("line");
-        if let Some(rest) = line.strip_prefix("listening on ") {
-            break rest.trim_end_matches("/api/v1").to_string();
-        }
-    };
-    // Keep draining stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    let ca = std::fs::read(data.join("tls/cert.pem")).expect("cert");
-    let client = reqwest::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("ca"))
-        .build()
-        .expect("client");
-    Served {
-        child,
-        api: Http { base, client },
-    }
-}
-
-async fn login(api: &Http) -> String {
-    let (s, v) = api
-        .call_json(
-            "post",
-            "/api/v1/session",
-            None,
-            Some(json!({"username": "alice", "password": PW})),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
-    v["token"].as_str().expect("token").to_string()
-}
-
-async fn status(api: &Http, token: &str) -> Value {
-    let (s, v) = api
-        .call_json("get", "/api/v1/ncsm", Some(token), None)
-        .await;
-    assert_eq!(s, 200, "{v}");
-    v
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_during_migration_then_resume_migrates_every_record_exactly_once() {
@@ -120,8 +20,8 @@ async fn kill_9_during_migration_then_resume_migrates_every_record_exactly_once(
 
     const N: usize = 8;
     let secrets: Vec<String> = (0..N).map(|i| format!("Crash-Secret-{i}-q7Zp")).collect();
-    let first = serve(&data, Some(250));
-    let token = login(&first.api).await;
+    let first = serve(&data, Some(250), &[]);
+    let token = login(&first.api, PW).await;
     let mut ids = Vec::new();
     for (i, secret) in secrets.iter().enumerate() {
         let (s, v) = first
@@ -141,7 +41,10 @@ async fn kill_9_during_migration_then_resume_migrates_every_record_exactly_once(
         ids.push(v["id"].as_str().expect("id").to_string());
     }
     let (_, key) = approved_appliance(&first.api, &token, "scanner-1").await;
-    assert_eq!(status(&first.api, &token).await["to_migrate"]["total"], N);
+    assert_eq!(
+        ncsm_status(&first.api, &token).await["to_migrate"]["total"],
+        N
+    );
     let (s, v) = first
         .api
         .call_json("post", "/api/v1/ncsm/start", Some(&token), None)
@@ -149,7 +52,7 @@ async fn kill_9_during_migration_then_resume_migrates_every_record_exactly_once(
     assert_eq!(s, 202, "{v}");
     // Kill once some, but not all, records moved: the delay makes each record take a while.
     loop {
-        let v = status(&first.api, &token).await;
+        let v = ncsm_status(&first.api, &token).await;
         let migrated = v["migrated"].as_u64().unwrap_or(0);
         assert!(
             migrated < N as u64,
@@ -184,9 +87,9 @@ async fn kill_9_during_migration_then_resume_migrates_every_record_exactly_once(
     }
     drop(conn);
 
-    let second = serve(&data, None);
-    let token = login(&second.api).await;
-    let v = status(&second.api, &token).await;
+    let second = serve(&data, None, &[]);
+    let token = login(&second.api, PW).await;
+    let v = ncsm_status(&second.api, &token).await;
     assert_eq!(v["state"], "migrating", "{v}");
     assert_eq!(v["running"], false);
     let (s, v) = second
@@ -195,7 +98,7 @@ async fn kill_9_during_migration_then_resume_migrates_every_record_exactly_once(
         .await;
     assert_eq!(s, 202, "{v}");
     let done = loop {
-        let v = status(&second.api, &token).await;
+        let v = ncsm_status(&second.api, &token).await;
         if v["running"] == false {
             break v;
         }

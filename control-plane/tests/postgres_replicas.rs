@@ -9,93 +9,12 @@ mod common;
 mod records_support;
 
 use common::cli::PW;
+use records_support::served::{Http, Served as Replica, login, ncsm_status, serve};
 use records_support::*;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-struct Replica {
-    child: Child,
-    api: Http,
-}
-
-struct Http {
-    base: String,
-    client: reqwest::Client,
-}
-
-impl Api for Http {
-    async fn call_json(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let m = reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes()).expect("m");
-        let mut req = self.client.request(m, format!("{}{path}", self.base));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.expect("request reaches the replica");
-        let status = resp.status().as_u16();
-        let text = resp.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(data: &Path, slow_ms: Option<u64>) -> Replica {
-    serve_with(data, slow_ms, &[])
-}
-
-fn serve_with(data: &Path, slow_ms: Option<u64>, extra: &[&str]) -> Replica {
-    let mut cmd = Command::new(CONTROL);
-    cmd.arg("--data-dir")
-        .arg(data)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    if let Some(ms) = slow_ms {
-        cmd.env(sealscan_control::ncsm::SLOW_ENV, ms.to_string());
-    }
-    let mut child = cmd.spawn().expect("spawn sealscan-control serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let base = loop {
-        let line = lines
-            .next()
-            .expect("the replica prints its address")
-            .expect("line");
-        if let Some(rest) = line.strip_prefix("listening on ") {
-            break rest.trim_end_matches("/api/v1").to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    let ca = std::fs::read(data.join("tls/cert.pem")).expect("cert");
-    let client = reqwest::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(&ca).expect("ca"))
-        .build()
-        .expect("client");
-    Replica {
-        child,
-        api: Http { base, client },
-    }
-}
 
 /// `n` data directories on the database `url`, as an operator sets up replicas: the same
 /// `database.url`, data key and certificate (the others copies of the first).
@@ -120,27 +39,6 @@ fn data_dirs(tmp: &Path, url: &str, n: usize) -> Vec<std::path::PathBuf> {
     dirs
 }
 
-async fn login(api: &Http) -> String {
-    let (s, v) = api
-        .call_json(
-            "post",
-            "/api/v1/session",
-            None,
-            Some(json!({"username": "alice", "password": PW})),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
-    v["token"].as_str().expect("token").to_string()
-}
-
-async fn status(api: &Http, token: &str) -> Value {
-    let (s, v) = api
-        .call_json("get", "/api/v1/ncsm", Some(token), None)
-        .await;
-    assert_eq!(s, 200, "{v}");
-    v
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn ncsm_migration_runs_on_one_replica_and_resumes_on_another_after_sigkill() {
     let tmp = tempfile::tempdir().expect("tmp");
@@ -148,9 +46,9 @@ async fn ncsm_migration_runs_on_one_replica_and_resumes_on_another_after_sigkill
     let dirs = data_dirs(tmp.path(), &url, 2);
     ncsm_enable(&dirs[0]);
     let (data_a, data_b) = (&dirs[0], &dirs[1]);
-    let a = serve(data_a, Some(250));
-    let b = serve(data_b, None);
-    let token = login(&a.api).await;
+    let a = serve(data_a, Some(250), &[]);
+    let b = serve(data_b, None, &[]);
+    let token = login(&a.api, PW).await;
 
     const N: usize = 8;
     let mut ids = Vec::new();
@@ -180,7 +78,7 @@ async fn ncsm_migration_runs_on_one_replica_and_resumes_on_another_after_sigkill
 
     // The session made on A is valid on B; B sees A's progress.
     loop {
-        let v = status(&b.api, &token).await;
+        let v = ncsm_status(&b.api, &token).await;
         let migrated = v["migrated"].as_u64().unwrap_or(0);
         assert!(
             migrated < N as u64,
@@ -198,7 +96,7 @@ async fn ncsm_migration_runs_on_one_replica_and_resumes_on_another_after_sigkill
         .await;
     assert_eq!(s, 202, "{v}");
     loop {
-        let v = status(&b.api, &token).await;
+        let v = ncsm_status(&b.api, &token).await;
         let migrated = v["migrated"].as_u64().unwrap_or(0);
         assert!(migrated < N as u64, "A finished before the kill: {v}");
         if migrated >= 3 {
@@ -221,7 +119,7 @@ async fn ncsm_migration_runs_on_one_replica_and_resumes_on_another_after_sigkill
             .await;
         assert_eq!(s, 202, "{v}");
         let v = loop {
-            let v = status(&b.api, &token).await;
+            let v = ncsm_status(&b.api, &token).await;
             if v["running"] == false {
                 break v;
             }
@@ -483,10 +381,10 @@ async fn three_replicas_survive_a_sigkill_and_a_database_restart_mid_fleet() {
     // would after the default 120 s.
     let mut replicas: Vec<Option<Replica>> = dirs
         .iter()
-        .map(|d| Some(serve_with(d, None, &["--lease-seconds", "5"])))
+        .map(|d| Some(serve(d, None, &["--lease-seconds", "5"])))
         .collect();
     let r0 = replicas[0].as_ref().expect("r0");
-    let token = login(&r0.api).await;
+    let token = login(&r0.api, PW).await;
 
     // Three appliances, each enrolled through a different replica, reaching all three.
     let mut fleet = Vec::new();

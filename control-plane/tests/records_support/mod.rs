@@ -2,6 +2,8 @@
 //! with test keys, the operator's `ncsm enable`, and scans of the database files.
 #![allow(dead_code)]
 
+pub mod served;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use sealscan_protocols::envelope::PrivateKey;
